@@ -1,0 +1,257 @@
+//! # ferris-fs: every byte FerrisDB reads or writes goes through here
+//!
+//! A storage engine makes promises about what survives a crash. To test those promises we
+//! need to *cause* crashes: thousands of them, at exact points, reproducibly. Pulling the
+//! plug on a real machine cannot do that, so FerrisDB never calls `std::fs` directly.
+//! Instead, every crate takes a [`FileSystem`], and there are two of them:
+//!
+//! - [`StdFs`]: the real one, on `std::fs`, with `memmap2` for zero-copy reads of
+//!   immutable files.
+//! - [`SimFs`]: an in-memory file system that remembers which bytes and which directory
+//!   entries were made durable, and can simulate a power cut from a seed: unsynced data and
+//!   unsynced directory changes are dropped or torn, deterministically. It can also be told
+//!   to fail a chosen operation with `EIO` or `ENOSPC`.
+//!
+//! ## The durability model
+//!
+//! The trait exposes exactly the guarantees a POSIX file system gives, no more:
+//!
+//! ```text
+//!   append(bytes) ──► in the page cache: readable, NOT durable
+//!   sync()        ──► the file's bytes so far are durable ...
+//!   sync_dir(dir) ──► ... and so are creates, renames and removes in `dir`
+//! ```
+//!
+//! A file created, written and synced, whose directory was never synced, may vanish in a
+//! power cut. A rename is atomic, but only durable after `sync_dir`. Code that wants a file to
+//! appear atomically writes it under a temporary name, syncs it, renames it, and syncs the
+//! directory: each crate's format spec in `docs/` analyses what a power cut leaves between
+//! those steps.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::path::Path;
+//! use ferris_fs::{FileSystem, SimFs};
+//!
+//! let fs = SimFs::new(42);
+//! let dir = Path::new("/db");
+//! fs.create_dir_all(dir)?;
+//!
+//! let mut file = fs.create(&dir.join("a.log"))?;
+//! file.append(b"durable")?;
+//! file.sync()?;
+//! fs.sync_dir(dir)?;
+//! file.append(b" and lost")?;
+//!
+//! fs.crash(); // power cut: unsynced bytes are dropped or torn
+//! let file = fs.open(&dir.join("a.log"))?;
+//! let mut head = vec![0; 7];
+//! file.read_exact_at(0, &mut head)?;
+//! assert_eq!(head, b"durable");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Errors
+//!
+//! Operations return [`std::io::Result`]: the file system is the one layer where
+//! `io::Error` *is* the right type. A full disk is [`io::ErrorKind::StorageFull`], a held lock
+//! is [`io::ErrorKind::WouldBlock`], a file that already exists is
+//! [`io::ErrorKind::AlreadyExists`]. Crates above wrap these in their own error types,
+//! adding the path.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+mod mmap;
+pub mod sim;
+mod std_fs;
+
+pub use sim::{Fault, FaultKind, Op, SimFs};
+pub use std_fs::{StdFs, StdFsOptions};
+
+/// The file operations FerrisDB needs, and nothing else.
+///
+/// # Contract
+///
+/// An implementation must provide POSIX-like semantics, as described in the crate docs:
+///
+/// - [`create`](FileSystem::create) makes a new, empty file and fails with
+///   [`io::ErrorKind::AlreadyExists`] if the path exists. FerrisDB never overwrites a file in
+///   place; it writes a new one and renames it.
+/// - Appended bytes are readable at once by any reader, and durable only after
+///   [`WritableFile::sync`] returns `Ok`.
+/// - [`rename`](FileSystem::rename) atomically replaces `to` if it exists.
+/// - Directory changes (create, rename, remove) are durable only after
+///   [`sync_dir`](FileSystem::sync_dir) on the directory that holds them.
+/// - [`lock`](FileSystem::lock) takes an exclusive advisory lock, creating the lock file if
+///   needed, and fails with [`io::ErrorKind::WouldBlock`] if another holder has it. The lock
+///   is released when the returned [`FileLock`] is dropped.
+///
+/// Implementations are shared across threads (`Send + Sync`); each method may be called
+/// concurrently.
+pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
+    /// Creates a new empty file for appending.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::AlreadyExists`] if `path` exists; any other I/O error.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+
+    /// Opens an existing file for reading at arbitrary offsets.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if `path` does not exist; any other I/O error.
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>>;
+
+    /// Atomically renames `from` to `to`, replacing `to` if it exists. Both paths must be in
+    /// the same directory.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if `from` does not exist; any other I/O error.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Removes a file.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if `path` does not exist; any other I/O error.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// The names (not paths) of the entries in `dir`, sorted.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if `dir` does not exist; any other I/O error.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+
+    /// Whether `path` names an existing file or directory.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error other than "not found".
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+
+    /// Creates `dir` and its missing parents.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error, including a file standing where a directory should be.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Makes the creates, renames and removes in `dir` durable.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error. After a failure, which of the changes are durable is unknown.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Takes an exclusive lock on the file at `path`, creating it if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::WouldBlock`] if the lock is held elsewhere (another process, or
+    /// another handle in this one); any other I/O error.
+    fn lock(&self, path: &Path) -> io::Result<FileLock>;
+}
+
+/// A file being written: bytes are only ever appended.
+pub trait WritableFile: Send + Sync + fmt::Debug {
+    /// Appends `data` to the file. On success all of `data` was written (to the page cache,
+    /// not yet durably).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error, such as [`io::ErrorKind::StorageFull`]. After an error an unknown
+    /// prefix of `data` may have been written: the caller must treat the file as damaged
+    /// from its previous length on.
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+
+    /// Makes every byte appended so far durable (`fdatasync`).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error. After a failed sync the caller must assume the unsynced bytes are
+    /// lost *even if a later sync succeeds*: on Linux a failed fsync drops the dirty pages
+    /// and clears the error. The safe reaction is to stop writing and reopen.
+    fn sync(&mut self) -> io::Result<()>;
+
+    /// The number of bytes appended so far.
+    fn len(&self) -> u64;
+
+    /// True when nothing has been appended.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A file opened for reading at arbitrary offsets.
+pub trait ReadableFile: Send + Sync + fmt::Debug {
+    /// The file's length when it was opened.
+    fn len(&self) -> u64;
+
+    /// True when the file is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Fills `buf` with the bytes at `offset..offset + buf.len()`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::UnexpectedEof`] if the range runs past the end of the file; any other
+    /// I/O error.
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// The whole file as a memory-mapped slice, when the implementation maps files.
+    ///
+    /// Callers must work without it: [`SimFs`] never maps, and [`StdFs`] does not map empty
+    /// files.
+    fn mapped(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// Reads `len` bytes at `offset` into a new buffer.
+    ///
+    /// The range is checked against [`ReadableFile::len`] *before* anything is allocated, so
+    /// a bogus length read from a corrupt file costs nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::UnexpectedEof`] if the range runs past the end of the file; any other
+    /// I/O error.
+    fn read_vec(&self, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let end = offset.checked_add(len).filter(|&end| end <= self.len()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read of {len} bytes at offset {offset} runs past the end of a {}-byte file", self.len()),
+            )
+        })?;
+        let len = usize::try_from(end - offset)
+            .map_err(|_| io::Error::other("read larger than memory"))?;
+        let mut buf = vec![0; len];
+        self.read_exact_at(offset, &mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// An exclusive lock on a file, released on drop.
+pub struct FileLock {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl FileLock {
+    /// Wraps whatever value keeps a lock held; dropping it must release the lock.
+    pub fn new(guard: Box<dyn Send + Sync>) -> FileLock {
+        FileLock { _guard: guard }
+    }
+}
+
+impl fmt::Debug for FileLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileLock")
+    }
+}

@@ -1,0 +1,193 @@
+//! The real file system: `std::fs`, plus `memmap2` for reading immutable files.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::{FileLock, FileSystem, ReadableFile, WritableFile};
+
+/// Options for [`StdFs`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct StdFsOptions {
+    /// Memory-map files opened for reading (default `true`). Mapping lets table reads
+    /// borrow bytes straight from the page cache instead of copying them. FerrisDB only maps
+    /// files it never modifies after creating them; see [`ReadableFile::mapped`].
+    pub mmap: bool,
+}
+
+impl Default for StdFsOptions {
+    fn default() -> Self {
+        StdFsOptions { mmap: true }
+    }
+}
+
+/// The operating system's file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdFs {
+    options: StdFsOptions,
+}
+
+impl StdFs {
+    /// A file system with the given options.
+    pub fn with_options(options: StdFsOptions) -> StdFs {
+        StdFs { options }
+    }
+}
+
+impl FileSystem for StdFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        Ok(Box::new(StdWritable { file, len: 0 }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let map = if self.options.mmap && len > 0 {
+            Some(crate::mmap::Map::new(&file)?)
+        } else {
+            None
+        };
+        Ok(Box::new(StdReadable { file, len, map }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            // A name that is not UTF-8 cannot be one of FerrisDB's files; listing it
+            // lossily still lets callers report it as unexpected.
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        // On Unix a directory is synced through a file descriptor opened on it. Windows
+        // offers no such call; NTFS journals metadata, so there is nothing to do.
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        #[cfg(not(unix))]
+        let _ = dir;
+        Ok(())
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(FileLock::new(Box::new(file))),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked by another process or handle", path.display()),
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct StdWritable {
+    file: File,
+    len: u64,
+}
+
+impl WritableFile for StdWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // fdatasync: the data and the metadata needed to read it back (the length), without
+        // the timestamps.
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+#[derive(Debug)]
+struct StdReadable {
+    file: File,
+    len: u64,
+    map: Option<crate::mmap::Map>,
+}
+
+impl ReadableFile for StdReadable {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let in_bounds = offset
+            .checked_add(buf.len() as u64)
+            .is_some_and(|end| end <= self.len);
+        if !in_bounds {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read of {} bytes at offset {offset} runs past the end of a {}-byte file",
+                    buf.len(),
+                    self.len
+                ),
+            ));
+        }
+        if let Some(map) = &self.map {
+            let start = usize::try_from(offset).map_err(io::Error::other)?;
+            buf.copy_from_slice(&map.as_slice()[start..start + buf.len()]);
+            return Ok(());
+        }
+        read_exact_at(&self.file, offset, buf)
+    }
+
+    fn mapped(&self) -> Option<&[u8]> {
+        self.map.as_ref().map(|m| m.as_slice())
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! # ferris-wal: how a write survives a power cut
+//!
+//! ## The problem
+//!
+//! An LSM tree collects writes in a memtable, in memory, and only later writes them to
+//! sorted files on disk. If the power fails in between, the memtable is gone. Yet a database
+//! that told its caller "your write is saved" must still have that write after the reboot.
+//!
+//! The answer is a **write-ahead log**: before a write touches the memtable, it is appended
+//! to a log file and the file is `fsync`'d. Appending is the cheapest thing a disk does,
+//! and after `fsync` returns the bytes are on stable storage. After a crash, recovery reads
+//! the log from the start and replays every record into a fresh memtable.
+//!
+//! ```text
+//!  put(k, v) ─► encode batch ─► WAL append ─► fsync ─► memtable insert ─► "ok"
+//!                                              │
+//!                          power cut here? ────┘ the write was never acknowledged:
+//!                                                losing it breaks no promise
+//! ```
+//!
+//! ## The format
+//!
+//! The log is a sequence of **segment files** (`000001.wal`, `000002.wal`, ...), each with a
+//! 32-byte header (magic, format version, segment id, checksum) followed by **fragments**
+//! laid out on a grid of 32 KiB blocks, LevelDB style:
+//!
+//! ```text
+//! | header | Full r1 | Full r2 | First r3 ...  |  ... Middle r3 ... | Last r3 | Full r4 | ...
+//! |<------------- block 0 (32 KiB) ---------->|<------------- block 1 ------------------>
+//!
+//! fragment: crc32c (4) | length (2) | kind (1) | payload
+//! ```
+//!
+//! A record that fits in the rest of a block is one `Full` fragment; a longer one is split
+//! into `First`, `Middle`s and `Last`. Every fragment has its own CRC-32C, so a flipped bit is
+//! caught, and because fragments never cross a block boundary, a reader that hits damage
+//! can find its feet again at the next block. A segment closed cleanly ends with a **seal**
+//! fragment holding its record count. `docs/format/wal.md` has the byte-level specification
+//! and a crash analysis of every write.
+//!
+//! One record is one `WriteBatch` (from `ferris-core`) in the engine, so a batch is
+//! replayed whole or not at all: its fragments either all check out or the record is
+//! dropped. This crate itself treats records as opaque bytes.
+//!
+//! ## Writing and recovering
+//!
+//! ```
+//! use std::{path::Path, sync::Arc};
+//! use ferris_fs::{FileSystem, SimFs};
+//! use ferris_wal::{RecoveryOptions, Wal, WalOptions, WalRecovery};
+//!
+//! let sim = SimFs::new(7);
+//! let fs: Arc<dyn FileSystem> = Arc::new(sim.clone());
+//! let dir = Path::new("/db/wal");
+//! fs.create_dir_all(dir)?;
+//!
+//! let wal = Wal::create(fs.clone(), dir, 1, WalOptions::default())?;
+//! wal.append(b"first batch")?;  // returns once fsync'd
+//! wal.append(b"second batch")?;
+//!
+//! sim.crash(); // pull the plug
+//!
+//! let mut recovery = WalRecovery::open(fs.clone(), dir, RecoveryOptions::default())?;
+//! let mut replayed = Vec::new();
+//! while let Some(record) = recovery.next_record()? {
+//!     replayed.push(record.data);
+//! }
+//! assert_eq!(replayed, [b"first batch".to_vec(), b"second batch".to_vec()]);
+//!
+//! // Start a new segment after the ones recovered; old segments are never appended to.
+//! let report = recovery.finish();
+//! let wal = Wal::create(fs, dir, report.next_segment_id, WalOptions::default())?;
+//! wal.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Group commit
+//!
+//! An fsync takes the same time for one record as for a hundred. When many threads append
+//! at once, one of them becomes the *leader*: it writes every queued record in one go and
+//! fsyncs once for all of them, while the others wait for it. The more writers, the more
+//! records each fsync carries; see [`Wal`]'s module docs for the protocol, and
+//! `cargo xtask bench` (or `cargo bench -p ferris-benches --bench wal`) for what it buys.
+//!
+//! # Durability
+//!
+//! - With [`SyncMode::Always`] (the default), [`Wal::append`] returns `Ok` only after the
+//!   record is fsync'd, and, for the first record of a segment, after the segment's
+//!   directory entry is synced too. Such a record survives any power cut.
+//! - With [`SyncMode::Manual`], `append` returns once the record is in the operating
+//!   system's page cache: it survives a crash of the process, not of the machine, until
+//!   [`Wal::sync`] returns.
+//! - Rotation (by size, or [`Wal::rotate`]) seals and fsyncs the old segment before the
+//!   new one is used, so only the active segment can ever end in a torn write.
+//! - If a write or fsync fails, the WAL is **poisoned**: every later call fails with
+//!   [`Error::Poisoned`] until it is reopened through recovery. After a failed fsync Linux
+//!   may have dropped the dirty pages and cleared the error, so a later "successful" fsync
+//!   would prove nothing.
+//!
+//! # Recovery
+//!
+//! [`WalRecovery`] replays segments in order. What it does with damage depends on the
+//! [`RecoveryMode`]:
+//!
+//! | mode | torn tail | damage followed by intact records |
+//! |---|---|---|
+//! | `Strict` | error | error |
+//! | `TolerateTornTail` (default) | cut off, reported as an event | error |
+//! | `PointInTime` | cut off, reported | replay stops there, reported |
+//! | `SkipCorrupted` | cut off, reported | skipped, replay goes on, reported |
+//!
+//! Recovery never panics on any bytes, and never allocates more than the file holds: a
+//! record is assembled only from fragments whose checksums passed, and one that grows past
+//! [`MAX_RECORD_LEN`] is treated as corruption.
+//!
+//! # Concurrency
+//!
+//! [`Wal`] is `Send + Sync`; `append`, `sync` and `rotate` may be called from any number of
+//! threads. Records are ordered as their calls took the internal lock, and a call that
+//! returns `Ok` has had its record written in that order.
+//!
+//! # Limits
+//!
+//! - A record is at most [`MAX_RECORD_LEN`] bytes (1 GiB).
+//! - Each fragment carries 7 bytes of framing; a segment carries a 32-byte header and, when
+//!   sealed, up to one block of padding before its seal.
+//! - The WAL assumes what most disks and file systems give: unsynced appends persist as a
+//!   prefix of what was written, with possibly the last sector torn. A disk that loses
+//!   synced data, or reorders unsynced pages so that later pages survive while earlier ones
+//!   vanish, can make a torn tail look like corruption; [`RecoveryMode::PointInTime`]
+//!   recovers from that.
+//!
+//! ## What to read next
+//!
+//! `ferris-memtable`, where replayed records land; then the engine crate, which decides when
+//! to rotate the log and when old segments may be deleted.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod format;
+mod reader;
+mod writer;
+
+pub use error::{Error, Result};
+pub use format::MAX_RECORD_LEN;
+pub use reader::{
+    Record, RecoveryEvent, RecoveryMode, RecoveryOptions, RecoveryReport, SegmentReader,
+    WalRecovery,
+};
+pub use writer::{SyncMode, Wal, WalOptions, WalStats, list_segments};

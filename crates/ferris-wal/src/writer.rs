@@ -1,0 +1,611 @@
+//! The writer: appends records with group commit, rotates and purges segments.
+//!
+//! # Group commit, leader and followers
+//!
+//! An fsync costs the same whether it covers one record or a hundred, so concurrent
+//! writers should share it. Every [`Wal::append`] enqueues its record under a mutex and then
+//! either waits, or, if no write is in progress, becomes the **leader**:
+//!
+//! ```text
+//!  thread A: enqueue r1 ── lead: take [r1]       ── write+fsync ── wake A
+//!  thread B:   enqueue r2 ── wait ─────────────────────────────── lead: take [r2,r3] ── write+fsync ── wake B, C
+//!  thread C:      enqueue r3 ── wait ───────────────────────────────────────────────────────────── (woken)
+//! ```
+//!
+//! The leader takes the whole queue, releases the mutex, frames every record into one
+//! buffer, makes one `append` and, if any record in the group asked for it, one `sync`.
+//! Records that arrive meanwhile queue up for the next leader. Under load the groups grow
+//! by themselves, which is exactly when sharing fsyncs pays.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use ferris_fs::{FileSystem, WritableFile};
+
+use crate::error::{Error, Result};
+use crate::format::{
+    MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record, frame_seal,
+    parse_segment_file_name, segment_path,
+};
+
+/// When [`Wal::append`] makes a record durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SyncMode {
+    /// Every append returns only once its record is fsync'd (shared with concurrent
+    /// appends through group commit). A power cut loses nothing that was acknowledged.
+    #[default]
+    Always,
+    /// Appends return once the record is handed to the operating system, which survives a
+    /// crash of the process but not a power cut. The caller decides when to pay for
+    /// durability with [`Wal::sync`].
+    Manual,
+}
+
+/// Options for [`Wal::create`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct WalOptions {
+    /// When appends are made durable (default [`SyncMode::Always`]).
+    pub sync_mode: SyncMode,
+    /// A segment is sealed and a new one started once it reaches this many bytes (default
+    /// 64 MiB). A segment may exceed it by the last group written to it.
+    pub segment_size: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            sync_mode: SyncMode::Always,
+            segment_size: 64 << 20,
+        }
+    }
+}
+
+/// Counters of what the writer has done since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalStats {
+    /// Records appended.
+    pub records: u64,
+    /// Payload bytes appended (excluding framing).
+    pub payload_bytes: u64,
+    /// Bytes written to segment files, framing and headers included.
+    pub file_bytes: u64,
+    /// Groups written: one `append` call to the file system each.
+    pub groups: u64,
+    /// fsyncs of segment files.
+    pub syncs: u64,
+    /// Segments sealed and replaced by a new one.
+    pub rotations: u64,
+}
+
+/// A write-ahead log writer over a directory of segment files.
+///
+/// `Wal` is `Send + Sync`: share it (in an `Arc`) between threads and call
+/// [`append`](Wal::append) concurrently to get group commit.
+#[derive(Debug)]
+pub struct Wal {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    options: WalOptions,
+    state: Mutex<State>,
+    /// Signalled whenever a leader finishes, so followers can check their record.
+    group_done: Condvar,
+    stats: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    records: AtomicU64,
+    payload_bytes: AtomicU64,
+    file_bytes: AtomicU64,
+    groups: AtomicU64,
+    syncs: AtomicU64,
+    rotations: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Records waiting for a leader, concatenated, with their lengths.
+    queue: Vec<u8>,
+    queue_lens: Vec<usize>,
+    /// Some record or caller waiting on the queue asked for an fsync.
+    queue_wants_sync: bool,
+    /// Some caller asked for the segment to be sealed after the queue is written.
+    queue_wants_rotate: bool,
+    /// Tickets: every enqueued record (and every sync or rotate request) takes the next one.
+    next_ticket: u64,
+    /// Every ticket below this has been written to the OS.
+    written: u64,
+    /// Every ticket below this is durable.
+    synced: u64,
+    /// A leader is doing I/O (and has taken `segment`).
+    leader_active: bool,
+    /// The open segment; `None` while a leader holds it, or after close.
+    segment: Option<Segment>,
+    /// Reusable buffers, handed back by the leader.
+    spare: (Vec<u8>, Vec<usize>),
+    poisoned: Option<String>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Segment {
+    id: u64,
+    path: PathBuf,
+    file: Box<dyn WritableFile>,
+    block_offset: usize,
+    n_records: u64,
+    /// Framed bytes of the group being written; kept to reuse its allocation.
+    buf: Vec<u8>,
+}
+
+/// What one leader turn does.
+struct Job {
+    data: Vec<u8>,
+    lens: Vec<usize>,
+    sync: bool,
+    rotate: bool,
+    upto: u64,
+}
+
+impl Wal {
+    /// Creates a new segment `first_segment_id` in `dir` and returns a writer appending to
+    /// it. Call this after recovery, with
+    /// [`RecoveryReport::next_segment_id`](crate::RecoveryReport::next_segment_id): the WAL
+    /// never appends to a segment that existed before, so whatever a crash left at the end of
+    /// an old segment stays exactly as recovery found it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the segment file cannot be created (it must not already exist),
+    /// written or synced, or the directory cannot be synced.
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        first_segment_id: u64,
+        options: WalOptions,
+    ) -> Result<Wal> {
+        let segment = open_segment(&*fs, dir, first_segment_id)?;
+        let stats = Counters::default();
+        stats
+            .file_bytes
+            .fetch_add(SEGMENT_HEADER_LEN as u64, Ordering::Relaxed);
+        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(Wal {
+            fs,
+            dir: dir.to_path_buf(),
+            options,
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                queue_lens: Vec::new(),
+                queue_wants_sync: false,
+                queue_wants_rotate: false,
+                next_ticket: 0,
+                written: 0,
+                synced: 0,
+                leader_active: false,
+                segment: Some(segment),
+                spare: (Vec::new(), Vec::new()),
+                poisoned: None,
+                closed: false,
+            }),
+            group_done: Condvar::new(),
+            stats,
+        })
+    }
+
+    /// Appends one record, made durable according to [`WalOptions::sync_mode`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RecordTooLarge`] for a record over [`MAX_RECORD_LEN`]; [`Error::Io`] if this
+    /// call led the group whose write or sync failed; [`Error::Poisoned`] if any earlier (or
+    /// concurrent) write or sync failed; [`Error::Closed`] after [`Wal::close`]. On any error
+    /// the record must be treated as not durable.
+    pub fn append(&self, record: &[u8]) -> Result<()> {
+        self.append_with(record, self.options.sync_mode)
+    }
+
+    /// Appends one record with an explicit sync mode for this call.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wal::append`].
+    pub fn append_with(&self, record: &[u8], sync: SyncMode) -> Result<()> {
+        if record.len() as u64 > MAX_RECORD_LEN {
+            return Err(Error::RecordTooLarge {
+                len: record.len() as u64,
+                max: MAX_RECORD_LEN,
+            });
+        }
+        let mut state = self.lock()?;
+        state.queue.extend_from_slice(record);
+        state.queue_lens.push(record.len());
+        let want_sync = sync == SyncMode::Always;
+        state.queue_wants_sync |= want_sync;
+        self.run_until(state, want_sync, false)
+    }
+
+    /// Makes every record appended so far durable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the fsync fails (the WAL is then poisoned), [`Error::Poisoned`],
+    /// [`Error::Closed`].
+    pub fn sync(&self) -> Result<()> {
+        let mut state = self.lock()?;
+        state.queue_wants_sync = true;
+        self.run_until(state, true, false)
+    }
+
+    /// Seals the current segment and starts the next one, returning the new segment's id.
+    /// Records appended before this call are in the old segment, records appended after it
+    /// in the new one. The engine calls this when it switches memtables, so that each
+    /// segment can be deleted once the memtables it fed are flushed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wal::sync`], plus failures creating the new segment.
+    pub fn rotate(&self) -> Result<u64> {
+        let mut state = self.lock()?;
+        state.queue_wants_rotate = true;
+        let state = self.run_until_state(state, false, true)?;
+        Ok(state
+            .segment
+            .as_ref()
+            .expect("segment is back after a successful turn")
+            .id)
+    }
+
+    /// The id of the segment currently appended to.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] or [`Error::Closed`].
+    pub fn active_segment_id(&self) -> Result<u64> {
+        let state = self.lock()?;
+        let state = self.wait_for_segment(state)?;
+        Ok(state.segment.as_ref().expect("waited for the segment").id)
+    }
+
+    /// The ids of every segment file in the directory, ascending.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the directory cannot be listed.
+    pub fn segment_ids(&self) -> Result<Vec<u64>> {
+        list_segments(&*self.fs, &self.dir)
+    }
+
+    /// Deletes every segment older than `segment_id` (never the active one), then syncs the
+    /// directory. Returns how many were removed. Call it once everything those segments
+    /// hold is durable elsewhere, such as in a flushed table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if listing, removing or the directory sync fails; segments removed
+    /// before the failure stay removed.
+    pub fn remove_segments_before(&self, segment_id: u64) -> Result<usize> {
+        let active = self.active_segment_id()?;
+        let doomed: Vec<u64> = self
+            .segment_ids()?
+            .into_iter()
+            .filter(|&id| id < segment_id && id != active)
+            .collect();
+        // Oldest first, so a crash part-way leaves a contiguous run of segments.
+        for &id in &doomed {
+            let path = segment_path(&self.dir, id);
+            self.fs.remove(&path).map_err(|e| Error::io(path, e))?;
+        }
+        if !doomed.is_empty() {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io(&self.dir, e))?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// Seals the active segment, syncs it, and closes the WAL. Later calls fail with
+    /// [`Error::Closed`]. Dropping a `Wal` without closing it is also safe: the last segment
+    /// is simply left unsealed, which recovery reads exactly like a segment cut short by a
+    /// crash.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wal::sync`].
+    pub fn close(&self) -> Result<()> {
+        let mut state = self.lock()?;
+        state = self.wait_for_segment(state)?;
+        let mut segment = state.segment.take().expect("waited for the segment");
+        state.closed = true;
+        drop(state);
+        let mut out = std::mem::take(&mut segment.buf);
+        out.clear();
+        frame_seal(&mut out, &mut segment.block_offset, segment.n_records);
+        let result = write_and_sync(&mut segment, &out);
+        match &result {
+            Ok(()) => {
+                self.stats
+                    .file_bytes
+                    .fetch_add(out.len() as u64, Ordering::Relaxed);
+                self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.lock_raw().poisoned = Some(e.to_string()),
+        }
+        self.group_done.notify_all();
+        result
+    }
+
+    /// What the writer has done so far.
+    pub fn stats(&self) -> WalStats {
+        let c = &self.stats;
+        WalStats {
+            records: c.records.load(Ordering::Relaxed),
+            payload_bytes: c.payload_bytes.load(Ordering::Relaxed),
+            file_bytes: c.file_bytes.load(Ordering::Relaxed),
+            groups: c.groups.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            rotations: c.rotations.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock_raw(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock can only come from a bug in this module; the state
+        // it guards is still consistent at every await point, so keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        let state = self.lock_raw();
+        check_usable(&state)?;
+        Ok(state)
+    }
+
+    fn wait_for_segment<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>> {
+        while state.leader_active {
+            state = self
+                .group_done
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        check_usable(&state)?;
+        Ok(state)
+    }
+
+    fn run_until(
+        &self,
+        state: MutexGuard<'_, State>,
+        want_sync: bool,
+        want_rotate: bool,
+    ) -> Result<()> {
+        self.run_until_state(state, want_sync, want_rotate)
+            .map(drop)
+    }
+
+    /// Takes a ticket for the request just enqueued, then leads or follows until the group
+    /// holding that ticket is done.
+    fn run_until_state<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        want_sync: bool,
+        want_rotate: bool,
+    ) -> Result<MutexGuard<'a, State>> {
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        loop {
+            let done = if want_sync {
+                state.synced > ticket
+            } else {
+                state.written > ticket
+            };
+            if done && !(want_rotate && state.leader_active) {
+                return Ok(state);
+            }
+            check_usable(&state)?;
+            if state.leader_active {
+                state = self
+                    .group_done
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            state = self.lead(state)?;
+        }
+    }
+
+    /// One leader turn: take the queue, write it (and sync, and rotate, as asked) with the
+    /// mutex released, then publish the result.
+    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+        let mut segment = state
+            .segment
+            .take()
+            .expect("no leader is active, so the segment is here");
+        let (spare_data, spare_lens) = std::mem::take(&mut state.spare);
+        let job = Job {
+            data: std::mem::replace(&mut state.queue, spare_data),
+            lens: std::mem::replace(&mut state.queue_lens, spare_lens),
+            sync: std::mem::take(&mut state.queue_wants_sync),
+            rotate: std::mem::take(&mut state.queue_wants_rotate),
+            upto: state.next_ticket,
+        };
+        state.leader_active = true;
+        drop(state);
+
+        let result = self.write_group(&mut segment, &job);
+
+        let mut state = self.lock_raw();
+        state.leader_active = false;
+        let Job {
+            mut data,
+            mut lens,
+            sync,
+            upto,
+            ..
+        } = job;
+        data.clear();
+        lens.clear();
+        state.spare = (data, lens);
+        let outcome = match result {
+            Ok(next) => {
+                state.segment = Some(next.unwrap_or(segment));
+                state.written = upto;
+                if sync {
+                    state.synced = upto;
+                }
+                Ok(state)
+            }
+            Err(e) => {
+                state.poisoned = Some(format!("{e}: {}", error_chain(&e)));
+                // Keep the damaged segment so that close() and friends report Poisoned
+                // rather than finding it missing.
+                state.segment = Some(segment);
+                Err(e)
+            }
+        };
+        self.group_done.notify_all();
+        outcome
+    }
+
+    /// Frames and writes a group; returns the new segment if the group rotated.
+    fn write_group(&self, segment: &mut Segment, job: &Job) -> Result<Option<Segment>> {
+        let mut out = std::mem::take(&mut segment.buf);
+        out.clear();
+        let mut start = 0;
+        for &len in &job.lens {
+            frame_record(
+                &mut out,
+                &mut segment.block_offset,
+                &job.data[start..start + len],
+            );
+            start += len;
+        }
+        segment.n_records += job.lens.len() as u64;
+        let rotate = job.rotate
+            || (!job.lens.is_empty()
+                && segment.file.len() + out.len() as u64 >= self.options.segment_size);
+        let n_out = out.len() as u64;
+        let result = if rotate {
+            // The seal goes out with the group; syncing the old segment here means every
+            // record before a rotation is durable, whatever sync mode its writer chose, so
+            // only the active segment can ever end torn.
+            frame_seal(&mut out, &mut segment.block_offset, segment.n_records);
+            write_and_sync(segment, &out)
+        } else if job.sync {
+            write_and_sync(segment, &out)
+        } else if out.is_empty() {
+            Ok(())
+        } else {
+            segment
+                .file
+                .append(&out)
+                .map_err(|e| Error::io(&segment.path, e))
+        };
+        let n_written = out.len() as u64;
+        segment.buf = out;
+        result?;
+
+        let c = &self.stats;
+        c.records
+            .fetch_add(job.lens.len() as u64, Ordering::Relaxed);
+        c.payload_bytes
+            .fetch_add(job.data.len() as u64, Ordering::Relaxed);
+        c.file_bytes.fetch_add(n_written, Ordering::Relaxed);
+        if n_out > 0 {
+            c.groups.fetch_add(1, Ordering::Relaxed);
+        }
+        if rotate || job.sync {
+            c.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        if !rotate {
+            return Ok(None);
+        }
+        let next = open_segment(&*self.fs, &self.dir, segment.id + 1)?;
+        c.rotations.fetch_add(1, Ordering::Relaxed);
+        c.file_bytes
+            .fetch_add(SEGMENT_HEADER_LEN as u64, Ordering::Relaxed);
+        c.syncs.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            sealed = segment.id,
+            started = next.id,
+            "wal segment rotated"
+        );
+        Ok(Some(next))
+    }
+}
+
+fn check_usable(state: &State) -> Result<()> {
+    if let Some(reason) = &state.poisoned {
+        return Err(Error::Poisoned {
+            reason: reason.clone(),
+        });
+    }
+    if state.closed {
+        return Err(Error::Closed);
+    }
+    Ok(())
+}
+
+fn error_chain(e: &Error) -> String {
+    let mut out = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn write_and_sync(segment: &mut Segment, bytes: &[u8]) -> Result<()> {
+    if !bytes.is_empty() {
+        segment
+            .file
+            .append(bytes)
+            .map_err(|e| Error::io(&segment.path, e))?;
+    }
+    segment.file.sync().map_err(|e| Error::io(&segment.path, e))
+}
+
+/// Creates segment `id`: header written and synced, then the directory synced so the new
+/// name itself survives a power cut before any record in it is acknowledged.
+fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64) -> Result<Segment> {
+    let path = segment_path(dir, id);
+    let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+    file.append(&encode_segment_header(id))
+        .map_err(|e| Error::io(&path, e))?;
+    file.sync().map_err(|e| Error::io(&path, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(Segment {
+        id,
+        path,
+        file,
+        block_offset: SEGMENT_HEADER_LEN,
+        n_records: 0,
+        buf: Vec::new(),
+    })
+}
+
+/// The ids of the segment files in `dir`, ascending. Other files are ignored.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the directory cannot be listed.
+pub fn list_segments(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<u64>> {
+    let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
+    let mut ids: Vec<u64> = names
+        .iter()
+        .filter_map(|n| parse_segment_file_name(n))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
