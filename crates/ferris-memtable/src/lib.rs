@@ -1,0 +1,494 @@
+//! # ferris-memtable: where writes wait, sorted, before they reach disk
+//!
+//! ## The problem
+//!
+//! Disks are fast at writing big sequential files and slow at updating small pieces in
+//! place. An LSM tree therefore never updates a file: it collects writes in memory, keeps
+//! them **sorted**, and when enough have gathered, writes them out in one sequential pass as
+//! a sorted table. The in-memory part is the **memtable**. It must take concurrent inserts,
+//! answer reads while it fills, and iterate in key order for the flush.
+//!
+//! Every write first went to the write-ahead log (`ferris-wal`), so the memtable itself
+//! needs no durability: after a crash it is rebuilt by replaying the log.
+//!
+//! ## The idea: a skip list of internal keys
+//!
+//! A skip list is a sorted linked list with express lanes. Each node is in the bottom list
+//! and, with probability 1/4 per level, in the lists above, so a search starts high, skips
+//! far, and drops down when it would overshoot: O(log n) like a balanced tree, but with no
+//! rebalancing, which is what lets inserts proceed without locks.
+//!
+//! ```text
+//! level 2: head ─────────────────────────► m@7 ───────────────────────────► nil
+//! level 1: head ───────► c@3 ────────────► m@7 ──────────► t@2 ───────────► nil
+//! level 0: head ► a@5 ► c@3 ► c@1 ► f@4 ► m@7 ► m@6 ► q@9 ► t@2 ► x@8 ────► nil
+//! ```
+//!
+//! FerrisDB uses `crossbeam-skiplist`, a lock-free skip list whose memory is reclaimed with
+//! epochs: a reader pins the current epoch, and a removed node is freed only once no pinned
+//! reader can still see it. Writers never block readers and readers never block writers.
+//!
+//! The keys are **internal keys** (`ferris_core::InternalKey`): user key, sequence number
+//! and kind, with newer versions of a key first (`c@3` before `c@1` above). Nothing is ever
+//! overwritten: a put adds a version, a delete adds a tombstone. A read at sequence number
+//! `s` seeks to `(key, s)` and the first entry with the same user key is the answer, which
+//! is how a snapshot sees the past while writes continue.
+//!
+//! ## Example
+//!
+//! ```
+//! use ferris_core::ValueKind;
+//! use ferris_memtable::{Lookup, Memtable};
+//!
+//! let table = Memtable::new();
+//! table.insert(&b"apple"[..], 1, ValueKind::Put, &b"red"[..]);
+//! table.insert(&b"apple"[..], 2, ValueKind::Put, &b"green"[..]);
+//! table.insert(&b"apple"[..], 3, ValueKind::Delete, &b""[..]);
+//!
+//! // Reads at a sequence number see the versions written up to it.
+//! assert_eq!(table.get(b"apple", 1), Some(Lookup::Value("red".into())));
+//! assert_eq!(table.get(b"apple", 2), Some(Lookup::Value("green".into())));
+//! // A tombstone is an answer, not an absence: older layers must not be consulted.
+//! assert_eq!(table.get(b"apple", 3), Some(Lookup::Deleted));
+//! // Absence means "ask the next, older layer".
+//! assert_eq!(table.get(b"pear", 3), None);
+//!
+//! // Iteration yields every version, newest first within a key.
+//! let seqs: Vec<u64> = table.iter().map(|(key, _)| key.seq()).collect();
+//! assert_eq!(seqs, [3, 2, 1]);
+//! ```
+//!
+//! # Concurrency
+//!
+//! [`Memtable`] is `Send + Sync` and every method takes `&self`: insert from many threads
+//! while others read and iterate. A lookup or scan sees each entry either fully or not at
+//! all. A scan running during inserts may or may not see entries inserted after it began;
+//! to read a consistent state, bound reads by a sequence number that was complete when the
+//! read started (the engine's snapshots do exactly that).
+//!
+//! # Memory accounting
+//!
+//! [`Memtable::approximate_size`] is what the engine compares with its write buffer size to
+//! decide when to flush. Each entry counts its user key and value bytes plus
+//! [`ENTRY_OVERHEAD`] bytes: the skip-list node (about 70 bytes: the internal key's `Bytes`
+//! handle, sequence and kind, the value's `Bytes` handle, a reference count and height, and
+//! on average 1.33 tower pointers) and the two heap allocations' headers, rounded up. It is an
+//! estimate, stable enough for flush decisions, not an allocator statistic.
+//!
+//! # Limits
+//!
+//! - Entries are never removed; a memtable only grows until it is flushed and dropped.
+//! - An insert with an internal key equal to an existing one replaces it. The engine gives
+//!   every write its own sequence number, so this never happens there.
+//!
+//! ## What to read next
+//!
+//! `ferris-wal`, which makes each write durable before it lands here; then the engine,
+//! which freezes a full memtable, flushes it to a sorted table, and reads through it.
+
+#![forbid(unsafe_code)]
+
+use std::borrow::Borrow;
+use std::cmp::Ordering as CmpOrdering;
+use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use crossbeam_skiplist::SkipMap;
+use ferris_core::key::{TRAILER_LEN, pack_trailer};
+use ferris_core::{BatchRef, InternalKey, MAX_SEQNO, SeqNo, ValueKind};
+
+/// The estimated bytes each entry costs beyond its key and value; see the crate docs.
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// What a memtable knows about a user key at a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The newest visible version is a value.
+    Value(Bytes),
+    /// The newest visible version is a tombstone: the key is deleted.
+    Deleted,
+}
+
+/// A concurrent, sorted, multi-version in-memory table. See the [crate docs](crate).
+#[derive(Debug)]
+pub struct Memtable {
+    map: SkipMap<Key, Bytes>,
+    approximate_size: AtomicUsize,
+    n_entries: AtomicUsize,
+    min_seq: AtomicU64,
+    max_seq: AtomicU64,
+}
+
+impl Default for Memtable {
+    fn default() -> Self {
+        Memtable::new()
+    }
+}
+
+impl Memtable {
+    /// An empty memtable.
+    pub fn new() -> Memtable {
+        Memtable {
+            map: SkipMap::new(),
+            approximate_size: AtomicUsize::new(0),
+            n_entries: AtomicUsize::new(0),
+            min_seq: AtomicU64::new(u64::MAX),
+            max_seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one version of `user_key`. For a delete, `value` is ignored (pass an empty one).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `seq` exceeds [`MAX_SEQNO`].
+    pub fn insert(
+        &self,
+        user_key: impl Into<Bytes>,
+        seq: SeqNo,
+        kind: ValueKind,
+        value: impl Into<Bytes>,
+    ) {
+        let key = InternalKey::new(user_key, seq, kind);
+        let value = if kind == ValueKind::Delete {
+            Bytes::new()
+        } else {
+            value.into()
+        };
+        let size = key.user_key().len() + value.len() + ENTRY_OVERHEAD;
+        self.map.insert(Key(key), value);
+        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        self.n_entries.fetch_add(1, Ordering::Relaxed);
+        self.min_seq.fetch_min(seq, Ordering::Relaxed);
+        self.max_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// Inserts every entry of a validated batch, at the batch's sequence numbers.
+    pub fn apply(&self, batch: &BatchRef<'_>) {
+        for entry in batch.iter() {
+            self.insert(
+                Bytes::copy_from_slice(entry.key),
+                entry.seq,
+                entry.kind,
+                Bytes::copy_from_slice(entry.value),
+            );
+        }
+    }
+
+    /// The newest version of `user_key` with a sequence number at most `snapshot`, or `None`
+    /// if this memtable holds no such version (so older layers must be asked).
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
+        let probe = Probe {
+            user_key,
+            trailer: pack_trailer(snapshot.min(MAX_SEQNO), ValueKind::MAX),
+        };
+        let entry = self
+            .map
+            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let key = &entry.key().0;
+        if key.user_key() != user_key {
+            return None;
+        }
+        Some(match key.kind() {
+            ValueKind::Put => Lookup::Value(entry.value().clone()),
+            ValueKind::Delete => Lookup::Deleted,
+        })
+    }
+
+    /// Every entry, in internal-key order: user keys ascending, newest version first.
+    pub fn iter(&self) -> Iter<'_> {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The entries whose user keys lie within `bounds`, every version of each.
+    ///
+    /// An excluded start skips every version of that user key, and an included end takes
+    /// every version of it.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Iter<'_> {
+        let start = match bounds.start_bound() {
+            Bound::Included(k) => Bound::Included(Key::first_of(k.as_ref())),
+            Bound::Excluded(k) => Bound::Excluded(Key::last_of(k.as_ref())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let end = match bounds.end_bound() {
+            Bound::Included(k) => Bound::Included(Key::last_of(k.as_ref())),
+            Bound::Excluded(k) => Bound::Excluded(Key::first_of(k.as_ref())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        Iter {
+            inner: self.map.range((start, end)),
+        }
+    }
+
+    /// The entries from the first one at or after `target` (in internal-key order) onwards.
+    pub fn seek(&self, target: &InternalKey) -> Iter<'_> {
+        Iter {
+            inner: self
+                .map
+                .range((Bound::Included(Key(target.clone())), Bound::Unbounded)),
+        }
+    }
+
+    /// Estimated memory use in bytes; see the crate's `# Memory accounting`.
+    pub fn approximate_size(&self) -> usize {
+        self.approximate_size.load(Ordering::Relaxed)
+    }
+
+    /// The number of entries (versions, not distinct user keys).
+    pub fn len(&self) -> usize {
+        self.n_entries.load(Ordering::Relaxed)
+    }
+
+    /// True when nothing has been inserted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The smallest and largest sequence numbers inserted, or `None` when empty.
+    pub fn seq_range(&self) -> Option<(SeqNo, SeqNo)> {
+        let min = self.min_seq.load(Ordering::Relaxed);
+        (min != u64::MAX).then(|| (min, self.max_seq.load(Ordering::Relaxed)))
+    }
+}
+
+/// An iterator over memtable entries, double-ended: `.rev()` walks backwards.
+///
+/// It yields owned handles; cloning an `InternalKey` or a `Bytes` only bumps a reference
+/// count.
+pub struct Iter<'a> {
+    inner: crossbeam_skiplist::map::Range<'a, Key, (Bound<Key>, Bound<Key>), Key, Bytes>,
+}
+
+impl std::fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memtable::Iter")
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = (InternalKey, Bytes);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner
+            .next()
+            .map(|e| (e.key().0.clone(), e.value().clone()))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.inner
+            .next_back()
+            .map(|e| (e.key().0.clone(), e.value().clone()))
+    }
+}
+
+/// The skip list's key: an internal key that can also be compared with a borrowed
+/// [`Probe`], so a point lookup needs no allocation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(InternalKey);
+
+impl Key {
+    /// The smallest internal key of `user_key`: its newest possible version.
+    fn first_of(user_key: &[u8]) -> Key {
+        Key(InternalKey::new(
+            Bytes::copy_from_slice(user_key),
+            MAX_SEQNO,
+            ValueKind::MAX,
+        ))
+    }
+
+    /// The largest internal key of `user_key`: its oldest possible version.
+    fn last_of(user_key: &[u8]) -> Key {
+        Key(InternalKey::new(
+            Bytes::copy_from_slice(user_key),
+            0,
+            ValueKind::Delete,
+        ))
+    }
+}
+
+/// What the skip list compares: a user key and a trailer, owned or borrowed.
+///
+/// `crossbeam-skiplist` looks keys up through `Borrow`, and `Borrow` must hand out a
+/// reference. A trait object lets both the stored [`Key`] and a stack-allocated [`Probe`]
+/// be seen as the same comparable type.
+trait KeyView {
+    fn user_key(&self) -> &[u8];
+    fn trailer(&self) -> u64;
+}
+
+impl KeyView for Key {
+    fn user_key(&self) -> &[u8] {
+        self.0.user_key()
+    }
+    fn trailer(&self) -> u64 {
+        self.0.trailer()
+    }
+}
+
+struct Probe<'a> {
+    user_key: &'a [u8],
+    trailer: u64,
+}
+
+impl KeyView for Probe<'_> {
+    fn user_key(&self) -> &[u8] {
+        self.user_key
+    }
+    fn trailer(&self) -> u64 {
+        self.trailer
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+// The same order as `InternalKey`: user key ascending, then trailer descending.
+impl Ord for dyn KeyView + '_ {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.user_key()
+            .cmp(other.user_key())
+            .then_with(|| other.trailer().cmp(&self.trailer()))
+    }
+}
+
+impl PartialOrd for dyn KeyView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+const _: () = assert!(TRAILER_LEN == 8);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(entries: &[(&str, SeqNo, ValueKind)]) -> Memtable {
+        let t = Memtable::new();
+        for &(k, seq, kind) in entries {
+            t.insert(
+                Bytes::copy_from_slice(k.as_bytes()),
+                seq,
+                kind,
+                Bytes::from(format!("{k}{seq}")),
+            );
+        }
+        t
+    }
+
+    fn keys(iter: impl Iterator<Item = (InternalKey, Bytes)>) -> Vec<(String, SeqNo)> {
+        iter.map(|(k, _)| (String::from_utf8(k.user_key().to_vec()).unwrap(), k.seq()))
+            .collect()
+    }
+
+    #[test]
+    fn lookup_sees_the_newest_version_at_or_below_the_snapshot() {
+        let t = table(&[
+            ("k", 2, ValueKind::Put),
+            ("k", 5, ValueKind::Put),
+            ("k", 9, ValueKind::Delete),
+        ]);
+        assert_eq!(t.get(b"k", 1), None);
+        assert_eq!(t.get(b"k", 2), Some(Lookup::Value("k2".into())));
+        assert_eq!(t.get(b"k", 8), Some(Lookup::Value("k5".into())));
+        assert_eq!(t.get(b"k", 9), Some(Lookup::Deleted));
+        assert_eq!(t.get(b"k", u64::MAX), Some(Lookup::Deleted));
+        assert_eq!(t.get(b"j", 100), None);
+        assert_eq!(t.get(b"kk", 100), None);
+    }
+
+    #[test]
+    fn a_lookup_does_not_match_a_longer_or_shorter_key() {
+        let t = table(&[("ab", 1, ValueKind::Put)]);
+        assert_eq!(t.get(b"a", 5), None);
+        assert_eq!(t.get(b"abc", 5), None);
+        assert_eq!(t.get(b"ab", 5), Some(Lookup::Value("ab1".into())));
+    }
+
+    #[test]
+    fn range_bounds_cover_every_version_of_their_keys() {
+        let t = table(&[
+            ("a", 1, ValueKind::Put),
+            ("b", 1, ValueKind::Put),
+            ("b", 2, ValueKind::Delete),
+            ("c", 3, ValueKind::Put),
+            ("c", 4, ValueKind::Put),
+            ("d", 1, ValueKind::Put),
+        ]);
+        let s = |v: &[(&str, SeqNo)]| {
+            v.iter()
+                .map(|&(k, s)| (k.to_owned(), s))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(t.range(&b"b"[..]..&b"d"[..])),
+            s(&[("b", 2), ("b", 1), ("c", 4), ("c", 3)])
+        );
+        assert_eq!(
+            keys(t.range(&b"b"[..]..=&b"c"[..])),
+            s(&[("b", 2), ("b", 1), ("c", 4), ("c", 3)])
+        );
+        assert_eq!(
+            keys(t.range::<&[u8], _>((Bound::Excluded(&b"b"[..]), Bound::Unbounded))),
+            s(&[("c", 4), ("c", 3), ("d", 1)])
+        );
+        assert_eq!(keys(t.range(..&b"b"[..])), s(&[("a", 1)]));
+        assert_eq!(keys(t.range(&b"bb"[..]..&b"c"[..])), s(&[]));
+        assert_eq!(
+            keys(t.range(&b"b"[..]..=&b"c"[..]).rev()),
+            s(&[("c", 3), ("c", 4), ("b", 1), ("b", 2)])
+        );
+    }
+
+    #[test]
+    fn seek_starts_at_the_first_entry_not_before_the_target() {
+        let t = table(&[
+            ("a", 1, ValueKind::Put),
+            ("b", 5, ValueKind::Put),
+            ("b", 3, ValueKind::Put),
+        ]);
+        let from = InternalKey::seek_key(&b"b"[..], 4);
+        assert_eq!(keys(t.seek(&from)), vec![("b".to_owned(), 3)]);
+    }
+
+    #[test]
+    fn size_and_sequence_accounting() {
+        let t = Memtable::new();
+        assert_eq!((t.len(), t.approximate_size(), t.seq_range()), (0, 0, None));
+        t.insert(&b"key"[..], 7, ValueKind::Put, &b"value"[..]);
+        t.insert(&b"key"[..], 3, ValueKind::Delete, &b"ignored"[..]);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t.approximate_size(),
+            3 + 5 + ENTRY_OVERHEAD + 3 + ENTRY_OVERHEAD
+        );
+        assert_eq!(t.seq_range(), Some((3, 7)));
+    }
+
+    #[test]
+    fn applying_a_batch_inserts_at_consecutive_sequence_numbers() {
+        let mut batch = ferris_core::WriteBatch::new();
+        batch.put(b"x", b"1").delete(b"y").put(b"x", b"2");
+        batch.set_seq(10);
+        let t = Memtable::new();
+        t.apply(&ferris_core::WriteBatch::decode(batch.as_bytes()).unwrap());
+        assert_eq!(t.get(b"x", 10), Some(Lookup::Value("1".into())));
+        assert_eq!(t.get(b"x", 12), Some(Lookup::Value("2".into())));
+        assert_eq!(t.get(b"y", 11), Some(Lookup::Deleted));
+        assert_eq!(t.seq_range(), Some((10, 12)));
+    }
+}

@@ -1,0 +1,371 @@
+//! `cargo xtask bench`: measures FerrisDB's components and prints one table.
+//!
+//! Until the engine exists this measures what does: the WAL (durable appends with group
+//! commit at several thread counts, appends without sync, recovery) and the memtable
+//! (inserts and lookups). Every figure comes from this run on this machine; the header says
+//! which machine that is.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use ferris_core::{SeqNo, ValueKind};
+use ferris_fs::{FileSystem, StdFs};
+use ferris_memtable::Memtable;
+use ferris_wal::{RecoveryOptions, SyncMode, Wal, WalOptions, WalRecovery};
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// Options of `cargo xtask bench`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Keys for the memtable workloads.
+    #[arg(long, default_value_t = 1_000_000)]
+    num: usize,
+    /// Value size in bytes (keys are 16 bytes).
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Durable WAL appends per thread count.
+    #[arg(long, default_value_t = 20_000)]
+    wal_records: usize,
+    /// Writer thread counts for the durable WAL workload, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    threads: Vec<usize>,
+    /// Directory to run in (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One line of the results table.
+struct Row {
+    workload: String,
+    threads: usize,
+    ops: u64,
+    elapsed: Duration,
+    bytes: u64,
+    latency: Option<Histogram<u64>>,
+    note: String,
+}
+
+impl Row {
+    fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn mb_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.elapsed.as_secs_f64() / 1e6
+    }
+
+    fn quantile_us(&self, q: f64) -> Option<f64> {
+        self.latency
+            .as_ref()
+            .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+    }
+}
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let temp;
+    let dir = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    print_machine(&dir);
+    let mut rows = Vec::new();
+
+    eprintln!("[1/3] wal: durable appends with group commit ...");
+    for &threads in &args.threads {
+        rows.push(wal_durable(
+            &dir.join(format!("wal-sync-{threads}")),
+            threads,
+            args.wal_records,
+            args.value_size,
+        )?);
+    }
+    let base = rows.first().map(Row::ops_per_sec).unwrap_or(1.0);
+    for row in &mut rows {
+        row.note = format!("{}, {:.2}x 1 thread", row.note, row.ops_per_sec() / base);
+    }
+
+    eprintln!("[2/3] wal: appends without sync, then recovery ...");
+    let nosync_dir = dir.join("wal-nosync");
+    rows.push(wal_nosync(&nosync_dir, args.num, args.value_size)?);
+    rows.push(wal_recover(&nosync_dir)?);
+
+    eprintln!("[3/3] memtable: inserts and lookups ...");
+    rows.extend(memtable(args.num, args.value_size)?);
+
+    print_table(&rows);
+    if let Some(path) = &args.json {
+        write_json(path, &rows)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_machine(dir: &Path) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown cpu".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("FerrisDB component benchmarks");
+    println!(
+        "machine: {cores} cores, {cpu}; directory: {}",
+        dir.display()
+    );
+    println!();
+}
+
+fn new_wal(dir: &Path, sync_mode: SyncMode) -> Result<Wal> {
+    std::fs::create_dir_all(dir)?;
+    let fs: Arc<dyn FileSystem> = Arc::new(StdFs::default());
+    let mut options = WalOptions::default();
+    options.sync_mode = sync_mode;
+    Ok(Wal::create(fs, dir, 1, options)?)
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// `threads` writers share `n_records` fsync'd appends; latency is per append.
+fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
+    let wal = new_wal(dir, SyncMode::Always)?;
+    let record = vec![0x5a; 16 + value_size];
+    let per_thread = n_records.div_ceil(threads);
+    let start = Instant::now();
+    let histograms: Vec<Histogram<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> Result<Histogram<u64>> {
+                    let mut h = histogram();
+                    for _ in 0..per_thread {
+                        let t = Instant::now();
+                        wal.append(&record)?;
+                        h.record(t.elapsed().as_nanos() as u64)?;
+                    }
+                    Ok(h)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread panicked"))
+            .collect::<Result<_>>()
+    })?;
+    let elapsed = start.elapsed();
+    let mut latency = histogram();
+    for h in &histograms {
+        latency.add(h)?;
+    }
+    let stats = wal.stats();
+    wal.close()?;
+    // The segment header's fsync at creation and the seal's at close are not appends'.
+    let fsyncs_per_record = stats.syncs.saturating_sub(1) as f64 / stats.records as f64;
+    Ok(Row {
+        workload: "wal append, fsync".into(),
+        threads,
+        ops: stats.records,
+        elapsed,
+        bytes: stats.payload_bytes,
+        latency: Some(latency),
+        note: format!("{fsyncs_per_record:.3} fsyncs/record"),
+    })
+}
+
+fn wal_nosync(dir: &Path, n_records: usize, value_size: usize) -> Result<Row> {
+    let wal = new_wal(dir, SyncMode::Manual)?;
+    let record = vec![0x5a; 16 + value_size];
+    let mut latency = histogram();
+    let start = Instant::now();
+    for _ in 0..n_records {
+        let t = Instant::now();
+        wal.append(&record)?;
+        latency.record(t.elapsed().as_nanos() as u64)?;
+    }
+    wal.close()?;
+    let elapsed = start.elapsed();
+    let stats = wal.stats();
+    Ok(Row {
+        workload: "wal append, no sync".into(),
+        threads: 1,
+        ops: stats.records,
+        elapsed,
+        bytes: stats.payload_bytes,
+        latency: Some(latency),
+        note: format!("{} segments", stats.rotations + 1),
+    })
+}
+
+fn wal_recover(dir: &Path) -> Result<Row> {
+    let fs: Arc<dyn FileSystem> = Arc::new(StdFs::default());
+    let start = Instant::now();
+    let mut recovery = WalRecovery::open(fs, dir, RecoveryOptions::default())?;
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while let Some(record) = recovery.next_record()? {
+        n += 1;
+        bytes += record.data.len() as u64;
+    }
+    let elapsed = start.elapsed();
+    let report = recovery.finish();
+    anyhow::ensure!(
+        report.events.is_empty(),
+        "clean WAL reported {:?}",
+        report.events
+    );
+    Ok(Row {
+        workload: "wal recovery".into(),
+        threads: 1,
+        ops: n,
+        elapsed,
+        bytes,
+        latency: None,
+        note: "records replayed".into(),
+    })
+}
+
+fn memtable(n: usize, value_size: usize) -> Result<Vec<Row>> {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut keys: Vec<Bytes> = (0..n).map(|i| Bytes::from(format!("key{i:013}"))).collect();
+    keys.shuffle(&mut rng);
+    let mut value = vec![0u8; value_size];
+    rng.fill(&mut value[..]);
+    let value = Bytes::from(value);
+    let entry_bytes = (keys.first().map_or(0, Bytes::len) + value_size) as u64;
+    let mut rows = Vec::new();
+
+    for threads in [1usize, 2] {
+        let table = Memtable::new();
+        let chunk = n.div_ceil(threads);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for (t, part) in keys.chunks(chunk).enumerate() {
+                let (table, value) = (&table, &value);
+                s.spawn(move || {
+                    for (i, key) in part.iter().enumerate() {
+                        let seq = (t * chunk + i) as SeqNo + 1;
+                        table.insert(key.clone(), seq, ValueKind::Put, value.clone());
+                    }
+                });
+            }
+        });
+        let elapsed = start.elapsed();
+        rows.push(Row {
+            workload: "memtable insert".into(),
+            threads,
+            ops: n as u64,
+            elapsed,
+            bytes: n as u64 * entry_bytes,
+            latency: None,
+            note: format!(
+                "{:.0} MiB accounted",
+                table.approximate_size() as f64 / (1 << 20) as f64
+            ),
+        });
+        if threads == 1 {
+            rows.extend(memtable_lookups(&table, &keys, &mut rng)?);
+        }
+    }
+    Ok(rows)
+}
+
+fn memtable_lookups(table: &Memtable, keys: &[Bytes], rng: &mut SmallRng) -> Result<Vec<Row>> {
+    let n = keys.len().min(500_000);
+    let mut rows = Vec::new();
+    for (workload, hit) in [("memtable get, hit", true), ("memtable get, miss", false)] {
+        let probes: Vec<Vec<u8>> = (0..n)
+            .map(|_| {
+                let key = &keys[rng.random_range(0..keys.len())];
+                if hit {
+                    key.to_vec()
+                } else {
+                    [key.as_ref(), b"-missing"].concat()
+                }
+            })
+            .collect();
+        let start = Instant::now();
+        let mut found = 0usize;
+        for probe in &probes {
+            found += usize::from(table.get(probe, SeqNo::MAX >> 8).is_some());
+        }
+        let elapsed = start.elapsed();
+        anyhow::ensure!(
+            found == if hit { n } else { 0 },
+            "{workload}: {found} of {n} found"
+        );
+        rows.push(Row {
+            workload: workload.into(),
+            threads: 1,
+            ops: n as u64,
+            elapsed,
+            bytes: 0,
+            latency: None,
+            note: String::new(),
+        });
+    }
+    Ok(rows)
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<22} {:>3} {:>12} {:>9} {:>9} {:>9} {:>9}  notes",
+        "workload", "thr", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us"
+    );
+    for r in rows {
+        println!(
+            "{:<22} {:>3} {:>12.0} {:>9} {:>9} {:>9} {:>9}  {}",
+            r.workload,
+            r.threads,
+            r.ops_per_sec(),
+            fmt_opt((r.bytes > 0).then(|| r.mb_per_sec())),
+            fmt_opt(r.quantile_us(0.5)),
+            fmt_opt(r.quantile_us(0.99)),
+            fmt_opt(r.quantile_us(0.999)),
+            r.note
+        );
+    }
+}
+
+fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "workload": r.workload,
+                "threads": r.threads,
+                "ops": r.ops,
+                "seconds": r.elapsed.as_secs_f64(),
+                "ops_per_sec": r.ops_per_sec(),
+                "mb_per_sec": r.mb_per_sec(),
+                "p50_us": r.quantile_us(0.5),
+                "p99_us": r.quantile_us(0.99),
+                "p999_us": r.quantile_us(0.999),
+                "note": r.note,
+            })
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
