@@ -23,12 +23,16 @@ use ferris_wal::{SyncMode, Wal, WalOptions};
 const THREADS: [usize; 4] = [1, 2, 4, 8];
 const SIZES: [usize; 2] = [100, 1024];
 
-fn new_wal(dir: &Path, segment: &mut u64, sync_mode: SyncMode) -> Wal {
+/// A WAL in a fresh subdirectory of `dir`: a configuration may rotate through many
+/// segments, so configurations must not share a directory.
+fn new_wal(dir: &Path, n_configs: &mut u64, sync_mode: SyncMode) -> Wal {
     let fs: Arc<dyn FileSystem> = Arc::new(StdFs::default());
     let mut options = WalOptions::default();
     options.sync_mode = sync_mode;
-    *segment += 1;
-    Wal::create(fs, dir, *segment, options).expect("create wal")
+    *n_configs += 1;
+    let dir = dir.join(n_configs.to_string());
+    fs.create_dir_all(&dir).expect("create bench dir");
+    Wal::create(fs, &dir, 1, options).expect("create wal")
 }
 
 /// Appends `n` records split evenly over `threads` threads; returns the elapsed time.
@@ -49,7 +53,7 @@ fn run(wal: &Wal, threads: usize, n: u64, record: &[u8]) -> Duration {
 
 fn bench_appends(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut segment = 0;
+    let mut n_configs = 0;
     for (mode, name) in [
         (SyncMode::Always, "append_sync"),
         (SyncMode::Manual, "append_nosync"),
@@ -63,7 +67,7 @@ fn bench_appends(c: &mut Criterion) {
             let record = vec![0xab; size];
             for threads in THREADS {
                 group.throughput(Throughput::Elements(1));
-                let wal = new_wal(dir.path(), &mut segment, mode);
+                let wal = new_wal(dir.path(), &mut n_configs, mode);
                 group.bench_with_input(
                     BenchmarkId::new(format!("{size}B"), format!("{threads}t")),
                     &threads,
