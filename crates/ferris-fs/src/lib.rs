@@ -68,7 +68,7 @@ mod mmap;
 pub mod sim;
 mod std_fs;
 
-pub use sim::{Fault, FaultKind, Op, SimFs};
+pub use sim::{Fault, FaultKind, Op, SimFs, SimStats};
 pub use std_fs::{StdFs, StdFsOptions};
 
 /// The file operations FerrisDB needs, and nothing else.
