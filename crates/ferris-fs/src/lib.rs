@@ -224,18 +224,24 @@ pub trait ReadableFile: Send + Sync + fmt::Debug {
     /// [`io::ErrorKind::UnexpectedEof`] if the range runs past the end of the file; any other
     /// I/O error.
     fn read_vec(&self, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-        let end = offset.checked_add(len).filter(|&end| end <= self.len()).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("read of {len} bytes at offset {offset} runs past the end of a {}-byte file", self.len()),
-            )
-        })?;
+        let end = check_read_bounds(offset, len, self.len())?;
         let len = usize::try_from(end - offset)
             .map_err(|_| io::Error::other("read larger than memory"))?;
         let mut buf = vec![0; len];
         self.read_exact_at(offset, &mut buf)?;
         Ok(buf)
     }
+}
+
+/// Checks that `len` bytes at `offset` lie within a file of `file_len` bytes, and returns
+/// the end offset. Every implementation's reads go through this one check.
+pub(crate) fn check_read_bounds(offset: u64, len: u64, file_len: u64) -> io::Result<u64> {
+    offset.checked_add(len).filter(|&end| end <= file_len).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("read of {len} bytes at offset {offset} runs past the end of a {file_len}-byte file"),
+        )
+    })
 }
 
 /// An exclusive lock on a file, released on drop.

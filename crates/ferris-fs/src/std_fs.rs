@@ -144,19 +144,7 @@ impl ReadableFile for StdReadable {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let in_bounds = offset
-            .checked_add(buf.len() as u64)
-            .is_some_and(|end| end <= self.len);
-        if !in_bounds {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "read of {} bytes at offset {offset} runs past the end of a {}-byte file",
-                    buf.len(),
-                    self.len
-                ),
-            ));
-        }
+        crate::check_read_bounds(offset, buf.len() as u64, self.len)?;
         if let Some(map) = &self.map {
             let start = usize::try_from(offset).map_err(io::Error::other)?;
             buf.copy_from_slice(&map.as_slice()[start..start + buf.len()]);

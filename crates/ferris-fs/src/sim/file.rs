@@ -132,19 +132,7 @@ impl ReadableFile for SimReadable {
         if let Some(kind) = state.begin(Op::Read, Some(self.epoch), &[&self.path])? {
             return Err(kind.to_error(Op::Read, &self.path));
         }
-        let in_bounds = offset
-            .checked_add(buf.len() as u64)
-            .is_some_and(|end| end <= self.len);
-        if !in_bounds {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "read of {} bytes at offset {offset} runs past the end of a {}-byte file",
-                    buf.len(),
-                    self.len
-                ),
-            ));
-        }
+        crate::check_read_bounds(offset, buf.len() as u64, self.len)?;
         // Cannot fail: `offset <= len`, and `len` is the length of a vector in memory.
         let offset = usize::try_from(offset).map_err(io::Error::other)?;
         state.disk.read(self.ino, offset, buf);
