@@ -86,7 +86,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     print_machine(&dir);
     let mut rows = Vec::new();
 
-    eprintln!("[1/3] wal: durable appends with group commit ...");
+    eprintln!("[1/4] wal: durable appends with group commit ...");
     for &threads in &args.threads {
         rows.push(wal_durable(
             &dir.join(format!("wal-sync-{threads}")),
@@ -100,13 +100,16 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         row.note = format!("{}, {:.2}x 1 thread", row.note, row.ops_per_sec() / base);
     }
 
-    eprintln!("[2/3] wal: appends without sync, then recovery ...");
+    eprintln!("[2/4] wal: appends without sync, then recovery ...");
     let nosync_dir = dir.join("wal-nosync");
     rows.push(wal_nosync(&nosync_dir, args.num, args.value_size)?);
     rows.push(wal_recover(&nosync_dir)?);
 
-    eprintln!("[3/3] memtable: inserts and lookups ...");
+    eprintln!("[3/4] memtable: inserts and lookups ...");
     rows.extend(memtable(args.num, args.value_size)?);
+
+    eprintln!("[4/4] bloom filter: probes and false positives ...");
+    rows.push(bloom(args.num));
 
     print_table(&rows);
     if let Some(path) = &args.json {
@@ -354,6 +357,35 @@ fn memtable_lookups(table: &Memtable, keys: &[Bytes], rng: &mut SmallRng) -> Res
         });
     }
     Ok(rows)
+}
+
+/// Builds a filter of `n` keys at the default 10 bits per key, then probes `n` keys that
+/// were never added: every "maybe" is a false positive.
+fn bloom(n: usize) -> Row {
+    use ferris_sstable::filter::{BloomBuilder, DEFAULT_BITS_PER_KEY, may_contain};
+    let key = |i: usize| format!("key{i:013}");
+    let mut builder = BloomBuilder::new(DEFAULT_BITS_PER_KEY);
+    for i in 0..n {
+        builder.add(key(i).as_bytes());
+    }
+    let filter = builder.finish();
+    let absent: Vec<String> = (n..2 * n).map(key).collect();
+    let start = Instant::now();
+    let false_positives = absent
+        .iter()
+        .filter(|k| may_contain(&filter, k.as_bytes()))
+        .count();
+    let elapsed = start.elapsed();
+    let rate = false_positives as f64 / n.max(1) as f64 * 100.0;
+    Row {
+        workload: "bloom probe, absent".into(),
+        threads: 1,
+        ops: n as u64,
+        elapsed,
+        bytes: 0,
+        latency: None,
+        note: format!("{rate:.2}% false positives at {DEFAULT_BITS_PER_KEY} bits/key"),
+    }
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
