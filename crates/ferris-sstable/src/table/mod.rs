@@ -1,0 +1,20 @@
+//! Tables: data blocks, a filter, properties and an index, closed by a footer.
+//!
+//! ```text
+//! +--------------+-----+--------------+--------+------------+-------+--------+
+//! | data block 0 | ... | data block n | filter | properties | index | footer |
+//! +--------------+-----+--------------+--------+------------+-------+--------+
+//!  each block is followed by a 5-byte trailer: compression (1) | masked crc32c (4)
+//! ```
+//!
+//! The index block maps a separator key (at or after the last key of a data block, and
+//! before the first key of the next) to that block's handle, so one binary search of the
+//! index finds the only block that can hold a key. `docs/format/table.md` is the byte-level
+//! specification.
+
+pub mod format;
+mod reader;
+mod writer;
+
+pub use reader::{Table, TableCursor};
+pub use writer::{TableOptions, TableWriter};

@@ -1,0 +1,398 @@
+//! Reading a table: open, point lookups, and a two-level cursor.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use ferris_core::key::{InternalKeyRef, compare_encoded};
+use ferris_core::{InternalKey, SeqNo};
+use ferris_fs::{FileSystem, ReadableFile};
+
+use crate::block::{Block, BlockIter};
+use crate::error::{Error, Result};
+use crate::filter::may_contain;
+use crate::table::format::{
+    BLOCK_TRAILER_LEN, BlockHandle, Compression, FOOTER_LEN, FORMAT_VERSION, Footer, FooterError,
+    MAX_BLOCK_LEN, Properties, block_crc,
+};
+
+/// An open table file.
+///
+/// Opening reads and verifies the footer, the index, the filter and the properties; data
+/// blocks are read, verified and decompressed when a lookup or cursor needs them.
+#[derive(Debug)]
+pub struct Table {
+    file: Box<dyn ReadableFile>,
+    path: PathBuf,
+    /// Where data and meta blocks may lie: everything before the footer.
+    blocks_end: u64,
+    index: Block,
+    filter: Bytes,
+    properties: Properties,
+}
+
+impl Table {
+    /// Opens the table at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read; [`Error::Corruption`] if it is too short,
+    /// its footer or any meta block is damaged; [`Error::UnsupportedVersion`] for a newer
+    /// format.
+    pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
+        let file = fs.open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.len();
+        let Some(footer_at) = len.checked_sub(FOOTER_LEN as u64) else {
+            return Err(Error::corruption(
+                path,
+                0,
+                format!("{len} bytes is too short for a table"),
+            ));
+        };
+        let mut raw = [0u8; FOOTER_LEN];
+        file.read_exact_at(footer_at, &mut raw)
+            .map_err(|e| Error::io(path, e))?;
+        let footer = match Footer::decode(&raw) {
+            Ok(footer) => footer,
+            Err(FooterError::Damaged(reason)) => {
+                return Err(Error::corruption(path, footer_at, reason));
+            }
+            Err(FooterError::UnsupportedVersion(found)) => {
+                return Err(Error::UnsupportedVersion {
+                    file: path.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        };
+        let mut table = Table {
+            file,
+            path: path.to_path_buf(),
+            blocks_end: footer_at,
+            index: Block::new(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0]))
+                .expect("an empty block is valid"),
+            filter: Bytes::new(),
+            properties: Properties::default(),
+        };
+        table.filter = table.read_block_bytes(footer.filter)?;
+        let properties = table.read_block_bytes(footer.properties)?;
+        table.properties = Properties::decode(&properties).map_err(|e| {
+            Error::corruption(
+                path,
+                footer.properties.offset,
+                format!("properties block: {e}"),
+            )
+        })?;
+        let index = table.read_block_bytes(footer.index)?;
+        table.index = Block::new(index).map_err(|e| {
+            Error::corruption(path, footer.index.offset, format!("index block: {e}"))
+        })?;
+        Ok(table)
+    }
+
+    /// What the writer recorded about the table.
+    pub fn properties(&self) -> &Properties {
+        &self.properties
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The newest version of `user_key` with a sequence number at most `snapshot`: its
+    /// internal key (which says whether it is a value or a tombstone) and value.
+    ///
+    /// The bloom filter is asked first; a "no" answers without reading any data block.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::Corruption`] from reading the blocks involved.
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<(InternalKey, Bytes)>> {
+        if !self.filter.is_empty() && !may_contain(&self.filter, user_key) {
+            return Ok(None);
+        }
+        let target = InternalKey::seek_key(Bytes::copy_from_slice(user_key), snapshot).encode();
+        let mut cursor = self.cursor();
+        cursor.seek(&target);
+        if !cursor.valid() {
+            return cursor.status().map(|()| None);
+        }
+        let key = InternalKeyRef::decode(cursor.key()).map_err(|e| cursor.corruption(e.reason))?;
+        if key.user_key != user_key {
+            return Ok(None);
+        }
+        Ok(Some((key.to_owned(), cursor.value())))
+    }
+
+    /// A cursor over every entry, in internal-key order. It starts unpositioned.
+    pub fn cursor(&self) -> TableCursor<'_> {
+        TableCursor {
+            table: self,
+            index: self.index.iter(compare_encoded),
+            data: None,
+            data_offset: 0,
+            error: None,
+            failed: false,
+        }
+    }
+
+    /// Reads, verifies and decompresses the block at `handle`.
+    fn read_block_bytes(&self, handle: BlockHandle) -> Result<Bytes> {
+        let end = handle
+            .offset
+            .checked_add(handle.size)
+            .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
+            .filter(|&e| e <= self.blocks_end);
+        let Some(end) = end else {
+            return Err(Error::corruption(
+                &self.path,
+                handle.offset,
+                format!(
+                    "block of {} bytes at {} runs past the blocks' end at {}",
+                    handle.size, handle.offset, self.blocks_end
+                ),
+            ));
+        };
+        let with_trailer = match self.file.mapped() {
+            Some(map) => Bytes::copy_from_slice(&map[handle.offset as usize..end as usize]),
+            None => Bytes::from(
+                self.file
+                    .read_vec(handle.offset, end - handle.offset)
+                    .map_err(|e| Error::io(&self.path, e))?,
+            ),
+        };
+        let size = handle.size as usize;
+        let (stored, trailer) = (with_trailer.slice(..size), &with_trailer[size..]);
+        let tag = trailer[0];
+        let crc = u32::from_le_bytes(trailer[1..].try_into().expect("4 bytes"));
+        if crc != block_crc(&stored, tag) {
+            return Err(Error::corruption(
+                &self.path,
+                handle.offset,
+                "block checksum mismatch",
+            ));
+        }
+        match Compression::from_u8(tag) {
+            Some(Compression::None) => Ok(stored),
+            Some(Compression::Zstd) => self.decompress(&stored, handle.offset),
+            None => Err(Error::corruption(
+                &self.path,
+                handle.offset,
+                format!("unknown compression {tag}"),
+            )),
+        }
+    }
+
+    fn decompress(&self, stored: &[u8], offset: u64) -> Result<Bytes> {
+        let Some((len, frame)) = stored.split_first_chunk::<4>() else {
+            return Err(Error::corruption(
+                &self.path,
+                offset,
+                "compressed block shorter than its length",
+            ));
+        };
+        let len = u32::from_le_bytes(*len);
+        if u64::from(len) > MAX_BLOCK_LEN {
+            return Err(Error::corruption(
+                &self.path,
+                offset,
+                format!("block claims {len} bytes uncompressed"),
+            ));
+        }
+        let raw = zstd::bulk::decompress(frame, len as usize)
+            .map_err(|e| Error::corruption(&self.path, offset, format!("zstd: {e}")))?;
+        if raw.len() != len as usize {
+            return Err(Error::corruption(
+                &self.path,
+                offset,
+                "block decompressed to the wrong length",
+            ));
+        }
+        Ok(Bytes::from(raw))
+    }
+}
+
+/// A cursor over a table's entries: the index block picks the data block, a block cursor
+/// walks it, and crossing a block boundary loads the next (or previous) block.
+///
+/// Keys are encoded internal keys; decode them with `ferris_core::InternalKeyRef::decode`.
+/// After an error the cursor is invalid and [`TableCursor::status`] returns the error.
+#[derive(Debug)]
+pub struct TableCursor<'a> {
+    table: &'a Table,
+    index: BlockIter,
+    data: Option<BlockIter>,
+    data_offset: u64,
+    /// The error that stopped the cursor, until [`TableCursor::status`] hands it out.
+    error: Option<Error>,
+    failed: bool,
+}
+
+impl TableCursor<'_> {
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        !self.failed && self.data.as_ref().is_some_and(BlockIter::valid)
+    }
+
+    /// The current encoded internal key.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the cursor is not [`valid`](TableCursor::valid).
+    pub fn key(&self) -> &[u8] {
+        self.data
+            .as_ref()
+            .expect("key() on an unpositioned table cursor")
+            .key()
+    }
+
+    /// The current value.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the cursor is not [`valid`](TableCursor::valid).
+    pub fn value(&self) -> Bytes {
+        self.data
+            .as_ref()
+            .expect("value() on an unpositioned table cursor")
+            .value()
+    }
+
+    /// The error that made the cursor invalid, if any. The error is handed out once; later
+    /// calls on a failed cursor report that it failed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] or [`Error::Io`] that made the cursor invalid.
+    pub fn status(&mut self) -> Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None if self.failed => {
+                Err(self.corruption("the cursor failed earlier and reported why"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error = Some(error);
+        self.failed = true;
+        self.data = None;
+    }
+
+    /// Positions on the first entry.
+    pub fn seek_to_first(&mut self) {
+        self.index.seek_to_first();
+        if self.load_block() {
+            self.data.as_mut().expect("loaded").seek_to_first();
+        }
+        self.skip_empty_forward();
+    }
+
+    /// Positions on the last entry.
+    pub fn seek_to_last(&mut self) {
+        self.index.seek_to_last();
+        if self.load_block() {
+            self.data.as_mut().expect("loaded").seek_to_last();
+        }
+        self.skip_empty_backward();
+    }
+
+    /// Positions on the first entry at or after the encoded internal key `target`.
+    pub fn seek(&mut self, target: &[u8]) {
+        self.index.seek(target);
+        if self.load_block() {
+            self.data.as_mut().expect("loaded").seek(target);
+        }
+        self.skip_empty_forward();
+    }
+
+    /// Moves to the next entry.
+    pub fn next(&mut self) {
+        if let Some(data) = self.data.as_mut().filter(|d| d.valid()) {
+            data.next();
+            self.skip_empty_forward();
+        }
+    }
+
+    /// Moves to the previous entry.
+    pub fn prev(&mut self) {
+        if let Some(data) = self.data.as_mut().filter(|d| d.valid()) {
+            data.prev();
+            self.skip_empty_backward();
+        }
+    }
+
+    /// While the data cursor has run off its block, moves to the next block.
+    fn skip_empty_forward(&mut self) {
+        while !self.failed && self.data.as_ref().is_some_and(|d| !d.valid()) {
+            if !self.check_data_status() {
+                return;
+            }
+            self.index.next();
+            if !self.load_block() {
+                return;
+            }
+            self.data.as_mut().expect("loaded").seek_to_first();
+        }
+    }
+
+    fn skip_empty_backward(&mut self) {
+        while !self.failed && self.data.as_ref().is_some_and(|d| !d.valid()) {
+            if !self.check_data_status() {
+                return;
+            }
+            self.index.prev();
+            if !self.load_block() {
+                return;
+            }
+            self.data.as_mut().expect("loaded").seek_to_last();
+        }
+    }
+
+    fn check_data_status(&mut self) -> bool {
+        if let Some(Err(e)) = self.data.as_ref().map(BlockIter::status) {
+            self.fail(self.corruption(&format!("data block: {e}")));
+            return false;
+        }
+        true
+    }
+
+    /// Loads the data block the index cursor points at; false (and no block) when the index
+    /// is exhausted or the block cannot be read.
+    fn load_block(&mut self) -> bool {
+        self.data = None;
+        if !self.index.valid() {
+            if let Err(e) = self.index.status() {
+                self.fail(self.corruption(&format!("index block: {e}")));
+            }
+            return false;
+        }
+        let handle = match BlockHandle::decode(self.index.value_slice()) {
+            Ok(h) => h,
+            Err(e) => {
+                self.fail(self.corruption(&format!("index entry: {e}")));
+                return false;
+            }
+        };
+        self.data_offset = handle.offset;
+        let block = self.table.read_block_bytes(handle).and_then(|bytes| {
+            Block::new(bytes)
+                .map_err(|e| Error::corruption(&self.table.path, handle.offset, e.to_string()))
+        });
+        match block {
+            Ok(block) => {
+                self.data = Some(block.iter(compare_encoded));
+                true
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
+    fn corruption(&self, reason: &str) -> Error {
+        Error::corruption(&self.table.path, self.data_offset, reason)
+    }
+}

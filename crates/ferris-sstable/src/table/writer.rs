@@ -1,0 +1,309 @@
+//! Writing a table: entries in, one immutable file out.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferris_core::key::{InternalKeyRef, compare_encoded};
+use ferris_core::{InternalKey, MAX_SEQNO, ValueKind};
+use ferris_fs::{FileSystem, WritableFile};
+
+use crate::block::{BlockBuilder, DEFAULT_RESTART_INTERVAL};
+use crate::error::{Error, Result};
+use crate::filter::{BloomBuilder, DEFAULT_BITS_PER_KEY};
+use crate::table::format::{
+    BLOCK_TRAILER_LEN, BlockHandle, Compression, Footer, Properties, block_crc, short_successor,
+    shortest_separator,
+};
+
+/// How a table is written.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct TableOptions {
+    /// Target size of a data block before compression (default 4 KiB). A block is closed
+    /// once it reaches this size, so it may exceed it by one entry.
+    pub block_size: usize,
+    /// Entries between restart points in data blocks (default 16).
+    pub restart_interval: usize,
+    /// Bloom filter bits per user key (default 10, about 1% false positives); 0 writes no
+    /// filter.
+    pub bloom_bits_per_key: usize,
+    /// Block compression (default none).
+    pub compression: Compression,
+    /// The zstd level when compressing (default 3).
+    pub zstd_level: i32,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            block_size: 4096,
+            restart_interval: DEFAULT_RESTART_INTERVAL,
+            bloom_bits_per_key: DEFAULT_BITS_PER_KEY,
+            compression: Compression::None,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// Writes a table from entries given in internal-key order.
+///
+/// The file is written under a temporary name and appears under its real name only in
+/// [`TableWriter::finish`], after it is complete and synced: a reader never sees half a
+/// table, and a crash leaves at most a `.tmp` file to clean up.
+#[derive(Debug)]
+pub struct TableWriter {
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
+    tmp_path: PathBuf,
+    file: Box<dyn WritableFile>,
+    options: TableOptions,
+    offset: u64,
+    data: BlockBuilder,
+    index: BlockBuilder,
+    bloom: BloomBuilder,
+    /// The last data block written, waiting for the next key to choose its index separator.
+    pending: Option<BlockHandle>,
+    last_key: Vec<u8>,
+    props: Properties,
+    scratch: Vec<u8>,
+}
+
+impl TableWriter {
+    /// Starts writing the table that will appear at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the temporary file cannot be created (it must not exist).
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        path: &Path,
+        options: TableOptions,
+    ) -> Result<TableWriter> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp_path = PathBuf::from(tmp);
+        let file = fs.create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
+        Ok(TableWriter {
+            fs,
+            path: path.to_path_buf(),
+            tmp_path,
+            file,
+            options,
+            offset: 0,
+            data: BlockBuilder::new(options.restart_interval),
+            index: BlockBuilder::new(1),
+            bloom: BloomBuilder::new(options.bloom_bits_per_key),
+            pending: None,
+            last_key: Vec::new(),
+            props: Properties {
+                min_seq: MAX_SEQNO,
+                ..Properties::default()
+            },
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Adds an entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] if `key` does not sort after the previous key;
+    /// [`Error::Io`] if writing a full block fails.
+    pub fn add(&mut self, key: &InternalKey, value: &[u8]) -> Result<()> {
+        self.scratch.clear();
+        key.encode_into(&mut self.scratch);
+        let encoded = std::mem::take(&mut self.scratch);
+        let result = self.add_encoded(&encoded, value);
+        self.scratch = encoded;
+        result
+    }
+
+    /// Adds an entry whose key is already an encoded internal key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] if `key` is not an internal key or does not sort after the
+    /// previous key; [`Error::Io`] if writing a full block fails.
+    pub fn add_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let parsed = InternalKeyRef::decode(key)
+            .map_err(|e| Error::OutOfOrder(format!("not an internal key: {e}")))?;
+        let first = self.props.n_entries == 0;
+        if !first && compare_encoded(&self.last_key, key) != Ordering::Less {
+            return Err(Error::OutOfOrder(format!(
+                "{:?} does not sort after {:?}",
+                parsed,
+                InternalKeyRef::decode(&self.last_key).expect("the last key was valid")
+            )));
+        }
+        if let Some(handle) = self.pending.take() {
+            // Any key between the last block's last key and this one separates them.
+            let separator = internal_separator(&self.last_key, key);
+            self.add_index_entry(&separator, handle);
+        }
+        let same_user_key = !first
+            && InternalKeyRef::decode(&self.last_key)
+                .expect("valid")
+                .user_key
+                == parsed.user_key;
+        if !same_user_key && self.options.bloom_bits_per_key > 0 {
+            self.bloom.add(parsed.user_key);
+        }
+        if first {
+            self.props.smallest_key = key.to_vec();
+        }
+        self.props.n_entries += 1;
+        self.props.n_tombstones += u64::from(parsed.kind == ValueKind::Delete);
+        self.props.min_seq = self.props.min_seq.min(parsed.seq);
+        self.props.max_seq = self.props.max_seq.max(parsed.seq);
+        self.props.raw_bytes += (key.len() + value.len()) as u64;
+        self.data.add(key, value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        if self.data.estimated_size() >= self.options.block_size {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far plus the open data block: what the file would roughly weigh now.
+    pub fn estimated_size(&self) -> u64 {
+        self.offset + self.data.estimated_size() as u64
+    }
+
+    /// The number of entries added.
+    pub fn len(&self) -> u64 {
+        self.props.n_entries
+    }
+
+    /// True when no entry has been added.
+    pub fn is_empty(&self) -> bool {
+        self.props.n_entries == 0
+    }
+
+    /// Writes the filter, properties, index and footer, syncs the file, and moves it to
+    /// its real name (then syncs the directory). Returns the table's properties.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for any failed write, sync or rename; the temporary file is then left
+    /// behind for the caller (or the engine's recovery) to remove.
+    pub fn finish(mut self) -> Result<Properties> {
+        if !self.data.is_empty() {
+            self.flush_data_block()?;
+        }
+        if let Some(handle) = self.pending.take() {
+            let successor = internal_successor(&self.last_key);
+            self.add_index_entry(&successor, handle);
+        }
+        self.props.largest_key = self.last_key.clone();
+        if self.props.n_entries == 0 {
+            self.props.min_seq = 0;
+        }
+        let filter = if self.options.bloom_bits_per_key > 0 {
+            self.bloom.finish()
+        } else {
+            Vec::new()
+        };
+        let filter = self.write_block(&filter, Compression::None)?;
+        let properties = self.write_block(&self.props.encode(), Compression::None)?;
+        let index_block = self.index.finish();
+        let index = self.write_block(&index_block, Compression::None)?;
+        let footer = Footer {
+            index,
+            filter,
+            properties,
+        }
+        .encode();
+        self.append(&footer)?;
+        self.file.sync().map_err(|e| Error::io(&self.tmp_path, e))?;
+        self.fs
+            .rename(&self.tmp_path, &self.path)
+            .map_err(|e| Error::io(&self.tmp_path, e))?;
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(self.props)
+    }
+
+    fn flush_data_block(&mut self) -> Result<()> {
+        let raw = self.data.finish();
+        let handle = self.write_block(&raw, self.options.compression)?;
+        self.props.n_data_blocks += 1;
+        self.props.data_uncompressed_bytes += raw.len() as u64;
+        self.props.data_stored_bytes += handle.size;
+        self.pending = Some(handle);
+        Ok(())
+    }
+
+    fn add_index_entry(&mut self, separator: &[u8], handle: BlockHandle) {
+        let mut value = Vec::with_capacity(20);
+        handle.encode_into(&mut value);
+        self.index.add(separator, &value);
+    }
+
+    /// Stores a block (compressed if that saves at least an eighth) with its trailer.
+    fn write_block(&mut self, raw: &[u8], compression: Compression) -> Result<BlockHandle> {
+        let compressed = match compression {
+            Compression::Zstd => {
+                let frame = zstd::bulk::compress(raw, self.options.zstd_level)
+                    .map_err(|e| Error::io(&self.tmp_path, e))?;
+                let mut stored = Vec::with_capacity(4 + frame.len());
+                stored.extend_from_slice(
+                    &u32::try_from(raw.len())
+                        .expect("a block stays under 4 GiB")
+                        .to_le_bytes(),
+                );
+                stored.extend_from_slice(&frame);
+                (stored.len() <= raw.len() - raw.len() / 8).then_some(stored)
+            }
+            Compression::None => None,
+        };
+        let (stored, tag) = match &compressed {
+            Some(stored) => (stored.as_slice(), Compression::Zstd as u8),
+            None => (raw, Compression::None as u8),
+        };
+        let handle = BlockHandle {
+            offset: self.offset,
+            size: stored.len() as u64,
+        };
+        let mut trailer = [0u8; BLOCK_TRAILER_LEN];
+        trailer[0] = tag;
+        trailer[1..].copy_from_slice(&block_crc(stored, tag).to_le_bytes());
+        self.append(stored)?;
+        self.append(&trailer)?;
+        Ok(handle)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .append(bytes)
+            .map_err(|e| Error::io(&self.tmp_path, e))?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// A short internal key `s` with `last <= s < next`: the shortest user-key separator with
+/// the largest trailer, so it sorts before every version of that user key.
+fn internal_separator(last: &[u8], next: &[u8]) -> Vec<u8> {
+    let (Ok(a), Ok(b)) = (InternalKeyRef::decode(last), InternalKeyRef::decode(next)) else {
+        return last.to_vec();
+    };
+    let user = shortest_separator(a.user_key, b.user_key);
+    if user.len() < a.user_key.len() && a.user_key < user.as_slice() {
+        return InternalKey::new(user, MAX_SEQNO, ValueKind::MAX).encode();
+    }
+    last.to_vec()
+}
+
+/// A short internal key `s >= last`, for the index entry of the last block.
+fn internal_successor(last: &[u8]) -> Vec<u8> {
+    let Ok(a) = InternalKeyRef::decode(last) else {
+        return last.to_vec();
+    };
+    let user = short_successor(a.user_key);
+    if user.len() < a.user_key.len() && a.user_key < user.as_slice() {
+        return InternalKey::new(user, MAX_SEQNO, ValueKind::MAX).encode();
+    }
+    last.to_vec()
+}
