@@ -2,7 +2,7 @@
 //!
 //! **This chapter is still being written.** Tables can be written and read: blocks, bloom
 //! filter, index, properties, footer, a checksum on every block, optional zstd, atomic
-//! creation, point lookups and a two-level cursor. Still to come: the shared block cache,
+//! creation, point lookups, a two-level cursor and a shared block cache. Still to come:
 //! range-bounded double-ended iterators, zero-copy reads from the memory map, fuzz targets
 //! and benchmarks.
 //!
@@ -84,6 +84,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The block cache
+//!
+//! A [`BlockCache`] keeps verified, decompressed data blocks in memory up to a capacity in
+//! bytes, shared by every table opened with it ([`ReadOptions::with_cache`]), and counts its
+//! hits and misses. Its module docs say why it is built on `quick_cache`.
+//!
 //! # Durability
 //!
 //! [`TableWriter::finish`] returns only after the table is synced, renamed into place and
@@ -94,9 +100,11 @@
 //!
 //! - Blocks are at most 4 GiB (the restart offsets are 32-bit); tables write blocks of a
 //!   few KiB.
-//! - Blocks carry no checksum of their own: the table format will checksum each block as
-//!   it is stored. A block cursor over damaged bytes never panics and reports the damage it
-//!   can see, but only the checksum can prove the bytes are the ones written.
+//! - A block carries no checksum of its own: the table checksums each block as it is
+//!   stored, and verifies it on every read. A block cursor over damaged bytes never panics
+//!   and reports the damage it can see, but only the checksum proves the bytes are intact.
+//! - Without a [`BlockCache`], data blocks are read, verified and decompressed on every
+//!   access.
 //!
 //! ## What to read next
 //!
@@ -106,10 +114,12 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
+mod cache;
 mod error;
 pub mod filter;
 pub mod table;
 
+pub use cache::{BlockCache, CacheStats};
 pub use error::{Error, Result};
 pub use table::format::{Compression, Properties};
-pub use table::{Table, TableCursor, TableOptions, TableWriter};
+pub use table::{ReadOptions, Table, TableCursor, TableOptions, TableWriter};

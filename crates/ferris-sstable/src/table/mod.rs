@@ -16,5 +16,5 @@ pub mod format;
 mod reader;
 mod writer;
 
-pub use reader::{Table, TableCursor};
+pub use reader::{ReadOptions, Table, TableCursor};
 pub use writer::{TableOptions, TableWriter};

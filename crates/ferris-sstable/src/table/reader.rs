@@ -1,6 +1,7 @@
 //! Reading a table: open, point lookups, and a two-level cursor.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::key::{InternalKeyRef, compare_encoded};
@@ -8,6 +9,7 @@ use ferris_core::{InternalKey, SeqNo};
 use ferris_fs::{FileSystem, ReadableFile};
 
 use crate::block::{Block, BlockIter};
+use crate::cache::{BlockCache, next_table_id};
 use crate::error::{Error, Result};
 use crate::filter::may_contain;
 use crate::table::format::{
@@ -15,12 +17,32 @@ use crate::table::format::{
     MAX_BLOCK_LEN, Properties, block_crc,
 };
 
+/// How a table is read.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// A block cache shared with other tables; `None` reads every data block from the
+    /// file on every access.
+    pub block_cache: Option<Arc<BlockCache>>,
+}
+
+impl ReadOptions {
+    /// Options that read through `cache`.
+    pub fn with_cache(cache: Arc<BlockCache>) -> ReadOptions {
+        ReadOptions {
+            block_cache: Some(cache),
+        }
+    }
+}
+
 /// An open table file.
 ///
 /// Opening reads and verifies the footer, the index, the filter and the properties; data
 /// blocks are read, verified and decompressed when a lookup or cursor needs them.
 #[derive(Debug)]
 pub struct Table {
+    id: u64,
+    cache: Option<Arc<BlockCache>>,
     file: Box<dyn ReadableFile>,
     path: PathBuf,
     /// Where data and meta blocks may lie: everything before the footer.
@@ -31,6 +53,15 @@ pub struct Table {
 }
 
 impl Table {
+    /// Opens the table at `path` with no block cache.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::open_with`].
+    pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
+        Table::open_with(fs, path, ReadOptions::default())
+    }
+
     /// Opens the table at `path`.
     ///
     /// # Errors
@@ -38,7 +69,7 @@ impl Table {
     /// [`Error::Io`] if the file cannot be read; [`Error::Corruption`] if it is too short,
     /// its footer or any meta block is damaged; [`Error::UnsupportedVersion`] for a newer
     /// format.
-    pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
+    pub fn open_with(fs: &dyn FileSystem, path: &Path, options: ReadOptions) -> Result<Table> {
         let file = fs.open(path).map_err(|e| Error::io(path, e))?;
         let len = file.len();
         let Some(footer_at) = len.checked_sub(FOOTER_LEN as u64) else {
@@ -65,6 +96,8 @@ impl Table {
             }
         };
         let mut table = Table {
+            id: next_table_id(),
+            cache: options.block_cache,
             file,
             path: path.to_path_buf(),
             blocks_end: footer_at,
@@ -133,6 +166,20 @@ impl Table {
             data_offset: 0,
             error: None,
             failed: false,
+        }
+    }
+
+    /// The data block at `handle`, from the cache when there is one.
+    fn data_block(&self, handle: BlockHandle) -> Result<Block> {
+        let load = || {
+            let bytes = self.read_block_bytes(handle)?;
+            Block::new(bytes).map_err(|e| {
+                Error::corruption(&self.path, handle.offset, format!("data block: {e}"))
+            })
+        };
+        match &self.cache {
+            Some(cache) => cache.get_or_load(self.id, handle.offset, load),
+            None => load(),
         }
     }
 
@@ -376,11 +423,7 @@ impl TableCursor<'_> {
             }
         };
         self.data_offset = handle.offset;
-        let block = self.table.read_block_bytes(handle).and_then(|bytes| {
-            Block::new(bytes)
-                .map_err(|e| Error::corruption(&self.table.path, handle.offset, e.to_string()))
-        });
-        match block {
+        match self.table.data_block(handle) {
             Ok(block) => {
                 self.data = Some(block.iter(compare_encoded));
                 true

@@ -1,5 +1,6 @@
 //! Integration tests of ferris-sstable tables: round trips, lookups, and damage.
 
+mod cache;
 mod damage;
 mod round_trip;
 

@@ -1,0 +1,71 @@
+//! The block cache: counted hits and misses, a byte bound, and the same answers as without.
+
+use std::sync::Arc;
+
+use ferris_sstable::{BlockCache, ReadOptions, Table, TableOptions};
+
+use crate::{entries, path, scan, sim, write};
+
+fn small_blocks() -> TableOptions {
+    let mut o = TableOptions::default();
+    o.block_size = 512;
+    o
+}
+
+#[test]
+fn repeated_reads_hit_and_answers_do_not_change() {
+    let (_, fs) = sim();
+    let want = entries(300, 1);
+    let uncached = write(&fs, "t.sst", &want, small_blocks());
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let table =
+        Table::open_with(&*fs, &path("t.sst"), ReadOptions::with_cache(cache.clone())).unwrap();
+
+    let key = b"key000123";
+    assert_eq!(
+        table.get(key, u64::MAX >> 8).unwrap(),
+        uncached.get(key, u64::MAX >> 8).unwrap()
+    );
+    let first = cache.stats();
+    assert_eq!((first.hits, first.misses), (0, 1));
+    for _ in 0..10 {
+        table.get(key, u64::MAX >> 8).unwrap();
+    }
+    let after = cache.stats();
+    assert_eq!((after.hits, after.misses), (10, 1));
+    assert!(after.hit_rate() > 0.9);
+
+    assert_eq!(scan(&table).unwrap(), want);
+    assert_eq!(scan(&table).unwrap(), want);
+    let n_blocks = table.properties().n_data_blocks;
+    let stats = cache.stats();
+    assert_eq!(stats.misses, n_blocks, "each block read from the file once");
+    assert!(stats.bytes > 0 && stats.bytes <= stats.capacity);
+}
+
+#[test]
+fn the_cache_stays_within_its_capacity_and_is_shared_by_tables() {
+    let (_, fs) = sim();
+    let cache = Arc::new(BlockCache::new(16 << 10));
+    let mut tables = Vec::new();
+    for t in 0..4 {
+        let name = format!("{t}.sst");
+        write(&fs, &name, &entries(400, 1), small_blocks());
+        tables.push(
+            Table::open_with(&*fs, &path(&name), ReadOptions::with_cache(cache.clone())).unwrap(),
+        );
+    }
+    for table in &tables {
+        assert_eq!(scan(table).unwrap().len(), 400);
+    }
+    let stats = cache.stats();
+    assert!(
+        stats.bytes <= 16 << 10,
+        "{} bytes held in a 16 KiB cache",
+        stats.bytes
+    );
+    // Tables with identical contents still get their own entries: every block of every
+    // table was a miss on first read.
+    let blocks: u64 = tables.iter().map(|t| t.properties().n_data_blocks).sum();
+    assert_eq!(stats.misses, blocks);
+}
