@@ -2,9 +2,9 @@
 //!
 //! **This chapter is still being written.** Tables can be written and read: blocks, bloom
 //! filter, index, properties, footer, a checksum on every block, optional zstd, atomic
-//! creation, point lookups, a two-level cursor and a shared block cache. Still to come:
-//! range-bounded double-ended iterators, zero-copy reads from the memory map, fuzz targets
-//! and benchmarks.
+//! creation, point lookups, a two-level cursor, range iterators in both directions, and a
+//! shared block cache. Still to come: zero-copy reads from the memory map, fuzz targets and
+//! benchmarks.
 //!
 //! ## The problem
 //!
@@ -81,6 +81,10 @@
 //! let (key, _) = table.get(b"pear", 10)?.expect("a tombstone is an answer");
 //! assert_eq!(key.kind(), ValueKind::Delete);
 //! assert!(table.get(b"plum", 10)?.is_none()); // most likely answered by the filter alone
+//!
+//! // Every version of every key in a range, newest first within a key; .rev() for backwards.
+//! let apples: Vec<_> = table.range(&b"apple"[..]..=&b"apple"[..]).collect::<Result<_, _>>()?;
+//! assert_eq!(apples.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -122,4 +126,4 @@ pub mod table;
 pub use cache::{BlockCache, CacheStats};
 pub use error::{Error, Result};
 pub use table::format::{Compression, Properties};
-pub use table::{ReadOptions, Table, TableCursor, TableOptions, TableWriter};
+pub use table::{ReadOptions, Table, TableCursor, TableOptions, TableRange, TableWriter};

@@ -13,8 +13,10 @@
 //! specification.
 
 pub mod format;
+mod range;
 mod reader;
 mod writer;
 
+pub use range::TableRange;
 pub use reader::{ReadOptions, Table, TableCursor};
 pub use writer::{TableOptions, TableWriter};

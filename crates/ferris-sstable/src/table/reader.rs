@@ -1,5 +1,6 @@
 //! Reading a table: open, point lookups, and a two-level cursor.
 
+use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::table::format::{
     BLOCK_TRAILER_LEN, BlockHandle, Compression, FOOTER_LEN, FORMAT_VERSION, Footer, FooterError,
     MAX_BLOCK_LEN, Properties, block_crc,
 };
+use crate::table::range::TableRange;
 
 /// How a table is read.
 #[derive(Debug, Clone, Default)]
@@ -155,6 +157,19 @@ impl Table {
             return Ok(None);
         }
         Ok(Some((key.to_owned(), cursor.value())))
+    }
+
+    /// The entries whose user keys lie within `bounds` (every version of each), as a
+    /// double-ended iterator.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> TableRange<'_> {
+        let lo = bounds.start_bound().map(AsRef::as_ref);
+        let hi = bounds.end_bound().map(AsRef::as_ref);
+        TableRange::new(self.cursor(), self.cursor(), lo, hi)
+    }
+
+    /// Every entry, as a double-ended iterator.
+    pub fn iter(&self) -> TableRange<'_> {
+        self.range::<&[u8], _>(..)
     }
 
     /// A cursor over every entry, in internal-key order. It starts unpositioned.
@@ -435,7 +450,7 @@ impl TableCursor<'_> {
         }
     }
 
-    fn corruption(&self, reason: &str) -> Error {
+    pub(crate) fn corruption(&self, reason: &str) -> Error {
         Error::corruption(&self.table.path, self.data_offset, reason)
     }
 }

@@ -2,6 +2,7 @@
 
 mod cache;
 mod damage;
+mod range;
 mod round_trip;
 
 use std::path::{Path, PathBuf};
