@@ -4,7 +4,7 @@
 //! filter, index, properties, footer, a checksum on every block, optional zstd, atomic
 //! creation, point lookups, a two-level cursor, range iterators in both directions, and a
 //! shared block cache; `cargo bench -p ferris-benches --bench sstable` measures them. Still
-//! to come: zero-copy reads from the memory map and fuzz targets.
+//! to come: zero-copy reads from the memory map (blocks are copied out of it today).
 //!
 //! ## The problem
 //!
@@ -109,6 +109,13 @@
 //!   and reports the damage it can see, but only the checksum proves the bytes are intact.
 //! - Without a [`BlockCache`], data blocks are read, verified and decompressed on every
 //!   access.
+//!
+//! ## Testing against hostile bytes
+//!
+//! Every decoder here takes untrusted input. The tests flip every bit of a real table and
+//! truncate it at every length, and proptests feed arbitrary bytes to blocks and tables.
+//! Coverage-guided fuzz targets (`block_decode`, `table_open_iterate`) live in `fuzz/`;
+//! `fuzz/README.md` says how to run them, with a stable toolchain too.
 //!
 //! ## What to read next
 //!

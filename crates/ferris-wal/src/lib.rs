@@ -130,6 +130,9 @@
 //!   vanish, can make a torn tail look like corruption; [`RecoveryMode::PointInTime`]
 //!   recovers from that.
 //!
+//! The fuzz target `wal_recovery` in `fuzz/` feeds arbitrary segments to recovery in every
+//! mode; `fuzz/README.md` says how to run it.
+//!
 //! ## What to read next
 //!
 //! `ferris-memtable`, where replayed records land; then the engine crate, which decides when
