@@ -2,6 +2,7 @@
 
 mod cache;
 mod damage;
+mod golden;
 mod range;
 mod round_trip;
 

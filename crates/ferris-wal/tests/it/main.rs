@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod damage;
+mod golden;
 mod power_cut;
 mod round_trip;
 
