@@ -1,17 +1,5 @@
 //! # ferris-sstable: sorted tables, the LSM tree's files
 //!
-//! **This chapter is still being written.** Tables can be written and read: blocks, bloom
-//! filter, index, properties, footer, a checksum on every block, optional zstd, atomic
-//! creation, point lookups, a two-level cursor, range iterators in both directions, and a
-//! shared block cache; `cargo bench -p ferris-benches --bench sstable` measures them.
-//!
-//! On the real file system a table is memory-mapped, and a block is copied out of the map
-//! just before its checksum is verified. Borrowing blocks from the map instead (zero-copy)
-//! was tried and measured: `sstable/get_hit/raw` showed no gain (within the run's noise),
-//! because a 4 KiB copy is small next to the index search and block seek. It would also
-//! leave cached blocks pointing into the map long after their checksum was checked, so the
-//! copy stays.
-//!
 //! ## The problem
 //!
 //! When a memtable fills up, its sorted contents are written to disk as an immutable
@@ -93,6 +81,15 @@
 //! assert_eq!(apples.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Reading from disk
+//!
+//! On the real file system a table is memory-mapped, and a block is copied out of the map
+//! just before its checksum is verified. Borrowing blocks from the map instead (zero-copy)
+//! was tried and measured: `sstable/get_hit/raw` showed no gain (within the run's noise),
+//! because a 4 KiB copy is small next to the index search and block seek. It would also
+//! leave cached blocks pointing into the map long after their checksum was checked, so the
+//! copy stays.
 //!
 //! ## The block cache
 //!
