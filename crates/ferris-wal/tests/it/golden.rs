@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ferris_wal::{RecoveryMode, SyncMode, Wal};
+use ferris_wal::RecoveryMode;
 
-use crate::{DIR, fs_with_segment, options, recover, sim};
+use crate::{fs_with_segment, recover, segment_bytes};
 
 fn golden_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1-000001.wal")
@@ -24,26 +24,9 @@ fn golden_records() -> Vec<Vec<u8>> {
     ]
 }
 
-fn write_today() -> Vec<u8> {
-    let (_, fs) = sim(0);
-    let wal = Wal::create(
-        fs.clone(),
-        Path::new(DIR),
-        1,
-        options(SyncMode::Manual, u64::MAX),
-    )
-    .unwrap();
-    for r in golden_records() {
-        wal.append(&r).unwrap();
-    }
-    wal.close().unwrap();
-    let file = fs.open(&Path::new(DIR).join("000001.wal")).unwrap();
-    file.read_vec(0, file.len()).unwrap()
-}
-
 #[test]
 fn the_v1_golden_segment_reads_back_and_is_what_we_still_write() {
-    let today = write_today();
+    let today = segment_bytes(&golden_records(), true);
     if std::env::var_os("FERRIS_BLESS").is_some() {
         std::fs::write(golden_path(), &today).unwrap();
     }
