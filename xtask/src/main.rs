@@ -2,10 +2,13 @@
 //!
 //! - `cargo xtask bench`: the main job. Measures FerrisDB's components on this machine, in
 //!   a temporary directory, and prints a table (see `docs/benchmarks.md`).
+//!
+//! Its tests include the tidy checks (`tidy.rs`): docs and code must agree.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod tidy;
 
 use clap::{Parser, Subcommand};
 
