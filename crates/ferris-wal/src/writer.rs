@@ -226,7 +226,7 @@ impl Wal {
         state.queue_lens.push(record.len());
         let want_sync = sync == SyncMode::Always;
         state.queue_wants_sync |= want_sync;
-        self.run_until(state, want_sync, false)
+        self.run_turn(state, want_sync).map(drop)
     }
 
     /// Makes every record appended so far durable.
@@ -238,7 +238,7 @@ impl Wal {
     pub fn sync(&self) -> Result<()> {
         let mut state = self.lock()?;
         state.queue_wants_sync = true;
-        self.run_until(state, true, false)
+        self.run_turn(state, true).map(drop)
     }
 
     /// Seals the current segment and starts the next one, returning the new segment's id.
@@ -252,11 +252,15 @@ impl Wal {
     pub fn rotate(&self) -> Result<u64> {
         let mut state = self.lock()?;
         state.queue_wants_rotate = true;
-        let state = self.run_until_state(state, false, true)?;
+        let state = self.run_turn(state, false)?;
+        // The rotation is done, but another thread may have closed the WAL (taking the
+        // segment) between the turn that rotated and this thread waking up; and another
+        // leader may hold the segment right now.
+        let state = self.wait_for_segment(state)?;
         Ok(state
             .segment
             .as_ref()
-            .expect("segment is back after a successful turn")
+            .expect("waited for the segment and checked it is open")
             .id)
     }
 
@@ -380,23 +384,12 @@ impl Wal {
         Ok(state)
     }
 
-    fn run_until(
-        &self,
-        state: MutexGuard<'_, State>,
-        want_sync: bool,
-        want_rotate: bool,
-    ) -> Result<()> {
-        self.run_until_state(state, want_sync, want_rotate)
-            .map(drop)
-    }
-
     /// Takes a ticket for the request just enqueued, then leads or follows until the group
     /// holding that ticket is done.
-    fn run_until_state<'a>(
+    fn run_turn<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
         want_sync: bool,
-        want_rotate: bool,
     ) -> Result<MutexGuard<'a, State>> {
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -406,7 +399,7 @@ impl Wal {
             } else {
                 state.written > ticket
             };
-            if done && !(want_rotate && state.leader_active) {
+            if done {
                 return Ok(state);
             }
             check_usable(&state)?;

@@ -225,3 +225,34 @@ fn concurrent_followers_of_a_failed_group_are_not_acknowledged() {
         );
     }
 }
+
+/// Regression: `rotate()` racing `close()` on another thread panicked. `rotate` waited for
+/// its turn to be done, then expected the segment to be back, but `close` could take it in
+/// between. It must report `Closed` instead.
+#[test]
+fn rotate_racing_close_reports_closed_instead_of_panicking() {
+    for seed in 0..500 {
+        let (_, fs) = sim(seed);
+        let wal = Wal::create(fs, Path::new(DIR), 1, options(SyncMode::Manual, u64::MAX)).unwrap();
+        std::thread::scope(|s| {
+            let rotator = s.spawn(|| {
+                loop {
+                    match wal.rotate() {
+                        Ok(_) => {}
+                        Err(Error::Closed) => return,
+                        Err(e) => panic!("seed {seed}: {e}"),
+                    }
+                }
+            });
+            // Appends lead groups that carry the rotator's requests, so the rotator is
+            // often a follower, woken after the close below has taken the segment.
+            for _ in 0..20 {
+                wal.append(b"x").unwrap();
+            }
+            wal.close().unwrap();
+            rotator
+                .join()
+                .unwrap_or_else(|_| panic!("seed {seed}: rotate panicked"));
+        });
+    }
+}
