@@ -294,10 +294,13 @@ impl Wal {
     /// before the failure stay removed.
     pub fn remove_segments_before(&self, segment_id: u64) -> Result<usize> {
         let active = self.active_segment_id()?;
+        // Segment ids only grow, so anything at or above the active id read above is the
+        // active segment or one a concurrent rotation created since: never a candidate.
+        let limit = segment_id.min(active);
         let doomed: Vec<u64> = self
             .segment_ids()?
             .into_iter()
-            .filter(|&id| id < segment_id && id != active)
+            .filter(|&id| id < limit)
             .collect();
         // Oldest first, so a crash part-way leaves a contiguous run of segments.
         for &id in &doomed {
