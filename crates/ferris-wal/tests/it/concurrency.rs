@@ -3,7 +3,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferris_fs::{Fault, FaultKind, FileLock, FileSystem, Op, ReadableFile, WritableFile};
@@ -11,10 +11,40 @@ use ferris_wal::{Error, RecoveryMode, SyncMode, Wal};
 
 use crate::{DIR, options, recover, sim};
 
-/// A file system whose fsyncs take a millisecond, like a real disk's, so that writers
-/// arriving during one fsync have something to group behind.
-#[derive(Debug)]
-struct SlowSync(Arc<dyn FileSystem>);
+/// A file system wrapper for tests: fsyncs can be made to take a millisecond, like a real
+/// disk's (so writers arriving during one have something to group behind), and a hook can
+/// run inside the next `list`, to force an interleaving.
+struct HookFs {
+    inner: Arc<dyn FileSystem>,
+    slow_sync: bool,
+    on_list: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl HookFs {
+    fn slow_sync(inner: Arc<dyn FileSystem>) -> HookFs {
+        HookFs {
+            inner,
+            slow_sync: true,
+            on_list: Mutex::new(None),
+        }
+    }
+
+    fn with_list_hook(inner: Arc<dyn FileSystem>) -> HookFs {
+        HookFs {
+            inner,
+            slow_sync: false,
+            on_list: Mutex::new(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for HookFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookFs")
+            .field("slow_sync", &self.slow_sync)
+            .finish()
+    }
+}
 
 #[derive(Debug)]
 struct SlowFile(Box<dyn WritableFile>);
@@ -32,33 +62,42 @@ impl WritableFile for SlowFile {
     }
 }
 
-impl FileSystem for SlowSync {
+impl FileSystem for HookFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        Ok(Box::new(SlowFile(self.0.create(path)?)))
+        let file = self.inner.create(path)?;
+        Ok(if self.slow_sync {
+            Box::new(SlowFile(file))
+        } else {
+            file
+        })
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
-        self.0.open(path)
+        self.inner.open(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.rename(from, to)
+        self.inner.rename(from, to)
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.0.remove(path)
+        self.inner.remove(path)
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.0.list(dir)
+        let hook = self.on_list.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        self.inner.list(dir)
     }
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        self.0.exists(path)
+        self.inner.exists(path)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.0.create_dir_all(dir)
+        self.inner.create_dir_all(dir)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(dir)
+        self.inner.sync_dir(dir)
     }
     fn lock(&self, path: &Path) -> io::Result<FileLock> {
-        self.0.lock(path)
+        self.inner.lock(path)
     }
 }
 
@@ -91,7 +130,7 @@ fn concurrent_durable_writers_share_fsyncs_and_lose_nothing() {
     const THREADS: u8 = 8;
     const PER_THREAD: u32 = 50;
     let (_, sim_fs) = sim(20);
-    let fs: Arc<dyn FileSystem> = Arc::new(SlowSync(sim_fs.clone()));
+    let fs: Arc<dyn FileSystem> = Arc::new(HookFs::slow_sync(sim_fs.clone()));
     let wal = Wal::create(fs, Path::new(DIR), 1, options(SyncMode::Always, 16 << 10)).unwrap();
     let syncs_before = wal.stats().syncs;
     std::thread::scope(|s| {
@@ -191,7 +230,7 @@ fn a_failed_append_poisons_the_wal() {
 fn concurrent_followers_of_a_failed_group_are_not_acknowledged() {
     const THREADS: u8 = 4;
     let (sim_fs, _) = sim(23);
-    let fs: Arc<dyn FileSystem> = Arc::new(SlowSync(Arc::new(sim_fs.clone())));
+    let fs: Arc<dyn FileSystem> = Arc::new(HookFs::slow_sync(Arc::new(sim_fs.clone())));
     let wal = Wal::create(fs, Path::new(DIR), 1, options(SyncMode::Always, u64::MAX)).unwrap();
     sim_fs.inject(Fault::new(Op::Sync, FaultKind::Eio).after(30));
     let acked: Vec<u32> = std::thread::scope(|s| {
@@ -255,4 +294,35 @@ fn rotate_racing_close_reports_closed_instead_of_panicking() {
                 .unwrap_or_else(|_| panic!("seed {seed}: rotate panicked"));
         });
     }
+}
+
+/// Regression: `remove_segments_before` read the active segment id, listed the directory,
+/// and removed every id below its bound except the one it had read, so a rotation in
+/// between made it delete the new active segment. The hook rotates exactly there.
+#[test]
+fn purging_never_removes_a_segment_a_concurrent_rotation_created() {
+    let (_, sim_fs) = sim(30);
+    let hook_fs = Arc::new(HookFs::with_list_hook(sim_fs.clone()));
+    let fs: Arc<dyn FileSystem> = hook_fs.clone();
+    let wal =
+        Arc::new(Wal::create(fs, Path::new(DIR), 1, options(SyncMode::Always, u64::MAX)).unwrap());
+    wal.append(b"old").unwrap();
+    let rotating = wal.clone();
+    *hook_fs.on_list.lock().unwrap() = Some(Box::new(move || {
+        assert_eq!(rotating.rotate().unwrap(), 2);
+    }));
+    assert_eq!(
+        wal.remove_segments_before(u64::MAX).unwrap(),
+        0,
+        "segment 1 was active when read"
+    );
+    assert_eq!(wal.active_segment_id().unwrap(), 2);
+    wal.append(b"new").unwrap();
+    assert!(
+        sim_fs.exists(&Path::new(DIR).join("000002.wal")).unwrap(),
+        "the active segment survives"
+    );
+    drop(wal);
+    let got = recover(&sim_fs, RecoveryMode::Strict).unwrap();
+    assert_eq!(got.records, vec![b"old".to_vec(), b"new".to_vec()]);
 }
