@@ -14,7 +14,7 @@
 //! ## The idea: a skip list of internal keys
 //!
 //! A skip list is a sorted linked list with express lanes. Each node is in the bottom list
-//! and, with probability 1/4 per level, in the lists above, so a search starts high, skips
+//! and, with probability 1/2 per level, in the lists above, so a search starts high, skips
 //! far, and drops down when it would overshoot: O(log n) like a balanced tree, but with no
 //! rebalancing, which is what lets inserts proceed without locks.
 //!
@@ -74,7 +74,8 @@
 //!
 //! - the skip-list node, about 100 bytes: the internal key (a 32-byte `Bytes` handle, the
 //!   sequence number and the kind), the value's 32-byte `Bytes` handle, a reference count
-//!   and height word, and on average 1.33 tower pointers; the allocator rounds it up to 112;
+//!   and height word, and on average 2 tower pointers (each level is kept with probability
+//!   1/2); the allocator rounds it up to 112;
 //! - the separate heap allocations of the key and the value, each with an allocator header
 //!   and rounding of about 16 bytes.
 //!
