@@ -135,5 +135,5 @@ pub mod table;
 
 pub use cache::{BlockCache, CacheStats};
 pub use error::{Error, Result};
-pub use table::format::{Compression, Properties};
+pub use table::format::{BlockHandle, Compression, Properties};
 pub use table::{ReadOptions, Table, TableCursor, TableOptions, TableRange, TableWriter};

@@ -50,6 +50,8 @@ pub struct Table {
     /// Where data and meta blocks may lie: everything before the footer.
     blocks_end: u64,
     index: Block,
+    /// Where the index block is, for errors about it.
+    index_offset: u64,
     filter: Bytes,
     properties: Properties,
 }
@@ -105,6 +107,7 @@ impl Table {
             blocks_end: footer_at,
             index: Block::new(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0]))
                 .expect("an empty block is valid"),
+            index_offset: footer.index.offset,
             filter: Bytes::new(),
             properties: Properties::default(),
         };
@@ -184,8 +187,36 @@ impl Table {
         }
     }
 
-    /// The data block at `handle`, from the cache when there is one.
-    fn data_block(&self, handle: BlockHandle) -> Result<Block> {
+    /// The index: each data block's separator key (an encoded internal key) and handle, in
+    /// order. For tools that show a table's structure, such as `ferris table dump`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if an index entry does not decode.
+    pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
+        let mut out = Vec::new();
+        let mut it = self.index.iter(compare_encoded);
+        it.seek_to_first();
+        while it.valid() {
+            let handle = BlockHandle::decode(it.value_slice()).map_err(|e| {
+                Error::corruption(&self.path, self.index_offset, format!("index entry: {e}"))
+            })?;
+            out.push((it.key().to_vec(), handle));
+            it.next();
+        }
+        it.status().map_err(|e| {
+            Error::corruption(&self.path, self.index_offset, format!("index block: {e}"))
+        })?;
+        Ok(out)
+    }
+
+    /// The data block at `handle`, verified and decompressed, through the cache when there
+    /// is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::Corruption`] from reading it.
+    pub fn data_block(&self, handle: BlockHandle) -> Result<Block> {
         let load = || {
             let bytes = self.read_block_bytes(handle)?;
             Block::new(bytes).map_err(|e| {

@@ -1,0 +1,127 @@
+//! `ferris table dump`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ferris_core::InternalKeyRef;
+use ferris_fs::StdFs;
+use ferris_sstable::{Error, Table};
+use serde_json::json;
+
+use crate::Verdict;
+
+/// A key for people: the user key escaped, then `@seq:Kind`.
+fn show_key(encoded: &[u8]) -> String {
+    match InternalKeyRef::decode(encoded) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => format!("<not an internal key: {}>", encoded.escape_ascii()),
+    }
+}
+
+pub(crate) fn dump(path: &Path, blocks: bool, as_json: bool) -> Result<Verdict> {
+    match dump_inner(path, blocks, as_json) {
+        Ok(()) => Ok(Verdict::Intact),
+        Err(e @ Error::Corruption { .. }) | Err(e @ Error::UnsupportedVersion { .. }) => {
+            println!("{e}");
+            Ok(Verdict::Damaged)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
+    let table = Table::open(&StdFs::default(), path)?;
+    let p = table.properties();
+    let index = table.index_entries()?;
+    let mut block_dumps = Vec::new();
+    if blocks {
+        for (_, handle) in &index {
+            let block = table.data_block(*handle)?;
+            let mut it = block.iter(ferris_core::key::compare_encoded);
+            let mut entries = Vec::new();
+            it.seek_to_first();
+            while it.valid() {
+                entries.push((it.key().to_vec(), it.value_slice().len()));
+                it.next();
+            }
+            if let Err(e) = it.status() {
+                return Err(Error::Corruption {
+                    file: path.to_path_buf(),
+                    offset: handle.offset,
+                    reason: format!("data block: {e}"),
+                });
+            }
+            block_dumps.push((*handle, entries));
+        }
+    }
+
+    if as_json {
+        let index_json: Vec<_> = index
+            .iter()
+            .map(|(k, h)| json!({"separator": show_key(k), "offset": h.offset, "size": h.size}))
+            .collect();
+        let blocks_json: Vec<_> = block_dumps
+            .iter()
+            .map(|(h, entries)| {
+                let entries: Vec<_> = entries
+                    .iter()
+                    .map(|(k, len)| json!({"key": show_key(k), "value_len": len}))
+                    .collect();
+                json!({"offset": h.offset, "size": h.size, "entries": entries})
+            })
+            .collect();
+        let out = json!({
+            "file": path.display().to_string(),
+            "properties": {
+                "entries": p.n_entries,
+                "tombstones": p.n_tombstones,
+                "data_blocks": p.n_data_blocks,
+                "smallest_key": show_key(&p.smallest_key),
+                "largest_key": show_key(&p.largest_key),
+                "min_seq": p.min_seq,
+                "max_seq": p.max_seq,
+                "raw_bytes": p.raw_bytes,
+                "data_uncompressed_bytes": p.data_uncompressed_bytes,
+                "data_stored_bytes": p.data_stored_bytes,
+            },
+            "index": index_json,
+            "blocks": blocks_json,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("JSON values always serialize")
+        );
+        return Ok(());
+    }
+    println!("table {}", path.display());
+    println!(
+        "  entries:      {} ({} tombstones)",
+        p.n_entries, p.n_tombstones
+    );
+    println!(
+        "  keys:         {} .. {}",
+        show_key(&p.smallest_key),
+        show_key(&p.largest_key)
+    );
+    println!("  sequences:    {} .. {}", p.min_seq, p.max_seq);
+    println!(
+        "  data blocks:  {} ({} bytes raw, {} stored, {} bytes of keys and values)",
+        p.n_data_blocks, p.data_uncompressed_bytes, p.data_stored_bytes, p.raw_bytes
+    );
+    println!("index:");
+    for (k, h) in &index {
+        println!("  {:>10}  {:>6}  {}", h.offset, h.size, show_key(k));
+    }
+    for (h, entries) in &block_dumps {
+        println!(
+            "block at {} ({} bytes stored, {} entries):",
+            h.offset,
+            h.size,
+            entries.len()
+        );
+        for (k, len) in entries {
+            println!("  {}  ({len} bytes)", show_key(k));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `ferris wal dump`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ferris_core::WriteBatch;
+use ferris_fs::StdFs;
+use ferris_wal::format::parse_segment_file_name;
+use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader};
+use serde_json::json;
+
+use crate::Verdict;
+
+pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let Some(segment_id) = parse_segment_file_name(name) else {
+        bail!(
+            "{} is not named like a WAL segment (NNNNNN.wal)",
+            path.display()
+        );
+    };
+    let fs = StdFs::default();
+    // Skip damage rather than stop at it, so the dump shows everything still readable.
+    let mut reader = match SegmentReader::open(&fs, path, segment_id, RecoveryMode::SkipCorrupted) {
+        Ok(reader) => reader,
+        Err(e @ ferris_wal::Error::Corruption { .. }) => {
+            println!("{e}");
+            return Ok(Verdict::Damaged);
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut records = Vec::new();
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => break,
+            Err(e @ ferris_wal::Error::Corruption { .. }) => {
+                println!("{e}");
+                return Ok(Verdict::Damaged);
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    let events = reader.events().to_vec();
+    let damaged = events
+        .iter()
+        .any(|e| !matches!(e, RecoveryEvent::TornTail { .. }));
+
+    if as_json {
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let batch = WriteBatch::decode(&r.data)
+                    .ok()
+                    .map(|b| json!({"seq": b.seq(), "entries": b.len()}));
+                json!({"offset": r.offset, "len": r.data.len(), "checksum": "ok", "batch": batch})
+            })
+            .collect();
+        let events: Vec<_> = events.iter().map(event_json).collect();
+        let out = json!({
+            "file": path.display().to_string(),
+            "segment_id": segment_id,
+            "sealed": reader.is_sealed(),
+            "records": records,
+            "events": events,
+            "damaged": damaged,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "segment {segment_id}: {} records, {}",
+            records.len(),
+            if reader.is_sealed() {
+                "sealed"
+            } else {
+                "not sealed"
+            }
+        );
+        println!(
+            "{:>10}  {:>8}  {:<8}  contents",
+            "offset", "length", "checksum"
+        );
+        for r in &records {
+            let contents = match WriteBatch::decode(&r.data) {
+                Ok(b) => format!("batch: seq {}, {} entries", b.seq(), b.len()),
+                Err(_) => "not a write batch".to_owned(),
+            };
+            println!(
+                "{:>10}  {:>8}  {:<8}  {contents}",
+                r.offset,
+                r.data.len(),
+                "ok"
+            );
+        }
+        for e in &events {
+            println!("{}", event_text(e));
+        }
+    }
+    Ok(if damaged {
+        Verdict::Damaged
+    } else {
+        Verdict::Intact
+    })
+}
+
+fn event_text(e: &RecoveryEvent) -> String {
+    match e {
+        RecoveryEvent::TornTail {
+            offset,
+            dropped_bytes,
+            ..
+        } => {
+            format!(
+                "torn tail at offset {offset}: {dropped_bytes} bytes of an unfinished write (what a crash leaves)"
+            )
+        }
+        RecoveryEvent::SkippedCorruption {
+            offset,
+            skipped_bytes,
+            reason,
+            ..
+        } => {
+            format!("DAMAGED at offset {offset}: {reason} ({skipped_bytes} bytes skipped)")
+        }
+        RecoveryEvent::StoppedAtCorruption { offset, reason, .. } => {
+            format!("DAMAGED at offset {offset}: {reason}")
+        }
+        RecoveryEvent::MissingSegment { segment_id } => format!("segment {segment_id} is missing"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn event_json(e: &RecoveryEvent) -> serde_json::Value {
+    match e {
+        RecoveryEvent::TornTail {
+            offset,
+            dropped_bytes,
+            ..
+        } => {
+            json!({"kind": "torn_tail", "offset": offset, "bytes": dropped_bytes})
+        }
+        RecoveryEvent::SkippedCorruption {
+            offset,
+            skipped_bytes,
+            reason,
+            ..
+        } => {
+            json!({"kind": "corruption", "offset": offset, "bytes": skipped_bytes, "reason": reason})
+        }
+        other => json!({"kind": "other", "text": event_text(other)}),
+    }
+}

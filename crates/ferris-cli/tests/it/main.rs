@@ -1,0 +1,225 @@
+//! The `ferris` binary, run as a user would: each subcommand on intact and damaged files,
+//! text and JSON output, and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use ferris_core::{InternalKey, ValueKind, WriteBatch};
+use ferris_fs::{FileSystem, StdFs};
+use ferris_sstable::{TableOptions, TableWriter};
+use ferris_wal::{Wal, WalOptions};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn ferris(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferris"))
+        .args(args)
+        .output()
+        .expect("run ferris");
+    Run {
+        code: out.status.code().expect("exited"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn fs() -> Arc<dyn FileSystem> {
+    Arc::new(StdFs::default())
+}
+
+/// A sealed segment of three batches; returns its path.
+fn write_wal(dir: &Path) -> PathBuf {
+    let wal = Wal::create(fs(), dir, 1, WalOptions::default()).unwrap();
+    for i in 0..3u64 {
+        let mut batch = WriteBatch::new();
+        batch.put(format!("key{i}"), b"value").delete(b"gone");
+        batch.set_seq(1 + 2 * i);
+        wal.append(batch.as_bytes()).unwrap();
+    }
+    wal.close().unwrap();
+    dir.join("000001.wal")
+}
+
+fn write_table(dir: &Path) -> PathBuf {
+    let path = dir.join("000007.sst");
+    let mut options = TableOptions::default();
+    options.block_size = 64;
+    let mut w = TableWriter::create(fs(), &path, options).unwrap();
+    for i in 0..20u64 {
+        w.add(
+            &InternalKey::new(format!("key{i:02}"), 100 - i, ValueKind::Put),
+            b"v",
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+fn flip(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn wal_dump_lists_every_record_with_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_wal(dir.path());
+    let run = ferris(&["wal", "dump", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("segment 1: 3 records, sealed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("batch: seq 5, 2 entries"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.matches(" ok ").count(), 3, "{}", run.stdout);
+}
+
+#[test]
+fn wal_dump_json_parses_and_reports_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_wal(dir.path());
+    let run = ferris(&["wal", "dump", "--json", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["records"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        v["records"][0]["offset"], 32,
+        "the first record follows the 32-byte header"
+    );
+    assert_eq!(v["sealed"], true);
+    assert_eq!(v["damaged"], false);
+}
+
+#[test]
+fn wal_dump_of_a_damaged_segment_names_the_offset_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_wal(dir.path());
+    let second = {
+        let v: serde_json::Value = serde_json::from_str(
+            &ferris(&["wal", "dump", "--json", path.to_str().unwrap()]).stdout,
+        )
+        .unwrap();
+        v["records"][1]["offset"].as_u64().unwrap() as usize
+    };
+    flip(&path, second + 10);
+    let run = ferris(&["wal", "dump", path.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("DAMAGED at offset {second}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("2 records"),
+        "the intact records are still listed: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_torn_wal_tail_is_shown_but_is_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::create(fs(), dir.path(), 1, WalOptions::default()).unwrap();
+    wal.append(b"whole").unwrap();
+    drop(wal); // not sealed, as after a crash
+    let path = dir.path().join("000001.wal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&[0xab; 5]); // half a fragment header
+    std::fs::write(&path, bytes).unwrap();
+    let run = ferris(&["wal", "dump", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("torn tail"), "{}", run.stdout);
+}
+
+#[test]
+fn table_dump_shows_properties_index_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path());
+    let run = ferris(&["table", "dump", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("entries:      20 (0 tombstones)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("key00@100:Put"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("block at"),
+        "blocks only with --blocks"
+    );
+    let run = ferris(&["table", "dump", "--blocks", path.to_str().unwrap()]);
+    assert_eq!(
+        run.stdout.matches("(1 bytes)").count(),
+        20,
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn table_dump_json_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path());
+    let run = ferris(&[
+        "table",
+        "dump",
+        "--blocks",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["properties"]["entries"], 20);
+    let n_entries: usize = v["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["entries"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(n_entries, 20);
+}
+
+#[test]
+fn table_dump_of_a_damaged_table_names_the_file_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path());
+    flip(&path, 20); // inside the first data block
+    let run = ferris(&["table", "dump", "--blocks", path.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("corruption in") && run.stdout.contains("000007.sst"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("at offset 0"), "{}", run.stdout);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("000001.wal");
+    let run = ferris(&["wal", "dump", missing.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("ferris:"), "{}", run.stderr);
+    let run = ferris(&["wal", "dump", "notes.txt"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not named like a WAL segment"),
+        "{}",
+        run.stderr
+    );
+    let run = ferris(&["nonsense"]);
+    assert_eq!(run.code, 2, "clap's usage error");
+}
