@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod checksum;
 pub mod coding;
 pub mod key;
 

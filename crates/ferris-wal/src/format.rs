@@ -20,6 +20,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ferris_core::checksum::masked_crc32c;
+
 /// Every segment file begins with these 8 bytes.
 pub const MAGIC: [u8; 8] = *b"FRSDBWAL";
 
@@ -76,20 +78,13 @@ impl FragmentKind {
     }
 }
 
-/// Masks a crc32c before it is stored.
-///
-/// A checksum stored next to the data it covers, inside bytes that are themselves later
-/// checksummed (a WAL record that holds an encoded table block, say), can make the outer
-/// checksum of "data plus its own crc" degenerate. Rotating and offsetting the value, as
-/// LevelDB does, breaks that symmetry.
-pub fn mask_crc(crc: u32) -> u32 {
-    crc.rotate_right(15).wrapping_add(0xa282_ead8)
-}
+/// Masks a CRC-32C for storage: see `ferris_core::checksum` for why.
+pub use ferris_core::checksum::mask as mask_crc;
 
 /// The checksum of a fragment: over the length and kind bytes (`header[4..7]`) and the
 /// payload, masked.
 pub fn fragment_crc(len_and_kind: &[u8], payload: &[u8]) -> u32 {
-    mask_crc(crc32c::crc32c_append(crc32c::crc32c(len_and_kind), payload))
+    masked_crc32c(&[len_and_kind, payload])
 }
 
 /// Encodes the 32-byte segment header.
@@ -104,7 +99,7 @@ pub fn encode_segment_header(segment_id: u64) -> [u8; SEGMENT_HEADER_LEN] {
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
     h[16..24].copy_from_slice(&segment_id.to_le_bytes());
-    let crc = mask_crc(crc32c::crc32c(&h[..28]));
+    let crc = masked_crc32c(&[&h[..28]]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
 }
@@ -138,7 +133,7 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderError>
         return Err(HeaderError::Damaged("segment header is incomplete"));
     };
     let stored = u32::from_le_bytes(h[28..32].try_into().expect("4 bytes"));
-    if stored != mask_crc(crc32c::crc32c(&h[..28])) {
+    if stored != masked_crc32c(&[&h[..28]]) {
         return Err(HeaderError::Damaged("segment header checksum mismatch"));
     }
     if h[0..8] != MAGIC {
@@ -270,7 +265,7 @@ mod tests {
     fn newer_version_is_reported_as_such() {
         let mut h = encode_segment_header(1);
         h[8..12].copy_from_slice(&2u32.to_le_bytes());
-        let crc = mask_crc(crc32c::crc32c(&h[..28]));
+        let crc = masked_crc32c(&[&h[..28]]);
         h[28..32].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             decode_segment_header(&h),

@@ -75,11 +75,9 @@ impl BlockHandle {
     }
 }
 
-/// The masked crc32c of a stored block and its compression byte, as in the WAL: see
-/// `docs/format/wal.md` for why checksums are masked.
+/// The masked CRC-32C (`ferris_core::checksum`) of a stored block and its compression byte.
 pub fn block_crc(stored: &[u8], compression: u8) -> u32 {
-    let crc = crc32c::crc32c_append(crc32c::crc32c(stored), &[compression]);
-    crc.rotate_right(15).wrapping_add(0xa282_ead8)
+    ferris_core::checksum::masked_crc32c(&[stored, &[compression]])
 }
 
 /// The footer: where the index, filter and properties blocks are.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ferris_wal::format::{BLOCK_SIZE, mask_crc};
+use ferris_wal::format::BLOCK_SIZE;
 use ferris_wal::{Error, RecoveryEvent, RecoveryMode, SegmentReader, SyncMode, Wal};
 use proptest::prelude::*;
 
@@ -255,7 +255,7 @@ fn a_missing_segment_in_the_middle_is_corruption() {
 fn a_newer_format_version_is_a_typed_error_in_every_mode() {
     let mut bytes = segment_bytes(&records(3, 5), true);
     bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let crc = mask_crc(crc32c::crc32c(&bytes[..28]));
+    let crc = ferris_core::checksum::masked_crc32c(&[&bytes[..28]]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     let fs = fs_with_segment(&bytes);
     for mode in ALL_MODES {
