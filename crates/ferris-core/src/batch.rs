@@ -47,6 +47,7 @@ pub struct WriteBatch {
     count: u32,
     max_key_len: usize,
     max_value_len: usize,
+    has_empty_key: bool,
 }
 
 impl Default for WriteBatch {
@@ -72,6 +73,7 @@ impl WriteBatch {
             count: 0,
             max_key_len: 0,
             max_value_len: 0,
+            has_empty_key: false,
         }
     }
 
@@ -109,6 +111,27 @@ impl WriteBatch {
         put_varint64(&mut self.rep, key.len() as u64);
         self.rep.extend_from_slice(key);
         self.max_key_len = self.max_key_len.max(key.len());
+        self.has_empty_key |= key.is_empty();
+    }
+
+    /// Appends every entry of `other` after this batch's entries. The result is still one
+    /// batch, applied all or nothing; the engine uses this to write a group of concurrent
+    /// batches as a single WAL record.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn append(&mut self, other: &WriteBatch) -> &mut WriteBatch {
+        self.count = self
+            .count
+            .checked_add(other.count)
+            .expect("a batch holds at most u32::MAX entries");
+        self.rep[8..12].copy_from_slice(&self.count.to_le_bytes());
+        self.rep.extend_from_slice(&other.rep[BATCH_HEADER_LEN..]);
+        self.max_key_len = self.max_key_len.max(other.max_key_len);
+        self.max_value_len = self.max_value_len.max(other.max_value_len);
+        self.has_empty_key |= other.has_empty_key;
+        self
     }
 
     /// The number of entries.
@@ -128,6 +151,7 @@ impl WriteBatch {
         self.count = 0;
         self.max_key_len = 0;
         self.max_value_len = 0;
+        self.has_empty_key = false;
     }
 
     /// The sequence number of the first entry (zero until assigned).
@@ -150,12 +174,16 @@ impl WriteBatch {
         self.max_value_len
     }
 
-    /// Checks the batch against [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`].
+    /// Checks the batch against [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`], and that no key is
+    /// empty.
     ///
     /// # Errors
     ///
-    /// Returns a [`LimitError`] naming the first limit exceeded.
+    /// Returns a [`LimitError`] naming the first limit broken.
     pub fn check_limits(&self) -> Result<(), LimitError> {
+        if self.has_empty_key {
+            return Err(LimitError::EmptyKey);
+        }
         if self.max_key_len > MAX_KEY_LEN {
             return Err(LimitError::KeyTooLarge {
                 len: self.max_key_len,
@@ -339,6 +367,10 @@ impl ExactSizeIterator for BatchIter<'_> {}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimitError {
+    /// A key is empty. FerrisDB refuses empty keys so that every stored key has at least
+    /// one byte, which keeps bounds and prefixes unambiguous.
+    #[error("keys must not be empty")]
+    EmptyKey,
     /// A key is longer than [`MAX_KEY_LEN`].
     #[error("key of {len} bytes exceeds the limit of {max} bytes")]
     KeyTooLarge {
@@ -368,6 +400,40 @@ mod tests {
         let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
         assert!(decoded.is_empty());
         assert_eq!(decoded.last_seq(), None);
+    }
+
+    #[test]
+    fn append_concatenates_entries_in_order() {
+        let mut a = WriteBatch::new();
+        a.put(b"a", b"1");
+        let mut b = WriteBatch::new();
+        b.delete(b"b").put(b"c", vec![7; 300]);
+        a.append(&b).set_seq(10);
+        let decoded = WriteBatch::decode(a.as_bytes()).unwrap();
+        let got: Vec<_> = decoded
+            .iter()
+            .map(|e| (e.seq, e.kind, e.key.to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (10, ValueKind::Put, b"a".to_vec()),
+                (11, ValueKind::Delete, b"b".to_vec()),
+                (12, ValueKind::Put, b"c".to_vec()),
+            ]
+        );
+        assert_eq!(a.max_value_len(), 300);
+    }
+
+    #[test]
+    fn empty_keys_break_the_limits() {
+        let mut batch = WriteBatch::new();
+        batch.put(b"k", b"v");
+        assert_eq!(batch.check_limits(), Ok(()));
+        batch.delete(b"");
+        assert_eq!(batch.check_limits(), Err(LimitError::EmptyKey));
+        batch.clear();
+        assert_eq!(batch.check_limits(), Ok(()));
     }
 
     #[test]

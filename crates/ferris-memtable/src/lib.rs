@@ -99,12 +99,13 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering as CmpOrdering;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 use ferris_core::key::{TRAILER_LEN, pack_trailer};
-use ferris_core::{BatchRef, InternalKey, MAX_SEQNO, SeqNo, ValueKind};
+use ferris_core::{BatchRef, InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
 
 /// The estimated bytes each entry costs beyond its key and value; see the crate docs.
 pub const ENTRY_OVERHEAD: usize = 144;
@@ -260,6 +261,117 @@ impl Memtable {
     }
 }
 
+impl Memtable {
+    /// A cursor that holds the memtable itself (through the `Arc`), so it can outlive any
+    /// borrow: the engine's iterators keep one per memtable they read. It starts
+    /// unpositioned.
+    pub fn cursor(self: &Arc<Memtable>) -> Cursor {
+        Cursor {
+            table: Arc::clone(self),
+            current: None,
+        }
+    }
+}
+
+/// A movable position in a shared memtable, for merging with other sorted sources.
+///
+/// Each move is a fresh O(log n) search from the position's key, so the cursor holds no
+/// borrow of the skip list and entries inserted meanwhile are seen if they fall ahead of
+/// it. See [`Memtable::cursor`].
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    table: Arc<Memtable>,
+    current: Option<(Key, Bytes)>,
+}
+
+impl Cursor {
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// The current key.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the cursor is not [`valid`](Cursor::valid).
+    pub fn key(&self) -> &InternalKey {
+        &self
+            .current
+            .as_ref()
+            .expect("key() on an unpositioned cursor")
+            .0
+            .0
+    }
+
+    /// The current value (empty for a tombstone).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the cursor is not [`valid`](Cursor::valid).
+    pub fn value(&self) -> &Bytes {
+        &self
+            .current
+            .as_ref()
+            .expect("value() on an unpositioned cursor")
+            .1
+    }
+
+    fn set(&mut self, entry: Option<crossbeam_skiplist::map::Entry<'_, Key, Bytes>>) {
+        self.current = entry.map(|e| (e.key().clone(), e.value().clone()));
+    }
+
+    /// Positions on the first entry.
+    pub fn seek_to_first(&mut self) {
+        let table = Arc::clone(&self.table);
+        self.set(table.map.front());
+    }
+
+    /// Positions on the last entry.
+    pub fn seek_to_last(&mut self) {
+        let table = Arc::clone(&self.table);
+        self.set(table.map.back());
+    }
+
+    /// Positions on the first entry at or after `target` in internal-key order.
+    pub fn seek(&mut self, target: InternalKeyRef<'_>) {
+        let probe = Probe::of(target);
+        let table = Arc::clone(&self.table);
+        self.set(
+            table
+                .map
+                .lower_bound(Bound::Included(&probe as &dyn KeyView)),
+        );
+    }
+
+    /// Positions on the last entry at or before `target` in internal-key order.
+    pub fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        let probe = Probe::of(target);
+        let table = Arc::clone(&self.table);
+        self.set(
+            table
+                .map
+                .upper_bound(Bound::Included(&probe as &dyn KeyView)),
+        );
+    }
+
+    /// Moves to the next entry; past the last one the cursor becomes invalid.
+    pub fn next(&mut self) {
+        if let Some((key, _)) = self.current.take() {
+            let table = Arc::clone(&self.table);
+            self.set(table.map.lower_bound(Bound::Excluded(&key)));
+        }
+    }
+
+    /// Moves to the previous entry; before the first one the cursor becomes invalid.
+    pub fn prev(&mut self) {
+        if let Some((key, _)) = self.current.take() {
+            let table = Arc::clone(&self.table);
+            self.set(table.map.upper_bound(Bound::Excluded(&key)));
+        }
+    }
+}
+
 /// An iterator over memtable entries, double-ended: `.rev()` walks backwards.
 ///
 /// It yields owned handles; cloning an `InternalKey` or a `Bytes` only bumps a reference
@@ -339,6 +451,15 @@ impl KeyView for Key {
 struct Probe<'a> {
     user_key: &'a [u8],
     trailer: u64,
+}
+
+impl<'a> Probe<'a> {
+    fn of(key: InternalKeyRef<'a>) -> Probe<'a> {
+        Probe {
+            user_key: key.user_key,
+            trailer: pack_trailer(key.seq, key.kind),
+        }
+    }
 }
 
 impl KeyView for Probe<'_> {

@@ -58,6 +58,39 @@ proptest! {
         for (key, snapshot) in &probes {
             prop_assert_eq!(table.get(key, *snapshot), model_get(&model, key, *snapshot), "get {:?} at {}", key, snapshot);
         }
+        // A cursor walks the same versions as the iterator, both ways, and its seeks land
+        // where the model says.
+        let table = std::sync::Arc::new(table);
+        let all = model_range(&model, Bound::Unbounded, Bound::Unbounded);
+        let mut cursor = table.cursor();
+        let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
+        cursor.seek_to_first();
+        while cursor.valid() {
+            fwd.push((cursor.key().user_key().to_vec(), cursor.key().seq()));
+            cursor.next();
+        }
+        cursor.seek_to_last();
+        while cursor.valid() {
+            bwd.push((cursor.key().user_key().to_vec(), cursor.key().seq()));
+            cursor.prev();
+        }
+        bwd.reverse();
+        prop_assert_eq!(&fwd, &all);
+        prop_assert_eq!(&bwd, &all);
+        for (key, snapshot) in &probes {
+            // `seek_key` has the largest kind: every entry at `snapshot` sorts at or after it.
+            let target = ferris_core::InternalKey::seek_key(Bytes::from(key.clone()), *snapshot);
+            // Internal-key order: user key ascending, sequence number descending.
+            let at_or_after = all.iter().find(|(k, s)| (k, std::cmp::Reverse(*s)) >= (key, std::cmp::Reverse(*snapshot)));
+            let at_or_before = all.iter().rev().find(|(k, s)| (k, std::cmp::Reverse(*s)) <= (key, std::cmp::Reverse(*snapshot)));
+            let here = |c: &ferris_memtable::Cursor| c.valid().then(|| (c.key().user_key().to_vec(), c.key().seq()));
+            cursor.seek(target.as_ref());
+            prop_assert_eq!(here(&cursor), at_or_after.cloned());
+            // With the smallest kind, every entry at `snapshot` sorts at or before the target.
+            let target = ferris_core::InternalKey::new(Bytes::from(key.clone()), *snapshot, ValueKind::Delete);
+            cursor.seek_for_prev(target.as_ref());
+            prop_assert_eq!(here(&cursor), at_or_before.cloned());
+        }
         for (lo, hi) in ranges {
             // BTreeMap panics on an inverted range; the memtable yields nothing for one.
             let inverted = match (&lo, &hi) {

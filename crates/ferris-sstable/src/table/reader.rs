@@ -177,8 +177,18 @@ impl Table {
 
     /// A cursor over every entry, in internal-key order. It starts unpositioned.
     pub fn cursor(&self) -> TableCursor<'_> {
+        self.cursor_from(TableRef::Borrowed(self))
+    }
+
+    /// Like [`Table::cursor`], but the cursor keeps the table alive itself, so it can
+    /// outlive the borrow: the engine's iterators hold one per table they read.
+    pub fn owned_cursor(self: &Arc<Table>) -> TableCursor<'static> {
+        self.cursor_from(TableRef::Shared(Arc::clone(self)))
+    }
+
+    fn cursor_from<'a>(&self, table: TableRef<'a>) -> TableCursor<'a> {
         TableCursor {
-            table: self,
+            table,
             index: self.index.iter(compare_encoded),
             data: None,
             data_offset: 0,
@@ -312,13 +322,31 @@ impl Table {
 /// After an error the cursor is invalid and [`TableCursor::status`] returns the error.
 #[derive(Debug)]
 pub struct TableCursor<'a> {
-    table: &'a Table,
+    table: TableRef<'a>,
     index: BlockIter,
     data: Option<BlockIter>,
     data_offset: u64,
     /// The error that stopped the cursor, until [`TableCursor::status`] hands it out.
     error: Option<Error>,
     failed: bool,
+}
+
+/// The table a cursor reads: borrowed, or shared so the cursor can be `'static`.
+#[derive(Debug)]
+enum TableRef<'a> {
+    Borrowed(&'a Table),
+    Shared(Arc<Table>),
+}
+
+impl std::ops::Deref for TableRef<'_> {
+    type Target = Table;
+
+    fn deref(&self) -> &Table {
+        match self {
+            TableRef::Borrowed(table) => table,
+            TableRef::Shared(table) => table,
+        }
+    }
 }
 
 impl TableCursor<'_> {

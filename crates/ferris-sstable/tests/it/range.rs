@@ -98,3 +98,22 @@ proptest! {
         prop_assert_eq!(front, want);
     }
 }
+
+#[test]
+fn an_owned_cursor_outlives_the_handle_it_came_from() {
+    let (_sim, fs) = crate::sim();
+    let all = crate::entries(50, 2);
+    let table = std::sync::Arc::new(crate::write(&fs, "owned.sst", &all, Default::default()));
+    let mut cursor = table.owned_cursor();
+    drop(table);
+    cursor.seek_to_last();
+    let mut back = Vec::new();
+    while cursor.valid() {
+        back.push(ferris_core::InternalKey::decode(cursor.key()).unwrap());
+        cursor.prev();
+    }
+    cursor.status().unwrap();
+    back.reverse();
+    let expected: Vec<_> = all.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(back, expected);
+}
