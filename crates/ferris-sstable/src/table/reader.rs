@@ -132,6 +132,11 @@ impl Table {
         &self.properties
     }
 
+    /// The file's size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.blocks_end + FOOTER_LEN as u64
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

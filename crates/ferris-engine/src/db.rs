@@ -1,0 +1,588 @@
+//! `Db`: the facade users call.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferris_core::{SeqNo, WriteBatch};
+use ferris_fs::{FileLock, FileSystem};
+use ferris_manifest::{LevelState, ManifestWriter};
+use ferris_sstable::{BlockCache, ReadOptions};
+use ferris_wal::Wal;
+
+use crate::error::{Error, Result};
+use crate::iter::{DbIter, prefix_successor};
+use crate::options::Options;
+use crate::version::SuperVersion;
+use crate::write::{Job, WriteQueue};
+
+/// An open database. See the [crate docs](crate) for how the pieces fit.
+///
+/// `Db` is `Send + Sync`: share it between threads (in an `Arc`, or by reference in scoped
+/// threads) and call any method concurrently. Dropping it closes it.
+#[derive(Debug)]
+pub struct Db {
+    inner: Arc<Inner>,
+    flush_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// State shared by the `Db` handle and its flush thread.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) dir: PathBuf,
+    pub(crate) options: Options,
+    pub(crate) read_options: ReadOptions,
+    pub(crate) block_cache: Arc<BlockCache>,
+    pub(crate) wal: Wal,
+    /// The last sequence number whose write is fully in the memtable: what reads see.
+    pub(crate) last_seq: AtomicU64,
+    /// What reads pin. Replaced (under `core`) by freezes and flushes.
+    current: RwLock<Arc<SuperVersion>>,
+    pub(crate) core: Mutex<Core>,
+    /// Signalled when a memtable is frozen, or on shutdown: work for the flush thread.
+    pub(crate) flush_wanted: Condvar,
+    /// Signalled when a flush finishes or fails: stalled writers and `flush()` wait on it.
+    pub(crate) flushed: Condvar,
+    pub(crate) write_queue: WriteQueue,
+    /// Live snapshots: sequence number to count. Compaction keeps what they can see.
+    pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
+    pub(crate) counters: Counters,
+    pub(crate) closed: AtomicBool,
+    lock: Mutex<Option<FileLock>>,
+}
+
+/// Mutable state behind `Inner::core`.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// The manifest's state, in step with every edit written.
+    pub(crate) state: LevelState,
+    pub(crate) manifest: ManifestWriter,
+    pub(crate) next_imm_id: u64,
+    pub(crate) flushed_imm_id: u64,
+    pub(crate) poisoned: Option<String>,
+    pub(crate) shutting_down: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) user_bytes: AtomicU64,
+    pub(crate) table_bytes: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) stalls: AtomicU64,
+    pub(crate) stall_micros: AtomicU64,
+}
+
+/// What [`Db::stats`] reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Per level, L0 first.
+    pub levels: Vec<LevelStats>,
+    /// Bytes the active memtable accounts for.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting to be flushed.
+    pub immutable_memtables: usize,
+    /// Bytes the frozen memtables account for.
+    pub immutable_memtable_bytes: u64,
+    /// The last sequence number written.
+    pub last_sequence: SeqNo,
+    /// Bytes of keys and values written by users since open.
+    pub user_bytes_written: u64,
+    /// Bytes written to WAL segments since open.
+    pub wal_bytes_written: u64,
+    /// Bytes of tables written by flushes (and compactions) since open.
+    pub table_bytes_written: u64,
+    /// `(wal_bytes_written + table_bytes_written) / user_bytes_written`, or 0 before any
+    /// write.
+    pub write_amplification: f64,
+    /// Memtables flushed since open.
+    pub flushes: u64,
+    /// Times writers stalled waiting for a flush.
+    pub stalls: u64,
+    /// Total time writers spent stalled.
+    pub stall_time: Duration,
+    /// WAL fsyncs since open.
+    pub wal_syncs: u64,
+    /// Block cache hits and misses since open.
+    pub block_cache: ferris_sstable::CacheStats,
+}
+
+/// One level in [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LevelStats {
+    /// Table files.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+impl Inner {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        fs: Arc<dyn FileSystem>,
+        dir: PathBuf,
+        options: Options,
+        block_cache: Arc<BlockCache>,
+        wal: Wal,
+        last_seq: SeqNo,
+        sv: SuperVersion,
+        core: Core,
+        lock: FileLock,
+    ) -> Inner {
+        Inner {
+            fs,
+            dir,
+            read_options: ReadOptions::with_cache(block_cache.clone()),
+            block_cache,
+            options,
+            wal,
+            last_seq: AtomicU64::new(last_seq),
+            current: RwLock::new(Arc::new(sv)),
+            core: Mutex::new(core),
+            flush_wanted: Condvar::new(),
+            flushed: Condvar::new(),
+            write_queue: WriteQueue::default(),
+            snapshots: Mutex::new(BTreeMap::new()),
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+        }
+    }
+
+    pub(crate) fn lock_core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the super version. Callers hold `core`, so replacements never race.
+    pub(crate) fn install(&self, sv: SuperVersion) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
+    }
+
+    /// Refuses writes from now on, and wakes everyone waiting so they see it.
+    pub(crate) fn poison(&self, reason: &str) {
+        let mut core = self.lock_core();
+        core.poisoned.get_or_insert_with(|| reason.to_string());
+        drop(core);
+        self.flushed.notify_all();
+        self.flush_wanted.notify_all();
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match &self.lock_core().poisoned {
+            Some(reason) => Err(Error::Poisoned {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        self.super_version().get(key, snapshot)
+    }
+
+    fn iter_at(&self, snapshot: SeqNo, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Result<DbIter> {
+        self.check_open()?;
+        Ok(DbIter::new(self.super_version(), snapshot, lo, hi))
+    }
+}
+
+fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(bounds: &R) -> (Bound<Bytes>, Bound<Bytes>) {
+    let own = |b: Bound<&K>| b.map(|k| Bytes::copy_from_slice(k.as_ref()));
+    (own(bounds.start_bound()), own(bounds.end_bound()))
+}
+
+fn prefix_bounds(prefix: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
+    let hi = match prefix_successor(prefix) {
+        Some(end) => Bound::Excluded(Bytes::from(end)),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(Bytes::copy_from_slice(prefix)), hi)
+}
+
+impl Db {
+    /// Opens the database in `path`, creating it (and the directory) if there is none and
+    /// [`Options::create_if_missing`] is set.
+    ///
+    /// Opening replays the manifest (which tables are live), then the WAL segments newer
+    /// than the last flush into a memtable, starts a fresh manifest and WAL segment, and
+    /// removes files a crash left behind.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Locked`] if another `Db` has it open;
+    /// - [`Error::NotADatabase`] if the directory holds something else, or does not exist
+    ///   and `create_if_missing` is off;
+    /// - [`Error::is_corruption`] errors (in [`Error::Manifest`], [`Error::Wal`],
+    ///   [`Error::Table`] or [`Error::Corruption`]) naming the damaged file and offset;
+    /// - an `UnsupportedVersion` inside those for files from a newer format;
+    /// - [`Error::Io`] and the I/O variants inside the others when the disk fails.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let inner = Arc::new(crate::recovery::open(path.as_ref(), options)?);
+        let worker = Arc::clone(&inner);
+        let handle = std::thread::Builder::new()
+            .name("ferris-flush".into())
+            .spawn(move || worker.flush_loop())
+            .map_err(|e| Error::io(path.as_ref(), e))?;
+        Ok(Db {
+            inner,
+            flush_thread: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Deletes `key` (deleting a key that is not there is not an error).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Applies every put and delete in `batch` atomically: after a crash, all of them or
+    /// none are there, and no reader ever sees some without the others. With
+    /// [`Options::sync_writes`] (the default) the batch is durable when this returns.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Limit`] for an empty key, or a key or value over the limits;
+    /// - [`Error::Wal`] if the WAL write or fsync failed (the write is then not
+    ///   acknowledged, and the database is poisoned);
+    /// - [`Error::Poisoned`] after an earlier failure, or if this write was grouped with
+    ///   one that failed;
+    /// - [`Error::Closed`] after [`Db::close`].
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.inner.check_writable()?;
+        batch.check_limits()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sync = self.inner.options.sync_writes;
+        self.inner.submit(Job::Write { batch, sync }).map(drop)
+    }
+
+    /// The value of `key`, or `None` if it is not set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Table`] if a table read fails or finds damage; [`Error::Closed`].
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
+        self.inner.get_at(key.as_ref(), snapshot)
+    }
+
+    /// The entries whose keys lie in `bounds`, in key order; `.rev()` walks backwards.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = ferris_engine::Db::open(dir.path(), Default::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// db.put("c", "3")?;
+    /// let keys: Vec<_> = db.range("a".."c")?.rev().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["b", "a"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; read errors are yielded by the iterator.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
+        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
+        let (lo, hi) = owned_bounds(&bounds);
+        self.inner.iter_at(snapshot, lo, hi)
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::range`].
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
+        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.inner.iter_at(snapshot, lo, hi)
+    }
+
+    /// Every entry, in key order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::range`].
+    pub fn iter(&self) -> Result<DbIter> {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// A consistent, read-only view of the database as of now. Writes, flushes and
+    /// compactions that follow do not change what it sees.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`].
+    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+        self.inner.check_open()?;
+        let mut snapshots = self
+            .inner
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Read under the registry lock, so a compaction that reads the registry sees this
+        // snapshot before it could drop anything the snapshot needs.
+        let seq = self.inner.last_seq.load(Ordering::Acquire);
+        *snapshots.entry(seq).or_default() += 1;
+        Ok(Snapshot { db: self, seq })
+    }
+
+    /// Freezes the memtable, writes it to a level-0 table and waits until that table is in
+    /// the manifest. Afterwards every write made before the call is in a table, and the WAL
+    /// segments that held them are deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] if this or an earlier flush failed (the database then refuses
+    /// writes until reopened); the errors of [`Db::write`].
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        let target = self.inner.submit(Job::Freeze)?;
+        let mut core = self.inner.lock_core();
+        loop {
+            if let Some(reason) = &core.poisoned {
+                return Err(Error::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if core.flushed_imm_id >= target {
+                return Ok(());
+            }
+            core = self
+                .inner
+                .flushed
+                .wait(core)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Runs a full manual compaction and waits.
+    ///
+    /// Compaction (`ferris-compaction`) is not wired in yet: today this flushes the
+    /// memtable ([`Db::flush`]) and returns, so tables accumulate in level 0.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::flush`].
+    pub fn compact(&self) -> Result<()> {
+        self.flush()
+    }
+
+    /// Makes every write acknowledged so far durable. Only needed with
+    /// [`Options::sync_writes`] off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Wal`] if the fsync fails (the database is then poisoned); [`Error::Closed`].
+    pub fn sync_wal(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.wal.sync().map_err(|e| {
+            self.inner.poison(&format!("a WAL sync failed: {e}"));
+            Error::Wal(e)
+        })
+    }
+
+    /// Counters and sizes; see [`Stats`].
+    pub fn stats(&self) -> Stats {
+        let sv = self.inner.super_version();
+        let levels = sv
+            .version
+            .levels
+            .iter()
+            .map(|files| LevelStats {
+                files: files.len(),
+                bytes: files.iter().map(|f| f.meta.size).sum(),
+            })
+            .collect();
+        let c = &self.inner.counters;
+        let wal = self.inner.wal.stats();
+        let user = c.user_bytes.load(Ordering::Relaxed);
+        let table = c.table_bytes.load(Ordering::Relaxed);
+        Stats {
+            levels,
+            memtable_bytes: sv.mem.approximate_size() as u64,
+            immutable_memtables: sv.imms.len(),
+            immutable_memtable_bytes: sv
+                .imms
+                .iter()
+                .map(|i| i.mem.approximate_size() as u64)
+                .sum(),
+            last_sequence: self.inner.last_seq.load(Ordering::Acquire),
+            user_bytes_written: user,
+            wal_bytes_written: wal.file_bytes,
+            table_bytes_written: table,
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                (wal.file_bytes + table) as f64 / user as f64
+            },
+            flushes: c.flushes.load(Ordering::Relaxed),
+            stalls: c.stalls.load(Ordering::Relaxed),
+            stall_time: Duration::from_micros(c.stall_micros.load(Ordering::Relaxed)),
+            wal_syncs: wal.syncs,
+            block_cache: self.inner.block_cache.stats(),
+        }
+    }
+
+    /// The database's directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Shuts down cleanly: waits for writes in flight, stops the flush thread, seals and
+    /// syncs the WAL and releases the lock. Frozen memtables not yet flushed stay in the
+    /// WAL and are replayed by the next open. Every later call fails with
+    /// [`Error::Closed`]; closing twice is not an error. Dropping a `Db` closes it too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Wal`] if sealing the WAL fails. The database is closed all the same, and
+    /// the next open recovers whatever reached the disk.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.write_queue.wait_idle();
+        self.inner.lock_core().shutting_down = true;
+        self.inner.flush_wanted.notify_all();
+        self.inner.flushed.notify_all();
+        let handle = self
+            .flush_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the flush thread panicked");
+        }
+        let result = self.inner.wal.close().map_err(Error::from);
+        self.inner
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        tracing::info!(dir = %self.inner.dir.display(), "closed");
+        result
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(error = %e, "closing on drop failed; the next open recovers");
+        }
+    }
+}
+
+/// A consistent read-only view of a database at one moment. See [`Db::snapshot`].
+///
+/// While it lives, compaction keeps every version it can see.
+#[derive(Debug)]
+pub struct Snapshot<'db> {
+    db: &'db Db,
+    seq: SeqNo,
+}
+
+impl Snapshot<'_> {
+    /// The value `key` had when the snapshot was taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`].
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.db.inner.get_at(key.as_ref(), self.seq)
+    }
+
+    /// The entries in `bounds` as they were when the snapshot was taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::range`].
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
+        let (lo, hi) = owned_bounds(&bounds);
+        self.db.inner.iter_at(self.seq, lo, hi)
+    }
+
+    /// The entries starting with `prefix` as they were when the snapshot was taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::range`].
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.db.inner.iter_at(self.seq, lo, hi)
+    }
+
+    /// Every entry as of the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::range`].
+    pub fn iter(&self) -> Result<DbIter> {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The sequence number the snapshot reads at.
+    pub fn sequence(&self) -> SeqNo {
+        self.seq
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        let mut snapshots = self
+            .db
+            .inner
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = snapshots.get_mut(&self.seq) {
+            *count -= 1;
+            if *count == 0 {
+                snapshots.remove(&self.seq);
+            }
+        }
+    }
+}

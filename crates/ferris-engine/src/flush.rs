@@ -1,0 +1,187 @@
+//! The flush thread: writes the oldest frozen memtable to a level-0 table, records it in
+//! the manifest, and lets the WAL segments it covered go.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ferris_manifest::{FileMeta, ManifestWriter, VersionEdit, manifest_file_name, write_current};
+use ferris_sstable::{Table, TableOptions, TableWriter};
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::version::{Immutable, SuperVersion, TableFile, table_path};
+use ferris_memtable::Memtable;
+
+impl Inner {
+    /// The flush thread's loop: flush frozen memtables oldest first until shut down.
+    pub(crate) fn flush_loop(self: &Arc<Inner>) {
+        loop {
+            let imm = {
+                let mut core = self.lock_core();
+                loop {
+                    if core.shutting_down {
+                        return;
+                    }
+                    let oldest = self.super_version().imms.last().cloned();
+                    if let (None, Some(imm)) = (&core.poisoned, oldest) {
+                        break imm;
+                    }
+                    core = self
+                        .flush_wanted
+                        .wait(core)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            if let Err(e) = self.flush(&imm) {
+                tracing::error!(error = %e, "flush failed; the database refuses writes until reopened");
+                self.poison(&format!("a flush failed: {e}"));
+            }
+        }
+    }
+
+    /// Writes `imm` to a table and installs it.
+    fn flush(&self, imm: &Immutable) -> Result<()> {
+        let started = std::time::Instant::now();
+        let number = {
+            let mut core = self.lock_core();
+            core.state.next_file_number += 1;
+            core.state.next_file_number - 1
+        };
+        let (added, size, entries) = match write_table(self, number, &imm.mem)? {
+            Some(file) => {
+                let (size, entries) = (file.meta.size, file.meta.entries);
+                (vec![file], size, entries)
+            }
+            None => (Vec::new(), 0, 0),
+        };
+
+        let mut core = self.lock_core();
+        let edit = VersionEdit {
+            added: added.iter().map(|f| (0, (*f.meta).clone())).collect(),
+            log_number: Some(imm.next_log),
+            next_file_number: Some(core.state.next_file_number),
+            last_sequence: Some(self.last_seq.load(Ordering::Acquire)),
+            ..VersionEdit::default()
+        };
+        core.manifest.append(&edit)?;
+        core.state
+            .apply(&edit)
+            .map_err(|reason| Error::Corruption {
+                file: self.dir.join(manifest_file_name(core.manifest.number())),
+                offset: 0,
+                reason,
+            })?;
+        let sv = self.super_version();
+        let version = Arc::new(sv.version.apply(&edit, added));
+        self.install(SuperVersion {
+            mem: sv.mem.clone(),
+            imms: sv.imms.iter().filter(|i| i.id != imm.id).cloned().collect(),
+            version,
+        });
+        core.flushed_imm_id = imm.id;
+        self.counters.table_bytes.fetch_add(size, Ordering::Relaxed);
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        if core.manifest.len() > self.options.max_manifest_size {
+            self.rotate_manifest(&mut core)?;
+        }
+        drop(core);
+        self.flushed.notify_all();
+        tracing::info!(
+            table = number,
+            bytes = size,
+            entries,
+            millis = started.elapsed().as_millis() as u64,
+            "flushed a memtable to level 0"
+        );
+        // The table is durable and recorded: the segments it covered are not needed.
+        if let Err(e) = self.wal.remove_segments_before(imm.next_log) {
+            tracing::warn!(error = %e, "could not remove old WAL segments; the next open will");
+        }
+        Ok(())
+    }
+
+    /// Starts a new manifest holding a snapshot of the state, points CURRENT at it, and
+    /// removes the old one.
+    pub(crate) fn rotate_manifest(&self, core: &mut crate::db::Core) -> Result<()> {
+        let number = core.state.next_file_number;
+        core.state.next_file_number += 1;
+        let manifest = ManifestWriter::create(&self.fs, &self.dir, number, &core.state.snapshot())?;
+        write_current(&*self.fs, &self.dir, number)?;
+        let old = std::mem::replace(&mut core.manifest, manifest);
+        let old_path = self.dir.join(manifest_file_name(old.number()));
+        if let Err(e) = self.fs.remove(&old_path) {
+            tracing::warn!(file = %old_path.display(), error = %e, "could not remove the old manifest");
+        }
+        tracing::info!(manifest = number, "started a new manifest");
+        Ok(())
+    }
+}
+
+/// Writes `mem` as table `number` and opens it; `None` for an empty memtable.
+pub(crate) fn write_table(
+    inner: &impl TableSink,
+    number: u64,
+    mem: &Memtable,
+) -> Result<Option<Arc<TableFile>>> {
+    if mem.is_empty() {
+        return Ok(None);
+    }
+    let (fs, dir) = (inner.fs(), inner.dir());
+    let path = table_path(dir, number);
+    let mut writer = TableWriter::create(fs.clone(), &path, inner.table_options())?;
+    for (key, value) in mem.iter() {
+        writer.add(&key, &value)?;
+    }
+    let props = writer.finish()?;
+    let table = Table::open_with(&**fs, &path, inner.read_options().clone())?;
+    let meta = FileMeta {
+        number,
+        size: table.file_size(),
+        smallest: decode_bound(&path, &props.smallest_key)?,
+        largest: decode_bound(&path, &props.largest_key)?,
+        min_seq: props.min_seq,
+        max_seq: props.max_seq,
+        entries: props.n_entries,
+        tombstones: props.n_tombstones,
+    };
+    Ok(Some(TableFile::new(fs, Arc::new(meta), table)))
+}
+
+/// Where [`write_table`] writes, and how: the running engine, or recovery before it runs.
+pub(crate) trait TableSink {
+    fn fs(&self) -> &Arc<dyn ferris_fs::FileSystem>;
+    fn dir(&self) -> &std::path::Path;
+    fn read_options(&self) -> &ferris_sstable::ReadOptions;
+    fn options(&self) -> &crate::Options;
+    fn table_options(&self) -> TableOptions {
+        let o = self.options();
+        let mut t = TableOptions::default();
+        t.block_size = o.block_size;
+        t.bloom_bits_per_key = o.bloom_bits_per_key;
+        t.compression = o.compression;
+        t
+    }
+}
+
+impl TableSink for Inner {
+    fn fs(&self) -> &Arc<dyn ferris_fs::FileSystem> {
+        &self.fs
+    }
+    fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+    fn read_options(&self) -> &ferris_sstable::ReadOptions {
+        &self.read_options
+    }
+    fn options(&self) -> &crate::Options {
+        &self.options
+    }
+}
+
+fn decode_bound(path: &std::path::Path, key: &[u8]) -> Result<ferris_core::InternalKey> {
+    ferris_core::InternalKey::decode(key).map_err(|e| Error::Corruption {
+        file: path.to_path_buf(),
+        offset: 0,
+        reason: format!("a key the table just wrote does not decode: {e}"),
+    })
+}

@@ -1,0 +1,546 @@
+//! The read path for scans: a merging iterator over every sorted source, and the user-level
+//! iterator on top that hides old versions and tombstones.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferris_core::key::compare_encoded;
+use ferris_core::{InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
+use ferris_memtable::Cursor;
+use ferris_sstable::TableCursor;
+
+use crate::error::{Error, Result};
+use crate::version::SuperVersion;
+
+/// A sorted run of internal keys that can be walked both ways: a memtable or a table.
+pub(crate) trait Source: Send {
+    fn valid(&self) -> bool;
+    /// The current key. Only called while [`Source::valid`].
+    fn key(&self) -> InternalKeyRef<'_>;
+    /// The current value. Only called while [`Source::valid`].
+    fn value(&self) -> Bytes;
+    fn seek_to_first(&mut self);
+    fn seek_to_last(&mut self);
+    /// The first entry at or after `target`.
+    fn seek(&mut self, target: InternalKeyRef<'_>);
+    /// The last entry at or before `target`.
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>);
+    fn next(&mut self);
+    fn prev(&mut self);
+    /// The error that made the source invalid, if one did.
+    fn status(&mut self) -> Result<()>;
+}
+
+impl Source for Cursor {
+    fn valid(&self) -> bool {
+        Cursor::valid(self)
+    }
+    fn key(&self) -> InternalKeyRef<'_> {
+        Cursor::key(self).as_ref()
+    }
+    fn value(&self) -> Bytes {
+        Cursor::value(self).clone()
+    }
+    fn seek_to_first(&mut self) {
+        Cursor::seek_to_first(self);
+    }
+    fn seek_to_last(&mut self) {
+        Cursor::seek_to_last(self);
+    }
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        Cursor::seek(self, target);
+    }
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        Cursor::seek_for_prev(self, target);
+    }
+    fn next(&mut self) {
+        Cursor::next(self);
+    }
+    fn prev(&mut self) {
+        Cursor::prev(self);
+    }
+    fn status(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A table cursor whose current key has been decoded (and so checked) once per move.
+pub(crate) struct TableSource {
+    cursor: TableCursor<'static>,
+    path: std::path::PathBuf,
+    /// The decoded trailer of the current key, `None` when not positioned.
+    current: Option<(SeqNo, ValueKind)>,
+    error: Option<Error>,
+    scratch: Vec<u8>,
+}
+
+impl TableSource {
+    pub(crate) fn new(cursor: TableCursor<'static>, path: &std::path::Path) -> TableSource {
+        TableSource {
+            cursor,
+            path: path.to_path_buf(),
+            current: None,
+            error: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn settle(&mut self) {
+        self.current = None;
+        if !self.cursor.valid() {
+            if let Err(e) = self.cursor.status() {
+                self.error.get_or_insert(Error::Table(e));
+            }
+            return;
+        }
+        match InternalKeyRef::decode(self.cursor.key()) {
+            Ok(k) => self.current = Some((k.seq, k.kind)),
+            Err(e) => {
+                let reason = format!("a table entry's key does not decode: {e}");
+                self.error.get_or_insert(Error::Corruption {
+                    file: self.path.clone(),
+                    offset: 0,
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn encode(&mut self, target: InternalKeyRef<'_>) {
+        self.scratch.clear();
+        target.encode_into(&mut self.scratch);
+    }
+}
+
+impl Source for TableSource {
+    fn valid(&self) -> bool {
+        self.current.is_some()
+    }
+    fn key(&self) -> InternalKeyRef<'_> {
+        let (seq, kind) = self.current.expect("key() on an invalid table source");
+        let raw = self.cursor.key();
+        InternalKeyRef {
+            user_key: &raw[..raw.len() - ferris_core::key::TRAILER_LEN],
+            seq,
+            kind,
+        }
+    }
+    fn value(&self) -> Bytes {
+        self.cursor.value()
+    }
+    fn seek_to_first(&mut self) {
+        self.cursor.seek_to_first();
+        self.settle();
+    }
+    fn seek_to_last(&mut self) {
+        self.cursor.seek_to_last();
+        self.settle();
+    }
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        self.encode(target);
+        self.cursor.seek(&self.scratch);
+        self.settle();
+    }
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        self.encode(target);
+        self.cursor.seek(&self.scratch);
+        if self.cursor.valid() {
+            if compare_encoded(self.cursor.key(), &self.scratch) == Ordering::Greater {
+                self.cursor.prev();
+            }
+        } else {
+            match self.cursor.status() {
+                // Everything is before the target.
+                Ok(()) => self.cursor.seek_to_last(),
+                Err(e) => {
+                    self.error.get_or_insert(Error::Table(e));
+                }
+            }
+        }
+        self.settle();
+    }
+    fn next(&mut self) {
+        self.cursor.next();
+        self.settle();
+    }
+    fn prev(&mut self) {
+        self.cursor.prev();
+        self.settle();
+    }
+    fn status(&mut self) -> Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+/// A merge of sources in one direction: a binary heap of source indices, ordered by each
+/// source's current key (smallest on top going forwards, largest going backwards).
+///
+/// Each direction gets its own merger, so neither ever has to turn around.
+pub(crate) struct Merger {
+    sources: Vec<Box<dyn Source>>,
+    heap: Vec<usize>,
+    forward: bool,
+    error: Option<Error>,
+}
+
+impl Merger {
+    pub(crate) fn new(sources: Vec<Box<dyn Source>>, forward: bool) -> Merger {
+        Merger {
+            sources,
+            heap: Vec::new(),
+            forward,
+            error: None,
+        }
+    }
+
+    /// Positions every source (`position` seeks one) and builds the heap.
+    pub(crate) fn start(&mut self, position: impl Fn(&mut dyn Source)) {
+        self.heap.clear();
+        for i in 0..self.sources.len() {
+            position(&mut *self.sources[i]);
+            if self.sources[i].valid() {
+                self.heap.push(i);
+            } else {
+                self.note_error(i);
+            }
+        }
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
+    }
+
+    fn note_error(&mut self, i: usize) {
+        if let Err(e) = self.sources[i].status() {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// True while there is a current entry and no source has failed.
+    pub(crate) fn valid(&self) -> bool {
+        self.error.is_none() && !self.heap.is_empty()
+    }
+
+    pub(crate) fn key(&self) -> InternalKeyRef<'_> {
+        self.sources[self.heap[0]].key()
+    }
+
+    pub(crate) fn value(&self) -> Bytes {
+        self.sources[self.heap[0]].value()
+    }
+
+    /// Steps past the current entry in this merger's direction.
+    pub(crate) fn advance(&mut self) {
+        let top = self.heap[0];
+        if self.forward {
+            self.sources[top].next();
+        } else {
+            self.sources[top].prev();
+        }
+        if !self.sources[top].valid() {
+            self.note_error(top);
+            let last = self.heap.pop().expect("non-empty");
+            if self.heap.is_empty() {
+                return;
+            }
+            self.heap[0] = last;
+        }
+        self.sift_down(0);
+    }
+
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Whether heap entry `a` should be above `b`. Ties (which unique sequence numbers
+    /// rule out) go to the lower source index, so the order is total.
+    fn above(&self, a: usize, b: usize) -> bool {
+        let (sa, sb) = (self.heap[a], self.heap[b]);
+        let ord = self.sources[sa].key().cmp(&self.sources[sb].key());
+        let ord = if self.forward { ord } else { ord.reverse() };
+        ord.then(sa.cmp(&sb)) == Ordering::Less
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut best = i;
+            if l < self.heap.len() && self.above(l, best) {
+                best = l;
+            }
+            if r < self.heap.len() && self.above(r, best) {
+                best = r;
+            }
+            if best == i {
+                return;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+    }
+}
+
+/// The smallest internal key of `user_key`: its newest possible version.
+fn first_of(user_key: &[u8]) -> InternalKeyRef<'_> {
+    InternalKeyRef {
+        user_key,
+        seq: MAX_SEQNO,
+        kind: ValueKind::MAX,
+    }
+}
+
+/// The largest internal key of `user_key`: its oldest possible version.
+fn last_of(user_key: &[u8]) -> InternalKeyRef<'_> {
+    InternalKeyRef {
+        user_key,
+        seq: 0,
+        kind: ValueKind::Delete,
+    }
+}
+
+/// The user keys and values of a database (or snapshot) within bounds, in key order:
+/// the newest version of each key visible at the iterator's sequence number, tombstones
+/// hidden. Double-ended: `.rev()` walks backwards, and `next` and `next_back` can be
+/// mixed; they stop when they meet.
+///
+/// The iterator pins what it reads (memtables and table files), so it sees one consistent
+/// state however long it lives, through later writes, flushes and compactions. A read
+/// error is yielded once, then the iterator ends.
+pub struct DbIter {
+    sv: Arc<SuperVersion>,
+    snapshot: SeqNo,
+    lo: Bound<Bytes>,
+    hi: Bound<Bytes>,
+    front: Option<Merger>,
+    back: Option<Merger>,
+    /// The last user key each end decided (yielded or found deleted).
+    front_last: Option<Bytes>,
+    back_last: Option<Bytes>,
+    done: bool,
+}
+
+impl std::fmt::Debug for DbIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIter")
+            .field("snapshot", &self.snapshot)
+            .field("lo", &self.lo)
+            .field("hi", &self.hi)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbIter {
+    pub(crate) fn new(
+        sv: Arc<SuperVersion>,
+        snapshot: SeqNo,
+        lo: Bound<Bytes>,
+        hi: Bound<Bytes>,
+    ) -> DbIter {
+        let empty = match (&lo, &hi) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        };
+        DbIter {
+            sv,
+            snapshot,
+            lo,
+            hi,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            done: empty,
+        }
+    }
+
+    fn sources(&self) -> Vec<Box<dyn Source>> {
+        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        sources.push(Box::new(self.sv.mem.cursor()));
+        for imm in &self.sv.imms {
+            sources.push(Box::new(imm.mem.cursor()));
+        }
+        for file in self.sv.version.files() {
+            sources.push(Box::new(TableSource::new(
+                file.table.owned_cursor(),
+                file.table.path(),
+            )));
+        }
+        sources
+    }
+}
+
+fn below_lo(lo: &Bound<Bytes>, key: &[u8]) -> bool {
+    match lo {
+        Bound::Included(b) => key < &b[..],
+        Bound::Excluded(b) => key <= &b[..],
+        Bound::Unbounded => false,
+    }
+}
+
+fn above_hi(hi: &Bound<Bytes>, key: &[u8]) -> bool {
+    match hi {
+        Bound::Included(b) => key > &b[..],
+        Bound::Excluded(b) => key >= &b[..],
+        Bound::Unbounded => false,
+    }
+}
+
+impl DbIter {
+    fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
+        self.done = true;
+        Some(Err(e))
+    }
+
+    fn next_front(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.front.is_none() {
+            let mut m = Merger::new(self.sources(), true);
+            match &self.lo {
+                Bound::Included(k) => m.start(|s| s.seek(first_of(k))),
+                Bound::Excluded(k) => m.start(|s| s.seek(last_of(k))),
+                Bound::Unbounded => m.start(|s| s.seek_to_first()),
+            }
+            self.front = Some(m);
+        }
+        loop {
+            let m = self.front.as_mut().expect("started");
+            if !m.valid() {
+                return match m.take_error() {
+                    Some(e) => self.fail(e),
+                    None => {
+                        self.done = true;
+                        None
+                    }
+                };
+            }
+            let key = m.key();
+            let skip = key.seq > self.snapshot
+                || self.front_last.as_deref() == Some(key.user_key)
+                || below_lo(&self.lo, key.user_key);
+            if skip {
+                m.advance();
+                continue;
+            }
+            let crossed = self.back_last.as_deref().is_some_and(|b| key.user_key >= b);
+            if crossed || above_hi(&self.hi, key.user_key) {
+                self.done = true;
+                return None;
+            }
+            let user = Bytes::copy_from_slice(key.user_key);
+            let kind = key.kind;
+            let value = (kind == ValueKind::Put).then(|| m.value());
+            m.advance();
+            self.front_last = Some(user.clone());
+            if let Some(value) = value {
+                return Some(Ok((user, value)));
+            }
+        }
+    }
+
+    fn next_back(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.back.is_none() {
+            let mut m = Merger::new(self.sources(), false);
+            match &self.hi {
+                Bound::Included(k) => m.start(|s| s.seek_for_prev(last_of(k))),
+                Bound::Excluded(k) => m.start(|s| s.seek_for_prev(first_of(k))),
+                Bound::Unbounded => m.start(|s| s.seek_to_last()),
+            }
+            self.back = Some(m);
+        }
+        loop {
+            let m = self.back.as_mut().expect("started");
+            if !m.valid() {
+                return match m.take_error() {
+                    Some(e) => self.fail(e),
+                    None => {
+                        self.done = true;
+                        None
+                    }
+                };
+            }
+            let key = m.key();
+            if above_hi(&self.hi, key.user_key) {
+                m.advance();
+                continue;
+            }
+            let crossed = self
+                .front_last
+                .as_deref()
+                .is_some_and(|f| key.user_key <= f);
+            if crossed || below_lo(&self.lo, key.user_key) {
+                self.done = true;
+                return None;
+            }
+            // Going backwards, a key's versions come oldest first: the last one visible
+            // at the snapshot is the newest, and decides.
+            let user = Bytes::copy_from_slice(key.user_key);
+            let mut newest: Option<(ValueKind, Bytes)> = None;
+            while m.valid() && m.key().user_key == &user[..] {
+                let key = m.key();
+                if key.seq <= self.snapshot {
+                    let value = match key.kind {
+                        ValueKind::Put => m.value(),
+                        ValueKind::Delete => Bytes::new(),
+                    };
+                    newest = Some((key.kind, value));
+                }
+                m.advance();
+            }
+            if let Some(e) = m.take_error() {
+                return self.fail(e);
+            }
+            self.back_last = Some(user.clone());
+            if let Some((ValueKind::Put, value)) = newest {
+                return Some(Ok((user, value)));
+            }
+        }
+    }
+}
+
+impl Iterator for DbIter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.next_front()
+    }
+}
+
+impl DoubleEndedIterator for DbIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        DbIter::next_back(self)
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None` when there is
+/// none (the prefix is empty or all `0xff`).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successors() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! How a database is opened.
+
+use std::sync::Arc;
+
+use ferris_fs::{FileSystem, StdFs};
+use ferris_sstable::Compression;
+use ferris_wal::RecoveryMode;
+
+/// Options for [`Db::open`](crate::Db::open). Start from `Options::default()` and change
+/// what you need:
+///
+/// ```
+/// let mut options = ferris_engine::Options::default();
+/// options.sync_writes = false; // RocksDB's default: durable at the next sync_wal()
+/// options.write_buffer_size = 8 << 20;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Create the directory and an empty database when there is none (default `true`).
+    pub create_if_missing: bool,
+    /// Every write is fsync'd to the WAL before it returns (default `true`). Concurrent
+    /// writers share fsyncs through group commit. With `false`, a write returns once it is
+    /// in the operating system's page cache: it survives a crash of the process but not a
+    /// power cut, until [`Db::sync_wal`](crate::Db::sync_wal) or a later synced write.
+    pub sync_writes: bool,
+    /// Bytes of memtable (as it accounts them) before it is frozen and flushed to a table
+    /// (default 64 MiB).
+    pub write_buffer_size: usize,
+    /// Frozen memtables that may wait for the flush thread before writers stall (default
+    /// 2). Memory for memtables stays under about `(1 + this) * write_buffer_size`.
+    pub max_immutable_memtables: usize,
+    /// Bytes of decompressed data blocks kept in the block cache (default 64 MiB).
+    pub block_cache_size: u64,
+    /// Target data block size in tables (default 4 KiB).
+    pub block_size: usize,
+    /// Bloom filter bits per key in tables (default 10, about 1% false positives); 0 turns
+    /// filters off.
+    pub bloom_bits_per_key: usize,
+    /// Table block compression (default none).
+    pub compression: Compression,
+    /// A WAL segment is sealed and a new one started at this size (default 64 MiB).
+    pub wal_segment_size: u64,
+    /// The manifest is rewritten as a fresh snapshot once it grows past this (default
+    /// 4 MiB).
+    pub max_manifest_size: u64,
+    /// What WAL replay does about damage (default
+    /// [`RecoveryMode::TolerateTornTail`]: a torn tail from a crash is dropped, real
+    /// corruption is an error).
+    pub wal_recovery_mode: RecoveryMode,
+    /// The file system to use (default the operating system's, [`StdFs`]). Tests pass a
+    /// `ferris_fs::SimFs` to simulate power cuts and I/O errors.
+    pub file_system: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            create_if_missing: true,
+            sync_writes: true,
+            write_buffer_size: 64 << 20,
+            max_immutable_memtables: 2,
+            block_cache_size: 64 << 20,
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            compression: Compression::None,
+            wal_segment_size: 64 << 20,
+            max_manifest_size: 4 << 20,
+            wal_recovery_mode: RecoveryMode::TolerateTornTail,
+            file_system: Arc::new(StdFs::default()),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The write path: a queue of writers whose front one leads a group, LevelDB-style.
+//!
+//! Writers line up in a queue. The writer at the front becomes the leader: it takes the
+//! batches queued behind it (up to a size limit), assigns them consecutive sequence
+//! numbers, writes them to the WAL as one record with at most one fsync, inserts them into
+//! the memtable, and publishes the new last sequence number. Then it hands each follower
+//! its result and the next writer at the front leads the next group. One record per group
+//! keeps the WAL in sequence-number order, so a crash always leaves a prefix of history.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferris_core::WriteBatch;
+use ferris_wal::SyncMode;
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+
+/// A group stops growing at this many encoded bytes (beyond its leader's own batch), so a
+/// small write never waits behind megabytes of others.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+
+/// What a queued writer wants done.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// Write a batch.
+    Write { batch: WriteBatch, sync: bool },
+    /// Freeze the memtable (if it holds anything) so it will be flushed; yields the id of
+    /// the newest frozen memtable.
+    Freeze,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    ticket: u64,
+    job: Job,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    waiting: VecDeque<Waiter>,
+    /// Results for followers, by ticket.
+    done: HashMap<u64, Result<u64>>,
+    leader_active: bool,
+    next_ticket: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct WriteQueue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+impl WriteQueue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until no group is being written and none is queued.
+    pub(crate) fn wait_idle(&self) {
+        let mut q = self.lock();
+        while q.leader_active || !q.waiting.is_empty() {
+            q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Inner {
+    /// Queues `job`, and either waits for a leader to do it or leads a group that does.
+    /// Returns the job's result: for a freeze, the id of the newest frozen memtable.
+    pub(crate) fn submit(&self, job: Job) -> Result<u64> {
+        let queue = &self.write_queue;
+        let mut q = queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.waiting.push_back(Waiter { ticket, job });
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            let at_front = q.waiting.front().is_some_and(|w| w.ticket == ticket);
+            if at_front && !q.leader_active {
+                break;
+            }
+            q = queue
+                .changed
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        // Lead: take our own job and, if it is a write, the writes queued behind it.
+        q.leader_active = true;
+        let lead = q.waiting.pop_front().expect("we are at the front");
+        let mut group = vec![lead];
+        if matches!(group[0].job, Job::Write { .. }) {
+            let mut bytes = 0;
+            while let Some(Waiter {
+                job: Job::Write { batch, .. },
+                ..
+            }) = q.waiting.front()
+            {
+                bytes += batch.as_bytes().len();
+                if bytes > MAX_GROUP_BYTES {
+                    break;
+                }
+                group.push(q.waiting.pop_front().expect("checked"));
+            }
+        }
+        drop(q);
+
+        let result = match &group[0].job {
+            Job::Freeze => self.freeze_memtable(true),
+            Job::Write { .. } => self.write_group(&mut group).map(|()| 0),
+        };
+
+        let mut q = queue.lock();
+        for waiter in &group[1..] {
+            let theirs = match &result {
+                Ok(v) => Ok(*v),
+                Err(e) => Err(Error::Poisoned {
+                    reason: format!("the group this write was part of failed: {e}"),
+                }),
+            };
+            q.done.insert(waiter.ticket, theirs);
+        }
+        q.leader_active = false;
+        drop(q);
+        queue.changed.notify_all();
+        result
+    }
+
+    /// Writes a group of batches as one WAL record, then applies it to the memtable.
+    fn write_group(&self, group: &mut [Waiter]) -> Result<()> {
+        self.check_writable()?;
+        self.freeze_memtable(false)?;
+        let mut sync = false;
+        let mut combined: Option<WriteBatch> = None;
+        for waiter in group.iter_mut() {
+            let Job::Write { batch, sync: s } = &mut waiter.job else {
+                unreachable!("groups hold only writes after the first job");
+            };
+            sync |= *s;
+            match &mut combined {
+                None => combined = Some(std::mem::take(batch)),
+                Some(c) => {
+                    c.append(batch);
+                }
+            }
+        }
+        let mut batch = combined.expect("a group has a leader");
+        let last = self.last_seq.load(Ordering::Acquire);
+        let first = last + 1;
+        batch.set_seq(first);
+        let mode = if sync {
+            SyncMode::Always
+        } else {
+            SyncMode::Manual
+        };
+        if let Err(e) = self.wal.append_with(batch.as_bytes(), mode) {
+            self.poison(&format!("a WAL write failed: {e}"));
+            return Err(e.into());
+        }
+        let mem = self.super_version().mem.clone();
+        let mut user_bytes = 0u64;
+        for entry in batch.iter() {
+            user_bytes += (entry.key.len() + entry.value.len()) as u64;
+            mem.insert(
+                Bytes::copy_from_slice(entry.key),
+                entry.seq,
+                entry.kind,
+                Bytes::copy_from_slice(entry.value),
+            );
+        }
+        // Only now may readers see the group: every entry is in the memtable.
+        self.last_seq
+            .store(last + batch.len() as u64, Ordering::Release);
+        self.counters
+            .user_bytes
+            .fetch_add(user_bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Freezes the active memtable when it is full (or, with `force`, when it holds
+    /// anything), stalling first while too many frozen ones wait for the flush thread.
+    /// Returns the id of the newest frozen memtable. Runs only in a write-group leader.
+    pub(crate) fn freeze_memtable(&self, force: bool) -> Result<u64> {
+        let mut core = self.lock_core();
+        let mut stalled: Option<Instant> = None;
+        loop {
+            if let Some(reason) = &core.poisoned {
+                return Err(Error::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            let sv = self.super_version();
+            let full = sv.mem.approximate_size() >= self.options.write_buffer_size;
+            if !(full || force && !sv.mem.is_empty()) {
+                break;
+            }
+            if sv.imms.len() >= self.options.max_immutable_memtables.max(1) {
+                if stalled.is_none() {
+                    tracing::warn!(
+                        frozen = sv.imms.len(),
+                        "writes stalled: flushing has fallen behind"
+                    );
+                    stalled = Some(Instant::now());
+                    self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+                }
+                core = self
+                    .flushed
+                    .wait(core)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let next_log = match self.wal.rotate() {
+                Ok(id) => id,
+                Err(e) => {
+                    let reason = format!("a WAL rotation failed: {e}");
+                    core.poisoned = Some(reason);
+                    return Err(e.into());
+                }
+            };
+            core.next_imm_id += 1;
+            let imm = crate::version::Immutable {
+                mem: sv.mem.clone(),
+                next_log,
+                id: core.next_imm_id,
+            };
+            tracing::debug!(
+                id = imm.id,
+                bytes = imm.mem.approximate_size(),
+                "froze the memtable"
+            );
+            let mut imms = vec![std::sync::Arc::new(imm)];
+            imms.extend(sv.imms.iter().cloned());
+            self.install(crate::version::SuperVersion {
+                mem: Default::default(),
+                imms,
+                version: sv.version.clone(),
+            });
+            self.flush_wanted.notify_all();
+            if force {
+                break;
+            }
+        }
+        if let Some(start) = stalled {
+            let micros = start.elapsed().as_micros() as u64;
+            self.counters
+                .stall_micros
+                .fetch_add(micros, Ordering::Relaxed);
+            tracing::info!(micros, "writes resumed after a stall");
+        }
+        Ok(self
+            .super_version()
+            .imms
+            .first()
+            .map_or(core.flushed_imm_id, |imm| imm.id))
+    }
+}

@@ -1,0 +1,182 @@
+//! Every API call on the happy path, through flushes and reopens.
+
+use ferris_engine::{Db, WriteBatch};
+
+use crate::{dump, open_sim, reopen};
+
+#[test]
+fn put_get_delete_through_memtable_tables_and_reopen() {
+    let (sim, db) = open_sim(1);
+    db.put("apple", "red").unwrap();
+    db.put("pear", "green").unwrap();
+    db.delete("pear").unwrap();
+    assert_eq!(db.get("apple").unwrap().as_deref(), Some(&b"red"[..]));
+    assert_eq!(db.get("pear").unwrap(), None);
+    db.flush().unwrap();
+    assert_eq!(db.stats().levels[0].files, 1);
+    db.put("apple", "yellow").unwrap();
+    assert_eq!(db.get("apple").unwrap().as_deref(), Some(&b"yellow"[..]));
+    let db = reopen(&sim, db);
+    assert_eq!(db.get("apple").unwrap().as_deref(), Some(&b"yellow"[..]));
+    assert_eq!(db.get("pear").unwrap(), None);
+    assert_eq!(db.stats().levels[0].files, 1);
+}
+
+#[test]
+fn batches_apply_together() {
+    let (_sim, db) = open_sim(2);
+    db.put("b", "old").unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put("a", "1").put("c", "3").delete("b");
+    db.write(batch).unwrap();
+    assert_eq!(
+        dump(db.iter().unwrap()),
+        [("a".into(), "1".into()), ("c".into(), "3".into())]
+    );
+    db.write(WriteBatch::new()).unwrap();
+}
+
+#[test]
+fn scans_go_both_ways_and_meet_in_the_middle() {
+    let (_sim, db) = open_sim(3);
+    for i in 0..300 {
+        db.put(format!("k{i:03}"), format!("v{i}")).unwrap();
+        if i % 100 == 99 {
+            db.flush().unwrap();
+        }
+    }
+    for i in (0..300).step_by(3) {
+        db.delete(format!("k{i:03}")).unwrap();
+    }
+    let all = dump(db.iter().unwrap());
+    assert_eq!(all.len(), 200);
+    let mut back = dump(db.iter().unwrap().rev());
+    back.reverse();
+    assert_eq!(back, all);
+    let in_range = dump(db.range("k010".."k020").unwrap());
+    assert_eq!(in_range.first().unwrap().0, "k010");
+    // k010..k019 without the deleted k012, k015 and k018.
+    assert_eq!(in_range.len(), 7);
+    let prefixed = dump(db.prefix("k29").unwrap());
+    assert_eq!(prefixed.len(), 7);
+    // Mixing ends yields every entry once.
+    let mut it = db.iter().unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match (it.next(), it.next_back()) {
+            (None, None) => break,
+            (a, b) => seen.extend(a.into_iter().chain(b).map(|kv| kv.unwrap().0)),
+        }
+    }
+    seen.sort();
+    assert_eq!(seen.len(), 200);
+    seen.dedup();
+    assert_eq!(seen.len(), 200);
+}
+
+#[test]
+fn snapshots_and_iterators_see_one_moment_through_writes_and_flushes() {
+    let (_sim, db) = open_sim(4);
+    db.put("k", "1").unwrap();
+    db.put("gone", "x").unwrap();
+    let snap = db.snapshot().unwrap();
+    let iter = db.iter().unwrap();
+    db.put("k", "2").unwrap();
+    db.delete("gone").unwrap();
+    db.put("new", "n").unwrap();
+    db.flush().unwrap();
+    db.put("k", "3").unwrap();
+    db.flush().unwrap();
+    assert_eq!(snap.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(snap.get("gone").unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(snap.get("new").unwrap(), None);
+    let expected = vec![
+        ("gone".to_string(), "x".to_string()),
+        ("k".into(), "1".into()),
+    ];
+    assert_eq!(dump(snap.iter().unwrap()), expected);
+    assert_eq!(dump(iter), expected);
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"3"[..]));
+}
+
+#[test]
+fn memtables_freeze_flush_and_leave_stats() {
+    let (sim, db) = open_sim(5);
+    let value = vec![7u8; 500];
+    for i in 0..400 {
+        db.put(format!("key{i:05}"), &value).unwrap();
+    }
+    db.flush().unwrap();
+    let stats = db.stats();
+    assert!(stats.flushes >= 2, "{stats:?}");
+    assert!(
+        stats.levels[0].files >= 2 && stats.levels[0].bytes > 0,
+        "{stats:?}"
+    );
+    assert!(stats.write_amplification > 1.0, "{stats:?}");
+    assert_eq!(stats.immutable_memtables, 0);
+    // Flushed WAL segments are gone: only the active one (and any not yet flushed) remain.
+    let segments = sim_segments(&sim);
+    assert!(segments <= 2, "{segments} WAL segments left");
+    let db = reopen(&sim, db);
+    for i in (0..400).step_by(37) {
+        assert_eq!(
+            db.get(format!("key{i:05}")).unwrap().as_deref(),
+            Some(&value[..])
+        );
+    }
+}
+
+fn sim_segments(sim: &ferris_fs::SimFs) -> usize {
+    use ferris_fs::FileSystem;
+    sim.list(std::path::Path::new(crate::DIR))
+        .unwrap()
+        .iter()
+        .filter(|n| n.ends_with(".wal"))
+        .count()
+}
+
+#[test]
+fn reopen_cycles_keep_everything() {
+    let sim = ferris_fs::SimFs::new(6);
+    let mut db = Db::open(crate::DIR, crate::sim_options(&sim)).unwrap();
+    for cycle in 0..8 {
+        for i in 0..50 {
+            db.put(format!("c{cycle}-{i}"), format!("{cycle}")).unwrap();
+        }
+        if cycle % 3 == 0 {
+            db.flush().unwrap();
+        }
+        db = reopen(&sim, db);
+        assert_eq!(db.iter().unwrap().count(), (cycle + 1) * 50);
+    }
+}
+
+#[test]
+fn close_is_final_and_idempotent() {
+    let (_sim, db) = open_sim(7);
+    db.put("k", "v").unwrap();
+    db.close().unwrap();
+    db.close().unwrap();
+    assert!(matches!(
+        db.put("k", "v"),
+        Err(ferris_engine::Error::Closed)
+    ));
+    assert!(matches!(db.get("k"), Err(ferris_engine::Error::Closed)));
+    assert!(matches!(db.iter(), Err(ferris_engine::Error::Closed)));
+    assert!(matches!(db.flush(), Err(ferris_engine::Error::Closed)));
+    assert!(matches!(db.snapshot(), Err(ferris_engine::Error::Closed)));
+}
+
+#[test]
+fn a_real_directory_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("db"), Default::default()).unwrap();
+    db.put("k", "v").unwrap();
+    db.flush().unwrap();
+    db.put("k2", "v2").unwrap();
+    drop(db);
+    let db = Db::open(dir.path().join("db"), Default::default()).unwrap();
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.get("k2").unwrap().as_deref(), Some(&b"v2"[..]));
+}

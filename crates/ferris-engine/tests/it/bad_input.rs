@@ -1,0 +1,134 @@
+//! Bad input gets a typed error, never a panic.
+
+use ferris_engine::{Db, Error, LimitError, MAX_KEY_LEN, MAX_VALUE_LEN};
+use ferris_fs::FileSystem;
+
+use crate::{DIR, open_sim, path, sim_options};
+
+#[test]
+fn keys_and_values_at_and_beyond_the_limits() {
+    let (_sim, db) = open_sim(10);
+    db.put(vec![1u8; MAX_KEY_LEN], "v").unwrap();
+    assert!(matches!(
+        db.put(vec![1u8; MAX_KEY_LEN + 1], "v"),
+        Err(Error::Limit(LimitError::KeyTooLarge { .. }))
+    ));
+    db.put("big", vec![0u8; MAX_VALUE_LEN]).unwrap();
+    assert!(matches!(
+        db.put("big", vec![0u8; MAX_VALUE_LEN + 1]),
+        Err(Error::Limit(LimitError::ValueTooLarge { .. }))
+    ));
+    assert!(matches!(
+        db.put("", "v"),
+        Err(Error::Limit(LimitError::EmptyKey))
+    ));
+    assert!(matches!(
+        db.delete(""),
+        Err(Error::Limit(LimitError::EmptyKey))
+    ));
+    assert_eq!(
+        db.get(vec![1u8; MAX_KEY_LEN]).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(db.get("big").unwrap().map(|v| v.len()), Some(MAX_VALUE_LEN));
+}
+
+#[test]
+fn a_second_open_is_refused_while_the_first_holds_the_lock() {
+    let (sim, db) = open_sim(11);
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    drop(db);
+    Db::open(DIR, sim_options(&sim)).unwrap();
+}
+
+#[test]
+fn a_second_process_is_refused_on_a_real_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _db = Db::open(dir.path(), Default::default()).unwrap();
+    let err = Db::open(dir.path(), Default::default()).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("LOCK"), "{err}");
+}
+
+#[test]
+fn a_directory_of_other_files_is_not_a_database() {
+    let sim = ferris_fs::SimFs::new(12);
+    sim.create_dir_all(std::path::Path::new(DIR)).unwrap();
+    sim.create(&path("notes.txt")).unwrap();
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+}
+
+#[test]
+fn tables_without_current_are_not_guessed_at() {
+    let (sim, db) = open_sim(13);
+    db.put("k", "v").unwrap();
+    db.flush().unwrap();
+    drop(db);
+    sim.remove(&path("CURRENT")).unwrap();
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
+}
+
+#[test]
+fn a_missing_directory_without_create_if_missing() {
+    let sim = ferris_fs::SimFs::new(14);
+    let mut options = sim_options(&sim);
+    options.create_if_missing = false;
+    let err = Db::open(DIR, options).unwrap_err();
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
+}
+
+#[test]
+fn a_newer_format_is_refused_by_name() {
+    let (sim, db) = open_sim(15);
+    drop(db);
+    let body = "FRSDBCUR 2 MANIFEST-000001";
+    let crc = ferris_core::checksum::masked_crc32c(&[body.as_bytes()]);
+    sim.remove(&path("CURRENT")).unwrap();
+    let mut f = sim.create(&path("CURRENT")).unwrap();
+    f.append(format!("{body} {crc:08x}\n").as_bytes()).unwrap();
+    f.sync().unwrap();
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Manifest(ferris_manifest::Error::UnsupportedVersion { found: 2, .. })
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_damaged_current_is_corruption() {
+    let (sim, db) = open_sim(16);
+    drop(db);
+    sim.remove(&path("CURRENT")).unwrap();
+    let mut f = sim.create(&path("CURRENT")).unwrap();
+    f.append(b"FRSDBCUR 1 MANIFEST-000009 00000000\n").unwrap();
+    f.sync().unwrap();
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+}
+
+#[test]
+fn a_failed_wal_sync_poisons_writes_until_reopen() {
+    let (sim, db) = open_sim(17);
+    db.put("before", "1").unwrap();
+    sim.inject(
+        ferris_fs::Fault::new(ferris_fs::Op::Sync, ferris_fs::FaultKind::Eio).path_contains(".wal"),
+    );
+    assert!(db.put("k", "v").is_err());
+    let err = db.put("k2", "v").unwrap_err();
+    assert!(
+        matches!(err, Error::Poisoned { .. } | Error::Wal(_)),
+        "{err}"
+    );
+    sim.clear_faults();
+    let db = crate::reopen(&sim, db);
+    assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
+    db.put("after", "ok").unwrap();
+}

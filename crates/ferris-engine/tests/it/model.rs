@@ -1,0 +1,174 @@
+//! A model check: random puts, deletes, batches, flushes, reopens, snapshot reads and
+//! scans both ways, against a `BTreeMap`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use ferris_engine::{Db, WriteBatch};
+use ferris_fs::SimFs;
+use proptest::prelude::*;
+
+use crate::{DIR, sim_options};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, u16),
+    Delete(u8),
+    Batch(Vec<(u8, Option<u16>)>),
+    Flush,
+    Reopen,
+    /// Take a snapshot, make these writes (and maybe a flush), then check that the
+    /// snapshot still reads the state from before them.
+    Snapshot(Vec<(u8, Option<u16>)>, bool),
+    Scan(Bound<u8>, Bound<u8>, bool),
+    Get(u8),
+}
+
+fn key(k: u8) -> String {
+    format!("key{k:03}")
+}
+
+fn value(v: u16) -> String {
+    // Some values are long so memtables fill and freeze on their own.
+    format!("{v}-{}", "v".repeat(usize::from(v % 7) * 60))
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let k = 0u8..40;
+    let bound = prop_oneof![
+        Just(Bound::Unbounded),
+        (0u8..40).prop_map(Bound::Included),
+        (0u8..40).prop_map(Bound::Excluded)
+    ];
+    prop_oneof![
+        10 => (k.clone(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
+        3 => k.clone().prop_map(Op::Delete),
+        3 => proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..6).prop_map(Op::Batch),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Reopen),
+        2 => (proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..20), any::<bool>()).prop_map(|(w, f)| Op::Snapshot(w, f)),
+        2 => (bound.clone(), bound, any::<bool>()).prop_map(|(a, b, r)| Op::Scan(a, b, r)),
+        3 => k.prop_map(Op::Get),
+    ]
+}
+
+type Model = BTreeMap<String, String>;
+
+fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, String)> {
+    let b = |x: &Bound<u8>| x.map(key);
+    let (lo, hi) = (b(lo), b(hi));
+    let empty = match (&lo, &hi) {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+        _ => false,
+    };
+    if empty {
+        return Vec::new();
+    }
+    model
+        .range((lo, hi))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn run(ops: Vec<Op>) {
+    let sim = SimFs::new(9);
+    let mut options = sim_options(&sim);
+    options.write_buffer_size = 4 << 10;
+    let mut db = Db::open(DIR, options.clone()).unwrap();
+    let mut model = Model::new();
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                db.put(key(k), value(v)).unwrap();
+                model.insert(key(k), value(v));
+            }
+            Op::Delete(k) => {
+                db.delete(key(k)).unwrap();
+                model.remove(&key(k));
+            }
+            Op::Batch(entries) => {
+                let mut batch = WriteBatch::new();
+                for (k, v) in entries {
+                    match v {
+                        Some(v) => {
+                            batch.put(key(k), value(v));
+                            model.insert(key(k), value(v));
+                        }
+                        None => {
+                            batch.delete(key(k));
+                            model.remove(&key(k));
+                        }
+                    }
+                }
+                db.write(batch).unwrap();
+            }
+            Op::Flush => db.flush().unwrap(),
+            Op::Reopen => {
+                drop(db);
+                db = Db::open(DIR, options.clone()).unwrap();
+            }
+            Op::Snapshot(writes, flush) => {
+                let before = model.clone();
+                let snap = db.snapshot().unwrap();
+                for (k, v) in writes {
+                    match v {
+                        Some(v) => {
+                            db.put(key(k), value(v)).unwrap();
+                            model.insert(key(k), value(v));
+                        }
+                        None => {
+                            db.delete(key(k)).unwrap();
+                            model.remove(&key(k));
+                        }
+                    }
+                }
+                if flush {
+                    db.flush().unwrap();
+                }
+                assert_eq!(
+                    crate::dump(snap.iter().unwrap()),
+                    before.clone().into_iter().collect::<Vec<_>>()
+                );
+                for k in 0..40 {
+                    let got = snap
+                        .get(key(k))
+                        .unwrap()
+                        .map(|v| String::from_utf8(v.to_vec()).unwrap());
+                    assert_eq!(got, before.get(&key(k)).cloned(), "snapshot get {}", key(k));
+                }
+            }
+            Op::Scan(lo, hi, reverse) => {
+                let want = scan_model(&model, &lo, &hi);
+                let bounds = (lo.map(key), hi.map(key));
+                let got = crate::dump(db.range(bounds).unwrap());
+                if reverse {
+                    let mut back = crate::dump(db.range((lo.map(key), hi.map(key))).unwrap().rev());
+                    back.reverse();
+                    assert_eq!(back, want, "reverse scan {lo:?}..{hi:?}");
+                }
+                assert_eq!(got, want, "scan {lo:?}..{hi:?}");
+            }
+            Op::Get(k) => {
+                let got = db
+                    .get(key(k))
+                    .unwrap()
+                    .map(|v| String::from_utf8(v.to_vec()).unwrap());
+                assert_eq!(got, model.get(&key(k)).cloned(), "get {}", key(k));
+            }
+        }
+    }
+    assert_eq!(
+        crate::dump(db.iter().unwrap()),
+        model.into_iter().collect::<Vec<_>>()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn the_engine_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops);
+    }
+}
