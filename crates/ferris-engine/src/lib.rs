@@ -1,6 +1,165 @@
 //! # ferris-engine: the database
 //!
-//! (Tutorial chapter in progress.)
+//! ## The problem
+//!
+//! The chapters before this one built the parts: a log that makes a write durable
+//! (`ferris-wal`), a sorted in-memory buffer (`ferris-memtable`), immutable sorted files
+//! (`ferris-sstable`) and a log of which files are live (`ferris-manifest`). None of them is
+//! a database. A database takes `put`, `get`, `delete` and scans from many threads at once,
+//! never loses an acknowledged write, never shows half a batch, and keeps memory bounded
+//! however much is written. This crate wires the parts into [`Db`], and this chapter walks
+//! through what happens at each step, and at each fsync.
+//!
+//! ## Example
+//!
+//! ```
+//! use ferris_engine::{Db, Options, WriteBatch};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//!
+//! db.put("apple", "red")?; // durable when it returns: the WAL was fsync'd
+//! db.put("pear", "green")?;
+//! assert_eq!(db.get("apple")?.as_deref(), Some(&b"red"[..]));
+//!
+//! // A batch is atomic, across a crash too.
+//! let mut batch = WriteBatch::new();
+//! batch.put("plum", "purple").delete("pear");
+//! db.write(batch)?;
+//!
+//! // A snapshot keeps seeing the past while writes go on.
+//! let snapshot = db.snapshot()?;
+//! db.put("apple", "green")?;
+//! db.flush()?; // the memtable becomes a table file; the snapshot does not notice
+//! assert_eq!(snapshot.get("apple")?.as_deref(), Some(&b"red"[..]));
+//!
+//! // Scans are double-ended: `.rev()` walks backwards.
+//! let keys: Vec<_> = db.iter()?.rev().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(keys, ["plum", "apple"]);
+//! drop(snapshot);
+//!
+//! // Reopening replays the manifest, then the WAL.
+//! drop(db);
+//! let db = Db::open(dir.path(), Options::default())?;
+//! assert_eq!(db.get("apple")?.as_deref(), Some(&b"green"[..]));
+//! assert_eq!(db.get("pear")?, None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The write path, step by step
+//!
+//! 1. **Queue.** [`Db::write`] checks the batch (no empty key, no key over
+//!    [`MAX_KEY_LEN`], no value over [`MAX_VALUE_LEN`]) and joins a queue of writers
+//!    (`src/write.rs`). The writer at the front becomes the **leader**; the others wait.
+//! 2. **Group.** The leader takes the batches queued behind it (up to 1 MiB) and appends
+//!    them into one batch, so the group is one WAL record: all of it survives a crash or
+//!    none of it does, and the log stays in sequence-number order.
+//! 3. **Room.** If the memtable is full ([`Options::write_buffer_size`]) the leader freezes
+//!    it: the WAL is **rotated** (the old segment is sealed and fsync'd, a new one created
+//!    and its directory entry fsync'd), the memtable joins the frozen list, and the flush
+//!    thread is woken. If [`Options::max_immutable_memtables`] are already waiting, the
+//!    leader **stalls** until a flush finishes: memory stays bounded, the stall is counted
+//!    in [`Stats::stalls`] and logged through `tracing`.
+//! 4. **Sequence numbers.** Entry `i` of the group gets `last + 1 + i`.
+//! 5. **Log.** One `Wal::append_with` call writes the record and, when any writer in the
+//!    group asked for it ([`Options::sync_writes`], the default), **fsyncs the segment**.
+//!    This is the fsync that makes the write durable; a group of eight writers pays for one.
+//!    If it fails, the database is poisoned: no write is acknowledged that might not be
+//!    durable, and every later write fails with [`Error::Poisoned`] until a reopen lets
+//!    recovery decide what reached the disk.
+//! 6. **Memtable.** The entries go into the skip list.
+//! 7. **Publish.** The last sequence number is stored (release ordering). Reads load it
+//!    first, so a reader sees the whole group or none of it.
+//!
+//! ## Flush: memtable to table, step by step
+//!
+//! The flush thread (`src/flush.rs`) takes the oldest frozen memtable and:
+//!
+//! 1. writes every entry to `NNNNNN.sst.tmp`, **fsyncs it**, renames it to `NNNNNN.sst` and
+//!    **fsyncs the directory** (`ferris_sstable::TableWriter::finish`);
+//! 2. appends a version edit to the manifest (the table added to level 0, the first WAL
+//!    segment still needed, the next file number, the last sequence number) and **fsyncs
+//!    the manifest**: this is the moment the flush takes effect;
+//! 3. installs a new `Version` and drops the frozen memtable from what reads see;
+//! 4. deletes the WAL segments the table made redundant.
+//!
+//! A crash before step 2 leaves an orphan table that the next open deletes; a crash after
+//! it leaves old WAL segments the next open deletes. When the manifest passes
+//! [`Options::max_manifest_size`], a new one is written holding a snapshot of the state,
+//! and `CURRENT` is switched to it atomically (write `CURRENT.tmp`, fsync, rename, fsync
+//! the directory).
+//!
+//! ## The read path
+//!
+//! A read loads the last sequence number, then pins the current *super version*: the
+//! active memtable, the frozen ones, and the `Version` (the live tables per level), all
+//! behind one `Arc`. [`Db::get`] asks them in order, newest first, and stops at the first
+//! answer, a value or a tombstone: the memtable, the frozen memtables, the level-0 tables
+//! newest first (each asks its bloom filter before reading a block), then each deeper
+//! level's one table whose key range holds the key.
+//!
+//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges every source with a binary
+//! heap (`src/iter.rs`): each step yields the smallest internal key among the sources. On
+//! top of the merge, [`DbIter`] skips versions newer than its sequence number, yields only
+//! the newest remaining version of each user key, and hides keys whose newest version is a
+//! tombstone. Going backwards, a key's versions arrive oldest first, so the iterator
+//! collects them and keeps the newest visible one. The two ends use two mergers and stop
+//! when they meet.
+//!
+//! A table file is deleted only when no `Version` lists it and no iterator holds it: each
+//! is an `Arc`, and the last one dropped deletes the file once an edit has removed it.
+//!
+//! ## Opening: recovery, step by step
+//!
+//! 1. Create the directory if needed, then take an OS lock on `LOCK` ([`Error::Locked`]
+//!    if another `Db` holds it).
+//! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
+//!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
+//!    tables, WAL segments or foreign files ([`Error::NotADatabase`]).
+//! 3. Replay every WAL segment from the manifest's log number on into a memtable. A torn
+//!    tail (what a power cut leaves) is dropped; corruption anywhere else is an error
+//!    naming the file and offset (see [`Options::wal_recovery_mode`] for the lenient modes).
+//! 4. Write a fresh manifest holding one snapshot edit, fsync it, switch `CURRENT`.
+//! 5. Delete leftovers: old manifests, temporaries, tables no version lists, flushed WAL
+//!    segments. Then start a new WAL segment; the old unflushed ones stay until the
+//!    recovered memtable is flushed.
+//!
+//! # Durability
+//!
+//! With [`Options::sync_writes`] (the default), a write that returned `Ok` was fsync'd to
+//! the WAL, and survives a power cut. With it off, a write survives a crash of the process
+//! but not a power cut until [`Db::sync_wal`] returns (or a later synced write). After a
+//! crash, the recovered state is the history up to some point at or after the last
+//! acknowledged write: a prefix, never with holes. The integration tests cut the power of
+//! a simulated disk at operations spread over a workload of writes and flushes and check
+//! exactly that (`tests/it/power_cut.rs`).
+//!
+//! # Concurrency
+//!
+//! [`Db`] is `Send + Sync`. Reads never wait for writes or flushes (they clone an `Arc`
+//! under a read lock). Writes are serialized through the queue, with one leader at a time;
+//! flushes run on their own thread. Snapshots and iterators see one sequence number.
+//!
+//! # Limits
+//!
+//! - Compaction is not wired in yet (`ferris-compaction`): tables accumulate in level 0,
+//!   so reads slow down and disk use grows with overwrites. [`Db::compact`] only flushes.
+//! - Memtable inserts happen in the group's leader, one group at a time.
+//! - A single flush thread; a snapshot does not survive a reopen.
+//!
+//! ## Exercises
+//!
+//! 1. Write 1,000 keys with [`Options::write_buffer_size`] at 16 KiB and print
+//!    [`Db::stats`]: how many flushes ran, and why is the write amplification above 2?
+//! 2. Open the same directory twice from one program. Which error do you get, and which
+//!    file does it name?
+//! 3. Put a key, take a snapshot, delete the key and flush. Where does the snapshot find
+//!    the value now?
+//!
+//! ## What to read next
+//!
+//! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`; then
+//! `ferris-compaction`, which keeps the levels in shape.
 
 #![forbid(unsafe_code)]
 
