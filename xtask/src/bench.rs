@@ -1,9 +1,10 @@
-//! `cargo xtask bench`: measures FerrisDB's components and prints one table.
+//! `cargo xtask bench`: measures FerrisDB and prints one table.
 //!
-//! Until the engine exists this measures what does: the WAL (durable appends with group
-//! commit at several thread counts, appends without sync, recovery) and the memtable
-//! (inserts and lookups). Every figure comes from this run on this machine; the header says
-//! which machine that is.
+//! It measures the engine end to end (random fills without and with per-write fsync,
+//! random reads through memtables and level-0 tables) and the components below it: the
+//! WAL (durable appends with group commit at several thread counts, appends without sync,
+//! recovery), the memtable (inserts and lookups) and the bloom filter. Every figure comes
+//! from this run on this machine; the header says which machine that is.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::Args;
 use ferris_core::{SeqNo, ValueKind};
+use ferris_engine::{Db, Options};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_memtable::Memtable;
 use ferris_wal::{RecoveryOptions, SyncMode, Wal, WalOptions, WalRecovery};
@@ -86,7 +88,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     print_machine(&dir);
     let mut rows = Vec::new();
 
-    eprintln!("[1/4] wal: durable appends with group commit ...");
+    eprintln!("[1/5] engine: fillrandom, durable puts, readrandom ...");
+    rows.extend(engine(&dir.join("engine"), args)?);
+    let engine_rows = rows.len();
+
+    eprintln!("[2/5] wal: durable appends with group commit ...");
     for &threads in &args.threads {
         rows.push(wal_durable(
             &dir.join(format!("wal-sync-{threads}")),
@@ -95,20 +101,20 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             args.value_size,
         )?);
     }
-    let base = rows.first().map(Row::ops_per_sec).unwrap_or(1.0);
-    for row in &mut rows {
+    let base = rows.get(engine_rows).map(Row::ops_per_sec).unwrap_or(1.0);
+    for row in &mut rows[engine_rows..] {
         row.note = format!("{}, {:.2}x 1 thread", row.note, row.ops_per_sec() / base);
     }
 
-    eprintln!("[2/4] wal: appends without sync, then recovery ...");
+    eprintln!("[3/5] wal: appends without sync, then recovery ...");
     let nosync_dir = dir.join("wal-nosync");
     rows.push(wal_nosync(&nosync_dir, args.num, args.value_size)?);
     rows.push(wal_recover(&nosync_dir)?);
 
-    eprintln!("[3/4] memtable: inserts and lookups ...");
+    eprintln!("[4/5] memtable: inserts and lookups ...");
     rows.extend(memtable(args.num, args.value_size)?);
 
-    eprintln!("[4/4] bloom filter: probes and false positives ...");
+    eprintln!("[5/5] bloom filter: probes and false positives ...");
     rows.push(bloom(args.num));
 
     print_table(&rows);
@@ -129,12 +135,139 @@ fn print_machine(dir: &Path) {
         })
         .unwrap_or_else(|| "unknown cpu".to_owned());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("FerrisDB component benchmarks");
+    println!("FerrisDB benchmarks");
     println!(
         "machine: {cores} cores, {cpu}; directory: {}",
         dir.display()
     );
     println!();
+}
+
+/// The engine end to end, on a fresh database: `--num` random puts with sync off, the same
+/// number of random gets, then durable puts (sync on) at 1 and at the largest `--threads`.
+fn engine(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
+    let mut rng = SmallRng::seed_from_u64(11);
+    let n = args.num;
+    let mut keys: Vec<Vec<u8>> = (0..n).map(|i| format!("key{i:013}").into_bytes()).collect();
+    keys.shuffle(&mut rng);
+    let mut value = vec![0u8; args.value_size];
+    rng.fill(&mut value[..]);
+    let entry_bytes = (16 + args.value_size) as u64;
+    let mut rows = Vec::new();
+
+    let mut options = Options::default();
+    options.sync_writes = false;
+    let rss_before = rss_bytes();
+    let db = Db::open(dir.join("fill"), options)?;
+    let mut latency = histogram();
+    let start = Instant::now();
+    for key in &keys {
+        let t = Instant::now();
+        db.put(key, &value)?;
+        latency.record(t.elapsed().as_nanos() as u64)?;
+    }
+    let elapsed = start.elapsed();
+    let stats = db.stats();
+    rows.push(Row {
+        workload: "db fillrandom, no sync".into(),
+        threads: 1,
+        ops: n as u64,
+        elapsed,
+        bytes: n as u64 * entry_bytes,
+        latency: Some(latency),
+        note: format!(
+            "{} flushes, {} L0 tables, write amp {:.2}, {} stalls ({:.0} ms), RSS +{} MiB",
+            stats.flushes,
+            stats.levels[0].files,
+            stats.write_amplification,
+            stats.stalls,
+            stats.stall_time.as_secs_f64() * 1e3,
+            rss_bytes()
+                .zip(rss_before)
+                .map_or(0, |(after, before)| after.saturating_sub(before) >> 20),
+        ),
+    });
+
+    let probes: Vec<&Vec<u8>> = (0..n.min(500_000))
+        .map(|_| &keys[rng.random_range(0..keys.len())])
+        .collect();
+    let mut latency = histogram();
+    let start = Instant::now();
+    for probe in &probes {
+        let t = Instant::now();
+        let found = db.get(probe)?;
+        latency.record(t.elapsed().as_nanos() as u64)?;
+        anyhow::ensure!(found.is_some(), "a key written by fillrandom is missing");
+    }
+    let elapsed = start.elapsed();
+    let cache = db.stats().block_cache;
+    rows.push(Row {
+        workload: "db readrandom".into(),
+        threads: 1,
+        ops: probes.len() as u64,
+        elapsed,
+        bytes: probes.len() as u64 * entry_bytes,
+        latency: Some(latency),
+        note: format!(
+            "memtables + {} L0 tables, block cache hit rate {:.1}%",
+            stats.levels[0].files,
+            cache.hit_rate() * 100.0
+        ),
+    });
+    db.close()?;
+    drop(db);
+
+    let max_threads = args.threads.iter().copied().max().unwrap_or(1);
+    let mut single = None;
+    for threads in [1, max_threads] {
+        let db = Db::open(dir.join(format!("sync-{threads}")), Options::default())?;
+        let per_thread = args.wal_records.div_ceil(threads);
+        let start = Instant::now();
+        let histograms: Vec<Histogram<u64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (db, value) = (&db, &value);
+                    s.spawn(move || -> Result<Histogram<u64>> {
+                        let mut h = histogram();
+                        for i in 0..per_thread {
+                            let key = format!("t{t:02}-{i:012}");
+                            let start = Instant::now();
+                            db.put(key, value)?;
+                            h.record(start.elapsed().as_nanos() as u64)?;
+                        }
+                        Ok(h)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("writer thread panicked"))
+                .collect::<Result<_>>()
+        })?;
+        let elapsed = start.elapsed();
+        let mut latency = histogram();
+        for h in &histograms {
+            latency.add(h)?;
+        }
+        let stats = db.stats();
+        let ops = (per_thread * threads) as u64;
+        let ops_per_sec = ops as f64 / elapsed.as_secs_f64();
+        let base = *single.get_or_insert(ops_per_sec);
+        rows.push(Row {
+            workload: "db put, fsync".into(),
+            threads,
+            ops,
+            elapsed,
+            bytes: ops * entry_bytes,
+            latency: Some(latency),
+            note: format!(
+                "{:.3} fsyncs/write, {:.2}x 1 thread",
+                stats.wal_syncs.saturating_sub(1) as f64 / ops as f64,
+                ops_per_sec / base
+            ),
+        });
+    }
+    Ok(rows)
 }
 
 fn new_wal(dir: &Path, sync_mode: SyncMode) -> Result<Wal> {
