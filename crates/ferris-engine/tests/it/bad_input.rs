@@ -132,3 +132,48 @@ fn a_failed_wal_sync_poisons_writes_until_reopen() {
     assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
     db.put("after", "ok").unwrap();
 }
+
+/// A flush whose manifest fsync fails must not lose the memtable's writes: the table is
+/// not live, the WAL segments stay, and the reopened database has everything.
+#[test]
+fn a_failed_manifest_sync_during_flush_loses_nothing() {
+    let (sim, db) = open_sim(18);
+    for i in 0..100 {
+        db.put(format!("k{i:03}"), format!("v{i}")).unwrap();
+    }
+    sim.inject(
+        ferris_fs::Fault::new(ferris_fs::Op::Sync, ferris_fs::FaultKind::Eio)
+            .path_contains("MANIFEST"),
+    );
+    let err = db.flush().unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "{err}");
+    assert!(matches!(db.put("x", "y"), Err(Error::Poisoned { .. })));
+    // Reads still work from what is in memory.
+    assert_eq!(db.get("k050").unwrap().as_deref(), Some(&b"v50"[..]));
+    sim.clear_faults();
+    let db = crate::reopen(&sim, db);
+    for i in 0..100 {
+        assert_eq!(
+            db.get(format!("k{i:03}")).unwrap().as_deref(),
+            Some(format!("v{i}").as_bytes()),
+        );
+    }
+    assert_eq!(db.get("x").unwrap(), None);
+}
+
+/// A full disk while writing a table poisons the database the same way; nothing is lost.
+#[test]
+fn a_full_disk_during_flush_loses_nothing() {
+    let (sim, db) = open_sim(19);
+    for i in 0..100 {
+        db.put(format!("k{i:03}"), format!("v{i}")).unwrap();
+    }
+    sim.inject(
+        ferris_fs::Fault::new(ferris_fs::Op::Append, ferris_fs::FaultKind::Enospc)
+            .path_contains(".sst"),
+    );
+    assert!(db.flush().is_err());
+    sim.clear_faults();
+    let db = crate::reopen(&sim, db);
+    assert_eq!(db.iter().unwrap().count(), 100);
+}
