@@ -121,8 +121,12 @@
 //!    naming the file and offset (see [`Options::wal_recovery_mode`] for the lenient modes).
 //! 4. Write a fresh manifest holding one snapshot edit, fsync it, switch `CURRENT`.
 //! 5. Delete leftovers: old manifests, temporaries, tables no version lists, flushed WAL
-//!    segments. Then start a new WAL segment; the old unflushed ones stay until the
-//!    recovered memtable is flushed.
+//!    segments. Then start a new WAL segment. The replayed segments normally stay until
+//!    the recovered memtable is flushed; but when there was nothing to replay, when four
+//!    or more segments were replayed (each open starts one, so a tool that opens the
+//!    database for one write at a time would otherwise pile them up), or when a lenient
+//!    recovery mode skipped damage, the recovered memtable is written to a level-0 table
+//!    during the open and every replayed segment is retired.
 //!
 //! # Durability
 //!

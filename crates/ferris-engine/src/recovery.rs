@@ -24,6 +24,9 @@ use crate::version::{SuperVersion, Version, parse_table_name};
 /// The lock file's name.
 pub(crate) const LOCK: &str = "LOCK";
 
+/// Open flushes what it replayed once this many WAL segments needed replay.
+const MAX_REPLAYED_SEGMENTS: usize = 4;
+
 struct Ctx {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
@@ -127,10 +130,16 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     );
     state.last_sequence = last_seq;
 
-    // After damage was skipped (only in the lenient recovery modes), what was recovered is
-    // written to a table at once and every old segment retired: replaying them again
-    // later, past the damage, could resurrect writes from after a hole.
-    let (mem, version) = if damaged {
+    // The recovered memtable is written to a table at once, and every replayed segment
+    // retired, when:
+    // - damage was skipped (only in the lenient recovery modes): replaying those segments
+    //   again later, past the damage, could resurrect writes from after a hole;
+    // - there was nothing to replay: the segments are empty and can simply go;
+    // - many segments have piled up, as they do when a database is opened for a few writes
+    //   at a time (each open starts a new segment): without this they would grow without
+    //   bound until the memtable filled.
+    let retire = damaged || mem.is_empty() || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS;
+    let (mem, version) = if retire {
         let number = state.next_file_number;
         state.next_file_number += 1;
         let mut added = Vec::new();

@@ -232,3 +232,22 @@ fn frozen_memtables_stay_bounded_under_a_write_burst() {
     }
     assert!(db.stats().flushes > 10);
 }
+
+#[test]
+fn reopening_again_and_again_does_not_pile_up_wal_segments() {
+    let sim = ferris_fs::SimFs::new(10);
+    let mut db = Db::open(crate::DIR, crate::sim_options(&sim)).unwrap();
+    for i in 0..30 {
+        // A write or two per open, as a command-line tool does.
+        if i % 3 != 0 {
+            db.put(format!("k{i}"), "v").unwrap();
+        }
+        db = reopen(&sim, db);
+        assert!(
+            sim_segments(&sim) <= 5,
+            "open {i}: {} segments",
+            sim_segments(&sim)
+        );
+    }
+    assert_eq!(db.iter().unwrap().count(), 20);
+}
