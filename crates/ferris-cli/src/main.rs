@@ -3,13 +3,21 @@
 //! ```text
 //! ferris wal dump FILE [--json]             every record of a WAL segment, with offsets
 //! ferris table dump FILE [--blocks] [--json] a table's properties, index and entries
+//! ferris manifest dump DIR [--json]         the version edits and the current version
+//! ferris get DIR KEY                        a value
+//! ferris put DIR KEY VALUE                  set a key (creates the database if needed)
+//! ferris delete DIR KEY                     delete a key
+//! ferris scan DIR [--prefix P | --from A --to B] [--reverse] [--limit N] [--json]
+//! ferris stats DIR [--json]                 levels, files and sizes
 //! ```
 //!
 //! Exit codes: 0 when the file is intact (a torn WAL tail, which a crash leaves, counts as
-//! intact), 1 when it is damaged, 2 for bad usage or a file that cannot be read.
+//! intact) or the command succeeded, 1 when a file is damaged or `get` finds no value, 2
+//! for bad usage, a database that cannot be opened, or a file that cannot be read.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
+mod db;
 mod table;
 mod wal;
 
@@ -36,6 +44,77 @@ enum Command {
     Table {
         #[command(subcommand)]
         command: TableCommand,
+    },
+    /// The manifest of a database directory.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
+    /// Print the value of KEY (exit 1 if it is not set).
+    Get {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// Set KEY to VALUE, durably. Creates the database if there is none.
+    Put {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Delete KEY.
+    Delete {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// Print keys and values in order, one per line (tab-separated).
+    Scan {
+        /// The database directory.
+        dir: PathBuf,
+        /// Only keys starting with this.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        prefix: Option<String>,
+        /// The first key (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// The end key (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Walk backwards.
+        #[arg(long)]
+        reverse: bool,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Levels, files and sizes.
+    Stats {
+        /// The database directory.
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Every version edit of the live manifest, then the version they add up to.
+    Dump {
+        /// The database directory.
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -81,6 +160,32 @@ fn main() -> ExitCode {
         Command::Table {
             command: TableCommand::Dump { file, blocks, json },
         } => table::dump(&file, blocks, json),
+        Command::Manifest {
+            command: ManifestCommand::Dump { dir, json },
+        } => db::manifest_dump(&dir, json),
+        Command::Get { dir, key } => db::get(&dir, &key),
+        Command::Put { dir, key, value } => db::put(&dir, &key, &value),
+        Command::Delete { dir, key } => db::delete(&dir, &key),
+        Command::Scan {
+            dir,
+            prefix,
+            from,
+            to,
+            reverse,
+            limit,
+            json,
+        } => db::scan(
+            &dir,
+            &db::ScanArgs {
+                prefix: prefix.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                reverse,
+                limit,
+                json,
+            },
+        ),
+        Command::Stats { dir, json } => db::stats(&dir, json),
     };
     match result {
         Ok(Verdict::Intact) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! The `ferris` binary, run as a user would: each subcommand on intact and damaged files,
 //! text and JSON output, and exit codes.
 
+mod db;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

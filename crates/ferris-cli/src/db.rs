@@ -1,0 +1,281 @@
+//! The database-level commands: `ferris manifest dump`, `get`, `put`, `delete`, `scan`,
+//! `stats`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ferris_engine::{Db, Options};
+use ferris_fs::StdFs;
+use ferris_manifest::{VersionEdit, manifest_file_name, read_current};
+use ferris_wal::{RecoveryMode, SegmentReader};
+use serde_json::json;
+
+use crate::Verdict;
+
+/// Opens an existing database (never creates one: a typo must not make a new database).
+fn open(dir: &Path) -> Result<Db> {
+    let mut options = Options::default();
+    options.create_if_missing = false;
+    Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))
+}
+
+/// Keys and values are printed as text when they are UTF-8 without control characters,
+/// and escaped otherwise.
+fn show(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => bytes.escape_ascii().to_string(),
+    }
+}
+
+fn key_json(key: &ferris_core::InternalKey) -> serde_json::Value {
+    json!({"user_key": show(key.user_key()), "seq": key.seq(), "kind": format!("{:?}", key.kind())})
+}
+
+pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
+    let fs = StdFs::default();
+    let number = match read_current(&fs, dir) {
+        Ok(Some(n)) => n,
+        Ok(None) => bail!(
+            "{} has no CURRENT file: it is not a FerrisDB database",
+            dir.display()
+        ),
+        Err(e) if e.is_corruption() => {
+            println!("{e}");
+            return Ok(Verdict::Damaged);
+        }
+        Err(e) => return Err(e).context("reading CURRENT"),
+    };
+    let path = dir.join(manifest_file_name(number));
+    let mut reader = match SegmentReader::open(&fs, &path, number, RecoveryMode::TolerateTornTail) {
+        Ok(r) => r,
+        Err(e) if e.is_corruption() => {
+            println!("{e}");
+            return Ok(Verdict::Damaged);
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut edits = Vec::new();
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => match VersionEdit::decode(&record.data) {
+                Ok(edit) => edits.push((record.offset, edit)),
+                Err(e) => {
+                    println!(
+                        "{}: the edit at offset {} does not decode: {e}",
+                        path.display(),
+                        record.offset
+                    );
+                    return Ok(Verdict::Damaged);
+                }
+            },
+            Ok(None) => break,
+            Err(e) if e.is_corruption() => {
+                println!("{e}");
+                return Ok(Verdict::Damaged);
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    if edits.is_empty() {
+        // CURRENT only ever names a manifest whose first edit was durable.
+        println!("{}: the manifest holds no intact edit", path.display());
+        return Ok(Verdict::Damaged);
+    }
+    let mut state = ferris_manifest::LevelState::default();
+    for (offset, edit) in &edits {
+        if let Err(reason) = state.apply(edit) {
+            println!(
+                "{}: the edit at offset {offset} is inconsistent: {reason}",
+                path.display()
+            );
+            return Ok(Verdict::Damaged);
+        }
+    }
+    if as_json {
+        let edits: Vec<_> = edits
+            .iter()
+            .map(|(offset, e)| {
+                json!({
+                    "offset": offset,
+                    "format_version": e.format_version,
+                    "log_number": e.log_number,
+                    "next_file_number": e.next_file_number,
+                    "last_sequence": e.last_sequence,
+                    "deleted": e.deleted.iter().map(|(l, n)| json!({"level": l, "number": n})).collect::<Vec<_>>(),
+                    "added": e.added.iter().map(|(l, f)| json!({
+                        "level": l, "number": f.number, "size": f.size,
+                        "smallest": key_json(&f.smallest), "largest": key_json(&f.largest),
+                        "min_seq": f.min_seq, "max_seq": f.max_seq,
+                        "entries": f.entries, "tombstones": f.tombstones,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let levels: Vec<_> = state
+            .levels
+            .iter()
+            .map(|files| files.keys().copied().collect::<Vec<_>>())
+            .collect();
+        let out = json!({
+            "manifest": path.display().to_string(),
+            "edits": edits,
+            "current": {
+                "levels": levels,
+                "log_number": state.log_number,
+                "next_file_number": state.next_file_number,
+                "last_sequence": state.last_sequence,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{} ({} edits)", path.display(), edits.len());
+        for (offset, e) in &edits {
+            let mut parts = Vec::new();
+            if let Some(v) = e.format_version {
+                parts.push(format!("format {v}"));
+            }
+            if let Some(v) = e.log_number {
+                parts.push(format!("log {v}"));
+            }
+            if let Some(v) = e.next_file_number {
+                parts.push(format!("next file {v}"));
+            }
+            if let Some(v) = e.last_sequence {
+                parts.push(format!("last seq {v}"));
+            }
+            for (l, n) in &e.deleted {
+                parts.push(format!("-L{l} {n:06}.sst"));
+            }
+            for (l, f) in &e.added {
+                parts.push(format!(
+                    "+L{l} {:06}.sst ({} bytes, {} entries, keys {}..{}, seqs {}..{})",
+                    f.number,
+                    f.size,
+                    f.entries,
+                    show(f.smallest.user_key()),
+                    show(f.largest.user_key()),
+                    f.min_seq,
+                    f.max_seq
+                ));
+            }
+            println!("  @{offset:<8} {}", parts.join(", "));
+        }
+        for event in reader.events() {
+            println!("  tolerated: {event:?}");
+        }
+        println!("current version:");
+        for (level, files) in state.levels.iter().enumerate() {
+            if !files.is_empty() {
+                let names: Vec<_> = files.keys().map(|n| format!("{n:06}.sst")).collect();
+                println!("  L{level}: {}", names.join(" "));
+            }
+        }
+        println!(
+            "  log number {}, next file number {}, last sequence {}",
+            state.log_number, state.next_file_number, state.last_sequence
+        );
+    }
+    Ok(Verdict::Intact)
+}
+
+pub(crate) fn get(dir: &Path, key: &str) -> Result<Verdict> {
+    let db = open(dir)?;
+    match db.get(key)? {
+        Some(value) => {
+            println!("{}", show(&value));
+            Ok(Verdict::Intact)
+        }
+        None => {
+            eprintln!("ferris: {key:?} is not set");
+            Ok(Verdict::Damaged)
+        }
+    }
+}
+
+pub(crate) fn put(dir: &Path, key: &str, value: &str) -> Result<Verdict> {
+    let mut options = Options::default();
+    options.create_if_missing = true;
+    let db = Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))?;
+    db.put(key, value)?;
+    db.close()?;
+    Ok(Verdict::Intact)
+}
+
+pub(crate) fn delete(dir: &Path, key: &str) -> Result<Verdict> {
+    let db = open(dir)?;
+    db.delete(key)?;
+    db.close()?;
+    Ok(Verdict::Intact)
+}
+
+pub(crate) struct ScanArgs<'a> {
+    pub(crate) prefix: Option<&'a str>,
+    pub(crate) from: Option<&'a str>,
+    pub(crate) to: Option<&'a str>,
+    pub(crate) reverse: bool,
+    pub(crate) limit: Option<usize>,
+    pub(crate) json: bool,
+}
+
+pub(crate) fn scan(dir: &Path, args: &ScanArgs<'_>) -> Result<Verdict> {
+    use std::ops::Bound;
+    let db = open(dir)?;
+    let iter = match args.prefix {
+        Some(p) => db.prefix(p)?,
+        None => {
+            let lo = args.from.map_or(Bound::Unbounded, Bound::Included);
+            let hi = args.to.map_or(Bound::Unbounded, Bound::Excluded);
+            db.range::<&str, _>((lo, hi))?
+        }
+    };
+    let iter: Box<dyn Iterator<Item = _>> = if args.reverse {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    let mut rows = Vec::new();
+    for entry in iter.take(args.limit.unwrap_or(usize::MAX)) {
+        let (k, v) = entry?;
+        if args.json {
+            rows.push(json!({"key": show(&k), "value": show(&v)}));
+        } else {
+            println!("{}\t{}", show(&k), show(&v));
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    Ok(Verdict::Intact)
+}
+
+pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
+    let db = open(dir)?;
+    let s = db.stats();
+    let live: u64 = s.levels.iter().map(|l| l.bytes).sum();
+    if as_json {
+        let levels: Vec<_> = s
+            .levels
+            .iter()
+            .map(|l| json!({"files": l.files, "bytes": l.bytes}))
+            .collect();
+        let out = json!({
+            "levels": levels,
+            "table_bytes": live,
+            "memtable_bytes": s.memtable_bytes,
+            "last_sequence": s.last_sequence,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("level  files        bytes");
+        for (i, l) in s.levels.iter().enumerate() {
+            println!("L{i:<5} {:>5} {:>12}", l.files, l.bytes);
+        }
+        println!(
+            "tables: {live} bytes; memtable (replayed from the WAL): {} bytes",
+            s.memtable_bytes
+        );
+        println!("last sequence number: {}", s.last_sequence);
+    }
+    Ok(Verdict::Intact)
+}
