@@ -251,3 +251,25 @@ fn reopening_again_and_again_does_not_pile_up_wal_segments() {
     }
     assert_eq!(db.iter().unwrap().count(), 20);
 }
+
+#[test]
+fn the_manifest_rotates_and_current_follows() {
+    use ferris_fs::FileSystem;
+    let (sim, db) = open_sim(11);
+    let first = ferris_manifest::read_current(&sim, std::path::Path::new(crate::DIR)).unwrap();
+    for i in 0..40 {
+        db.put(format!("k{i:03}"), "v").unwrap();
+        db.flush().unwrap();
+    }
+    let now = ferris_manifest::read_current(&sim, std::path::Path::new(crate::DIR)).unwrap();
+    assert_ne!(first, now);
+    let names = sim.list(std::path::Path::new(crate::DIR)).unwrap();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("MANIFEST-")).count(),
+        1,
+        "{names:?}"
+    );
+    let db = reopen(&sim, db);
+    assert_eq!(db.iter().unwrap().count(), 40);
+    assert_eq!(db.stats().levels[0].files, 40);
+}

@@ -15,12 +15,15 @@ use ferris_fs::{FileSystem, SimFs};
 
 pub(crate) const DIR: &str = "/db";
 
-/// Options on a simulated file system, with a small write buffer so tests flush.
+/// Options on a simulated file system, with a small write buffer and manifest limit so
+/// tests flush and rotate the manifest.
 pub(crate) fn sim_options(sim: &SimFs) -> Options {
     let mut options = Options::default();
     options.file_system = Arc::new(sim.clone()) as Arc<dyn FileSystem>;
     options.write_buffer_size = 16 << 10;
     options.block_cache_size = 1 << 20;
+    // Small, so flushes also rotate the manifest and switch CURRENT.
+    options.max_manifest_size = 1 << 10;
     options
 }
 
