@@ -1,0 +1,70 @@
+//! # ferris-compaction: keeping the levels in shape
+//!
+//! ## The problem
+//!
+//! Every flush adds a table to level 0, and level-0 tables overlap: a read may have to ask
+//! every one of them, and an overwritten key keeps its old versions on disk forever.
+//! Compaction merges tables, keeping only what a reader could still see, so that reads
+//! touch few tables (read amplification), the disk holds little garbage (space
+//! amplification), at the price of rewriting data (write amplification).
+//!
+//! ## The design
+//!
+//! This crate holds the *policy*, as a pure function: [`Strategy::choose`] looks at a
+//! read-only [`View`] of the levels (table sizes, key ranges, sequence ranges, tombstone
+//! counts, which tables are already being compacted) and returns a [`Choice`]: nothing, a
+//! trivial move, a merge of some tables into a level, or dropping whole tables. No I/O,
+//! no clock, no threads: a strategy can be tested with hand-built views, and run over a
+//! synthetic workload with no disk at all. The engine (`ferris-engine`) executes the
+//! choice: it merges the inputs, writes the outputs, and installs the result as one
+//! version edit.
+//!
+//! **Leveled** compaction ([`Leveled`], the default) keeps level 1 and deeper as sorted,
+//! non-overlapping runs with sizes growing tenfold per level. Level 0 is merged into level
+//! 1 once it holds [`CompactionOptions::l0_compaction_trigger`] tables; a deeper level
+//! whose size passes its target has one table merged into the next level, the one whose
+//! merge rewrites the fewest bytes of the level below (tables with many tombstones win
+//! ties). A table with nothing below it to merge with simply moves down.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ferris_compaction::{Choice, CompactionOptions, Leveled, Strategy, View};
+//! use ferris_core::{InternalKey, ValueKind};
+//! use ferris_manifest::FileMeta;
+//!
+//! let table = |number: u64, lo: &str, hi: &str| Arc::new(FileMeta {
+//!     number,
+//!     size: 1 << 20,
+//!     smallest: InternalKey::new(lo.as_bytes().to_vec(), number, ValueKind::Put),
+//!     largest: InternalKey::new(hi.as_bytes().to_vec(), number, ValueKind::Put),
+//!     min_seq: number,
+//!     max_seq: number,
+//!     entries: 1000,
+//!     tombstones: 0,
+//! });
+//! // Four overlapping level-0 tables: the trigger is reached.
+//! let mut levels = vec![Vec::new(); ferris_manifest::NUM_LEVELS];
+//! levels[0] = vec![table(4, "a", "m"), table(3, "c", "z"), table(2, "a", "b"), table(1, "k", "p")];
+//! levels[1] = vec![table(0, "n", "q")];
+//! let choice = Leveled.choose(&View::new(levels), &CompactionOptions::default());
+//! let Choice::Merge { inputs, output_level, .. } = choice else { panic!("{choice:?}") };
+//! assert_eq!(output_level, 1);
+//! assert_eq!(inputs[0].1.len(), 4); // all of level 0
+//! assert_eq!(inputs[1].1.len(), 1); // and the level-1 table it overlaps
+//! ```
+//!
+//! ## What to read next
+//!
+//! `ferris-engine`'s `compaction.rs`, which executes a [`Choice`]: the merge, the rules
+//! for dropping shadowed versions and tombstones while snapshots are alive, and the
+//! output cuts.
+
+#![forbid(unsafe_code)]
+
+mod picker;
+
+pub use picker::{
+    Choice, CompactionOptions, Leveled, Reason, Strategy, View, key_range, manual_step,
+};

@@ -1,0 +1,504 @@
+//! The picker: what to compact next, as a pure function of the levels and the options.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ferris_manifest::{FileMeta, NUM_LEVELS};
+
+/// When and how compaction runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompactionOptions {
+    /// Level 0 is compacted into level 1 once it holds this many tables (default 4).
+    pub l0_compaction_trigger: usize,
+    /// Writes are slowed once level 0 holds this many tables (default 20).
+    pub l0_slowdown_trigger: usize,
+    /// Writes stop until compaction catches up once level 0 holds this many (default 36).
+    pub l0_stop_trigger: usize,
+    /// Target size of level 1 in bytes (default 256 MiB); level `n` targets
+    /// `level1_target_bytes * multiplier^(n-1)`.
+    pub level1_target_bytes: u64,
+    /// Growth factor between levels (default 10).
+    pub level_multiplier: u64,
+    /// Compaction output tables are cut at this size (default 64 MiB).
+    pub target_file_size: u64,
+    /// An output table is also cut once it overlaps this many bytes of the level below
+    /// its output level (default 10 × `target_file_size`), so a later compaction of it
+    /// never has to rewrite too much.
+    pub max_grandparent_overlap_bytes: u64,
+}
+
+impl Default for CompactionOptions {
+    fn default() -> Self {
+        CompactionOptions {
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 20,
+            l0_stop_trigger: 36,
+            level1_target_bytes: 256 << 20,
+            level_multiplier: 10,
+            target_file_size: 64 << 20,
+            max_grandparent_overlap_bytes: 10 * (64 << 20),
+        }
+    }
+}
+
+impl CompactionOptions {
+    /// The target size of `level` (1 and deeper).
+    pub fn level_target_bytes(&self, level: usize) -> u64 {
+        let mut target = self.level1_target_bytes;
+        for _ in 1..level {
+            target = target.saturating_mul(self.level_multiplier);
+        }
+        target
+    }
+}
+
+/// A read-only view of the levels for the picker: the live tables of each level (level 0
+/// newest first, deeper levels sorted by key), and which tables a running compaction
+/// already owns.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// The tables of each level.
+    pub levels: Vec<Vec<Arc<FileMeta>>>,
+    /// Numbers of tables that running compactions are reading: not to be picked again.
+    pub busy: HashSet<u64>,
+}
+
+impl View {
+    /// A view of `levels` with nothing busy.
+    pub fn new(levels: Vec<Vec<Arc<FileMeta>>>) -> View {
+        View {
+            levels,
+            busy: HashSet::new(),
+        }
+    }
+
+    fn level(&self, level: usize) -> &[Arc<FileMeta>] {
+        self.levels.get(level).map_or(&[], Vec::as_slice)
+    }
+
+    /// Bytes in `level`.
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.level(level).iter().map(|f| f.size).sum()
+    }
+
+    /// The tables of `level` whose user-key ranges overlap `[lo, hi]`.
+    pub fn overlapping(&self, level: usize, lo: &[u8], hi: &[u8]) -> Vec<Arc<FileMeta>> {
+        self.level(level)
+            .iter()
+            .filter(|f| f.overlaps(lo, hi))
+            .cloned()
+            .collect()
+    }
+
+    fn is_busy(&self, files: &[Arc<FileMeta>]) -> bool {
+        files.iter().any(|f| self.busy.contains(&f.number))
+    }
+
+    /// The deepest level holding any table, or 0.
+    pub fn deepest_nonempty_level(&self) -> usize {
+        (0..NUM_LEVELS)
+            .rev()
+            .find(|&l| !self.level(l).is_empty())
+            .unwrap_or(0)
+    }
+}
+
+/// Why a compaction was chosen, for logs and stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Level 0 reached its file-count trigger.
+    L0FileCount,
+    /// A level outgrew its size target.
+    LevelSize,
+    /// A manual compaction asked for it.
+    Manual,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// Nothing needs compacting.
+    Nothing,
+    /// Move one table down a level unchanged: nothing in the next level overlaps it, so no
+    /// byte needs rewriting.
+    Move {
+        /// The table.
+        file: Arc<FileMeta>,
+        /// Its level.
+        from: usize,
+    },
+    /// Merge these tables into new tables in `output_level`.
+    Merge {
+        /// Input tables per level, shallower level first; the last input level is
+        /// `output_level` (or the one above it when nothing there overlaps).
+        inputs: Vec<(usize, Vec<Arc<FileMeta>>)>,
+        /// Where the output goes.
+        output_level: usize,
+        /// Why.
+        reason: Reason,
+    },
+    /// Drop whole tables: they hold only tombstones and nothing below them can hold an
+    /// older version they would hide.
+    Drop {
+        /// The tables, with their levels.
+        files: Vec<(usize, Arc<FileMeta>)>,
+    },
+}
+
+/// A compaction strategy: the pure decision of what to compact next.
+pub trait Strategy: Send + Sync + std::fmt::Debug {
+    /// The next compaction for `view` under `options`, or [`Choice::Nothing`].
+    fn choose(&self, view: &View, options: &CompactionOptions) -> Choice;
+}
+
+/// Leveled compaction (LevelDB's and RocksDB's default): level 0 is merged into level 1
+/// once it holds enough tables; a deeper level that outgrows its size target has one table
+/// merged into the next level.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leveled;
+
+impl Leveled {
+    /// Each level's score: level 0's table count over its trigger, deeper levels' bytes
+    /// over their targets. A level scoring 1 or more needs compaction. The last level
+    /// never does (there is nowhere to go).
+    pub fn scores(view: &View, options: &CompactionOptions) -> Vec<f64> {
+        let mut scores = vec![0.0; NUM_LEVELS];
+        scores[0] = view.level(0).len() as f64 / options.l0_compaction_trigger.max(1) as f64;
+        for (level, score) in scores.iter_mut().enumerate().take(NUM_LEVELS - 1).skip(1) {
+            *score = view.level_bytes(level) as f64 / options.level_target_bytes(level) as f64;
+        }
+        scores
+    }
+
+    fn pick_l0(view: &View) -> Choice {
+        let l0: Vec<_> = view.level(0).to_vec();
+        if l0.is_empty() || view.is_busy(&l0) {
+            return Choice::Nothing;
+        }
+        let (lo, hi) = key_range(&l0);
+        let l1 = view.overlapping(1, lo, hi);
+        if view.is_busy(&l1) {
+            return Choice::Nothing;
+        }
+        Choice::Merge {
+            inputs: vec![(0, l0), (1, l1)],
+            output_level: 1,
+            reason: Reason::L0FileCount,
+        }
+    }
+
+    /// From `level`, the table whose merge into the next level rewrites the fewest bytes
+    /// per byte moved; among equals, the one with the most tombstones (they free space
+    /// and speed up reads once compacted away).
+    fn pick_level(view: &View, level: usize) -> Choice {
+        struct Candidate {
+            ratio: f64,
+            file: Arc<FileMeta>,
+            below: Vec<Arc<FileMeta>>,
+        }
+        let mut best: Option<Candidate> = None;
+        for file in view.level(level) {
+            if view.busy.contains(&file.number) {
+                continue;
+            }
+            let below =
+                view.overlapping(level + 1, file.smallest.user_key(), file.largest.user_key());
+            if view.is_busy(&below) {
+                continue;
+            }
+            let overlap: u64 = below.iter().map(|f| f.size).sum();
+            let ratio = overlap as f64 / file.size.max(1) as f64;
+            let better = best.as_ref().is_none_or(|b| {
+                ratio < b.ratio || (ratio == b.ratio && file.tombstones > b.file.tombstones)
+            });
+            if better {
+                best = Some(Candidate {
+                    ratio,
+                    file: file.clone(),
+                    below,
+                });
+            }
+        }
+        match best {
+            None => Choice::Nothing,
+            Some(Candidate { file, below, .. }) if below.is_empty() => {
+                Choice::Move { file, from: level }
+            }
+            Some(Candidate { file, below, .. }) => Choice::Merge {
+                inputs: vec![(level, vec![file]), (level + 1, below)],
+                output_level: level + 1,
+                reason: Reason::LevelSize,
+            },
+        }
+    }
+
+    /// Tables holding only tombstones, in the deepest non-empty level, with nothing below.
+    fn pick_drop(view: &View) -> Choice {
+        let deepest = view.deepest_nonempty_level();
+        if deepest == 0 {
+            return Choice::Nothing;
+        }
+        let files: Vec<_> = view
+            .level(deepest)
+            .iter()
+            .filter(|f| {
+                f.entries > 0 && f.entries == f.tombstones && !view.busy.contains(&f.number)
+            })
+            .map(|f| (deepest, f.clone()))
+            .collect();
+        if files.is_empty() {
+            Choice::Nothing
+        } else {
+            Choice::Drop { files }
+        }
+    }
+}
+
+impl Strategy for Leveled {
+    fn choose(&self, view: &View, options: &CompactionOptions) -> Choice {
+        let scores = Leveled::scores(view, options);
+        let mut order: Vec<usize> = (0..NUM_LEVELS - 1).filter(|&l| scores[l] >= 1.0).collect();
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+        for level in order {
+            let choice = if level == 0 {
+                Leveled::pick_l0(view)
+            } else {
+                Leveled::pick_level(view, level)
+            };
+            if choice != Choice::Nothing {
+                return choice;
+            }
+        }
+        Leveled::pick_drop(view)
+    }
+}
+
+/// The smallest and largest user keys of `files`.
+pub fn key_range(files: &[Arc<FileMeta>]) -> (&[u8], &[u8]) {
+    let lo = files
+        .iter()
+        .map(|f| f.smallest.user_key())
+        .min()
+        .unwrap_or_default();
+    let hi = files
+        .iter()
+        .map(|f| f.largest.user_key())
+        .max()
+        .unwrap_or_default();
+    (lo, hi)
+}
+
+/// A manual compaction of everything: every level's tables merged down, level by level,
+/// into the deepest non-empty level (or level 1). Returns the next step, or
+/// [`Choice::Nothing`] once all data sits in one level.
+pub fn manual_step(view: &View) -> Choice {
+    let deepest = view.deepest_nonempty_level().max(1);
+    for level in 0..deepest {
+        let files = view.level(level).to_vec();
+        if files.is_empty() {
+            continue;
+        }
+        if view.is_busy(&files) {
+            return Choice::Nothing;
+        }
+        let (lo, hi) = key_range(&files);
+        let below = view.overlapping(level + 1, lo, hi);
+        if view.is_busy(&below) {
+            return Choice::Nothing;
+        }
+        return Choice::Merge {
+            inputs: vec![(level, files), (level + 1, below)],
+            output_level: level + 1,
+            reason: Reason::Manual,
+        };
+    }
+    Choice::Nothing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferris_core::{InternalKey, ValueKind};
+
+    fn table(number: u64, lo: &str, hi: &str, size: u64) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            number,
+            size,
+            smallest: InternalKey::new(lo.as_bytes().to_vec(), number, ValueKind::Put),
+            largest: InternalKey::new(hi.as_bytes().to_vec(), number, ValueKind::Put),
+            min_seq: number,
+            max_seq: number,
+            entries: 100,
+            tombstones: 0,
+        })
+    }
+
+    fn view(levels: &[(usize, Vec<Arc<FileMeta>>)]) -> View {
+        let mut all = vec![Vec::new(); NUM_LEVELS];
+        for (level, files) in levels {
+            all[*level] = files.clone();
+        }
+        View::new(all)
+    }
+
+    fn small() -> CompactionOptions {
+        CompactionOptions {
+            level1_target_bytes: 1000,
+            ..CompactionOptions::default()
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_below_the_triggers() {
+        let v = view(&[
+            (0, vec![table(1, "a", "b", 10)]),
+            (1, vec![table(2, "a", "z", 10)]),
+        ]);
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
+        assert_eq!(Leveled.choose(&View::default(), &small()), Choice::Nothing);
+    }
+
+    #[test]
+    fn level0_merges_into_the_overlapping_level1_tables() {
+        let l0 = vec![
+            table(9, "c", "f", 10),
+            table(8, "a", "d", 10),
+            table(7, "e", "g", 10),
+            table(6, "b", "c", 10),
+        ];
+        let l1 = vec![
+            table(1, "a", "b", 10),
+            table(2, "c", "d", 10),
+            table(3, "x", "z", 10),
+        ];
+        let v = view(&[(0, l0.clone()), (1, l1.clone())]);
+        let Choice::Merge {
+            inputs,
+            output_level,
+            reason,
+        } = Leveled.choose(&v, &small())
+        else {
+            panic!()
+        };
+        assert_eq!((output_level, reason), (1, Reason::L0FileCount));
+        assert_eq!(inputs[0].1, l0);
+        assert_eq!(inputs[1].1, vec![l1[0].clone(), l1[1].clone()]);
+    }
+
+    #[test]
+    fn a_busy_level0_is_left_alone() {
+        let l0: Vec<_> = (1..=4).map(|n| table(n, "a", "z", 10)).collect();
+        let mut v = view(&[(0, l0)]);
+        v.busy.insert(2);
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
+    }
+
+    #[test]
+    fn an_oversized_level_merges_the_table_with_least_overlap() {
+        // Level 1 is 1200 bytes against a 1000-byte target.
+        let l1 = vec![
+            table(1, "a", "f", 400),
+            table(2, "g", "m", 400),
+            table(3, "n", "z", 400),
+        ];
+        let l2 = vec![
+            table(10, "a", "c", 900),
+            table(11, "h", "i", 100),
+            table(12, "o", "z", 5000),
+        ];
+        let v = view(&[(1, l1.clone()), (2, l2.clone())]);
+        let Choice::Merge {
+            inputs,
+            output_level,
+            ..
+        } = Leveled.choose(&v, &small())
+        else {
+            panic!()
+        };
+        assert_eq!(output_level, 2);
+        assert_eq!(
+            inputs,
+            vec![(1, vec![l1[1].clone()]), (2, vec![l2[1].clone()])]
+        );
+    }
+
+    #[test]
+    fn a_table_with_nothing_below_moves_down() {
+        let l1 = vec![table(1, "a", "f", 700), table(2, "g", "m", 700)];
+        let l2 = vec![table(10, "a", "c", 900)];
+        let v = view(&[(1, l1.clone()), (2, l2)]);
+        assert_eq!(
+            Leveled.choose(&v, &small()),
+            Choice::Move {
+                file: l1[1].clone(),
+                from: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_fullest_level_goes_first() {
+        let l0: Vec<_> = (1..=4).map(|n| table(n, "a", "z", 10)).collect();
+        // Level 1 at 5x its target outranks level 0 at 1x its trigger.
+        let l1 = vec![table(20, "a", "z", 5000)];
+        let v = view(&[(0, l0), (1, l1.clone())]);
+        assert_eq!(
+            Leveled.choose(&v, &small()),
+            Choice::Move {
+                file: l1[0].clone(),
+                from: 1
+            }
+        );
+    }
+
+    #[test]
+    fn bottom_tables_of_only_tombstones_are_dropped() {
+        let mut dead = (*table(5, "a", "c", 10)).clone();
+        dead.tombstones = dead.entries;
+        let dead = Arc::new(dead);
+        let v = view(&[
+            (1, vec![table(1, "x", "z", 10)]),
+            (3, vec![dead.clone(), table(6, "d", "e", 10)]),
+        ]);
+        assert_eq!(
+            Leveled.choose(&v, &small()),
+            Choice::Drop {
+                files: vec![(3, dead)]
+            }
+        );
+    }
+
+    #[test]
+    fn a_manual_compaction_walks_everything_down_to_one_level() {
+        let mut v = view(&[
+            (0, vec![table(9, "a", "z", 10)]),
+            (1, vec![table(5, "a", "m", 10), table(6, "n", "z", 10)]),
+            (3, vec![table(1, "c", "d", 10)]),
+        ]);
+        let mut steps = Vec::new();
+        loop {
+            let choice = manual_step(&v);
+            let Choice::Merge {
+                inputs,
+                output_level,
+                reason,
+            } = choice
+            else {
+                break;
+            };
+            assert_eq!(reason, Reason::Manual);
+            steps.push(output_level);
+            // Apply the step to the view: the inputs become one table in the output level.
+            let merged = table(100 + steps.len() as u64, "a", "z", 10);
+            for (level, files) in &inputs {
+                v.levels[*level].retain(|f| !files.contains(f));
+            }
+            v.levels[output_level].push(merged);
+        }
+        assert_eq!(steps, vec![1, 2, 3]);
+        assert_eq!(v.deepest_nonempty_level(), 3);
+        assert!((0..3).all(|l| v.levels[l].is_empty()));
+    }
+}
