@@ -28,7 +28,7 @@ use crate::write::{Job, WriteQueue};
 #[derive(Debug)]
 pub struct Db {
     inner: Arc<Inner>,
-    flush_thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// State shared by the `Db` handle and its flush thread.
@@ -49,6 +49,13 @@ pub(crate) struct Inner {
     pub(crate) flush_wanted: Condvar,
     /// Signalled when a flush finishes or fails: stalled writers and `flush()` wait on it.
     pub(crate) flushed: Condvar,
+    /// Signalled when a flush or compaction changed the levels, or on shutdown: work for
+    /// the compaction threads.
+    pub(crate) compaction_wanted: Condvar,
+    /// Signalled when a compaction finishes: writers stopped by flow control and manual
+    /// compactions wait on it.
+    pub(crate) compacted: Condvar,
+    pub(crate) strategy: Box<dyn ferris_compaction::Strategy>,
     pub(crate) write_queue: WriteQueue,
     /// Live snapshots: sequence number to count. Compaction keeps what they can see.
     pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
@@ -67,6 +74,12 @@ pub(crate) struct Core {
     pub(crate) flushed_imm_id: u64,
     pub(crate) poisoned: Option<String>,
     pub(crate) shutting_down: bool,
+    /// Tables that running compactions read.
+    pub(crate) busy: std::collections::HashSet<u64>,
+    /// A manual compaction was asked for and has not finished.
+    pub(crate) manual_pending: bool,
+    /// Manual compactions finished.
+    pub(crate) manual_done: u64,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +89,9 @@ pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) stalls: AtomicU64,
     pub(crate) stall_micros: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) compaction_bytes_read: AtomicU64,
+    pub(crate) slowdowns: AtomicU64,
 }
 
 /// What [`Db::stats`] reports.
@@ -96,14 +112,21 @@ pub struct Stats {
     pub user_bytes_written: u64,
     /// Bytes written to WAL segments since open.
     pub wal_bytes_written: u64,
-    /// Bytes of tables written by flushes (and compactions) since open.
+    /// Bytes of tables written by flushes and compactions since open.
     pub table_bytes_written: u64,
     /// `(wal_bytes_written + table_bytes_written) / user_bytes_written`, or 0 before any
     /// write.
     pub write_amplification: f64,
     /// Memtables flushed since open.
     pub flushes: u64,
-    /// Times writers stalled waiting for a flush.
+    /// Merging compactions run since open.
+    pub compactions: u64,
+    /// Bytes of tables compactions read since open.
+    pub compaction_bytes_read: u64,
+    /// Writes delayed because level 0 reached its slowdown trigger.
+    pub slowdowns: u64,
+    /// Times writers stalled waiting for a flush, or for compaction to bring level 0
+    /// under its stop trigger.
     pub stalls: u64,
     /// Total time writers spent stalled.
     pub stall_time: Duration,
@@ -148,6 +171,9 @@ impl Inner {
             core: Mutex::new(core),
             flush_wanted: Condvar::new(),
             flushed: Condvar::new(),
+            compaction_wanted: Condvar::new(),
+            compacted: Condvar::new(),
+            strategy: Box::new(ferris_compaction::Leveled),
             write_queue: WriteQueue::default(),
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
@@ -241,15 +267,26 @@ impl Db {
     /// - [`Error::Io`] and the I/O variants inside the others when the disk fails.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let inner = Arc::new(crate::recovery::open(path.as_ref(), options)?);
-        let worker = Arc::clone(&inner);
-        let handle = std::thread::Builder::new()
-            .name("ferris-flush".into())
-            .spawn(move || worker.flush_loop())
-            .map_err(|e| Error::io(path.as_ref(), e))?;
-        Ok(Db {
-            inner,
-            flush_thread: Mutex::new(Some(handle)),
-        })
+        let db = Db {
+            inner: Arc::clone(&inner),
+            threads: Mutex::new(Vec::new()),
+        };
+        let spawn = |name: String, work: fn(&Arc<Inner>)| {
+            let worker = Arc::clone(&inner);
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || work(&worker))
+                .map_err(|e| Error::io(path.as_ref(), e))
+        };
+        let mut threads = vec![spawn("ferris-flush".into(), Inner::flush_loop)?];
+        for i in 0..inner.options.compaction_threads.max(1) {
+            threads.push(spawn(
+                format!("ferris-compact-{i}"),
+                Inner::compaction_loop,
+            )?);
+        }
+        *db.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
+        Ok(db)
     }
 
     /// Sets `key` to `value`.
@@ -397,16 +434,37 @@ impl Db {
         }
     }
 
-    /// Runs a full manual compaction and waits.
-    ///
-    /// Compaction (`ferris-compaction`) is not wired in yet: today this flushes the
-    /// memtable ([`Db::flush`]) and returns, so tables accumulate in level 0.
+    /// Runs a full manual compaction and waits: flushes the memtable, then merges every
+    /// level down into the deepest one, dropping every version no snapshot can see and
+    /// every tombstone that hides nothing. Afterwards the data sits in one level.
     ///
     /// # Errors
     ///
-    /// As [`Db::flush`].
+    /// As [`Db::flush`]; [`Error::Poisoned`] if a compaction failed.
     pub fn compact(&self) -> Result<()> {
-        self.flush()
+        self.flush()?;
+        let mut core = self.inner.lock_core();
+        let target = core.manual_done + 1;
+        core.manual_pending = true;
+        self.inner.compaction_wanted.notify_all();
+        loop {
+            if let Some(reason) = &core.poisoned {
+                return Err(Error::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if core.shutting_down {
+                return Err(Error::Closed);
+            }
+            if core.manual_done >= target {
+                return Ok(());
+            }
+            core = self
+                .inner
+                .compacted
+                .wait(core)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Makes every write acknowledged so far durable. Only needed with
@@ -458,6 +516,9 @@ impl Db {
                 (wal.file_bytes + table) as f64 / user as f64
             },
             flushes: c.flushes.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            compaction_bytes_read: c.compaction_bytes_read.load(Ordering::Relaxed),
+            slowdowns: c.slowdowns.load(Ordering::Relaxed),
             stalls: c.stalls.load(Ordering::Relaxed),
             stall_time: Duration::from_micros(c.stall_micros.load(Ordering::Relaxed)),
             wal_syncs: wal.syncs,
@@ -487,15 +548,14 @@ impl Db {
         self.inner.lock_core().shutting_down = true;
         self.inner.flush_wanted.notify_all();
         self.inner.flushed.notify_all();
-        let handle = self
-            .flush_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle
-            && handle.join().is_err()
-        {
-            tracing::error!("the flush thread panicked");
+        self.inner.compaction_wanted.notify_all();
+        self.inner.compacted.notify_all();
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for handle in threads {
+            if handle.join().is_err() {
+                tracing::error!("a background thread panicked");
+            }
         }
         let result = self.inner.wal.close().map_err(Error::from);
         self.inner

@@ -86,6 +86,7 @@ impl Inner {
         }
         drop(core);
         self.flushed.notify_all();
+        self.compaction_wanted.notify_all();
         tracing::info!(
             table = number,
             bytes = size,

@@ -167,6 +167,7 @@
 
 #![forbid(unsafe_code)]
 
+mod compaction;
 mod db;
 mod error;
 mod flush;
@@ -179,6 +180,7 @@ mod write;
 pub use bytes::Bytes;
 pub use db::{Db, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
+pub use ferris_compaction::{CompactionOptions, Leveled, Strategy};
 pub use ferris_core::{LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use ferris_sstable::Compression;
 pub use ferris_wal::RecoveryMode;

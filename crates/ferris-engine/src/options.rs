@@ -44,6 +44,11 @@ pub struct Options {
     /// The manifest is rewritten as a fresh snapshot once it grows past this (default
     /// 4 MiB).
     pub max_manifest_size: u64,
+    /// When compaction runs, and the write slowdown and stop thresholds on level 0 (see
+    /// [`CompactionOptions`](ferris_compaction::CompactionOptions)).
+    pub compaction: ferris_compaction::CompactionOptions,
+    /// Background compaction threads (default 1).
+    pub compaction_threads: usize,
     /// What WAL replay does about damage (default
     /// [`RecoveryMode::TolerateTornTail`]: a torn tail from a crash is dropped, real
     /// corruption is an error).
@@ -66,6 +71,8 @@ impl Default for Options {
             compression: Compression::None,
             wal_segment_size: 64 << 20,
             max_manifest_size: 4 << 20,
+            compaction: ferris_compaction::CompactionOptions::default(),
+            compaction_threads: 1,
             wal_recovery_mode: RecoveryMode::TolerateTornTail,
             file_system: Arc::new(StdFs::default()),
         }

@@ -179,6 +179,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         flushed_imm_id: 0,
         poisoned: None,
         shutting_down: false,
+        busy: Default::default(),
+        manual_pending: false,
+        manual_done: 0,
     };
     let sv = SuperVersion {
         mem,

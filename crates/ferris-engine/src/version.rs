@@ -126,13 +126,23 @@ impl Version {
     /// durable.
     pub(crate) fn apply(&self, edit: &VersionEdit, added: Vec<Arc<TableFile>>) -> Version {
         let mut levels = self.levels.clone();
+        let mut removed = std::collections::HashMap::new();
         for &(level, number) in &edit.deleted {
             if let Some(i) = levels[level].iter().position(|f| f.meta.number == number) {
-                levels[level].remove(i).mark_obsolete();
+                removed.insert(number, levels[level].remove(i));
             }
         }
-        for ((level, _), file) in edit.added.iter().zip(added) {
+        let mut added = added.into_iter();
+        for (level, meta) in &edit.added {
+            // A file both deleted and added moved between levels: the same file, still live.
+            let file = match removed.remove(&meta.number) {
+                Some(file) => file,
+                None => added.next().expect("an opened file for every new file"),
+            };
             levels[*level].push(file);
+        }
+        for file in removed.into_values() {
+            file.mark_obsolete();
         }
         Version::new(levels)
     }

@@ -134,6 +134,7 @@ impl Inner {
     /// Writes a group of batches as one WAL record, then applies it to the memtable.
     fn write_group(&self, group: &mut [Waiter]) -> Result<()> {
         self.check_writable()?;
+        self.flow_control()?;
         self.freeze_memtable(false)?;
         let mut sync = false;
         let mut combined: Option<WriteBatch> = None;
@@ -179,6 +180,48 @@ impl Inner {
         self.counters
             .user_bytes
             .fetch_add(user_bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Slows writes down while level 0 holds many tables, and stops them while it holds
+    /// too many, so compaction can catch up and reads stay bounded (RocksDB's
+    /// `level0_slowdown_writes_trigger` and `level0_stop_writes_trigger`).
+    fn flow_control(&self) -> Result<()> {
+        let options = &self.options.compaction;
+        let l0 = |inner: &Inner| inner.super_version().version.levels[0].len();
+        if l0(self) >= options.l0_stop_trigger {
+            let start = Instant::now();
+            self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                tables = l0(self),
+                "writes stopped: level 0 is at its stop trigger; waiting for compaction"
+            );
+            let mut core = self.lock_core();
+            while l0(self) >= options.l0_stop_trigger {
+                if let Some(reason) = &core.poisoned {
+                    return Err(Error::Poisoned {
+                        reason: reason.clone(),
+                    });
+                }
+                if core.shutting_down {
+                    return Err(Error::Closed);
+                }
+                core = self
+                    .compacted
+                    .wait(core)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            let micros = start.elapsed().as_micros() as u64;
+            self.counters
+                .stall_micros
+                .fetch_add(micros, Ordering::Relaxed);
+            tracing::info!(micros, "writes resumed after compaction caught up");
+        } else if l0(self) >= options.l0_slowdown_trigger {
+            // A short delay per write group: writers keep going, at a pace compaction can
+            // follow, instead of hitting the stop trigger and halting outright.
+            self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         Ok(())
     }
 

@@ -109,10 +109,12 @@ fn memtables_freeze_flush_and_leave_stats() {
     db.flush().unwrap();
     let stats = db.stats();
     assert!(stats.flushes >= 2, "{stats:?}");
-    assert!(
-        stats.levels[0].files >= 2 && stats.levels[0].bytes > 0,
-        "{stats:?}"
-    );
+    // The tables may have been compacted out of level 0 already.
+    let (files, bytes) = stats
+        .levels
+        .iter()
+        .fold((0, 0), |(f, b), l| (f + l.files, b + l.bytes));
+    assert!(files >= 1 && bytes > 0, "{stats:?}");
     assert!(stats.write_amplification > 1.0, "{stats:?}");
     assert_eq!(stats.immutable_memtables, 0);
     // Flushed WAL segments are gone: only the active one (and any not yet flushed) remain.
@@ -271,5 +273,63 @@ fn the_manifest_rotates_and_current_follows() {
     );
     let db = reopen(&sim, db);
     assert_eq!(db.iter().unwrap().count(), 40);
-    assert_eq!(db.stats().levels[0].files, 40);
+    // Compaction merged the 40 flushed tables; level 0 stays under its trigger.
+    let stats = db.stats();
+    assert!(stats.levels[0].files < 4, "{stats:?}");
+    assert!(stats.levels[1..].iter().any(|l| l.files > 0), "{stats:?}");
+}
+
+#[test]
+fn deleting_everything_and_compacting_empties_the_disk() {
+    use ferris_fs::FileSystem;
+    let (sim, db) = open_sim(12);
+    let value = vec![3u8; 200];
+    for round in 0..3 {
+        for i in 0..300 {
+            db.put(format!("k{i:04}"), &value).unwrap();
+        }
+        if round == 1 {
+            db.flush().unwrap();
+        }
+    }
+    db.compact().unwrap();
+    let full: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    assert!(full > 50_000, "{full}");
+    for i in 0..300 {
+        db.delete(format!("k{i:04}")).unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    let left: u64 = stats.levels.iter().map(|l| l.bytes).sum();
+    assert_eq!(left, 0, "{stats:?}");
+    assert_eq!(db.iter().unwrap().count(), 0);
+    // The obsolete tables are gone from the directory too.
+    let names = sim.list(std::path::Path::new(crate::DIR)).unwrap();
+    assert!(!names.iter().any(|n| n.ends_with(".sst")), "{names:?}");
+}
+
+#[test]
+fn compaction_keeps_one_version_per_key_and_levels_sorted() {
+    let (_sim, db) = open_sim(13);
+    for round in 0..6 {
+        for i in 0..200 {
+            db.put(format!("k{i:04}"), format!("{round}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.levels[0].files, 0, "{stats:?}");
+    assert!(stats.compactions >= 1);
+    let all = crate::dump(db.iter().unwrap());
+    assert_eq!(all.len(), 200);
+    assert!(all.iter().all(|(_, v)| v == "5"));
+    // Point reads through the deeper level's binary search.
+    for i in (0..200).step_by(7) {
+        assert_eq!(
+            db.get(format!("k{i:04}")).unwrap().as_deref(),
+            Some(&b"5"[..])
+        );
+    }
+    assert_eq!(db.get("k9999").unwrap(), None);
 }

@@ -16,6 +16,7 @@ enum Op {
     Delete(u8),
     Batch(Vec<(u8, Option<u16>)>),
     Flush,
+    Compact,
     Reopen,
     /// Take a snapshot, make these writes (and maybe a flush), then check that the
     /// snapshot still reads the state from before them.
@@ -45,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => k.clone().prop_map(Op::Delete),
         3 => proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..6).prop_map(Op::Batch),
         1 => Just(Op::Flush),
+        1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         2 => (proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..20), any::<bool>()).prop_map(|(w, f)| Op::Snapshot(w, f)),
         2 => (bound.clone(), bound, any::<bool>()).prop_map(|(a, b, r)| Op::Scan(a, b, r)),
@@ -105,6 +107,7 @@ fn run(ops: Vec<Op>) {
                 db.write(batch).unwrap();
             }
             Op::Flush => db.flush().unwrap(),
+            Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
                 drop(db);
                 db = Db::open(DIR, options.clone()).unwrap();
@@ -125,7 +128,8 @@ fn run(ops: Vec<Op>) {
                     }
                 }
                 if flush {
-                    db.flush().unwrap();
+                    // Compaction must keep every version the snapshot can see.
+                    db.compact().unwrap();
                 }
                 assert_eq!(
                     crate::dump(snap.iter().unwrap()),

@@ -45,6 +45,9 @@ fn run(db: &Db) -> usize {
         if i % 20 == 19 && db.flush().is_err() {
             return i + 1;
         }
+        if i % 50 == 49 && db.compact().is_err() {
+            return i + 1;
+        }
     }
     STEPS
 }

@@ -1,0 +1,401 @@
+//! Executing compactions: the background threads, the merge and its drop rules, output
+//! cuts, and installing the result as one version edit.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ferris_compaction::{Choice, View, key_range, manual_step};
+use ferris_core::{SeqNo, ValueKind};
+use ferris_manifest::{FileMeta, VersionEdit};
+use ferris_sstable::{Table, TableWriter};
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::iter::{Merger, Source, TableSource};
+use crate::version::{SuperVersion, TableFile, Version, table_path};
+
+/// How often (in entries) a merge checks whether the database is shutting down.
+const ABORT_CHECK_INTERVAL: u64 = 4096;
+
+impl Inner {
+    /// A compaction thread's loop: pick, run, repeat, until shut down.
+    pub(crate) fn compaction_loop(self: &Arc<Inner>) {
+        loop {
+            let (choice, manual) = {
+                let mut core = self.lock_core();
+                loop {
+                    if core.shutting_down {
+                        return;
+                    }
+                    if core.poisoned.is_none() {
+                        let view = View {
+                            levels: self.super_version().version.metas(),
+                            busy: core.busy.clone(),
+                        };
+                        let manual = core.manual_pending;
+                        let choice = if manual {
+                            manual_step(&view)
+                        } else {
+                            self.strategy.choose(&view, &self.options.compaction)
+                        };
+                        if choice != Choice::Nothing {
+                            for number in input_numbers(&choice) {
+                                core.busy.insert(number);
+                            }
+                            break (choice, manual);
+                        }
+                        if manual && core.busy.is_empty() {
+                            core.manual_pending = false;
+                            core.manual_done += 1;
+                            self.compacted.notify_all();
+                        }
+                    }
+                    core = self
+                        .compaction_wanted
+                        .wait(core)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            let result = self.run_compaction(&choice);
+            let mut core = self.lock_core();
+            for number in input_numbers(&choice) {
+                core.busy.remove(&number);
+            }
+            drop(core);
+            if let Err(e) = result {
+                tracing::error!(error = %e, manual, "compaction failed; the database refuses writes until reopened");
+                self.poison(&format!("a compaction failed: {e}"));
+            }
+            self.compacted.notify_all();
+            self.compaction_wanted.notify_all();
+        }
+    }
+
+    fn run_compaction(&self, choice: &Choice) -> Result<()> {
+        let started = std::time::Instant::now();
+        match choice {
+            Choice::Nothing => Ok(()),
+            Choice::Move { file, from } => {
+                let edit = VersionEdit {
+                    deleted: vec![(*from, file.number)],
+                    added: vec![(from + 1, (**file).clone())],
+                    ..VersionEdit::default()
+                };
+                self.install_edit(&edit, Vec::new())?;
+                tracing::info!(
+                    table = file.number,
+                    from,
+                    to = from + 1,
+                    "moved a table down"
+                );
+                Ok(())
+            }
+            Choice::Drop { files } => {
+                let edit = VersionEdit {
+                    deleted: files.iter().map(|(l, f)| (*l, f.number)).collect(),
+                    ..VersionEdit::default()
+                };
+                self.install_edit(&edit, Vec::new())?;
+                tracing::info!(tables = files.len(), "dropped tables of only tombstones");
+                Ok(())
+            }
+            Choice::Merge {
+                inputs,
+                output_level,
+                reason,
+            } => {
+                let Some(outputs) = self.merge(inputs, *output_level)? else {
+                    return Ok(());
+                };
+                let read: u64 = inputs.iter().flat_map(|(_, f)| f).map(|f| f.size).sum();
+                let written: u64 = outputs.iter().map(|f| f.meta.size).sum();
+                let edit = VersionEdit {
+                    deleted: inputs
+                        .iter()
+                        .flat_map(|(l, files)| files.iter().map(move |f| (*l, f.number)))
+                        .collect(),
+                    added: outputs
+                        .iter()
+                        .map(|f| (*output_level, (*f.meta).clone()))
+                        .collect(),
+                    ..VersionEdit::default()
+                };
+                let n_out = outputs.len();
+                self.install_edit(&edit, outputs)?;
+                let c = &self.counters;
+                c.compactions.fetch_add(1, Ordering::Relaxed);
+                c.compaction_bytes_read.fetch_add(read, Ordering::Relaxed);
+                c.table_bytes.fetch_add(written, Ordering::Relaxed);
+                tracing::info!(
+                    ?reason,
+                    output_level,
+                    inputs = edit.deleted.len(),
+                    outputs = n_out,
+                    read,
+                    written,
+                    millis = started.elapsed().as_millis() as u64,
+                    "compacted"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `edit` to the manifest and installs it on the current version.
+    fn install_edit(&self, edit: &VersionEdit, added: Vec<Arc<TableFile>>) -> Result<()> {
+        let mut core = self.lock_core();
+        let mut edit = edit.clone();
+        edit.next_file_number = Some(core.state.next_file_number);
+        core.manifest.append(&edit)?;
+        core.state
+            .apply(&edit)
+            .map_err(|reason| Error::Corruption {
+                file: self.dir.clone(),
+                offset: 0,
+                reason: format!("a compaction edit does not apply: {reason}"),
+            })?;
+        let sv = self.super_version();
+        let version = Arc::new(sv.version.apply(&edit, added));
+        self.install(SuperVersion {
+            mem: sv.mem.clone(),
+            imms: sv.imms.clone(),
+            version,
+        });
+        if core.manifest.len() > self.options.max_manifest_size {
+            self.rotate_manifest(&mut core)?;
+        }
+        Ok(())
+    }
+
+    /// Merges the inputs into new tables for `output_level`. `None` if the database began
+    /// shutting down meanwhile (the partial outputs are removed).
+    fn merge(
+        &self,
+        inputs: &[(usize, Vec<Arc<FileMeta>>)],
+        output_level: usize,
+    ) -> Result<Option<Vec<Arc<TableFile>>>> {
+        let version = self.super_version().version.clone();
+        let wanted: std::collections::HashSet<u64> = inputs
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|f| f.number))
+            .collect();
+        let files: Vec<Arc<TableFile>> = version
+            .files()
+            .filter(|f| wanted.contains(&f.meta.number))
+            .cloned()
+            .collect();
+        let sources: Vec<Box<dyn Source>> = files
+            .iter()
+            .map(|f| {
+                Box::new(TableSource::new(f.table.owned_cursor(), f.table.path()))
+                    as Box<dyn Source>
+            })
+            .collect();
+        let all: Vec<Arc<FileMeta>> = inputs.iter().flat_map(|(_, f)| f.clone()).collect();
+        let (lo, hi) = key_range(&all);
+        let bottommost = (output_level + 1..version.levels.len())
+            .all(|l| version.levels[l].iter().all(|f| !f.meta.overlaps(lo, hi)));
+        let grandparents: Vec<Arc<FileMeta>> = version
+            .levels
+            .get(output_level + 1)
+            .map(|l| l.iter().map(|f| f.meta.clone()).collect())
+            .unwrap_or_default();
+        let snapshots: Vec<SeqNo> = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+
+        let mut merger = Merger::new(sources, true);
+        merger.start(|s| s.seek_to_first());
+        let mut out = Outputs::new(self, &grandparents);
+        let mut current_key: Vec<u8> = Vec::new();
+        let mut have_key = false;
+        let mut prev_stripe: Option<usize> = None;
+        let mut scratch = Vec::new();
+        let mut n = 0u64;
+        while merger.valid() {
+            n += 1;
+            if n.is_multiple_of(ABORT_CHECK_INTERVAL) && self.lock_core().shutting_down {
+                out.abandon();
+                return Ok(None);
+            }
+            let key = merger.key();
+            if !have_key || key.user_key != current_key.as_slice() {
+                // Cut only between user keys, so tables of a level never share a key.
+                out.maybe_cut(key.user_key)?;
+                current_key.clear();
+                current_key.extend_from_slice(key.user_key);
+                have_key = true;
+                prev_stripe = None;
+            }
+            // Versions in the same snapshot stripe: only the newest can be seen by anyone.
+            let stripe = snapshots.partition_point(|&s| s < key.seq);
+            if prev_stripe == Some(stripe) {
+                merger.advance();
+                continue;
+            }
+            prev_stripe = Some(stripe);
+            // A tombstone with nothing older below it and no snapshot older than it hides
+            // nothing from anyone: drop it (the older versions here fall to the rule above).
+            if key.kind == ValueKind::Delete && bottommost && stripe == 0 {
+                merger.advance();
+                continue;
+            }
+            scratch.clear();
+            key.encode_into(&mut scratch);
+            let value = merger.value();
+            out.add(&scratch, &value)?;
+            merger.advance();
+        }
+        if let Some(e) = merger.take_error() {
+            out.abandon();
+            return Err(e);
+        }
+        out.finish().map(Some)
+    }
+}
+
+/// The numbers of the tables a choice reads or removes.
+fn input_numbers(choice: &Choice) -> Vec<u64> {
+    match choice {
+        Choice::Nothing => Vec::new(),
+        Choice::Move { file, .. } => vec![file.number],
+        Choice::Merge { inputs, .. } => inputs
+            .iter()
+            .flat_map(|(_, f)| f.iter().map(|f| f.number))
+            .collect(),
+        Choice::Drop { files } => files.iter().map(|(_, f)| f.number).collect(),
+    }
+}
+
+/// The tables a merge writes, cut by size and by overlap with the level below.
+struct Outputs<'a> {
+    inner: &'a Inner,
+    grandparents: &'a [Arc<FileMeta>],
+    current: Option<(u64, TableWriter)>,
+    /// Grandparent tables passed since the current output began, and their bytes.
+    grandparent_index: usize,
+    overlapped: u64,
+    done: Vec<Arc<TableFile>>,
+    written: Vec<u64>,
+}
+
+impl<'a> Outputs<'a> {
+    fn new(inner: &'a Inner, grandparents: &'a [Arc<FileMeta>]) -> Outputs<'a> {
+        Outputs {
+            inner,
+            grandparents,
+            current: None,
+            grandparent_index: 0,
+            overlapped: 0,
+            done: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Before the first entry of `user_key`: ends the current table if it is big enough,
+    /// or overlaps too much of the level below.
+    fn maybe_cut(&mut self, user_key: &[u8]) -> Result<()> {
+        let options = &self.inner.options.compaction;
+        while let Some(g) = self.grandparents.get(self.grandparent_index)
+            && g.largest.user_key() < user_key
+        {
+            if self.current.is_some() {
+                self.overlapped += g.size;
+            }
+            self.grandparent_index += 1;
+        }
+        let cut = match &self.current {
+            Some((_, w)) => {
+                w.estimated_size() >= options.target_file_size
+                    || self.overlapped > options.max_grandparent_overlap_bytes
+            }
+            None => false,
+        };
+        if cut {
+            self.finish_current()?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.current.is_none() {
+            let number = {
+                let mut core = self.inner.lock_core();
+                core.state.next_file_number += 1;
+                core.state.next_file_number - 1
+            };
+            let path = table_path(&self.inner.dir, number);
+            let writer = TableWriter::create(self.inner.fs.clone(), &path, self.table_options())?;
+            self.written.push(number);
+            self.current = Some((number, writer));
+            self.overlapped = 0;
+        }
+        let (_, writer) = self.current.as_mut().expect("opened above");
+        writer.add_encoded(key, value)?;
+        Ok(())
+    }
+
+    fn table_options(&self) -> ferris_sstable::TableOptions {
+        crate::flush::TableSink::table_options(self.inner)
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        let Some((number, writer)) = self.current.take() else {
+            return Ok(());
+        };
+        let props = writer.finish()?;
+        let path = table_path(&self.inner.dir, number);
+        let table = Table::open_with(&*self.inner.fs, &path, self.inner.read_options.clone())?;
+        let decode = |k: &[u8]| {
+            ferris_core::InternalKey::decode(k).map_err(|e| Error::Corruption {
+                file: path.clone(),
+                offset: 0,
+                reason: format!("a key the compaction just wrote does not decode: {e}"),
+            })
+        };
+        let meta = FileMeta {
+            number,
+            size: table.file_size(),
+            smallest: decode(&props.smallest_key)?,
+            largest: decode(&props.largest_key)?,
+            min_seq: props.min_seq,
+            max_seq: props.max_seq,
+            entries: props.n_entries,
+            tombstones: props.n_tombstones,
+        };
+        self.done
+            .push(TableFile::new(&self.inner.fs, Arc::new(meta), table));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<Arc<TableFile>>> {
+        self.finish_current()?;
+        Ok(std::mem::take(&mut self.done))
+    }
+
+    /// Removes every output written so far: none was recorded in the manifest.
+    fn abandon(&mut self) {
+        self.current = None;
+        self.done.clear();
+        for &number in &self.written {
+            let path = table_path(&self.inner.dir, number);
+            for p in [path.clone(), path.with_extension("sst.tmp")] {
+                let _ = self.inner.fs.remove(&p);
+            }
+        }
+    }
+}
+
+impl Version {
+    /// The metadata of every table, per level, for the picker.
+    pub(crate) fn metas(&self) -> Vec<Vec<Arc<FileMeta>>> {
+        self.levels
+            .iter()
+            .map(|files| files.iter().map(|f| f.meta.clone()).collect())
+            .collect()
+    }
+}
