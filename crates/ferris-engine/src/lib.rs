@@ -89,6 +89,31 @@
 //! and `CURRENT` is switched to it atomically (write `CURRENT.tmp`, fsync, rename, fsync
 //! the directory).
 //!
+//! ## Compaction
+//!
+//! Flushes add overlapping level-0 tables; compaction threads
+//! ([`Options::compaction_threads`], `src/compaction.rs`) keep the levels in shape. Each
+//! asks the strategy (`ferris_compaction::Leveled`, a pure function of the levels) what to
+//! do, marks the chosen tables busy, and then:
+//!
+//! 1. merges the inputs with the same heap merger scans use, keeping for each user key
+//!    only the newest version in each *snapshot stripe* (versions no live snapshot
+//!    separates: only the newest of them can ever be read), and dropping a tombstone
+//!    when nothing older can exist below the output level and no snapshot predates it;
+//! 2. writes the output tables, cut at [`CompactionOptions::target_file_size`] or when
+//!    one overlaps too much of the next level, and only between user keys, so the tables
+//!    of a level never share a key;
+//! 3. records the inputs removed and the outputs added as **one** version edit, fsync'd
+//!    to the manifest: a crash leaves either the inputs or the outputs live, never half of
+//!    each; then installs the new version. The inputs are deleted once no reader holds
+//!    them.
+//!
+//! A table with nothing to merge with below it just moves down a level (an edit, no
+//! rewrite). Writes slow down by a millisecond per group when level 0 reaches
+//! [`CompactionOptions::l0_slowdown_trigger`] tables, and stop (counted in
+//! [`Stats::stalls`]) at [`CompactionOptions::l0_stop_trigger`] until compaction catches
+//! up. [`Db::compact`] flushes and then merges every level down into the deepest one.
+//!
 //! ## The read path
 //!
 //! A read loads the last sequence number, then pins the current *super version*: the
@@ -146,9 +171,12 @@
 //!
 //! # Limits
 //!
-//! - Compaction is not wired in yet (`ferris-compaction`): tables accumulate in level 0,
-//!   so reads slow down and disk use grows with overwrites. [`Db::compact`] only flushes.
+//! - Only the leveled strategy exists; compaction has no limit on pending bytes yet, only
+//!   the level-0 triggers.
 //! - Memtable inserts happen in the group's leader, one group at a time.
+//! - Background flushes and compactions interleave with writes by the OS scheduler, so a
+//!   simulated power cut at operation `n` is not guaranteed to land on the same
+//!   operation twice.
 //! - A single flush thread; a snapshot does not survive a reopen.
 //!
 //! ## Exercises
@@ -157,13 +185,15 @@
 //!    [`Db::stats`]: how many flushes ran, and why is the write amplification above 2?
 //! 2. Open the same directory twice from one program. Which error do you get, and which
 //!    file does it name?
-//! 3. Put a key, take a snapshot, delete the key and flush. Where does the snapshot find
-//!    the value now?
+//! 3. Put a key, take a snapshot, delete the key and [`Db::compact`]. Where does the
+//!    snapshot find the value now? Drop the snapshot, compact again, and look at
+//!    [`Db::stats`]: where did the bytes go?
 //!
 //! ## What to read next
 //!
-//! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`; then
-//! `ferris-compaction`, which keeps the levels in shape.
+//! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`;
+//! `ferris-compaction` for the strategy behind compaction; and
+//! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work.
 
 #![forbid(unsafe_code)]
 
