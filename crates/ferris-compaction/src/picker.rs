@@ -290,15 +290,33 @@ pub fn key_range(files: &[Arc<FileMeta>]) -> (&[u8], &[u8]) {
     (lo, hi)
 }
 
-/// A manual compaction of everything: every level's tables merged down, level by level,
-/// into the deepest non-empty level (or level 1). Returns the next step, or
-/// [`Choice::Nothing`] once all data sits in one level.
-pub fn manual_step(view: &View) -> Choice {
+/// A manual compaction: the tables holding keys in `range` (inclusive user keys; `None`
+/// for everything) merged down, level by level, into the deepest non-empty level (or
+/// level 1). Returns the next step, or [`Choice::Nothing`] once no level above the
+/// deepest holds a key in the range.
+pub fn manual_step(view: &View, range: Option<(&[u8], &[u8])>) -> Choice {
     let deepest = view.deepest_nonempty_level().max(1);
     for level in 0..deepest {
-        let files = view.level(level).to_vec();
+        let mut files = match range {
+            None => view.level(level).to_vec(),
+            Some((lo, hi)) => view.overlapping(level, lo, hi),
+        };
         if files.is_empty() {
             continue;
+        }
+        if level == 0 {
+            // Level-0 tables overlap each other. Leaving behind an older one that shares
+            // keys with a merged newer one would let its stale versions shadow the new
+            // ones from above, so take every table that overlaps the chosen ones, until
+            // the set is closed.
+            loop {
+                let (lo, hi) = key_range(&files);
+                let closed = view.overlapping(0, lo, hi);
+                if closed.len() == files.len() {
+                    break;
+                }
+                files = closed;
+            }
         }
         if view.is_busy(&files) {
             return Choice::Nothing;
@@ -479,7 +497,7 @@ mod tests {
         ]);
         let mut steps = Vec::new();
         loop {
-            let choice = manual_step(&v);
+            let choice = manual_step(&v, None);
             let Choice::Merge {
                 inputs,
                 output_level,
@@ -500,5 +518,42 @@ mod tests {
         assert_eq!(steps, vec![1, 2, 3]);
         assert_eq!(v.deepest_nonempty_level(), 3);
         assert!((0..3).all(|l| v.levels[l].is_empty()));
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+    use ferris_core::{InternalKey, ValueKind};
+
+    fn table(number: u64, lo: &str, hi: &str) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            number,
+            size: 10,
+            smallest: InternalKey::new(lo.as_bytes().to_vec(), number, ValueKind::Put),
+            largest: InternalKey::new(hi.as_bytes().to_vec(), number, ValueKind::Put),
+            min_seq: number,
+            max_seq: number,
+            entries: 1,
+            tombstones: 0,
+        })
+    }
+
+    #[test]
+    fn a_range_takes_every_level0_table_chained_to_it_by_overlap() {
+        let mut levels = vec![Vec::new(); NUM_LEVELS];
+        // 4 holds the range; 3 overlaps 4, and 2 overlaps 3; 1 overlaps none of them.
+        levels[0] = vec![
+            table(4, "m", "p"),
+            table(3, "j", "n"),
+            table(2, "g", "k"),
+            table(1, "x", "z"),
+        ];
+        let view = View::new(levels);
+        let Choice::Merge { inputs, .. } = manual_step(&view, Some((b"o", b"o"))) else {
+            panic!()
+        };
+        let numbers: Vec<u64> = inputs[0].1.iter().map(|f| f.number).collect();
+        assert_eq!(numbers, vec![4, 3, 2]);
     }
 }

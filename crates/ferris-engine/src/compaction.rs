@@ -32,9 +32,10 @@ impl Inner {
                             levels: self.super_version().version.metas(),
                             busy: core.busy.clone(),
                         };
-                        let manual = core.manual_pending;
-                        let choice = if manual {
-                            manual_step(&view)
+                        let manual = core.manual.is_some();
+                        let choice = if let Some(range) = &core.manual {
+                            let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
+                            manual_step(&view, range)
                         } else {
                             self.strategy.choose(&view, &self.options.compaction)
                         };
@@ -45,7 +46,7 @@ impl Inner {
                             break (choice, manual);
                         }
                         if manual && core.busy.is_empty() {
-                            core.manual_pending = false;
+                            core.manual = None;
                             core.manual_done += 1;
                             self.compacted.notify_all();
                         }

@@ -76,8 +76,9 @@ pub(crate) struct Core {
     pub(crate) shutting_down: bool,
     /// Tables that running compactions read.
     pub(crate) busy: std::collections::HashSet<u64>,
-    /// A manual compaction was asked for and has not finished.
-    pub(crate) manual_pending: bool,
+    /// A manual compaction asked for and not finished: its inclusive user-key range, or
+    /// `None` inside for everything.
+    pub(crate) manual: Option<Option<(Vec<u8>, Vec<u8>)>>,
     /// Manual compactions finished.
     pub(crate) manual_done: u64,
 }
@@ -442,10 +443,44 @@ impl Db {
     ///
     /// As [`Db::flush`]; [`Error::Poisoned`] if a compaction failed.
     pub fn compact(&self) -> Result<()> {
+        self.compact_inclusive(None)
+    }
+
+    /// Like [`Db::compact`], but only for the tables holding keys in `bounds`: those are
+    /// merged down into the deepest level. Tables outside the range are left alone (a
+    /// table that straddles a bound is compacted whole).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::compact`].
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<()> {
+        // Tables are chosen by inclusive user-key ranges; treating an excluded bound as
+        // included only ever compacts a little more.
+        let lo = match bounds.start_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
+            Bound::Unbounded => Vec::new(),
+        };
+        let hi = match bounds.end_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
+            // No key exceeds MAX_KEY_LEN bytes of 0xff.
+            Bound::Unbounded => vec![0xff; crate::MAX_KEY_LEN + 1],
+        };
+        if lo > hi {
+            return Ok(());
+        }
+        self.compact_inclusive(Some((lo, hi)))
+    }
+
+    fn compact_inclusive(&self, range: Option<(Vec<u8>, Vec<u8>)>) -> Result<()> {
         self.flush()?;
         let mut core = self.inner.lock_core();
+        // A manual compaction already queued is widened to cover both requests.
+        core.manual = Some(match (core.manual.take(), range) {
+            (None, range) => range,
+            (Some(None), _) | (Some(_), None) => None,
+            (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
+        });
         let target = core.manual_done + 1;
-        core.manual_pending = true;
         self.inner.compaction_wanted.notify_all();
         loop {
             if let Some(reason) = &core.poisoned {

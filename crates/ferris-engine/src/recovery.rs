@@ -180,7 +180,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         poisoned: None,
         shutting_down: false,
         busy: Default::default(),
-        manual_pending: false,
+        manual: None,
         manual_done: 0,
     };
     let sv = SuperVersion {

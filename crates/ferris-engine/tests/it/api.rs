@@ -333,3 +333,24 @@ fn compaction_keeps_one_version_per_key_and_levels_sorted() {
     }
     assert_eq!(db.get("k9999").unwrap(), None);
 }
+
+#[test]
+fn compact_range_merges_only_what_holds_the_range() {
+    let (_sim, db) = open_sim(14);
+    for (prefix, n) in [("a", 0), ("m", 1), ("z", 2)] {
+        for i in 0..100 {
+            db.put(format!("{prefix}{i:03}"), format!("{n}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    assert_eq!(db.stats().levels[0].files, 3);
+    db.compact_range("m000".."m999").unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.levels[0].files, 2, "{stats:?}");
+    assert_eq!(stats.levels[1].files, 1, "{stats:?}");
+    assert_eq!(db.iter().unwrap().count(), 300);
+    assert_eq!(db.get("m050").unwrap().as_deref(), Some(&b"1"[..]));
+    db.compact_range::<&str, _>(..).unwrap();
+    assert_eq!(db.stats().levels[0].files, 0);
+    assert_eq!(db.iter().unwrap().count(), 300);
+}
