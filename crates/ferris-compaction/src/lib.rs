@@ -64,7 +64,9 @@
 #![forbid(unsafe_code)]
 
 mod picker;
+mod tiered;
 
 pub use picker::{
     Choice, CompactionOptions, Leveled, Reason, Strategy, View, key_range, manual_step,
 };
+pub use tiered::Tiered;

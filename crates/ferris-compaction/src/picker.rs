@@ -114,6 +114,12 @@ pub enum Reason {
     LevelSize,
     /// A manual compaction asked for it.
     Manual,
+    /// Tiered: the newer runs outweigh the oldest by too much.
+    SpaceAmplification,
+    /// Tiered: runs of similar size.
+    SizeRatio,
+    /// Tiered: too many runs.
+    RunCount,
 }
 
 /// What to do next.

@@ -194,8 +194,13 @@ impl Inner {
             .collect();
         let all: Vec<Arc<FileMeta>> = inputs.iter().flat_map(|(_, f)| f.clone()).collect();
         let (lo, hi) = key_range(&all);
-        let bottommost = (output_level + 1..version.levels.len())
-            .all(|l| version.levels[l].iter().all(|f| !f.meta.overlaps(lo, hi)));
+        // Nothing outside the inputs, in the output level or below, may hold an older
+        // version of a key in range (older level-0 tables left out of a tiered merge
+        // count: they sit in the output level).
+        let bottommost = version.levels[output_level..]
+            .iter()
+            .flatten()
+            .all(|f| wanted.contains(&f.meta.number) || !f.meta.overlaps(lo, hi));
         let grandparents: Vec<Arc<FileMeta>> = version
             .levels
             .get(output_level + 1)

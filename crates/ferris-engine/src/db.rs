@@ -161,6 +161,7 @@ impl Inner {
         lock: FileLock,
     ) -> Inner {
         Inner {
+            strategy: options.compaction_strategy.build(),
             fs,
             dir,
             read_options: ReadOptions::with_cache(block_cache.clone()),
@@ -174,7 +175,6 @@ impl Inner {
             flushed: Condvar::new(),
             compaction_wanted: Condvar::new(),
             compacted: Condvar::new(),
-            strategy: Box::new(ferris_compaction::Leveled),
             write_queue: WriteQueue::default(),
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),

@@ -6,6 +6,28 @@ use ferris_fs::{FileSystem, StdFs};
 use ferris_sstable::Compression;
 use ferris_wal::RecoveryMode;
 
+/// The compaction strategies to choose from; see `ferris-compaction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CompactionStrategy {
+    /// Leveled compaction ([`ferris_compaction::Leveled`]): the lowest space and read
+    /// amplification, the highest write amplification.
+    #[default]
+    Leveled,
+    /// Size-tiered compaction ([`ferris_compaction::Tiered`], default settings): much
+    /// less rewriting, more runs to read and more space held between merges.
+    Tiered,
+}
+
+impl CompactionStrategy {
+    pub(crate) fn build(self) -> Box<dyn ferris_compaction::Strategy> {
+        match self {
+            CompactionStrategy::Leveled => Box::new(ferris_compaction::Leveled),
+            CompactionStrategy::Tiered => Box::new(ferris_compaction::Tiered::default()),
+        }
+    }
+}
+
 /// Options for [`Db::open`](crate::Db::open). Start from `Options::default()` and change
 /// what you need:
 ///
@@ -47,6 +69,8 @@ pub struct Options {
     /// When compaction runs, and the write slowdown and stop thresholds on level 0 (see
     /// [`CompactionOptions`](ferris_compaction::CompactionOptions)).
     pub compaction: ferris_compaction::CompactionOptions,
+    /// Which compaction strategy runs (default [`CompactionStrategy::Leveled`]).
+    pub compaction_strategy: CompactionStrategy,
     /// Background compaction threads (default 1).
     pub compaction_threads: usize,
     /// What WAL replay does about damage (default
@@ -72,6 +96,7 @@ impl Default for Options {
             wal_segment_size: 64 << 20,
             max_manifest_size: 4 << 20,
             compaction: ferris_compaction::CompactionOptions::default(),
+            compaction_strategy: CompactionStrategy::Leveled,
             compaction_threads: 1,
             wal_recovery_mode: RecoveryMode::TolerateTornTail,
             file_system: Arc::new(StdFs::default()),

@@ -74,9 +74,10 @@ fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, Str
         .collect()
 }
 
-fn run(ops: Vec<Op>) {
+fn run(ops: Vec<Op>, strategy: ferris_engine::CompactionStrategy) {
     let sim = SimFs::new(9);
     let mut options = sim_options(&sim);
+    options.compaction_strategy = strategy;
     options.write_buffer_size = 4 << 10;
     let mut db = Db::open(DIR, options.clone()).unwrap();
     let mut model = Model::new();
@@ -173,6 +174,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn the_engine_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
-        run(ops);
+        run(ops, ferris_engine::CompactionStrategy::Leveled);
+    }
+
+    #[test]
+    fn the_engine_with_tiered_compaction_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, ferris_engine::CompactionStrategy::Tiered);
     }
 }

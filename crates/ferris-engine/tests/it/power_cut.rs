@@ -80,6 +80,20 @@ fn contents(db: &Db) -> Model {
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere() {
+    campaign(ferris_engine::CompactionStrategy::Leveled);
+}
+
+#[test]
+fn acknowledged_writes_survive_a_power_cut_anywhere_with_tiered_compaction() {
+    campaign(ferris_engine::CompactionStrategy::Tiered);
+}
+
+fn campaign(strategy: ferris_engine::CompactionStrategy) {
+    let sim_options = |sim: &SimFs| {
+        let mut options = sim_options(sim);
+        options.compaction_strategy = strategy;
+        options
+    };
     let probe = SimFs::new(0);
     let db = Db::open(DIR, sim_options(&probe)).unwrap();
     assert_eq!(run(&db), STEPS);
@@ -129,6 +143,6 @@ fn acknowledged_writes_survive_a_power_cut_anywhere() {
         );
         checked += 1;
     }
-    eprintln!("power cuts: {checked} runs over {total} operations");
+    eprintln!("power cuts ({strategy:?}): {checked} runs over {total} operations");
     assert!(checked >= 300, "only {checked} runs");
 }
