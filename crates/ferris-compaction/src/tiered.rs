@@ -15,9 +15,12 @@ use crate::picker::{Choice, CompactionOptions, Reason, Strategy, View};
 /// 1. if the runs above the oldest one together weigh more than
 ///    [`Tiered::max_size_amplification`] times the oldest, everything is merged into one
 ///    run (this bounds space amplification);
-/// 2. otherwise, starting from the newest run, runs are gathered while the next one is
-///    no bigger than what was gathered times `1 + size_ratio`, and the gathered runs (at
-///    least two) are merged into one.
+/// 2. otherwise, starting from the newest run (and, failing that, from each older one in
+///    turn), runs are gathered while the next one is no bigger than what was gathered
+///    times `1 + size_ratio`; the first such window of at least two runs is merged into
+///    one;
+/// 3. failing both, the newest runs are merged, just enough of them to get back under the
+///    trigger.
 ///
 /// Data is rewritten far less often than with leveled compaction (lower write
 /// amplification), at the price of more runs to search (read amplification) and more
@@ -71,7 +74,7 @@ fn runs(view: &View) -> Vec<Run> {
     runs
 }
 
-/// Merges `runs` (newest first, contiguous from the newest) into one run. It goes to the
+/// Merges `runs` (newest first, contiguous) into one run. It goes to the
 /// level of the oldest run merged. A merge of level-0 tables stays in level 0, unless it
 /// took *every* level-0 table and level 1 is free: an older level-0 table left above a
 /// merged run in level 1 would shadow its newer versions.
@@ -116,16 +119,24 @@ impl Strategy for Tiered {
         if newer_bytes as f64 > self.max_size_amplification * oldest.bytes.max(1) as f64 {
             return merge(view, &runs, Reason::SpaceAmplification);
         }
-        let mut gathered = runs[0].bytes;
-        let mut n = 1;
-        while n < runs.len() && runs[n].bytes as f64 <= gathered as f64 * (1.0 + self.size_ratio) {
-            gathered += runs[n].bytes;
-            n += 1;
+        // The first window of similar-sized runs, trying each starting run from the newest
+        // on (RocksDB's universal compaction does the same): merging runs of like size is
+        // what keeps each byte's rewrites logarithmic.
+        for start in 0..runs.len() - 1 {
+            let mut gathered = runs[start].bytes;
+            let mut end = start + 1;
+            while end < runs.len()
+                && runs[end].bytes as f64 <= gathered as f64 * (1.0 + self.size_ratio)
+            {
+                gathered += runs[end].bytes;
+                end += 1;
+            }
+            if end - start >= 2 {
+                return merge(view, &runs[start..end], Reason::SizeRatio);
+            }
         }
-        if n >= 2 {
-            return merge(view, &runs[..n], Reason::SizeRatio);
-        }
-        // No similar sizes: merge just enough of the newest runs to get under the trigger.
+        // No similar sizes anywhere: merge just enough of the newest runs to get back under
+        // the trigger.
         let n = runs.len() - options.l0_compaction_trigger.max(2) + 2;
         merge(view, &runs[..n.min(runs.len())], Reason::RunCount)
     }
@@ -209,6 +220,17 @@ mod tests {
         };
         assert_eq!(*output_level, 0);
         assert_eq!(inputs(&choice), vec![(0, vec![5, 4, 3])]);
+    }
+
+    #[test]
+    fn a_window_of_similar_runs_further_back_is_found() {
+        let v = view(&[(5, 10), (4, 400), (3, 400), (2, 400)], &[(6, 100_000)]);
+        let choice = Tiered::default().choose(&v, &CompactionOptions::default());
+        assert_eq!(inputs(&choice), vec![(0, vec![4, 3, 2])]);
+        let Choice::Merge { output_level, .. } = &choice else {
+            panic!()
+        };
+        assert_eq!(*output_level, 0);
     }
 
     #[test]

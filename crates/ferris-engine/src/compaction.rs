@@ -216,7 +216,7 @@ impl Inner {
 
         let mut merger = Merger::new(sources, true);
         merger.start(|s| s.seek_to_first());
-        let mut out = Outputs::new(self, &grandparents);
+        let mut out = Outputs::new(self, &grandparents, output_level);
         let mut current_key: Vec<u8> = Vec::new();
         let mut have_key = false;
         let mut prev_stripe: Option<usize> = None;
@@ -280,6 +280,9 @@ fn input_numbers(choice: &Choice) -> Vec<u64> {
 /// The tables a merge writes, cut by size and by overlap with the level below.
 struct Outputs<'a> {
     inner: &'a Inner,
+    /// The output level. A merge into level 0 (tiered compaction) writes one table: each
+    /// level-0 table is one sorted run, and cutting it would multiply the runs.
+    level: usize,
     grandparents: &'a [Arc<FileMeta>],
     current: Option<(u64, TableWriter)>,
     /// Grandparent tables passed since the current output began, and their bytes.
@@ -290,9 +293,10 @@ struct Outputs<'a> {
 }
 
 impl<'a> Outputs<'a> {
-    fn new(inner: &'a Inner, grandparents: &'a [Arc<FileMeta>]) -> Outputs<'a> {
+    fn new(inner: &'a Inner, grandparents: &'a [Arc<FileMeta>], level: usize) -> Outputs<'a> {
         Outputs {
             inner,
+            level,
             grandparents,
             current: None,
             grandparent_index: 0,
@@ -305,6 +309,9 @@ impl<'a> Outputs<'a> {
     /// Before the first entry of `user_key`: ends the current table if it is big enough,
     /// or overlaps too much of the level below.
     fn maybe_cut(&mut self, user_key: &[u8]) -> Result<()> {
+        if self.level == 0 {
+            return Ok(());
+        }
         let options = &self.inner.options.compaction;
         while let Some(g) = self.grandparents.get(self.grandparent_index)
             && g.largest.user_key() < user_key

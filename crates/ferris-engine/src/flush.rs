@@ -78,15 +78,23 @@ impl Inner {
             imms: sv.imms.iter().filter(|i| i.id != imm.id).cloned().collect(),
             version,
         });
-        core.flushed_imm_id = imm.id;
         self.counters.table_bytes.fetch_add(size, Ordering::Relaxed);
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         if core.manifest.len() > self.options.max_manifest_size {
             self.rotate_manifest(&mut core)?;
         }
         drop(core);
+        // Writers stalled on the frozen memtables can go on now.
         self.flushed.notify_all();
         self.compaction_wanted.notify_all();
+        // The table is durable and recorded: the segments it covered are not needed. This
+        // happens before `flush()` callers are released, so when `Db::flush` returns the
+        // segments are gone.
+        if let Err(e) = self.wal.remove_segments_before(imm.next_log) {
+            tracing::warn!(error = %e, "could not remove old WAL segments; the next open will");
+        }
+        self.lock_core().flushed_imm_id = imm.id;
+        self.flushed.notify_all();
         tracing::info!(
             table = number,
             bytes = size,
@@ -94,10 +102,6 @@ impl Inner {
             millis = started.elapsed().as_millis() as u64,
             "flushed a memtable to level 0"
         );
-        // The table is durable and recorded: the segments it covered are not needed.
-        if let Err(e) = self.wal.remove_segments_before(imm.next_log) {
-            tracing::warn!(error = %e, "could not remove old WAL segments; the next open will");
-        }
         Ok(())
     }
 

@@ -80,7 +80,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         options,
     };
 
-    let mut state = match read_current(&*fs, dir)? {
+    let current = read_current(&*fs, dir)?;
+    let mut state = match current {
         Some(number) => {
             let replayed = replay(&*fs, dir, number)?;
             for event in &replayed.events {
@@ -90,12 +91,15 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         }
         None => {
             check_empty(&*fs, dir)?;
-            // What a crash during creation left: nothing in it was ever acknowledged.
-            remove_leftovers(&*fs, dir, &LevelState::default(), 0)?;
             tracing::info!(dir = %dir.display(), "creating a new database");
             LevelState::default()
         }
     };
+    // Leftovers go before anything new is written: a crash can leave files under numbers
+    // the manifest never recorded as used (a table written but not yet in an edit, a new
+    // manifest CURRENT was not yet switched to), and this open is about to hand those
+    // numbers out again.
+    remove_leftovers(&*fs, dir, &state, current)?;
     let version = Version::open(&fs, dir, &state, &ctx.read_options)?;
 
     // Replay the WAL segments the manifest says are not yet in tables.
@@ -166,7 +170,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     state.next_file_number += 1;
     let manifest = ManifestWriter::create(&fs, dir, manifest_number, &state.snapshot())?;
     write_current(&*fs, dir, manifest_number)?;
-    remove_leftovers(&*fs, dir, &state, manifest_number)?;
+    if let Some(old) = current {
+        let path = dir.join(ferris_manifest::manifest_file_name(old));
+        fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
 
     let mut wal_options = WalOptions::default();
     wal_options.segment_size = ctx.options.wal_segment_size;
@@ -252,18 +260,19 @@ fn check_empty(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
 }
 
 /// Removes what a crash (or a finished flush whose cleanup was cut short) left behind:
-/// old manifests, temporaries, tables no version lists, and WAL segments already flushed.
+/// manifests other than `current`, temporaries, tables no version lists, and WAL segments
+/// already flushed.
 fn remove_leftovers(
     fs: &dyn FileSystem,
     dir: &Path,
     state: &LevelState,
-    manifest: u64,
+    current: Option<u64>,
 ) -> Result<()> {
     let live: std::collections::HashSet<u64> = state.live_files().collect();
     let mut removed = 0;
     for name in fs.list(dir).map_err(|e| Error::io(dir, e))? {
         let doomed = match classify(&name) {
-            Kind::Manifest(n) => n != manifest,
+            Kind::Manifest(n) => Some(n) != current,
             Kind::Table(n) => !live.contains(&n),
             Kind::Segment(n) => n < state.log_number,
             Kind::Temporary => true,
