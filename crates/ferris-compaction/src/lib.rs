@@ -26,6 +26,29 @@
 //! merge rewrites the fewest bytes of the level below (tables with many tombstones win
 //! ties). A table with nothing below it to merge with simply moves down.
 //!
+//! **Size-tiered** compaction ([`Tiered`], RocksDB's "universal" style) treats each
+//! level-0 table and each deeper level as one sorted run, and merges runs of similar size,
+//! or everything when the newer runs outweigh the oldest by too much. The engine runs
+//! either (`ferris_engine::Options::compaction_strategy`).
+//!
+//! ## The amplification, measured
+//!
+//! `cargo xtask compaction-sim` runs both strategies over a synthetic workload with no I/O
+//! (see `xtask/src/compaction_sim.rs` for the model). Its default run, 5,000,000 random
+//! overwrites of 1,000,000 keys with 10,000-entry memtables, printed:
+//!
+//! ```text
+//! strategy  write amp space amp  read amp avg  read amp end  max L0 compactions  tables
+//! leveled        8.63      1.09          3.27          1.76       4         554     126
+//! tiered        19.09      1.81          2.96          3.00       4         482     100
+//! ```
+//!
+//! Leveled compaction holds space amplification near 1.1 (almost no dead versions on
+//! disk) by rewriting each entry about eight times. In this workload the tiered strategy
+//! as implemented here rewrites *more*, not less, while holding more dead versions: its
+//! triggers are not yet tuned, and doing so is open work. The simulator is the tool for
+//! it: every change to a strategy shows up in these columns.
+//!
 //! ## Example
 //!
 //! ```
