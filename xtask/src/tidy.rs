@@ -2,7 +2,8 @@
 //!
 //! Run by `cargo test --workspace` (they are tests of this crate). Today: every format spec
 //! names its magic number and format version, and those must be the constants the code
-//! writes.
+//! writes. A spec that describes several formats (`manifest.md`: the WAL framing, the
+//! version edits and CURRENT) is checked section by section.
 
 #[cfg(test)]
 mod tests {
@@ -46,6 +47,30 @@ mod tests {
             .unwrap_or_else(|e| panic!("format version {value:?}: {e}"))
     }
 
+    /// The part of a spec under `heading` (a whole line, such as `## CURRENT`), up to the
+    /// next heading of the same or a higher level. For specs that describe more than one
+    /// format, and so have more than one `magic` or `format version` row.
+    fn section<'a>(spec: &'a str, heading: &str) -> &'a str {
+        let hashes = |line: &str| line.len() - line.trim_start_matches('#').len();
+        let level = hashes(heading);
+        let start = spec
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("no section {heading:?}"))
+            + heading.len()
+            + 2;
+        let rest = &spec[start..];
+        let end = rest
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .find(|&i| {
+                let line = &rest[i..];
+                let h = hashes(line);
+                (1..=level).contains(&h) && line[h..].starts_with(' ')
+            })
+            .unwrap_or(rest.len());
+        &rest[..end]
+    }
+
     /// The newest version listed in the spec's version history.
     fn newest_history_version(spec: &str) -> u32 {
         let history = spec
@@ -79,5 +104,28 @@ mod tests {
             newest_history_version(&s),
             ferris_sstable::table::format::FORMAT_VERSION
         );
+    }
+
+    #[test]
+    fn manifest_spec_matches_the_code() {
+        let s = spec("manifest.md");
+        // A manifest is framed exactly as a WAL segment, header included.
+        let framing = section(&s, "### Segment header (32 bytes)");
+        assert_eq!(magic(framing), ferris_wal::format::MAGIC);
+        assert_eq!(version(framing), ferris_wal::format::FORMAT_VERSION);
+        // The manifest's own version is the one its first edit carries (tag 1).
+        let edit = section(&s, "### Version edit");
+        assert_eq!(version(edit), ferris_manifest::FORMAT_VERSION);
+        assert_eq!(newest_history_version(&s), ferris_manifest::FORMAT_VERSION);
+        let current = section(&s, "## CURRENT");
+        assert_eq!(magic(current), ferris_manifest::CURRENT_MAGIC.as_bytes());
+        assert_eq!(version(current), ferris_manifest::CURRENT_VERSION);
+        // The limits the spec states.
+        assert!(s.contains(&format!(
+            "**Levels**: {} (`NUM_LEVELS`)",
+            ferris_manifest::NUM_LEVELS
+        )));
+        assert_eq!(ferris_wal::format::MAX_RECORD_LEN, 1 << 30);
+        assert!(s.contains("at most 1 GiB (`MAX_RECORD_LEN`)"));
     }
 }
