@@ -176,9 +176,10 @@ fn engine(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
         bytes: n as u64 * entry_bytes,
         latency: Some(latency),
         note: format!(
-            "{} flushes, {} L0 tables, write amp {:.2}, {} stalls ({:.0} ms), RSS +{} MiB",
+            "{} flushes, {} compactions, tables per level {}, write amp {:.2}, {} stalls ({:.0} ms), RSS +{} MiB",
             stats.flushes,
-            stats.levels[0].files,
+            stats.compactions,
+            tables_per_level(&stats),
             stats.write_amplification,
             stats.stalls,
             stats.stall_time.as_secs_f64() * 1e3,
@@ -209,8 +210,8 @@ fn engine(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
         bytes: probes.len() as u64 * entry_bytes,
         latency: Some(latency),
         note: format!(
-            "memtables + {} L0 tables, block cache hit rate {:.1}%",
-            stats.levels[0].files,
+            "memtables + tables per level {}, block cache hit rate {:.1}%",
+            tables_per_level(&stats),
             cache.hit_rate() * 100.0
         ),
     });
@@ -222,33 +223,10 @@ fn engine(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
     for threads in [1, max_threads] {
         let db = Db::open(dir.join(format!("sync-{threads}")), Options::default())?;
         let per_thread = args.wal_records.div_ceil(threads);
-        let start = Instant::now();
-        let histograms: Vec<Histogram<u64>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (db, value) = (&db, &value);
-                    s.spawn(move || -> Result<Histogram<u64>> {
-                        let mut h = histogram();
-                        for i in 0..per_thread {
-                            let key = format!("t{t:02}-{i:012}");
-                            let start = Instant::now();
-                            db.put(key, value)?;
-                            h.record(start.elapsed().as_nanos() as u64)?;
-                        }
-                        Ok(h)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("writer thread panicked"))
-                .collect::<Result<_>>()
+        let (elapsed, latency) = timed_writers(threads, per_thread, |t, i| {
+            db.put(format!("t{t:02}-{i:012}"), &value)?;
+            Ok(())
         })?;
-        let elapsed = start.elapsed();
-        let mut latency = histogram();
-        for h in &histograms {
-            latency.add(h)?;
-        }
         let stats = db.stats();
         let ops = (per_thread * threads) as u64;
         let ops_per_sec = ops as f64 / elapsed.as_secs_f64();
@@ -278,25 +256,34 @@ fn new_wal(dir: &Path, sync_mode: SyncMode) -> Result<Wal> {
     Ok(Wal::create(fs, dir, 1, options)?)
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+/// Table counts per level down to the deepest non-empty one, as `L0/L1/...`.
+fn tables_per_level(stats: &ferris_engine::Stats) -> String {
+    let deepest = stats.levels.iter().rposition(|l| l.files > 0).unwrap_or(0);
+    stats.levels[..=deepest]
+        .iter()
+        .map(|l| l.files.to_string())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
-/// `threads` writers share `n_records` fsync'd appends; latency is per append.
-fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
-    let wal = new_wal(dir, SyncMode::Always)?;
-    let record = vec![0x5a; 16 + value_size];
-    let per_thread = n_records.div_ceil(threads);
+/// Runs `op(thread, i)` for `i` in `0..per_thread` on each of `threads` threads at once;
+/// returns the wall time and every call's latency.
+fn timed_writers(
+    threads: usize,
+    per_thread: usize,
+    op: impl Fn(usize, usize) -> Result<()> + Sync,
+) -> Result<(Duration, Histogram<u64>)> {
     let start = Instant::now();
     let histograms: Vec<Histogram<u64>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| -> Result<Histogram<u64>> {
+            .map(|t| {
+                let op = &op;
+                s.spawn(move || -> Result<Histogram<u64>> {
                     let mut h = histogram();
-                    for _ in 0..per_thread {
-                        let t = Instant::now();
-                        wal.append(&record)?;
-                        h.record(t.elapsed().as_nanos() as u64)?;
+                    for i in 0..per_thread {
+                        let started = Instant::now();
+                        op(t, i)?;
+                        h.record(started.elapsed().as_nanos() as u64)?;
                     }
                     Ok(h)
                 })
@@ -312,6 +299,22 @@ fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) 
     for h in &histograms {
         latency.add(h)?;
     }
+    Ok((elapsed, latency))
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// `threads` writers share `n_records` fsync'd appends; latency is per append.
+fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
+    let wal = new_wal(dir, SyncMode::Always)?;
+    let record = vec![0x5a; 16 + value_size];
+    let per_thread = n_records.div_ceil(threads);
+    let (elapsed, latency) = timed_writers(threads, per_thread, |_, _| {
+        wal.append(&record)?;
+        Ok(())
+    })?;
     let stats = wal.stats();
     wal.close()?;
     // The segment header's fsync at creation and the seal's at close are not appends'.

@@ -208,6 +208,26 @@ impl Inner {
         self.flush_wanted.notify_all();
     }
 
+    /// Waits on `signal` until `done` holds, failing if the database is poisoned or shut
+    /// down first.
+    pub(crate) fn wait_until(&self, signal: &Condvar, done: impl Fn(&Core) -> bool) -> Result<()> {
+        let mut core = self.lock_core();
+        loop {
+            if let Some(reason) = &core.poisoned {
+                return Err(Error::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if done(&core) {
+                return Ok(());
+            }
+            if core.shutting_down {
+                return Err(Error::Closed);
+            }
+            core = signal.wait(core).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -417,22 +437,8 @@ impl Db {
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
         let target = self.inner.submit(Job::Freeze)?;
-        let mut core = self.inner.lock_core();
-        loop {
-            if let Some(reason) = &core.poisoned {
-                return Err(Error::Poisoned {
-                    reason: reason.clone(),
-                });
-            }
-            if core.flushed_imm_id >= target {
-                return Ok(());
-            }
-            core = self
-                .inner
-                .flushed
-                .wait(core)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        self.inner
+            .wait_until(&self.inner.flushed, |core| core.flushed_imm_id >= target)
     }
 
     /// Runs a full manual compaction and waits: flushes the memtable, then merges every
@@ -481,25 +487,10 @@ impl Db {
             (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
         });
         let target = core.manual_done + 1;
+        drop(core);
         self.inner.compaction_wanted.notify_all();
-        loop {
-            if let Some(reason) = &core.poisoned {
-                return Err(Error::Poisoned {
-                    reason: reason.clone(),
-                });
-            }
-            if core.shutting_down {
-                return Err(Error::Closed);
-            }
-            if core.manual_done >= target {
-                return Ok(());
-            }
-            core = self
-                .inner
-                .compacted
-                .wait(core)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        self.inner
+            .wait_until(&self.inner.compacted, |core| core.manual_done >= target)
     }
 
     /// Makes every write acknowledged so far durable. Only needed with

@@ -394,6 +394,12 @@ impl DbIter {
         Some(Err(e))
     }
 
+    /// The iterator ran out: with the error that ended it, if one did.
+    fn end(&mut self, error: Option<Error>) -> Option<Result<(Bytes, Bytes)>> {
+        self.done = true;
+        error.map(Err)
+    }
+
     fn next_front(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
             let mut m = Merger::new(self.sources(), true);
@@ -407,13 +413,8 @@ impl DbIter {
         loop {
             let m = self.front.as_mut().expect("started");
             if !m.valid() {
-                return match m.take_error() {
-                    Some(e) => self.fail(e),
-                    None => {
-                        self.done = true;
-                        None
-                    }
-                };
+                let error = m.take_error();
+                return self.end(error);
             }
             let key = m.key();
             let skip = key.seq > self.snapshot
@@ -452,13 +453,8 @@ impl DbIter {
         loop {
             let m = self.back.as_mut().expect("started");
             if !m.valid() {
-                return match m.take_error() {
-                    Some(e) => self.fail(e),
-                    None => {
-                        self.done = true;
-                        None
-                    }
-                };
+                let error = m.take_error();
+                return self.end(error);
             }
             let key = m.key();
             if above_hi(&self.hi, key.user_key) {
