@@ -26,6 +26,12 @@ pub struct CompactionOptions {
     /// its output level (default 10 × `target_file_size`), so a later compaction of it
     /// never has to rewrite too much.
     pub max_grandparent_overlap_bytes: u64,
+    /// Writes are slowed once the strategy estimates this many bytes of compaction work
+    /// pending (default 64 GiB, RocksDB's `soft_pending_compaction_bytes_limit`).
+    pub soft_pending_compaction_bytes: u64,
+    /// Writes stop until compaction catches up once this many bytes of compaction work are
+    /// pending (default 256 GiB, RocksDB's `hard_pending_compaction_bytes_limit`).
+    pub hard_pending_compaction_bytes: u64,
 }
 
 impl Default for CompactionOptions {
@@ -38,6 +44,8 @@ impl Default for CompactionOptions {
             level_multiplier: 10,
             target_file_size: 64 << 20,
             max_grandparent_overlap_bytes: 10 * (64 << 20),
+            soft_pending_compaction_bytes: 64 << 30,
+            hard_pending_compaction_bytes: 256 << 30,
         }
     }
 }
@@ -157,6 +165,10 @@ pub enum Choice {
 pub trait Strategy: Send + Sync + std::fmt::Debug {
     /// The next compaction for `view` under `options`, or [`Choice::Nothing`].
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice;
+
+    /// An estimate of the bytes compaction must still rewrite to bring `view` within the
+    /// strategy's targets. Flow control slows and stops writes on it.
+    fn pending_compaction_bytes(&self, view: &View, options: &CompactionOptions) -> u64;
 }
 
 /// Leveled compaction (LevelDB's and RocksDB's default): level 0 is merged into level 1
@@ -263,6 +275,23 @@ impl Leveled {
 }
 
 impl Strategy for Leveled {
+    /// Level 0's bytes once it reaches its trigger, plus, for each deeper level over its
+    /// target, the excess times `1 + level_multiplier` (moving a byte down rewrites it and
+    /// about `multiplier` bytes of the level below), as RocksDB estimates it.
+    fn pending_compaction_bytes(&self, view: &View, options: &CompactionOptions) -> u64 {
+        let mut pending = 0u64;
+        if view.level(0).len() >= options.l0_compaction_trigger {
+            pending = view.level_bytes(0);
+        }
+        for level in 1..NUM_LEVELS - 1 {
+            let excess = view
+                .level_bytes(level)
+                .saturating_sub(options.level_target_bytes(level));
+            pending = pending.saturating_add(excess.saturating_mul(1 + options.level_multiplier));
+        }
+        pending
+    }
+
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice {
         let scores = Leveled::scores(view, options);
         let mut order: Vec<usize> = (0..NUM_LEVELS - 1).filter(|&l| scores[l] >= 1.0).collect();
@@ -372,6 +401,19 @@ mod tests {
             level1_target_bytes: 1000,
             ..CompactionOptions::default()
         }
+    }
+
+    #[test]
+    fn pending_bytes_count_level0_at_its_trigger_and_each_excess_times_the_fanout() {
+        let options = small();
+        let l0: Vec<_> = (1..=3).map(|n| table(n, "a", "z", 100)).collect();
+        let v = view(&[(0, l0.clone()), (1, vec![table(10, "a", "z", 1000)])]);
+        assert_eq!(Leveled.pending_compaction_bytes(&v, &options), 0);
+        let mut l0 = l0;
+        l0.push(table(4, "a", "z", 100));
+        // Level 1 is 500 bytes over its 1000-byte target: 500 * (1 + 10).
+        let v = view(&[(0, l0), (1, vec![table(10, "a", "z", 1500)])]);
+        assert_eq!(Leveled.pending_compaction_bytes(&v, &options), 400 + 5500);
     }
 
     #[test]

@@ -102,6 +102,16 @@ fn merge(view: &View, runs: &[Run], reason: Reason) -> Choice {
 }
 
 impl Strategy for Tiered {
+    /// Once the run count reaches the trigger: every run but the oldest, which the next
+    /// merges would rewrite.
+    fn pending_compaction_bytes(&self, view: &View, options: &CompactionOptions) -> u64 {
+        let runs = runs(view);
+        if runs.len() < options.l0_compaction_trigger.max(2) {
+            return 0;
+        }
+        runs[..runs.len() - 1].iter().map(|r| r.bytes).sum()
+    }
+
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice {
         let runs = runs(view);
         if runs.len() < options.l0_compaction_trigger.max(2) {

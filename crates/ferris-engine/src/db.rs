@@ -42,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) wal: Wal,
     /// The last sequence number whose write is fully in the memtable: what reads see.
     pub(crate) last_seq: AtomicU64,
+    /// The strategy's estimate of compaction work pending, for flow control; updated with
+    /// every new version.
+    pub(crate) pending_compaction_bytes: AtomicU64,
     /// What reads pin. Replaced (under `core`) by freezes and flushes.
     current: RwLock<Arc<SuperVersion>>,
     pub(crate) core: Mutex<Core>,
@@ -122,6 +125,8 @@ pub struct Stats {
     pub flushes: u64,
     /// Merging compactions run since open.
     pub compactions: u64,
+    /// The compaction strategy's estimate of the bytes compaction must still rewrite.
+    pub pending_compaction_bytes: u64,
     /// Bytes of tables compactions read since open.
     pub compaction_bytes_read: u64,
     /// Writes delayed because level 0 reached its slowdown trigger.
@@ -160,8 +165,11 @@ impl Inner {
         core: Core,
         lock: FileLock,
     ) -> Inner {
+        let strategy = options.compaction_strategy.build();
+        let view = ferris_compaction::View::new(sv.version.metas());
+        let pending = strategy.pending_compaction_bytes(&view, &options.compaction);
         Inner {
-            strategy: options.compaction_strategy.build(),
+            strategy,
             fs,
             dir,
             read_options: ReadOptions::with_cache(block_cache.clone()),
@@ -169,6 +177,7 @@ impl Inner {
             options,
             wal,
             last_seq: AtomicU64::new(last_seq),
+            pending_compaction_bytes: AtomicU64::new(pending),
             current: RwLock::new(Arc::new(sv)),
             core: Mutex::new(core),
             flush_wanted: Condvar::new(),
@@ -196,7 +205,13 @@ impl Inner {
 
     /// Replaces the super version. Callers hold `core`, so replacements never race.
     pub(crate) fn install(&self, sv: SuperVersion) {
+        let view = ferris_compaction::View::new(sv.version.metas());
+        let pending = self
+            .strategy
+            .pending_compaction_bytes(&view, &self.options.compaction);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
+        self.pending_compaction_bytes
+            .store(pending, Ordering::Release);
     }
 
     /// Refuses writes from now on, and wakes everyone waiting so they see it.
@@ -543,6 +558,7 @@ impl Db {
             },
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
+            pending_compaction_bytes: self.inner.pending_compaction_bytes.load(Ordering::Relaxed),
             compaction_bytes_read: c.compaction_bytes_read.load(Ordering::Relaxed),
             slowdowns: c.slowdowns.load(Ordering::Relaxed),
             stalls: c.stalls.load(Ordering::Relaxed),

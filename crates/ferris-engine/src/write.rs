@@ -189,15 +189,21 @@ impl Inner {
     fn flow_control(&self) -> Result<()> {
         let options = &self.options.compaction;
         let l0 = |inner: &Inner| inner.super_version().version.levels[0].len();
-        if l0(self) >= options.l0_stop_trigger {
+        let pending = |inner: &Inner| inner.pending_compaction_bytes.load(Ordering::Acquire);
+        let stopped = |inner: &Inner| {
+            l0(inner) >= options.l0_stop_trigger
+                || pending(inner) >= options.hard_pending_compaction_bytes
+        };
+        if stopped(self) {
             let start = Instant::now();
             self.counters.stalls.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 tables = l0(self),
-                "writes stopped: level 0 is at its stop trigger; waiting for compaction"
+                pending_bytes = pending(self),
+                "writes stopped: level 0 or the pending compaction bytes are at their stop trigger; waiting for compaction"
             );
             let mut core = self.lock_core();
-            while l0(self) >= options.l0_stop_trigger {
+            while stopped(self) {
                 if let Some(reason) = &core.poisoned {
                     return Err(Error::Poisoned {
                         reason: reason.clone(),
@@ -216,7 +222,9 @@ impl Inner {
                 .stall_micros
                 .fetch_add(micros, Ordering::Relaxed);
             tracing::info!(micros, "writes resumed after compaction caught up");
-        } else if l0(self) >= options.l0_slowdown_trigger {
+        } else if l0(self) >= options.l0_slowdown_trigger
+            || pending(self) >= options.soft_pending_compaction_bytes
+        {
             // A short delay per write group: writers keep going, at a pace compaction can
             // follow, instead of hitting the stop trigger and halting outright.
             self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);

@@ -360,3 +360,32 @@ fn compact_range_merges_only_what_holds_the_range() {
     assert_eq!(db.stats().levels[0].files, 0);
     assert_eq!(db.iter().unwrap().count(), 300);
 }
+
+#[test]
+fn tight_flow_control_limits_slow_writes_down_but_lose_nothing() {
+    let sim = ferris_fs::SimFs::new(15);
+    let mut options = crate::sim_options(&sim);
+    options.write_buffer_size = 2 << 10;
+    options.compaction.l0_slowdown_trigger = 2;
+    options.compaction.l0_stop_trigger = 5;
+    options.compaction.soft_pending_compaction_bytes = 1;
+    options.compaction.hard_pending_compaction_bytes = 64 << 10;
+    let db = Db::open(crate::DIR, options).unwrap();
+    for i in 0..600 {
+        db.put(format!("k{:04}", i % 250), vec![i as u8; 100])
+            .unwrap();
+        assert!(db.stats().levels[0].files <= 5);
+    }
+    let stats = db.stats();
+    assert!(stats.slowdowns > 0, "{stats:?}");
+    assert_eq!(db.iter().unwrap().count(), 250);
+}
+
+#[test]
+fn a_db_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Db>();
+    shareable::<ferris_engine::Snapshot<'_>>();
+    fn sendable<T: Send>() {}
+    sendable::<ferris_engine::DbIter>();
+}
