@@ -112,7 +112,13 @@
 //! rewrite). Writes slow down by a millisecond per group when level 0 reaches
 //! [`CompactionOptions::l0_slowdown_trigger`] tables, and stop (counted in
 //! [`Stats::stalls`]) at [`CompactionOptions::l0_stop_trigger`] until compaction catches
-//! up. [`Db::compact`] flushes and then merges every level down into the deepest one.
+//! up. The same two thresholds apply to the strategy's estimate of the bytes compaction
+//! still has to rewrite ([`CompactionOptions::soft_pending_compaction_bytes`] and
+//! [`CompactionOptions::hard_pending_compaction_bytes`], shown in
+//! [`Stats::pending_compaction_bytes`]). [`Db::compact`] flushes and then merges every
+//! level down into the deepest one; [`Db::compact_range`] does the same for a key range.
+//! [`Options::compaction_strategy`] picks leveled (the default) or size-tiered
+//! compaction.
 //!
 //! ## The read path
 //!
@@ -160,19 +166,21 @@
 //! but not a power cut until [`Db::sync_wal`] returns (or a later synced write). After a
 //! crash, the recovered state is the history up to some point at or after the last
 //! acknowledged write: a prefix, never with holes. The integration tests cut the power of
-//! a simulated disk at operations spread over a workload of writes and flushes and check
+//! a simulated disk at operations spread over a workload of writes, flushes and
+//! compactions, and at every operation of an open and of manifest rotations, and check
 //! exactly that (`tests/it/power_cut.rs`).
 //!
 //! # Concurrency
 //!
 //! [`Db`] is `Send + Sync`. Reads never wait for writes or flushes (they clone an `Arc`
 //! under a read lock). Writes are serialized through the queue, with one leader at a time;
-//! flushes run on their own thread. Snapshots and iterators see one sequence number.
+//! flushes run on their own thread and compactions on theirs. Snapshots and iterators
+//! see one sequence number.
 //!
 //! # Limits
 //!
-//! - Only the leveled strategy exists; compaction has no limit on pending bytes yet, only
-//!   the level-0 triggers.
+//! - The tiered strategy's triggers are not tuned: in `cargo xtask compaction-sim` it
+//!   rewrites more than leveled compaction (see `ferris-compaction`).
 //! - Memtable inserts happen in the group's leader, one group at a time.
 //! - Background flushes and compactions interleave with writes by the OS scheduler, so a
 //!   simulated power cut at operation `n` is not guaranteed to land on the same
