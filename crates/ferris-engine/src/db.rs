@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
     pub(crate) counters: Counters,
     pub(crate) closed: AtomicBool,
+    /// Set whenever `Core::poisoned` is, so the write path can check it without the lock.
+    pub(crate) poisoned: AtomicBool,
     lock: Mutex<Option<FileLock>>,
 }
 
@@ -188,6 +190,7 @@ impl Inner {
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            poisoned: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         }
     }
@@ -218,6 +221,7 @@ impl Inner {
     pub(crate) fn poison(&self, reason: &str) {
         let mut core = self.lock_core();
         core.poisoned.get_or_insert_with(|| reason.to_string());
+        self.poisoned.store(true, Ordering::Release);
         drop(core);
         self.flushed.notify_all();
         self.flush_wanted.notify_all();
@@ -252,6 +256,9 @@ impl Inner {
 
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if !self.poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &self.lock_core().poisoned {
             Some(reason) => Err(Error::Poisoned {
                 reason: reason.clone(),

@@ -135,7 +135,10 @@ impl Inner {
     fn write_group(&self, group: &mut [Waiter]) -> Result<()> {
         self.check_writable()?;
         self.flow_control()?;
-        self.freeze_memtable(false)?;
+        // Only a full memtable needs the core lock to be frozen.
+        if self.super_version().mem.approximate_size() >= self.options.write_buffer_size {
+            self.freeze_memtable(false)?;
+        }
         let mut sync = false;
         let mut combined: Option<WriteBatch> = None;
         for waiter in group.iter_mut() {
@@ -189,6 +192,18 @@ impl Inner {
     fn flow_control(&self) -> Result<()> {
         let options = &self.options.compaction;
         let l0 = |inner: &Inner| inner.super_version().version.levels[0].len();
+        // The common case costs two loads and no lock.
+        let (tables, pending_now) = (
+            l0(self),
+            self.pending_compaction_bytes.load(Ordering::Acquire),
+        );
+        let quiet_tables = options.l0_slowdown_trigger.min(options.l0_stop_trigger);
+        let quiet_bytes = options
+            .soft_pending_compaction_bytes
+            .min(options.hard_pending_compaction_bytes);
+        if tables < quiet_tables && pending_now < quiet_bytes {
+            return Ok(());
+        }
         let pending = |inner: &Inner| inner.pending_compaction_bytes.load(Ordering::Acquire);
         let stopped = |inner: &Inner| {
             l0(inner) >= options.l0_stop_trigger
@@ -270,6 +285,7 @@ impl Inner {
                 Err(e) => {
                     let reason = format!("a WAL rotation failed: {e}");
                     core.poisoned = Some(reason);
+                    self.poisoned.store(true, Ordering::Release);
                     return Err(e.into());
                 }
             };
