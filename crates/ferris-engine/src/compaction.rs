@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use ferris_compaction::{Choice, View, key_range, manual_step};
 use ferris_core::{SeqNo, ValueKind};
 use ferris_manifest::{FileMeta, VersionEdit};
-use ferris_sstable::{Table, TableWriter};
+use ferris_sstable::TableWriter;
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -360,28 +360,8 @@ impl<'a> Outputs<'a> {
         let Some((number, writer)) = self.current.take() else {
             return Ok(());
         };
-        let props = writer.finish()?;
-        let path = table_path(&self.inner.dir, number);
-        let table = Table::open_with(&*self.inner.fs, &path, self.inner.read_options.clone())?;
-        let decode = |k: &[u8]| {
-            ferris_core::InternalKey::decode(k).map_err(|e| Error::Corruption {
-                file: path.clone(),
-                offset: 0,
-                reason: format!("a key the compaction just wrote does not decode: {e}"),
-            })
-        };
-        let meta = FileMeta {
-            number,
-            size: table.file_size(),
-            smallest: decode(&props.smallest_key)?,
-            largest: decode(&props.largest_key)?,
-            min_seq: props.min_seq,
-            max_seq: props.max_seq,
-            entries: props.n_entries,
-            tombstones: props.n_tombstones,
-        };
         self.done
-            .push(TableFile::new(&self.inner.fs, Arc::new(meta), table));
+            .push(crate::flush::finish_table(self.inner, number, writer)?);
         Ok(())
     }
 

@@ -137,6 +137,17 @@ pub(crate) fn write_table(
     for (key, value) in mem.iter() {
         writer.add(&key, &value)?;
     }
+    finish_table(inner, number, writer).map(Some)
+}
+
+/// Finishes table `number` (sync, rename), opens it, and describes it for the manifest.
+/// Flushes and compactions both end their tables here.
+pub(crate) fn finish_table(
+    inner: &impl TableSink,
+    number: u64,
+    writer: TableWriter,
+) -> Result<Arc<TableFile>> {
+    let (fs, path) = (inner.fs(), table_path(inner.dir(), number));
     let props = writer.finish()?;
     let table = Table::open_with(&**fs, &path, inner.read_options().clone())?;
     let meta = FileMeta {
@@ -149,7 +160,7 @@ pub(crate) fn write_table(
         entries: props.n_entries,
         tombstones: props.n_tombstones,
     };
-    Ok(Some(TableFile::new(fs, Arc::new(meta), table)))
+    Ok(TableFile::new(fs, Arc::new(meta), table))
 }
 
 /// Where [`write_table`] writes, and how: the running engine, or recovery before it runs.

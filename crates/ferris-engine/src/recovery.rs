@@ -115,7 +115,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
             offset: record.offset,
             reason: format!("a WAL record is not a write batch: {e}"),
         })?;
-        mem.apply(&batch);
+        mem.apply(batch.iter());
         if let Some(last) = batch.last_seq() {
             last_seq = last_seq.max(last);
         }

@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use bytes::Bytes;
 use ferris_core::WriteBatch;
 use ferris_wal::SyncMode;
 
@@ -166,17 +165,7 @@ impl Inner {
             self.poison(&format!("a WAL write failed: {e}"));
             return Err(e.into());
         }
-        let mem = self.super_version().mem.clone();
-        let mut user_bytes = 0u64;
-        for entry in batch.iter() {
-            user_bytes += (entry.key.len() + entry.value.len()) as u64;
-            mem.insert(
-                Bytes::copy_from_slice(entry.key),
-                entry.seq,
-                entry.kind,
-                Bytes::copy_from_slice(entry.value),
-            );
-        }
+        let user_bytes = self.super_version().mem.apply(batch.iter());
         // Only now may readers see the group: every entry is in the memtable.
         self.last_seq
             .store(last + batch.len() as u64, Ordering::Release);

@@ -105,7 +105,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 use ferris_core::key::{TRAILER_LEN, pack_trailer};
-use ferris_core::{BatchRef, InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
+use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
 
 /// The estimated bytes each entry costs beyond its key and value; see the crate docs.
 pub const ENTRY_OVERHEAD: usize = 144;
@@ -173,9 +173,13 @@ impl Memtable {
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
-    /// Inserts every entry of a validated batch, at the batch's sequence numbers.
-    pub fn apply(&self, batch: &BatchRef<'_>) {
-        for entry in batch.iter() {
+    /// Inserts the entries of a batch (`WriteBatch::iter` or `BatchRef::iter`), each at
+    /// its own sequence number, copying keys and values. Returns the bytes of keys and
+    /// values inserted.
+    pub fn apply<'a>(&self, entries: impl IntoIterator<Item = BatchEntry<'a>>) -> u64 {
+        let mut bytes = 0u64;
+        for entry in entries {
+            bytes += (entry.key.len() + entry.value.len()) as u64;
             self.insert(
                 Bytes::copy_from_slice(entry.key),
                 entry.seq,
@@ -183,6 +187,7 @@ impl Memtable {
                 Bytes::copy_from_slice(entry.value),
             );
         }
+        bytes
     }
 
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or `None`
@@ -614,7 +619,13 @@ mod tests {
         batch.put(b"x", b"1").delete(b"y").put(b"x", b"2");
         batch.set_seq(10);
         let t = Memtable::new();
-        t.apply(&ferris_core::WriteBatch::decode(batch.as_bytes()).unwrap());
+        let inserted = t.apply(
+            ferris_core::WriteBatch::decode(batch.as_bytes())
+                .unwrap()
+                .iter(),
+        );
+        // Keys and values: "x"+"1", "y", "x"+"2".
+        assert_eq!(inserted, 5);
         assert_eq!(t.get(b"x", 10), Some(Lookup::Value("1".into())));
         assert_eq!(t.get(b"x", 12), Some(Lookup::Value("2".into())));
         assert_eq!(t.get(b"y", 11), Some(Lookup::Deleted));
