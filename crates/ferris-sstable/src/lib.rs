@@ -82,6 +82,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Reads check only the blocks they touch. [`Table::verify`] checks them all: it reads
+//! every data block from the file (never from the cache), verifies its checksum, decodes
+//! every entry, checks the order of the keys against each other and the index, and that
+//! the blocks cover every byte of the file and add up to the properties. It lists all the
+//! damage it finds, each with the offset of the block that holds it.
+//!
 //! ## Reading from disk
 //!
 //! On the real file system a table is memory-mapped, and a block is copied out of the map
@@ -117,6 +123,8 @@
 //!
 //! Every decoder here takes untrusted input. The tests flip every bit of a real table and
 //! truncate it at every length, and proptests feed arbitrary bytes to blocks and tables.
+//! Every single flipped bit is found by opening the table or by [`Table::verify`], which
+//! names the block (or footer) that holds it (`tests/it/verify.rs`).
 //! Coverage-guided fuzz targets (`block_decode`, `table_open_iterate`) live in `fuzz/`;
 //! `fuzz/README.md` says how to run them, with a stable toolchain too.
 //!
@@ -136,4 +144,6 @@ pub mod table;
 pub use cache::{BlockCache, CacheStats};
 pub use error::{Error, Result};
 pub use table::format::{BlockHandle, Compression, Properties};
-pub use table::{ReadOptions, Table, TableCursor, TableOptions, TableRange, TableWriter};
+pub use table::{
+    ReadOptions, Table, TableCheck, TableCursor, TableOptions, TableRange, TableWriter,
+};

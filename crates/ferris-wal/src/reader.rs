@@ -216,6 +216,12 @@ impl SegmentReader {
         self.segment_id
     }
 
+    /// The file's length when it was opened: the reader reads that far and no further, even
+    /// if a writer is still appending to it.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+
     /// Whether the segment ended with a valid seal (it was closed cleanly). Meaningful once
     /// [`SegmentReader::next_record`] has returned `None`.
     pub fn is_sealed(&self) -> bool {

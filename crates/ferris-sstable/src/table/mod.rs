@@ -15,8 +15,10 @@
 pub mod format;
 mod range;
 mod reader;
+mod verify;
 mod writer;
 
 pub use range::TableRange;
 pub use reader::{ReadOptions, Table, TableCursor};
+pub use verify::TableCheck;
 pub use writer::{TableOptions, TableWriter};

@@ -46,14 +46,14 @@ pub struct Table {
     id: u64,
     cache: Option<Arc<BlockCache>>,
     file: Box<dyn ReadableFile>,
-    path: PathBuf,
+    pub(super) path: PathBuf,
     /// Where data and meta blocks may lie: everything before the footer.
-    blocks_end: u64,
-    index: Block,
-    /// Where the index block is, for errors about it.
-    index_offset: u64,
-    filter: Bytes,
-    properties: Properties,
+    pub(super) blocks_end: u64,
+    pub(super) index: Block,
+    /// Where the meta blocks are, for errors about them and for [`Table::verify`].
+    pub(super) footer: Footer,
+    pub(super) filter: Bytes,
+    pub(super) properties: Properties,
 }
 
 impl Table {
@@ -107,7 +107,7 @@ impl Table {
             blocks_end: footer_at,
             index: Block::new(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0]))
                 .expect("an empty block is valid"),
-            index_offset: footer.index.offset,
+            footer,
             filter: Bytes::new(),
             properties: Properties::default(),
         };
@@ -214,13 +214,21 @@ impl Table {
         it.seek_to_first();
         while it.valid() {
             let handle = BlockHandle::decode(it.value_slice()).map_err(|e| {
-                Error::corruption(&self.path, self.index_offset, format!("index entry: {e}"))
+                Error::corruption(
+                    &self.path,
+                    self.footer.index.offset,
+                    format!("index entry: {e}"),
+                )
             })?;
             out.push((it.key().to_vec(), handle));
             it.next();
         }
         it.status().map_err(|e| {
-            Error::corruption(&self.path, self.index_offset, format!("index block: {e}"))
+            Error::corruption(
+                &self.path,
+                self.footer.index.offset,
+                format!("index block: {e}"),
+            )
         })?;
         Ok(out)
     }
@@ -232,16 +240,19 @@ impl Table {
     ///
     /// [`Error::Io`] or [`Error::Corruption`] from reading it.
     pub fn data_block(&self, handle: BlockHandle) -> Result<Block> {
-        let load = || {
-            let bytes = self.read_block_bytes(handle)?;
-            Block::new(bytes).map_err(|e| {
-                Error::corruption(&self.path, handle.offset, format!("data block: {e}"))
-            })
-        };
+        let load = || self.load_data_block(handle);
         match &self.cache {
             Some(cache) => cache.get_or_load(self.id, handle.offset, load),
             None => load(),
         }
+    }
+
+    /// Reads the data block at `handle` from the file (never from the cache), verifies,
+    /// decompresses and decodes it.
+    pub(super) fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
+        let bytes = self.read_block_bytes(handle)?;
+        Block::new(bytes)
+            .map_err(|e| Error::corruption(&self.path, handle.offset, format!("data block: {e}")))
     }
 
     /// Reads, verifies and decompresses the block at `handle`.

@@ -1,10 +1,11 @@
-//! Integration tests of ferris-sstable tables: round trips, lookups, and damage.
+//! Integration tests of ferris-sstable tables: round trips, lookups, damage and verification.
 
 mod cache;
 mod damage;
 mod golden;
 mod range;
 mod round_trip;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
