@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::Verdict;
 
 /// Opens an existing database (never creates one: a typo must not make a new database).
-fn open(dir: &Path) -> Result<Db> {
+pub(crate) fn open(dir: &Path) -> Result<Db> {
     let mut options = Options::default();
     options.create_if_missing = false;
     Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))

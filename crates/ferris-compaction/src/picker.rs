@@ -62,22 +62,27 @@ impl CompactionOptions {
 }
 
 /// A read-only view of the levels for the picker: the live tables of each level (level 0
-/// newest first, deeper levels sorted by key), and which tables a running compaction
-/// already owns.
+/// newest first, deeper levels sorted by key), which tables a running compaction already
+/// owns, and whether the database is idle.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     /// The tables of each level.
     pub levels: Vec<Vec<Arc<FileMeta>>>,
     /// Numbers of tables that running compactions are reading: not to be picked again.
     pub busy: HashSet<u64>,
+    /// No writes have arrived for a while (the engine decides what "a while" is), so work
+    /// that would be wasteful under a write load is worth doing now: [`Leveled`] then
+    /// merges level 0 into level 1 below its trigger ([`Reason::Idle`]).
+    pub idle: bool,
 }
 
 impl View {
-    /// A view of `levels` with nothing busy.
+    /// A view of `levels` with nothing busy, not idle.
     pub fn new(levels: Vec<Vec<Arc<FileMeta>>>) -> View {
         View {
             levels,
             busy: HashSet::new(),
+            idle: false,
         }
     }
 
@@ -128,6 +133,9 @@ pub enum Reason {
     SizeRatio,
     /// Tiered: too many runs.
     RunCount,
+    /// Leveled: the database is idle ([`View::idle`]) and level 0 holds tables below its
+    /// trigger.
+    Idle,
 }
 
 /// What to do next.
@@ -190,7 +198,7 @@ impl Leveled {
         scores
     }
 
-    fn pick_l0(view: &View) -> Choice {
+    fn pick_l0(view: &View, reason: Reason) -> Choice {
         let l0: Vec<_> = view.level(0).to_vec();
         if l0.is_empty() || view.is_busy(&l0) {
             return Choice::Nothing;
@@ -203,7 +211,7 @@ impl Leveled {
         Choice::Merge {
             inputs: vec![(0, l0), (1, l1)],
             output_level: 1,
-            reason: Reason::L0FileCount,
+            reason,
         }
     }
 
@@ -298,7 +306,7 @@ impl Strategy for Leveled {
         order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
         for level in order {
             let choice = if level == 0 {
-                Leveled::pick_l0(view)
+                Leveled::pick_l0(view, Reason::L0FileCount)
             } else {
                 Leveled::pick_level(view, level)
             };
@@ -306,7 +314,19 @@ impl Strategy for Leveled {
                 return choice;
             }
         }
-        Leveled::pick_drop(view)
+        let drop = Leveled::pick_drop(view);
+        if drop != Choice::Nothing || !view.idle {
+            return drop;
+        }
+        // Idle, and nothing is over its target. Under a write load, level 0 waits for its
+        // trigger so that one merge into level 1 carries several flushes' worth of keys
+        // (with random keys, every such merge rewrites nearly all of level 1). Once writes
+        // stop there is nothing to amortise against: merging the few tables left leaves
+        // one sorted level and drops every version they shadow, for a single rewrite of
+        // level 1. Deeper levels are left as they are: their size targets already bound
+        // the dead versions they hold to about 1 / level_multiplier of the data, and a
+        // full compaction would rewrite the whole database for that last tenth.
+        Leveled::pick_l0(view, Reason::Idle)
     }
 }
 
@@ -517,6 +537,69 @@ mod tests {
                 from: 1
             }
         );
+    }
+
+    fn idle(mut v: View) -> View {
+        v.idle = true;
+        v
+    }
+
+    #[test]
+    fn an_idle_view_merges_level0_below_its_trigger() {
+        let l0 = vec![table(9, "c", "f", 10), table(8, "a", "d", 10)];
+        let l1 = vec![
+            table(1, "a", "b", 10),
+            table(2, "e", "g", 10),
+            table(3, "x", "z", 10),
+        ];
+        let v = view(&[(0, l0.clone()), (1, l1.clone())]);
+        // Two tables against a trigger of four: nothing to do under load.
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
+        assert_eq!(
+            Leveled.choose(&idle(v), &small()),
+            Choice::Merge {
+                inputs: vec![(0, l0), (1, vec![l1[0].clone(), l1[1].clone()])],
+                output_level: 1,
+                reason: Reason::Idle,
+            }
+        );
+    }
+
+    #[test]
+    fn an_idle_view_with_an_empty_level0_has_nothing_to_do() {
+        // Levels 1 and 2 overlap (level 2 holds versions level 1 shadows), but both are
+        // within their targets: idleness does not start a full compaction.
+        let v = idle(view(&[
+            (1, vec![table(1, "a", "z", 500)]),
+            (2, vec![table(2, "a", "z", 5000)]),
+        ]));
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
+        assert_eq!(
+            Leveled.choose(&idle(View::default()), &small()),
+            Choice::Nothing
+        );
+    }
+
+    #[test]
+    fn idleness_waits_for_levels_over_their_targets_and_busy_tables() {
+        let l0 = vec![table(9, "a", "z", 10)];
+        // Level 1 is over its target: that goes first, as it would under load.
+        let l1 = vec![table(1, "a", "m", 700), table(2, "n", "z", 700)];
+        let v = idle(view(&[(0, l0.clone()), (1, l1.clone())]));
+        let Choice::Move { from: 1, .. } = Leveled.choose(&v, &small()) else {
+            panic!("{:?}", Leveled.choose(&v, &small()))
+        };
+        // A level-0 table already being compacted keeps the idle merge back.
+        let mut v = idle(view(&[(
+            0,
+            vec![table(9, "a", "z", 10), table(8, "a", "z", 10)],
+        )]));
+        v.busy.insert(8);
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
+        // So does a level-1 table under it.
+        let mut v = idle(view(&[(0, l0), (1, vec![l1[0].clone()])]));
+        v.busy.insert(l1[0].number);
+        assert_eq!(Leveled.choose(&v, &small()), Choice::Nothing);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ferris_compaction::{Choice, View, key_range, manual_step};
+use ferris_compaction::{Choice, Reason, View, key_range, manual_step};
 use ferris_core::{SeqNo, ValueKind};
 use ferris_manifest::{FileMeta, VersionEdit};
 use ferris_sstable::TableWriter;
@@ -28,9 +28,14 @@ impl Inner {
                         return;
                     }
                     if core.poisoned.is_none() {
+                        // A write after this load makes the view stale for one choice at
+                        // most: an idle merge of level 0 is correct at any time, only
+                        // earlier than the trigger.
+                        let idle = core.idle_seq == Some(self.last_seq.load(Ordering::Acquire));
                         let view = View {
                             levels: self.super_version().version.metas(),
                             busy: core.busy.clone(),
+                            idle,
                         };
                         let manual = core.manual.is_some();
                         let choice = if let Some(range) = &core.manual {
@@ -125,6 +130,9 @@ impl Inner {
                 self.install_edit(&edit, outputs)?;
                 let c = &self.counters;
                 c.compactions.fetch_add(1, Ordering::Relaxed);
+                if *reason == Reason::Idle {
+                    c.idle_compactions.fetch_add(1, Ordering::Relaxed);
+                }
                 c.compaction_bytes_read.fetch_add(read, Ordering::Relaxed);
                 c.table_bytes.fetch_add(written, Ordering::Relaxed);
                 tracing::info!(

@@ -58,6 +58,9 @@ pub(crate) struct Inner {
     /// Signalled when a compaction finishes: writers stopped by flow control and manual
     /// compactions wait on it.
     pub(crate) compacted: Condvar,
+    /// Signalled on shutdown, so the idle thread stops sleeping at once. Writes never
+    /// signal it: it finds them by sampling `last_seq`.
+    pub(crate) idle_wake: Condvar,
     pub(crate) strategy: Box<dyn ferris_compaction::Strategy>,
     pub(crate) write_queue: WriteQueue,
     /// Live snapshots: sequence number to count. Compaction keeps what they can see.
@@ -86,6 +89,10 @@ pub(crate) struct Core {
     pub(crate) manual: Option<Option<(Vec<u8>, Vec<u8>)>>,
     /// Manual compactions finished.
     pub(crate) manual_done: u64,
+    /// The last sequence number at which the idle thread found the database quiet and
+    /// flushed it. While `last_seq` still equals it, compaction threads show the strategy
+    /// an idle view.
+    pub(crate) idle_seq: Option<SeqNo>,
 }
 
 #[derive(Debug, Default)]
@@ -98,6 +105,8 @@ pub(crate) struct Counters {
     pub(crate) compactions: AtomicU64,
     pub(crate) compaction_bytes_read: AtomicU64,
     pub(crate) slowdowns: AtomicU64,
+    pub(crate) idle_flushes: AtomicU64,
+    pub(crate) idle_compactions: AtomicU64,
 }
 
 /// What [`Db::stats`] reports.
@@ -127,6 +136,13 @@ pub struct Stats {
     pub flushes: u64,
     /// Merging compactions run since open.
     pub compactions: u64,
+    /// Memtables flushed since open because no write had arrived for
+    /// [`Options::idle_after`] (also counted in `flushes`).
+    pub idle_flushes: u64,
+    /// Compactions run since open because the database was idle (also counted in
+    /// `compactions`): with leveled compaction, level 0 merged into level 1 below its
+    /// trigger.
+    pub idle_compactions: u64,
     /// The compaction strategy's estimate of the bytes compaction must still rewrite.
     pub pending_compaction_bytes: u64,
     /// Bytes of tables compactions read since open.
@@ -186,6 +202,7 @@ impl Inner {
             flushed: Condvar::new(),
             compaction_wanted: Condvar::new(),
             compacted: Condvar::new(),
+            idle_wake: Condvar::new(),
             write_queue: WriteQueue::default(),
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
@@ -327,6 +344,9 @@ impl Db {
                 format!("ferris-compact-{i}"),
                 Inner::compaction_loop,
             )?);
+        }
+        if inner.options.idle_after.is_some() {
+            threads.push(spawn("ferris-idle".into(), Inner::idle_loop)?);
         }
         *db.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
         Ok(db)
@@ -565,6 +585,8 @@ impl Db {
             },
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
+            idle_flushes: c.idle_flushes.load(Ordering::Relaxed),
+            idle_compactions: c.idle_compactions.load(Ordering::Relaxed),
             pending_compaction_bytes: self.inner.pending_compaction_bytes.load(Ordering::Relaxed),
             compaction_bytes_read: c.compaction_bytes_read.load(Ordering::Relaxed),
             slowdowns: c.slowdowns.load(Ordering::Relaxed),
@@ -578,6 +600,23 @@ impl Db {
     /// The database's directory.
     pub fn path(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Reads every live file back from the disk and checks every checksum in it: CURRENT,
+    /// the manifest, every table of the current version (every block, bypassing the block
+    /// cache) and every WAL segment not yet flushed. Reads, writes, flushes and compactions
+    /// go on meanwhile; the files checked are those live when the call began.
+    ///
+    /// Damage does not stop the check: the report lists every problem found, with its file
+    /// and offset. See [`VerifyReport`](crate::VerifyReport).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; [`Error::Io`] (or an I/O variant inside the component errors)
+    /// when the disk fails. Damage is never an error here: it is in
+    /// [`VerifyReport::problems`](crate::VerifyReport::problems).
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        crate::verify::verify(&self.inner)
     }
 
     /// Shuts down cleanly: waits for writes in flight, stops the flush thread, seals and
@@ -599,6 +638,7 @@ impl Db {
         self.inner.flushed.notify_all();
         self.inner.compaction_wanted.notify_all();
         self.inner.compacted.notify_all();
+        self.inner.idle_wake.notify_all();
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for handle in threads {

@@ -120,6 +120,27 @@
 //! [`Options::compaction_strategy`] picks leveled (the default) or size-tiered
 //! compaction.
 //!
+//! ## Idle work
+//!
+//! Under load the engine holds work back on purpose: a memtable is flushed only when
+//! full, and level 0 waits for its trigger so that each merge into level 1 (which, with
+//! random keys, rewrites nearly all of it) carries several flushes' worth of keys. When
+//! the writes stop, what was held back would stay forever: a partly full memtable whose WAL
+//! segments cannot be deleted, and level-0 tables full of versions that level 1 also
+//! holds. So an idle thread (`src/idle.rs`) samples the published last sequence number
+//! every [`Options::idle_after`] (default 5 s), which costs the write path nothing. Once
+//! it has not moved for that long, and only once per such quiet period, the thread
+//! queues the same freeze as [`Db::flush`] and waits for the flush (the WAL segments are
+//! retired as usual), then marks the database idle at that sequence number: the
+//! compaction threads show the strategy an idle view until a write arrives, and
+//! `ferris_compaction::Leveled` merges all of level 0 into level 1. Both are counted
+//! ([`Stats::idle_flushes`], [`Stats::idle_compactions`]) and logged through `tracing`.
+//! The price is at most one rewrite of level 1's overlapping tables per quiet period: a
+//! load that pauses for longer than `idle_after` over and over pays it every time, and
+//! should raise the setting or turn it off (`None`). Writes arriving during idle work are
+//! simply writes (the database is no longer idle), and [`Db::close`] stops it as it stops
+//! any compaction.
+//!
 //! ## The read path
 //!
 //! A read loads the last sequence number, then pins the current *super version*: the
@@ -159,6 +180,14 @@
 //!    recovery mode skipped damage, the recovered memtable is written to a level-0 table
 //!    during the open and every replayed segment is retired.
 //!
+//! ## Checking the files
+//!
+//! Reads verify the checksum of every block they touch, but a block nobody reads can sit
+//! damaged unnoticed. [`Db::verify`] reads every live file back (CURRENT, the manifest,
+//! every table block, bypassing the cache, and every WAL segment not yet flushed) while
+//! the database runs, and returns a [`VerifyReport`] listing every problem with its file
+//! and offset; `ferris verify DIR` prints it.
+//!
 //! # Durability
 //!
 //! With [`Options::sync_writes`] (the default), a write that returned `Ok` was fsync'd to
@@ -174,8 +203,9 @@
 //!
 //! [`Db`] is `Send + Sync`. Reads never wait for writes or flushes (they clone an `Arc`
 //! under a read lock). Writes are serialized through the queue, with one leader at a time;
-//! flushes run on their own thread and compactions on theirs. Snapshots and iterators
-//! see one sequence number.
+//! flushes run on their own thread and compactions on theirs, and the idle thread joins
+//! the write queue only to freeze the memtable. Snapshots and iterators see one sequence
+//! number.
 //!
 //! # Limits
 //!
@@ -209,9 +239,11 @@ mod compaction;
 mod db;
 mod error;
 mod flush;
+mod idle;
 mod iter;
 mod options;
 mod recovery;
+mod verify;
 mod version;
 mod write;
 
@@ -224,3 +256,4 @@ pub use ferris_sstable::Compression;
 pub use ferris_wal::RecoveryMode;
 pub use iter::DbIter;
 pub use options::{CompactionStrategy, Options};
+pub use verify::{FileCheck, FileKind, Problem, VerifyReport};

@@ -1,6 +1,7 @@
 //! How a database is opened.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferris_fs::{FileSystem, StdFs};
 use ferris_sstable::Compression;
@@ -73,6 +74,19 @@ pub struct Options {
     pub compaction_strategy: CompactionStrategy,
     /// Background compaction threads (default 1).
     pub compaction_threads: usize,
+    /// Once no write has arrived for this long, the database tidies up with its idle I/O
+    /// (default 5 s; `None` turns it off): it flushes the memtable, so the WAL segments
+    /// are retired, and the strategy may do work it holds back under load (leveled
+    /// compaction merges level 0 into level 1 below its trigger). It happens once per
+    /// quiet period, between `idle_after` and twice that after the last write, and costs
+    /// the write path nothing: a background thread samples the last sequence number.
+    ///
+    /// The default is a few seconds: far longer than the gaps between writes of any load
+    /// that is really running (where holding level 0 back saves rewriting level 1 on
+    /// every flush), short enough that a database whose writer has finished is compact
+    /// soon after. A load that pauses for longer than this pays one extra rewrite of the
+    /// level-0 key range of level 1 per pause.
+    pub idle_after: Option<Duration>,
     /// What WAL replay does about damage (default
     /// [`RecoveryMode::TolerateTornTail`]: a torn tail from a crash is dropped, real
     /// corruption is an error).
@@ -98,6 +112,7 @@ impl Default for Options {
             compaction: ferris_compaction::CompactionOptions::default(),
             compaction_strategy: CompactionStrategy::Leveled,
             compaction_threads: 1,
+            idle_after: Some(Duration::from_secs(5)),
             wal_recovery_mode: RecoveryMode::TolerateTornTail,
             file_system: Arc::new(StdFs::default()),
         }

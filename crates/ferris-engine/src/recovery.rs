@@ -190,6 +190,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         busy: Default::default(),
         manual: None,
         manual_done: 0,
+        idle_seq: None,
     };
     let sv = SuperVersion {
         mem,

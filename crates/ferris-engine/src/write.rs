@@ -255,6 +255,11 @@ impl Inner {
                 break;
             }
             if sv.imms.len() >= self.options.max_immutable_memtables.max(1) {
+                // The flush thread stops at shutdown, so no flush would end this wait.
+                // Only a freeze that raced with `close` (the idle thread's) gets here.
+                if core.shutting_down {
+                    return Err(Error::Closed);
+                }
                 if stalled.is_none() {
                     tracing::warn!(
                         frozen = sv.imms.len(),

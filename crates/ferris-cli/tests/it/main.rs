@@ -2,6 +2,7 @@
 //! text and JSON output, and exit codes.
 
 mod db;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

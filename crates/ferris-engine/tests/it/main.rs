@@ -4,11 +4,14 @@
 mod api;
 mod bad_input;
 mod concurrency;
+mod idle;
 mod model;
 mod power_cut;
+mod verify;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferris_engine::{Db, Options};
 use ferris_fs::{FileSystem, SimFs};
@@ -25,6 +28,26 @@ pub(crate) fn sim_options(sim: &SimFs) -> Options {
     // Small, so flushes also rotate the manifest and switch CURRENT.
     options.max_manifest_size = 1 << 10;
     options
+}
+
+/// [`sim_options`] without idle work, for tests that assert the layout of the levels:
+/// otherwise a test thread descheduled for longer than `idle_after` could find level 0
+/// compacted under it.
+pub(crate) fn stable_options(sim: &SimFs) -> Options {
+    let mut options = sim_options(sim);
+    options.idle_after = None;
+    options
+}
+
+/// Polls `done` until it holds, and panics naming `what` if it has not after a minute.
+/// Tests wait for background work (idle flushes and compactions) this way: the deadline
+/// is only there to turn a hang into a failure, never to assert a speed.
+pub(crate) fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 pub(crate) fn open_sim(seed: u64) -> (SimFs, Db) {

@@ -1,7 +1,8 @@
 //! Power cuts at operations spread over a workload of writes, batches and flushes (which
-//! write tables, manifest edits, CURRENT switches and WAL rotations). After each restart,
-//! every acknowledged write is there, and the state is exactly the history up to some
-//! point at or after the last acknowledgement: a prefix, with no holes.
+//! write tables, manifest edits, CURRENT switches and WAL rotations), or, in one campaign,
+//! pauses that the idle work fills with its own flushes and compactions. After each
+//! restart, every acknowledged write is there, and the state is exactly the history up to
+//! some point at or after the last acknowledgement: a prefix, with no holes.
 
 use std::collections::BTreeMap;
 
@@ -29,9 +30,13 @@ fn step(i: usize) -> Vec<(String, Option<String>)> {
 const STEPS: usize = 120;
 
 /// Runs the workload until it finishes or an error (the power cut) stops it; returns how
-/// many steps were acknowledged.
-fn run(db: &Db) -> usize {
+/// many steps were acknowledged. With `idle`, the database's file system, the workload
+/// pauses where it would flush, until the idle work has flushed the memtable and emptied
+/// level 0 (or the power is off), so the cuts land inside idle flushes and compactions.
+fn run(db: &Db, idle: Option<&SimFs>) -> usize {
     for i in 0..STEPS {
+        // Sampled before the write: an idle flush counted after this one has the write.
+        let idle_flushes = db.stats().idle_flushes;
         let mut batch = WriteBatch::new();
         for (k, v) in step(i) {
             match v {
@@ -42,8 +47,19 @@ fn run(db: &Db) -> usize {
         if db.write(batch).is_err() {
             return i;
         }
-        if i % 20 == 19 && db.flush().is_err() {
-            return i + 1;
+        if i % 20 == 19 {
+            if let Some(sim) = idle {
+                crate::wait_for("idle work", || {
+                    let s = db.stats();
+                    sim.is_powered_off()
+                        || (s.idle_flushes > idle_flushes
+                            && s.memtable_bytes == 0
+                            && s.immutable_memtables == 0
+                            && s.levels[0].files == 0)
+                });
+            } else if db.flush().is_err() {
+                return i + 1;
+            }
         }
         if i % 50 == 49 && db.compact().is_err() {
             return i + 1;
@@ -80,23 +96,40 @@ fn contents(db: &Db) -> Model {
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere() {
-    campaign(ferris_engine::CompactionStrategy::Leveled);
+    campaign(ferris_engine::CompactionStrategy::Leveled, false);
 }
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere_with_tiered_compaction() {
-    campaign(ferris_engine::CompactionStrategy::Tiered);
+    campaign(ferris_engine::CompactionStrategy::Tiered, false);
 }
 
-fn campaign(strategy: ferris_engine::CompactionStrategy) {
+#[test]
+fn acknowledged_writes_survive_a_power_cut_anywhere_in_idle_work() {
+    campaign(ferris_engine::CompactionStrategy::Leveled, true);
+}
+
+fn campaign(strategy: ferris_engine::CompactionStrategy, idle: bool) {
     let sim_options = |sim: &SimFs| {
         let mut options = sim_options(sim);
         options.compaction_strategy = strategy;
+        if idle {
+            options.idle_after = Some(std::time::Duration::from_millis(1));
+        }
         options
     };
+    let run = |db: &Db, sim: &SimFs| run(db, idle.then_some(sim));
     let probe = SimFs::new(0);
     let db = Db::open(DIR, sim_options(&probe)).unwrap();
-    assert_eq!(run(&db), STEPS);
+    assert_eq!(run(&db, &probe), STEPS);
+    if idle {
+        // The cuts below are spread over operations of which these are a share.
+        let stats = db.stats();
+        assert!(
+            stats.idle_flushes >= (STEPS / 20) as u64 && stats.idle_compactions >= 1,
+            "{stats:?}"
+        );
+    }
     drop(db);
     let total = probe.op_count();
     let stride = (total / 200).max(1) as usize;
@@ -116,7 +149,7 @@ fn campaign(strategy: ferris_engine::CompactionStrategy) {
         let sim = SimFs::new(seed);
         sim.cut_power_after(cut);
         let acked = match Db::open(DIR, sim_options(&sim)) {
-            Ok(db) => run(&db),
+            Ok(db) => run(&db, &sim),
             Err(_) => 0,
         };
         sim.restart();
@@ -143,7 +176,7 @@ fn campaign(strategy: ferris_engine::CompactionStrategy) {
         );
         checked += 1;
     }
-    eprintln!("power cuts ({strategy:?}): {checked} runs over {total} operations");
+    eprintln!("power cuts ({strategy:?}, idle {idle}): {checked} runs over {total} operations");
     assert!(checked >= 300, "only {checked} runs");
 }
 

@@ -1,0 +1,485 @@
+//! `Db::verify`: every live file read back from the disk and checked.
+//!
+//! Reads check only what they touch: a table block nobody reads, or a WAL segment that is
+//! only read at the next open, can sit damaged for months. Verification reads all of it
+//! now, while an intact copy (a backup, a replica) may still exist:
+//!
+//! - `CURRENT`: its checksum, and that it names the manifest the database writes;
+//! - the manifest: every record's checksum and every edit, replayed; the state it adds up
+//!   to must be the one the database runs on;
+//! - every table of the current version, opened afresh (so its footer and meta blocks are
+//!   read from the disk again, not from memory) and checked by
+//!   [`Table::verify`](ferris_sstable::Table::verify): every block's checksum, every entry
+//!   decoded and in order, and its properties against the manifest's record of it;
+//! - every live WAL segment, read to its end as recovery would, each record decoded as a
+//!   write batch.
+//!
+//! Damage does not stop the check: every problem found is listed in the
+//! [`VerifyReport`], with the file, the offset and the reason, so a tool can show the
+//! whole extent of it. Only a failing disk (an I/O error other than a missing file) makes
+//! [`Db::verify`](crate::Db::verify) return an error.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ferris_core::WriteBatch;
+use ferris_manifest::{CURRENT, manifest_file_name, read_current, replay};
+use ferris_sstable::Table;
+use ferris_wal::format::segment_path;
+use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader, list_segments};
+
+use crate::db::{Core, Inner};
+use crate::error::{Error, Result};
+use crate::version::{TableFile, table_path};
+
+/// The kinds of file a database is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// `CURRENT`, which names the live manifest.
+    Current,
+    /// The manifest, the log of version edits.
+    Manifest,
+    /// A sorted table (`NNNNNN.sst`).
+    Table,
+    /// A write-ahead log segment (`NNNNNN.wal`).
+    Wal,
+}
+
+impl FileKind {
+    /// A short lowercase name: `current`, `manifest`, `table` or `wal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Current => "current",
+            FileKind::Manifest => "manifest",
+            FileKind::Table => "table",
+            FileKind::Wal => "wal",
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One file [`Db::verify`](crate::Db::verify) read back, and what it found there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// What it is.
+    pub kind: FileKind,
+    /// Bytes read and checked against a checksum.
+    pub bytes: u64,
+    /// Checksummed blocks read: a table's data and meta blocks; 0 for the other kinds.
+    pub blocks: u64,
+    /// Records decoded: a table's entries, a WAL segment's write batches, the manifest's
+    /// edits, CURRENT's one line.
+    pub records: u64,
+    /// Where a log (a WAL segment or the manifest) ends in an incomplete record with
+    /// nothing intact after it: what a crash, or an append still in progress, leaves. It is
+    /// not damage, and recovery ignores it.
+    pub torn_tail: Option<u64>,
+}
+
+impl FileCheck {
+    fn new(path: PathBuf, kind: FileKind) -> FileCheck {
+        FileCheck {
+            path,
+            kind,
+            bytes: 0,
+            blocks: 0,
+            records: 0,
+            torn_tail: None,
+        }
+    }
+}
+
+/// Damage: bytes on disk that are not what was written, or a file that is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Problem {
+    /// The damaged file.
+    pub file: PathBuf,
+    /// Byte offset of the damage within the file: the start of the table block, log
+    /// record or fragment holding it (0 for a whole-file problem).
+    pub offset: u64,
+    /// What was found.
+    pub reason: String,
+}
+
+impl Problem {
+    fn new(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Problem {
+        Problem {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// The damage a corruption error names (whichever component found it), or `None` when
+    /// [`Error::is_corruption`] is false. Useful when [`Db::open`](crate::Db::open) itself
+    /// fails on damage, to report it the same way as [`Db::verify`](crate::Db::verify)
+    /// reports what it finds.
+    ///
+    /// ```
+    /// use ferris_engine::{Error, Problem};
+    ///
+    /// let e = Error::Corruption { file: "/db/000007.sst".into(), offset: 4096, reason: "block checksum mismatch".into() };
+    /// let problem = Problem::from_error(&e).expect("a corruption error");
+    /// assert_eq!(problem.to_string(), "/db/000007.sst at offset 4096: block checksum mismatch");
+    /// ```
+    pub fn from_error(error: &Error) -> Option<Problem> {
+        use ferris_manifest::Error as M;
+        use ferris_sstable::Error as T;
+        use ferris_wal::Error as W;
+        match error {
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            }
+            | Error::Wal(W::Corruption {
+                file,
+                offset,
+                reason,
+            })
+            | Error::Table(T::Corruption {
+                file,
+                offset,
+                reason,
+            })
+            | Error::Manifest(
+                M::Corruption {
+                    file,
+                    offset,
+                    reason,
+                }
+                | M::Log(W::Corruption {
+                    file,
+                    offset,
+                    reason,
+                }),
+            ) => Some(Problem::new(file, *offset, reason)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at offset {}: {}",
+            self.file.display(),
+            self.offset,
+            self.reason
+        )
+    }
+}
+
+/// What [`Db::verify`](crate::Db::verify) checked, and every problem it found.
+///
+/// ```
+/// use ferris_engine::{Db, FileKind, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put("apple", "red")?;
+/// db.flush()?;
+///
+/// let report = db.verify()?;
+/// assert!(report.is_clean(), "{:?}", report.problems);
+/// let tables = report.files.iter().filter(|f| f.kind == FileKind::Table).count();
+/// assert_eq!(tables, 1);
+/// for problem in &report.problems {
+///     eprintln!("DAMAGED {problem}"); // the file, the offset and what is wrong
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Every file checked, in order: CURRENT, the manifest, the tables (level by level),
+    /// the WAL segments (oldest first).
+    pub files: Vec<FileCheck>,
+    /// Every problem found; empty when the database is intact.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// True when no problem was found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Bytes read and checked, over every file.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Checksummed table blocks read, over every table.
+    pub fn blocks(&self) -> u64 {
+        self.files.iter().map(|f| f.blocks).sum()
+    }
+
+    /// Records decoded, over every file.
+    pub fn records(&self) -> u64 {
+        self.files.iter().map(|f| f.records).sum()
+    }
+
+    /// Records `error`, met while checking `file`, as a problem; hands it back instead when
+    /// it is the disk failing rather than damage. A missing file is damage: nothing the
+    /// database still needs is ever deleted while it runs.
+    fn record(&mut self, file: &Path, error: Error) -> Result<()> {
+        let problem = match (Problem::from_error(&error), io_error(&error)) {
+            (Some(problem), _) => problem,
+            (None, Some(e)) if e.kind() == io::ErrorKind::NotFound => {
+                Problem::new(file, 0, "the file is missing")
+            }
+            (None, Some(_)) => return Err(error),
+            // Anything else about bytes read back (a format version newer than this build,
+            // in a file the database itself wrote or already read) is damage too.
+            (None, None) => Problem::new(file, 0, error.to_string()),
+        };
+        self.problems.push(problem);
+        Ok(())
+    }
+}
+
+/// The operating system's error inside `error`, if it is an I/O failure.
+fn io_error(error: &Error) -> Option<&io::Error> {
+    use ferris_manifest::Error as M;
+    use ferris_sstable::Error as T;
+    use ferris_wal::Error as W;
+    match error {
+        Error::Io { source, .. }
+        | Error::Wal(W::Io { source, .. })
+        | Error::Table(T::Io { source, .. })
+        | Error::Manifest(M::Io { source, .. } | M::Log(W::Io { source, .. })) => Some(source),
+        _ => None,
+    }
+}
+
+/// Checks every live file of the database; see [`Db::verify`](crate::Db::verify).
+pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
+    inner.check_open()?;
+    let mut report = VerifyReport::default();
+    // The core lock is held while CURRENT and the manifest are read and the live files are
+    // chosen: flushes and compactions append edits, switch manifests and install versions
+    // only under it, so what is read here is one consistent state. The pinned super version
+    // keeps its tables from being deleted after the lock is let go.
+    let (sv, segments) = {
+        let core = inner.lock_core();
+        let sv = inner.super_version();
+        check_current(inner, &core, &mut report)?;
+        check_manifest(inner, &core, &mut report)?;
+        let segments: Vec<u64> = list_segments(&*inner.fs, &inner.dir)?
+            .into_iter()
+            .filter(|&id| id >= core.state.log_number)
+            .collect();
+        (sv, segments)
+    };
+    for file in sv.version.files() {
+        check_table(inner, file, &mut report)?;
+    }
+    check_wal(inner, &segments, &mut report)?;
+    Ok(report)
+}
+
+fn check_current(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Result<()> {
+    let path = inner.dir.join(CURRENT);
+    let mut check = FileCheck::new(path.clone(), FileKind::Current);
+    let expected = core.manifest.number();
+    match inner.fs.open(&path) {
+        Ok(file) => check.bytes = file.len(),
+        Err(e) => {
+            report.files.push(check);
+            return report.record(&path, Error::io(&path, e));
+        }
+    }
+    match read_current(&*inner.fs, &inner.dir) {
+        Ok(Some(number)) => {
+            check.records = 1;
+            // After a failed switch (which poisons the database) CURRENT may name either
+            // manifest; the next open sorts that out.
+            if number != expected && core.poisoned.is_none() {
+                report.problems.push(Problem::new(
+                    &path,
+                    0,
+                    format!(
+                        "CURRENT names {} but the database writes {}",
+                        manifest_file_name(number),
+                        manifest_file_name(expected)
+                    ),
+                ));
+            }
+        }
+        Ok(None) => report
+            .problems
+            .push(Problem::new(&path, 0, "the file is missing")),
+        Err(e) => report.record(&path, e.into())?,
+    }
+    report.files.push(check);
+    Ok(())
+}
+
+fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Result<()> {
+    let number = core.manifest.number();
+    let path = inner.dir.join(manifest_file_name(number));
+    let mut check = FileCheck::new(path.clone(), FileKind::Manifest);
+    match replay(&*inner.fs, &inner.dir, number) {
+        Ok(replayed) => {
+            check.bytes = replayed.len;
+            check.records = replayed.edits;
+            check.torn_tail = torn_tail(&replayed.events);
+            // Edits are appended and applied under the core lock, so the manifest must add
+            // up to the state in memory, unless an append failed half-way (which poisons
+            // the database until a reopen replays what reached the disk).
+            let on_disk = &replayed.state;
+            let mismatch = on_disk
+                .levels
+                .iter()
+                .zip(&core.state.levels)
+                .position(|(disk, memory)| disk != memory);
+            if let Some(level) = mismatch.filter(|_| core.poisoned.is_none()) {
+                let numbers = |state: &ferris_manifest::LevelState| {
+                    state.levels[level].keys().copied().collect::<Vec<_>>()
+                };
+                report.problems.push(Problem::new(
+                    &path,
+                    0,
+                    format!(
+                        "level {level}: the manifest lists tables {:?} but the database reads {:?}",
+                        numbers(on_disk),
+                        numbers(&core.state)
+                    ),
+                ));
+            }
+        }
+        Err(e) => report.record(&path, e.into())?,
+    }
+    report.files.push(check);
+    Ok(())
+}
+
+fn check_table(inner: &Inner, file: &TableFile, report: &mut VerifyReport) -> Result<()> {
+    let path = table_path(&inner.dir, file.meta.number);
+    let mut check = FileCheck::new(path.clone(), FileKind::Table);
+    // Opened afresh and without the block cache, so that every byte comes from the disk
+    // as it is now.
+    let table = match Table::open(&*inner.fs, &path) {
+        Ok(table) => table,
+        Err(e) => {
+            report.files.push(check);
+            return report.record(&path, e.into());
+        }
+    };
+    let checked = table.verify()?;
+    check.bytes = checked.bytes;
+    check.blocks = checked.blocks;
+    check.records = checked.entries;
+    for damage in checked.damage {
+        report.record(&path, damage.into())?;
+    }
+    let (meta, props) = (&file.meta, table.properties());
+    let disagreement = if table.file_size() != meta.size {
+        Some(format!(
+            "the file holds {} bytes but the manifest says {}",
+            table.file_size(),
+            meta.size
+        ))
+    } else if props.n_entries != meta.entries {
+        Some(format!(
+            "the table holds {} entries but the manifest says {}",
+            props.n_entries, meta.entries
+        ))
+    } else if props.smallest_key != meta.smallest.encode()
+        || props.largest_key != meta.largest.encode()
+    {
+        Some("the table's key range is not the one the manifest records".to_string())
+    } else {
+        None
+    };
+    if let Some(reason) = disagreement {
+        report.problems.push(Problem::new(&path, 0, reason));
+    }
+    report.files.push(check);
+    Ok(())
+}
+
+fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Result<()> {
+    for pair in segments.windows(2) {
+        if pair[1] != pair[0] + 1 {
+            // Segments are created in sequence and deleted oldest first: a gap is a segment
+            // lost, with the writes it held.
+            let missing = pair[0] + 1;
+            report.problems.push(Problem::new(
+                segment_path(&inner.dir, missing),
+                0,
+                format!(
+                    "segment {missing} is missing (found segment {} after it)",
+                    pair[1]
+                ),
+            ));
+        }
+    }
+    for &id in segments {
+        let path = segment_path(&inner.dir, id);
+        let mut reader =
+            match SegmentReader::open(&*inner.fs, &path, id, RecoveryMode::TolerateTornTail) {
+                Ok(reader) => reader,
+                // A flush finished since the segments were listed, and retired this one:
+                // its writes are in a table now.
+                Err(ferris_wal::Error::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    report
+                        .files
+                        .push(FileCheck::new(path.clone(), FileKind::Wal));
+                    report.record(&path, e.into())?;
+                    continue;
+                }
+            };
+        let mut check = FileCheck::new(path.clone(), FileKind::Wal);
+        check.bytes = reader.file_len();
+        loop {
+            match reader.next_record() {
+                Ok(Some(record)) => {
+                    check.records += 1;
+                    if let Err(e) = WriteBatch::decode(&record.data) {
+                        report.problems.push(Problem::new(
+                            &path,
+                            record.offset,
+                            format!("a WAL record is not a write batch: {e}"),
+                        ));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The reader cannot go on past damage in this mode; later segments can
+                    // still be checked.
+                    report.record(&path, e.into())?;
+                    break;
+                }
+            }
+        }
+        check.torn_tail = torn_tail(reader.events());
+        report.files.push(check);
+    }
+    Ok(())
+}
+
+fn torn_tail(events: &[RecoveryEvent]) -> Option<u64> {
+    events.iter().find_map(|event| match event {
+        RecoveryEvent::TornTail { offset, .. } => Some(*offset),
+        _ => None,
+    })
+}

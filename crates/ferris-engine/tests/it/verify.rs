@@ -1,0 +1,266 @@
+//! `Db::verify`: a clean database verifies clean, a flipped byte in any kind of live file
+//! is reported with its file and offset, and verification runs alongside writes, flushes
+//! and compactions without false alarms.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferris_engine::{Db, Error, FileKind, Problem, VerifyReport, WriteBatch};
+use ferris_fs::{FileSystem, SimFs};
+
+use crate::{DIR, open_sim, path, stable_options};
+
+/// Flips one bit of `path` on the simulated disk, by writing the file again.
+fn flip_sim(sim: &SimFs, path: &Path, offset: u64) {
+    let mut bytes = {
+        let file = sim.open(path).unwrap();
+        file.read_vec(0, file.len()).unwrap()
+    };
+    bytes[offset as usize] ^= 0x10;
+    sim.remove(path).unwrap();
+    let mut file = sim.create(path).unwrap();
+    file.append(&bytes).unwrap();
+    file.sync().unwrap();
+}
+
+/// Flips one bit of a real file in place, as bit rot would: the file is never truncated,
+/// so a reader that has it mapped sees the change but never a shorter file.
+fn flip_real(path: &Path, offset: u64) {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.read_exact(&mut byte).unwrap();
+    byte[0] ^= 0x10;
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(&byte).unwrap();
+    file.sync_all().unwrap();
+}
+
+fn files_of(report: &VerifyReport, kind: FileKind) -> Vec<PathBuf> {
+    report
+        .files
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The one problem of `report`.
+fn only_problem(report: &VerifyReport) -> &Problem {
+    assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
+    &report.problems[0]
+}
+
+#[test]
+fn a_clean_database_verifies_clean_and_counts_what_it_read() {
+    let sim = SimFs::new(40);
+    let db = Db::open(DIR, stable_options(&sim)).unwrap();
+    let value = vec![7u8; 100];
+    for i in 0..400 {
+        db.put(format!("key{i:05}"), &value).unwrap();
+    }
+    db.flush().unwrap();
+    db.put("unflushed", "in the WAL").unwrap();
+    let report = db.verify().unwrap();
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    assert_eq!(files_of(&report, FileKind::Current), [path("CURRENT")]);
+    assert_eq!(files_of(&report, FileKind::Manifest).len(), 1);
+    assert!(!files_of(&report, FileKind::Wal).is_empty());
+    let tables: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Table)
+        .collect();
+    assert!(!tables.is_empty(), "{report:#?}");
+    for t in &tables {
+        let len = sim.open(&t.path).unwrap().len();
+        assert_eq!(
+            t.bytes,
+            len,
+            "every byte of {} is checked",
+            t.path.display()
+        );
+        assert!(t.blocks > 3 && t.records > 0, "{t:?}");
+    }
+    let table_entries: u64 = tables.iter().map(|t| t.records).sum();
+    assert!(table_entries >= 400, "{table_entries}");
+    assert!(report.bytes() > 400 * 100);
+    assert!(
+        report.records() > table_entries,
+        "WAL records and edits count too"
+    );
+    assert_eq!(
+        report.blocks(),
+        tables.iter().map(|t| t.blocks).sum::<u64>()
+    );
+}
+
+#[test]
+fn a_flipped_byte_in_a_live_table_is_reported_with_its_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = ferris_engine::Options::default();
+    options.idle_after = None; // the table must stay where it is
+    let db = Db::open(dir.path(), options).unwrap();
+    let mut batch = WriteBatch::new();
+    for i in 0..2000 {
+        batch.put(format!("key{i:05}"), format!("value{i}"));
+    }
+    db.write(batch).unwrap();
+    db.flush().unwrap();
+    let report = db.verify().unwrap();
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let tables = files_of(&report, FileKind::Table);
+    assert_eq!(tables.len(), 1, "{report:#?}");
+    // A byte inside the second data block (blocks are about 4 KiB): reads of other keys
+    // never notice, and the block cache may hold an intact copy.
+    flip_real(&tables[0], 5000);
+    let report = db.verify().unwrap();
+    let problem = only_problem(&report);
+    assert_eq!(problem.file, tables[0]);
+    assert!(
+        problem.offset > 0 && problem.offset <= 5000,
+        "the damaged block's start: {problem}"
+    );
+    assert!(problem.reason.contains("checksum"), "{problem}");
+    // Every other file was still checked.
+    assert!(files_of(&report, FileKind::Manifest).len() == 1);
+}
+
+#[test]
+fn damage_in_a_live_wal_segment_is_reported_with_its_offset() {
+    let sim = SimFs::new(41);
+    let db = Db::open(DIR, stable_options(&sim)).unwrap();
+    for i in 0..5 {
+        db.put(format!("k{i}"), "v").unwrap();
+    }
+    db.close().unwrap();
+    drop(db);
+    // Reopening replays the segment and keeps it until its writes are flushed.
+    let db = Db::open(DIR, stable_options(&sim)).unwrap();
+    let report = db.verify().unwrap();
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let segments = files_of(&report, FileKind::Wal);
+    assert_eq!(
+        segments.len(),
+        2,
+        "the replayed one and the new one: {report:#?}"
+    );
+    // Inside the first record: the segment header is 32 bytes, the fragment header 7.
+    flip_sim(&sim, &segments[0], 32 + 7 + 3);
+    let problem = &db.verify().unwrap().problems;
+    assert_eq!(problem.len(), 1, "{problem:#?}");
+    assert_eq!(problem[0].file, segments[0]);
+    assert_eq!(
+        problem[0].offset, 32,
+        "the damaged fragment: {}",
+        problem[0]
+    );
+}
+
+#[test]
+fn damage_in_current_or_the_manifest_is_reported() {
+    let sim = SimFs::new(42);
+    let db = Db::open(DIR, stable_options(&sim)).unwrap();
+    db.put("k", "v").unwrap();
+    db.flush().unwrap();
+    let report = db.verify().unwrap();
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let manifest = files_of(&report, FileKind::Manifest).remove(0);
+
+    flip_sim(&sim, &path("CURRENT"), 3);
+    let report = db.verify().unwrap();
+    let problem = only_problem(&report);
+    assert_eq!(
+        (problem.file.as_path(), problem.offset),
+        (path("CURRENT").as_path(), 0)
+    );
+    flip_sim(&sim, &path("CURRENT"), 3); // repaired
+
+    flip_sim(&sim, &manifest, 40); // inside the first edit
+    let report = db.verify().unwrap();
+    let problem = only_problem(&report);
+    assert_eq!(problem.file, manifest, "{problem}");
+    assert_eq!(problem.offset, 32, "the damaged record: {problem}");
+}
+
+/// A database on a simulated disk holding one table; returns the table's path.
+fn db_with_a_table(seed: u64) -> (SimFs, Db, PathBuf) {
+    let (sim, db) = open_sim(seed);
+    db.put("k", "v").unwrap();
+    db.flush().unwrap();
+    let table = files_of(&db.verify().unwrap(), FileKind::Table).remove(0);
+    (sim, db, table)
+}
+
+#[test]
+fn a_missing_live_table_is_a_problem_not_an_error() {
+    let (sim, db, table) = db_with_a_table(43);
+    sim.remove(&table).unwrap();
+    let report = db.verify().unwrap();
+    let problem = only_problem(&report);
+    assert_eq!(problem.file, table);
+    assert!(problem.reason.contains("missing"), "{problem}");
+}
+
+/// When the damage is where opening reads (a table's footer), `Db::open` fails; the error
+/// converts to the same `Problem` verification would have reported.
+#[test]
+fn damage_that_stops_open_converts_to_a_problem() {
+    let (sim, db, table) = db_with_a_table(44);
+    db.close().unwrap();
+    drop(db);
+    let len = sim.open(&table).unwrap().len();
+    flip_sim(&sim, &table, len - 1); // the footer's magic
+    let err = Db::open(DIR, stable_options(&sim)).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    let problem = Problem::from_error(&err).expect("a corruption error");
+    assert_eq!((problem.file, problem.offset), (table, len - 64));
+    assert!(Problem::from_error(&Error::Closed).is_none());
+}
+
+#[test]
+fn verify_on_a_closed_database_is_an_error() {
+    let (_sim, db) = open_sim(45);
+    db.close().unwrap();
+    assert!(matches!(db.verify(), Err(Error::Closed)));
+}
+
+/// Verification pins the live files, and reads CURRENT and the manifest under the lock
+/// that flushes and compactions change them under: while they run (and the manifest is
+/// rotated every few flushes), it must never report damage that is not there.
+#[test]
+fn verify_alongside_writes_flushes_and_compactions_finds_nothing() {
+    let (_sim, db) = open_sim(46);
+    let writing = AtomicBool::new(true);
+    let verified = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let value = vec![3u8; 200];
+            for i in 0..3000 {
+                db.put(format!("key{:05}", (i * 7919) % 1000), &value)
+                    .unwrap();
+            }
+            writing.store(false, Ordering::Release);
+        });
+        let mut verified = 0;
+        while writing.load(Ordering::Acquire) || verified < 3 {
+            let report = db.verify().unwrap();
+            assert!(
+                report.is_clean(),
+                "after {verified}: {:#?}",
+                report.problems
+            );
+            assert_eq!(files_of(&report, FileKind::Manifest).len(), 1);
+            verified += 1;
+        }
+        writer.join().unwrap();
+        verified
+    });
+    let stats = db.stats();
+    assert!(stats.flushes > 3, "{stats:?}");
+    assert!(verified >= 3);
+}
