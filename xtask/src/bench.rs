@@ -1,19 +1,30 @@
-//! `cargo xtask bench`: measures FerrisDB and prints one table.
+//! `cargo xtask bench`: FerrisDB's main job.
 //!
-//! It measures the engine end to end (random fills without and with per-write fsync,
-//! random reads through memtables and level-0 tables) and the components below it: the
-//! WAL (durable appends with group commit at several thread counts, appends without sync,
-//! recovery), the memtable (inserts and lookups) and the bloom filter. Every figure comes
-//! from this run on this machine; the header says which machine that is.
+//! Two parts, one command:
+//!
+//! 1. The engine suite, db_bench's and YCSB's workloads, run by the `ferris-dbbench` crate
+//!    (`benches/dbbench`) in a process of its own per engine. With `--compare
+//!    rocksdb,fjall,sled` the same run covers those engines too: the crate is then built
+//!    with their cargo features in a target directory of its own (`target/peers`), so the
+//!    workspace's normal builds and CI never compile RocksDB.
+//! 2. The components below the engine: durable puts through the engine with group commit
+//!    (1 thread and the most `--wal-threads`), the WAL (durable appends at several thread
+//!    counts, appends without sync, recovery), the memtable (inserts and lookups) and the
+//!    bloom filter. `--no-components` skips them.
+//!
+//! Every figure comes from this run on this machine; the header says which machine that is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
 use ferris_core::{SeqNo, ValueKind};
+use ferris_dbbench::SuiteArgs;
+use ferris_dbbench::engine::EngineKind;
 use ferris_engine::{Db, Options};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_memtable::Memtable;
@@ -26,24 +37,26 @@ use rand::{Rng, SeedableRng};
 /// Options of `cargo xtask bench`.
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
-    /// Keys for the memtable workloads.
-    #[arg(long, default_value_t = 1_000_000)]
-    num: usize,
-    /// Value size in bytes (keys are 16 bytes).
-    #[arg(long, default_value_t = 100)]
-    value_size: usize,
-    /// Durable WAL appends per thread count.
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Peers to run beside FerrisDB in the same run, comma separated: rocksdb, fjall, sled.
+    /// The first build with rocksdb compiles RocksDB's C++ (about 9 minutes on 2 cores;
+    /// needs clang and libclang-dev).
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<EngineKind>,
+    /// Skip the component benchmarks (WAL, memtable, bloom filter, group commit).
+    #[arg(long)]
+    no_components: bool,
+    /// Skip the engine suite (run only the components).
+    #[arg(long)]
+    no_suite: bool,
+    /// Durable appends (WAL) and durable puts (engine) per thread count.
     #[arg(long, default_value_t = 20_000)]
     wal_records: usize,
-    /// Writer thread counts for the durable WAL workload, comma separated.
+    /// Writer thread counts for the durable WAL workload, comma separated; the engine's
+    /// durable puts run at 1 and the largest.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
-    threads: Vec<usize>,
-    /// Directory to run in (default: a fresh temporary directory, removed afterwards).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Also write the results as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    wal_threads: Vec<usize>,
 }
 
 /// One line of the results table.
@@ -74,31 +87,52 @@ impl Row {
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let mut suite = args.suite.clone();
+    for peer in &args.compare {
+        if !suite.engines.contains(peer) {
+            suite.engines.push(*peer);
+        }
+    }
+    if !args.no_suite {
+        run_suite(&suite, &args.compare)?;
+    }
+    if args.no_components {
+        return Ok(());
+    }
+
     let temp;
-    let dir = match &args.dir {
+    let dir = match &suite.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.clone()
+            dir.join("components")
         }
         None => {
             temp = tempfile::tempdir().context("creating a temporary directory")?;
             temp.path().to_path_buf()
         }
     };
-    print_machine(&dir);
+    println!();
+    println!("FerrisDB components");
+    println!(
+        "machine: {}; directory: {}",
+        ferris_dbbench::machine(),
+        dir.display()
+    );
+    println!();
+    let (num, value_size) = (usize::try_from(suite.num)?, suite.value_size);
     let mut rows = Vec::new();
 
-    eprintln!("[1/5] engine: fillrandom, durable puts, readrandom ...");
-    rows.extend(engine(&dir.join("engine"), args)?);
+    eprintln!("[1/5] engine: durable puts with group commit ...");
+    rows.extend(durable_puts(&dir.join("engine"), args)?);
     let engine_rows = rows.len();
 
     eprintln!("[2/5] wal: durable appends with group commit ...");
-    for &threads in &args.threads {
+    for &threads in &args.wal_threads {
         rows.push(wal_durable(
             &dir.join(format!("wal-sync-{threads}")),
             threads,
             args.wal_records,
-            args.value_size,
+            value_size,
         )?);
     }
     let base = rows.get(engine_rows).map(Row::ops_per_sec).unwrap_or(1.0);
@@ -108,117 +142,60 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
 
     eprintln!("[3/5] wal: appends without sync, then recovery ...");
     let nosync_dir = dir.join("wal-nosync");
-    rows.push(wal_nosync(&nosync_dir, args.num, args.value_size)?);
+    rows.push(wal_nosync(&nosync_dir, num, value_size)?);
     rows.push(wal_recover(&nosync_dir)?);
 
     eprintln!("[4/5] memtable: inserts and lookups ...");
-    rows.extend(memtable(args.num, args.value_size)?);
+    rows.extend(memtable(num, value_size)?);
 
     eprintln!("[5/5] bloom filter: probes and false positives ...");
-    rows.push(bloom(args.num));
+    rows.push(bloom(num));
 
     print_table(&rows);
-    if let Some(path) = &args.json {
-        write_json(path, &rows)?;
+    if let Some(path) = &suite.json {
+        add_components_to_json(path, &rows)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
 
-fn print_machine(dir: &Path) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown cpu".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("FerrisDB benchmarks");
-    println!(
-        "machine: {cores} cores, {cpu}; directory: {}",
-        dir.display()
-    );
-    println!();
+/// Runs the engine suite in the `ferris-dbbench` binary. Without peers it is built in the
+/// workspace's own target directory; with peers, with their features in `target/peers`,
+/// so that switching between the two does not rebuild either.
+fn run_suite(suite: &SuiteArgs, peers: &[EngineKind]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["run", "--release", "--quiet", "-p", "ferris-dbbench"]);
+    if !peers.is_empty() {
+        let features: Vec<&str> = peers.iter().map(|p| p.name()).collect();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask sits in the workspace")?;
+        command
+            .arg("--features")
+            .arg(features.join(","))
+            .arg("--target-dir")
+            .arg(root.join("target/peers"));
+        eprintln!(
+            "building ferris-dbbench with {} (the first build with rocksdb takes several minutes) ...",
+            features.join(", ")
+        );
+    }
+    command.arg("--").args(suite.to_args());
+    let status = command.status().context("running cargo")?;
+    if !status.success() {
+        bail!("the engine suite failed ({status})");
+    }
+    Ok(())
 }
 
-/// The engine end to end, on a fresh database: `--num` random puts with sync off, the same
-/// number of random gets, then durable puts (sync on) at 1 and at the largest `--threads`.
-fn engine(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
-    let mut rng = SmallRng::seed_from_u64(11);
-    let n = args.num;
-    let mut keys: Vec<Vec<u8>> = (0..n).map(|i| format!("key{i:013}").into_bytes()).collect();
-    keys.shuffle(&mut rng);
-    let mut value = vec![0u8; args.value_size];
-    rng.fill(&mut value[..]);
-    let entry_bytes = (16 + args.value_size) as u64;
+/// Durable puts (sync on) through the engine at 1 thread and at the most `--wal-threads`:
+/// what group commit gives concurrent writers.
+fn durable_puts(dir: &Path, args: &BenchArgs) -> Result<Vec<Row>> {
+    let entry_bytes = (16 + args.suite.value_size) as u64;
+    let value = vec![0x5au8; args.suite.value_size];
     let mut rows = Vec::new();
-
-    let mut options = Options::default();
-    options.sync_writes = false;
-    let rss_before = rss_bytes();
-    let db = Db::open(dir.join("fill"), options)?;
-    let mut latency = histogram();
-    let start = Instant::now();
-    for key in &keys {
-        let t = Instant::now();
-        db.put(key, &value)?;
-        latency.record(t.elapsed().as_nanos() as u64)?;
-    }
-    let elapsed = start.elapsed();
-    let stats = db.stats();
-    rows.push(Row {
-        workload: "db fillrandom, no sync".into(),
-        threads: 1,
-        ops: n as u64,
-        elapsed,
-        bytes: n as u64 * entry_bytes,
-        latency: Some(latency),
-        note: format!(
-            "{} flushes, {} compactions, tables per level {}, write amp {:.2}, {} stalls ({:.0} ms), RSS +{} MiB",
-            stats.flushes,
-            stats.compactions,
-            tables_per_level(&stats),
-            stats.write_amplification,
-            stats.stalls,
-            stats.stall_time.as_secs_f64() * 1e3,
-            rss_bytes()
-                .zip(rss_before)
-                .map_or(0, |(after, before)| after.saturating_sub(before) >> 20),
-        ),
-    });
-
-    let probes: Vec<&Vec<u8>> = (0..n.min(500_000))
-        .map(|_| &keys[rng.random_range(0..keys.len())])
-        .collect();
-    let mut latency = histogram();
-    let start = Instant::now();
-    for probe in &probes {
-        let t = Instant::now();
-        let found = db.get(probe)?;
-        latency.record(t.elapsed().as_nanos() as u64)?;
-        anyhow::ensure!(found.is_some(), "a key written by fillrandom is missing");
-    }
-    let elapsed = start.elapsed();
-    let cache = db.stats().block_cache;
-    rows.push(Row {
-        workload: "db readrandom".into(),
-        threads: 1,
-        ops: probes.len() as u64,
-        elapsed,
-        bytes: probes.len() as u64 * entry_bytes,
-        latency: Some(latency),
-        note: format!(
-            "memtables + tables per level {}, block cache hit rate {:.1}%",
-            tables_per_level(&stats),
-            cache.hit_rate() * 100.0
-        ),
-    });
-    db.close()?;
-    drop(db);
-
-    let max_threads = args.threads.iter().copied().max().unwrap_or(1);
+    let max_threads = args.wal_threads.iter().copied().max().unwrap_or(1);
     let mut single = None;
     for threads in [1, max_threads] {
         let db = Db::open(dir.join(format!("sync-{threads}")), Options::default())?;
@@ -254,16 +231,6 @@ fn new_wal(dir: &Path, sync_mode: SyncMode) -> Result<Wal> {
     let mut options = WalOptions::default();
     options.sync_mode = sync_mode;
     Ok(Wal::create(fs, dir, 1, options)?)
-}
-
-/// Table counts per level down to the deepest non-empty one, as `L0/L1/...`.
-fn tables_per_level(stats: &ferris_engine::Stats) -> String {
-    let deepest = stats.levels.iter().rposition(|l| l.files > 0).unwrap_or(0);
-    stats.levels[..=deepest]
-        .iter()
-        .map(|l| l.files.to_string())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Runs `op(thread, i)` for `i` in `0..per_thread` on each of `threads` threads at once;
@@ -548,7 +515,9 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
+/// Adds the component rows to the suite's JSON at `path` (or writes them alone when the
+/// suite did not run).
+fn add_components_to_json(path: &Path, rows: &[Row]) -> Result<()> {
     let rows: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -566,6 +535,12 @@ fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
             })
         })
         .collect();
-    std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+    let mut json = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading the suite's {}", path.display()))?,
+        Err(_) => serde_json::json!({ "machine": ferris_dbbench::machine() }),
+    };
+    json["components"] = serde_json::Value::Array(rows);
+    std::fs::write(path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -25,8 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Benchmark FerrisDB's components and print a table of measured figures.
-    Bench(bench::BenchArgs),
+    /// Run the db_bench and YCSB suite on FerrisDB (and, with `--compare`, its peers), then
+    /// the component benchmarks, and print a table of measured figures.
+    Bench(Box<bench::BenchArgs>),
     /// Run the compaction strategies over a synthetic workload, with no I/O, and print
     /// their write, space and read amplification.
     CompactionSim(compaction_sim::SimArgs),

@@ -1,0 +1,220 @@
+//! The one interface every engine under test is driven through, and FerrisDB's side of it.
+//!
+//! Each engine gets the same [`Settings`]: the same sync mode, compression, block-cache size,
+//! memtable size and bloom-filter bits per key. The peers' adapters live in `peers.rs`,
+//! each behind its cargo feature.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+
+/// Settings every engine is opened with, so their figures can be compared.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Each write (or batch, with `--batch`) is fsync'd before it returns.
+    pub sync: bool,
+    /// Block compression: `none`, or `zstd` where the engine has it.
+    pub compression: Codec,
+    /// Bytes of block cache (RocksDB's LRU cache, fjall's cache, sled's page cache).
+    pub cache_bytes: u64,
+    /// Bytes of the active memtable before it is frozen and flushed.
+    pub memtable_bytes: u64,
+    /// Bloom filter bits per key (sled has no filters).
+    pub bloom_bits_per_key: u32,
+}
+
+/// A block compression codec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// No compression.
+    None,
+    /// zstd (fjall has only lz4 and uses that instead; the settings line says so).
+    Zstd,
+}
+
+impl FromStr for Codec {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Codec, String> {
+        match s {
+            "none" | "off" => Ok(Codec::None),
+            "zstd" => Ok(Codec::Zstd),
+            other => Err(format!("unknown compression {other:?}: use none or zstd")),
+        }
+    }
+}
+
+/// The engines this crate can drive. The peers are compiled only with their feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// FerrisDB, always built.
+    Ferris,
+    /// RocksDB through the `rocksdb` crate (feature `rocksdb`).
+    Rocksdb,
+    /// fjall (feature `fjall`).
+    Fjall,
+    /// sled (feature `sled`).
+    Sled,
+}
+
+impl EngineKind {
+    /// The name used on the command line and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Ferris => "ferrisdb",
+            EngineKind::Rocksdb => "rocksdb",
+            EngineKind::Fjall => "fjall",
+            EngineKind::Sled => "sled",
+        }
+    }
+
+    /// Whether this build can run the engine (its feature is on).
+    pub fn available(self) -> bool {
+        match self {
+            EngineKind::Ferris => true,
+            EngineKind::Rocksdb => cfg!(feature = "rocksdb"),
+            EngineKind::Fjall => cfg!(feature = "fjall"),
+            EngineKind::Sled => cfg!(feature = "sled"),
+        }
+    }
+}
+
+impl FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<EngineKind, String> {
+        match s {
+            "ferrisdb" | "ferris" => Ok(EngineKind::Ferris),
+            "rocksdb" => Ok(EngineKind::Rocksdb),
+            "fjall" => Ok(EngineKind::Fjall),
+            "sled" => Ok(EngineKind::Sled),
+            other => Err(format!(
+                "unknown engine {other:?}: use ferrisdb, rocksdb, fjall or sled"
+            )),
+        }
+    }
+}
+
+/// One key-value pair of a batch.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
+/// What the workloads need of an engine. Every call is made from several threads at once
+/// when `--threads` is above one.
+pub trait Engine: Send + Sync {
+    /// Writes every entry as one atomic batch (one entry for plain puts), synced when the
+    /// settings say so.
+    fn write(&self, entries: &[Entry<'_>]) -> Result<()>;
+
+    /// The length of `key`'s value, or `None` when the key is absent. Returning the length
+    /// rather than the bytes keeps the copy out of the measurement where the engine allows.
+    fn get(&self, key: &[u8]) -> Result<Option<usize>>;
+
+    /// Deletes `key`, synced when the settings say so.
+    fn delete(&self, key: &[u8]) -> Result<()>;
+
+    /// Seeks to the first key at or after `start` and reads up to `n` entries forward;
+    /// returns how many it read.
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize>;
+
+    /// Reads every entry, forward or in reverse; returns how many.
+    fn scan_all(&self, reverse: bool) -> Result<usize>;
+
+    /// Closes the engine, waiting for what it must finish.
+    fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens `kind` in `dir` (a fresh directory) with `settings`.
+pub fn open(kind: EngineKind, dir: &Path, settings: &Settings) -> Result<Box<dyn Engine>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    match kind {
+        EngineKind::Ferris => Ok(Box::new(Ferris::open(dir, settings)?)),
+        #[cfg(feature = "rocksdb")]
+        EngineKind::Rocksdb => Ok(Box::new(crate::peers::Rocks::open(dir, settings)?)),
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall => Ok(Box::new(crate::peers::Fjall::open(dir, settings)?)),
+        #[cfg(feature = "sled")]
+        EngineKind::Sled => Ok(Box::new(crate::peers::Sled::open(dir, settings)?)),
+        #[allow(unreachable_patterns)]
+        other => bail!(
+            "{} is not built in: run `cargo xtask bench --compare {}` (it enables the feature)",
+            other.name(),
+            other.name()
+        ),
+    }
+}
+
+/// FerrisDB through its public API, as any user would call it.
+struct Ferris {
+    db: ferris_engine::Db,
+}
+
+impl Ferris {
+    fn open(dir: &Path, settings: &Settings) -> Result<Ferris> {
+        let mut options = ferris_engine::Options::default();
+        options.sync_writes = settings.sync;
+        options.block_cache_size = settings.cache_bytes;
+        options.write_buffer_size = usize::try_from(settings.memtable_bytes)?;
+        options.bloom_bits_per_key = settings.bloom_bits_per_key as usize;
+        options.compression = match settings.compression {
+            Codec::None => ferris_engine::Compression::None,
+            Codec::Zstd => ferris_engine::Compression::Zstd,
+        };
+        Ok(Ferris {
+            db: ferris_engine::Db::open(dir, options)?,
+        })
+    }
+}
+
+impl Engine for Ferris {
+    fn write(&self, entries: &[Entry<'_>]) -> Result<()> {
+        if let [(key, value)] = entries {
+            self.db.put(key, value)?;
+        } else {
+            let mut batch = ferris_engine::WriteBatch::new();
+            for (key, value) in entries {
+                batch.put(key, value);
+            }
+            self.db.write(batch)?;
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
+        Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        Ok(self.db.delete(key)?)
+    }
+
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut read = 0;
+        for entry in self.db.range(start..)?.take(n) {
+            entry?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    fn scan_all(&self, reverse: bool) -> Result<usize> {
+        let iter = self.db.iter()?;
+        let mut read = 0;
+        if reverse {
+            for entry in iter.rev() {
+                entry?;
+                read += 1;
+            }
+        } else {
+            for entry in iter {
+                entry?;
+                read += 1;
+            }
+        }
+        Ok(read)
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        Ok(self.db.close()?)
+    }
+}

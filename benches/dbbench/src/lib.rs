@@ -1,0 +1,295 @@
+//! FerrisDB's db_bench: the workloads people use to compare storage engines, run on
+//! FerrisDB and, behind cargo features, on RocksDB, fjall and sled, in one run.
+//!
+//! `cargo xtask bench` drives it; `docs/benchmarks.md` is the user's guide. The parts:
+//!
+//! - [`engine::Engine`]: the narrow interface every engine is driven through (batched
+//!   writes, gets, deletes, seek-and-scan, full scans), with FerrisDB's side of it; the
+//!   peers' sides are in `peers.rs`, each behind its feature so that `cargo test
+//!   --workspace` never compiles RocksDB.
+//! - [`workload::Workload`]: db_bench's fillseq, fillrandom, overwrite, readrandom,
+//!   readmissing, readseq, readreverse, seekrandom and deleterandom, and YCSB A, B, C, E
+//!   and F with scrambled zipfian keys ([`zipf`]).
+//! - [`run`]: runs each engine in a child process of its own, one after another, so each
+//!   engine's peak RSS and disk writes are its own, then prints one table with every
+//!   figure as a ratio of FerrisDB over each peer, and optionally writes JSON and an SVG
+//!   chart ([`report`]).
+//!
+//! Every figure is measured in the run that prints it. The machine is printed with it.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout)]
+
+pub mod engine;
+pub mod peers;
+mod proc;
+pub mod report;
+pub mod workload;
+pub mod zipf;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Codec, EngineKind, Settings};
+use crate::workload::{Measurement, Workload};
+
+/// The options of a suite run; `cargo xtask bench` takes the same ones.
+#[derive(Args, Clone, Debug)]
+pub struct SuiteArgs {
+    /// Keys in the database (16-byte keys).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub num: u64,
+    /// Point reads and YCSB operations per workload (default: --num); seekrandom and
+    /// YCSB E run a tenth as many.
+    #[arg(long)]
+    pub reads: Option<u64>,
+    /// Puts of the overwrite workload (default: --num). With `--overwrites` ten times
+    /// `--num`, each key is overwritten ten times on average.
+    #[arg(long)]
+    pub overwrites: Option<u64>,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Threads issuing operations at once.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Fsync every write (or every batch, with --batch) before it returns.
+    #[arg(long)]
+    pub sync: bool,
+    /// Writes of the fill and overwrite workloads go in atomic batches of this many.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Block compression: none or zstd.
+    #[arg(long, default_value = "none")]
+    pub compression: Codec,
+    /// Workloads to run, comma separated (default: all). The random-fill runs first
+    /// whenever a later workload needs data, reported or not.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<Workload>,
+    /// Engines to run, comma separated: ferrisdb, rocksdb, fjall, sled. Peers need their
+    /// cargo feature (`cargo xtask bench --compare` turns them on).
+    #[arg(long, value_delimiter = ',', default_value = "ferrisdb")]
+    pub engines: Vec<EngineKind>,
+    /// Block cache in MiB, for every engine.
+    #[arg(long, default_value_t = 64)]
+    pub cache_mib: u64,
+    /// Memtable (write buffer) size in MiB, for every engine.
+    #[arg(long, default_value_t = 64)]
+    pub memtable_mib: u64,
+    /// Bloom filter bits per key, for every engine that has filters.
+    #[arg(long, default_value_t = 10)]
+    pub bloom_bits: u32,
+    /// Seconds to wait after the overwrite workload before reading its disk figures, so
+    /// background flushes and compactions can finish (a quiescent database).
+    #[arg(long = "settle", default_value_t = 10)]
+    pub settle_seconds: u64,
+    /// Directory to run in (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also write every measurement, the settings and the machine as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write an SVG chart of ops/s per workload per engine into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Internal: run one engine and write its measurements as JSON to --child-out.
+    #[arg(long, hide = true)]
+    pub child: Option<EngineKind>,
+    /// Internal: where a child writes its measurements.
+    #[arg(long, hide = true)]
+    pub child_out: Option<PathBuf>,
+}
+
+impl SuiteArgs {
+    /// The settings every engine is opened with.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            sync: self.sync,
+            compression: self.compression,
+            cache_bytes: self.cache_mib << 20,
+            memtable_bytes: self.memtable_mib << 20,
+            bloom_bits_per_key: self.bloom_bits,
+        }
+    }
+
+    /// The workloads to run, in suite order.
+    pub fn selected_workloads(&self) -> Vec<Workload> {
+        Workload::ALL
+            .into_iter()
+            .filter(|w| self.workloads.is_empty() || self.workloads.contains(w))
+            .collect()
+    }
+
+    /// These options as command-line arguments, to hand to a child process.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            format!("--num={}", self.num),
+            format!("--value-size={}", self.value_size),
+            format!("--threads={}", self.threads),
+            format!("--batch={}", self.batch),
+            format!(
+                "--compression={}",
+                match self.compression {
+                    Codec::None => "none",
+                    Codec::Zstd => "zstd",
+                }
+            ),
+            format!("--cache-mib={}", self.cache_mib),
+            format!("--memtable-mib={}", self.memtable_mib),
+            format!("--bloom-bits={}", self.bloom_bits),
+            format!("--settle={}", self.settle_seconds),
+        ];
+        let names = |items: Vec<&str>| items.join(",");
+        args.push(format!(
+            "--engines={}",
+            names(self.engines.iter().map(|e| e.name()).collect())
+        ));
+        if !self.workloads.is_empty() {
+            args.push(format!(
+                "--workloads={}",
+                names(self.workloads.iter().map(|w| w.name()).collect())
+            ));
+        }
+        if let Some(reads) = self.reads {
+            args.push(format!("--reads={reads}"));
+        }
+        if let Some(overwrites) = self.overwrites {
+            args.push(format!("--overwrites={overwrites}"));
+        }
+        if self.sync {
+            args.push("--sync".into());
+        }
+        for (flag, path) in [
+            ("--dir", &self.dir),
+            ("--json", &self.json),
+            ("--plot", &self.plot),
+        ] {
+            if let Some(path) = path {
+                args.push(format!("{flag}={}", path.display()));
+            }
+        }
+        args
+    }
+}
+
+/// Everything one suite run measured, as written to `--json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SuiteReport {
+    /// Cores and CPU model.
+    pub machine: String,
+    /// The command-line options of the run.
+    pub args: Vec<String>,
+    /// Each engine's configuration, one line each.
+    pub engines: Vec<(String, String)>,
+    /// Every measurement, engine by engine.
+    pub measurements: Vec<Measurement>,
+}
+
+/// Runs the suite: in the parent, one child process per engine, then the report; in a
+/// child (`--child ENGINE`), that engine's workloads.
+///
+/// # Errors
+///
+/// Fails when an engine fails (an error, or a read that comes back wrong), when a peer
+/// was asked for but not built in, or when the directory or output files cannot be
+/// written.
+pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
+    let temp;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    if let Some(kind) = args.child {
+        let results = workload::run_engine(kind, &dir.join(kind.name()), args)?;
+        let out = args
+            .child_out
+            .as_ref()
+            .context("--child needs --child-out")?;
+        std::fs::write(out, serde_json::to_vec(&results)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+        return Ok(SuiteReport {
+            machine: proc::machine(),
+            args: args.to_args(),
+            engines: Vec::new(),
+            measurements: results,
+        });
+    }
+
+    for kind in &args.engines {
+        if !kind.available() {
+            bail!(
+                "{} is not built in: run `cargo xtask bench --compare {}`, which builds this \
+                 crate with the `{}` feature",
+                kind.name(),
+                kind.name(),
+                kind.name()
+            );
+        }
+    }
+    let settings = args.settings();
+    let report_head = SuiteReport {
+        machine: proc::machine(),
+        args: args.to_args(),
+        engines: args
+            .engines
+            .iter()
+            .map(|&k| (k.name().to_owned(), peers::describe(k, &settings)))
+            .collect(),
+        measurements: Vec::new(),
+    };
+    report::print_header(&report_head, &dir);
+
+    let mut measurements = Vec::new();
+    for &kind in &args.engines {
+        measurements.extend(run_child(kind, &dir, args)?);
+    }
+    let report = SuiteReport {
+        measurements,
+        ..report_head
+    };
+    report::print_table(&report);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(plot_dir) = &args.plot {
+        let path = report::plot(&report, plot_dir)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(report)
+}
+
+/// Runs `kind`'s workloads in a child process of this same binary and reads back its
+/// measurements.
+fn run_child(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<Measurement>> {
+    let out = dir.join(format!("{}.json", kind.name()));
+    let mut child_args = args.clone();
+    child_args.dir = Some(dir.to_path_buf());
+    child_args.json = None;
+    child_args.plot = None;
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let status = Command::new(&exe)
+        .args(child_args.to_args())
+        .arg(format!("--child={}", kind.name()))
+        .arg(format!("--child-out={}", out.display()))
+        .status()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    if !status.success() {
+        bail!("the {} run failed ({status})", kind.name());
+    }
+    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
+    std::fs::remove_file(&out).ok();
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Cores, CPU model and memory of this machine, as the report's header prints them.
+pub fn machine() -> String {
+    proc::machine()
+}

@@ -1,0 +1,349 @@
+//! The peers: RocksDB, fjall and sled, each behind its cargo feature, each opened with the
+//! same [`Settings`] as FerrisDB. What "the same" means per engine is written down in
+//! [`describe`] (printed with every run) and in `docs/benchmarks.md`.
+
+#[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
+use std::path::Path;
+
+#[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
+use anyhow::Result;
+
+#[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
+use crate::engine::{Codec, Engine, Entry};
+use crate::engine::{EngineKind, Settings};
+
+/// How `kind` is configured from `settings`, in one line for the report.
+pub fn describe(kind: EngineKind, settings: &Settings) -> String {
+    let sync = if settings.sync {
+        "fsync per write/batch"
+    } else {
+        "WAL on, no fsync"
+    };
+    let mib = |b: u64| b >> 20;
+    match kind {
+        EngineKind::Ferris => format!(
+            "{sync}; compression {:?}; block cache {} MiB; write buffer {} MiB, 2 immutable; bloom {} bits/key; leveled compaction, 1 flush + 1 compaction thread",
+            settings.compression,
+            mib(settings.cache_bytes),
+            mib(settings.memtable_bytes),
+            settings.bloom_bits_per_key
+        ),
+        EngineKind::Rocksdb => format!(
+            "{sync}; compression {:?} (bottommost too); LRU block cache {} MiB; write_buffer_size {} MiB, max_write_buffer_number 3; bloom {} bits/key; 4 KiB blocks; max_background_jobs 2; other options RocksDB's defaults",
+            settings.compression,
+            mib(settings.cache_bytes),
+            mib(settings.memtable_bytes),
+            settings.bloom_bits_per_key
+        ),
+        EngineKind::Fjall => format!(
+            "{}; compression {}; cache {} MiB; max_memtable_size {} MiB; bloom {} bits/key; other options fjall's defaults",
+            if settings.sync {
+                "persist(SyncAll) after each write/batch"
+            } else {
+                "journal written to the OS per write, no fsync"
+            },
+            match settings.compression {
+                crate::engine::Codec::None => "none",
+                crate::engine::Codec::Zstd => "lz4 (fjall has no zstd)",
+            },
+            mib(settings.cache_bytes),
+            mib(settings.memtable_bytes),
+            settings.bloom_bits_per_key
+        ),
+        EngineKind::Sled => format!(
+            "{}; no block compression, no bloom filters (sled has neither); cache_capacity {} MiB; flush_every_ms 500 (its default)",
+            if settings.sync {
+                "flush() after each write/batch"
+            } else {
+                "no flush per write"
+            },
+            mib(settings.cache_bytes),
+        ),
+    }
+}
+
+/// RocksDB through the `rocksdb` crate.
+#[cfg(feature = "rocksdb")]
+pub(crate) struct Rocks {
+    db: rocksdb::DB,
+    write: rocksdb::WriteOptions,
+}
+
+#[cfg(feature = "rocksdb")]
+impl Rocks {
+    pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<Rocks> {
+        use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options, WriteOptions};
+        let compression = match settings.compression {
+            Codec::None => DBCompressionType::None,
+            Codec::Zstd => DBCompressionType::Zstd,
+        };
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&Cache::new_lru_cache(usize::try_from(
+            settings.cache_bytes,
+        )?));
+        table.set_bloom_filter(f64::from(settings.bloom_bits_per_key), false);
+        table.set_block_size(4096);
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.set_block_based_table_factory(&table);
+        options.set_compression_type(compression);
+        options.set_bottommost_compression_type(compression);
+        options.set_write_buffer_size(usize::try_from(settings.memtable_bytes)?);
+        // FerrisDB keeps one active and up to two immutable memtables.
+        options.set_max_write_buffer_number(3);
+        // FerrisDB runs one flush and one compaction thread.
+        options.set_max_background_jobs(2);
+        let mut write = WriteOptions::default();
+        write.set_sync(settings.sync);
+        Ok(Rocks {
+            db: rocksdb::DB::open(&options, dir)?,
+            write,
+        })
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl Engine for Rocks {
+    fn write(&self, entries: &[Entry<'_>]) -> Result<()> {
+        if let [(key, value)] = entries {
+            self.db.put_opt(key, value, &self.write)?;
+        } else {
+            let mut batch = rocksdb::WriteBatch::default();
+            for (key, value) in entries {
+                batch.put(key, value);
+            }
+            self.db.write_opt(batch, &self.write)?;
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
+        Ok(self.db.get_pinned(key)?.map(|v| v.len()))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        Ok(self.db.delete_opt(key, &self.write)?)
+    }
+
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut iter = self.db.raw_iterator();
+        iter.seek(start);
+        let mut read = 0;
+        while read < n && iter.valid() {
+            read += 1;
+            iter.next();
+        }
+        iter.status()?;
+        Ok(read)
+    }
+
+    fn scan_all(&self, reverse: bool) -> Result<usize> {
+        let mut iter = self.db.raw_iterator();
+        let mut read = 0;
+        if reverse {
+            iter.seek_to_last();
+            while iter.valid() {
+                read += 1;
+                iter.prev();
+            }
+        } else {
+            iter.seek_to_first();
+            while iter.valid() {
+                read += 1;
+                iter.next();
+            }
+        }
+        iter.status()?;
+        Ok(read)
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        // Dropping the handle waits for background work to stop.
+        drop(self);
+        Ok(())
+    }
+}
+
+/// fjall, one keyspace.
+#[cfg(feature = "fjall")]
+pub(crate) struct Fjall {
+    db: fjall::Database,
+    keyspace: fjall::Keyspace,
+    sync: bool,
+}
+
+#[cfg(feature = "fjall")]
+impl Fjall {
+    pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<Fjall> {
+        use fjall::config::{
+            BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry,
+        };
+        let db = fjall::Database::builder(dir)
+            .cache_size(settings.cache_bytes)
+            .open()?;
+        let compression = match settings.compression {
+            Codec::None => CompressionPolicy::disabled(),
+            Codec::Zstd => CompressionPolicy::all(fjall::CompressionType::Lz4),
+        };
+        let bits = settings.bloom_bits_per_key as f32;
+        let memtable = settings.memtable_bytes;
+        let keyspace = db.keyspace("bench", || {
+            fjall::KeyspaceCreateOptions::default()
+                .max_memtable_size(memtable)
+                .data_block_compression_policy(compression)
+                .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
+                    BloomConstructionPolicy::BitsPerKey(bits),
+                )))
+        })?;
+        Ok(Fjall {
+            db,
+            keyspace,
+            sync: settings.sync,
+        })
+    }
+
+    fn persist(&self) -> Result<()> {
+        if self.sync {
+            self.db.persist(fjall::PersistMode::SyncAll)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "fjall")]
+impl Engine for Fjall {
+    fn write(&self, entries: &[Entry<'_>]) -> Result<()> {
+        if let [(key, value)] = entries {
+            self.keyspace.insert(*key, *value)?;
+        } else {
+            let mut batch = self.db.batch();
+            for (key, value) in entries {
+                batch.insert(&self.keyspace, *key, *value);
+            }
+            batch.commit()?;
+        }
+        self.persist()
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
+        Ok(self.keyspace.get(key)?.map(|v| v.len()))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.keyspace.remove(key)?;
+        self.persist()
+    }
+
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut read = 0;
+        for guard in self.keyspace.range(start..).take(n) {
+            guard.into_inner()?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    fn scan_all(&self, reverse: bool) -> Result<usize> {
+        let mut read = 0;
+        if reverse {
+            for guard in self.keyspace.iter().rev() {
+                guard.into_inner()?;
+                read += 1;
+            }
+        } else {
+            for guard in self.keyspace.iter() {
+                guard.into_inner()?;
+                read += 1;
+            }
+        }
+        Ok(read)
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+}
+
+/// sled 0.34, its stable release.
+#[cfg(feature = "sled")]
+pub(crate) struct Sled {
+    db: sled::Db,
+    sync: bool,
+}
+
+#[cfg(feature = "sled")]
+impl Sled {
+    pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<Sled> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(settings.cache_bytes)
+            .open()?;
+        Ok(Sled {
+            db,
+            sync: settings.sync,
+        })
+    }
+
+    fn flush(&self) -> Result<()> {
+        if self.sync {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "sled")]
+impl Engine for Sled {
+    fn write(&self, entries: &[Entry<'_>]) -> Result<()> {
+        if let [(key, value)] = entries {
+            self.db.insert(*key, *value)?;
+        } else {
+            let mut batch = sled::Batch::default();
+            for (key, value) in entries {
+                batch.insert(*key, *value);
+            }
+            self.db.apply_batch(batch)?;
+        }
+        self.flush()
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
+        Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.db.remove(key)?;
+        self.flush()
+    }
+
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut read = 0;
+        for entry in self.db.range(start..).take(n) {
+            entry?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    fn scan_all(&self, reverse: bool) -> Result<usize> {
+        let mut read = 0;
+        if reverse {
+            for entry in self.db.iter().rev() {
+                entry?;
+                read += 1;
+            }
+        } else {
+            for entry in self.db.iter() {
+                entry?;
+                read += 1;
+            }
+        }
+        Ok(read)
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,518 @@
+//! The workloads, db_bench's and YCSB's, and the loop that times them on one engine.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, Engine, EngineKind};
+use crate::zipf::ScrambledZipfian;
+use crate::{SuiteArgs, proc};
+
+/// One workload of the suite, in the order the suite runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Workload {
+    /// `num` puts in key order, on a fresh database.
+    Fillseq,
+    /// `num` puts of every key once in random order, on a fresh database.
+    Fillrandom,
+    /// `num` puts of uniformly random existing keys.
+    Overwrite,
+    /// `reads` gets of uniformly random existing keys; every one must be found.
+    Readrandom,
+    /// `reads` gets of keys that were never written.
+    Readmissing,
+    /// One full forward scan; ops are entries.
+    Readseq,
+    /// One full reverse scan; ops are entries.
+    Readreverse,
+    /// `reads / 10` seeks to a random key, each followed by 100 nexts.
+    Seekrandom,
+    /// YCSB A: 50% reads, 50% updates, zipfian.
+    YcsbA,
+    /// YCSB B: 95% reads, 5% updates, zipfian.
+    YcsbB,
+    /// YCSB C: reads only, zipfian.
+    YcsbC,
+    /// YCSB E: 95% short scans (1 to 100 entries), 5% inserts of new keys; `reads / 10` ops.
+    YcsbE,
+    /// YCSB F: 50% reads, 50% read-modify-writes, zipfian.
+    YcsbF,
+    /// `num / 10` deletes of uniformly random existing keys.
+    Deleterandom,
+}
+
+impl Workload {
+    /// Every workload, in the order they run.
+    pub const ALL: [Workload; 14] = [
+        Workload::Fillseq,
+        Workload::Fillrandom,
+        Workload::Overwrite,
+        Workload::Readrandom,
+        Workload::Readmissing,
+        Workload::Readseq,
+        Workload::Readreverse,
+        Workload::Seekrandom,
+        Workload::YcsbA,
+        Workload::YcsbB,
+        Workload::YcsbC,
+        Workload::YcsbE,
+        Workload::YcsbF,
+        Workload::Deleterandom,
+    ];
+
+    /// The name on the command line and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Fillseq => "fillseq",
+            Workload::Fillrandom => "fillrandom",
+            Workload::Overwrite => "overwrite",
+            Workload::Readrandom => "readrandom",
+            Workload::Readmissing => "readmissing",
+            Workload::Readseq => "readseq",
+            Workload::Readreverse => "readreverse",
+            Workload::Seekrandom => "seekrandom",
+            Workload::YcsbA => "ycsb-a",
+            Workload::YcsbB => "ycsb-b",
+            Workload::YcsbC => "ycsb-c",
+            Workload::YcsbE => "ycsb-e",
+            Workload::YcsbF => "ycsb-f",
+            Workload::Deleterandom => "deleterandom",
+        }
+    }
+
+    /// Whether the workload writes (so write amplification means something).
+    fn writes(self) -> bool {
+        matches!(
+            self,
+            Workload::Fillseq | Workload::Fillrandom | Workload::Overwrite | Workload::Deleterandom
+        )
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Workload, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+                format!("unknown workload {s:?}: use {}", names.join(", "))
+            })
+    }
+}
+
+/// What one workload measured on one engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Measurement {
+    /// The engine's name.
+    pub engine: String,
+    /// The workload.
+    pub workload: Workload,
+    /// Threads that ran it.
+    pub threads: usize,
+    /// Operations (entries for scans and batched writes).
+    pub ops: u64,
+    /// Wall time of the timed part.
+    pub seconds: f64,
+    /// Key and value bytes moved by the operations.
+    pub user_bytes: u64,
+    /// Median latency of one call (a batch, a scan) in microseconds.
+    pub p50_us: f64,
+    /// 99th percentile latency in microseconds.
+    pub p99_us: f64,
+    /// 99.9th percentile latency in microseconds.
+    pub p999_us: f64,
+    /// Bytes the process sent to the disk during the workload (and its settle time)
+    /// over the user bytes written, for writing workloads.
+    pub write_amp: Option<f64>,
+    /// Bytes in the database directory over the bytes of live user data, after the
+    /// workload (and its settle time), for writing workloads.
+    pub space_amp: Option<f64>,
+    /// Peak resident memory of the process during the workload, in bytes.
+    pub peak_rss: Option<u64>,
+    /// Anything else worth a word.
+    pub note: String,
+}
+
+impl Measurement {
+    /// Operations per second.
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.seconds.max(1e-9)
+    }
+
+    /// User bytes per second, in MB.
+    pub fn mb_per_sec(&self) -> f64 {
+        self.user_bytes as f64 / self.seconds.max(1e-9) / 1e6
+    }
+}
+
+/// The key of item `i`: 16 bytes, `key` and 13 digits, so keys sort as their numbers.
+pub fn key(i: u64) -> [u8; 16] {
+    let mut key = *b"key0000000000000";
+    let mut i = i;
+    for byte in key[3..].iter_mut().rev() {
+        *byte = b'0' + (i % 10) as u8;
+        i /= 10;
+    }
+    key
+}
+
+/// A key that no workload writes: item `i` with its last byte outside the digits.
+fn missing_key(i: u64) -> [u8; 16] {
+    let mut key = key(i);
+    key[15] = b'x';
+    key
+}
+
+/// Values are windows of one random buffer, as db_bench's generator gives, so each write
+/// carries different bytes without generating them in the timed loop.
+struct Values {
+    buffer: Vec<u8>,
+    size: usize,
+}
+
+impl Values {
+    fn new(size: usize) -> Values {
+        let mut rng = SmallRng::seed_from_u64(0x5eed);
+        let mut buffer = vec![0u8; (1 << 20) + size];
+        rng.fill(&mut buffer[..]);
+        Values { buffer, size }
+    }
+
+    fn get(&self, i: u64) -> &[u8] {
+        let start = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 44) as usize % (1 << 20);
+        &self.buffer[start..start + self.size]
+    }
+}
+
+/// Runs the selected workloads on one engine, in fresh directories under `dir`, and
+/// returns what each measured. This runs in a child process of its own per engine, so
+/// the peak RSS and the disk writes it reads are that engine's alone.
+pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<Measurement>> {
+    let settings = args.settings();
+    let selected = args.selected_workloads();
+    let mut results = Vec::new();
+    let suite = Suite {
+        kind,
+        args,
+        values: Values::new(args.value_size),
+        entry_bytes: (16 + args.value_size) as u64,
+    };
+
+    if selected.contains(&Workload::Fillseq) {
+        let db_dir = dir.join("fillseq");
+        let db = engine::open(kind, &db_dir, &settings)?;
+        results.push(suite.measure(&*db, &db_dir, Workload::Fillseq, None)?);
+        db.close()?;
+        std::fs::remove_dir_all(&db_dir).ok();
+    }
+
+    let rest: Vec<Workload> = selected
+        .iter()
+        .copied()
+        .filter(|w| *w != Workload::Fillseq)
+        .collect();
+    if rest.is_empty() {
+        return Ok(results);
+    }
+    let db_dir = dir.join("random");
+    let db = engine::open(kind, &db_dir, &settings)?;
+    // Every other workload reads or overwrites a database filled in random order: fill it
+    // even when fillrandom itself is not reported.
+    let fill = suite.measure(&*db, &db_dir, Workload::Fillrandom, None)?;
+    if rest.contains(&Workload::Fillrandom) {
+        results.push(fill);
+    }
+    for workload in rest {
+        if workload == Workload::Fillrandom {
+            continue;
+        }
+        let settle = (workload == Workload::Overwrite).then_some(args.settle_seconds);
+        results.push(suite.measure(&*db, &db_dir, workload, settle)?);
+    }
+    db.close()?;
+    std::fs::remove_dir_all(&db_dir).ok();
+    Ok(results)
+}
+
+struct Suite<'a> {
+    kind: EngineKind,
+    args: &'a SuiteArgs,
+    values: Values,
+    entry_bytes: u64,
+}
+
+impl Suite<'_> {
+    /// Runs `workload` once, timed, and gathers its figures. With `settle`, waits that many
+    /// seconds after the timed part (background flushes and compactions go on) before the
+    /// disk figures are read: the space amplification of a quiescent database.
+    fn measure(
+        &self,
+        db: &dyn Engine,
+        db_dir: &Path,
+        workload: Workload,
+        settle: Option<u64>,
+    ) -> Result<Measurement> {
+        let args = self.args;
+        let num = args.num;
+        let threads = args.threads.max(1);
+        let batch = args.batch.max(1) as u64;
+        let reads = args.reads.unwrap_or(num);
+        let written_before = proc::disk_write_bytes();
+        proc::reset_peak_rss();
+
+        let (units, entries_per_unit): (u64, u64) = match workload {
+            Workload::Fillseq | Workload::Fillrandom => (num.div_ceil(batch), batch),
+            Workload::Overwrite => (args.overwrites.unwrap_or(num).div_ceil(batch), batch),
+            Workload::Readrandom | Workload::Readmissing => (reads, 1),
+            Workload::Readseq | Workload::Readreverse => (1, num),
+            Workload::Seekrandom | Workload::YcsbE => ((reads / 10).max(1), 1),
+            Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => (reads, 1),
+            Workload::Deleterandom => ((num / 10).max(1), 1),
+        };
+        // Scans run on one thread: each is one call over the whole database.
+        let threads = if units == 1 { 1 } else { threads };
+        let progress = progress_bar(self.kind, workload, units * entries_per_unit);
+
+        let permutation = (workload == Workload::Fillrandom).then(|| {
+            let mut p: Vec<u64> = (0..num).collect();
+            p.shuffle(&mut SmallRng::seed_from_u64(42));
+            p
+        });
+        let zipf = matches!(
+            workload,
+            Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbE | Workload::YcsbF
+        )
+        .then(|| ScrambledZipfian::new(num));
+        // YCSB E inserts keys past the loaded ones.
+        let next_insert = AtomicU64::new(num + 1_000_000_000);
+
+        let per_thread = units.div_ceil(threads as u64);
+        // The puts a writing workload makes in all: the last batch may be short.
+        let total_puts = match workload {
+            Workload::Overwrite => args.overwrites.unwrap_or(num),
+            _ => num,
+        };
+        let value_size = args.value_size;
+        let entry_bytes = self.entry_bytes;
+        let op = |unit: u64, rng: &mut SmallRng| -> Result<(u64, u64)> {
+            match workload {
+                Workload::Fillseq | Workload::Fillrandom | Workload::Overwrite => {
+                    let first = unit * batch;
+                    let last = (first + batch).min(total_puts);
+                    let keys: Vec<[u8; 16]> = (first..last)
+                        .map(|i| match (&permutation, workload) {
+                            (Some(p), _) => key(p[i as usize]),
+                            (None, Workload::Overwrite) => key(rng.random_range(0..num)),
+                            (None, _) => key(i),
+                        })
+                        .collect();
+                    let entries: Vec<(&[u8], &[u8])> = keys
+                        .iter()
+                        .zip(first..)
+                        .map(|(k, i)| (&k[..], self.values.get(i)))
+                        .collect();
+                    db.write(&entries)?;
+                    Ok((last - first, (last - first) * entry_bytes))
+                }
+                Workload::Readrandom => {
+                    let k = key(rng.random_range(0..num));
+                    let len = db.get(&k)?;
+                    ensure!(
+                        len == Some(value_size),
+                        "{}: key {} read back as {len:?}",
+                        self.kind.name(),
+                        String::from_utf8_lossy(&k)
+                    );
+                    Ok((1, entry_bytes))
+                }
+                Workload::Readmissing => {
+                    let k = missing_key(rng.random_range(0..num));
+                    ensure!(db.get(&k)?.is_none(), "a missing key was found");
+                    Ok((1, 16))
+                }
+                Workload::Readseq | Workload::Readreverse => {
+                    let n = db.scan_all(workload == Workload::Readreverse)? as u64;
+                    Ok((n, n * entry_bytes))
+                }
+                Workload::Seekrandom => {
+                    let n = db.scan(&key(rng.random_range(0..num)), 101)? as u64;
+                    Ok((1, n * entry_bytes))
+                }
+                Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => {
+                    let zipf = zipf.as_ref().expect("ycsb has a zipfian chooser");
+                    let item = zipf.next(rng);
+                    let k = key(item);
+                    let write_percent = match workload {
+                        Workload::YcsbA | Workload::YcsbF => 50,
+                        Workload::YcsbB => 5,
+                        _ => 0,
+                    };
+                    if rng.random_range(0..100) < write_percent {
+                        if workload == Workload::YcsbF {
+                            // Read-modify-write: the read is part of the operation.
+                            db.get(&k)?;
+                        }
+                        db.write(&[(&k, self.values.get(item ^ unit))])?;
+                    } else {
+                        db.get(&k)?;
+                    }
+                    Ok((1, entry_bytes))
+                }
+                Workload::YcsbE => {
+                    if rng.random_range(0..100) < 5 {
+                        let i = next_insert.fetch_add(1, Ordering::Relaxed);
+                        db.write(&[(&key(i), self.values.get(i))])?;
+                        Ok((1, entry_bytes))
+                    } else {
+                        let zipf = zipf.as_ref().expect("ycsb has a zipfian chooser");
+                        let len = rng.random_range(1..=100);
+                        let n = db.scan(&key(zipf.next(rng)), len)? as u64;
+                        Ok((1, n * entry_bytes))
+                    }
+                }
+                Workload::Deleterandom => {
+                    db.delete(&key(rng.random_range(0..num)))?;
+                    Ok((1, 16))
+                }
+            }
+        };
+
+        let start = Instant::now();
+        let outcomes: Vec<Result<(u64, u64, Histogram<u64>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (op, progress) = (&op, &progress);
+                    s.spawn(move || {
+                        let mut rng = SmallRng::seed_from_u64(0xbe7c_0000 + t as u64);
+                        let mut latency = histogram();
+                        let (mut ops, mut bytes, mut unreported) = (0u64, 0u64, 0u64);
+                        let first = t as u64 * per_thread;
+                        let last = (first + per_thread).min(units);
+                        for unit in first..last {
+                            let began = Instant::now();
+                            let (n, b) = op(unit, &mut rng)?;
+                            latency.record(began.elapsed().as_nanos().max(1) as u64)?;
+                            ops += n;
+                            bytes += b;
+                            unreported += n;
+                            if unreported >= 4096 {
+                                progress.inc(unreported);
+                                unreported = 0;
+                            }
+                        }
+                        progress.inc(unreported);
+                        Ok((ops, bytes, latency))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("workload thread panicked"))
+                .collect()
+        });
+        let seconds = start.elapsed().as_secs_f64();
+        progress.finish_and_clear();
+
+        let (mut ops, mut user_bytes, mut latency) = (0, 0, histogram());
+        for outcome in outcomes {
+            let (o, b, h) =
+                outcome.with_context(|| format!("{} on {}", workload.name(), self.kind.name()))?;
+            ops += o;
+            user_bytes += b;
+            latency.add(&h)?;
+        }
+        let mut note = String::new();
+        if let Some(secs) = settle {
+            std::thread::sleep(Duration::from_secs(secs));
+            note = format!("disk figures after a {secs} s quiescent wait");
+        }
+        let written = proc::disk_write_bytes()
+            .zip(written_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        let live_bytes = num * self.entry_bytes;
+        let write_amp = workload
+            .writes()
+            .then_some(written)
+            .flatten()
+            .map(|w| w as f64 / user_bytes.max(1) as f64);
+        let space_amp = workload
+            .writes()
+            .then(|| proc::dir_size(db_dir).ok())
+            .flatten()
+            .map(|size| size as f64 / live_bytes as f64);
+        let us = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+        Ok(Measurement {
+            engine: self.kind.name().to_owned(),
+            workload,
+            threads,
+            ops,
+            seconds,
+            user_bytes,
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            p999_us: us(0.999),
+            write_amp,
+            space_amp,
+            peak_rss: proc::peak_rss(),
+            note,
+        })
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+fn progress_bar(kind: EngineKind, workload: Workload, total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>24} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+        )
+        .expect("a valid progress template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{} {}", kind.name(), workload.name()));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_sixteen_bytes_and_sort_as_their_numbers() {
+        assert_eq!(&key(0), b"key0000000000000");
+        assert_eq!(&key(1_234_567), b"key0000001234567");
+        assert!(key(9) < key(10));
+        assert!(missing_key(5) != key(5));
+    }
+
+    #[test]
+    fn workload_names_round_trip() {
+        for w in Workload::ALL {
+            assert_eq!(w.name().parse::<Workload>(), Ok(w));
+        }
+        assert!("fillrandomm".parse::<Workload>().is_err());
+    }
+
+    #[test]
+    fn values_are_windows_of_the_requested_size() {
+        let values = Values::new(100);
+        assert_eq!(values.get(0).len(), 100);
+        assert_eq!(values.get(u64::MAX).len(), 100);
+        assert_ne!(values.get(1), values.get(2));
+    }
+}
