@@ -95,6 +95,17 @@
 //! assert_eq!(inputs[1].1.len(), 1); // and the level-1 table it overlaps
 //! ```
 //!
+//! ## Exercises
+//!
+//! 1. Run `cargo xtask compaction-sim --tiered-max-runs 16`. Which columns move, and why?
+//! 2. Halve the simulator's `--memtable`. Does leveled write amplification change much?
+//!    Why not?
+//! 3. Build a [`View`] where both the space-amplification and the size-ratio rules of
+//!    [`Tiered`] apply, and check which one [`Strategy::choose`] follows.
+//! 4. Give [`Leveled`] an idle view ([`View::idle`]) with two level-0 tables and nothing
+//!    else over its target. What does it choose, and what would it choose without
+//!    `idle`?
+//!
 //! ## What to read next
 //!
 //! `ferris-engine`'s `compaction.rs`, which executes a [`Choice`]: the merge, the rules

@@ -23,6 +23,15 @@
 //! Keys are at most [`MAX_KEY_LEN`] bytes and values at most [`MAX_VALUE_LEN`] bytes. The
 //! limits keep every length in every format comfortably inside 32 bits and bound the memory a
 //! single record can demand during recovery.
+//!
+//! ## Exercises
+//!
+//! 1. Encode `InternalKey`s for user key `b"k"` at sequence numbers 1, 2 and 3 and sort
+//!    the encoded bytes with [`key::compare_encoded`]. Which comes first, and why does the
+//!    trailer store the sequence number so that this order falls out?
+//! 2. Build a [`WriteBatch`] with a put and a delete, encode it, cut the encoding one
+//!    byte short, and decode it. What error do you get, and why must a decoder never
+//!    trust a length it reads?
 
 #![forbid(unsafe_code)]
 

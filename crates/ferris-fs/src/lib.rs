@@ -59,6 +59,17 @@
 //! is [`io::ErrorKind::WouldBlock`], a file that already exists is
 //! [`io::ErrorKind::AlreadyExists`]. Crates above wrap these in their own error types,
 //! adding the path.
+//!
+//! ## Exercises
+//!
+//! 1. On a [`SimFs`], create a file, append to it, sync it, append again without a sync,
+//!    and call [`SimFs::crash`]. Read the file back under a few seeds: what can survive
+//!    of the unsynced append, and what always survives?
+//! 2. Create a file and sync it, but not its directory, then crash. Is the file still
+//!    there? Which call makes its name durable?
+//! 3. [`SimFs::inject`] a [`Fault`] that fails the next sync with [`FaultKind::Eio`].
+//!    Why must a database that sees a failed fsync refuse writes until it is reopened,
+//!    rather than retry the fsync?
 
 use std::fmt;
 use std::io;

@@ -88,6 +88,16 @@
 //! - An edit is one WAL-framed record, so at most 1 GiB; a snapshot of a database with
 //!   millions of files would approach that.
 //!
+//! ## Exercises
+//!
+//! 1. Open a database with `ferris-engine`, write and flush a few times, then run
+//!    `ferris manifest dump DIR`. Match each version edit to the flush or compaction that
+//!    wrote it.
+//! 2. Delete `CURRENT` from a database directory and open it. Why does the engine refuse
+//!    to guess which manifest is live, even though there may be only one?
+//! 3. Truncate the manifest in the middle of its last edit and reopen. Which version does
+//!    the database come back at, and why is that safe?
+//!
 //! ## What to read next
 //!
 //! `ferris-engine`, which writes an edit for every flush, replays the manifest before the

@@ -102,6 +102,17 @@
 //! - An insert with an internal key equal to an existing one replaces it. The engine gives
 //!   every write its own sequence number, so this never happens there.
 //!
+//! ## Exercises
+//!
+//! 1. Insert the same user key with sequence numbers 1 to 5 and read it with
+//!    [`Memtable::get`] at each sequence number from 0 to 6. Which reads see nothing, and
+//!    why does a read at 6 see the write at 5?
+//! 2. Insert a million 16-byte keys with 100-byte values and compare
+//!    [`Memtable::approximate_size`] with the process's resident memory before and after
+//!    (`/proc/self/status`, `VmRSS`). How close is [`ENTRY_OVERHEAD`]?
+//! 3. Take a [`Memtable::cursor`], seek it to the middle, insert keys before and after
+//!    its position from another thread, and walk on. Which of the new keys does it see?
+//!
 //! ## What to read next
 //!
 //! `ferris-wal`, which makes each write durable before it lands here; then the engine,

@@ -128,6 +128,19 @@
 //! Coverage-guided fuzz targets (`block_decode`, `table_open_iterate`) live in `fuzz/`;
 //! `fuzz/README.md` says how to run them, with a stable toolchain too.
 //!
+//! ## Exercises
+//!
+//! 1. Build a table of 100,000 keys with [`TableWriter`], then look up 100,000 keys that
+//!    are not in it with [`Table::get`] and count how many data blocks were read
+//!    ([`BlockCache`]'s stats, with a cache). Divide by the lookups: does it match the
+//!    bloom filter's false-positive rate of about 0.8% at 10 bits per key?
+//! 2. Build the same table with [`Compression::Zstd`] and with no compression. Compare
+//!    the file sizes for random values and for values of repeated text. Why does zstd
+//!    help one and not the other?
+//! 3. Flip one bit in a data block of a table file and call [`Table::verify`]. Which
+//!    offset does it report? Flip a bit in the footer instead: what does [`Table::open`]
+//!    say?
+//!
 //! ## What to read next
 //!
 //! `ferris-memtable`, whose contents a table is built from; `ferris-wal`, which uses the

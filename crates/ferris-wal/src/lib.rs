@@ -133,6 +133,18 @@
 //! The fuzz target `wal_recovery` in `fuzz/` feeds arbitrary segments to recovery in every
 //! mode; `fuzz/README.md` says how to run it.
 //!
+//! ## Exercises
+//!
+//! 1. In the example above, append a third record with [`SyncMode::Manual`] through
+//!    [`Wal::append_with`] before `sim.crash()`. Is it replayed? Run it with a few
+//!    `SimFs` seeds: what decides?
+//! 2. Write a segment, then flip one byte in the middle of the first record on disk (open
+//!    the file with the `FileSystem` and rewrite it). What does recovery return under
+//!    [`RecoveryMode::TolerateTornTail`], and what under [`RecoveryMode::PointInTime`]?
+//!    Now flip a byte of the *last* record instead: why is the answer different?
+//! 3. Run `cargo bench -p ferris-benches --bench wal` and read the fsyncs per record it
+//!    prints for 8 threads. Why is it not 1/8?
+//!
 //! ## What to read next
 //!
 //! `ferris-memtable`, where replayed records land; then the engine crate, which decides when
