@@ -167,7 +167,11 @@
 //!    if another `Db` holds it).
 //! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
 //!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
-//!    tables, WAL segments or foreign files ([`Error::NotADatabase`]).
+//!    tables, WAL segments or foreign files ([`Error::NotADatabase`]). Before anything is
+//!    deleted, the files that state needs must be there: a missing WAL segment at the
+//!    manifest's log number is corruption, and so is a damaged last manifest edit that had
+//!    taken effect (the segments or tables it retired are gone), which a torn write cannot
+//!    leave.
 //! 3. Replay every WAL segment from the manifest's log number on into a memtable. A torn
 //!    tail (what a power cut leaves) is dropped; corruption anywhere else is an error
 //!    naming the file and offset (see [`Options::wal_recovery_mode`] for the lenient modes).

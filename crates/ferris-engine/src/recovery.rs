@@ -81,11 +81,16 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     };
 
     let current = read_current(&*fs, dir)?;
+    let mut torn_manifest = None;
     let mut state = match current {
         Some(number) => {
             let replayed = replay(&*fs, dir, number)?;
             for event in &replayed.events {
                 tracing::warn!(?event, "manifest recovery tolerated a torn last edit");
+                if let RecoveryEvent::TornTail { offset, .. } = event {
+                    let path = dir.join(ferris_manifest::manifest_file_name(number));
+                    torn_manifest = Some((path, *offset));
+                }
             }
             replayed.state
         }
@@ -95,6 +100,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
             LevelState::default()
         }
     };
+    // Before anything is deleted: the state replayed must be one the files on disk can
+    // back, or removing "leftovers" below would destroy what a damaged edit described.
+    check_needed_files(&*fs, dir, &state, torn_manifest)?;
     // Leftovers go before anything new is written: a crash can leave files under numbers
     // the manifest never recorded as used (a table written but not yet in an edit, a new
     // manifest CURRENT was not yet switched to), and this open is about to hand those
@@ -208,6 +216,65 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         core,
         lock,
     ))
+}
+
+/// Checks that the files the replayed `state` needs are on disk: the WAL segment at its
+/// log number (when any later one exists) and, after a torn manifest tail, every live
+/// table.
+///
+/// A manifest whose last record fails its checksum is taken for one torn by a crash during
+/// the append, and the edit is dropped: it never took effect. But a bit flipped in a last
+/// edit that *did* take effect looks the same to the log reader, and dropping that edit
+/// silently loses data: a flush's edit retired the WAL segments its table replaced (so
+/// the replay would start past them, and their writes would be gone, deleted keys back),
+/// and a compaction's edit let its input tables be deleted. What tells the two apart is
+/// what happened after the edit was synced: those segments or tables are gone. Segments
+/// from the log number on are created in order and only deleted below it, so the first
+/// one present must be the log number itself; a gap there without a torn manifest is a
+/// segment lost, with its writes.
+///
+/// Segment 0 is never written: a new database's first segment is 1.
+fn check_needed_files(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    state: &LevelState,
+    torn_manifest: Option<(PathBuf, u64)>,
+) -> Result<()> {
+    let first_needed = state.log_number.max(1);
+    let first_present = ferris_wal::list_segments(fs, dir)?
+        .into_iter()
+        .find(|&id| id >= state.log_number);
+    let mut missing = match first_present {
+        Some(first) if first != first_needed => Some((
+            segment_path(dir, first_needed),
+            format!("WAL segment {first_needed} is missing (found segment {first} after it)"),
+        )),
+        _ => None,
+    };
+    if torn_manifest.is_some() && missing.is_none() {
+        for number in state.live_files() {
+            let path = crate::version::table_path(dir, number);
+            if !fs.exists(&path).map_err(|e| Error::io(&path, e))? {
+                missing = Some((path, format!("live table {number} is missing")));
+                break;
+            }
+        }
+    }
+    match (missing, torn_manifest) {
+        (None, _) => Ok(()),
+        (Some((_, what)), Some((manifest, offset))) => Err(Error::Corruption {
+            file: manifest,
+            offset,
+            reason: format!(
+                "the last edit is damaged, yet it took effect ({what}): this is not a torn write"
+            ),
+        }),
+        (Some((file, reason)), None) => Err(Error::Corruption {
+            file,
+            offset: 0,
+            reason,
+        }),
+    }
 }
 
 /// What a FerrisDB directory may hold, by name.

@@ -4,6 +4,7 @@
 mod api;
 mod bad_input;
 mod concurrency;
+mod corruption;
 mod idle;
 mod model;
 mod power_cut;

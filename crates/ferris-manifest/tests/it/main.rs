@@ -1,6 +1,7 @@
 //! Integration tests of ferris-manifest: replay after power cuts and after damage.
 
 mod damage;
+mod decode;
 mod power_cut;
 
 use std::path::Path;
