@@ -6,12 +6,20 @@
 //! - `cargo xtask compaction-sim`: runs the compaction strategies over a synthetic
 //!   workload with no I/O and prints the amplification each gives.
 //!
+//! - `cargo xtask sim --seeds N`: the deterministic simulation (`ferris-sim`), random
+//!   workloads with power cuts on the simulated file system, checked against a model.
+//!
+//! - `cargo xtask crash-test --cycles N`: the real-process crash loop (`ferris-crash`), a
+//!   child writing with sync killed with SIGKILL, every acknowledged write checked.
+//!
 //! Its tests include the tidy checks (`tidy.rs`): docs and code must agree.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
 mod bench;
 mod compaction_sim;
+mod crash_test;
+mod sim;
 mod tidy;
 
 use clap::{Parser, Subcommand};
@@ -31,11 +39,20 @@ enum Command {
     /// Run the compaction strategies over a synthetic workload, with no I/O, and print
     /// their write, space and read amplification.
     CompactionSim(compaction_sim::SimArgs),
+    /// Deterministic simulation: random workloads with power cuts on the simulated file
+    /// system, one seed each, checked against a model. A seed always replays the same
+    /// workload and cut points; background threads may still schedule differently.
+    Sim(sim::CmdArgs),
+    /// Real-process crash loop: a child writes with sync and is killed with SIGKILL at
+    /// random moments; after each kill every acknowledged write must be there.
+    CrashTest(crash_test::CmdArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => bench::run(&args),
         Command::CompactionSim(args) => compaction_sim::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        Command::CrashTest(args) => crash_test::run(&args),
     }
 }

@@ -1,0 +1,172 @@
+//! # ferris-sim: deterministic simulation
+//!
+//! ## The problem
+//!
+//! The engine's tests each check one thing: a model test runs random operations against a
+//! `BTreeMap` with no crash; a power-cut test crashes a fixed workload at chosen points.
+//! The bugs that hurt storage engines live where these meet: a power cut *inside* a
+//! compaction that runs while a snapshot pins old versions, a manifest switch torn halfway
+//! through a flush that a reopen had just started, a reverse scan over a level that a
+//! compaction is replacing. No one writes those tests by hand; there are too many of them.
+//!
+//! The answer of FoundationDB, TigerBeetle and sled is *simulation*: run the whole system
+//! on a simulated disk, drive it with a random workload drawn from a seed, cut the power
+//! at a random moment, and check the outcome against a model. Then do it for thousands
+//! of seeds. A failure is one number, the seed, and replaying the seed replays the
+//! workload.
+//!
+//! ## The design
+//!
+//! A seed expands ([`Workload::generate`], a pure function) into three things:
+//!
+//! - a [`Setup`]: the engine's settings, all tiny (a memtable of 2 to 8 KiB, tables of a
+//!   few KiB, a manifest rotated after a few hundred bytes), leveled or tiered compaction,
+//!   one or two compaction threads, idle work on or off, synced writes or not. Small
+//!   settings make a few hundred operations do dozens of flushes, compactions and
+//!   manifest switches;
+//! - a list of [`Op`]s over a small key space (8 to 128 keys, so overwrites and deletes
+//!   keep colliding in every level): puts, deletes, atomic batches, gets, scans both
+//!   ways, snapshots and reads through them, flushes, full and ranged compactions, WAL
+//!   syncs and reopens. Every value names the step that wrote it (`s000042.0:aaaa`), so a
+//!   value read back says where it came from;
+//! - where the power fails, one to three times ([`SimConfig::max_cuts`]): the first cut
+//!   after `n` file-system operations counted from the first `Db::open`, whichever thread
+//!   performs them; each later one counted from the restart before it, and a third of
+//!   the time small enough to land inside the recovery itself. The
+//!   [`ferris_fs::SimFs`] is seeded by the same seed and decides what the "disk" keeps of
+//!   the unsynced data at each cut.
+//!
+//! [`run_seed`] then runs the operations from one thread against [`ferris_engine::Db`] on
+//! the simulated disk, and beside it a model:
+//!
+//! ```text
+//!   history:  ... w40 w41 │ w42  w43  w44 │ ✂ power cut (step 45, inside a compaction)
+//!                          │              │
+//!                last durability point    every write issued since: "in doubt"
+//!                (an acknowledged synced write, a flush, a compaction,
+//!                 a WAL sync, a clean close)
+//!
+//!   after the restart the database must hold exactly one of:
+//!       durable, durable+w42, durable+w42+w43, durable+w42+w43+w44
+//! ```
+//!
+//! While the workload runs, every read must match the model exactly: a get, a scan
+//! forwards and backwards, and reads through snapshots taken earlier, which must keep
+//! seeing their moment while flushes and compactions rewrite the tables beneath them.
+//! A clean reopen must give back exactly the model.
+//!
+//! The power cut stops the disk: every later operation fails, in whichever thread. The
+//! workload stops at the first error that the cut explains (an error with the power on is
+//! a failure). Then the disk "restarts" (a crash decides what survived), the database is
+//! opened again with the same options, and the harness checks:
+//!
+//! 1. it opens at all, and reads back the same way by full scans forwards and backwards
+//!    and by a get of every key ([`FailureKind::RecoveryFailed`],
+//!    [`FailureKind::WrongRead`]);
+//! 2. what it holds is a **prefix** of the history: the state at the last durability
+//!    point with the first `j` writes in doubt applied, for some `j`. So every write
+//!    acknowledged as durable is there ([`FailureKind::LostWrite`] otherwise), and no
+//!    write is there without every write before it ([`FailureKind::Hole`]);
+//! 3. `Db::verify` finds no damage in its files ([`FailureKind::Damaged`]).
+//!
+//! What it recovered becomes the model's state, durable (it was on the disk when the
+//! power came back, so a later cut must not lose it), and the workload goes on from the
+//! step after the one the cut interrupted, towards the next cut. When the planned cuts
+//! run out the workload runs to its end, the disk is crashed there, wherever the
+//! background work has got to, and after the same checks one last one:
+//!
+//! 4. the recovered database takes a write, and keeps it across a clean reopen
+//!    ([`FailureKind::AfterRecovery`]).
+//!
+//! Nothing may panic: the workload runs under `catch_unwind`, and a panic hook records
+//! panics in the engine's own threads (`ferris-flush`, `ferris-compact-N`, `ferris-idle`),
+//! which `Db::close` would otherwise only log. Either is a [`FailureKind::Panic`] or
+//! [`FailureKind::BackgroundPanic`] failure naming the seed.
+//!
+//! The file system the engine sees is a thin probe in front of the `SimFs` that notes
+//! which operation the cut landed on, in which thread and on which file ([`CutSite`]), so
+//! a campaign can say how many cuts landed inside flushes, compactions and manifest
+//! switches.
+//!
+//! ## Example
+//!
+//! ```
+//! use ferris_sim::{SimConfig, run_seed};
+//!
+//! let config = SimConfig::default();
+//! for seed in 0..3 {
+//!     let report = run_seed(seed, &config)?;
+//!     assert!(report.writes_recovered <= report.writes_in_doubt);
+//! }
+//! # Ok::<(), ferris_sim::SimFailure>(())
+//! ```
+//!
+//! ## Replaying a failing seed
+//!
+//! A failure prints its seed and a command:
+//!
+//! ```text
+//! FAIL seed 1234: lost write: after restart 1: 1 key(s) hold what no prefix allows:
+//!      k0007: recovered s000031.0:ffff, durable s000052.0:zzzz (last durable point at
+//!      step Some(52); 0 write(s) in doubt after it (steps []))
+//!      replay: cargo xtask sim --seeds 1 --start 1234
+//! ```
+//!
+//! `cargo xtask sim --seeds 1 --start 1234 --verbose` prints the seed's setup and every
+//! operation, then runs it and prints its [`SeedReport`] (where each cut landed). From a
+//! test, `run_seed(1234, &SimConfig::default())` does the same. The seed's workload
+//! (settings, operations and cut points) is the same on every run. Add a regression test named after the bug that runs the seed, or better, a
+//! hand-written minimal workload built from what the seed showed.
+//!
+//! # Determinism: what replays and what does not
+//!
+//! The *workload* is a pure function of the seed and the [`SimConfig`]: the same
+//! operations, the same settings, the same cut points, on every run of the same build
+//! (`rand`'s `SmallRng` may change between versions). [`Workload::digest`] makes it easy
+//! to compare. The `SimFs` is seeded too, so a crash of the same file-system state
+//! keeps the same bytes.
+//!
+//! The *schedule* is not. The engine flushes and compacts on background threads, which
+//! the operating system schedules as it likes, so the file-system operation numbered `n`
+//! is not always the same operation, and the cut may land in a flush on one run and in a
+//! write on the next. A failing seed therefore replays the same workload and the same cut
+//! *counts*, which usually reproduces the failure, but a bug that depends on a rare
+//! interleaving may need a few replays (or a loop over the one seed). Making the schedule
+//! deterministic too would need the engine to run its background work on a scheduler the
+//! simulation controls, as FoundationDB's does; FerrisDB's threads are plain OS threads.
+//!
+//! # Limits
+//!
+//! - One workload thread: writes are never concurrent, so group commit and the write
+//!   queue's races are not exercised here (the engine's concurrency tests cover them).
+//!   With synced writes, at most one write is in doubt at a cut; with unsynced writes
+//!   many are, which is where the prefix check has the most to say.
+//! - Power cuts only, no injected I/O errors (`SimFs::inject`): a failed fsync is a
+//!   different promise (poisoning) with its own tests.
+//! - A hang is not detected: a seed that deadlocks the engine hangs its test.
+//!   `cargo xtask sim` prints the seeds still running when progress stalls, which names
+//!   the culprit.
+//! - A panic in a background thread is pinned on a seed by the threads that used the
+//!   seed's file system. A panicking thread that never touched it (possible only before
+//!   its first I/O) is blamed on every seed running at the time; a replay of one seed
+//!   settles it.
+//! - The state space is small on purpose (tiny options, few keys); a bug that needs
+//!   large tables or deep levels will not show here.
+//!
+//! ## What to read next
+//!
+//! `ferris_fs::SimFs` for the disk model (what a power cut keeps, what a torn write looks
+//! like); `ferris-engine`'s `tests/it/power_cut.rs` for the exhaustive version over one
+//! fixed workload; and `xtask/src/sim.rs` for the campaign runner.
+
+#![forbid(unsafe_code)]
+
+mod model;
+mod panics;
+mod probe;
+mod run;
+mod workload;
+
+pub use probe::{CutSite, FileKind, Role};
+pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
+pub use workload::{FS_OPS_PER_OP, Op, Setup, Workload, key, value};

@@ -1,0 +1,819 @@
+//! Running one seed: the workload against the engine and the model, the power cut, and
+//! the checks after the restart.
+
+use std::fmt;
+use std::ops::Bound;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use ferris_engine::{Bytes, Db, DbIter, Options, Snapshot, WriteBatch};
+use ferris_fs::{FileSystem, SimFs};
+
+use crate::model::{self, History, Model, Mutation, first_difference, show, show_value};
+use crate::panics;
+use crate::probe::{CutSite, Probe};
+use crate::workload::{Op, Workload, key, value};
+
+/// Where the database lives on the simulated disk.
+pub const DIR: &str = "/db";
+
+/// The key the harness writes after recovery, outside every seed's key space, to show the
+/// recovered database takes writes and keeps them.
+const AFTER_RECOVERY: &[u8] = b"zz-after-recovery";
+
+/// How many snapshots a workload keeps live at most.
+const MAX_SNAPSHOTS: usize = 4;
+
+/// What every seed of a run shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimConfig {
+    /// Operations in each seed's workload (default 120).
+    pub ops_per_seed: usize,
+    /// The most power cuts a seed plans (default 3); each seed picks 1 to this many. Later
+    /// cuts often land inside the recovery from the one before. With 0 the workload runs
+    /// to its end and the disk crashes there, which is how `cargo xtask sim --no-cut`
+    /// measures how many file-system operations a workload operation costs.
+    pub max_cuts: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            ops_per_seed: 120,
+            max_cuts: 3,
+        }
+    }
+}
+
+/// What went wrong with a seed: see [`SimFailure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// A read (get, scan either way, snapshot read) disagreed with the model while the
+    /// workload ran, or the recovered database's gets, forward and reverse scans
+    /// disagreed with each other.
+    WrongRead,
+    /// The engine returned an error while the power was still on.
+    UnexpectedError,
+    /// The database did not open after the restart, or could not be read.
+    RecoveryFailed,
+    /// After the restart, a key holds what no prefix of the history allows: an
+    /// acknowledged durable write was lost, or a value appeared that was never written.
+    LostWrite,
+    /// After the restart, every key holds a value some prefix allows, but no one prefix
+    /// gives them all: a later write survived while an earlier one was lost.
+    Hole,
+    /// `Db::verify` found damage in the recovered database's files.
+    Damaged,
+    /// The recovered database refused a write, or lost it across a clean reopen.
+    AfterRecovery,
+    /// The workload's own thread panicked (inside the engine, or in a check).
+    Panic,
+    /// One of the engine's background threads panicked.
+    BackgroundPanic,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::WrongRead => "wrong read",
+            FailureKind::UnexpectedError => "unexpected error",
+            FailureKind::RecoveryFailed => "recovery failed",
+            FailureKind::LostWrite => "lost write",
+            FailureKind::Hole => "hole in the history",
+            FailureKind::Damaged => "damaged files after recovery",
+            FailureKind::AfterRecovery => "broken after recovery",
+            FailureKind::Panic => "panic",
+            FailureKind::BackgroundPanic => "panic in a background thread",
+        })
+    }
+}
+
+/// A seed that failed: which seed, what diverged, where, and how to replay it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("seed {seed}: {kind}{}: {detail}", step.map(|s| format!(" at step {s}")).unwrap_or_default())]
+#[non_exhaustive]
+pub struct SimFailure {
+    /// The seed: [`run_seed`] with it (and the same [`SimConfig`]) replays the workload.
+    pub seed: u64,
+    /// The config the seed ran with.
+    pub config: SimConfig,
+    /// What kind of divergence.
+    pub kind: FailureKind,
+    /// The workload step at which it showed (`None` for the checks after the restart).
+    pub step: Option<usize>,
+    /// What was expected and what was found.
+    pub detail: String,
+    /// Where the power cut had landed, if it had (boxed: failures travel in `Result`s).
+    pub cut: Option<Box<CutSite>>,
+}
+
+impl SimFailure {
+    /// The command that replays this seed alone.
+    pub fn replay_command(&self) -> String {
+        let mut command = format!("cargo xtask sim --seeds 1 --start {}", self.seed);
+        let default = SimConfig::default();
+        if self.config.ops_per_seed != default.ops_per_seed {
+            command += &format!(" --ops {}", self.config.ops_per_seed);
+        }
+        if self.config.max_cuts == 0 {
+            command += " --no-cut";
+        } else if self.config.max_cuts != default.max_cuts {
+            command += &format!(" --max-cuts {}", self.config.max_cuts);
+        }
+        command
+    }
+}
+
+/// What a seed that passed did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeedReport {
+    /// The seed.
+    pub seed: u64,
+    /// [`Workload::digest`] of its workload.
+    pub workload_digest: u64,
+    /// Workload steps attempted (a step a power cut interrupted is not retried).
+    pub steps_run: usize,
+    /// Where each power cut landed, in order: the operation and the thread that ran it.
+    /// The last is the crash at the end of the workload when the planned cuts ran out
+    /// first.
+    pub cuts: Vec<CutSite>,
+    /// Planned cuts that landed before the workload's end.
+    pub cuts_landed: usize,
+    /// Of those, the cuts that landed while the database recovered from the one before:
+    /// in the `Db::open` after a restart, or in the checks of what it recovered.
+    pub cuts_in_recovery: usize,
+    /// File-system operations performed, up to the last crash.
+    pub fs_ops: u64,
+    /// Writes acknowledged.
+    pub writes_acknowledged: usize,
+    /// Writes in doubt at the cuts (issued after the last durability point), summed.
+    pub writes_in_doubt: usize,
+    /// How many of them the recovered states held (each state being that prefix).
+    pub writes_recovered: usize,
+    /// Clean reopens during the workload.
+    pub reopens: usize,
+    /// Memtable flushes and merging compactions, summed over the workload's opens (those
+    /// a power cut interrupted are not counted).
+    pub flushes: u64,
+    /// See `flushes`.
+    pub compactions: u64,
+}
+
+/// Runs the workload of `seed` and checks it: see the [crate docs](crate).
+///
+/// # Errors
+///
+/// A [`SimFailure`] naming the seed, the [`FailureKind`] and what diverged. A panic in
+/// the workload's thread or in one of the engine's threads is a failure too, not a panic
+/// of the caller.
+pub fn run_seed(seed: u64, config: &SimConfig) -> Result<SeedReport, SimFailure> {
+    run_workload(&Workload::generate(seed, config), config)
+}
+
+/// Runs `workload` (normally from [`Workload::generate`]) and checks it; `config` is only
+/// carried into a failure, for its replay command.
+///
+/// # Errors
+///
+/// As [`run_seed`].
+pub fn run_workload(workload: &Workload, config: &SimConfig) -> Result<SeedReport, SimFailure> {
+    panics::install();
+    let mark = panics::mark();
+    let sim = SimFs::new(workload.seed);
+    let probe = Probe::new(sim.clone(), Path::new(DIR));
+    let fail = |kind, step, detail| SimFailure {
+        seed: workload.seed,
+        config: config.clone(),
+        kind,
+        step,
+        detail,
+        cut: probe.cut_site().map(Box::new),
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        Runner::new(workload, config, sim.clone(), probe.clone()).run()
+    }));
+    let result = match result {
+        Ok(result) => result,
+        Err(payload) => Err(fail(
+            FailureKind::Panic,
+            None,
+            panics::payload_message(&*payload),
+        )),
+    };
+    // Every engine thread of this seed has been joined by now (dropping a `Db` joins
+    // them), so its panics are recorded.
+    let background = panics::since(mark);
+    if let Some(p) = background.first() {
+        let whose = if probe.saw_thread(p.thread) {
+            "a thread of this seed"
+        } else {
+            "a thread this seed's file system never saw: it may belong to a seed running \
+             alongside; replay this one alone"
+        };
+        let detail = format!(
+            "{} panicked ({whose}): {}{}",
+            p.name,
+            p.message,
+            match &result {
+                Err(f) => format!("; the run then failed with: {f}"),
+                Ok(_) => String::new(),
+            }
+        );
+        return Err(fail(FailureKind::BackgroundPanic, None, detail));
+    }
+    result
+}
+
+/// What ended a stretch of the workload between two opens.
+enum End {
+    /// The workload asked for a reopen.
+    Reopen,
+    /// The workload is done.
+    Done,
+    /// The power went: an operation failed with it off.
+    Cut,
+}
+
+/// The state of one seed's run.
+struct Runner<'w> {
+    workload: &'w Workload,
+    config: &'w SimConfig,
+    sim: SimFs,
+    probe: Probe,
+    options: Options,
+    history: History,
+    /// The next step to run.
+    step: usize,
+    writes_acknowledged: usize,
+    writes_in_doubt: usize,
+    writes_recovered: usize,
+    reopens: usize,
+    restarts: usize,
+    flushes: u64,
+    compactions: u64,
+    /// Where each power cut landed.
+    cuts: Vec<CutSite>,
+    cuts_landed: usize,
+    cuts_in_recovery: usize,
+}
+
+impl<'w> Runner<'w> {
+    fn new(workload: &'w Workload, config: &'w SimConfig, sim: SimFs, probe: Probe) -> Self {
+        let options = workload
+            .setup
+            .options(Arc::new(probe.clone()) as Arc<dyn FileSystem>);
+        Runner {
+            workload,
+            config,
+            sim,
+            probe,
+            options,
+            history: History::default(),
+            step: 0,
+            writes_acknowledged: 0,
+            writes_in_doubt: 0,
+            writes_recovered: 0,
+            reopens: 0,
+            restarts: 0,
+            flushes: 0,
+            compactions: 0,
+            cuts: Vec::new(),
+            cuts_landed: 0,
+            cuts_in_recovery: 0,
+        }
+    }
+
+    fn fail(&self, kind: FailureKind, step: Option<usize>, detail: String) -> SimFailure {
+        SimFailure {
+            seed: self.workload.seed,
+            config: self.config.clone(),
+            kind,
+            step,
+            detail,
+            cut: self
+                .probe
+                .cut_site()
+                .or_else(|| self.cuts.last().cloned())
+                .map(Box::new),
+        }
+    }
+
+    /// `Ok(Some)` for success, `Ok(None)` for an error the power cut explains, and an
+    /// [`FailureKind::UnexpectedError`] for an error with the power on.
+    fn outcome<T>(
+        &self,
+        result: ferris_engine::Result<T>,
+        what: &str,
+    ) -> Result<Option<T>, SimFailure> {
+        self.outcome_as(FailureKind::UnexpectedError, result, what)
+    }
+
+    /// [`Runner::outcome`], failing with `kind`.
+    fn outcome_as<T>(
+        &self,
+        kind: FailureKind,
+        result: ferris_engine::Result<T>,
+        what: &str,
+    ) -> Result<Option<T>, SimFailure> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(_) if self.sim.is_powered_off() => Ok(None),
+            Err(e) => Err(self.fail(
+                kind,
+                Some(self.step),
+                format!("{what}: {}", error_chain(&e)),
+            )),
+        }
+    }
+
+    fn wrong_read(&self, what: String) -> SimFailure {
+        self.fail(FailureKind::WrongRead, Some(self.step), what)
+    }
+
+    fn run(mut self) -> Result<SeedReport, SimFailure> {
+        let mut planned = self.workload.cuts.iter();
+        let mut recovering = false;
+        loop {
+            if let Some(&n) = planned.next() {
+                self.sim.cut_power_after(n);
+            }
+            let finished = self.power_cycle(recovering)?;
+            self.cuts.extend(self.probe.take_cut_site());
+            self.sim.restart();
+            self.restarts += 1;
+            recovering = true;
+            if finished {
+                break;
+            }
+        }
+        let fs_ops = self.sim.op_count();
+        self.final_checks()?;
+        Ok(SeedReport {
+            seed: self.workload.seed,
+            workload_digest: self.workload.digest(),
+            steps_run: self.step,
+            cuts: self.cuts,
+            cuts_landed: self.cuts_landed,
+            cuts_in_recovery: self.cuts_in_recovery,
+            fs_ops,
+            writes_acknowledged: self.writes_acknowledged,
+            writes_in_doubt: self.writes_in_doubt,
+            writes_recovered: self.writes_recovered,
+            reopens: self.reopens,
+            flushes: self.flushes,
+            compactions: self.compactions,
+        })
+    }
+
+    /// One power cycle: open (recovering and checking what survived, after a restart),
+    /// then run the workload from where it stopped until the power cut or the end, where
+    /// the disk is crashed on purpose. Returns whether the workload is done.
+    fn power_cycle(&mut self, recovering: bool) -> Result<bool, SimFailure> {
+        let open_kind = if recovering {
+            FailureKind::RecoveryFailed
+        } else {
+            FailureKind::UnexpectedError
+        };
+        let opened = Db::open(DIR, self.options.clone());
+        let Some(mut db) = self.outcome_as(open_kind, opened, "open")? else {
+            self.cut_landed(recovering);
+            return Ok(false);
+        };
+        if recovering && self.check_recovered(&db)?.is_none() {
+            self.cut_landed(true);
+            return Ok(false);
+        }
+        loop {
+            let end = self.stretch(&db)?;
+            let stats = db.stats();
+            self.flushes += stats.flushes;
+            self.compactions += stats.compactions;
+            match end {
+                End::Cut => {
+                    self.cut_landed(false);
+                    return Ok(false);
+                }
+                End::Done => {
+                    if self.check_all(&db)?.is_none() || self.sim.is_powered_off() {
+                        self.cut_landed(false);
+                    } else {
+                        // Crash here, wherever the background work has got to.
+                        self.sim.cut_power_after(0);
+                    }
+                    return Ok(true);
+                }
+                End::Reopen => {
+                    self.reopens += 1;
+                    let closed = db.close();
+                    drop(db);
+                    if self.outcome(closed, "close")?.is_none() {
+                        self.cut_landed(false);
+                        return Ok(false);
+                    }
+                    if !self.workload.setup.sync_writes {
+                        // Closing seals and syncs the WAL.
+                        self.history.durable_at(self.step);
+                    }
+                    let opened = Db::open(DIR, self.options.clone());
+                    db = match self.outcome(opened, "reopen")? {
+                        Some(db) => db,
+                        None => {
+                            self.cut_landed(false);
+                            return Ok(false);
+                        }
+                    };
+                    if self.check_all(&db)?.is_none() {
+                        self.cut_landed(false);
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn cut_landed(&mut self, in_recovery: bool) {
+        self.cuts_landed += 1;
+        self.cuts_in_recovery += usize::from(in_recovery);
+    }
+
+    /// Runs steps against `db` until a reopen, the end, or the power cut. Snapshots live
+    /// here, so they are released before the `Db` is.
+    fn stretch(&mut self, db: &Db) -> Result<End, SimFailure> {
+        let mut snapshots: Vec<(Snapshot<'_>, Model)> = Vec::new();
+        while let Some(op) = self.workload.ops.get(self.step) {
+            let step = self.step;
+            let done = match op {
+                Op::Put { key: k, value_len } => {
+                    let (k, v) = (key(*k), value(step, 0, *value_len));
+                    self.write(step, vec![(k.clone(), Some(v.clone()))], || db.put(k, v))?
+                }
+                Op::Delete { key: k } => {
+                    let k = key(*k);
+                    self.write(step, vec![(k.clone(), None)], || db.delete(k))?
+                }
+                Op::Batch(entries) => {
+                    let mut batch = WriteBatch::new();
+                    let mut mutation = Mutation::new();
+                    for (entry, (k, v)) in entries.iter().enumerate() {
+                        let k = key(*k);
+                        match v {
+                            Some(len) => {
+                                let v = value(step, entry, *len);
+                                batch.put(&k, &v);
+                                mutation.push((k, Some(v)));
+                            }
+                            None => {
+                                batch.delete(&k);
+                                mutation.push((k, None));
+                            }
+                        }
+                    }
+                    self.write(step, mutation, || db.write(batch))?
+                }
+                Op::Get { key: k } => {
+                    let k = key(*k);
+                    match self.outcome(db.get(&k), "get")? {
+                        None => false,
+                        Some(got) => {
+                            let want = self.history.current.get(&k);
+                            if got.as_deref() != want.map(|v| &v[..]) {
+                                return Err(self.wrong_read(format!(
+                                    "get {}: got {}, want {}",
+                                    show(&k),
+                                    show_value(got.map(|b| b.to_vec()).as_ref()),
+                                    show_value(want)
+                                )));
+                            }
+                            true
+                        }
+                    }
+                }
+                Op::Scan { lo, hi, reverse } => {
+                    let (lo, hi) = (lo.map(key), hi.map(key));
+                    let want = model::range(&self.history.current, lo.clone(), hi.clone());
+                    self.check_scan("scan", &want, *reverse, || {
+                        db.range((lo.clone(), hi.clone()))
+                    })?
+                }
+                Op::Snapshot => match self.outcome(db.snapshot(), "snapshot")? {
+                    None => false,
+                    Some(snapshot) => {
+                        if snapshots.len() == MAX_SNAPSHOTS {
+                            snapshots.remove(0);
+                        }
+                        snapshots.push((snapshot, self.history.current.clone()));
+                        true
+                    }
+                },
+                Op::SnapshotRead {
+                    which,
+                    key: k,
+                    lo,
+                    hi,
+                    reverse,
+                } => match snapshots.len() {
+                    0 => true,
+                    n => {
+                        let (snapshot, state) = &snapshots[which % n];
+                        let k = key(*k);
+                        match self.outcome(snapshot.get(&k), "snapshot get")? {
+                            None => false,
+                            Some(got) => {
+                                let want = state.get(&k);
+                                if got.as_deref() != want.map(|v| &v[..]) {
+                                    return Err(self.wrong_read(format!(
+                                        "snapshot (sequence {}) get {}: got {}, want {}",
+                                        snapshot.sequence(),
+                                        show(&k),
+                                        show_value(got.map(|b| b.to_vec()).as_ref()),
+                                        show_value(want)
+                                    )));
+                                }
+                                let (lo, hi) = (lo.map(key), hi.map(key));
+                                let want = model::range(state, lo.clone(), hi.clone());
+                                self.check_scan("snapshot scan", &want, *reverse, || {
+                                    snapshot.range((lo.clone(), hi.clone()))
+                                })?
+                            }
+                        }
+                    }
+                },
+                Op::ReleaseSnapshot { which } => {
+                    if !snapshots.is_empty() {
+                        let n = snapshots.len();
+                        snapshots.remove(which % n);
+                    }
+                    true
+                }
+                Op::Flush => self.durable_call(db.flush(), "flush")?,
+                Op::Compact => self.durable_call(db.compact(), "compact")?,
+                Op::CompactRange { lo, hi } => {
+                    self.durable_call(db.compact_range(key(*lo)..=key(*hi)), "compact_range")?
+                }
+                Op::SyncWal => self.durable_call(db.sync_wal(), "sync_wal")?,
+                Op::Reopen => {
+                    self.step += 1;
+                    return Ok(End::Reopen);
+                }
+            };
+            if !done {
+                // The step the power cut is not retried: the model takes whatever the
+                // recovery kept of it.
+                self.step += 1;
+                return Ok(End::Cut);
+            }
+            self.step += 1;
+        }
+        Ok(End::Done)
+    }
+
+    /// Issues one write; `Ok(false)` if the power cut stopped it.
+    fn write(
+        &mut self,
+        step: usize,
+        mutation: Mutation,
+        call: impl FnOnce() -> ferris_engine::Result<()>,
+    ) -> Result<bool, SimFailure> {
+        self.history.issue(step, mutation);
+        let result = call();
+        if self.outcome(result, "write")?.is_none() {
+            return Ok(false);
+        }
+        self.history.acknowledge();
+        self.writes_acknowledged += 1;
+        if self.workload.setup.sync_writes {
+            self.history.durable_at(step);
+        }
+        Ok(true)
+    }
+
+    /// A flush, compaction or WAL sync: when it succeeds, every write acknowledged before
+    /// it is durable.
+    fn durable_call(
+        &mut self,
+        result: ferris_engine::Result<()>,
+        what: &str,
+    ) -> Result<bool, SimFailure> {
+        if self.outcome(result, what)?.is_none() {
+            return Ok(false);
+        }
+        self.history.durable_at(self.step);
+        Ok(true)
+    }
+
+    /// Collects a scan forwards (and backwards, with `reverse`) and compares it with
+    /// `want`; `Ok(false)` if the power cut stopped it.
+    fn check_scan(
+        &self,
+        what: &str,
+        want: &[(Vec<u8>, Vec<u8>)],
+        reverse: bool,
+        open: impl Fn() -> ferris_engine::Result<DbIter>,
+    ) -> Result<bool, SimFailure> {
+        let Some(got) = self.outcome(open().and_then(collect), what)? else {
+            return Ok(false);
+        };
+        if got != want {
+            return Err(self.wrong_read(format!("{what}: {}", first_difference(&got, want))));
+        }
+        if reverse {
+            let backwards = open().and_then(|it| collect(it.rev()));
+            let Some(mut backwards) = self.outcome(backwards, what)? else {
+                return Ok(false);
+            };
+            backwards.reverse();
+            if backwards != want {
+                return Err(self.wrong_read(format!(
+                    "reverse {what}: {}",
+                    first_difference(&backwards, want)
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Checks a full scan both ways against the model; `Ok(None)` if the power cut
+    /// stopped it.
+    fn check_all(&self, db: &Db) -> Result<Option<()>, SimFailure> {
+        let want = model::range(&self.history.current, Bound::Unbounded, Bound::Unbounded);
+        let done = self.check_scan("full scan", &want, true, || db.iter())?;
+        Ok(done.then_some(()))
+    }
+
+    /// After a restart, with `db` just opened: checks that what it holds is a prefix of
+    /// the history, and that its files are intact, then takes it as the model's state.
+    /// `Ok(None)` if a power cut (planned to land inside recovery) stopped the checks.
+    fn check_recovered(&mut self, db: &Db) -> Result<Option<()>, SimFailure> {
+        let failed = FailureKind::RecoveryFailed;
+        let wrong = |detail: String| self.fail(FailureKind::WrongRead, None, detail);
+        let Some(forward) = self.outcome_as(failed, db.iter().and_then(collect), "scan")? else {
+            return Ok(None);
+        };
+        let backward = db.iter().and_then(|it| collect(it.rev()));
+        let Some(mut backward) = self.outcome_as(failed, backward, "reverse scan")? else {
+            return Ok(None);
+        };
+        backward.reverse();
+        if backward != forward {
+            return Err(wrong(format!(
+                "the recovered database scans differently backwards: {}",
+                first_difference(&backward, &forward)
+            )));
+        }
+        let recovered: Model = forward.into_iter().collect();
+        for k in 0..self.workload.setup.n_keys {
+            let k = key(k);
+            let Some(got) = self.outcome_as(failed, db.get(&k), "get")? else {
+                return Ok(None);
+            };
+            if got.as_deref() != recovered.get(&k).map(|v| &v[..]) {
+                return Err(wrong(format!(
+                    "the recovered database's get {} gives {}, its scan {}",
+                    show(&k),
+                    show_value(got.map(|b| b.to_vec()).as_ref()),
+                    show_value(recovered.get(&k))
+                )));
+            }
+        }
+        let Some(prefix) = self.history.matching_prefix(&recovered) else {
+            let (lost, why) = self.history.explain(&recovered);
+            let kind = if lost {
+                FailureKind::LostWrite
+            } else {
+                FailureKind::Hole
+            };
+            return Err(self.fail(
+                kind,
+                None,
+                format!("after restart {}: {why}", self.restarts),
+            ));
+        };
+        // What the database recovered was on the disk when it restarted, so it is durable
+        // now: a cut in what follows must not lose any of it.
+        self.writes_in_doubt += self.history.since.len();
+        self.writes_recovered += prefix;
+        self.history.settle(recovered, self.step);
+        let Some(report) = self.outcome_as(failed, db.verify(), "verify")? else {
+            return Ok(None);
+        };
+        if !report.is_clean() {
+            if self.sim.is_powered_off() {
+                // Files verify could not read once the power went are not damage.
+                return Ok(None);
+            }
+            let problems: Vec<String> = report
+                .problems
+                .iter()
+                .map(|p| format!("{} at {}: {}", p.file.display(), p.offset, p.reason))
+                .collect();
+            return Err(self.fail(FailureKind::Damaged, None, problems.join("; ")));
+        }
+        Ok(Some(()))
+    }
+
+    /// After the last restart, with no cut planned: the recovered state is a prefix, and
+    /// the database takes a write and keeps it across a clean reopen.
+    fn final_checks(&mut self) -> Result<(), SimFailure> {
+        let db = Db::open(DIR, self.options.clone()).map_err(|e| {
+            self.fail(
+                FailureKind::RecoveryFailed,
+                None,
+                format!("open after restart {}: {}", self.restarts, error_chain(&e)),
+            )
+        })?;
+        if self.check_recovered(&db)?.is_none() {
+            return Err(self.fail(
+                FailureKind::RecoveryFailed,
+                None,
+                "the power went off with no cut planned".to_string(),
+            ));
+        }
+        let after = |what: &str, e: ferris_engine::Error| {
+            self.fail(
+                FailureKind::AfterRecovery,
+                None,
+                format!("{what}: {}", error_chain(&e)),
+            )
+        };
+        db.put(AFTER_RECOVERY, b"ok")
+            .map_err(|e| after("a write after recovery", e))?;
+        db.close().map_err(|e| after("close after recovery", e))?;
+        drop(db);
+        let db = Db::open(DIR, self.options.clone())
+            .map_err(|e| after("a second open after recovery", e))?;
+        let mut want = self.history.current.clone();
+        want.insert(AFTER_RECOVERY.to_vec(), b"ok".to_vec());
+        let want: Vec<_> = want.into_iter().collect();
+        let got = db
+            .iter()
+            .and_then(collect)
+            .map_err(|e| after("reading after the second open", e))?;
+        if got != want {
+            return Err(self.fail(
+                FailureKind::AfterRecovery,
+                None,
+                format!(
+                    "after a write and a clean reopen: {}",
+                    first_difference(&got, &want)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Every entry of a scan, as owned bytes.
+fn collect(
+    iter: impl Iterator<Item = ferris_engine::Result<(Bytes, Bytes)>>,
+) -> ferris_engine::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    iter.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect()
+}
+
+/// An error and its sources, joined: `a: b: c`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text += &format!(": {e}");
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_seed_and_how_to_replay_it() {
+        let mut config = SimConfig::default();
+        let failure = SimFailure {
+            seed: 77,
+            config: config.clone(),
+            kind: FailureKind::LostWrite,
+            step: Some(12),
+            detail: "k0001: recovered nothing".into(),
+            cut: None,
+        };
+        assert_eq!(
+            failure.to_string(),
+            "seed 77: lost write at step 12: k0001: recovered nothing"
+        );
+        assert_eq!(
+            failure.replay_command(),
+            "cargo xtask sim --seeds 1 --start 77"
+        );
+        config.ops_per_seed = 500;
+        config.max_cuts = 0;
+        let failure = SimFailure { config, ..failure };
+        assert_eq!(
+            failure.replay_command(),
+            "cargo xtask sim --seeds 1 --start 77 --ops 500 --no-cut"
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! What a seed stands for: the engine's settings, the operations, and where the power
+//! fails. All of it is drawn from the seed before anything runs, so it is a pure function
+//! of the seed (and of the [`SimConfig`]).
+
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferris_engine::{CompactionStrategy, Compression, Options};
+use ferris_fs::FileSystem;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::SimConfig;
+
+/// The engine settings a seed chose. They are small on purpose: a memtable of a few
+/// KiB, tables of a few KiB and a manifest that rotates after a few hundred bytes turn a
+/// few hundred operations into dozens of flushes, compactions and manifest switches, so a
+/// power cut has many chances to land inside one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Setup {
+    /// Leveled or tiered compaction.
+    pub strategy: CompactionStrategy,
+    /// Whether every write is fsync'd before it is acknowledged. With `false` a write is
+    /// durable only after a later [`Op::SyncWal`], [`Op::Flush`], [`Op::Compact`],
+    /// [`Op::CompactRange`] or clean [`Op::Reopen`], so many writes may be in doubt when
+    /// the power fails, and the prefix check has many candidates.
+    pub sync_writes: bool,
+    /// [`Options::write_buffer_size`].
+    pub write_buffer_size: usize,
+    /// [`Options::max_immutable_memtables`].
+    pub max_immutable_memtables: usize,
+    /// [`Options::wal_segment_size`].
+    pub wal_segment_size: u64,
+    /// [`Options::max_manifest_size`].
+    pub max_manifest_size: u64,
+    /// [`Options::block_size`].
+    pub block_size: usize,
+    /// [`Options::bloom_bits_per_key`].
+    pub bloom_bits_per_key: usize,
+    /// [`Options::compression`].
+    pub compression: Compression,
+    /// [`Options::compaction_threads`].
+    pub compaction_threads: usize,
+    /// [`Options::idle_after`].
+    pub idle_after: Option<Duration>,
+    /// `CompactionOptions::l0_compaction_trigger`.
+    pub l0_compaction_trigger: usize,
+    /// `CompactionOptions::l0_slowdown_trigger`; `l0_stop_trigger` is 4 more.
+    pub l0_slowdown_trigger: usize,
+    /// `CompactionOptions::target_file_size`.
+    pub target_file_size: u64,
+    /// `CompactionOptions::level1_target_bytes`.
+    pub level1_target_bytes: u64,
+    /// Keys are `k0000` to this, exclusive: a small space, so that overwrites and deletes
+    /// keep hitting the same keys in every level.
+    pub n_keys: u16,
+    /// Values are a short tag and up to this many filler bytes.
+    pub max_value_len: u16,
+}
+
+impl Setup {
+    fn generate(rng: &mut SmallRng) -> Setup {
+        let write_buffer_size = [2 << 10, 4 << 10, 8 << 10][rng.random_range(0..3)];
+        let target_file_size = [2 << 10, 4 << 10, 16 << 10][rng.random_range(0..3)];
+        Setup {
+            strategy: if rng.random_bool(0.5) {
+                CompactionStrategy::Leveled
+            } else {
+                CompactionStrategy::Tiered
+            },
+            sync_writes: rng.random_bool(0.7),
+            write_buffer_size,
+            max_immutable_memtables: rng.random_range(1..=2),
+            wal_segment_size: [1 << 10, 4 << 10, 64 << 10][rng.random_range(0..3)],
+            max_manifest_size: [256, 1 << 10, 4 << 10][rng.random_range(0..3)],
+            block_size: [128, 512, 4096][rng.random_range(0..3)],
+            bloom_bits_per_key: if rng.random_bool(0.8) { 10 } else { 0 },
+            compression: if rng.random_bool(0.15) {
+                Compression::Zstd
+            } else {
+                Compression::None
+            },
+            compaction_threads: rng.random_range(1..=2),
+            idle_after: match rng.random_range(0..4) {
+                0 => Some(Duration::from_millis(1)),
+                1 => Some(Duration::from_millis(5)),
+                _ => None,
+            },
+            l0_compaction_trigger: rng.random_range(2..=4),
+            // Mostly out of the way; sometimes low enough that writers slow down and stop
+            // for compaction, which exercises the stall paths.
+            l0_slowdown_trigger: if rng.random_bool(0.15) { 6 } else { 20 },
+            target_file_size,
+            level1_target_bytes: target_file_size * rng.random_range(2..=8),
+            n_keys: [8, 32, 128][rng.random_range(0..3)],
+            max_value_len: [16, 100, 600][rng.random_range(0..3)],
+        }
+    }
+
+    /// Engine options for this setup on `file_system`, with everything not chosen here left
+    /// at its default.
+    pub fn options(&self, file_system: Arc<dyn FileSystem>) -> Options {
+        let mut options = Options::default();
+        options.file_system = file_system;
+        options.compaction_strategy = self.strategy;
+        options.sync_writes = self.sync_writes;
+        options.write_buffer_size = self.write_buffer_size;
+        options.max_immutable_memtables = self.max_immutable_memtables;
+        options.wal_segment_size = self.wal_segment_size;
+        options.max_manifest_size = self.max_manifest_size;
+        options.block_size = self.block_size;
+        options.bloom_bits_per_key = self.bloom_bits_per_key;
+        options.compression = self.compression;
+        options.compaction_threads = self.compaction_threads;
+        options.idle_after = self.idle_after;
+        options.block_cache_size = 64 << 10;
+        let c = &mut options.compaction;
+        c.l0_compaction_trigger = self.l0_compaction_trigger;
+        c.l0_slowdown_trigger = self.l0_slowdown_trigger;
+        c.l0_stop_trigger = self.l0_slowdown_trigger + 4;
+        c.target_file_size = self.target_file_size;
+        c.max_grandparent_overlap_bytes = 10 * self.target_file_size;
+        c.level1_target_bytes = self.level1_target_bytes;
+        options
+    }
+}
+
+/// One step of a workload. Keys are indices into the seed's key space ([`key`]); the
+/// value a write stores is derived from the step's index ([`value`]), so every value in
+/// the history is unique and names the step that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// `Db::put` of a value with this many filler bytes.
+    Put {
+        /// The key index.
+        key: u16,
+        /// Filler bytes in the value.
+        value_len: u16,
+    },
+    /// `Db::delete`.
+    Delete {
+        /// The key index.
+        key: u16,
+    },
+    /// `Db::write` of a batch: puts (with their filler length) and deletes (`None`).
+    Batch(Vec<(u16, Option<u16>)>),
+    /// `Db::get`, checked against the model.
+    Get {
+        /// The key index.
+        key: u16,
+    },
+    /// `Db::range`, forwards (and, with `reverse`, backwards too), checked against the
+    /// model.
+    Scan {
+        /// The lower bound, as a key index.
+        lo: Bound<u16>,
+        /// The upper bound, as a key index.
+        hi: Bound<u16>,
+        /// Also walk it backwards.
+        reverse: bool,
+    },
+    /// Takes a snapshot and remembers the model's state with it. At most four are live;
+    /// a fifth releases the oldest.
+    Snapshot,
+    /// Reads through a live snapshot (the `which`-th, modulo how many are live; nothing if
+    /// none is): a get of `key` and a scan, checked against the state the snapshot was
+    /// taken at.
+    SnapshotRead {
+        /// Which live snapshot.
+        which: usize,
+        /// A key to get.
+        key: u16,
+        /// The scan's lower bound.
+        lo: Bound<u16>,
+        /// The scan's upper bound.
+        hi: Bound<u16>,
+        /// Walk backwards.
+        reverse: bool,
+    },
+    /// Releases a live snapshot (modulo how many are live).
+    ReleaseSnapshot {
+        /// Which live snapshot.
+        which: usize,
+    },
+    /// `Db::flush`.
+    Flush,
+    /// `Db::compact`.
+    Compact,
+    /// `Db::compact_range(key(lo)..=key(hi))`.
+    CompactRange {
+        /// The first key index.
+        lo: u16,
+        /// The last key index.
+        hi: u16,
+    },
+    /// `Db::sync_wal`.
+    SyncWal,
+    /// `Db::close`, drop, and `Db::open` again (snapshots are released first), then a
+    /// full scan checked against the model.
+    Reopen,
+}
+
+impl Op {
+    fn generate(rng: &mut SmallRng, setup: &Setup) -> Op {
+        let n_keys = setup.n_keys;
+        let key = |rng: &mut SmallRng| rng.random_range(0..n_keys);
+        let value_len = |rng: &mut SmallRng| rng.random_range(0..=setup.max_value_len);
+        let bound = |rng: &mut SmallRng| match rng.random_range(0..3) {
+            0 => Bound::Unbounded,
+            1 => Bound::Included(rng.random_range(0..n_keys)),
+            _ => Bound::Excluded(rng.random_range(0..n_keys)),
+        };
+        // Weights out of 100.
+        match rng.random_range(0..100) {
+            0..30 => Op::Put {
+                key: key(rng),
+                value_len: value_len(rng),
+            },
+            30..38 => Op::Delete { key: key(rng) },
+            38..48 => {
+                let n = rng.random_range(1..=8);
+                Op::Batch(
+                    (0..n)
+                        .map(|_| {
+                            let k = key(rng);
+                            let v = rng.random_bool(0.75).then(|| value_len(rng));
+                            (k, v)
+                        })
+                        .collect(),
+                )
+            }
+            48..58 => Op::Get { key: key(rng) },
+            58..64 => Op::Scan {
+                lo: bound(rng),
+                hi: bound(rng),
+                reverse: rng.random_bool(0.5),
+            },
+            64..68 => Op::Snapshot,
+            68..75 => Op::SnapshotRead {
+                which: rng.random_range(0..4),
+                key: key(rng),
+                lo: bound(rng),
+                hi: bound(rng),
+                reverse: rng.random_bool(0.5),
+            },
+            75..78 => Op::ReleaseSnapshot {
+                which: rng.random_range(0..4),
+            },
+            78..84 => Op::Flush,
+            84..86 => Op::Compact,
+            86..90 => {
+                let (a, b) = (key(rng), key(rng));
+                Op::CompactRange {
+                    lo: a.min(b),
+                    hi: a.max(b),
+                }
+            }
+            90..95 => Op::SyncWal,
+            _ => Op::Reopen,
+        }
+    }
+}
+
+/// The key with index `k`: `k0000`, `k0001`, ...
+pub fn key(k: u16) -> Vec<u8> {
+    format!("k{k:04}").into_bytes()
+}
+
+/// The value step `step` writes (entry `entry` of a batch, 0 for a put) with `len` filler
+/// bytes: `s000042.0:` and then filler, so a value read back names the step that wrote it.
+pub fn value(step: usize, entry: usize, len: u16) -> Vec<u8> {
+    let mut v = format!("s{step:06}.{entry}:").into_bytes();
+    // The filler varies with the step, so blocks do not all compress alike.
+    let fill = b'a' + (step % 26) as u8;
+    v.resize(v.len() + usize::from(len), fill);
+    v
+}
+
+/// Everything a seed stands for. [`Workload::generate`] is a pure function: the same seed
+/// and config give an equal `Workload`, on any machine with the same build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Workload {
+    /// The seed it was drawn from. It also seeds the [`ferris_fs::SimFs`], which decides
+    /// what unsynced data a power cut keeps.
+    pub seed: u64,
+    /// The engine's settings.
+    pub setup: Setup,
+    /// The operations, run in order from one thread.
+    pub ops: Vec<Op>,
+    /// The power cuts, in order: the first fails the power after that many file-system
+    /// operations counted from the first `Db::open` (background threads' included), each
+    /// later one after that many counted from the restart before it, so a small one lands
+    /// inside recovery. Empty when the config asks for no cuts. When the workload ends
+    /// before a cut lands, the disk is crashed at its end instead.
+    pub cuts: Vec<u64>,
+}
+
+/// A little under the file-system operations one workload operation costs, on average
+/// over seeds (`cargo xtask sim --no-cut` prints that figure). First cuts are drawn below
+/// `ops.len() * FS_OPS_PER_OP`, so they land inside the workload nearly always, and
+/// spread over all of it.
+pub const FS_OPS_PER_OP: u64 = 9;
+
+impl Workload {
+    /// The workload of `seed`.
+    pub fn generate(seed: u64, config: &SimConfig) -> Workload {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let setup = Setup::generate(&mut rng);
+        let ops = (0..config.ops_per_seed)
+            .map(|_| Op::generate(&mut rng, &setup))
+            .collect::<Vec<_>>();
+        let horizon = (ops.len() as u64 * FS_OPS_PER_OP).max(1);
+        let n_cuts = match config.max_cuts {
+            0 => 0,
+            max => rng.random_range(1..=max),
+        };
+        let cuts = (0..n_cuts)
+            .map(|i| match i {
+                0 => rng.random_range(0..horizon),
+                // A third of the later cuts come so soon after the restart that many land
+                // inside the recovery from the cut before (`cargo xtask sim` counts
+                // them).
+                _ if rng.random_bool(1.0 / 3.0) => rng.random_range(0..40),
+                _ => rng.random_range(0..horizon / n_cuts as u64 + 1),
+            })
+            .collect();
+        Workload {
+            seed,
+            setup,
+            ops,
+            cuts,
+        }
+    }
+
+    /// A 64-bit digest of the whole workload (FNV-1a over its debug form), to compare two
+    /// runs of a seed at a glance.
+    pub fn digest(&self) -> u64 {
+        let text = format!("{self:?}");
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+}
+
+impl fmt::Display for Workload {
+    /// The workload, one operation a line, for reading a failing seed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seed {}: {:?}", self.seed, self.setup)?;
+        writeln!(
+            f,
+            "power cuts after {:?} file-system operations (each counted from the restart \
+             before it), and a crash at the end",
+            self.cuts
+        )?;
+        for (i, op) in self.ops.iter().enumerate() {
+            writeln!(f, "{i:5} {op:?}")?;
+        }
+        Ok(())
+    }
+}
