@@ -134,9 +134,12 @@ pub(crate) fn write_table(
     let (fs, dir) = (inner.fs(), inner.dir());
     let path = table_path(dir, number);
     let mut writer = TableWriter::create(fs.clone(), &path, inner.table_options())?;
-    for (key, value) in mem.iter() {
-        writer.add(&key, &value)?;
-    }
+    let mut scratch = Vec::new();
+    mem.try_for_each(|key, value| {
+        scratch.clear();
+        key.encode_into(&mut scratch);
+        writer.add_encoded(&scratch, value)
+    })?;
     finish_table(inner, number, writer).map(Some)
 }
 

@@ -38,7 +38,7 @@ impl Source for Cursor {
         Cursor::valid(self)
     }
     fn key(&self) -> InternalKeyRef<'_> {
-        Cursor::key(self).as_ref()
+        Cursor::key(self)
     }
     fn value(&self) -> Bytes {
         Cursor::value(self).clone()

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use crossbeam_skiplist::map::Entry;
-use ferris_core::{InternalKey, InternalKeyRef};
+use ferris_core::InternalKeyRef;
 
 use crate::{Key, KeyView, Memtable, Probe};
 
@@ -37,7 +37,7 @@ pub struct Cursor {
 impl std::fmt::Debug for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cursor")
-            .field("key", &self.current.as_ref().map(|e| &e.key().0))
+            .field("key", &self.current.as_ref().map(|e| e.key()))
             .finish_non_exhaustive()
     }
 }
@@ -95,13 +95,12 @@ impl Cursor {
     /// # Panics
     ///
     /// Panics if the cursor is not [`valid`](Cursor::valid).
-    pub fn key(&self) -> &InternalKey {
-        &self
-            .current
+    pub fn key(&self) -> InternalKeyRef<'_> {
+        self.current
             .as_ref()
             .expect("key() on an unpositioned cursor")
             .key()
-            .0
+            .as_ref()
     }
 
     /// The current value (empty for a tombstone).

@@ -66,12 +66,12 @@ proptest! {
         let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
         cursor.seek_to_first();
         while cursor.valid() {
-            fwd.push((cursor.key().user_key().to_vec(), cursor.key().seq()));
+            fwd.push((cursor.key().user_key.to_vec(), cursor.key().seq));
             cursor.next();
         }
         cursor.seek_to_last();
         while cursor.valid() {
-            bwd.push((cursor.key().user_key().to_vec(), cursor.key().seq()));
+            bwd.push((cursor.key().user_key.to_vec(), cursor.key().seq));
             cursor.prev();
         }
         bwd.reverse();
@@ -83,7 +83,7 @@ proptest! {
             // Internal-key order: user key ascending, sequence number descending.
             let at_or_after = all.iter().find(|(k, s)| (k, std::cmp::Reverse(*s)) >= (key, std::cmp::Reverse(*snapshot)));
             let at_or_before = all.iter().rev().find(|(k, s)| (k, std::cmp::Reverse(*s)) <= (key, std::cmp::Reverse(*snapshot)));
-            let here = |c: &ferris_memtable::Cursor| c.valid().then(|| (c.key().user_key().to_vec(), c.key().seq()));
+            let here = |c: &ferris_memtable::Cursor| c.valid().then(|| (c.key().user_key.to_vec(), c.key().seq));
             cursor.seek(target.as_ref());
             prop_assert_eq!(here(&cursor), at_or_after.cloned());
             // With the smallest kind, every entry at `snapshot` sorts at or before the target.
