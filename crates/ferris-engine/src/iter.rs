@@ -12,7 +12,7 @@ use ferris_memtable::Cursor;
 use ferris_sstable::TableCursor;
 
 use crate::error::{Error, Result};
-use crate::version::SuperVersion;
+use crate::version::{SuperVersion, TableFile};
 
 /// A sorted run of internal keys that can be walked both ways: a memtable or a table.
 pub(crate) trait Source: Send {
@@ -178,6 +178,139 @@ impl Source for TableSource {
 /// source's current key (smallest on top going forwards, largest going backwards).
 ///
 /// Each direction gets its own merger, so neither ever has to turn around.
+/// One level of sorted, non-overlapping tables (level 1 and deeper) as a single source:
+/// only the table under the current position is open, and moving off its end opens the
+/// next one, as LevelDB's two-level iterator does. Without it a seek would seek into every
+/// table of every level, and a short scan would pay for each of them.
+pub(crate) struct LevelSource {
+    /// The level's tables that may hold keys in the scan's range, in key order.
+    files: Vec<Arc<TableFile>>,
+    /// Which of `files` is open, when one is.
+    open: Option<(usize, TableSource)>,
+    error: Option<Error>,
+}
+
+impl LevelSource {
+    pub(crate) fn new(files: Vec<Arc<TableFile>>) -> LevelSource {
+        LevelSource {
+            files,
+            open: None,
+            error: None,
+        }
+    }
+
+    /// Opens `files[index]` (or nothing, past either end).
+    fn open(&mut self, index: Option<usize>) -> Option<&mut TableSource> {
+        self.open = index.filter(|&i| i < self.files.len()).map(|i| {
+            let file = &self.files[i];
+            (
+                i,
+                TableSource::new(file.table.owned_cursor(), file.table.path()),
+            )
+        });
+        self.open.as_mut().map(|(_, source)| source)
+    }
+
+    /// While the open table is exhausted (and healthy), moves on to the next one in the
+    /// direction of travel.
+    fn settle(&mut self, forward: bool) {
+        while let Some((index, source)) = &mut self.open {
+            if source.valid() {
+                return;
+            }
+            if let Err(e) = source.status() {
+                self.error.get_or_insert(e);
+                self.open = None;
+                return;
+            }
+            let next = if forward {
+                Some(*index + 1)
+            } else {
+                index.checked_sub(1)
+            };
+            match self.open(next) {
+                Some(source) if forward => source.seek_to_first(),
+                Some(source) => source.seek_to_last(),
+                None => return,
+            }
+        }
+    }
+}
+
+impl Source for LevelSource {
+    fn valid(&self) -> bool {
+        self.open.as_ref().is_some_and(|(_, source)| source.valid())
+    }
+    fn key(&self) -> InternalKeyRef<'_> {
+        self.open
+            .as_ref()
+            .expect("key() on an invalid level")
+            .1
+            .key()
+    }
+    fn value(&self) -> Bytes {
+        self.open
+            .as_ref()
+            .expect("value() on an invalid level")
+            .1
+            .value()
+    }
+    fn seek_to_first(&mut self) {
+        if let Some(source) = self.open(Some(0)) {
+            source.seek_to_first();
+        }
+        self.settle(true);
+    }
+    fn seek_to_last(&mut self) {
+        if let Some(source) = self.open(self.files.len().checked_sub(1)) {
+            source.seek_to_last();
+        }
+        self.settle(false);
+    }
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        // The first table whose largest key is at or after the target.
+        let index = self
+            .files
+            .partition_point(|f| f.meta.largest.as_ref() < target);
+        if let Some(source) = self.open(Some(index)) {
+            source.seek(target);
+        }
+        self.settle(true);
+    }
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        // The last table whose smallest key is at or before the target.
+        let index = self
+            .files
+            .partition_point(|f| f.meta.smallest.as_ref() <= target)
+            .checked_sub(1);
+        if let Some(source) = self.open(index) {
+            source.seek_for_prev(target);
+        }
+        self.settle(false);
+    }
+    fn next(&mut self) {
+        if let Some((_, source)) = &mut self.open {
+            source.next();
+        }
+        self.settle(true);
+    }
+    fn prev(&mut self) {
+        if let Some((_, source)) = &mut self.open {
+            source.prev();
+        }
+        self.settle(false);
+    }
+    fn status(&mut self) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        match &mut self.open {
+            Some((_, source)) => source.status(),
+            None => Ok(()),
+        }
+    }
+}
+
 pub(crate) struct Merger {
     sources: Vec<Box<dyn Source>>,
     heap: Vec<usize>,
@@ -282,6 +415,10 @@ impl Merger {
 }
 
 /// The smallest internal key of `user_key`: its newest possible version.
+/// How many unwanted entries of one user key in a row a scan steps over before it seeks
+/// past the rest (RocksDB's `max_sequential_skip_in_iterations` is 8 too).
+const MAX_SEQUENTIAL_SKIPS: usize = 8;
+
 fn first_of(user_key: &[u8]) -> InternalKeyRef<'_> {
     InternalKeyRef {
         user_key,
@@ -356,17 +493,30 @@ impl DbIter {
         }
     }
 
+    /// The sources a scan merges: the memtables, each level-0 table that may hold keys in
+    /// the range, and one [`LevelSource`] per deeper level (over its tables in the range).
     fn sources(&self) -> Vec<Box<dyn Source>> {
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         sources.push(Box::new(self.sv.mem.cursor()));
         for imm in &self.sv.imms {
             sources.push(Box::new(imm.mem.cursor()));
         }
-        for file in self.sv.version.files() {
+        let in_range = |f: &&Arc<TableFile>| {
+            !below_lo(&self.lo, f.meta.largest.user_key())
+                && !above_hi(&self.hi, f.meta.smallest.user_key())
+        };
+        let levels = &self.sv.version.levels;
+        for file in levels[0].iter().filter(in_range) {
             sources.push(Box::new(TableSource::new(
                 file.table.owned_cursor(),
                 file.table.path(),
             )));
+        }
+        for level in &levels[1..] {
+            let files: Vec<Arc<TableFile>> = level.iter().filter(in_range).cloned().collect();
+            if !files.is_empty() {
+                sources.push(Box::new(LevelSource::new(files)));
+            }
         }
         sources
     }
@@ -410,6 +560,7 @@ impl DbIter {
             }
             self.front = Some(m);
         }
+        let mut skipped = 0;
         loop {
             let m = self.front.as_mut().expect("started");
             if !m.valid() {
@@ -417,13 +568,33 @@ impl DbIter {
                 return self.end(error);
             }
             let key = m.key();
-            let skip = key.seq > self.snapshot
-                || self.front_last.as_deref() == Some(key.user_key)
-                || below_lo(&self.lo, key.user_key);
-            if skip {
-                m.advance();
+            let newer = key.seq > self.snapshot;
+            let passed = self.front_last.as_deref() == Some(key.user_key);
+            if newer || passed || below_lo(&self.lo, key.user_key) {
+                skipped += 1;
+                if skipped > MAX_SEQUENTIAL_SKIPS && (newer || passed) {
+                    // A run of versions of one key that this scan does not want (a hot
+                    // key, overwritten many times): seek past them in O(log n) instead of
+                    // stepping over each, as RocksDB does after
+                    // `max_sequential_skip_in_iterations`.
+                    let user = key.user_key.to_vec();
+                    let target = if passed {
+                        last_of(&user)
+                    } else {
+                        InternalKeyRef {
+                            user_key: &user,
+                            seq: self.snapshot,
+                            kind: ValueKind::MAX,
+                        }
+                    };
+                    m.start(|s| s.seek(target));
+                    skipped = 0;
+                } else {
+                    m.advance();
+                }
                 continue;
             }
+            skipped = 0;
             let crossed = self.back_last.as_deref().is_some_and(|b| key.user_key >= b);
             if crossed || above_hi(&self.hi, key.user_key) {
                 self.done = true;
@@ -473,7 +644,19 @@ impl DbIter {
             // at the snapshot is the newest, and decides.
             let user = Bytes::copy_from_slice(key.user_key);
             let mut newest: Option<(ValueKind, Bytes)> = None;
+            let mut steps = 0;
             while m.valid() && m.key().user_key == &user[..] {
+                steps += 1;
+                if steps > MAX_SEQUENTIAL_SKIPS {
+                    // Many versions of one key (a hot key): look the visible one up
+                    // directly, and seek before all of them.
+                    newest = match self.sv.get(&user, self.snapshot) {
+                        Ok(value) => value.map(|v| (ValueKind::Put, v)),
+                        Err(e) => return self.fail(e),
+                    };
+                    m.start(|s| s.seek_for_prev(first_of(&user)));
+                    break;
+                }
                 let key = m.key();
                 if key.seq <= self.snapshot {
                     let value = match key.kind {

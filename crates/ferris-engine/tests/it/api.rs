@@ -394,3 +394,55 @@ fn a_db_can_be_shared_between_threads() {
     fn sendable<T: Send>() {}
     sendable::<ferris_engine::DbIter>();
 }
+
+/// Scans step over up to eight unwanted versions of a key and seek past the rest; both
+/// ways, with versions newer than the snapshot and older than the one it sees.
+#[test]
+fn scans_over_a_key_with_many_versions_see_the_right_one() {
+    let (_sim, db) = open_sim(31);
+    db.put("a", "first").unwrap();
+    for i in 0..50 {
+        db.put("hot", format!("old{i}")).unwrap();
+    }
+    db.put("z", "last").unwrap();
+    let snapshot = db.snapshot().unwrap();
+    for i in 0..50 {
+        db.put("hot", format!("new{i}")).unwrap();
+    }
+    db.delete("z").unwrap();
+    fn entries(
+        it: impl Iterator<Item = ferris_engine::Result<(bytes::Bytes, bytes::Bytes)>>,
+    ) -> Vec<(String, String)> {
+        it.map(|e| {
+            let (k, v) = e.unwrap();
+            (
+                String::from_utf8(k.to_vec()).unwrap(),
+                String::from_utf8(v.to_vec()).unwrap(),
+            )
+        })
+        .collect()
+    }
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let now = pairs(&[("a", "first"), ("hot", "new49")]);
+    let then = pairs(&[("a", "first"), ("hot", "old49"), ("z", "last")]);
+    for flush in [false, true] {
+        if flush {
+            db.flush().unwrap();
+        }
+        assert_eq!(entries(db.iter().unwrap()), now);
+        let mut back = entries(db.iter().unwrap().rev());
+        back.reverse();
+        assert_eq!(back, now);
+        assert_eq!(entries(snapshot.iter().unwrap()), then);
+        let mut back = entries(snapshot.iter().unwrap().rev());
+        back.reverse();
+        assert_eq!(back, then);
+        // Starting on the hot key itself.
+        assert_eq!(entries(db.range("hot"..).unwrap()), now[1..]);
+        assert_eq!(entries(snapshot.range("hot"..).unwrap()), then[1..]);
+    }
+}
