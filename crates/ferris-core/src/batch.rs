@@ -68,8 +68,17 @@ impl std::fmt::Debug for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> WriteBatch {
+        WriteBatch::with_capacity(0)
+    }
+
+    /// An empty batch with room for `bytes` bytes of encoded entries before it reallocates
+    /// (an entry takes its key and value plus a tag byte and two varint lengths: 11 bytes at
+    /// most within the size limits).
+    pub fn with_capacity(bytes: usize) -> WriteBatch {
+        let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + bytes);
+        rep.resize(BATCH_HEADER_LEN, 0);
         WriteBatch {
-            rep: vec![0; BATCH_HEADER_LEN],
+            rep,
             count: 0,
             max_key_len: 0,
             max_value_len: 0,

@@ -45,6 +45,9 @@ struct QueueState {
     done: HashMap<u64, Result<u64>>,
     leader_active: bool,
     next_ticket: u64,
+    /// Threads asleep on `WriteQueue::changed`. A leader wakes them only when there are
+    /// some: a notify is a system call even when nobody waits.
+    sleepers: usize,
 }
 
 #[derive(Debug, Default)]
@@ -62,8 +65,16 @@ impl WriteQueue {
     pub(crate) fn wait_idle(&self) {
         let mut q = self.lock();
         while q.leader_active || !q.waiting.is_empty() {
-            q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+            q = self.wait(q);
         }
+    }
+
+    /// Sleeps until a leader finishes, counted in `QueueState::sleepers`.
+    fn wait<'a>(&self, mut q: MutexGuard<'a, QueueState>) -> MutexGuard<'a, QueueState> {
+        q.sleepers += 1;
+        let mut q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+        q.sleepers -= 1;
+        q
     }
 }
 
@@ -84,10 +95,7 @@ impl Inner {
             if at_front && !q.leader_active {
                 break;
             }
-            q = queue
-                .changed
-                .wait(q)
-                .unwrap_or_else(PoisonError::into_inner);
+            q = queue.wait(q);
         }
         // Lead: take our own job and, if it is a write, the writes queued behind it.
         q.leader_active = true;
@@ -125,8 +133,11 @@ impl Inner {
             q.done.insert(waiter.ticket, theirs);
         }
         q.leader_active = false;
+        let wake = q.sleepers > 0;
         drop(q);
-        queue.changed.notify_all();
+        if wake {
+            queue.changed.notify_all();
+        }
         result
     }
 

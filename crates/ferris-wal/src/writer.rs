@@ -123,6 +123,10 @@ struct State {
     synced: u64,
     /// A leader is doing I/O (and has taken `segment`).
     leader_active: bool,
+    /// Callers asleep on `group_done`. A leader wakes them only when there are some: a
+    /// condition variable's notify is a system call even when nobody waits, and a lone
+    /// writer would otherwise pay for one on every append.
+    waiters: usize,
     /// The open segment; `None` while a leader holds it, or after close.
     segment: Option<Segment>,
     /// Reusable buffers, handed back by the leader.
@@ -187,6 +191,7 @@ impl Wal {
                 written: 0,
                 synced: 0,
                 leader_active: false,
+                waiters: 0,
                 segment: Some(segment),
                 spare: (Vec::new(), Vec::new()),
                 poisoned: None,
@@ -373,15 +378,23 @@ impl Wal {
         Ok(state)
     }
 
+    /// Sleeps until a leader finishes its group, counted in `State::waiters`.
+    fn wait_group<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.waiters += 1;
+        let mut state = self
+            .group_done
+            .wait(state)
+            .unwrap_or_else(|p| p.into_inner());
+        state.waiters -= 1;
+        state
+    }
+
     fn wait_for_segment<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
     ) -> Result<MutexGuard<'a, State>> {
         while state.leader_active {
-            state = self
-                .group_done
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = self.wait_group(state);
         }
         check_usable(&state)?;
         Ok(state)
@@ -407,10 +420,7 @@ impl Wal {
             }
             check_usable(&state)?;
             if state.leader_active {
-                state = self
-                    .group_done
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                state = self.wait_group(state);
                 continue;
             }
             state = self.lead(state)?;
@@ -439,6 +449,7 @@ impl Wal {
 
         let mut state = self.lock_raw();
         state.leader_active = false;
+        let wake = state.waiters > 0;
         let Job {
             mut data,
             mut lens,
@@ -466,7 +477,9 @@ impl Wal {
                 Err(e)
             }
         };
-        self.group_done.notify_all();
+        if wake {
+            self.group_done.notify_all();
+        }
         outcome
     }
 
