@@ -22,6 +22,9 @@ pub struct Settings {
     pub memtable_bytes: u64,
     /// Bloom filter bits per key (sled has no filters).
     pub bloom_bits_per_key: u32,
+    /// FerrisDB only: memory-map tables instead of reading them with `pread` (its
+    /// default); the mapped pages a scan or a compaction touches then count in RSS.
+    pub mmap: bool,
 }
 
 /// A block compression codec.
@@ -120,6 +123,12 @@ pub trait Engine: Send + Sync {
     /// Reads every entry, forward or in reverse; returns how many.
     fn scan_all(&self, reverse: bool) -> Result<usize>;
 
+    /// What the engine itself reports about its state, for the notes column (empty for
+    /// engines that report nothing comparable).
+    fn stats_note(&self) -> String {
+        String::new()
+    }
+
     /// Closes the engine, waiting for what it must finish.
     fn close(self: Box<Self>) -> Result<()>;
 }
@@ -156,6 +165,11 @@ impl Ferris {
         options.block_cache_size = settings.cache_bytes;
         options.write_buffer_size = usize::try_from(settings.memtable_bytes)?;
         options.bloom_bits_per_key = settings.bloom_bits_per_key as usize;
+        if settings.mmap {
+            let mut fs = ferris_fs::StdFsOptions::default();
+            fs.mmap = true;
+            options.file_system = std::sync::Arc::new(ferris_fs::StdFs::with_options(fs));
+        }
         options.compression = match settings.compression {
             Codec::None => ferris_engine::Compression::None,
             Codec::Zstd => ferris_engine::Compression::Zstd,
@@ -212,6 +226,20 @@ impl Engine for Ferris {
             }
         }
         Ok(read)
+    }
+
+    /// Level-0 tables now, flushes and compactions so far, and write stalls: the stop
+    /// trigger was never reached while `stops` reads 0.
+    fn stats_note(&self) -> String {
+        let s = self.db.stats();
+        format!(
+            "L0 {} tables, {} flushes, {} compactions, {} slowdowns, {} stops",
+            s.levels.first().map_or(0, |l| l.files),
+            s.flushes,
+            s.compactions,
+            s.slowdowns,
+            s.stalls
+        )
     }
 
     fn close(self: Box<Self>) -> Result<()> {

@@ -82,6 +82,10 @@ pub struct SuiteArgs {
     /// Bloom filter bits per key, for every engine that has filters.
     #[arg(long, default_value_t = 10)]
     pub bloom_bits: u32,
+    /// FerrisDB memory-maps its tables instead of reading them with pread, its default
+    /// (the mapped pages a scan or compaction touches then count in its RSS).
+    #[arg(long)]
+    pub mmap: bool,
     /// Seconds to wait after the overwrite workload before reading its disk figures, so
     /// background flushes and compactions can finish (a quiescent database).
     #[arg(long = "settle", default_value_t = 10)]
@@ -112,6 +116,7 @@ impl SuiteArgs {
             cache_bytes: self.cache_mib << 20,
             memtable_bytes: self.memtable_mib << 20,
             bloom_bits_per_key: self.bloom_bits,
+            mmap: self.mmap,
         }
     }
 
@@ -161,6 +166,9 @@ impl SuiteArgs {
         }
         if self.sync {
             args.push("--sync".into());
+        }
+        if self.mmap {
+            args.push("--mmap".into());
         }
         for (flag, path) in [
             ("--dir", &self.dir),

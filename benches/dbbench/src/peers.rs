@@ -22,11 +22,16 @@ pub fn describe(kind: EngineKind, settings: &Settings) -> String {
     let mib = |b: u64| b >> 20;
     match kind {
         EngineKind::Ferris => format!(
-            "{sync}; compression {:?}; block cache {} MiB; write buffer {} MiB, 2 immutable; bloom {} bits/key; leveled compaction, 1 flush + 1 compaction thread",
+            "{sync}; compression {:?}; block cache {} MiB; write buffer {} MiB, 2 immutable; bloom {} bits/key; tables {}; leveled compaction, 1 flush + 1 compaction thread",
             settings.compression,
             mib(settings.cache_bytes),
             mib(settings.memtable_bytes),
-            settings.bloom_bits_per_key
+            settings.bloom_bits_per_key,
+            if settings.mmap {
+                "memory-mapped"
+            } else {
+                "read with pread"
+            }
         ),
         EngineKind::Rocksdb => format!(
             "{sync}; compression {:?} (bottommost too); LRU block cache {} MiB; write_buffer_size {} MiB, max_write_buffer_number 3; bloom {} bits/key; 4 KiB blocks; max_background_jobs 2; other options RocksDB's defaults",

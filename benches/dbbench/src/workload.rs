@@ -433,11 +433,14 @@ impl Suite<'_> {
             user_bytes += b;
             latency.add(&h)?;
         }
-        let mut note = String::new();
+        let mut notes = Vec::new();
         if let Some(secs) = settle {
             std::thread::sleep(Duration::from_secs(secs));
-            note = format!("disk figures after a {secs} s quiescent wait");
+            notes.push(format!("disk figures after a {secs} s quiescent wait"));
         }
+        notes.push(db.stats_note());
+        notes.retain(|n| !n.is_empty());
+        let note = notes.join("; ");
         let written = proc::disk_write_bytes()
             .zip(written_before)
             .map(|(after, before)| after.saturating_sub(before));

@@ -5,8 +5,8 @@
 //! plug on a real machine cannot do that, so FerrisDB never calls `std::fs` directly.
 //! Instead, every crate takes a [`FileSystem`], and there are two of them:
 //!
-//! - [`StdFs`]: the real one, on `std::fs`, with `memmap2` for zero-copy reads of
-//!   immutable files.
+//! - [`StdFs`]: the real one, on `std::fs`; it reads with `pread`, or, when asked
+//!   ([`StdFsOptions::mmap`]), maps immutable files with `memmap2`.
 //! - [`SimFs`]: an in-memory file system that remembers which bytes and which directory
 //!   entries were made durable, and can simulate a power cut from a seed: unsynced data and
 //!   unsynced directory changes are dropped or torn, deterministically. It can also be told
@@ -70,6 +70,11 @@
 //! 3. [`SimFs::inject`] a [`Fault`] that fails the next sync with [`FaultKind::Eio`].
 //!    Why must a database that sees a failed fsync refuse writes until it is reopened,
 //!    rather than retry the fsync?
+//!
+//! ## What to read next
+//!
+//! `ferris-wal`, the first crate that puts these promises to work: a log that survives a
+//! power cut because it knows exactly which bytes `sync` made durable.
 
 use std::fmt;
 use std::io;

@@ -90,8 +90,12 @@
 //!
 //! ## Reading from disk
 //!
-//! On the real file system a table is memory-mapped, and a block is copied out of the map
-//! just before its checksum is verified. Borrowing blocks from the map instead (zero-copy)
+//! On the real file system a block is read with `pread` into a buffer of its own, and its
+//! checksum is verified there. With `ferris_fs::StdFsOptions::mmap` the table is
+//! memory-mapped instead, and a block is copied out of the map just before its checksum is
+//! verified: one system call less per block, but every page touched counts in the
+//! process's resident memory, which is why mapping is off by default. Borrowing blocks
+//! from the map instead (zero-copy)
 //! was tried and measured: `sstable/get_hit/raw` showed no gain (within the run's noise),
 //! because a 4 KiB copy is small next to the index search and block seek. It would also
 //! leave cached blocks pointing into the map long after their checksum was checked, so the

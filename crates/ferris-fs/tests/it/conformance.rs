@@ -224,22 +224,30 @@ fn a_lock_keeps_an_existing_files_contents(#[values(Impl::Std, Impl::Sim)] imp: 
 }
 
 #[rstest]
-fn only_non_empty_std_files_are_mapped(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
+fn only_non_empty_std_files_are_mapped_and_only_when_asked(
+    #[values(Impl::Std, Impl::Sim)] imp: Impl,
+) {
     let h = Harness::new(imp);
     h.write("full", b"mapped bytes");
     h.write("empty", b"");
+    // The default reads with pread, and SimFs never maps.
     let full = h.fs.open(&h.path("full")).unwrap();
-    let empty = h.fs.open(&h.path("empty")).unwrap();
-    match imp {
-        Impl::Std => assert_eq!(full.mapped(), Some(&b"mapped bytes"[..])),
-        Impl::Sim => assert_eq!(full.mapped(), None),
+    assert_eq!(full.mapped(), None);
+    assert_eq!(full.read_vec(0, 6).unwrap(), b"mapped");
+    if imp == Impl::Std {
+        let mut options = ferris_fs::StdFsOptions::default();
+        options.mmap = true;
+        let mapping: &dyn ferris_fs::FileSystem = &ferris_fs::StdFs::with_options(options);
+        let full = mapping.open(&h.path("full")).unwrap();
+        let empty = mapping.open(&h.path("empty")).unwrap();
+        assert_eq!(full.mapped(), Some(&b"mapped bytes"[..]));
+        assert_eq!(empty.mapped(), None);
+        assert_eq!(
+            full.read_vec(0, 6).unwrap(),
+            b"mapped",
+            "reads work either way"
+        );
     }
-    assert_eq!(empty.mapped(), None);
-    assert_eq!(
-        full.read_vec(0, 6).unwrap(),
-        b"mapped",
-        "reads work either way"
-    );
 }
 
 /// Threads writing their own files through one shared file system each read back exactly
