@@ -24,6 +24,21 @@
 //! table's footer, a WAL record before the tail) is damage too: it is printed the same way
 //! and exits 1. A database that cannot be opened for any other reason (missing, locked,
 //! a newer format) exits 2.
+//!
+//! ## Exercises
+//!
+//! 1. `ferris put /tmp/db k v` a few times with different keys, then run `ferris wal
+//!    dump` on the newest WAL segment in `/tmp/db`. How many bytes of framing does one
+//!    small put cost?
+//! 2. Write enough to cause a flush, then `ferris table dump FILE --blocks` the new table.
+//!    How many entries does a 4 KiB block hold with your keys and values?
+//! 3. Flip one byte in the middle of that table (`printf '\xff' | dd of=FILE bs=1
+//!    seek=N conv=notrunc`) and run `ferris verify /tmp/db`. Which block does it name?
+//!
+//! ## What to read next
+//!
+//! `docs/format/` for the byte layout each dump shows, and `ferris-engine` for what the
+//! files are for.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 

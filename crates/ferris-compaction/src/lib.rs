@@ -95,6 +95,17 @@
 //! assert_eq!(inputs[1].1.len(), 1); // and the level-1 table it overlaps
 //! ```
 //!
+//! ## Guarantees and limits
+//!
+//! - A strategy never picks a table a running compaction owns ([`View::busy`]), so two
+//!   compactions never read or replace the same table.
+//! - [`Leveled`] keeps level 1 and deeper sorted and non-overlapping; [`Tiered`] keeps at
+//!   most [`Tiered::max_runs`] sorted runs once compaction has caught up.
+//! - The picker sees sizes and key ranges, not keys: it cannot know how many entries a
+//!   merge will drop, so its amplification figures are bounds, not predictions.
+//! - One level-0 merge at a time; a level-0 merge under leveled compaction takes all of
+//!   level 0, however big it has grown.
+//!
 //! ## Exercises
 //!
 //! 1. Run `cargo xtask compaction-sim --tiered-max-runs 16`. Which columns move, and why?

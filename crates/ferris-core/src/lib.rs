@@ -32,6 +32,10 @@
 //! 2. Build a [`WriteBatch`] with a put and a delete, encode it, cut the encoding one
 //!    byte short, and decode it. What error do you get, and why must a decoder never
 //!    trust a length it reads?
+//!
+//! ## What to read next
+//!
+//! `ferris-fs`, how FerrisDB touches the disk, and then `ferris-wal`.
 
 #![forbid(unsafe_code)]
 

@@ -164,6 +164,15 @@
 //!   that the child died of SIGKILL (rather than exiting by itself) is skipped.
 //! - One machine, one file system: run it on the file system you deploy on.
 //!
+//! ## Exercises
+//!
+//! 1. Run `cargo xtask crash-test --cycles 20 --seed 1` twice. Which figures in the
+//!    summary repeat exactly, and which change from run to run? Why?
+//! 2. With `sync_writes` off, which writes may a SIGKILL lose, and which may a power cut
+//!    lose? Which of the two does this crate test?
+//! 3. Kill the child with SIGTERM instead of SIGKILL (change `parent.rs`). What does a
+//!    graceful signal let the engine do that makes the test weaker?
+//!
 //! ## What to read next
 //!
 //! `ferris-engine`'s `# Durability` section and `tests/it/power_cut.rs` for the simulated

@@ -153,6 +153,17 @@
 //! - The state space is small on purpose (tiny options, few keys); a bug that needs
 //!   large tables or deep levels will not show here.
 //!
+//! ## Exercises
+//!
+//! 1. Run `cargo xtask sim --seeds 200 --verbose` and pick a seed whose cut landed inside
+//!    a compaction. Replay it with `--start SEED --seeds 1`: does the cut land in the same
+//!    place? Why might it not?
+//! 2. Make the engine lose a write on purpose (in `ferris-engine`'s `write.rs`, publish
+//!    the sequence number before the WAL append returns) and run `cargo test -p
+//!    ferris-sim`. How many seeds fail, and what does the first report say?
+//! 3. Why does the prefix check accept a state that holds *more* than the last durable
+//!    acknowledgement, but never one with a hole?
+//!
 //! ## What to read next
 //!
 //! `ferris_fs::SimFs` for the disk model (what a power cut keeps, what a torn write looks
