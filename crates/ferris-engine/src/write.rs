@@ -45,6 +45,9 @@ struct QueueState {
     done: HashMap<u64, Result<u64>>,
     leader_active: bool,
     next_ticket: u64,
+    /// The leader's group buffer, handed back after each group so that leading one does
+    /// not allocate.
+    spare_group: Vec<Waiter>,
     /// Threads asleep on `WriteQueue::changed`. A leader wakes them only when there are
     /// some: a notify is a system call even when nobody waits.
     sleepers: usize,
@@ -100,7 +103,8 @@ impl Inner {
         // Lead: take our own job and, if it is a write, the writes queued behind it.
         q.leader_active = true;
         let lead = q.waiting.pop_front().expect("we are at the front");
-        let mut group = vec![lead];
+        let mut group = std::mem::take(&mut q.spare_group);
+        group.push(lead);
         if matches!(group[0].job, Job::Write { .. }) {
             let mut bytes = 0;
             while let Some(Waiter {
@@ -133,6 +137,8 @@ impl Inner {
             q.done.insert(waiter.ticket, theirs);
         }
         q.leader_active = false;
+        group.clear();
+        q.spare_group = group;
         let wake = q.sleepers > 0;
         drop(q);
         if wake {
@@ -149,21 +155,23 @@ impl Inner {
         if self.super_version().mem.approximate_size() >= self.options.write_buffer_size {
             self.freeze_memtable(false)?;
         }
-        let mut sync = false;
-        let mut combined: Option<WriteBatch> = None;
-        for waiter in group.iter_mut() {
-            let Job::Write { batch, sync: s } = &mut waiter.job else {
+        // The followers' batches are appended to the leader's, in place: no new batch.
+        let (lead, followers) = group.split_first_mut().expect("a group has a leader");
+        let Job::Write { batch, sync } = &mut lead.job else {
+            unreachable!("write_group runs only for writes");
+        };
+        let mut sync = *sync;
+        for waiter in followers {
+            let Job::Write {
+                batch: theirs,
+                sync: s,
+            } = &waiter.job
+            else {
                 unreachable!("groups hold only writes after the first job");
             };
             sync |= *s;
-            match &mut combined {
-                None => combined = Some(std::mem::take(batch)),
-                Some(c) => {
-                    c.append(batch);
-                }
-            }
+            batch.append(theirs);
         }
-        let mut batch = combined.expect("a group has a leader");
         let last = self.last_seq.load(Ordering::Acquire);
         let first = last + 1;
         batch.set_seq(first);
