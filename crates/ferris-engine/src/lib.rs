@@ -150,13 +150,19 @@
 //! newest first (each asks its bloom filter before reading a block), then each deeper
 //! level's one table whose key range holds the key.
 //!
-//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges every source with a binary
-//! heap (`src/iter.rs`): each step yields the smallest internal key among the sources. On
-//! top of the merge, [`DbIter`] skips versions newer than its sequence number, yields only
-//! the newest remaining version of each user key, and hides keys whose newest version is a
-//! tombstone. Going backwards, a key's versions arrive oldest first, so the iterator
-//! collects them and keeps the newest visible one. The two ends use two mergers and stop
-//! when they meet.
+//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges its sources with a binary
+//! heap (`src/iter.rs`): each step yields the smallest internal key among them. The sources
+//! are the memtables (through cursors that hold their place in the skip list), each level-0
+//! table whose key range meets the scan's, and one `LevelSource` per deeper level, which
+//! opens only the table under its position and moves to the next one at its end (LevelDB's
+//! two-level iterator): a seek costs one table per level, not one per table. On top of the
+//! merge, [`DbIter`] skips versions newer than its sequence number, yields only the newest
+//! remaining version of each user key, and hides keys whose newest version is a tombstone.
+//! After eight unwanted versions of one key in a row (a hot key, overwritten thousands of
+//! times) it seeks past the rest instead of stepping over each, as RocksDB does. Going
+//! backwards, a key's versions arrive oldest first, so the iterator collects them and keeps
+//! the newest visible one (past eight, it looks that one up directly). The two ends use two
+//! mergers and stop when they meet.
 //!
 //! A table file is deleted only when no `Version` lists it and no iterator holds it: each
 //! is an `Arc`, and the last one dropped deletes the file once an edit has removed it.
