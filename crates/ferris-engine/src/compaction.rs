@@ -153,6 +153,14 @@ impl Inner {
     /// Writes `edit` to the manifest and installs it on the current version.
     fn install_edit(&self, edit: &VersionEdit, added: Vec<Arc<TableFile>>) -> Result<()> {
         let mut core = self.lock_core();
+        // Nothing more goes to the manifest once the database is poisoned: after a failed
+        // manifest switch, CURRENT may no longer name the manifest this would extend. The
+        // outputs are left behind as leftovers for the next open to remove.
+        if let Some(reason) = &core.poisoned {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
         let mut edit = edit.clone();
         edit.next_file_number = Some(core.state.next_file_number);
         core.manifest.append(&edit)?;

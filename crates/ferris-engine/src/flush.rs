@@ -56,6 +56,12 @@ impl Inner {
         };
 
         let mut core = self.lock_core();
+        // As for compactions: a poisoned database writes no more manifest edits.
+        if let Some(reason) = &core.poisoned {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
         let edit = VersionEdit {
             added: added.iter().map(|f| (0, (*f.meta).clone())).collect(),
             log_number: Some(imm.next_log),
@@ -106,8 +112,20 @@ impl Inner {
     }
 
     /// Starts a new manifest holding a snapshot of the state, points CURRENT at it, and
-    /// removes the old one.
+    /// removes the old one. A failure poisons the database before the core lock is let go:
+    /// CURRENT may already name the new manifest, so no other thread may append another
+    /// edit to the old one.
     pub(crate) fn rotate_manifest(&self, core: &mut crate::db::Core) -> Result<()> {
+        let result = self.switch_manifest(core);
+        if let Err(e) = &result {
+            core.poisoned
+                .get_or_insert_with(|| format!("a manifest switch failed: {e}"));
+            self.poisoned.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    fn switch_manifest(&self, core: &mut crate::db::Core) -> Result<()> {
         let number = core.state.next_file_number;
         core.state.next_file_number += 1;
         let manifest = ManifestWriter::create(&self.fs, &self.dir, number, &core.state.snapshot())?;

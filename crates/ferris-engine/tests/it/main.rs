@@ -6,6 +6,7 @@ mod bad_input;
 mod concurrency;
 mod corruption;
 mod idle;
+mod io_faults;
 mod model;
 mod power_cut;
 mod verify;
