@@ -1,15 +1,21 @@
 //! Real threads: writers, readers and snapshots at once, checking invariants.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use ferris_engine::WriteBatch;
 
 use crate::open_sim;
 
 /// Eight accounts start with 100 each; writers move amounts between them in atomic
-/// batches while readers check, through snapshots, that the total never changes.
+/// batches while readers check, through snapshots, that the total never changes, and a
+/// third thread flushes and compacts all along.
+///
+/// Each writer makes 300 transfers; `FERRIS_STRESS_SECS=N` makes them transfer for N
+/// seconds instead, for a longer stress run
+/// (`FERRIS_STRESS_SECS=600 cargo test -p ferris-engine --test it transfers`).
 #[test]
-fn transfers_keep_the_total_through_flushes() {
+fn transfers_keep_the_total_through_flushes_and_compactions() {
     let (_sim, db) = open_sim(20);
     let accounts = 8;
     let mut batch = WriteBatch::new();
@@ -19,13 +25,23 @@ fn transfers_keep_the_total_through_flushes() {
     db.write(batch).unwrap();
     let balance =
         |v: Option<ferris_engine::Bytes>| u64::from_le_bytes(v.unwrap()[..8].try_into().unwrap());
+    let deadline = std::env::var("FERRIS_STRESS_SECS")
+        .ok()
+        .and_then(|secs| secs.parse::<u64>().ok())
+        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    let more = |i: u64| match deadline {
+        Some(deadline) => Instant::now() < deadline,
+        None => i < 300,
+    };
     let writers_left = AtomicUsize::new(3);
     let transfer_lock = std::sync::Mutex::new(());
     std::thread::scope(|s| {
         for w in 0..3u64 {
-            let (db, lock, left) = (&db, &transfer_lock, &writers_left);
+            let (db, lock, left, more) = (&db, &transfer_lock, &writers_left, &more);
             s.spawn(move || {
-                for i in 0..300u64 {
+                let mut i = 0u64;
+                while more(i) {
+                    i += 1;
                     let from = (w * 7 + i) % accounts;
                     let to = (from + 1 + i % 5) % accounts;
                     // Read-modify-write needs the reads and the write together.
@@ -66,12 +82,17 @@ fn transfers_keep_the_total_through_flushes() {
             });
         }
         s.spawn(|| {
-            for _ in 0..5 {
+            // At least a few rounds, and on until the writers are done.
+            let mut rounds = 0;
+            while rounds < 3 || writers_left.load(Ordering::Acquire) > 0 {
                 db.flush().unwrap();
+                db.compact().unwrap();
+                rounds += 1;
             }
         });
     });
-    assert!(db.stats().flushes >= 1);
+    let stats = db.stats();
+    assert!(stats.flushes >= 1 && stats.compactions >= 1, "{stats:?}");
 }
 
 /// Concurrent writers each write their own keys; afterwards every write is readable, and
