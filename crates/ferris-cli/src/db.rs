@@ -179,33 +179,54 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
     Ok(Verdict::Intact)
 }
 
-pub(crate) fn get(dir: &Path, key: &str) -> Result<Verdict> {
+pub(crate) fn get(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
     let db = open(dir)?;
-    match db.get(key)? {
-        Some(value) => {
-            println!("{}", show(&value));
-            Ok(Verdict::Intact)
-        }
-        None => {
-            eprintln!("ferris: {key:?} is not set");
-            Ok(Verdict::Damaged)
+    let value = db.get(key)?;
+    if as_json {
+        let out = match &value {
+            Some(v) => json!({"key": show(key.as_bytes()), "found": true, "value": show(v)}),
+            None => json!({"key": show(key.as_bytes()), "found": false, "value": null}),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        match &value {
+            Some(v) => println!("{}", show(v)),
+            None => eprintln!("ferris: {key:?} is not set"),
         }
     }
+    // Exit 1 for a missing key in both modes, so `ferris get DIR K && ...` works either way.
+    Ok(if value.is_some() {
+        Verdict::Intact
+    } else {
+        Verdict::Damaged
+    })
 }
 
-pub(crate) fn put(dir: &Path, key: &str, value: &str) -> Result<Verdict> {
+pub(crate) fn put(dir: &Path, key: &str, value: &str, as_json: bool) -> Result<Verdict> {
     let mut options = Options::default();
     options.create_if_missing = true;
     let db = Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))?;
     db.put(key, value)?;
+    // This process holds the lock and is the only writer, so the last sequence number is
+    // the one the put was given.
+    let seq = db.stats().last_sequence;
     db.close()?;
+    if as_json {
+        let out = json!({"ok": true, "op": "put", "key": show(key.as_bytes()), "seq": seq});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
     Ok(Verdict::Intact)
 }
 
-pub(crate) fn delete(dir: &Path, key: &str) -> Result<Verdict> {
+pub(crate) fn delete(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
     let db = open(dir)?;
     db.delete(key)?;
+    let seq = db.stats().last_sequence;
     db.close()?;
+    if as_json {
+        let out = json!({"ok": true, "op": "delete", "key": show(key.as_bytes()), "seq": seq});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
     Ok(Verdict::Intact)
 }
 
@@ -249,10 +270,44 @@ pub(crate) fn scan(dir: &Path, args: &ScanArgs<'_>) -> Result<Verdict> {
     Ok(Verdict::Intact)
 }
 
+/// The amplification figures `ferris stats` can honestly compute from the files alone.
+struct Amplification {
+    /// Bytes of all tables over bytes of the deepest non-empty level; `None` with no table.
+    space: Option<f64>,
+    /// The deepest non-empty level, the one `space` divides by.
+    deepest: Option<usize>,
+    /// The tables a point lookup may probe: every level-0 table (they overlap), and one
+    /// table in each deeper non-empty level (their tables do not).
+    read: usize,
+}
+
+impl Amplification {
+    fn of(levels: &[ferris_engine::LevelStats]) -> Amplification {
+        let total: u64 = levels.iter().map(|l| l.bytes).sum();
+        let deepest = levels.iter().rposition(|l| l.files > 0);
+        // RocksDB's estimate: the deepest level is taken to hold the live data once, and
+        // everything above it to be extra copies. It says nothing of garbage inside the
+        // deepest level, and with only level 0 it reads 1.0 however much level 0 overlaps.
+        let space = deepest
+            .map(|d| levels[d].bytes)
+            .filter(|&bytes| bytes > 0)
+            .map(|bytes| total as f64 / bytes as f64);
+        let l0 = levels.first().map_or(0, |l| l.files);
+        let deeper = levels.iter().skip(1).filter(|l| l.files > 0).count();
+        Amplification {
+            space,
+            deepest,
+            read: l0 + deeper,
+        }
+    }
+}
+
 pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
     let db = open(dir)?;
     let s = db.stats();
+    db.close()?;
     let live: u64 = s.levels.iter().map(|l| l.bytes).sum();
+    let amp = Amplification::of(&s.levels);
     if as_json {
         let levels: Vec<_> = s
             .levels
@@ -264,6 +319,11 @@ pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
             "table_bytes": live,
             "memtable_bytes": s.memtable_bytes,
             "last_sequence": s.last_sequence,
+            "space_amplification": amp.space,
+            "read_amplification": amp.read,
+            // The engine counts bytes written only while a process has the database open
+            // (`Db::stats`); nothing on disk records them, so a fresh open cannot know.
+            "write_amplification": null,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -276,6 +336,24 @@ pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
             s.memtable_bytes
         );
         println!("last sequence number: {}", s.last_sequence);
+        match (amp.space, amp.deepest) {
+            (Some(space), Some(0)) => println!(
+                "space amplification: {space:.2} (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)"
+            ),
+            (Some(space), Some(d)) => println!(
+                "space amplification: {space:.2} (estimate: bytes of all tables / bytes of L{d}, the deepest non-empty level)"
+            ),
+            _ => println!("space amplification: none (no tables)"),
+        }
+        let l0 = s.levels.first().map_or(0, |l| l.files);
+        println!(
+            "read amplification: {} (tables a point lookup may probe: {l0} in L0 + one in each of {} deeper non-empty levels)",
+            amp.read,
+            amp.read - l0
+        );
+        println!(
+            "write amplification: unknown (counted only while a process has the database open: see Db::stats)"
+        );
     }
     Ok(Verdict::Intact)
 }

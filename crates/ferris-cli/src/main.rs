@@ -4,11 +4,11 @@
 //! ferris wal dump FILE [--json]             every record of a WAL segment, with offsets
 //! ferris table dump FILE [--blocks] [--json] a table's properties, index and entries
 //! ferris manifest dump DIR [--json]         the version edits and the current version
-//! ferris get DIR KEY                        a value
-//! ferris put DIR KEY VALUE                  set a key (creates the database if needed)
-//! ferris delete DIR KEY                     delete a key
+//! ferris get DIR KEY [--json]               a value
+//! ferris put DIR KEY VALUE [--json]         set a key (creates the database if needed)
+//! ferris delete DIR KEY [--json]            delete a key
 //! ferris scan DIR [--prefix P | --from A --to B] [--reverse] [--limit N] [--json]
-//! ferris stats DIR [--json]                 levels, files and sizes
+//! ferris stats DIR [--json]                 levels, files, sizes and amplification
 //! ferris verify DIR [--json]                every checksum of every live file
 //! ```
 //!
@@ -82,6 +82,9 @@ enum Command {
         dir: PathBuf,
         /// The key.
         key: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Set KEY to VALUE, durably. Creates the database if there is none.
     Put {
@@ -91,6 +94,9 @@ enum Command {
         key: String,
         /// The value.
         value: String,
+        /// Print JSON (otherwise nothing is printed on success).
+        #[arg(long)]
+        json: bool,
     },
     /// Delete KEY.
     Delete {
@@ -98,6 +104,9 @@ enum Command {
         dir: PathBuf,
         /// The key.
         key: String,
+        /// Print JSON (otherwise nothing is printed on success).
+        #[arg(long)]
+        json: bool,
     },
     /// Print keys and values in order, one per line (tab-separated).
     Scan {
@@ -122,7 +131,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Levels, files and sizes.
+    /// Levels, files and sizes, and the space and read amplification they imply.
     Stats {
         /// The database directory.
         dir: PathBuf,
@@ -198,9 +207,14 @@ fn main() -> ExitCode {
         Command::Manifest {
             command: ManifestCommand::Dump { dir, json },
         } => db::manifest_dump(&dir, json),
-        Command::Get { dir, key } => db::get(&dir, &key),
-        Command::Put { dir, key, value } => db::put(&dir, &key, &value),
-        Command::Delete { dir, key } => db::delete(&dir, &key),
+        Command::Get { dir, key, json } => db::get(&dir, &key, json),
+        Command::Put {
+            dir,
+            key,
+            value,
+            json,
+        } => db::put(&dir, &key, &value, json),
+        Command::Delete { dir, key, json } => db::delete(&dir, &key, json),
         Command::Scan {
             dir,
             prefix,

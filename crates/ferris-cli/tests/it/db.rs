@@ -1,7 +1,7 @@
 //! The database-level subcommands: put, get, delete, scan, stats and manifest dump, on an
 //! intact and on a damaged database.
 
-use crate::ferris;
+use crate::{ferris, file_named, flip, json};
 
 fn db_dir() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -33,6 +33,55 @@ fn put_get_delete_and_scan_round_trip() {
 }
 
 #[test]
+fn get_put_and_delete_print_json_with_json() {
+    let (_tmp, db) = db_dir();
+    let run = ferris(&["put", "--json", &db, "apple", "red"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(
+        (&v["ok"], &v["op"], &v["key"]),
+        (&true.into(), &"put".into(), &"apple".into())
+    );
+    assert_eq!(v["seq"], 1, "the first write of a new database");
+    let run = ferris(&["get", "--json", &db, "apple"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(
+        (&v["key"], &v["found"], &v["value"]),
+        (&"apple".into(), &true.into(), &"red".into())
+    );
+    let run = ferris(&["delete", "--json", &db, "apple"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(
+        (&v["ok"], &v["op"], &v["seq"]),
+        (&true.into(), &"delete".into(), &2.into())
+    );
+    // A missing key is still exit 1, and says so in the JSON.
+    let run = ferris(&["get", "--json", &db, "apple"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(
+        (&v["found"], &v["value"]),
+        (&false.into(), &serde_json::Value::Null)
+    );
+    // Without --json, put and delete print nothing on success.
+    assert_eq!(ferris(&["put", &db, "pear", "green"]).stdout, "");
+}
+
+#[test]
+fn json_escapes_bytes_that_are_not_printable_text_as_scan_does() {
+    let (_tmp, db) = db_dir();
+    assert_eq!(ferris(&["put", &db, "tab\tkey", "line\nbreak"]).code, 0);
+    let key = "tab\tkey";
+    let get = json(&ferris(&["get", "--json", &db, key]).stdout);
+    let scan = json(&ferris(&["scan", "--json", &db]).stdout);
+    assert_eq!(get["value"], r"line\nbreak", "escaped, as scan escapes it");
+    assert_eq!(get["value"], scan[0]["value"]);
+    assert_eq!(get["key"], scan[0]["key"]);
+}
+
+#[test]
 fn stats_and_manifest_dump_describe_the_database() {
     let (_tmp, db) = db_dir();
     // Enough opens that recovery flushes what piled up in the WAL into a table.
@@ -58,23 +107,113 @@ fn stats_and_manifest_dump_describe_the_database() {
 }
 
 #[test]
+fn stats_text_shows_levels_sizes_and_amplification() {
+    let (_tmp, db) = db_dir();
+    // Six opens, each starting a WAL segment: the open that finds four or more to replay
+    // flushes them into a level-0 table.
+    for i in 0..6 {
+        assert_eq!(ferris(&["put", &db, &format!("k{i}"), "v"]).code, 0);
+    }
+    let v = json(&ferris(&["stats", "--json", &db]).stdout);
+    let l0 = v["levels"][0]["files"].as_u64().unwrap();
+    assert!(l0 >= 1, "{v}");
+    assert_eq!(v["read_amplification"], l0, "only level 0 has tables: {v}");
+    assert_eq!(v["space_amplification"], 1.0, "{v}");
+    assert_eq!(v["write_amplification"], serde_json::Value::Null, "{v}");
+
+    let run = ferris(&["stats", &db]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("level  files        bytes\n"),
+        "{}",
+        run.stdout
+    );
+    let table_bytes = v["table_bytes"].as_u64().unwrap();
+    for expected in [
+        format!("L0     {l0:>5} {table_bytes:>12}\n"),
+        format!("tables: {table_bytes} bytes;"),
+        "last sequence number: 6\n".to_string(),
+        "space amplification: 1.00 (estimate: every table is in L0".to_string(),
+        format!(
+            "read amplification: {l0} (tables a point lookup may probe: {l0} in L0 + one in each of 0 deeper"
+        ),
+        "write amplification: unknown".to_string(),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "{expected:?}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn stats_after_a_compaction_divides_by_the_deepest_level() {
+    let (_tmp, db) = db_dir();
+    {
+        let dir = std::path::Path::new(&db);
+        let mut options = ferris_engine::Options::default();
+        options.idle_after = None;
+        let db = ferris_engine::Db::open(dir, options).unwrap();
+        for i in 0..100 {
+            db.put(format!("key{i:03}"), "value").unwrap();
+        }
+        db.compact().unwrap();
+        // A second table above the compacted one: copies of ten keys.
+        for i in 0..10 {
+            db.put(format!("key{i:03}"), "newer").unwrap();
+        }
+        db.flush().unwrap();
+        db.close().unwrap();
+    }
+    let v = json(&ferris(&["stats", "--json", &db]).stdout);
+    let levels = v["levels"].as_array().unwrap();
+    let deepest = levels.iter().rposition(|l| l["files"] != 0).unwrap();
+    assert!(deepest > 0, "the compaction moved the keys down: {v}");
+    let bytes = |l: &serde_json::Value| l["bytes"].as_u64().unwrap() as f64;
+    let total: f64 = levels.iter().map(bytes).sum();
+    assert_eq!(
+        v["space_amplification"],
+        total / bytes(&levels[deepest]),
+        "{v}"
+    );
+    assert!(v["space_amplification"].as_f64().unwrap() > 1.0, "{v}");
+    assert_eq!(
+        v["read_amplification"], 2,
+        "one table in L0, one level below: {v}"
+    );
+    let run = ferris(&["stats", &db]);
+    let expected = format!("/ bytes of L{deepest}, the deepest non-empty level)");
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+}
+
+#[test]
+fn stats_on_a_damaged_database_exits_2_naming_the_file() {
+    let (_tmp, db) = db_dir();
+    assert_eq!(ferris(&["put", &db, "k", "v"]).code, 0);
+    let current = std::path::Path::new(&db).join("CURRENT");
+    flip(&current, 3);
+    for args in [vec!["stats", &db], vec!["stats", "--json", &db]] {
+        let run = ferris(&args);
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(run.stderr.contains("corruption in"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&current.display().to_string()),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn a_damaged_manifest_is_reported_with_exit_1() {
     let (_tmp, db) = db_dir();
     assert_eq!(ferris(&["put", &db, "k", "v"]).code, 0);
-    let manifest = std::fs::read_dir(&db)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("MANIFEST-")
-        })
-        .unwrap();
+    let manifest = file_named(&db, "MANIFEST-");
     // Flip a bit inside the first edit's payload, past the 32-byte header and 7-byte
     // fragment header.
-    crate::flip(&manifest, 40);
+    flip(&manifest, 40);
     let run = ferris(&["manifest", "dump", &db]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("MANIFEST-"), "{}", run.stdout);

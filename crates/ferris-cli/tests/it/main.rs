@@ -64,6 +64,24 @@ fn write_table(dir: &Path) -> PathBuf {
     path
 }
 
+/// The file in `dir` whose name starts with `prefix` (`"MANIFEST-"`, `"CURRENT"`).
+fn file_named(dir: impl AsRef<Path>, prefix: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no file named {prefix}*"))
+}
+
+/// Parses `stdout` as JSON, showing it when it does not parse.
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 fn flip(path: &Path, offset: usize) {
     let mut bytes = std::fs::read(path).unwrap();
     bytes[offset] ^= 0x20;

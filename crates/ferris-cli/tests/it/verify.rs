@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ferris_engine::{Db, Options};
 
-use crate::{ferris, flip};
+use crate::{ferris, file_named, flip, json};
 
 /// A database with one flushed table and a write still in the WAL; returns the table.
 fn db_with_a_table(dir: &Path) -> PathBuf {
@@ -26,10 +26,6 @@ fn db_with_a_table(dir: &Path) -> PathBuf {
         .collect();
     assert_eq!(tables.len(), 1, "{tables:?}");
     tables.into_iter().next().unwrap()
-}
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 #[test]
@@ -138,6 +134,47 @@ fn damage_in_the_wal_before_its_tail_exits_1_naming_the_segment() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let line = format!("DAMAGED {} at offset 32: ", segment.display());
     assert!(run.stdout.contains(&line), "{}", run.stdout);
+}
+
+#[test]
+fn a_flipped_byte_in_current_exits_1_naming_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    db_with_a_table(&db);
+    let current = db.join("CURRENT");
+    flip(&current, 3); // inside the magic, which the line's checksum covers
+    let run = ferris(&["verify", db.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let line = format!("DAMAGED {} at offset 0: ", current.display());
+    assert!(run.stdout.contains(&line), "{}", run.stdout);
+    assert!(run.stdout.contains("cannot be opened"), "{}", run.stdout);
+
+    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let v = json(&run.stdout);
+    assert_eq!((&v["opened"], &v["intact"]), (&false.into(), &false.into()));
+    assert_eq!(v["problems"][0]["file"], current.display().to_string());
+}
+
+#[test]
+fn a_flipped_byte_in_the_manifest_exits_1_naming_the_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    db_with_a_table(&db);
+    let manifest = file_named(&db, "MANIFEST-");
+    // Inside the first edit's payload, past the 32-byte header and 7-byte fragment
+    // header: the snapshot edit every open writes, so the open cannot go on without it.
+    flip(&manifest, 40);
+    let run = ferris(&["verify", db.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let line = format!("DAMAGED {} at offset ", manifest.display());
+    assert!(run.stdout.contains(&line), "{}", run.stdout);
+
+    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let v = json(&run.stdout);
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["problems"][0]["file"], manifest.display().to_string());
 }
 
 #[test]
