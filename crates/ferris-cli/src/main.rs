@@ -241,8 +241,26 @@ fn main() -> ExitCode {
         Ok(Verdict::Intact) => ExitCode::SUCCESS,
         Ok(Verdict::Damaged) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("ferris: {e:#}");
+            eprintln!("ferris: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, joined by `: ` as anyhow's `{:#}` does, but with each cause
+/// said once: the engine's errors already end with their source's message (`table:
+/// corruption in FILE ...`), so printing every link of the chain would repeat it.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -197,7 +197,12 @@ fn stats_on_a_damaged_database_exits_2_naming_the_file() {
         let run = ferris(&args);
         assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
         assert!(run.stdout.is_empty(), "{}", run.stdout);
-        assert!(run.stderr.contains("corruption in"), "{}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("corruption in").count(),
+            1,
+            "the cause is said once: {}",
+            run.stderr
+        );
         assert!(
             run.stderr.contains(&current.display().to_string()),
             "{}",
