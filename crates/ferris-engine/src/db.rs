@@ -319,6 +319,8 @@ impl Db {
     /// # Errors
     ///
     /// - [`Error::Locked`] if another `Db` has it open;
+    /// - [`Error::ReadOnly`] if the directory cannot be written (a read-only mount, or no
+    ///   write permission): opening always writes;
     /// - [`Error::NotADatabase`] if the directory holds something else, or does not exist
     ///   and `create_if_missing` is off;
     /// - [`Error::is_corruption`] errors (in [`Error::Manifest`], [`Error::Wal`],

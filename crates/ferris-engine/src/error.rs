@@ -56,6 +56,20 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The database directory cannot be written: the file system is mounted read-only,
+    /// or this process lacks write permission there. FerrisDB always writes when it
+    /// opens a database (its lock file, a new WAL segment and a new manifest), so it
+    /// cannot open one it may only read; copy the directory somewhere writable to look
+    /// inside it.
+    #[error("{} is not writable (FerrisDB writes its LOCK, log and manifest there on open)", path.display())]
+    ReadOnly {
+        /// The file or directory that could not be written.
+        path: PathBuf,
+        /// The underlying error (`ReadOnlyFilesystem` or `PermissionDenied`).
+        #[source]
+        source: io::Error,
+    },
+
     /// The directory holds something that is not a FerrisDB database.
     #[error("{} is not a FerrisDB database: {reason}", path.display())]
     NotADatabase {
@@ -84,6 +98,21 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// [`Error::ReadOnly`] when the file system refused a write for want of permission
+    /// or a writable mount, otherwise [`Error::Io`]. Only the first writes of an open go
+    /// through it: once the lock is held, a refusal is an I/O failure like any other.
+    pub(crate) fn io_on_open(path: impl Into<PathBuf>, source: io::Error) -> Error {
+        match source.kind() {
+            io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
+                Error::ReadOnly {
+                    path: path.into(),
+                    source,
+                }
+            }
+            _ => Error::io(path, source),
         }
     }
 

@@ -170,7 +170,8 @@
 //! ## Opening: recovery, step by step
 //!
 //! 1. Create the directory if needed, then take an OS lock on `LOCK` ([`Error::Locked`]
-//!    if another `Db` holds it).
+//!    if another `Db` holds it; [`Error::ReadOnly`] if the directory cannot be written,
+//!    since every open writes a lock, a WAL segment and a manifest).
 //! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
 //!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
 //!    tables, WAL segments or foreign files ([`Error::NotADatabase`]). Before anything is

@@ -59,7 +59,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
                 reason: "the directory does not exist (and create_if_missing is off)".into(),
             });
         }
-        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fs.create_dir_all(dir)
+            .map_err(|e| Error::io_on_open(dir, e))?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
         }
@@ -69,7 +70,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         io::ErrorKind::WouldBlock => Error::Locked {
             path: lock_path.clone(),
         },
-        _ => Error::io(&lock_path, e),
+        _ => Error::io_on_open(&lock_path, e),
     })?;
 
     let block_cache = Arc::new(BlockCache::new(options.block_cache_size));

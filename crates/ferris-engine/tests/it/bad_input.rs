@@ -81,6 +81,47 @@ fn a_missing_directory_without_create_if_missing() {
     assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
 }
 
+/// A read-only mount (or a directory without write permission) cannot be opened, since
+/// opening always writes; the error says so by name, and the database is unharmed for the
+/// next open that can write. The refusal is simulated: a test running as root cannot make
+/// a directory unwritable with permission bits.
+#[test]
+fn a_read_only_directory_is_refused_by_name_and_left_unharmed() {
+    use ferris_fs::{Fault, FaultKind, Op};
+
+    let (sim, db) = open_sim(21);
+    db.put("k", "v").unwrap();
+    drop(db);
+    sim.inject(Fault::new(Op::Lock, FaultKind::ReadOnly).sticky(true));
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::ReadOnly { .. }), "{message}");
+    assert!(
+        message.contains("LOCK") && message.contains("not writable"),
+        "{message}"
+    );
+    assert!(!err.is_corruption());
+
+    sim.clear_faults();
+    let db = Db::open(DIR, sim_options(&sim)).unwrap();
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+/// A new database under a parent that cannot be written: the same error, naming the
+/// directory that could not be created.
+#[test]
+fn a_new_database_under_a_read_only_parent_is_refused_by_name() {
+    use ferris_fs::{Fault, FaultKind, Op};
+
+    let sim = ferris_fs::SimFs::new(22);
+    sim.inject(Fault::new(Op::CreateDir, FaultKind::ReadOnly));
+    let err = Db::open(DIR, sim_options(&sim)).unwrap_err();
+    assert!(
+        matches!(err, Error::ReadOnly { ref path, .. } if path == std::path::Path::new(DIR)),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_newer_format_is_refused_by_name() {
     let (sim, db) = open_sim(15);

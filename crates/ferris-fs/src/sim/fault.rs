@@ -74,6 +74,14 @@ pub enum FaultKind {
     /// with [`FaultKind::Eio`]: Linux reports both through the same write-back error.
     /// Any other operation changes nothing.
     Enospc,
+    /// The file system is mounted read-only, or the directory is not writable by this
+    /// process (`EROFS`, or `EACCES` from permission bits), reported as
+    /// [`io::ErrorKind::ReadOnlyFilesystem`].
+    ///
+    /// Nothing is written or changed, whatever the operation. Aimed at [`Op::Lock`] or
+    /// [`Op::CreateDir`], it stands for a database directory a process may read but not
+    /// write (a test running as root cannot make one with permission bits).
+    ReadOnly,
 }
 
 impl FaultKind {
@@ -88,6 +96,13 @@ impl FaultKind {
                 io::ErrorKind::StorageFull,
                 format!(
                     "simulated ENOSPC (no space left on device) on {op} of {}",
+                    path.display()
+                ),
+            ),
+            FaultKind::ReadOnly => io::Error::new(
+                io::ErrorKind::ReadOnlyFilesystem,
+                format!(
+                    "simulated EROFS (read-only file system) on {op} of {}",
                     path.display()
                 ),
             ),

@@ -52,7 +52,7 @@ impl WritableFile for SimWritable {
         let fault = state.begin(Op::Append, Some(self.epoch), &[&self.path])?;
         let n_written = match fault {
             None => data.len(),
-            Some(FaultKind::Eio) => 0,
+            Some(FaultKind::Eio | FaultKind::ReadOnly) => 0,
             // A full disk accepts what fits and fails on the rest: a short write. Often
             // nothing fits at all; weight that case, so callers see it.
             Some(FaultKind::Enospc) if data.is_empty() || state.rng.random_ratio(1, 3) => 0,
@@ -79,7 +79,11 @@ impl WritableFile for SimWritable {
                 Ok(())
             }
             Some(kind) => {
-                state.disk.fail_sync(self.ino);
+                // A write-back error loses the unsynced pages; a read-only refusal
+                // touches nothing.
+                if kind != FaultKind::ReadOnly {
+                    state.disk.fail_sync(self.ino);
+                }
                 Err(kind.to_error(Op::Sync, &self.path))
             }
         }

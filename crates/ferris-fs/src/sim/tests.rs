@@ -726,6 +726,28 @@ fn bytes_of_a_failed_sync_never_survive_even_without_a_later_sync() {
     }
 }
 
+#[test]
+fn a_read_only_refusal_changes_nothing_and_a_later_sync_still_works() {
+    let fs = setup(9);
+    let mut file = write(&fs, "/d/f", b"good", true);
+    fs.sync_dir(path("/d")).unwrap();
+    file.append(b"more").unwrap();
+    fs.inject(Fault::new(Op::Sync, FaultKind::ReadOnly));
+    assert_eq!(
+        file.sync().unwrap_err().kind(),
+        io::ErrorKind::ReadOnlyFilesystem
+    );
+    fs.inject(Fault::new(Op::Append, FaultKind::ReadOnly));
+    assert!(file.append(b"refused").is_err());
+    assert!(
+        fs.create(path("/d/g")).is_ok(),
+        "the faults fired once each"
+    );
+    file.sync().unwrap();
+    fs.crash();
+    assert_eq!(read(&fs, "/d/f").as_deref(), Some(&b"goodmore"[..]));
+}
+
 // ---- Handles and locks -----------------------------------------------------------------
 
 #[test]
