@@ -1,4 +1,14 @@
-//! `ferris`: look inside FerrisDB's files.
+//! # ferris: looking inside a database
+//!
+//! ## The problem
+//!
+//! The chapters before this one describe files: WAL segments of checksummed fragments,
+//! tables of blocks and a footer, a manifest of version edits, a one-line `CURRENT`. A
+//! description is not the thing. When a database misbehaves (a key that should be there
+//! is not, a directory that will not open, a disk that grows), the first question is what
+//! the files actually hold, and the second is whether they are intact. `ferris` answers
+//! both from the command line, with the same code the engine uses, so what it prints is
+//! what the engine would read.
 //!
 //! ```text
 //! ferris wal dump FILE [--json]             every record of a WAL segment, with offsets
@@ -12,18 +22,176 @@
 //! ferris verify DIR [--json]                every checksum of every live file
 //! ```
 //!
-//! Exit codes: 0 when the file is intact (a torn WAL tail, which a crash leaves, counts as
-//! intact) or the command succeeded, 1 when a file is damaged or `get` finds no value, 2
-//! for bad usage, a database that cannot be opened, or a file that cannot be read.
+//! ## The design
 //!
-//! `ferris verify` opens the database as the other database commands do (which replays
-//! the WAL, so it needs write access and the lock), then reads back CURRENT, the manifest,
-//! every live table and every live WAL segment, checking every checksum. It exits 0 when
-//! all of them are intact, and 1 when any is damaged, printing each problem as
-//! `DAMAGED FILE at offset N: REASON`. Damage that stops the database from opening (a
-//! table's footer, a WAL record before the tail) is damage too: it is printed the same way
-//! and exits 1. A database that cannot be opened for any other reason (missing, locked,
-//! a newer format) exits 2.
+//! The commands come in two kinds, and the difference is what they touch.
+//!
+//! **The dumps read one file, and never write.** `wal dump`, `table dump` and `manifest
+//! dump` go straight to the component crates (`ferris_wal::SegmentReader`,
+//! `ferris_sstable::Table`, `ferris_manifest::read_current` and
+//! `ferris_manifest::VersionEdit::decode`): no lock, no recovery, nothing written. They
+//! work on a database another process has open, on a copy of one file pulled off a
+//! broken machine, and on a directory that will not open. The price is that they show
+//! one file as it is, not the database as recovery would make it: a `wal dump` of the
+//! live segment may end in a torn tail that the writer is still filling, and `manifest
+//! dump` shows edits, not which of the files they name are still on the disk. Damage is
+//! a finding, not an error: the dump prints what is readable, names the offset of what
+//! is not, and exits 1. `wal dump` reads in `SkipCorrupted` mode for that reason, so one
+//! bad record does not hide the ones after it.
+//!
+//! **The database commands go through `ferris_engine::Db`.** `get`, `put`, `delete`,
+//! `scan`, `stats` and `verify` open the database as any program would, so they see what
+//! a program would see: the memtable replayed from the WAL, old versions hidden by newer
+//! ones, deletes applied. Opening is not read-only, and that is the trade-off. Every open takes
+//! the `LOCK` (a database another process has open fails with `Error::Locked`), replays
+//! the WAL, writes a fresh manifest and switches `CURRENT` to it, starts a WAL segment,
+//! and deletes leftovers; an open that replays four or more segments flushes them into a
+//! table (each command is one open, so in the walk-through below the open after the fourth
+//! write does). So even `ferris get` needs write access and changes file names: compare the
+//! manifest's name in `ls` and in `manifest dump` below. The alternative, a read-only open
+//! that replays the WAL into memory and writes nothing, would be a second recovery path
+//! to keep correct; the dumps cover the read-only need instead. Only `put` creates a
+//! database: the others open with `create_if_missing` off, so a mistyped directory is an
+//! error, not a new empty database. `put` and `delete` are synced writes, durable when the
+//! command exits, and close the database cleanly.
+//!
+//! `verify` opens the database, then reads back CURRENT, the manifest, every live table
+//! (every block, bypassing the cache) and every live WAL segment through `Db::verify`,
+//! printing each problem as `DAMAGED FILE at offset N: REASON`. Damage that stops the open
+//! (CURRENT, the manifest, a table's footer, a WAL record before the tail) is damage too:
+//! it is printed the same way, and exits 1.
+//!
+//! `stats` prints what `Db::stats` knows about the levels, and two figures derived from
+//! them. *Space amplification* is the bytes of all tables over the bytes of the deepest
+//! non-empty level (RocksDB's estimate: the deepest level is taken to hold the live data
+//! once and everything above it to be extra copies; it cannot see garbage inside the
+//! deepest level, and reads 1.00 while every table is in level 0). *Read amplification* is
+//! the number of tables a point lookup may probe: every level-0 table, since they overlap,
+//! and one table in each deeper non-empty level (bloom filters make most of those probes
+//! cheap; the memtables come first and are not counted). *Write amplification* is not
+//! printed: the engine counts the bytes it writes only while a process has the database
+//! open (`Db::stats`), nothing on disk records them, and a command that opens the
+//! database for a moment has written nothing worth dividing.
+//!
+//! Output is text for people by default, and `--json` for scripts, with keys and values
+//! printed as text when they are UTF-8 without control characters and escaped
+//! (`\n`, `\xff`) otherwise, the same way in every command.
+//!
+//! ## Walk-through
+//!
+//! A transcript of the commands on a new database, recorded by running the `ferris` built
+//! from this repository (the numbers in file names are whatever the opens allocated, and
+//! `scan`'s tab between key and value is shown as spaces). It is tested: the integration
+//! test `tests/it/walkthrough.rs` runs these commands again on a new database and fails
+//! if the output differs from this page.
+//!
+//! ```text
+//! $ ferris put /tmp/db apple red
+//! $ ferris put /tmp/db pear green
+//! $ ferris put --json /tmp/db plum purple
+//! {
+//!   "key": "plum",
+//!   "ok": true,
+//!   "op": "put",
+//!   "seq": 3
+//! }
+//! $ ferris delete /tmp/db pear
+//! $ ferris get /tmp/db apple
+//! red
+//! $ ferris get --json /tmp/db pear
+//! {
+//!   "found": false,
+//!   "key": "pear",
+//!   "value": null
+//! }
+//! (exit 1)
+//! $ ferris scan /tmp/db
+//! apple   red
+//! plum    purple
+//! $ ls /tmp/db
+//! 000006.sst
+//! 000006.wal
+//! 000007.wal
+//! CURRENT
+//! LOCK
+//! MANIFEST-000011
+//! $ ferris stats /tmp/db
+//! level  files        bytes
+//! L0         1          228
+//! L1         0            0
+//! L2         0            0
+//! L3         0            0
+//! L4         0            0
+//! L5         0            0
+//! L6         0            0
+//! tables: 228 bytes; memtable (replayed from the WAL): 0 bytes
+//! last sequence number: 4
+//! space amplification: 1.00 (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)
+//! read amplification: 1 (tables a point lookup may probe: 1 in L0 + one in each of 0 deeper non-empty levels)
+//! write amplification: unknown (counted only while a process has the database open: see Db::stats)
+//! $ ferris table dump /tmp/db/000006.sst
+//! table /tmp/db/000006.sst
+//!   entries:      4 (1 tombstones)
+//!   keys:         apple@1:Put .. plum@3:Put
+//!   sequences:    1 .. 4
+//!   data blocks:  1 (78 bytes raw, 78 stored, 63 bytes of keys and values)
+//! index:
+//!            0      78  q@72057594037927935:Put
+//! $ ferris manifest dump /tmp/db
+//! /tmp/db/MANIFEST-000013 (1 edits)
+//!   @32       format 1, log 8, next file 14, last seq 4, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//! current version:
+//!   L0: 000006.sst
+//!   log number 8, next file number 14, last sequence 4
+//! $ ferris verify /tmp/db
+//!   current   CURRENT              36 bytes, 1 record
+//!   manifest  MANIFEST-000015      83 bytes, 1 record
+//!   table     000006.sst          228 bytes, 4 blocks, 4 records
+//!   wal       000009.wal           32 bytes, 0 records
+//! checked 4 files, 379 bytes, 4 blocks, 6 records: intact
+//! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
+//! $ ferris verify /tmp/db
+//!   current   CURRENT              36 bytes, 1 record
+//!   manifest  MANIFEST-000017      83 bytes, 1 record
+//!   table     000006.sst          228 bytes, 4 blocks, 0 records
+//!   wal       000010.wal           32 bytes, 0 records
+//! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
+//! checked 4 files, 379 bytes, 4 blocks, 2 records: 1 problem
+//! (exit 1)
+//! $ ferris get /tmp/db apple
+//! ferris: table: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch
+//! (exit 2)
+//! ```
+//!
+//! The first `get` is the fifth open: it replayed the four segments the writes had left and
+//! flushed them into `000006.sst`, which is why `stats` finds a table after four small
+//! writes. The table holds four entries for
+//! three keys: `pear`'s put and its tombstone, which `scan` hides; a compaction into the
+//! deepest level would drop both. Its one index entry is a separator, the shortest key
+//! after the block's last one (`q` > `plum`), at the largest sequence number. The byte
+//! `dd` overwrote is inside the only data block, at offset 0: `verify` names the block,
+//! and `get`, which reads that block, fails rather than answer from damaged bytes.
+//!
+//! # Guarantees and limits
+//!
+//! Exit codes, the same for every command:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | the file or database is intact (a torn WAL tail, which a crash leaves, counts as intact), or the command did what it was asked |
+//! | 1 | `wal dump`, `table dump`, `manifest dump` or `verify` found damage (printed with its file and offset); or `get` found no value |
+//! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
+//!
+//! - The dumps never write, and work on a database in use. The database commands write
+//!   (see above), and need the lock.
+//! - `put` and `delete` are durable when the command exits 0.
+//! - `verify` checks every checksum of every live file, and in tables the key order and
+//!   the index's coverage of the blocks.
+//! - Errors (exit 2) go to standard error as `ferris: ...`, each cause said once. Damage a
+//!   dump finds goes to standard output; with `--json` that is sometimes one line of text
+//!   rather than a JSON document, so a script should read the exit code first.
+//! - One command, one open: a script that runs `ferris get` in a loop pays for a recovery
+//!   each time. A program should link `ferris-engine` instead.
 //!
 //! ## Exercises
 //!
@@ -34,11 +202,17 @@
 //!    How many entries does a 4 KiB block hold with your keys and values?
 //! 3. Flip one byte in the middle of that table (`printf '\xff' | dd of=FILE bs=1
 //!    seek=N conv=notrunc`) and run `ferris verify /tmp/db`. Which block does it name?
+//! 4. Run `ls /tmp/db`, then `ferris get /tmp/db k`, then `ls` again. Which files changed,
+//!    and which step of the engine's recovery changed each?
+//! 5. Hold the database open from a small program (`Db::open`, then wait for a line on
+//!    standard input) and run `ferris stats` on it. Which error do you get, and why can `ferris manifest
+//!    dump` still answer?
 //!
 //! ## What to read next
 //!
-//! `docs/format/` for the byte layout each dump shows, and `ferris-engine` for what the
-//! files are for.
+//! Chapter 9, `ferris-sim`: what these commands let you look at by hand, a simulation
+//! checks over thousands of seeded workloads with power cuts. `docs/format/` has the
+//! byte layout each dump shows, and `ferris-engine` what the files are for.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 

@@ -3,6 +3,7 @@
 
 mod db;
 mod verify;
+mod walkthrough;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
