@@ -28,6 +28,24 @@
 //! directory: each crate's format spec in `docs/` analyses what a power cut leaves between
 //! those steps.
 //!
+//! ## The design: one trait for every call
+//!
+//! Every crate above takes an `Arc<dyn FileSystem>`, and every open file is a
+//! `Box<dyn WritableFile>` or `Box<dyn ReadableFile>`. That is what lets one engine run
+//! unchanged on a real disk, on a simulated one that loses power on command, and on a
+//! simulated one wrapped by a test to fail or shorten a chosen read
+//! (`ferris-engine`'s `tests/it/io_faults.rs`). It costs a virtual call per file
+//! operation and an allocation per opened file, both small next to the system call
+//! behind them; and the compiler cannot inline across the boundary, which matters only
+//! where no system call follows (a block read from a memory-mapped table is a virtual
+//! call to [`ReadableFile::mapped`] and a copy). The larger price
+//! is the trait's narrowness: whatever is not in it, FerrisDB cannot use. There is no
+//! `O_DIRECT`, no `fallocate`, no read-ahead hint, no `io_uring`, and adding one means
+//! adding it to every implementation, the simulated disk's model included. A generic
+//! parameter (`Db<F: FileSystem>`) would remove the virtual calls, but would make every
+//! type above generic and every error message and test longer, for a saving no
+//! benchmark here has shown to matter.
+//!
 //! ## Example
 //!
 //! ```
@@ -60,6 +78,31 @@
 //! [`io::ErrorKind::AlreadyExists`]. Crates above wrap these in their own error types,
 //! adding the path.
 //!
+//! # Limits
+//!
+//! [`SimFs`] models a disk that loses power and reports errors; its [module
+//! docs](sim) describe the model in full. What it does **not** model:
+//!
+//! - **Damage to synced data.** Bytes made durable by a sync are never changed by a
+//!   crash: no bit rot, no misdirected or lost writes of synced sectors. FerrisDB's
+//!   checksums are tested against that separately, by flipping bits in real files.
+//! - **Reordered writes within a file.** A crash keeps a *prefix* of a file's unsynced
+//!   bytes (with at most the last sector torn); a real disk may persist sectors out of
+//!   order, so a later block survives while an earlier one does not.
+//! - **One journal across directories.** Each directory's pending changes survive a
+//!   crash independently of the others', which is harsher than most file systems.
+//! - **Capacity, latency and concurrency of the device.** A full disk is an injected
+//!   fault ([`FaultKind::Enospc`]), not a size; operations take no time; there is no
+//!   second process (locks are per `SimFs`).
+//! - **Memory maps.** [`ReadableFile::mapped`] is always `None`, so code that reads
+//!   through a map is tested only on [`StdFs`].
+//! - **Faults outside the list.** An injected fault is `EIO` or `ENOSPC`, or
+//!   `FaultKind::ReadOnly` for a directory that cannot be written; short reads and other
+//!   misbehaviour come from wrappers a test puts around the trait.
+//!
+//! [`StdFs`] promises only what the operating system does: whether a sync reaches the
+//! medium depends on the disk's write cache and the file system's mount options.
+//!
 //! ## Exercises
 //!
 //! 1. On a [`SimFs`], create a file, append to it, sync it, append again without a sync,
@@ -73,7 +116,7 @@
 //!
 //! ## What to read next
 //!
-//! `ferris-wal`, the first crate that puts these promises to work: a log that survives a
+//! Chapter 2, `ferris-wal`, the first crate that puts these promises to work: a log that survives a
 //! power cut because it knows exactly which bytes `sync` made durable.
 
 use std::fmt;
