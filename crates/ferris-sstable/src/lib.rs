@@ -82,6 +82,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The format
+//!
+//! `docs/format/table.md` is the byte-level specification (version 1). A table is its
+//! blocks, each followed by a 5-byte trailer (a compression byte and a masked CRC-32C of
+//! the stored bytes and that byte), then a fixed 64-byte footer:
+//!
+//! ```text
+//! +--------------+---+-----+--------------+---+--------+---+------------+---+-------+---+--------+
+//! | data block 0 | T | ... | data block n | T | filter | T | properties | T | index | T | footer |
+//! +--------------+---+-----+--------------+---+--------+---+------------+---+-------+---+--------+
+//!                                                                                        64 bytes
+//! T = block trailer (5 bytes)
+//! ```
+//!
+//! | offset | size | footer field | value |
+//! |---|---|---|---|
+//! | 0 | 8 | index offset | u64 |
+//! | 8 | 8 | index size | u64 |
+//! | 16 | 8 | filter offset | u64 |
+//! | 24 | 8 | filter size | u64 |
+//! | 32 | 8 | properties offset | u64 |
+//! | 40 | 8 | properties size | u64 |
+//! | 48 | 4 | format version | `1` |
+//! | 52 | 4 | footer checksum | masked CRC-32C of bytes 0..52 followed by one zero byte |
+//! | 56 | 8 | magic | ASCII `FRSDBSST` |
+//!
+//! All integers are little-endian. A reader starts at the end: the magic identifies the
+//! file, the checksum and version are checked, and the footer's handles (offset and size,
+//! checked against the file's length before anything is read) locate the index, the filter
+//! and the properties. The index maps a separator key per data block to that block's
+//! handle, so every block is found by handle, never by position. The spec gives the
+//! layout of every block kind, what each checksum covers, and the crash analysis of table
+//! creation.
+//!
 //! Reads check only the blocks they touch. [`Table::verify`] checks them all: it reads
 //! every data block from the file (never from the cache), verifies its checksum, decodes
 //! every entry, checks the order of the keys against each other and the index, and that
@@ -96,7 +130,8 @@
 //! verified: one system call less per block, but every page touched counts in the
 //! process's resident memory, which is why mapping is off by default. Borrowing blocks
 //! from the map instead (zero-copy)
-//! was tried and measured: `sstable/get_hit/raw` showed no gain (within the run's noise),
+//! was tried and measured: `sstable/get_hit/raw` (`cargo bench -p ferris-benches --bench
+//! sstable`) showed no gain (within the run's noise),
 //! because a 4 KiB copy is small next to the index search and block seek. It would also
 //! leave cached blocks pointing into the map long after their checksum was checked, so the
 //! copy stays.
@@ -147,8 +182,10 @@
 //!
 //! ## What to read next
 //!
-//! `ferris-memtable`, whose contents a table is built from; `ferris-wal`, which uses the
-//! same masked CRC-32C.
+//! Chapter 5, `ferris-manifest`: a directory of tables is not yet a database until
+//! something records which tables are live, at which level, and survives a crash in the
+//! middle of changing that. `docs/concepts/sorted-tables.md` and
+//! `docs/concepts/bloom-filters.md` go deeper into this chapter's two ideas.
 
 #![forbid(unsafe_code)]
 
