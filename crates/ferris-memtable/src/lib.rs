@@ -94,9 +94,10 @@
 //!   bytes. A user key longer than 30 bytes has one too, which the estimate leaves out.
 //!
 //! Less the 16 key bytes counted as data, that is 128 bytes. `cargo xtask bench` checks the
-//! estimate on every run: it inserts a million entries with 16-byte keys and 100-byte
-//! values and prints the accounted size next to how much the process's resident memory
-//! grew (on the 2-core bench machine, before the estimate was lowered to 128: 248 MiB accounted, RSS grew 223 MiB).
+//! estimate on every run: its one-thread `memtable insert` row inserts a million entries
+//! with 16-byte keys and 100-byte values and prints the accounted size next to how much
+//! the process's resident memory grew, so the two can be compared on any machine with the
+//! code as it is.
 //!
 //! Keeping short keys inside the node matters for speed as much as for memory: a search
 //! compares the probe with a dozen or more nodes' keys, and a key behind a pointer costs a
@@ -123,8 +124,10 @@
 //!
 //! ## What to read next
 //!
-//! `ferris-wal`, which makes each write durable before it lands here; then the engine,
-//! which freezes a full memtable, flushes it to a sorted table, and reads through it.
+//! Chapter 4, `ferris-sstable`: what a full memtable becomes when it is flushed, a sorted
+//! table on disk, built from this skip list's entries in order. `ferris-wal` (chapter 2)
+//! makes each write durable before it lands here, and `docs/concepts/skip-lists.md` goes
+//! deeper into this chapter.
 
 #![deny(unsafe_code)]
 
