@@ -119,9 +119,11 @@
 //!
 //! ## What to read next
 //!
-//! `ferris-engine`'s `compaction.rs`, which executes a [`Choice`]: the merge, the rules
-//! for dropping shadowed versions and tombstones while snapshots are alive, and the
-//! output cuts.
+//! Chapter 8, `ferris-cli`: `ferris stats` and `ferris manifest dump` show the levels a
+//! strategy shaped, on your own database. Before it, `ferris-engine`'s `compaction.rs`
+//! executes a [`Choice`]: the merge, the rules for dropping shadowed versions and
+//! tombstones while snapshots are alive, and the output cuts; and
+//! `docs/concepts/compaction.md` walks through the simulator's runs.
 
 #![forbid(unsafe_code)]
 

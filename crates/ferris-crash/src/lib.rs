@@ -115,8 +115,11 @@
 //! # let _ = Op::Flush;
 //! ```
 //!
-//! The loop itself needs the child binary; `cargo xtask crash-test` builds it and runs
-//! [`crash_loop`]:
+//! The loop itself needs the child binary, so the example below is compiled but not run
+//! as a doctest. Its executable counterpart is `cargo test -p ferris-crash`, whose
+//! integration test (`tests/it/crash_loop.rs`) runs a short [`crash_loop`] against the
+//! child binary cargo builds for it; `cargo xtask crash-test` builds the child and runs
+//! the long one:
 //!
 //! ```no_run
 //! use std::path::Path;

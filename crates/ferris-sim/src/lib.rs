@@ -166,8 +166,10 @@
 //!
 //! ## What to read next
 //!
-//! `ferris_fs::SimFs` for the disk model (what a power cut keeps, what a torn write looks
-//! like); `ferris-engine`'s `tests/it/power_cut.rs` for the exhaustive version over one
+//! Chapter 10, `ferris-crash`: acknowledged writes checked again, against a real process
+//! on a real file system killed with SIGKILL, which tests what a simulated disk cannot.
+//! Beside it: `ferris_fs::SimFs` for the disk model (what a power cut keeps, what a torn
+//! write looks like); `ferris-engine`'s `tests/it/power_cut.rs` for the exhaustive version over one
 //! fixed workload; and `xtask/src/sim.rs` for the campaign runner.
 
 #![forbid(unsafe_code)]
