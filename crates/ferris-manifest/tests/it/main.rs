@@ -1,7 +1,9 @@
-//! Integration tests of ferris-manifest: replay after power cuts and after damage.
+//! Integration tests of ferris-manifest: replay after power cuts and after damage, and the
+//! golden files of format version 1.
 
 mod damage;
 mod decode;
+mod golden;
 mod power_cut;
 
 use std::path::Path;
