@@ -3,7 +3,9 @@
 //! Run by `cargo test --workspace` (they are tests of this crate). Today: every format spec
 //! names its magic number and format version, and those must be the constants the code
 //! writes. A spec that describes several formats (`manifest.md`: the WAL framing, the
-//! version edits and CURRENT) is checked section by section.
+//! version edits and CURRENT) is checked section by section. The version a spec's title
+//! announces (`# Table file format, version 1`) and the one `docs/README.md`'s list of
+//! formats gives for it must be that constant too.
 
 #[cfg(test)]
 mod tests {
@@ -71,6 +73,35 @@ mod tests {
         &rest[..end]
     }
 
+    /// The version in a spec's title, as in `# Table file format, version 1`.
+    fn title_version(spec: &str) -> u32 {
+        let title = spec.lines().next().expect("a title line");
+        assert!(
+            title.starts_with("# "),
+            "the first line is not a title: {title:?}"
+        );
+        title
+            .rsplit_once("version ")
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the title {title:?} does not end with \"version N\""))
+    }
+
+    /// The version `docs/README.md`'s list of formats gives for `format/<name>`, as in
+    /// ``- [`format/wal.md`](format/wal.md): WAL segment files, version 1.``.
+    fn readme_version(name: &str) -> u32 {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/README.md");
+        let readme = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let link = format!("](format/{name})");
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("- ") && l.contains(&link))
+            .unwrap_or_else(|| panic!("docs/README.md lists no format/{name}"));
+        line.rsplit_once("version ")
+            .and_then(|(_, v)| v.trim_end_matches('.').trim().parse().ok())
+            .unwrap_or_else(|| panic!("docs/README.md's line {line:?} names no version"))
+    }
+
     /// The newest version listed in the spec's version history.
     fn newest_history_version(spec: &str) -> u32 {
         let history = spec
@@ -93,6 +124,8 @@ mod tests {
             newest_history_version(&s),
             ferris_wal::format::FORMAT_VERSION
         );
+        assert_eq!(title_version(&s), ferris_wal::format::FORMAT_VERSION);
+        assert_eq!(readme_version("wal.md"), ferris_wal::format::FORMAT_VERSION);
     }
 
     #[test]
@@ -102,6 +135,14 @@ mod tests {
         assert_eq!(version(&s), ferris_sstable::table::format::FORMAT_VERSION);
         assert_eq!(
             newest_history_version(&s),
+            ferris_sstable::table::format::FORMAT_VERSION
+        );
+        assert_eq!(
+            title_version(&s),
+            ferris_sstable::table::format::FORMAT_VERSION
+        );
+        assert_eq!(
+            readme_version("table.md"),
             ferris_sstable::table::format::FORMAT_VERSION
         );
     }
@@ -120,6 +161,15 @@ mod tests {
         let current = section(&s, "## CURRENT");
         assert_eq!(magic(current), ferris_manifest::CURRENT_MAGIC.as_bytes());
         assert_eq!(version(current), ferris_manifest::CURRENT_VERSION);
+        // The title and docs/README.md give one version for the manifest and CURRENT: while
+        // the two are equal, that one. When they part, the title must name both, and this
+        // check changes with it.
+        assert_eq!(title_version(&s), ferris_manifest::FORMAT_VERSION);
+        assert_eq!(title_version(&s), ferris_manifest::CURRENT_VERSION);
+        assert_eq!(
+            readme_version("manifest.md"),
+            ferris_manifest::FORMAT_VERSION
+        );
         // The limits the spec states.
         assert!(s.contains(&format!(
             "**Levels**: {} (`NUM_LEVELS`)",
