@@ -180,7 +180,7 @@
 //! |---|---|
 //! | 0 | the file or database is intact (a torn WAL tail, which a crash leaves, counts as intact), or the command did what it was asked |
 //! | 1 | `wal dump`, `table dump`, `manifest dump` or `verify` found damage (printed with its file and offset); or `get` found no value |
-//! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
+//! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked, a directory it may not write, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
 //!
 //! - The dumps never write, and work on a database in use. The database commands write
 //!   (see above), and need the lock.
