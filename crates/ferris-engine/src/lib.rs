@@ -93,8 +93,8 @@
 //!
 //! Flushes add overlapping level-0 tables; compaction threads
 //! ([`Options::compaction_threads`], `src/compaction.rs`) keep the levels in shape. Each
-//! asks the strategy (`ferris_compaction::Leveled`, a pure function of the levels) what to
-//! do, marks the chosen tables busy, and then:
+//! asks the configured strategy ([`Options::compaction_strategy`]: `Leveled` by default,
+//! or `Tiered`; each a pure function of the levels) what to do, marks the chosen tables busy, and then:
 //!
 //! 1. merges the inputs with the same heap merger scans use, keeping for each user key
 //!    only the newest version in each *snapshot stripe* (versions no live snapshot
@@ -220,8 +220,9 @@
 //!
 //! # Limits
 //!
-//! - The tiered strategy's triggers are not tuned: in `cargo xtask compaction-sim` it
-//!   rewrites more than leveled compaction (see `ferris-compaction`).
+//! - The tiered strategy trades disk and lookups for fewer rewrites: in
+//!   `cargo xtask compaction-sim` it holds up to twice the live data on disk and up to
+//!   eight sorted runs for a lookup to consult (see `ferris-compaction`).
 //! - Memtable inserts happen in the group's leader, one group at a time.
 //! - Background flushes and compactions interleave with writes by the OS scheduler, so a
 //!   simulated power cut at operation `n` is not guaranteed to land on the same
