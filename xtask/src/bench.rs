@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
-use ferris_core::{SeqNo, ValueKind};
+use ferris_core::{BatchEntry, SeqNo, ValueKind};
 use ferris_dbbench::SuiteArgs;
 use ferris_dbbench::engine::EngineKind;
 use ferris_engine::{Db, Options};
@@ -369,13 +369,14 @@ fn memtable(n: usize, value_size: usize) -> Result<Vec<Row>> {
                 s.spawn(move || {
                     for (i, key) in part.iter().enumerate() {
                         let seq = (t * chunk + i) as SeqNo + 1;
-                        // Copy key and value, as `Memtable::apply` does for a batch.
-                        table.insert(
-                            Bytes::copy_from_slice(key),
+                        // One entry per call, as the engine's write path applies a
+                        // one-put batch (copying key and value into the memtable).
+                        table.apply([BatchEntry {
                             seq,
-                            ValueKind::Put,
-                            Bytes::copy_from_slice(value),
-                        );
+                            kind: ValueKind::Put,
+                            key: &key[..],
+                            value: &value[..],
+                        }]);
                     }
                 });
             }
