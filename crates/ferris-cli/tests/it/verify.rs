@@ -69,25 +69,37 @@ fn json_lists_files_totals_and_no_problems() {
     assert_eq!(v["totals"]["bytes"], bytes);
 }
 
+/// Runs `ferris verify` on `db` as text and as JSON, checks that both exit 1 and name
+/// `file` as the first problem (at `offset`, where given), and returns the text output
+/// and the JSON for the checks particular to each case.
+fn verify_finds(db: &Path, file: &Path, offset: Option<u64>) -> (String, serde_json::Value) {
+    let run = ferris(&["verify", db.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let line = match offset {
+        Some(offset) => format!("DAMAGED {} at offset {offset}: ", file.display()),
+        None => format!("DAMAGED {} at offset ", file.display()),
+    };
+    assert!(run.stdout.contains(&line), "{}", run.stdout);
+
+    let json_run = ferris(&["verify", "--json", db.to_str().unwrap()]);
+    assert_eq!(json_run.code, 1);
+    let v = json(&json_run.stdout);
+    assert_eq!(v["intact"], false, "{v}");
+    assert_eq!(v["problems"][0]["file"], file.display().to_string());
+    (run.stdout, v)
+}
+
 #[test]
 fn a_flipped_byte_in_a_table_exits_1_naming_the_file_and_offset() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let table = db_with_a_table(&db);
     flip(&table, 20); // inside the first data block, which starts at 0
-    let run = ferris(&["verify", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let line = format!("DAMAGED {} at offset 0: ", table.display());
-    assert!(run.stdout.contains(&line), "{}", run.stdout);
-    assert!(run.stdout.contains(": 1 problem"), "{}", run.stdout);
-
-    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1);
-    let v = json(&run.stdout);
-    assert_eq!((&v["opened"], &v["intact"]), (&true.into(), &false.into()));
+    let (text, v) = verify_finds(&db, &table, Some(0));
+    assert!(text.contains(": 1 problem"), "{text}");
+    assert_eq!(v["opened"], true);
     let problems = v["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{v}");
-    assert_eq!(problems[0]["file"], table.display().to_string());
     assert_eq!(problems[0]["offset"], 0);
     assert!(
         problems[0]["reason"].as_str().unwrap().contains("checksum"),
@@ -102,17 +114,9 @@ fn damage_that_stops_the_open_still_exits_1_naming_the_file_and_offset() {
     let table = db_with_a_table(&db);
     let len = std::fs::metadata(&table).unwrap().len();
     flip(&table, len as usize - 1); // the footer's magic: opening reads it
-    let run = ferris(&["verify", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let line = format!("DAMAGED {} at offset {}: ", table.display(), len - 64);
-    assert!(run.stdout.contains(&line), "{}", run.stdout);
-    assert!(run.stdout.contains("cannot be opened"), "{}", run.stdout);
-
-    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1);
-    let v = json(&run.stdout);
-    assert_eq!((&v["opened"], &v["intact"]), (&false.into(), &false.into()));
-    assert_eq!(v["problems"][0]["file"], table.display().to_string());
+    let (text, v) = verify_finds(&db, &table, Some(len - 64));
+    assert!(text.contains("cannot be opened"), "{text}");
+    assert_eq!(v["opened"], false);
     assert_eq!(v["problems"][0]["offset"], len - 64);
 }
 
@@ -143,17 +147,9 @@ fn a_flipped_byte_in_current_exits_1_naming_current() {
     db_with_a_table(&db);
     let current = db.join("CURRENT");
     flip(&current, 3); // inside the magic, which the line's checksum covers
-    let run = ferris(&["verify", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let line = format!("DAMAGED {} at offset 0: ", current.display());
-    assert!(run.stdout.contains(&line), "{}", run.stdout);
-    assert!(run.stdout.contains("cannot be opened"), "{}", run.stdout);
-
-    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1);
-    let v = json(&run.stdout);
-    assert_eq!((&v["opened"], &v["intact"]), (&false.into(), &false.into()));
-    assert_eq!(v["problems"][0]["file"], current.display().to_string());
+    let (text, v) = verify_finds(&db, &current, Some(0));
+    assert!(text.contains("cannot be opened"), "{text}");
+    assert_eq!(v["opened"], false);
 }
 
 #[test]
@@ -165,16 +161,7 @@ fn a_flipped_byte_in_the_manifest_exits_1_naming_the_manifest() {
     // Inside the first edit's payload, past the 32-byte header and 7-byte fragment
     // header: the snapshot edit every open writes, so the open cannot go on without it.
     flip(&manifest, 40);
-    let run = ferris(&["verify", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let line = format!("DAMAGED {} at offset ", manifest.display());
-    assert!(run.stdout.contains(&line), "{}", run.stdout);
-
-    let run = ferris(&["verify", "--json", db.to_str().unwrap()]);
-    assert_eq!(run.code, 1);
-    let v = json(&run.stdout);
-    assert_eq!(v["intact"], false);
-    assert_eq!(v["problems"][0]["file"], manifest.display().to_string());
+    verify_finds(&db, &manifest, None);
 }
 
 #[test]
