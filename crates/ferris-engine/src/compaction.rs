@@ -201,11 +201,13 @@ impl Inner {
             .filter(|f| wanted.contains(&f.meta.number))
             .cloned()
             .collect();
+        // Each input block is read once, and the inputs are deleted once the outputs are
+        // in: caching them would only evict the blocks readers need.
         let sources: Vec<Box<dyn Source>> = files
             .iter()
             .map(|f| {
-                Box::new(TableSource::new(f.table.owned_cursor(), f.table.path()))
-                    as Box<dyn Source>
+                let cursor = f.table.owned_cursor().fill_cache(false);
+                Box::new(TableSource::new(cursor, f.table.path())) as Box<dyn Source>
             })
             .collect();
         let all: Vec<Arc<FileMeta>> = inputs.iter().flat_map(|(_, f)| f.clone()).collect();

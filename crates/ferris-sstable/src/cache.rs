@@ -105,11 +105,14 @@ impl BlockCache {
         }
     }
 
-    /// The cached block of `table_id` at `offset`, or the one `load` reads (then cached).
+    /// The cached block of `table_id` at `offset`, or the one `load` reads. With `fill`,
+    /// a block that had to be read is then cached; without, it is used once and dropped,
+    /// so a read that will not come back (a compaction's) evicts nothing.
     pub(crate) fn get_or_load(
         &self,
         table_id: u64,
         offset: u64,
+        fill: bool,
         load: impl FnOnce() -> Result<Block>,
     ) -> Result<Block> {
         if let Some(block) = self.cache.get(&(table_id, offset)) {
@@ -118,7 +121,9 @@ impl BlockCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let block = load()?;
-        self.cache.insert((table_id, offset), block.clone());
+        if fill {
+            self.cache.insert((table_id, offset), block.clone());
+        }
         Ok(block)
     }
 }

@@ -142,6 +142,13 @@
 //! bytes, shared by every table opened with it ([`ReadOptions::with_cache`]), and counts its
 //! hits and misses. Its module docs say why it is built on `quick_cache`.
 //!
+//! A cursor that reads blocks it will never need again, such as a compaction's, can leave
+//! the cache alone with [`TableCursor::fill_cache`]`(false)`: it still takes a block the
+//! cache already holds, but a block it has to read is used once and dropped, so it evicts
+//! nothing readers need. The engine's compactions read that way; without it, one
+//! compaction under a write-only load filled the 64 MiB cache with blocks of tables about
+//! to be deleted, and the process held that memory for nothing.
+//!
 //! # Durability
 //!
 //! [`TableWriter::finish`] returns only after the table is synced, renamed into place and

@@ -367,6 +367,28 @@ fn compact_range_merges_only_what_holds_the_range() {
 }
 
 #[test]
+fn compaction_reads_do_not_fill_the_block_cache() {
+    let sim = ferris_fs::SimFs::new(16);
+    let db = Db::open(crate::DIR, crate::stable_options(&sim)).unwrap();
+    for round in 0..3 {
+        for i in 0..200 {
+            db.put(format!("k{i:03}"), format!("v{round}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert!(stats.compactions > 0, "{stats:?}");
+    assert!(stats.compaction_bytes_read > 0, "{stats:?}");
+    // A compaction reads each input block once, and its inputs are then deleted: none of
+    // it should take the readers' cache (nor its memory under a write-only load).
+    assert_eq!(stats.block_cache.bytes, 0, "{:?}", stats.block_cache);
+    // Reads still fill it.
+    assert_eq!(db.get("k100").unwrap().as_deref(), Some(&b"v2"[..]));
+    assert!(db.stats().block_cache.bytes > 0);
+}
+
+#[test]
 fn tight_flow_control_limits_slow_writes_down_but_lose_nothing() {
     let sim = ferris_fs::SimFs::new(15);
     let mut options = crate::sim_options(&sim);

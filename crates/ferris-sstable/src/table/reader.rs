@@ -199,6 +199,7 @@ impl Table {
             data_offset: 0,
             error: None,
             failed: false,
+            fill_cache: true,
         }
     }
 
@@ -240,9 +241,14 @@ impl Table {
     ///
     /// [`Error::Io`] or [`Error::Corruption`] from reading it.
     pub fn data_block(&self, handle: BlockHandle) -> Result<Block> {
+        self.data_block_filling(handle, true)
+    }
+
+    /// [`Table::data_block`], caching a block it had to read only with `fill`.
+    fn data_block_filling(&self, handle: BlockHandle, fill: bool) -> Result<Block> {
         let load = || self.load_data_block(handle);
         match &self.cache {
-            Some(cache) => cache.get_or_load(self.id, handle.offset, load),
+            Some(cache) => cache.get_or_load(self.id, handle.offset, fill, load),
             None => load(),
         }
     }
@@ -345,6 +351,8 @@ pub struct TableCursor<'a> {
     /// The error that stopped the cursor, until [`TableCursor::status`] hands it out.
     error: Option<Error>,
     failed: bool,
+    /// Blocks read from the file go into the block cache.
+    fill_cache: bool,
 }
 
 /// The table a cursor reads: borrowed, or shared so the cursor can be `'static`.
@@ -366,6 +374,20 @@ impl std::ops::Deref for TableRef<'_> {
 }
 
 impl TableCursor<'_> {
+    /// Whether blocks this cursor has to read from the file go into the table's block
+    /// cache (the default, `true`). Blocks already cached are used either way.
+    ///
+    /// A compaction reads each input block once and never again (its output replaces the
+    /// inputs), so it turns this off: otherwise every compaction would fill the cache with
+    /// blocks of tables about to be deleted, evicting the blocks readers need, and hold
+    /// the cache's whole capacity in memory under a write-only load. RocksDB's
+    /// `ReadOptions::fill_cache` is the same switch.
+    #[must_use]
+    pub fn fill_cache(mut self, fill: bool) -> Self {
+        self.fill_cache = fill;
+        self
+    }
+
     /// Whether the cursor is on an entry.
     pub fn valid(&self) -> bool {
         !self.failed && self.data.as_ref().is_some_and(BlockIter::valid)
@@ -513,7 +535,7 @@ impl TableCursor<'_> {
             }
         };
         self.data_offset = handle.offset;
-        match self.table.data_block(handle) {
+        match self.table.data_block_filling(handle, self.fill_cache) {
             Ok(block) => {
                 self.data = Some(block.iter(compare_encoded));
                 true
