@@ -63,21 +63,25 @@ pub struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     /// Starts decoding at the beginning of `buf`.
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Decoder<'a> {
         Decoder { buf, pos: 0 }
     }
 
     /// Bytes consumed so far.
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// The bytes not yet consumed.
+    #[inline]
     pub fn remaining(&self) -> &'a [u8] {
         &self.buf[self.pos..]
     }
 
     /// True when every byte has been consumed.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.pos == self.buf.len()
     }
@@ -91,6 +95,7 @@ impl<'a> Decoder<'a> {
     /// # Errors
     ///
     /// Fails if fewer than `n` bytes remain.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let rest = self.remaining();
         if rest.len() < n {
@@ -136,7 +141,20 @@ impl<'a> Decoder<'a> {
     /// # Errors
     ///
     /// Fails on a truncated varint, one longer than 10 bytes, or one that overflows 64 bits.
+    #[inline]
     pub fn varint64(&mut self) -> Result<u64, DecodeError> {
+        // Most varints in a block (lengths, shared-prefix counts) are one byte: take those
+        // here, where the caller can inline it, and leave the loop to the rest.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint64_multibyte()
+    }
+
+    fn varint64_multibyte(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut value = 0u64;
         for i in 0..MAX_VARINT64_LEN {
@@ -165,6 +183,7 @@ impl<'a> Decoder<'a> {
     /// # Errors
     ///
     /// Fails like [`Decoder::varint64`], or if the value does not fit in 32 bits.
+    #[inline]
     pub fn varint32(&mut self) -> Result<u32, DecodeError> {
         let start = self.pos;
         let v = self.varint64()?;

@@ -142,6 +142,35 @@ proptest! {
         }
     }
 
+    /// Lengths on both sides of 128 take both ways through the entry decoder: three
+    /// one-byte lengths read directly, or any of them a multi-byte varint.
+    #[test]
+    fn long_and_short_keys_and_values_round_trip(
+        sizes in proptest::collection::vec((0usize..300, 0usize..300), 1..40),
+        interval in 1usize..20,
+    ) {
+        let want: Vec<(Vec<u8>, Vec<u8>)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, v))| {
+                let mut key = format!("{i:04}").into_bytes();
+                key.resize(4 + k, b'k');
+                (key, vec![(i % 251) as u8; v])
+            })
+            .collect();
+        let block = build(&want, interval);
+        let mut it = block.iter(bytewise);
+        prop_assert_eq!(collect_forward(&mut it), want.clone());
+        prop_assert_eq!(collect_backward(&mut it), want.clone());
+        for (k, v) in &want {
+            it.seek(k);
+            prop_assert!(it.valid());
+            prop_assert_eq!(it.key(), &k[..]);
+            prop_assert_eq!(it.value_slice(), &v[..]);
+        }
+        it.status().unwrap();
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_cursors_terminate(
         bytes in proptest::collection::vec(any::<u8>(), 0..200),
