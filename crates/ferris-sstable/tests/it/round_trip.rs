@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use ferris_core::{InternalKey, ValueKind};
+use ferris_fs::{Fault, FaultKind, Op};
 use ferris_sstable::{Compression, Error, Table, TableOptions, TableWriter};
 
 use crate::{entries, path, scan, sim, write};
@@ -208,4 +209,56 @@ fn a_power_cut_during_creation_leaves_no_table_or_a_whole_one() {
             Err(e) => panic!("cut after {cut} ops: {e}"),
         }
     }
+}
+
+/// A table several times the writer's 1 MiB buffer: the blocks go out in buffered writes
+/// during the build, the rest at `finish`, and every offset in the index still points at
+/// its block.
+#[test]
+fn a_table_larger_than_the_write_buffer_round_trips() {
+    let (_, fs) = sim();
+    let want: Vec<(InternalKey, Bytes)> = (0..30_000u32)
+        .map(|i| {
+            (
+                InternalKey::new(Bytes::from(format!("key{i:08}")), 1, ValueKind::Put),
+                Bytes::from(vec![(i % 251) as u8; 100]),
+            )
+        })
+        .collect();
+    let table = write(&fs, "big.sst", &want, TableOptions::default());
+    assert!(table.file_size() > 3 << 20, "{} bytes", table.file_size());
+    assert_eq!(scan(&table).unwrap(), want);
+    for (k, v) in want.iter().step_by(997) {
+        let (got_key, got_value) = table.get(k.user_key(), 1).unwrap().unwrap();
+        assert_eq!((&got_key, &got_value), (k, v));
+    }
+    let check = table.verify().unwrap();
+    assert!(check.is_intact(), "{:?}", check.damage);
+    assert_eq!(
+        check.bytes,
+        table.file_size(),
+        "every byte lies under a checksum"
+    );
+}
+
+/// A write that fails while the writer empties its buffer mid-table is a typed I/O
+/// error naming the temporary file, and no table appears under the real name.
+#[test]
+fn a_failed_buffered_write_is_an_io_error_naming_the_temporary_file() {
+    let (sim_fs, fs) = sim();
+    sim_fs.inject(Fault::new(Op::Append, FaultKind::Eio).path_contains("big.sst"));
+    let mut w = TableWriter::create(fs.clone(), &path("big.sst"), TableOptions::default()).unwrap();
+    let mut failed = None;
+    for i in 0..30_000u32 {
+        let key = InternalKey::new(Bytes::from(format!("key{i:08}")), 1, ValueKind::Put);
+        if let Err(e) = w.add(&key, &[7u8; 100]) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let e = failed.expect("the first buffered write fails, before the table is finished");
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("big.sst.tmp"), "{e}");
+    drop(w);
+    assert!(!fs.exists(&path("big.sst")).unwrap());
 }
