@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ferris_sstable::{BlockCache, ReadOptions, Table, TableOptions};
 
-use crate::{entries, path, scan, sim, write};
+use crate::{entries, path, scan, sim, walk, write};
 
 fn small_blocks() -> TableOptions {
     let mut o = TableOptions::default();
@@ -70,18 +70,6 @@ fn the_cache_stays_within_its_capacity_and_is_shared_by_tables() {
     assert_eq!(stats.misses, blocks);
 }
 
-/// Every entry a cursor walks from the first, as (encoded key, value).
-fn walk(mut cursor: ferris_sstable::TableCursor<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    cursor.seek_to_first();
-    while cursor.valid() {
-        out.push((cursor.key().to_vec(), cursor.value().to_vec()));
-        cursor.next();
-    }
-    cursor.status().unwrap();
-    out
-}
-
 #[test]
 fn a_cursor_that_does_not_fill_the_cache_caches_nothing_but_uses_what_is_cached() {
     let (_, fs) = sim();
@@ -92,16 +80,16 @@ fn a_cursor_that_does_not_fill_the_cache_caches_nothing_but_uses_what_is_cached(
     let n_blocks = table.properties().n_data_blocks;
     assert!(n_blocks > 2, "the test needs several blocks");
 
-    let bypassing = walk(table.cursor().fill_cache(false));
+    let bypassing = walk(table.cursor().fill_cache(false)).unwrap();
     let stats = cache.stats();
     assert_eq!(stats.bytes, 0, "nothing was cached");
     assert_eq!((stats.hits, stats.misses), (0, n_blocks));
 
     // Once a filling cursor has cached the blocks, a bypassing one reads them from there.
-    let filling = walk(table.cursor());
+    let filling = walk(table.cursor()).unwrap();
     assert_eq!(filling, bypassing);
     assert!(cache.stats().bytes > 0);
-    assert_eq!(walk(table.cursor().fill_cache(false)), filling);
+    assert_eq!(walk(table.cursor().fill_cache(false)).unwrap(), filling);
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses), (n_blocks, 2 * n_blocks));
 }

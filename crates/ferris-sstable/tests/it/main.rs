@@ -68,8 +68,14 @@ pub(crate) fn write(
 
 /// Every entry of a table, forwards.
 pub(crate) fn scan(table: &Table) -> ferris_sstable::Result<Vec<(InternalKey, Bytes)>> {
+    walk(table.cursor())
+}
+
+/// Every entry `c` walks from the first, forwards.
+pub(crate) fn walk(
+    mut c: ferris_sstable::TableCursor<'_>,
+) -> ferris_sstable::Result<Vec<(InternalKey, Bytes)>> {
     let mut out = Vec::new();
-    let mut c = table.cursor();
     c.seek_to_first();
     while c.valid() {
         out.push((InternalKey::decode(c.key()).unwrap(), c.value()));
