@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ferris_engine::WriteBatch;
 
-use crate::open_sim;
+use crate::{Leaving, open_sim};
 
 /// Eight accounts start with 100 each; writers move amounts between them in atomic
 /// batches while readers check, through snapshots, that the total never changes, and a
@@ -39,6 +39,7 @@ fn transfers_keep_the_total_through_flushes_and_compactions() {
         for w in 0..3u64 {
             let (db, lock, left, more) = (&db, &transfer_lock, &writers_left, &more);
             s.spawn(move || {
+                let _leaving = Leaving(left);
                 let mut i = 0u64;
                 while more(i) {
                     i += 1;
@@ -58,7 +59,6 @@ fn transfers_keep_the_total_through_flushes_and_compactions() {
                     batch.put(format!("pad{w}-{i}"), vec![0u8; 200]);
                     db.write(batch).unwrap();
                 }
-                left.fetch_sub(1, Ordering::Release);
             });
         }
         for _ in 0..2 {

@@ -2,13 +2,13 @@
 //! merged into level 1; writes arriving meanwhile, and closing meanwhile, are safe.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferris_engine::{Db, Options, Stats, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 
-use crate::{DIR, sim_options, wait_for};
+use crate::{DIR, Leaving, sim_options, wait_for};
 
 fn idle_options(sim: &SimFs, idle_after: Option<Duration>) -> Options {
     let mut options = sim_options(sim);
@@ -132,7 +132,7 @@ fn no_idle_work_happens_when_it_is_off() {
 /// round in between, and idle work is done once per sequence number, so the count never
 /// grew again: the writer gave up after a minute, and the reader, waiting for a flag the
 /// panicking writer never cleared, spun until CI's time ran out. The count is now read
-/// before each write, and the flag is cleared however the writer ends.
+/// before each write, and the writer counts itself out however it ends ([`Leaving`]).
 #[test]
 fn writes_during_idle_work_stay_atomic_and_lose_nothing() {
     const ROUNDS: u32 = 15;
@@ -159,24 +159,17 @@ fn writes_during_idle_work_stay_atomic_and_lose_nothing() {
         });
     };
     write_and_wait_for_idle_work(0);
-    let writing = AtomicBool::new(true);
+    let writing = AtomicUsize::new(1);
     std::thread::scope(|s| {
         s.spawn(|| {
-            // Cleared on the way out, panic or not, so the reader always stops.
-            struct Done<'a>(&'a AtomicBool);
-            impl Drop for Done<'_> {
-                fn drop(&mut self) {
-                    self.0.store(false, Ordering::Release);
-                }
-            }
-            let _done = Done(&writing);
+            let _leaving = Leaving(&writing);
             for r in 1..=ROUNDS {
                 write_and_wait_for_idle_work(r);
             }
         });
         s.spawn(|| {
             let mut checks = 0;
-            while writing.load(Ordering::Acquire) || checks < 10 {
+            while writing.load(Ordering::Acquire) > 0 || checks < 10 {
                 let snap = db.snapshot().unwrap();
                 let rounds: Vec<String> = snap
                     .iter()

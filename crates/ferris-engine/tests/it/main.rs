@@ -13,6 +13,7 @@ mod verify;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferris_engine::{Db, Options};
@@ -49,6 +50,17 @@ pub(crate) fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "gave up waiting for {what}");
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Counts a running thread out of `left` when dropped, whether the thread returns or
+/// panics. Writer threads hold one, so that a reader looping "while writers are left"
+/// stops when a writer fails, and the test reports the failure instead of hanging.
+pub(crate) struct Leaving<'a>(pub(crate) &'a AtomicUsize);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
     }
 }
 

@@ -4,12 +4,12 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ferris_engine::{Db, Error, FileKind, Problem, VerifyReport, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 
-use crate::{DIR, open_sim, path, stable_options};
+use crate::{DIR, Leaving, open_sim, path, stable_options};
 
 /// Flips one bit of `path` on the simulated disk, by writing the file again.
 fn flip_sim(sim: &SimFs, path: &Path, offset: u64) {
@@ -240,18 +240,18 @@ fn verify_on_a_closed_database_is_an_error() {
 #[test]
 fn verify_alongside_writes_flushes_and_compactions_finds_nothing() {
     let (_sim, db) = open_sim(46);
-    let writing = AtomicBool::new(true);
+    let writing = AtomicUsize::new(1);
     let verified = std::thread::scope(|s| {
         let writer = s.spawn(|| {
+            let _leaving = Leaving(&writing);
             let value = vec![3u8; 200];
             for i in 0..3000 {
                 db.put(format!("key{:05}", (i * 7919) % 1000), &value)
                     .unwrap();
             }
-            writing.store(false, Ordering::Release);
         });
         let mut verified = 0;
-        while writing.load(Ordering::Acquire) || verified < 3 {
+        while writing.load(Ordering::Acquire) > 0 || verified < 3 {
             let report = db.verify().unwrap();
             assert!(
                 report.is_clean(),
