@@ -53,7 +53,11 @@
 //!    (`src/write.rs`). The writer at the front becomes the **leader**; the others wait.
 //! 2. **Group.** The leader takes the batches queued behind it (up to 1 MiB) and appends
 //!    them into one batch, so the group is one WAL record: all of it survives a crash or
-//!    none of it does, and the log stays in sequence-number order.
+//!    none of it does, and the log stays in sequence-number order. A leader whose own
+//!    write wants an fsync first **gathers**: it waits, for at most half the last durable
+//!    group's fsync, until the writers that group released have queued again, so the
+//!    writers share each fsync instead of splitting into two cohorts that take turns
+//!    (`ferris_wal::group` explains both).
 //! 3. **Room.** If the memtable is full ([`Options::write_buffer_size`]) the leader freezes
 //!    it: the WAL is **rotated** (the old segment is sealed and fsync'd, a new one created
 //!    and its directory entry fsync'd), the memtable joins the frozen list, and the flush

@@ -6,14 +6,22 @@
 //! the memtable, and publishes the new last sequence number. Then it hands each follower
 //! its result and the next writer at the front leads the next group. One record per group
 //! keeps the WAL in sequence-number order, so a crash always leaves a prefix of history.
+//!
+//! # Gathering the writers a sync just released
+//!
+//! A leader about to write a durable group first waits, briefly, for the writers the
+//! last durable group released to queue again, so that both halves of the writers share
+//! one fsync instead of taking turns (`ferris_wal::group` explains the turns and the
+//! wait; the WAL's own group commit does the same one level down).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferris_core::WriteBatch;
 use ferris_wal::SyncMode;
+use ferris_wal::group::{GroupPacer, gather};
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -44,7 +52,8 @@ struct QueueState {
     /// Results for followers, by ticket.
     done: HashMap<u64, Result<u64>>,
     leader_active: bool,
-    next_ticket: u64,
+    /// Tickets, and the last durable group, for the next leader to gather its writers.
+    pacer: GroupPacer,
     /// The leader's group buffer, handed back after each group so that leading one does
     /// not allocate.
     spare_group: Vec<Waiter>,
@@ -57,6 +66,8 @@ struct QueueState {
 pub(crate) struct WriteQueue {
     state: Mutex<QueueState>,
     changed: Condvar,
+    /// Signalled when a writer queues while a leader gathers.
+    arrived: Condvar,
 }
 
 impl WriteQueue {
@@ -87,9 +98,11 @@ impl Inner {
     pub(crate) fn submit(&self, job: Job) -> Result<u64> {
         let queue = &self.write_queue;
         let mut q = queue.lock();
-        let ticket = q.next_ticket;
-        q.next_ticket += 1;
+        let (ticket, wake) = q.pacer.take_ticket();
         q.waiting.push_back(Waiter { ticket, job });
+        if wake {
+            queue.arrived.notify_one();
+        }
         loop {
             if let Some(result) = q.done.remove(&ticket) {
                 return result;
@@ -102,6 +115,16 @@ impl Inner {
         }
         // Lead: take our own job and, if it is a write, the writes queued behind it.
         q.leader_active = true;
+        let durable = matches!(
+            q.waiting.front(),
+            Some(Waiter {
+                job: Job::Write { sync: true, .. },
+                ..
+            })
+        );
+        if durable {
+            q = gather(q, &queue.arrived, |q| &mut q.pacer);
+        }
         let lead = q.waiting.pop_front().expect("we are at the front");
         let mut group = std::mem::take(&mut q.spare_group);
         group.push(lead);
@@ -121,12 +144,19 @@ impl Inner {
         }
         drop(q);
 
+        let mut wal_time = None;
         let result = match &group[0].job {
             Job::Freeze => self.freeze_memtable(true),
-            Job::Write { .. } => self.write_group(&mut group).map(|()| 0),
+            Job::Write { .. } => self
+                .write_group(&mut group)
+                .map(|synced| wal_time = synced)
+                .map(|()| 0),
         };
 
         let mut q = queue.lock();
+        // Only the WAL write and fsync count as the group's time, not a stall for flow
+        // control or a flush: the next leader may wait for half of it.
+        q.pacer.released(group.len() as u64, wal_time);
         for waiter in &group[1..] {
             let theirs = match &result {
                 Ok(v) => Ok(*v),
@@ -148,7 +178,8 @@ impl Inner {
     }
 
     /// Writes a group of batches as one WAL record, then applies it to the memtable.
-    fn write_group(&self, group: &mut [Waiter]) -> Result<()> {
+    /// Returns how long the WAL write and its fsync took, if the group was synced.
+    fn write_group(&self, group: &mut [Waiter]) -> Result<Option<Duration>> {
         self.check_writable()?;
         self.flow_control()?;
         // Only a full memtable needs the core lock to be frozen.
@@ -180,10 +211,12 @@ impl Inner {
         } else {
             SyncMode::Manual
         };
+        let started = sync.then(Instant::now);
         if let Err(e) = self.wal.append_with(batch.as_bytes(), mode) {
             self.poison(&format!("a WAL write failed: {e}"));
             return Err(e.into());
         }
+        let wal_time = started.map(|t| t.elapsed());
         let user_bytes = self.super_version().mem.apply(batch.iter());
         // Only now may readers see the group: every entry is in the memtable.
         self.last_seq
@@ -191,7 +224,7 @@ impl Inner {
         self.counters
             .user_bytes
             .fetch_add(user_bytes, Ordering::Relaxed);
-        Ok(())
+        Ok(wal_time)
     }
 
     /// Slows writes down while level 0 holds many tables, and stops them while it holds

@@ -82,6 +82,11 @@
 //! records each fsync carries; see [`Wal`]'s module docs for the protocol, and
 //! `cargo xtask bench` (or `cargo bench -p ferris-benches --bench wal`) for what it buys.
 //!
+//! Left alone, the writers split into two cohorts that take turns, each fsync carrying
+//! about half of them. So a leader first waits, briefly, for the writers the last group
+//! released to queue again: the [`group`] module explains the turns and the wait, which
+//! the engine's own write queue reuses.
+//!
 //! # Durability
 //!
 //! - With [`SyncMode::Always`] (the default), [`Wal::append`] returns `Ok` only after the
@@ -143,7 +148,9 @@
 //!    [`RecoveryMode::TolerateTornTail`], and what under [`RecoveryMode::PointInTime`]?
 //!    Now flip a byte of the *last* record instead: why is the answer different?
 //! 3. Run `cargo bench -p ferris-benches --bench wal` and read the fsyncs per record it
-//!    prints for 8 threads. Why is it not 1/8?
+//!    prints for 8 threads. Then make [`group::gather`] return at once and run it again:
+//!    why does it settle near 1/4 without the wait, and why does the throughput not
+//!    double when the fsyncs halve?
 //!
 //! ## What to read next
 //!
@@ -154,6 +161,7 @@
 
 mod error;
 pub mod format;
+pub mod group;
 mod reader;
 mod writer;
 

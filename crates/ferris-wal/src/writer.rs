@@ -16,10 +16,15 @@
 //! buffer, makes one `append` and, if any record in the group asked for it, one `sync`.
 //! Records that arrive meanwhile queue up for the next leader. Under load the groups grow
 //! by themselves, which is exactly when sharing fsyncs pays.
+//!
+//! A leader whose own record wants an fsync first gathers: it waits, briefly, for the
+//! writers the last durable group released to queue again ([`crate::group`] explains why
+//! groups otherwise settle at half the writers).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use ferris_fs::{FileSystem, WritableFile};
 
@@ -28,6 +33,7 @@ use crate::format::{
     MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record, frame_seal,
     parse_segment_file_name, segment_path,
 };
+use crate::group::{GroupPacer, gather};
 
 /// When [`Wal::append`] makes a record durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,6 +99,8 @@ pub struct Wal {
     state: Mutex<State>,
     /// Signalled whenever a leader finishes, so followers can check their record.
     group_done: Condvar,
+    /// Signalled when a caller queues while a leader gathers (see [`crate::group`]).
+    arrived: Condvar,
     stats: Counters,
 }
 
@@ -115,8 +123,9 @@ struct State {
     queue_wants_sync: bool,
     /// Some caller asked for the segment to be sealed after the queue is written.
     queue_wants_rotate: bool,
-    /// Tickets: every enqueued record (and every sync or rotate request) takes the next one.
-    next_ticket: u64,
+    /// Tickets: every enqueued record (and every sync or rotate request) takes the next
+    /// one; and the last durable group, for the next leader to gather its callers again.
+    pacer: GroupPacer,
     /// Every ticket below this has been written to the OS.
     written: u64,
     /// Every ticket below this is durable.
@@ -187,7 +196,7 @@ impl Wal {
                 queue_lens: Vec::new(),
                 queue_wants_sync: false,
                 queue_wants_rotate: false,
-                next_ticket: 0,
+                pacer: GroupPacer::default(),
                 written: 0,
                 synced: 0,
                 leader_active: false,
@@ -198,6 +207,7 @@ impl Wal {
                 closed: false,
             }),
             group_done: Condvar::new(),
+            arrived: Condvar::new(),
             stats,
         })
     }
@@ -407,8 +417,10 @@ impl Wal {
         mut state: MutexGuard<'a, State>,
         want_sync: bool,
     ) -> Result<MutexGuard<'a, State>> {
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
+        let (ticket, wake) = state.pacer.take_ticket();
+        if wake {
+            self.arrived.notify_one();
+        }
         loop {
             let done = if want_sync {
                 state.synced > ticket
@@ -422,6 +434,11 @@ impl Wal {
             if state.leader_active {
                 state = self.wait_group(state);
                 continue;
+            }
+            if want_sync {
+                // Lead already, so that callers arriving meanwhile join this group.
+                state.leader_active = true;
+                state = gather(state, &self.arrived, |s| &mut s.pacer);
             }
             state = self.lead(state)?;
         }
@@ -440,15 +457,21 @@ impl Wal {
             lens: std::mem::replace(&mut state.queue_lens, spare_lens),
             sync: std::mem::take(&mut state.queue_wants_sync),
             rotate: std::mem::take(&mut state.queue_wants_rotate),
-            upto: state.next_ticket,
+            upto: state.pacer.next_ticket(),
         };
         state.leader_active = true;
         drop(state);
 
+        // Timed only when it syncs: that time bounds the next leader's gathering, and
+        // reading the clock is not free on the path without fsyncs.
+        let started = job.sync.then(Instant::now);
         let result = self.write_group(&mut segment, &job);
+        let synced = started.filter(|_| result.is_ok()).map(|t| t.elapsed());
 
         let mut state = self.lock_raw();
         state.leader_active = false;
+        let members = job.upto - state.written;
+        state.pacer.released(members, synced);
         let wake = state.waiters > 0;
         let Job {
             mut data,

@@ -159,6 +159,54 @@ fn concurrent_durable_writers_share_fsyncs_and_lose_nothing() {
     );
 }
 
+/// Leaders gather the writers the last durable group released (`ferris_wal::group`)
+/// while holding the lead: durable writers, writers without fsync, and a thread rotating
+/// and syncing all contend for it. After a power cut, every durable writer's records are
+/// all there, and every writer's records come back in its order with no holes.
+#[test]
+fn gathering_leaders_race_writers_without_fsync_rotations_and_syncs() {
+    const DURABLE: u8 = 4;
+    const THREADS: u8 = 6;
+    const PER_THREAD: u32 = 40;
+    let (power, sim_fs) = sim(22);
+    let fs: Arc<dyn FileSystem> = Arc::new(HookFs::slow_sync(sim_fs.clone()));
+    let wal = Wal::create(fs, Path::new(DIR), 1, options(SyncMode::Always, 64 << 10)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let wal = &wal;
+            s.spawn(move || {
+                let mode = if t < DURABLE {
+                    SyncMode::Always
+                } else {
+                    SyncMode::Manual
+                };
+                for i in 0..PER_THREAD {
+                    wal.append_with(&record(t, i), mode).unwrap();
+                }
+            });
+        }
+        // A fixed number of rounds, not "until the writers are done": a writer that
+        // panicked would otherwise leave this loop spinning.
+        s.spawn(|| {
+            for _ in 0..20 {
+                wal.rotate().unwrap();
+                wal.sync().unwrap();
+            }
+        });
+    });
+    assert_eq!(
+        wal.stats().records,
+        u64::from(THREADS) * u64::from(PER_THREAD)
+    );
+    power.crash();
+    let got = recover(&sim_fs, RecoveryMode::TolerateTornTail).unwrap();
+    let counts = per_thread_counts(&got.records, THREADS);
+    assert_eq!(
+        counts[..usize::from(DURABLE)],
+        vec![PER_THREAD; usize::from(DURABLE)]
+    );
+}
+
 #[test]
 fn a_failed_fsync_poisons_the_wal_for_every_writer() {
     let (sim_fs, fs) = sim(21);
