@@ -5,8 +5,9 @@
 //! plug on a real machine cannot do that, so FerrisDB never calls `std::fs` directly.
 //! Instead, every crate takes a [`FileSystem`], and there are two of them:
 //!
-//! - [`StdFs`]: the real one, on `std::fs`; it reads with `pread`, or, when asked
-//!   ([`StdFsOptions::mmap`]), maps immutable files with `memmap2`.
+//! - [`StdFs`]: the real one, on `std::fs`; it appends with `pwrite` at the end it
+//!   tracks, and reads with `pread`, or, when asked ([`StdFsOptions::mmap`]), maps
+//!   immutable files with `memmap2`.
 //! - [`SimFs`]: an in-memory file system that remembers which bytes and which directory
 //!   entries were made durable, and can simulate a power cut from a seed: unsynced data and
 //!   unsynced directory changes are dropped or torn, deterministically. It can also be told

