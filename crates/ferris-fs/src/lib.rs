@@ -19,7 +19,9 @@
 //!
 //! ```text
 //!   append(bytes) ──► in the page cache: readable, NOT durable
-//!   sync()        ──► the file's bytes so far are durable ...
+//!   reserve(len)  ──► the file is `len` bytes long, zeros past what was appended,
+//!                     which appends then overwrite: NOT durable either
+//!   sync()        ──► the file's bytes and length so far are durable ...
 //!   sync_dir(dir) ──► ... and so are creates, renames and removes in `dir`
 //! ```
 //!
@@ -41,8 +43,11 @@
 //! where no system call follows (a block read from a memory-mapped table is a virtual
 //! call to [`ReadableFile::mapped`] and a copy). The larger price
 //! is the trait's narrowness: whatever is not in it, FerrisDB cannot use. There is no
-//! `O_DIRECT`, no `fallocate`, no read-ahead hint, no `io_uring`, and adding one means
-//! adding it to every implementation, the simulated disk's model included. A generic
+//! `O_DIRECT`, no read-ahead hint, no `io_uring`, and adding one means adding it to every
+//! implementation, the simulated disk's model included. [`WritableFile::reserve`] is the
+//! one such addition so far, and it shows the price: it is a single `ftruncate` on
+//! [`StdFs`], but [`SimFs`] had to learn what a power cut does to a file length that was
+//! set but not synced. A generic
 //! parameter (`Db<F: FileSystem>`) would remove the virtual calls, but would make every
 //! type above generic and every error message and test longer, for a saving no
 //! benchmark here has shown to matter.
@@ -241,6 +246,22 @@ pub trait WritableFile: Send + Sync + fmt::Debug {
 
     /// The number of bytes appended so far.
     fn len(&self) -> u64;
+
+    /// Makes the file `len` bytes long, or as long as what was appended if that is more:
+    /// the bytes past those appended read as zeros, and later appends overwrite them in
+    /// place. `reserve(0)` cuts the file back to exactly what was appended. Like appended
+    /// bytes, the new length is durable only after [`WritableFile::sync`].
+    ///
+    /// This is for logs that sync after every few appends. Appending past the end of a
+    /// file changes its length, and a sync must then write the file's metadata as well as
+    /// its data (on ext4, a journal commit); an append into a length set in advance has
+    /// only data to sync. The WAL reserves its segments a mebibyte at a time.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error. After an error the file's length is unknown, but its appended bytes
+    /// are as they were.
+    fn reserve(&mut self, len: u64) -> io::Result<()>;
 
     /// True when nothing has been appended.
     fn is_empty(&self) -> bool {

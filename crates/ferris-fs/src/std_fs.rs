@@ -129,6 +129,12 @@ impl WritableFile for StdWritable {
     fn len(&self) -> u64 {
         self.len
     }
+
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        // `ftruncate`: past the appended bytes the file becomes a hole, which reads as
+        // zeros and takes no disk space until an append fills it.
+        self.file.set_len(len.max(self.len))
+    }
 }
 
 #[derive(Debug)]

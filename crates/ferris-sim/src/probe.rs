@@ -249,6 +249,12 @@ impl WritableFile for ProbeWritable {
     fn len(&self) -> u64 {
         self.inner.len()
     }
+
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        let inner = &mut self.inner;
+        self.probe
+            .run(Op::Reserve, &self.path, || inner.reserve(len))
+    }
 }
 
 #[derive(Debug)]

@@ -30,12 +30,23 @@ struct Inode {
     data: Vec<u8>,
     /// The prefix of `data` that a successful sync made durable.
     synced_len: usize,
+    /// The length [`WritableFile::reserve`](crate::WritableFile::reserve) set: past
+    /// `data`, the file reads as zeros up to here.
+    reserved: usize,
+    /// `reserved` as the last successful sync left it: the length a power cut keeps for
+    /// sure.
+    synced_reserved: usize,
     /// Ranges of `data` that were unsynced when a sync failed. They never reach the disk,
     /// even after a later sync succeeds: after a crash they read as zeros.
     lost: Vec<Range<usize>>,
 }
 
 impl Inode {
+    /// The file's length: what was appended, or the reserved length if that is more.
+    fn len(&self) -> usize {
+        self.data.len().max(self.reserved)
+    }
+
     /// What a power cut leaves of the file: see the module docs of [`super`].
     fn crash(&mut self, rng: &mut SmallRng) {
         let unsynced = self.data.len() - self.synced_len;
@@ -68,6 +79,12 @@ impl Inode {
             self.data[range].fill(0);
         }
         self.synced_len = len;
+        // A length set since the last sync is metadata the file system may or may not
+        // have committed: either the new one or the synced one survives.
+        if self.reserved != self.synced_reserved && rng.random_bool(0.5) {
+            self.reserved = self.synced_reserved;
+        }
+        self.synced_reserved = self.reserved;
     }
 }
 
@@ -337,23 +354,36 @@ impl Disk {
     }
 
     pub(super) fn len(&self, ino: InodeId) -> u64 {
-        self.inode(ino).data.len() as u64
+        self.inode(ino).len() as u64
     }
 
     pub(super) fn append(&mut self, ino: InodeId, bytes: &[u8]) {
         self.inode_mut(ino).data.extend_from_slice(bytes);
     }
 
-    /// Copies `buf.len()` bytes at `offset`; the caller has checked the range against a
-    /// length the file had, and files only grow between crashes.
-    pub(super) fn read(&self, ino: InodeId, offset: usize, buf: &mut [u8]) {
-        buf.copy_from_slice(&self.inode(ino).data[offset..offset + buf.len()]);
+    /// Sets the reserved length (see [`Inode::reserved`]); zero cuts the file back to
+    /// what was appended.
+    pub(super) fn reserve(&mut self, ino: InodeId, len: usize) {
+        self.inode_mut(ino).reserved = len;
     }
 
-    /// A successful sync: every byte appended so far is durable.
+    /// Copies `buf.len()` bytes at `offset`: appended bytes, then the zeros of a reserved
+    /// length. The caller checked the range against the length the file had when it was
+    /// opened; a file cut back since reads short, like a real one.
+    pub(super) fn read(&self, ino: InodeId, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        let inode = self.inode(ino);
+        crate::check_read_bounds(offset as u64, buf.len() as u64, inode.len() as u64)?;
+        let appended = inode.data.len().clamp(offset, offset + buf.len()) - offset;
+        buf[..appended].copy_from_slice(&inode.data[offset..offset + appended]);
+        buf[appended..].fill(0);
+        Ok(())
+    }
+
+    /// A successful sync: every byte appended so far, and the length, are durable.
     pub(super) fn sync(&mut self, ino: InodeId) {
         let inode = self.inode_mut(ino);
         inode.synced_len = inode.data.len();
+        inode.synced_reserved = inode.reserved;
     }
 
     /// A failed sync: the unsynced bytes are lost for good, though reads still see them.

@@ -20,6 +20,8 @@ pub enum Op {
     Append,
     /// [`WritableFile::sync`](crate::WritableFile::sync).
     Sync,
+    /// [`WritableFile::reserve`](crate::WritableFile::reserve).
+    Reserve,
     /// [`FileSystem::sync_dir`](crate::FileSystem::sync_dir).
     SyncDir,
     /// [`FileSystem::rename`](crate::FileSystem::rename).
@@ -45,6 +47,7 @@ impl fmt::Display for Op {
             Op::Open => "open",
             Op::Append => "append",
             Op::Sync => "sync",
+            Op::Reserve => "reserve",
             Op::SyncDir => "sync_dir",
             Op::Rename => "rename",
             Op::Remove => "remove",

@@ -93,6 +93,16 @@ impl WritableFile for SimWritable {
     fn len(&self) -> u64 {
         self.len
     }
+
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        let mut state = self.fs.state();
+        if let Some(kind) = state.begin(Op::Reserve, Some(self.epoch), &[&self.path])? {
+            return Err(kind.to_error(Op::Reserve, &self.path));
+        }
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        state.disk.reserve(self.ino, len);
+        Ok(())
+    }
 }
 
 /// A file opened by [`FileSystem::open`](crate::FileSystem::open).
@@ -137,10 +147,9 @@ impl ReadableFile for SimReadable {
             return Err(kind.to_error(Op::Read, &self.path));
         }
         crate::check_read_bounds(offset, buf.len() as u64, self.len)?;
-        // Cannot fail: `offset <= len`, and `len` is the length of a vector in memory.
+        // Cannot fail: `offset <= len`, and `len` is the length of a file in memory.
         let offset = usize::try_from(offset).map_err(io::Error::other)?;
-        state.disk.read(self.ino, offset, buf);
-        Ok(())
+        state.disk.read(self.ino, offset, buf)
     }
 }
 

@@ -27,13 +27,17 @@
 //! ```
 //!
 //! - Reads see every appended byte, as they would through the page cache.
-//! - [`WritableFile::sync`] makes every byte appended so far durable. Durable bytes are
-//!   never damaged by a crash.
+//! - [`WritableFile::reserve`] sets a length past the appended bytes, which reads as
+//!   zeros (a hole, on a real file system) until appends overwrite it.
+//! - [`WritableFile::sync`] makes every byte appended so far durable, and the reserved
+//!   length. Durable bytes are never damaged by a crash.
 //! - Of the unsynced bytes, a crash keeps a random prefix: none, all, or anything in
 //!   between. The model assumes the disk writes a file's new bytes front to back, so a
 //!   later byte never survives without the earlier ones. But the sector being written
 //!   when the power went may be torn: with probability ½, up to the last 512 bytes of the
 //!   kept prefix are replaced by zeros or by random garbage.
+//! - A reserved length set since the last sync is metadata a crash keeps or drops, with
+//!   probability ½ each. Whatever of it survives reads as zeros past the kept bytes.
 //!
 //! That is the disk FerrisDB's write-ahead log is designed for: after a crash, the log's
 //! unsynced tail is a prefix of what was appended, and only its last record can be

@@ -622,6 +622,7 @@ fn a_faulted_operation_changes_nothing() {
         Op::Lock,
         Op::CreateDir,
         Op::Append,
+        Op::Reserve,
     ] {
         fs.inject(Fault::new(op, FaultKind::Eio).sticky(true));
     }
@@ -631,6 +632,7 @@ fn a_faulted_operation_changes_nothing() {
     assert!(fs.lock(path("/d/LOCK")).is_err());
     assert!(fs.create_dir_all(path("/d/sub")).is_err());
     assert!(file.append(b"more").is_err());
+    assert!(file.reserve(4096).is_err());
     assert_eq!(fs.list(path("/d")).unwrap(), ["f"]);
     assert_eq!(read(&fs, "/d/f").as_deref(), Some(&b"data"[..]));
     assert_eq!(file.len(), 4, "EIO on append writes nothing");
@@ -677,6 +679,92 @@ fn enospc_is_storage_full_after_a_random_short_write() {
         nothing > 0 && some > 0,
         "{nothing} wrote nothing, {some} wrote part"
     );
+}
+
+/// A reserved length is metadata: a sync makes it durable along with the bytes; without
+/// one, a power cut keeps either the new length or the last synced one.
+#[test]
+fn an_unsynced_reservation_may_or_may_not_survive_a_crash() {
+    let (mut kept, mut dropped) = (0, 0);
+    for seed in 0..60 {
+        let fs = setup(seed);
+        let mut file = write(&fs, "/d/f", b"abc", true);
+        fs.sync_dir(path("/d")).unwrap();
+        file.reserve(4096).unwrap();
+        fs.crash();
+        match read(&fs, "/d/f").unwrap() {
+            data if data == b"abc" => dropped += 1,
+            data => {
+                assert_eq!(data.len(), 4096, "seed {seed}");
+                assert!(data.starts_with(b"abc") && data[3..].iter().all(|&b| b == 0));
+                kept += 1;
+            }
+        }
+
+        let fs = setup(seed);
+        let mut file = write(&fs, "/d/f", b"abc", true);
+        fs.sync_dir(path("/d")).unwrap();
+        file.reserve(4096).unwrap();
+        file.sync().unwrap();
+        fs.crash();
+        assert_eq!(
+            read(&fs, "/d/f").unwrap().len(),
+            4096,
+            "seed {seed}: synced"
+        );
+    }
+    assert!(kept > 0 && dropped > 0, "{kept} kept, {dropped} dropped");
+}
+
+/// Appends into a synced reservation follow the prefix rule of any unsynced bytes: a
+/// crash keeps a prefix of them, maybe torn at the end, and the rest of the reserved
+/// length reads as zeros.
+#[test]
+fn unsynced_appends_into_a_reservation_survive_as_a_prefix_then_zeros() {
+    let (mut none, mut all, mut part) = (0, 0, 0);
+    for seed in 0..100 {
+        let fs = setup(seed);
+        let mut file = write(&fs, "/d/f", b"abc", false);
+        file.reserve(2048).unwrap();
+        file.sync().unwrap();
+        fs.sync_dir(path("/d")).unwrap();
+        let tail = pattern(1000, 7);
+        file.append(&tail).unwrap();
+        fs.crash();
+        let data = read(&fs, "/d/f").unwrap();
+        assert_eq!(data.len(), 2048, "seed {seed}");
+        assert_eq!(&data[..3], b"abc");
+        let kept = data[3..].iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        assert!(kept <= tail.len(), "seed {seed}: zeros past the appends");
+        // All but the last sector of what survived is exactly what was appended.
+        let exact = kept.saturating_sub(SECTOR);
+        assert_eq!(&data[3..3 + exact], &tail[..exact], "seed {seed}");
+        match kept {
+            0 => none += 1,
+            k if k == tail.len() && data[3..3 + k] == tail[..] => all += 1,
+            _ => part += 1,
+        }
+    }
+    assert!(none > 0 && all > 0 && part > 0, "{none} / {all} / {part}");
+}
+
+/// Cutting a file back below what a reader opened it with makes the reader's later
+/// reads past the new end short, as on a real file system, and never a panic.
+#[test]
+fn a_reader_of_a_file_cut_back_reads_short() {
+    let fs = setup(12);
+    let mut file = write(&fs, "/d/f", b"abc", false);
+    file.reserve(100).unwrap();
+    let reader = fs.open(path("/d/f")).unwrap();
+    assert_eq!(reader.len(), 100);
+    file.reserve(0).unwrap();
+    let mut buf = [0; 10];
+    assert_eq!(
+        reader.read_exact_at(50, &mut buf).unwrap_err().kind(),
+        io::ErrorKind::UnexpectedEof
+    );
+    reader.read_exact_at(0, &mut buf[..3]).unwrap();
+    assert_eq!(&buf[..3], b"abc");
 }
 
 #[test]

@@ -83,6 +83,32 @@ fn reads_past_the_end_are_unexpected_eof(#[values(Impl::Std, Impl::Sim)] imp: Im
 }
 
 #[rstest]
+fn a_reserved_length_reads_as_zeros_until_appends_fill_it(
+    #[values(Impl::Std, Impl::Sim)] imp: Impl,
+) {
+    let h = Harness::new(imp);
+    let mut file = h.write("a", b"abc");
+    file.reserve(8).unwrap();
+    assert_eq!(file.len(), 3, "len counts appended bytes only");
+    assert_eq!(h.read("a"), b"abc\0\0\0\0\0");
+    file.append(b"de").unwrap();
+    file.sync().unwrap();
+    assert_eq!(h.read("a"), b"abcde\0\0\0", "appends overwrite the zeros");
+    file.append(b"fghij").unwrap();
+    assert_eq!(h.read("a"), b"abcdefghij", "and run past them");
+    file.reserve(4).unwrap();
+    assert_eq!(h.read("a"), b"abcdefghij", "never below what was appended");
+    file.reserve(16).unwrap();
+    file.reserve(0).unwrap();
+    assert_eq!(
+        h.read("a"),
+        b"abcdefghij",
+        "zero cuts back to what was appended"
+    );
+    assert_eq!(file.len(), 10);
+}
+
+#[rstest]
 fn a_reader_keeps_the_length_it_was_opened_with(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
     let h = Harness::new(imp);
     let mut writer = h.write("a", b"abc");

@@ -60,6 +60,9 @@ impl WritableFile for SlowFile {
     fn len(&self) -> u64 {
         self.0.len()
     }
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        self.0.reserve(len)
+    }
 }
 
 impl FileSystem for HookFs {
