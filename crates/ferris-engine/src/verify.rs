@@ -428,26 +428,37 @@ fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Resu
             ));
         }
     }
+    // The live segment is read only as far as finished groups fill it: past that, a
+    // group may be being written while the reader looks (see `SegmentReader::open_to`).
+    // Asked after the listing, so a segment listed as live and sealed since is read whole,
+    // and one created since was not listed. A poisoned or closed WAL appends nothing more,
+    // so then every segment is read whole.
+    let live = inner.wal.active_segment_len().ok();
     for &id in segments {
         let path = segment_path(&inner.dir, id);
-        let mut reader =
-            match SegmentReader::open(&*inner.fs, &path, id, RecoveryMode::TolerateTornTail) {
-                Ok(reader) => reader,
-                // A flush finished since the segments were listed, and retired this one:
-                // its writes are in a table now.
-                Err(ferris_wal::Error::Io { source, .. })
-                    if source.kind() == io::ErrorKind::NotFound =>
-                {
-                    continue;
-                }
-                Err(e) => {
-                    report
-                        .files
-                        .push(FileCheck::new(path.clone(), FileKind::Wal));
-                    report.record(&path, e.into())?;
-                    continue;
-                }
-            };
+        let end = match live {
+            Some((active, len)) if active == id => len,
+            _ => u64::MAX,
+        };
+        let opened =
+            SegmentReader::open_to(&*inner.fs, &path, id, RecoveryMode::TolerateTornTail, end);
+        let mut reader = match opened {
+            Ok(reader) => reader,
+            // A flush finished since the segments were listed, and retired this one:
+            // its writes are in a table now.
+            Err(ferris_wal::Error::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                continue;
+            }
+            Err(e) => {
+                report
+                    .files
+                    .push(FileCheck::new(path.clone(), FileKind::Wal));
+                report.record(&path, e.into())?;
+                continue;
+            }
+        };
         let mut check = FileCheck::new(path.clone(), FileKind::Wal);
         check.bytes = reader.file_len();
         loop {

@@ -165,8 +165,30 @@ impl SegmentReader {
         segment_id: u64,
         mode: RecoveryMode,
     ) -> Result<SegmentReader> {
+        SegmentReader::open_to(fs, path, segment_id, mode, u64::MAX)
+    }
+
+    /// As [`SegmentReader::open`], but reads no further than `end` bytes into the file.
+    ///
+    /// For a segment a [`Wal`](crate::Wal) is still appending to: pass the length
+    /// [`Wal::active_segment_len`](crate::Wal::active_segment_len) returned, and the reader
+    /// sees only groups whose writes had finished. Past that the file may hold a group
+    /// being copied in right now, or the zeros of the segment's reserved length that later
+    /// groups will fill; reading those while they change could mistake a half-copied
+    /// fragment, followed by a finished one, for corruption.
+    ///
+    /// # Errors
+    ///
+    /// As [`SegmentReader::open`].
+    pub fn open_to(
+        fs: &dyn FileSystem,
+        path: &Path,
+        segment_id: u64,
+        mode: RecoveryMode,
+        end: u64,
+    ) -> Result<SegmentReader> {
         let file = fs.open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.len();
+        let len = file.len().min(end);
         let mut reader = SegmentReader {
             file,
             path: path.to_path_buf(),

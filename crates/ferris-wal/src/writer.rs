@@ -290,6 +290,21 @@ impl Wal {
         Ok(state.segment.as_ref().expect("waited for the segment").id)
     }
 
+    /// The id of the segment currently appended to, and how many bytes of it the groups
+    /// written so far fill (its header included). Past that length the file holds nothing
+    /// yet, or only the zeros of its reserved length: a reader of the live segment should
+    /// stop there ([`SegmentReader::open_to`](crate::SegmentReader::open_to)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] or [`Error::Closed`].
+    pub fn active_segment_len(&self) -> Result<(u64, u64)> {
+        let state = self.lock()?;
+        let state = self.wait_for_segment(state)?;
+        let segment = state.segment.as_ref().expect("waited for the segment");
+        Ok((segment.id, segment.file.len()))
+    }
+
     /// The ids of every segment file in the directory, ascending.
     ///
     /// # Errors

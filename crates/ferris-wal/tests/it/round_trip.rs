@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use ferris_wal::format::{BLOCK_SIZE, FRAGMENT_HEADER_LEN, SEGMENT_HEADER_LEN};
-use ferris_wal::{Error, MAX_RECORD_LEN, RecoveryMode, SyncMode, Wal, WalOptions, list_segments};
+use ferris_wal::{
+    Error, MAX_RECORD_LEN, RecoveryMode, SegmentReader, SyncMode, Wal, WalOptions, list_segments,
+};
 use rstest::rstest;
 
 use crate::{DIR, assert_prefix, options, records, recover, sim};
@@ -195,4 +197,33 @@ fn a_file_that_is_not_a_segment_is_ignored_but_a_misnamed_segment_is_not() {
         .err()
         .expect("header names segment 1");
     assert!(err.is_corruption(), "{err}");
+}
+
+/// A reader of the live segment, bounded by the length `active_segment_len` reported, sees
+/// exactly the groups written before it asked, and ends cleanly there: no torn tail, no
+/// event, even in strict mode and whatever the file holds past that length.
+#[test]
+fn a_reader_bounded_by_the_active_length_sees_the_groups_written_before() {
+    let (_, fs) = sim(9);
+    let wal = Wal::create(fs.clone(), Path::new(DIR), 1, WalOptions::default()).unwrap();
+    let written = records(30, 9);
+    for r in &written[..20] {
+        wal.append(r).unwrap();
+    }
+    let (id, len) = wal.active_segment_len().unwrap();
+    assert_eq!(id, 1);
+    for r in &written[20..] {
+        wal.append(r).unwrap();
+    }
+    let path = Path::new(DIR).join("000001.wal");
+    let mut reader = SegmentReader::open_to(&*fs, &path, 1, RecoveryMode::Strict, len).unwrap();
+    assert_eq!(reader.file_len(), len);
+    let mut got = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        got.push(record.data);
+    }
+    assert_eq!(got, &written[..20]);
+    assert!(reader.events().is_empty(), "{:?}", reader.events());
+    wal.close().unwrap();
+    assert!(matches!(wal.active_segment_len(), Err(Error::Closed)));
 }
