@@ -66,8 +66,6 @@ struct QueueState {
 pub(crate) struct WriteQueue {
     state: Mutex<QueueState>,
     changed: Condvar,
-    /// Signalled when a writer queues while a leader gathers.
-    arrived: Condvar,
 }
 
 impl WriteQueue {
@@ -98,11 +96,8 @@ impl Inner {
     pub(crate) fn submit(&self, job: Job) -> Result<u64> {
         let queue = &self.write_queue;
         let mut q = queue.lock();
-        let (ticket, wake) = q.pacer.take_ticket();
+        let ticket = q.pacer.take_ticket();
         q.waiting.push_back(Waiter { ticket, job });
-        if wake {
-            queue.arrived.notify_one();
-        }
         loop {
             if let Some(result) = q.done.remove(&ticket) {
                 return result;
@@ -123,7 +118,7 @@ impl Inner {
             })
         );
         if durable {
-            q = gather(q, &queue.arrived, |q| &mut q.pacer);
+            q = gather(&queue.state, q, |q| &mut q.pacer);
         }
         let lead = q.waiting.pop_front().expect("we are at the front");
         let mut group = std::mem::take(&mut q.spare_group);

@@ -87,6 +87,11 @@
 //! released to queue again: the [`group`] module explains the turns and the wait, which
 //! the engine's own write queue reuses.
 //!
+//! An fsync is also cheaper when the file's length does not change: appending past the
+//! end of a file makes the fsync write the new length too. So the active segment's length
+//! is set ahead of its appends, [`RESERVE_STEP`] at a time, and its records are followed
+//! by zeros the reader takes for padding; sealing cuts a segment back to its seal.
+//!
 //! # Durability
 //!
 //! - With [`SyncMode::Always`] (the default), [`Wal::append`] returns `Ok` only after the
@@ -128,7 +133,8 @@
 //!
 //! - A record is at most [`MAX_RECORD_LEN`] bytes (1 GiB).
 //! - Each fragment carries 7 bytes of framing; a segment carries a 32-byte header and, when
-//!   sealed, up to one block of padding before its seal.
+//!   sealed, up to one block of padding before its seal. The active segment's file runs up
+//!   to [`RESERVE_STEP`] (1 MiB) of zeros past its last record.
 //! - The WAL assumes what most disks and file systems give: unsynced appends persist as a
 //!   prefix of what was written, with possibly the last sector torn. A disk that loses
 //!   synced data, or reorders unsynced pages so that later pages survive while earlier ones
@@ -171,4 +177,4 @@ pub use reader::{
     Record, RecoveryEvent, RecoveryMode, RecoveryOptions, RecoveryReport, SegmentReader,
     WalRecovery,
 };
-pub use writer::{SyncMode, Wal, WalOptions, WalStats, list_segments};
+pub use writer::{RESERVE_STEP, SyncMode, Wal, WalOptions, WalStats, list_segments};

@@ -30,10 +30,23 @@ use ferris_fs::{FileSystem, WritableFile};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record, frame_seal,
-    parse_segment_file_name, segment_path,
+    BLOCK_SIZE, MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record,
+    frame_seal, parse_segment_file_name, segment_path,
 };
 use crate::group::{GroupPacer, gather};
+
+/// How far ahead of its appends a segment file's length is set, at most (a smaller
+/// [`WalOptions::segment_size`], rounded up to whole blocks, is used instead).
+///
+/// An append past the end of a file changes its length, so the fsync after it must write
+/// the file's metadata as well as its data; inside a length set in advance
+/// ([`ferris_fs::WritableFile::reserve`]) it has only data to write. The active segment
+/// therefore ends in up to this many zero bytes, which the reader takes for zero padding,
+/// block after block: this is a whole number of blocks, so there is never a short zero
+/// block at the end. Sealing cuts a segment back to its seal.
+pub const RESERVE_STEP: u64 = 1 << 20;
+
+const _: () = assert!(RESERVE_STEP.is_multiple_of(BLOCK_SIZE as u64));
 
 /// When [`Wal::append`] makes a record durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,11 +109,12 @@ pub struct Wal {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
     options: WalOptions,
+    /// How far ahead each segment's length is set: [`RESERVE_STEP`], or less for a small
+    /// segment size, which should not reserve more than it will ever hold.
+    reserve_step: u64,
     state: Mutex<State>,
     /// Signalled whenever a leader finishes, so followers can check their record.
     group_done: Condvar,
-    /// Signalled when a caller queues while a leader gathers (see [`crate::group`]).
-    arrived: Condvar,
     stats: Counters,
 }
 
@@ -149,6 +163,9 @@ struct Segment {
     id: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
+    /// The file's length as last set by `reserve`: appends up to here overwrite zeros.
+    reserved: u64,
+    reserve_step: u64,
     block_offset: usize,
     n_records: u64,
     /// Framed bytes of the group being written; kept to reuse its allocation.
@@ -181,7 +198,11 @@ impl Wal {
         first_segment_id: u64,
         options: WalOptions,
     ) -> Result<Wal> {
-        let segment = open_segment(&*fs, dir, first_segment_id)?;
+        let reserve_step = RESERVE_STEP
+            .min(options.segment_size)
+            .next_multiple_of(BLOCK_SIZE as u64)
+            .max(BLOCK_SIZE as u64);
+        let segment = open_segment(&*fs, dir, first_segment_id, reserve_step)?;
         let stats = Counters::default();
         stats
             .file_bytes
@@ -191,6 +212,7 @@ impl Wal {
             fs,
             dir: dir.to_path_buf(),
             options,
+            reserve_step,
             state: Mutex::new(State {
                 queue: Vec::new(),
                 queue_lens: Vec::new(),
@@ -207,7 +229,6 @@ impl Wal {
                 closed: false,
             }),
             group_done: Condvar::new(),
-            arrived: Condvar::new(),
             stats,
         })
     }
@@ -362,7 +383,7 @@ impl Wal {
         let mut out = std::mem::take(&mut segment.buf);
         out.clear();
         frame_seal(&mut out, &mut segment.block_offset, segment.n_records);
-        let result = write_and_sync(&mut segment, &out);
+        let result = segment.seal(&out);
         match &result {
             Ok(()) => {
                 self.stats
@@ -432,10 +453,7 @@ impl Wal {
         mut state: MutexGuard<'a, State>,
         want_sync: bool,
     ) -> Result<MutexGuard<'a, State>> {
-        let (ticket, wake) = state.pacer.take_ticket();
-        if wake {
-            self.arrived.notify_one();
-        }
+        let ticket = state.pacer.take_ticket();
         loop {
             let done = if want_sync {
                 state.synced > ticket
@@ -453,7 +471,7 @@ impl Wal {
             if want_sync {
                 // Lead already, so that callers arriving meanwhile join this group.
                 state.leader_active = true;
-                state = gather(state, &self.arrived, |s| &mut s.pacer);
+                state = gather(&self.state, state, |s| &mut s.pacer);
             }
             state = self.lead(state)?;
         }
@@ -544,16 +562,11 @@ impl Wal {
             // record before a rotation is durable, whatever sync mode its writer chose, so
             // only the active segment can ever end torn.
             frame_seal(&mut out, &mut segment.block_offset, segment.n_records);
-            write_and_sync(segment, &out)
+            segment.seal(&out)
         } else if job.sync {
-            write_and_sync(segment, &out)
-        } else if out.is_empty() {
-            Ok(())
+            segment.append(&out).and_then(|()| segment.sync())
         } else {
-            segment
-                .file
-                .append(&out)
-                .map_err(|e| Error::io(&segment.path, e))
+            segment.append(&out)
         };
         let n_written = out.len() as u64;
         segment.buf = out;
@@ -574,7 +587,7 @@ impl Wal {
         if !rotate {
             return Ok(None);
         }
-        let next = open_segment(&*self.fs, &self.dir, segment.id + 1)?;
+        let next = open_segment(&*self.fs, &self.dir, segment.id + 1, self.reserve_step)?;
         c.rotations.fetch_add(1, Ordering::Relaxed);
         c.file_bytes
             .fetch_add(SEGMENT_HEADER_LEN as u64, Ordering::Relaxed);
@@ -613,29 +626,67 @@ fn error_chain(e: &Error) -> String {
     out
 }
 
-fn write_and_sync(segment: &mut Segment, bytes: &[u8]) -> Result<()> {
-    if !bytes.is_empty() {
-        segment
-            .file
+impl Segment {
+    /// Appends `bytes` into the segment's reserved length, first setting the length the
+    /// next `reserve_step` further when they would run past it.
+    ///
+    /// Why reserve at all: an append past the end of a file changes its length, and the
+    /// fsync that follows must then write the file's metadata as well as its data (on
+    /// ext4, a journal commit). Inside a length set in advance there is only data to sync.
+    /// A C loop of 116-byte writes, each followed by `fdatasync`, on the bench machine's
+    /// ext4 disk took 120 µs per write appending and 81 µs inside a preset length. The
+    /// length is set a step at a time, so one sync in thousands pays for the metadata,
+    /// and the file never runs more than a step ahead of its records.
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let end = self.file.len() + bytes.len() as u64;
+        if end > self.reserved {
+            let reserved = end.next_multiple_of(self.reserve_step);
+            self.file
+                .reserve(reserved)
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.reserved = reserved;
+        }
+        self.file
             .append(bytes)
-            .map_err(|e| Error::io(&segment.path, e))?;
+            .map_err(|e| Error::io(&self.path, e))
     }
-    segment.file.sync().map_err(|e| Error::io(&segment.path, e))
+
+    fn sync(&mut self) -> Result<()> {
+        self.file.sync().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Appends the last group and the seal, cuts the file back to them, and syncs: a
+    /// sealed segment ends at its seal, byte for byte what it would be without reserving.
+    fn seal(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .append(bytes)
+            .and_then(|()| self.file.reserve(0))
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.reserved = 0;
+        self.sync()
+    }
 }
 
-/// Creates segment `id`: header written and synced, then the directory synced so the new
-/// name itself survives a power cut before any record in it is acknowledged.
-fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64) -> Result<Segment> {
+/// Creates segment `id`: header written, the first `reserve_step` of its length set, both
+/// synced, then the directory synced so the new name itself survives a power cut before
+/// any record in it is acknowledged.
+fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64, reserve_step: u64) -> Result<Segment> {
     let path = segment_path(dir, id);
     let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
     file.append(&encode_segment_header(id))
+        .and_then(|()| file.reserve(reserve_step))
+        .and_then(|()| file.sync())
         .map_err(|e| Error::io(&path, e))?;
-    file.sync().map_err(|e| Error::io(&path, e))?;
     fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
     Ok(Segment {
         id,
         path,
         file,
+        reserved: reserve_step,
+        reserve_step,
         block_offset: SEGMENT_HEADER_LEN,
         n_records: 0,
         buf: Vec::new(),

@@ -138,7 +138,7 @@ fn matrix(op: Op, targets: &[Target], afters: &[u64]) -> Vec<Case> {
 fn must_surface(op: Op) -> bool {
     matches!(
         op,
-        Op::Append | Op::Sync | Op::Create | Op::Rename | Op::Open | Op::Read
+        Op::Append | Op::Sync | Op::Reserve | Op::Create | Op::Rename | Op::Open | Op::Read
     )
 }
 
@@ -409,6 +409,16 @@ const FILES: &[Target] = &[
 #[test]
 fn failed_appends() {
     run_matrix("failed_appends", &matrix(Op::Append, FILES, AFTERS));
+}
+
+/// The WAL sets its segments' length ahead of its appends (`WritableFile::reserve`): when
+/// a segment is created, and whenever appends reach the end of what was set.
+#[test]
+fn failed_reserves() {
+    run_matrix(
+        "failed_reserves",
+        &matrix(Op::Reserve, &[Target::Wal], &[0, 1, 2]),
+    );
 }
 
 #[test]
@@ -799,6 +809,7 @@ fn faults_while_opening() {
             &[Target::Wal, Target::Manifest, Target::Current],
             &[0],
         ),
+        (Op::Reserve, &[Target::Wal], &[0]),
         (Op::Rename, &[Target::Current], &[0]),
         (Op::Remove, &[Target::Manifest], &[0]),
         (Op::SyncDir, &[Target::Any], &[0, 1]),

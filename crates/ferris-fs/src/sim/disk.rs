@@ -373,9 +373,12 @@ impl Disk {
     pub(super) fn read(&self, ino: InodeId, offset: usize, buf: &mut [u8]) -> io::Result<()> {
         let inode = self.inode(ino);
         crate::check_read_bounds(offset as u64, buf.len() as u64, inode.len() as u64)?;
-        let appended = inode.data.len().clamp(offset, offset + buf.len()) - offset;
-        buf[..appended].copy_from_slice(&inode.data[offset..offset + appended]);
-        buf[appended..].fill(0);
+        let appended = inode.data.len().saturating_sub(offset).min(buf.len());
+        let (data, zeros) = buf.split_at_mut(appended);
+        if appended > 0 {
+            data.copy_from_slice(&inode.data[offset..offset + appended]);
+        }
+        zeros.fill(0);
         Ok(())
     }
 

@@ -91,6 +91,17 @@ fn a_reserved_length_reads_as_zeros_until_appends_fill_it(
     file.reserve(8).unwrap();
     assert_eq!(file.len(), 3, "len counts appended bytes only");
     assert_eq!(h.read("a"), b"abc\0\0\0\0\0");
+    let reader = h.fs.open(&h.path("a")).unwrap();
+    assert_eq!(
+        reader.read_vec(5, 3).unwrap(),
+        b"\0\0\0",
+        "a read of zeros only"
+    );
+    assert_eq!(
+        reader.read_vec(2, 3).unwrap(),
+        b"c\0\0",
+        "and one across the end"
+    );
     file.append(b"de").unwrap();
     file.sync().unwrap();
     assert_eq!(h.read("a"), b"abcde\0\0\0", "appends overwrite the zeros");

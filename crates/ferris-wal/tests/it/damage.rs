@@ -7,7 +7,10 @@ use ferris_wal::format::BLOCK_SIZE;
 use ferris_wal::{Error, RecoveryEvent, RecoveryMode, SegmentReader, SyncMode, Wal};
 use proptest::prelude::*;
 
-use crate::{DIR, assert_prefix, fs_with_segment, options, records, recover, segment_bytes, sim};
+use crate::{
+    DIR, assert_prefix, fs_with_segment, options, records, recover, reserved_segment_bytes,
+    segment_bytes, sim,
+};
 
 const ALL_MODES: [RecoveryMode; 4] = [
     RecoveryMode::Strict,
@@ -63,6 +66,78 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut_off_and_reported() {
                 .expect("strict rejects a torn tail");
             assert!(strict.is_corruption());
         }
+    }
+}
+
+/// The active segment's file is longer than its records: the zeros of its reserved
+/// length follow them, whole blocks of them. That is where the records end, in every
+/// mode, and nothing to report.
+#[test]
+fn the_zeros_of_a_reserved_length_end_the_records_in_every_mode() {
+    let written = records(25, 8);
+    let (bytes, appended) = reserved_segment_bytes(&written);
+    assert!(bytes.len() > appended, "the segment reserved room");
+    assert_eq!(bytes.len() % BLOCK_SIZE, 0, "whole blocks");
+    assert!(bytes[appended..].iter().all(|&b| b == 0));
+    for mode in ALL_MODES {
+        let got = recover(&fs_with_segment(&bytes), mode).unwrap();
+        assert_eq!(got.records, written, "{mode:?}");
+        assert!(got.events.is_empty(), "{mode:?}: {:?}", got.events);
+    }
+}
+
+/// A power cut inside the reserved length: what survives of the last group is followed by
+/// the reserved zeros rather than by the end of the file. The last record is torn and cut
+/// off, wherever the cut fell, and every record before it comes back.
+#[test]
+fn a_torn_tail_inside_the_reserved_length_is_cut_off() {
+    let written = vec![b"first".to_vec(), vec![1; 30_000], vec![2; 5_000]];
+    let (bytes, appended) = reserved_segment_bytes(&written);
+    let last_start = *record_offsets(&bytes[..appended]).last().unwrap() as usize;
+    for cut in (last_start + 1..appended).step_by(97) {
+        for garbage in [false, true] {
+            let mut torn = bytes.clone();
+            torn[cut..].fill(0);
+            if garbage {
+                torn[(cut - 200).max(last_start)..cut].fill(0xa5);
+            }
+            let got = recover(&fs_with_segment(&torn), RecoveryMode::TolerateTornTail)
+                .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            assert!(got.records == written[..2], "cut at {cut}");
+            assert!(
+                matches!(got.events[..], [RecoveryEvent::TornTail { offset, .. }] if offset == last_start as u64),
+                "cut at {cut}: {:?}",
+                got.events
+            );
+        }
+    }
+}
+
+/// A bit flipped in the reserved zeros is not padding any more: it is reported as a torn
+/// tail (nothing intact follows it), every record is still replayed, and strict recovery
+/// refuses the segment.
+#[test]
+fn a_flipped_bit_in_the_reserved_zeros_is_reported_and_loses_nothing() {
+    let written = records(12, 9);
+    let (bytes, appended) = reserved_segment_bytes(&written);
+    let n_bits = (bytes.len() - appended) * 8;
+    for bit in (0..n_bits).step_by(n_bits / 300) {
+        let mut flipped = bytes.clone();
+        flipped[appended + bit / 8] ^= 1 << (bit % 8);
+        let fs = fs_with_segment(&flipped);
+        let got = recover(&fs, RecoveryMode::TolerateTornTail).unwrap();
+        assert_eq!(got.records, written, "bit {bit} of the zeros");
+        assert_eq!(
+            got.events.len(),
+            1,
+            "bit {bit} of the zeros: {:?}",
+            got.events
+        );
+        let strict = recover(&fs, RecoveryMode::Strict).err();
+        assert!(
+            strict.is_some_and(|e| e.is_corruption()),
+            "bit {bit} of the zeros"
+        );
     }
 }
 

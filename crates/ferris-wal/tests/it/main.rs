@@ -71,8 +71,23 @@ pub(crate) fn recover(fs: &Arc<dyn FileSystem>, mode: RecoveryMode) -> Result<Re
     })
 }
 
-/// Writes `records` to segment 1 of a fresh simulated WAL and returns the file's bytes.
+/// Writes `records` to segment 1 of a fresh simulated WAL and returns the bytes the
+/// writer appended: for a sealed segment, the whole file; for an unsealed one, the file
+/// without the zeros of its reserved length (as a crash that lost the length leaves it).
 pub(crate) fn segment_bytes(records: &[Vec<u8>], seal: bool) -> Vec<u8> {
+    let (mut bytes, appended) = written_segment(records, seal);
+    bytes.truncate(appended);
+    bytes
+}
+
+/// Writes `records` to segment 1 of a fresh simulated WAL, left unsealed, and returns the
+/// whole file, ending in the zeros of its reserved length, and how much of it the writer
+/// appended.
+pub(crate) fn reserved_segment_bytes(records: &[Vec<u8>]) -> (Vec<u8>, usize) {
+    written_segment(records, false)
+}
+
+fn written_segment(records: &[Vec<u8>], seal: bool) -> (Vec<u8>, usize) {
     let (_, fs) = sim(0);
     let wal = Wal::create(
         fs.clone(),
@@ -84,13 +99,17 @@ pub(crate) fn segment_bytes(records: &[Vec<u8>], seal: bool) -> Vec<u8> {
     for r in records {
         wal.append(r).unwrap();
     }
+    let (_, mut appended) = wal.active_segment_len().unwrap();
     if seal {
         wal.close().unwrap();
     } else {
         wal.sync().unwrap();
     }
     let file = fs.open(&Path::new(DIR).join("000001.wal")).unwrap();
-    file.read_vec(0, file.len()).unwrap()
+    if seal {
+        appended = file.len();
+    }
+    (file.read_vec(0, file.len()).unwrap(), appended as usize)
 }
 
 /// A fresh simulated WAL directory holding exactly `bytes` as segment 1.

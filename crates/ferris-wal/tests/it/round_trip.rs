@@ -4,7 +4,8 @@ use std::path::Path;
 
 use ferris_wal::format::{BLOCK_SIZE, FRAGMENT_HEADER_LEN, SEGMENT_HEADER_LEN};
 use ferris_wal::{
-    Error, MAX_RECORD_LEN, RecoveryMode, SegmentReader, SyncMode, Wal, WalOptions, list_segments,
+    Error, MAX_RECORD_LEN, RESERVE_STEP, RecoveryMode, SegmentReader, SyncMode, Wal, WalOptions,
+    list_segments,
 };
 use rstest::rstest;
 
@@ -226,4 +227,35 @@ fn a_reader_bounded_by_the_active_length_sees_the_groups_written_before() {
     assert!(reader.events().is_empty(), "{:?}", reader.events());
     wal.close().unwrap();
     assert!(matches!(wal.active_segment_len(), Err(Error::Closed)));
+}
+
+/// The active segment's file runs ahead of its records by up to `RESERVE_STEP` (or the
+/// segment size, if smaller) of reserved zeros, growing a step at a time; sealing cuts it
+/// back to the seal.
+#[test]
+fn the_active_segment_reserves_room_ahead_and_sealing_cuts_it_back() {
+    let (_, fs) = sim(10);
+    let wal = Wal::create(fs.clone(), Path::new(DIR), 1, WalOptions::default()).unwrap();
+    let file_len = |id: u64| {
+        let path = Path::new(DIR).join(format!("{id:06}.wal"));
+        fs.open(&path).unwrap().len()
+    };
+    assert_eq!(file_len(1), RESERVE_STEP);
+    let record = vec![7u8; 100_000];
+    for _ in 0..15 {
+        wal.append(&record).unwrap();
+        let (_, appended) = wal.active_segment_len().unwrap();
+        assert_eq!(file_len(1), appended.next_multiple_of(RESERVE_STEP));
+    }
+    let (_, appended) = wal.active_segment_len().unwrap();
+    assert!(appended > RESERVE_STEP, "it grew past the first step");
+    wal.rotate().unwrap();
+    let sealed = file_len(1);
+    assert!(sealed > appended && sealed < appended + 2 * BLOCK_SIZE as u64);
+    assert_eq!(file_len(2), RESERVE_STEP);
+    wal.close().unwrap();
+    assert!(
+        file_len(2) < BLOCK_SIZE as u64 * 2,
+        "closing seals and cuts back too"
+    );
 }
