@@ -47,10 +47,9 @@
 //! implementation, the simulated disk's model included. [`WritableFile::reserve`] is the
 //! one such addition so far, and it shows the price: it is a single `ftruncate` on
 //! [`StdFs`], but [`SimFs`] had to learn what a power cut does to a file length that was
-//! set but not synced. A generic
-//! parameter (`Db<F: FileSystem>`) would remove the virtual calls, but would make every
-//! type above generic and every error message and test longer, for a saving no
-//! benchmark here has shown to matter.
+//! set but not synced. A generic parameter (`Db<F: FileSystem>`) would remove the
+//! virtual calls, but would make every type above generic and every error message and
+//! test longer, for a saving no benchmark here has shown to matter.
 //!
 //! ## Example
 //!

@@ -109,9 +109,6 @@ pub struct Wal {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
     options: WalOptions,
-    /// How far ahead each segment's length is set: [`RESERVE_STEP`], or less for a small
-    /// segment size, which should not reserve more than it will ever hold.
-    reserve_step: u64,
     state: Mutex<State>,
     /// Signalled whenever a leader finishes, so followers can check their record.
     group_done: Condvar,
@@ -198,11 +195,7 @@ impl Wal {
         first_segment_id: u64,
         options: WalOptions,
     ) -> Result<Wal> {
-        let reserve_step = RESERVE_STEP
-            .min(options.segment_size)
-            .next_multiple_of(BLOCK_SIZE as u64)
-            .max(BLOCK_SIZE as u64);
-        let segment = open_segment(&*fs, dir, first_segment_id, reserve_step)?;
+        let segment = open_segment(&*fs, dir, first_segment_id, &options)?;
         let stats = Counters::default();
         stats
             .file_bytes
@@ -212,7 +205,6 @@ impl Wal {
             fs,
             dir: dir.to_path_buf(),
             options,
-            reserve_step,
             state: Mutex::new(State {
                 queue: Vec::new(),
                 queue_lens: Vec::new(),
@@ -587,7 +579,7 @@ impl Wal {
         if !rotate {
             return Ok(None);
         }
-        let next = open_segment(&*self.fs, &self.dir, segment.id + 1, self.reserve_step)?;
+        let next = open_segment(&*self.fs, &self.dir, segment.id + 1, &self.options)?;
         c.rotations.fetch_add(1, Ordering::Relaxed);
         c.file_bytes
             .fetch_add(SEGMENT_HEADER_LEN as u64, Ordering::Relaxed);
@@ -628,15 +620,9 @@ fn error_chain(e: &Error) -> String {
 
 impl Segment {
     /// Appends `bytes` into the segment's reserved length, first setting the length the
-    /// next `reserve_step` further when they would run past it.
-    ///
-    /// Why reserve at all: an append past the end of a file changes its length, and the
-    /// fsync that follows must then write the file's metadata as well as its data (on
-    /// ext4, a journal commit). Inside a length set in advance there is only data to sync.
-    /// A C loop of 116-byte writes, each followed by `fdatasync`, on the bench machine's
-    /// ext4 disk took 120 µs per write appending and 81 µs inside a preset length. The
-    /// length is set a step at a time, so one sync in thousands pays for the metadata,
-    /// and the file never runs more than a step ahead of its records.
+    /// next `reserve_step` further when they would run past it ([`RESERVE_STEP`] says
+    /// why). A step at a time, so one group in thousands pays for a length change, and the
+    /// file never runs more than a step ahead of its records.
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
@@ -670,10 +656,15 @@ impl Segment {
     }
 }
 
-/// Creates segment `id`: header written, the first `reserve_step` of its length set, both
-/// synced, then the directory synced so the new name itself survives a power cut before
-/// any record in it is acknowledged.
-fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64, reserve_step: u64) -> Result<Segment> {
+/// Creates segment `id`: header written, its length set a reserve step ahead, both synced,
+/// then the directory synced so the new name itself survives a power cut before any
+/// record in it is acknowledged.
+fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64, options: &WalOptions) -> Result<Segment> {
+    // A small segment size should not reserve more than the segment will ever hold.
+    let reserve_step = RESERVE_STEP
+        .min(options.segment_size)
+        .next_multiple_of(BLOCK_SIZE as u64)
+        .max(BLOCK_SIZE as u64);
     let path = segment_path(dir, id);
     let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
     file.append(&encode_segment_header(id))
