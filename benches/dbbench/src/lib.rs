@@ -86,6 +86,11 @@ pub struct SuiteArgs {
     /// (the mapped pages a scan or compaction touches then count in its RSS).
     #[arg(long)]
     pub mmap: bool,
+    /// Runs of the whole suite, each engine once per round, in turn (ferrisdb, the peers,
+    /// ferrisdb, ...). The table shows each engine's median run of each workload, and the
+    /// ratios are medians of the ratios measured within each round.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: u64,
     /// Seconds to wait after the overwrite workload before reading its disk figures, so
     /// background flushes and compactions can finish (a quiescent database).
     #[arg(long = "settle", default_value_t = 10)]
@@ -146,6 +151,7 @@ impl SuiteArgs {
             format!("--memtable-mib={}", self.memtable_mib),
             format!("--bloom-bits={}", self.bloom_bits),
             format!("--settle={}", self.settle_seconds),
+            format!("--repeat={}", self.repeat),
         ];
         let names = |items: Vec<&str>| items.join(",");
         args.push(format!(
@@ -253,9 +259,17 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
     };
     report::print_header(&report_head, &dir);
 
+    // Engines take turns round by round, so a noisy spell of the machine falls on every
+    // engine's runs alike rather than on all of one engine's.
     let mut measurements = Vec::new();
-    for &kind in &args.engines {
-        measurements.extend(run_child(kind, &dir, args)?);
+    for round in 0..args.repeat as usize {
+        if args.repeat > 1 {
+            eprintln!("round {} of {}", round + 1, args.repeat);
+        }
+        for &kind in &args.engines {
+            let results = run_child(kind, &dir, args)?;
+            measurements.extend(results.into_iter().map(|m| Measurement { round, ..m }));
+        }
     }
     let report = SuiteReport {
         measurements,

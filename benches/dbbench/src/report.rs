@@ -1,5 +1,10 @@
 //! The suite's output: the header (machine and each engine's settings), the table, the
 //! ratios of FerrisDB over each peer, and the SVG chart.
+//!
+//! With `--repeat N` the report holds N rounds. The table then shows, for each engine and
+//! workload, the run with the median ops/s; each ratio is the median of the ratios
+//! measured within one round, FerrisDB against the peer run just before or after it, and
+//! the rounds' own ratios are printed after it.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +37,10 @@ fn ratio(v: Option<f64>) -> String {
 
 /// Prints one row per workload per engine, then FerrisDB's ops/s over each peer's.
 pub fn print_table(report: &SuiteReport) {
+    let rounds = rounds(report);
+    if rounds > 1 {
+        println!("each row: the engine's median run of {rounds} rounds");
+    }
     println!(
         "{:<13} {:<9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}  notes",
         "workload",
@@ -47,9 +56,9 @@ pub fn print_table(report: &SuiteReport) {
     );
     for workload in Workload::ALL {
         let rows: Vec<&Measurement> = report
-            .measurements
+            .engines
             .iter()
-            .filter(|m| m.workload == workload)
+            .filter_map(|(engine, _)| median_run(report, engine, workload))
             .collect();
         for (i, m) in rows.iter().enumerate() {
             println!(
@@ -79,51 +88,122 @@ pub fn print_table(report: &SuiteReport) {
         return;
     }
     println!();
+    let of_rounds = if rounds > 1 {
+        format!("the median of {rounds} rounds' ratios; ")
+    } else {
+        String::new()
+    };
     println!(
-        "FerrisDB over each peer (ops/s ratio; above 1.00x FerrisDB is faster; peak RSS ratio: below 1.00x FerrisDB uses less)"
+        "FerrisDB over each peer ({of_rounds}ops/s ratio; above 1.00x FerrisDB is faster; peak RSS ratio: below 1.00x FerrisDB uses less)"
     );
     print!("{:<13}", "workload");
     for peer in &peers {
         print!(" {peer:>10}");
     }
     println!();
+    let cell =
+        |ratios: &[f64]| median(ratios).map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
     for workload in Workload::ALL {
-        let Some(ours) = find(report, FERRIS, workload) else {
+        if median_run(report, FERRIS, workload).is_none() {
             continue;
-        };
+        }
         print!("{:<13}", workload.name());
         for peer in &peers {
-            let cell = find(report, peer, workload)
-                .map(|theirs| format!("{:.2}x", ours.ops_per_sec() / theirs.ops_per_sec()));
-            print!(" {:>10}", cell.as_deref().unwrap_or("-"));
+            print!(" {:>10}", cell(&ops_ratios(report, peer, workload)));
         }
         println!();
     }
     print!("{:<13}", "peak RSS");
-    let ours = max_rss(report, FERRIS);
     for peer in &peers {
-        let cell = ours
-            .zip(max_rss(report, peer))
-            .map(|(a, b)| format!("{:.2}x", a as f64 / b as f64));
-        print!(" {:>10}", cell.as_deref().unwrap_or("-"));
+        print!(" {:>10}", cell(&rss_ratios(report, peer)));
     }
     println!();
+    if rounds > 1 {
+        println!();
+        println!("each round's ratio, in round order");
+        for workload in Workload::ALL {
+            if median_run(report, FERRIS, workload).is_none() {
+                continue;
+            }
+            print!("{:<13}", workload.name());
+            for peer in &peers {
+                let ratios: Vec<String> = ops_ratios(report, peer, workload)
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect();
+                print!("  {peer} {}", ratios.join(" "));
+            }
+            println!();
+        }
+    }
 }
 
-fn find<'a>(report: &'a SuiteReport, engine: &str, workload: Workload) -> Option<&'a Measurement> {
+/// How many rounds the report holds.
+fn rounds(report: &SuiteReport) -> usize {
     report
         .measurements
         .iter()
-        .find(|m| m.engine == engine && m.workload == workload)
-}
-
-fn max_rss(report: &SuiteReport, engine: &str) -> Option<u64> {
-    report
-        .measurements
-        .iter()
-        .filter(|m| m.engine == engine)
-        .filter_map(|m| m.peak_rss)
+        .map(|m| m.round + 1)
         .max()
+        .unwrap_or(0)
+}
+
+/// The run of `workload` on `engine` whose ops/s is the median of its rounds (the lower
+/// middle one of an even number).
+fn median_run<'a>(
+    report: &'a SuiteReport,
+    engine: &str,
+    workload: Workload,
+) -> Option<&'a Measurement> {
+    let mut runs: Vec<&Measurement> = report
+        .measurements
+        .iter()
+        .filter(|m| m.engine == engine && m.workload == workload)
+        .collect();
+    runs.sort_by(|a, b| a.ops_per_sec().total_cmp(&b.ops_per_sec()));
+    runs.get(runs.len().saturating_sub(1) / 2).copied()
+}
+
+/// The median (the lower middle value of an even number), or `None` for no values.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// FerrisDB's ops/s over `peer`'s on `workload`, one ratio per round that ran both.
+fn ops_ratios(report: &SuiteReport, peer: &str, workload: Workload) -> Vec<f64> {
+    let run = |engine: &str, round: usize| {
+        report
+            .measurements
+            .iter()
+            .find(|m| m.engine == engine && m.workload == workload && m.round == round)
+    };
+    (0..rounds(report))
+        .filter_map(|round| {
+            let (ours, theirs) = (run(FERRIS, round)?, run(peer, round)?);
+            Some(ours.ops_per_sec() / theirs.ops_per_sec())
+        })
+        .collect()
+}
+
+/// FerrisDB's peak RSS over `peer`'s, the highest of all workloads each, one ratio per
+/// round.
+fn rss_ratios(report: &SuiteReport, peer: &str) -> Vec<f64> {
+    let peak = |engine: &str, round: usize| {
+        report
+            .measurements
+            .iter()
+            .filter(|m| m.engine == engine && m.round == round)
+            .filter_map(|m| m.peak_rss)
+            .max()
+    };
+    (0..rounds(report))
+        .filter_map(|round| {
+            let (ours, theirs) = (peak(FERRIS, round)?, peak(peer, round)?);
+            Some(ours as f64 / theirs as f64)
+        })
+        .collect()
 }
 
 /// Draws ops/s per workload per engine as grouped bars on a log scale into
@@ -151,13 +231,17 @@ fn draw(report: &SuiteReport, workloads: &[Workload], path: &Path) -> Result<()>
         .map(Measurement::ops_per_sec)
         .fold(10.0f64, f64::max)
         * 2.0;
+    let caption = match rounds(report) {
+        1 => format!("ops/s per workload (log scale) - {}", report.machine),
+        n => format!(
+            "ops/s per workload, median of {n} rounds (log scale) - {}",
+            report.machine
+        ),
+    };
     let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("ops/s per workload (log scale) - {}", report.machine),
-            ("sans-serif", 18),
-        )
+        .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(60)
         .y_label_area_size(70)
@@ -184,7 +268,7 @@ fn draw(report: &SuiteReport, workloads: &[Workload], path: &Path) -> Result<()>
             .iter()
             .enumerate()
             .filter_map(|(i, w)| {
-                let m = find(report, engine, *w)?;
+                let m = median_run(report, engine, *w)?;
                 let x0 = i as f64 + 0.1 + e as f64 * width;
                 Some(Rectangle::new(
                     [(x0, 1.0), (x0 + width * 0.95, m.ops_per_sec().max(1.0))],
@@ -205,4 +289,83 @@ fn draw(report: &SuiteReport, workloads: &[Workload], path: &Path) -> Result<()>
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of `workload` on `engine` in `round` at `ops_per_sec`, peaking at `rss` MiB.
+    fn run(
+        engine: &str,
+        workload: Workload,
+        round: usize,
+        ops_per_sec: u64,
+        rss: u64,
+    ) -> Measurement {
+        Measurement {
+            engine: engine.to_owned(),
+            workload,
+            threads: 1,
+            ops: ops_per_sec,
+            seconds: 1.0,
+            user_bytes: 0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            p999_us: 0.0,
+            write_amp: None,
+            space_amp: None,
+            peak_rss: Some(rss << 20),
+            note: String::new(),
+            round,
+        }
+    }
+
+    fn report(measurements: Vec<Measurement>) -> SuiteReport {
+        SuiteReport {
+            machine: "test".into(),
+            args: Vec::new(),
+            engines: vec![
+                ("ferrisdb".into(), String::new()),
+                ("peer".into(), String::new()),
+            ],
+            measurements,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_each_engines_median_run() {
+        let w = Workload::Fillseq;
+        let r = report(vec![
+            run("ferrisdb", w, 0, 300, 1),
+            run("ferrisdb", w, 1, 100, 1),
+            run("ferrisdb", w, 2, 200, 1),
+            run("ferrisdb", w, 3, 900, 1),
+        ]);
+        assert_eq!(rounds(&r), 4);
+        // Four rounds: the lower of the two middle runs.
+        assert_eq!(median_run(&r, "ferrisdb", w).unwrap().round, 2);
+        assert!(median_run(&r, "peer", w).is_none());
+    }
+
+    /// Ratios pair the runs of one round: a slow round for both engines does not skew
+    /// the ratio, as pairing the engines' separate medians could.
+    #[test]
+    fn ratios_are_taken_within_rounds_then_their_median() {
+        let w = Workload::Readrandom;
+        let r = report(vec![
+            run("ferrisdb", w, 0, 200, 100),
+            run("peer", w, 0, 100, 200),
+            run("ferrisdb", w, 1, 100, 100),
+            run("peer", w, 1, 80, 100),
+            run("ferrisdb", w, 2, 330, 150),
+            run("peer", w, 2, 300, 100),
+            run("ferrisdb", Workload::Fillseq, 2, 1, 300),
+        ]);
+        assert_eq!(ops_ratios(&r, "peer", w), [2.0, 1.25, 1.1]);
+        assert_eq!(median(&ops_ratios(&r, "peer", w)), Some(1.25));
+        // Peak RSS: each engine's highest of the round, over all its workloads.
+        assert_eq!(rss_ratios(&r, "peer"), [0.5, 1.0, 3.0]);
+        assert_eq!(median(&[]), None);
+    }
 }

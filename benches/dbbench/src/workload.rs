@@ -143,6 +143,9 @@ pub struct Measurement {
     pub peak_rss: Option<u64>,
     /// Anything else worth a word.
     pub note: String,
+    /// Which round of a `--repeat` run measured it, from 0.
+    #[serde(default)]
+    pub round: usize,
 }
 
 impl Measurement {
@@ -470,6 +473,7 @@ impl Suite<'_> {
             space_amp,
             peak_rss: proc::peak_rss(),
             note,
+            round: 0,
         })
     }
 }
