@@ -58,11 +58,20 @@ pub const DEFAULT_BITS_PER_KEY: usize = 10;
 /// The largest probe count a filter may use.
 const MAX_PROBES: u8 = 30;
 
+/// Hashes in one segment of a [`BloomBuilder`]'s list: 64 KiB of them.
+const HASHES_PER_SEGMENT: usize = 8192;
+
 /// Collects key hashes and builds a filter from them.
 #[derive(Debug, Clone)]
 pub struct BloomBuilder {
     bits_per_key: usize,
-    hashes: Vec<u64>,
+    /// The hashes of the keys added, in segments of [`HASHES_PER_SEGMENT`] rather than one
+    /// vector: a 64 MiB table's half a million hashes would otherwise grow a vector by
+    /// doubling through 1, 2, 4 and 8 MiB allocations for every table written, and memory
+    /// the allocator hands back in such odd sizes between long-lived blocks fragments its
+    /// heap. Segments of one size are reused whole, and growing copies nothing.
+    segments: Vec<Vec<u64>>,
+    len: usize,
 }
 
 impl BloomBuilder {
@@ -70,23 +79,33 @@ impl BloomBuilder {
     pub fn new(bits_per_key: usize) -> BloomBuilder {
         BloomBuilder {
             bits_per_key,
-            hashes: Vec::new(),
+            segments: Vec::new(),
+            len: 0,
         }
     }
 
     /// Adds a key.
     pub fn add(&mut self, key: &[u8]) {
-        self.hashes.push(xxh3_64(key));
+        let hash = xxh3_64(key);
+        match self.segments.last_mut() {
+            Some(segment) if segment.len() < HASHES_PER_SEGMENT => segment.push(hash),
+            _ => {
+                let mut segment = Vec::with_capacity(HASHES_PER_SEGMENT);
+                segment.push(hash);
+                self.segments.push(segment);
+            }
+        }
+        self.len += 1;
     }
 
     /// The number of keys added.
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.len
     }
 
     /// True when no key has been added.
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.len == 0
     }
 
     /// Encodes the filter and leaves the builder empty.
@@ -96,17 +115,18 @@ impl BloomBuilder {
             .clamp(1, MAX_PROBES);
         // A tiny filter has a high false-positive rate however it is sized; 64 bits is a
         // floor that keeps small tables useful.
-        let n_bits = (self.hashes.len() * self.bits_per_key).max(64);
+        let n_bits = (self.len * self.bits_per_key).max(64);
         let n_bytes = n_bits.div_ceil(8);
         let n_bits = (n_bytes * 8) as u64;
         let mut out = vec![0u8; n_bytes + 1];
-        for &hash in &self.hashes {
+        for &hash in self.segments.iter().flatten() {
             for bit in probes(hash, k, n_bits) {
                 out[(bit / 8) as usize] |= 1 << (bit % 8);
             }
         }
         out[n_bytes] = k;
-        self.hashes.clear();
+        self.segments.clear();
+        self.len = 0;
         out
     }
 }
@@ -147,6 +167,23 @@ mod tests {
         }
         let filter = b.finish();
         assert!((0..10_000).all(|i| may_contain(&filter, &key(i))));
+    }
+
+    /// Keys spanning several hash segments all land in the filter, and a builder left
+    /// empty by `finish` builds the same filter again.
+    #[test]
+    fn hashes_span_segments_and_a_finished_builder_starts_over() {
+        let n = 3 * HASHES_PER_SEGMENT as u64 + 1;
+        let mut b = BloomBuilder::new(10);
+        let build = |b: &mut BloomBuilder| {
+            (0..n).for_each(|i| b.add(&key(i)));
+            assert_eq!(b.len(), n as usize);
+            b.finish()
+        };
+        let first = build(&mut b);
+        assert!(b.is_empty());
+        assert_eq!(build(&mut b), first);
+        assert!((0..n).all(|i| may_contain(&first, &key(i))));
     }
 
     #[test]

@@ -285,14 +285,32 @@ impl TableWriter {
         Ok(handle)
     }
 
-    /// Appends to the table: into the write buffer, which goes to the file once it holds
-    /// [`WRITE_BUFFER_BYTES`] (and at [`TableWriter::finish`], before the sync).
+    /// Appends to the table: into the write buffer, which goes to the file whenever the
+    /// next bytes would not fit in its [`WRITE_BUFFER_BYTES`] (and at
+    /// [`TableWriter::finish`], before the sync). Bytes longer than the whole buffer go to
+    /// the file directly.
+    ///
+    /// The buffer is allocated once, at exactly [`WRITE_BUFFER_BYTES`], and never grows:
+    /// a buffer left to double past its mark would be a 2 MiB allocation of a different
+    /// size for every table, and such allocations, made and freed by the flush and
+    /// compaction threads between the tables' long-lived index and filter blocks, leave
+    /// the allocator's heap full of holes that no later request fits (see
+    /// `docs/benchmarks.md`, "Ten million keys").
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.extend_from_slice(bytes);
         self.offset += bytes.len() as u64;
-        if self.out.len() >= WRITE_BUFFER_BYTES {
+        if self.out.len() + bytes.len() > WRITE_BUFFER_BYTES {
             self.write_out()?;
+            if bytes.len() > WRITE_BUFFER_BYTES {
+                return self
+                    .file
+                    .append(bytes)
+                    .map_err(|e| Error::io(&self.tmp_path, e));
+            }
         }
+        if self.out.capacity() == 0 {
+            self.out.reserve_exact(WRITE_BUFFER_BYTES);
+        }
+        self.out.extend_from_slice(bytes);
         Ok(())
     }
 

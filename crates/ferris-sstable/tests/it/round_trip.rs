@@ -241,6 +241,30 @@ fn a_table_larger_than_the_write_buffer_round_trips() {
     );
 }
 
+/// A block larger than the whole write buffer (one value of 3 MiB) goes to the file
+/// directly, after the buffered blocks before it and before the ones after it.
+#[test]
+fn a_block_larger_than_the_write_buffer_round_trips_in_order() {
+    let (_, fs) = sim();
+    let value = |i: u32| {
+        let len = if i == 5_000 { 3 << 20 } else { 100 };
+        Bytes::from(vec![(i % 251) as u8; len])
+    };
+    let want: Vec<(InternalKey, Bytes)> = (0..10_000u32)
+        .map(|i| {
+            let key = InternalKey::new(Bytes::from(format!("key{i:08}")), 1, ValueKind::Put);
+            (key, value(i))
+        })
+        .collect();
+    let table = write(&fs, "huge-value.sst", &want, TableOptions::default());
+    assert_eq!(scan(&table).unwrap(), want);
+    let (_, got) = table.get(b"key00005000", 1).unwrap().unwrap();
+    assert_eq!(got, want[5_000].1);
+    let check = table.verify().unwrap();
+    assert!(check.is_intact(), "{:?}", check.damage);
+    assert_eq!(check.bytes, table.file_size());
+}
+
 /// A write that fails while the writer empties its buffer mid-table is a typed I/O
 /// error naming the temporary file, and no table appears under the real name.
 #[test]
