@@ -53,7 +53,10 @@
 //! blocks in a 1 MiB buffer and writes that whole, so a 64 MiB table costs 64 system
 //! calls rather than two per block (a block and its trailer); overwrites, whose flushes
 //! and compactions write tables all the time, went 13% faster with it (medians of five
-//! alternating runs). A [`Table`] opens
+//! alternating runs). The buffer is allocated once at exactly that size and never grows,
+//! and the bloom builder keeps its hashes in 64 KiB segments: large allocations of a new
+//! size for every table would fragment the allocator's heap (`docs/benchmarks.md`, "Ten
+//! million keys"). A [`Table`] opens
 //! it, verifying the footer and every block it loads. `docs/format/table.md` is the
 //! byte-level specification, with a crash analysis of table creation.
 //!
