@@ -71,7 +71,6 @@ pub struct BloomBuilder {
     /// the allocator hands back in such odd sizes between long-lived blocks fragments its
     /// heap. Segments of one size are reused whole, and growing copies nothing.
     segments: Vec<Vec<u64>>,
-    len: usize,
 }
 
 impl BloomBuilder {
@@ -80,7 +79,6 @@ impl BloomBuilder {
         BloomBuilder {
             bits_per_key,
             segments: Vec::new(),
-            len: 0,
         }
     }
 
@@ -95,17 +93,19 @@ impl BloomBuilder {
                 self.segments.push(segment);
             }
         }
-        self.len += 1;
     }
 
     /// The number of keys added.
     pub fn len(&self) -> usize {
-        self.len
+        // Every segment but the last is full.
+        self.segments.last().map_or(0, |last| {
+            (self.segments.len() - 1) * HASHES_PER_SEGMENT + last.len()
+        })
     }
 
     /// True when no key has been added.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.segments.is_empty()
     }
 
     /// Encodes the filter and leaves the builder empty.
@@ -115,7 +115,7 @@ impl BloomBuilder {
             .clamp(1, MAX_PROBES);
         // A tiny filter has a high false-positive rate however it is sized; 64 bits is a
         // floor that keeps small tables useful.
-        let n_bits = (self.len * self.bits_per_key).max(64);
+        let n_bits = (self.len() * self.bits_per_key).max(64);
         let n_bytes = n_bits.div_ceil(8);
         let n_bits = (n_bytes * 8) as u64;
         let mut out = vec![0u8; n_bytes + 1];
@@ -126,7 +126,6 @@ impl BloomBuilder {
         }
         out[n_bytes] = k;
         self.segments.clear();
-        self.len = 0;
         out
     }
 }
