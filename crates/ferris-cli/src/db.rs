@@ -41,7 +41,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             dir.display()
         ),
         Err(e) if e.is_corruption() => {
-            println!("{e}");
+            out!("{e}");
             return Ok(Verdict::Damaged);
         }
         Err(e) => return Err(e).context("reading CURRENT"),
@@ -50,7 +50,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
     let mut reader = match SegmentReader::open(&fs, &path, number, RecoveryMode::TolerateTornTail) {
         Ok(r) => r,
         Err(e) if e.is_corruption() => {
-            println!("{e}");
+            out!("{e}");
             return Ok(Verdict::Damaged);
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -61,7 +61,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             Ok(Some(record)) => match VersionEdit::decode(&record.data) {
                 Ok(edit) => edits.push((record.offset, edit)),
                 Err(e) => {
-                    println!(
+                    out!(
                         "{}: the edit at offset {} does not decode: {e}",
                         path.display(),
                         record.offset
@@ -71,7 +71,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             },
             Ok(None) => break,
             Err(e) if e.is_corruption() => {
-                println!("{e}");
+                out!("{e}");
                 return Ok(Verdict::Damaged);
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -79,13 +79,13 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
     }
     if edits.is_empty() {
         // CURRENT only ever names a manifest whose first edit was durable.
-        println!("{}: the manifest holds no intact edit", path.display());
+        out!("{}: the manifest holds no intact edit", path.display());
         return Ok(Verdict::Damaged);
     }
     let mut state = ferris_manifest::LevelState::default();
     for (offset, edit) in &edits {
         if let Err(reason) = state.apply(edit) {
-            println!(
+            out!(
                 "{}: the edit at offset {offset} is inconsistent: {reason}",
                 path.display()
             );
@@ -127,9 +127,9 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                 "last_sequence": state.last_sequence,
             },
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} ({} edits)", path.display(), edits.len());
+        out!("{} ({} edits)", path.display(), edits.len());
         for (offset, e) in &edits {
             let mut parts = Vec::new();
             if let Some(v) = e.format_version {
@@ -159,21 +159,23 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                     f.max_seq
                 ));
             }
-            println!("  @{offset:<8} {}", parts.join(", "));
+            out!("  @{offset:<8} {}", parts.join(", "));
         }
         for event in reader.events() {
-            println!("  tolerated: {event:?}");
+            out!("  tolerated: {event:?}");
         }
-        println!("current version:");
+        out!("current version:");
         for (level, files) in state.levels.iter().enumerate() {
             if !files.is_empty() {
                 let names: Vec<_> = files.keys().map(|n| format!("{n:06}.sst")).collect();
-                println!("  L{level}: {}", names.join(" "));
+                out!("  L{level}: {}", names.join(" "));
             }
         }
-        println!(
+        out!(
             "  log number {}, next file number {}, last sequence {}",
-            state.log_number, state.next_file_number, state.last_sequence
+            state.log_number,
+            state.next_file_number,
+            state.last_sequence
         );
     }
     Ok(Verdict::Intact)
@@ -187,10 +189,10 @@ pub(crate) fn get(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
             Some(v) => json!({"key": show(key.as_bytes()), "found": true, "value": show(v)}),
             None => json!({"key": show(key.as_bytes()), "found": false, "value": null}),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         match &value {
-            Some(v) => println!("{}", show(v)),
+            Some(v) => out!("{}", show(v)),
             None => eprintln!("ferris: {key:?} is not set"),
         }
     }
@@ -213,7 +215,7 @@ pub(crate) fn put(dir: &Path, key: &str, value: &str, as_json: bool) -> Result<V
     db.close()?;
     if as_json {
         let out = json!({"ok": true, "op": "put", "key": show(key.as_bytes()), "seq": seq});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(Verdict::Intact)
 }
@@ -225,7 +227,7 @@ pub(crate) fn delete(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
     db.close()?;
     if as_json {
         let out = json!({"ok": true, "op": "delete", "key": show(key.as_bytes()), "seq": seq});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(Verdict::Intact)
 }
@@ -261,11 +263,11 @@ pub(crate) fn scan(dir: &Path, args: &ScanArgs<'_>) -> Result<Verdict> {
         if args.json {
             rows.push(json!({"key": show(&k), "value": show(&v)}));
         } else {
-            println!("{}\t{}", show(&k), show(&v));
+            out!("{}\t{}", show(&k), show(&v));
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        out!("{}", serde_json::to_string_pretty(&rows)?);
     }
     Ok(Verdict::Intact)
 }
@@ -325,33 +327,33 @@ pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
             // (`Db::stats`); nothing on disk records them, so a fresh open cannot know.
             "write_amplification": null,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("level  files        bytes");
+        out!("level  files        bytes");
         for (i, l) in s.levels.iter().enumerate() {
-            println!("L{i:<5} {:>5} {:>12}", l.files, l.bytes);
+            out!("L{i:<5} {:>5} {:>12}", l.files, l.bytes);
         }
-        println!(
+        out!(
             "tables: {live} bytes; memtable (replayed from the WAL): {} bytes",
             s.memtable_bytes
         );
-        println!("last sequence number: {}", s.last_sequence);
+        out!("last sequence number: {}", s.last_sequence);
         match (amp.space, amp.deepest) {
-            (Some(space), Some(0)) => println!(
+            (Some(space), Some(0)) => out!(
                 "space amplification: {space:.2} (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)"
             ),
-            (Some(space), Some(d)) => println!(
+            (Some(space), Some(d)) => out!(
                 "space amplification: {space:.2} (estimate: bytes of all tables / bytes of L{d}, the deepest non-empty level)"
             ),
-            _ => println!("space amplification: none (no tables)"),
+            _ => out!("space amplification: none (no tables)"),
         }
         let l0 = s.levels.first().map_or(0, |l| l.files);
-        println!(
+        out!(
             "read amplification: {} (tables a point lookup may probe: {l0} in L0 + one in each of {} deeper non-empty levels)",
             amp.read,
             amp.read - l0
         );
-        println!(
+        out!(
             "write amplification: unknown (counted only while a process has the database open: see Db::stats)"
         );
     }

@@ -181,6 +181,7 @@
 //! | 0 | the file or database is intact (a torn WAL tail, which a crash leaves, counts as intact), or the command did what it was asked |
 //! | 1 | `wal dump`, `table dump`, `manifest dump` or `verify` found damage (printed with its file and offset); or `get` found no value |
 //! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked, a directory it may not write, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
+//! | 141 | standard output's reader went away before the command finished (see below) |
 //!
 //! - The dumps never write, and work on a database in use. The database commands write
 //!   (see above), and need the lock.
@@ -190,6 +191,10 @@
 //! - Errors (exit 2) go to standard error as `ferris: ...`, each cause said once. Damage a
 //!   dump finds goes to standard output; with `--json` that is sometimes one line of text
 //!   rather than a JSON document, so a script should read the exit code first.
+//! - Output piped to a reader that stops early (`ferris scan DIR | head`) ends the
+//!   command quietly once the pipe closes, with exit 141, the status a shell gives a
+//!   process that `SIGPIPE` ended: the command did not finish, so a `verify` cut short
+//!   never reads as intact.
 //! - One command, one open: a script that runs `ferris get` in a loop pays for a recovery
 //!   each time. A program should link `ferris-engine` instead.
 //!
@@ -214,9 +219,18 @@
 //! checks over thousands of seeded workloads with power cuts. `docs/format/` has the
 //! byte layout each dump shows, and `ferris-engine` what the files are for.
 #![forbid(unsafe_code)]
-#![allow(clippy::print_stdout)]
+
+/// Prints a line to standard output like `println!`, through [`output::line`]: a reader
+/// that has gone away (`ferris scan DIR | head`) ends the command quietly instead of
+/// panicking (exit 141).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
 
 mod db;
+mod output;
 mod table;
 mod verify;
 mod wal;

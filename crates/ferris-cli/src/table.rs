@@ -22,7 +22,7 @@ pub(crate) fn dump(path: &Path, blocks: bool, as_json: bool) -> Result<Verdict> 
     match dump_inner(path, blocks, as_json) {
         Ok(()) => Ok(Verdict::Intact),
         Err(e @ Error::Corruption { .. }) | Err(e @ Error::UnsupportedVersion { .. }) => {
-            println!("{e}");
+            out!("{e}");
             Ok(Verdict::Damaged)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
@@ -87,40 +87,44 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
             "index": index_json,
             "blocks": blocks_json,
         });
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&out).expect("JSON values always serialize")
         );
         return Ok(());
     }
-    println!("table {}", path.display());
-    println!(
+    out!("table {}", path.display());
+    out!(
         "  entries:      {} ({} tombstones)",
-        p.n_entries, p.n_tombstones
+        p.n_entries,
+        p.n_tombstones
     );
-    println!(
+    out!(
         "  keys:         {} .. {}",
         show_key(&p.smallest_key),
         show_key(&p.largest_key)
     );
-    println!("  sequences:    {} .. {}", p.min_seq, p.max_seq);
-    println!(
+    out!("  sequences:    {} .. {}", p.min_seq, p.max_seq);
+    out!(
         "  data blocks:  {} ({} bytes raw, {} stored, {} bytes of keys and values)",
-        p.n_data_blocks, p.data_uncompressed_bytes, p.data_stored_bytes, p.raw_bytes
+        p.n_data_blocks,
+        p.data_uncompressed_bytes,
+        p.data_stored_bytes,
+        p.raw_bytes
     );
-    println!("index:");
+    out!("index:");
     for (k, h) in &index {
-        println!("  {:>10}  {:>6}  {}", h.offset, h.size, show_key(k));
+        out!("  {:>10}  {:>6}  {}", h.offset, h.size, show_key(k));
     }
     for (h, entries) in &block_dumps {
-        println!(
+        out!(
             "block at {} ({} bytes stored, {} entries):",
             h.offset,
             h.size,
             entries.len()
         );
         for (k, len) in entries {
-            println!("  {}  ({len} bytes)", show_key(k));
+            out!("  {}  ({len} bytes)", show_key(k));
         }
     }
     Ok(())

@@ -68,20 +68,20 @@ fn print_text(report: &VerifyReport, opened: bool) {
         if let Some(offset) = f.torn_tail {
             line.push_str(&format!(", torn tail at {offset} (not damage)"));
         }
-        println!("{line}");
+        out!("{line}");
     }
     for problem in &report.problems {
-        println!("DAMAGED {problem}");
+        out!("DAMAGED {problem}");
     }
     if !opened {
-        println!("the database cannot be opened: it is damaged");
+        out!("the database cannot be opened: it is damaged");
         return;
     }
     let verdict = match report.problems.len() {
         0 => "intact".to_string(),
         n => count(n as u64, "problem"),
     };
-    println!(
+    out!(
         "checked {}, {}, {}, {}: {verdict}",
         count(report.files.len() as u64, "file"),
         count(report.bytes(), "byte"),
@@ -135,6 +135,6 @@ fn print_json(dir: &Path, report: &VerifyReport, opened: bool) -> Result<()> {
         },
         "problems": problems,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -27,7 +27,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
     let mut reader = match SegmentReader::open(&fs, path, segment_id, RecoveryMode::SkipCorrupted) {
         Ok(reader) => reader,
         Err(e @ ferris_wal::Error::Corruption { .. }) => {
-            println!("{e}");
+            out!("{e}");
             return Ok(Verdict::Damaged);
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -38,7 +38,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
             Ok(Some(record)) => records.push(record),
             Ok(None) => break,
             Err(e @ ferris_wal::Error::Corruption { .. }) => {
-                println!("{e}");
+                out!("{e}");
                 return Ok(Verdict::Damaged);
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -68,9 +68,9 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
             "events": events,
             "damaged": damaged,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
+        out!(
             "segment {segment_id}: {} records, {}",
             records.len(),
             if reader.is_sealed() {
@@ -79,16 +79,18 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
                 "not sealed"
             }
         );
-        println!(
+        out!(
             "{:>10}  {:>8}  {:<8}  contents",
-            "offset", "length", "checksum"
+            "offset",
+            "length",
+            "checksum"
         );
         for r in &records {
             let contents = match WriteBatch::decode(&r.data) {
                 Ok(b) => format!("batch: seq {}, {} entries", b.seq(), b.len()),
                 Err(_) => "not a write batch".to_owned(),
             };
-            println!(
+            out!(
                 "{:>10}  {:>8}  {:<8}  {contents}",
                 r.offset,
                 r.data.len(),
@@ -96,7 +98,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
             );
         }
         for e in &events {
-            println!("{}", event_text(e));
+            out!("{}", event_text(e));
         }
     }
     Ok(if damaged {

@@ -245,3 +245,41 @@ fn commands_on_a_missing_or_foreign_directory_exit_2() {
     let run = ferris(&["manifest", "dump", &tmp.path().display().to_string()]);
     assert_eq!(run.code, 2);
 }
+
+/// A reader that stops early (`ferris scan DIR | head -1`) closes the pipe: the scan ends
+/// quietly with exit 141 (a shell's status for a process `SIGPIPE` ended), not with a
+/// panic about a failed print, and not with 0, since it did not finish.
+#[test]
+fn a_scan_whose_reader_stops_early_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let (_tmp, db) = db_dir();
+    let d = ferris_engine::Db::open(&db, ferris_engine::Options::default()).unwrap();
+    let mut batch = ferris_core::WriteBatch::new();
+    for i in 0..20_000u32 {
+        batch.put(
+            format!("key{i:06}"),
+            b"a value long enough to fill the pipe",
+        );
+    }
+    d.write(batch).unwrap();
+    d.close().unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferris"))
+        .args(["scan", &db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "key000000\ta value long enough to fill the pipe\n");
+    // The reader is dropped here: the rest of the scan meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
