@@ -22,7 +22,7 @@ pub fn describe(kind: EngineKind, settings: &Settings) -> String {
     let mib = |b: u64| b >> 20;
     match kind {
         EngineKind::Ferris => format!(
-            "{sync}; compression {:?}; block cache {} MiB; write buffer {} MiB, 2 immutable; bloom {} bits/key; tables {}; leveled compaction, 1 flush + 1 compaction thread",
+            "{sync}; compression {:?}; block cache {} MiB; write buffer {} MiB, 2 immutable; bloom {} bits/key; tables {}; leveled compaction, 1 flush + 1 compaction thread, flush priority auto",
             settings.compression,
             mib(settings.cache_bytes),
             mib(settings.memtable_bytes),

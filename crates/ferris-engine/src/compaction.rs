@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::iter::{Merger, Source, TableSource};
 use crate::version::{SuperVersion, TableFile, Version, table_path};
 
-/// How often (in entries) a merge checks whether the database is shutting down.
-const ABORT_CHECK_INTERVAL: u64 = 4096;
+/// How often (in entries) a merge checks whether the database is shutting down, and
+/// steps aside for a running flush.
+const CHECK_INTERVAL: u64 = 1024;
 
 impl Inner {
     /// A compaction thread's loop: pick, run, repeat, until shut down.
@@ -241,11 +242,16 @@ impl Inner {
         let mut scratch = Vec::new();
         let mut n = 0u64;
         while merger.valid() {
-            n += 1;
-            if n.is_multiple_of(ABORT_CHECK_INTERVAL) && self.lock_core().shutting_down {
-                out.abandon();
-                return Ok(None);
+            // At the first entry and every CHECK_INTERVAL after.
+            if n.is_multiple_of(CHECK_INTERVAL) {
+                if self.lock_core().shutting_down {
+                    out.abandon();
+                    return Ok(None);
+                }
+                // Flushes first: see `Options::flush_priority`.
+                self.flush_gate.wait();
             }
+            n += 1;
             let key = merger.key();
             if !have_key || key.user_key != current_key.as_slice() {
                 // Cut only between user keys, so tables of a level never share a key.

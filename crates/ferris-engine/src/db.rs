@@ -16,6 +16,7 @@ use ferris_sstable::{BlockCache, ReadOptions};
 use ferris_wal::Wal;
 
 use crate::error::{Error, Result};
+use crate::flush::FlushGate;
 use crate::iter::{DbIter, prefix_successor};
 use crate::options::Options;
 use crate::version::SuperVersion;
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
     pub(crate) counters: Counters,
     pub(crate) closed: AtomicBool,
+    /// Marks a flush writing its table, for compactions to step aside from.
+    pub(crate) flush_gate: FlushGate,
     /// Set whenever `Core::poisoned` is, so the write path can check it without the lock.
     pub(crate) poisoned: AtomicBool,
     lock: Mutex<Option<FileLock>>,
@@ -184,6 +187,7 @@ impl Inner {
         lock: FileLock,
     ) -> Inner {
         let strategy = options.compaction_strategy.build();
+        let flush_gate = FlushGate::new(options.flush_priority.resolve(options.compaction_threads));
         let view = ferris_compaction::View::new(sv.version.metas());
         let pending = strategy.pending_compaction_bytes(&view, &options.compaction);
         Inner {
@@ -207,6 +211,7 @@ impl Inner {
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            flush_gate,
             poisoned: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         }

@@ -1,8 +1,8 @@
 //! The flush thread: writes the oldest frozen memtable to a level-0 table, records it in
 //! the manifest, and lets the WAL segments it covered go.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use ferris_manifest::{FileMeta, ManifestWriter, VersionEdit, manifest_file_name, write_current};
 use ferris_sstable::{Table, TableOptions, TableWriter};
@@ -47,7 +47,11 @@ impl Inner {
             core.state.next_file_number += 1;
             core.state.next_file_number - 1
         };
-        let (added, size, entries) = match write_table(self, number, &imm.mem)? {
+        let written = {
+            let _running = self.flush_gate.enter();
+            write_table(self, number, &imm.mem)
+        };
+        let (added, size, entries) = match written? {
             Some(file) => {
                 let (size, entries) = (file.meta.size, file.meta.entries);
                 (vec![file], size, entries)
@@ -221,4 +225,97 @@ fn decode_bound(path: &std::path::Path, key: &[u8]) -> Result<ferris_core::Inter
         offset: 0,
         reason: format!("a key the table just wrote does not decode: {e}"),
     })
+}
+
+/// Where compactions step aside while a flush writes its table (see
+/// [`Options::flush_priority`](crate::Options::flush_priority)). The flush thread holds a
+/// [`FlushRunning`] while it writes; a compaction calls [`FlushGate::wait`] between
+/// entries, which returns at once unless a flush is running and the gate is enabled.
+#[derive(Debug)]
+pub(crate) struct FlushGate {
+    enabled: bool,
+    running: Mutex<bool>,
+    finished: Condvar,
+}
+
+impl FlushGate {
+    pub(crate) fn new(enabled: bool) -> FlushGate {
+        FlushGate {
+            enabled,
+            running: Mutex::new(false),
+            finished: Condvar::new(),
+        }
+    }
+
+    /// Marks a flush as running until the returned guard is dropped.
+    pub(crate) fn enter(&self) -> FlushRunning<'_> {
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        FlushRunning { gate: self }
+    }
+
+    /// Blocks while a flush is running, if the gate is enabled. A flush never waits for a
+    /// compaction, so this always ends: when the flush's table is written (or failed).
+    pub(crate) fn wait(&self) {
+        if !self.enabled {
+            return;
+        }
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(
+            self.finished
+                .wait_while(running, |running| *running)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+}
+
+/// A flush writing its table; see [`FlushGate::enter`].
+pub(crate) struct FlushRunning<'a> {
+    gate: &'a FlushGate,
+}
+
+impl Drop for FlushRunning<'_> {
+    fn drop(&mut self) {
+        *self
+            .gate
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = false;
+        self.gate.finished.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::FlushGate;
+
+    /// A waiter is held for exactly as long as a flush runs, and a disabled gate or an
+    /// idle one never holds anyone.
+    #[test]
+    fn a_compaction_waits_for_the_running_flush_only() {
+        let gate = Arc::new(FlushGate::new(true));
+        gate.wait();
+        let disabled = FlushGate::new(false);
+        let _flushing = disabled.enter();
+        disabled.wait();
+
+        let running = gate.enter();
+        let passed = Arc::new(AtomicBool::new(false));
+        let waiter = std::thread::spawn({
+            let (gate, passed) = (Arc::clone(&gate), Arc::clone(&passed));
+            move || {
+                gate.wait();
+                passed.store(true, Ordering::SeqCst);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!passed.load(Ordering::SeqCst), "passed a running flush");
+        drop(running);
+        waiter.join().unwrap();
+        assert!(passed.load(Ordering::SeqCst));
+        gate.wait();
+    }
 }

@@ -112,6 +112,14 @@
 //!    each; then installs the new version. The inputs are deleted once no reader holds
 //!    them.
 //!
+//! Flushes come first. A compaction checks every thousand entries or so whether a flush
+//! is writing its table, and if one is, it waits for it to end
+//! ([`Options::flush_priority`]; by default only when the machine has fewer cores than
+//! the flush thread, the compaction threads and one writer). Until a flush ends, the
+//! frozen memtable and the new one filling behind it are both in memory, and writers
+//! may be stalled on it; a compaction delayed by a tenth of a second costs nothing of the
+//! kind.
+//!
 //! A table with nothing to merge with below it just moves down a level (an edit, no
 //! rewrite). Writes slow down by a millisecond per group when level 0 reaches
 //! [`CompactionOptions::l0_slowdown_trigger`] tables, and stop (counted in
@@ -271,5 +279,5 @@ pub use ferris_core::{LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use ferris_sstable::Compression;
 pub use ferris_wal::RecoveryMode;
 pub use iter::DbIter;
-pub use options::{CompactionStrategy, Options};
+pub use options::{CompactionStrategy, FlushPriority, Options};
 pub use verify::{FileCheck, FileKind, Problem, VerifyReport};

@@ -3,9 +3,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ferris_engine::WriteBatch;
+use ferris_engine::{Db, FlushPriority, WriteBatch};
+use ferris_fs::SimFs;
+use rstest::rstest;
 
-use crate::{Leaving, open_sim};
+use crate::{DIR, Leaving, open_sim, sim_options};
 
 /// Eight accounts start with 100 each; writers move amounts between them in atomic
 /// batches while readers check, through snapshots, that the total never changes, and a
@@ -14,9 +16,16 @@ use crate::{Leaving, open_sim};
 /// Each writer makes 300 transfers; `FERRIS_STRESS_SECS=N` makes them transfer for N
 /// seconds instead, for a longer stress run
 /// (`FERRIS_STRESS_SECS=600 cargo test -p ferris-engine --test it transfers`).
-#[test]
-fn transfers_keep_the_total_through_flushes_and_compactions() {
-    let (_sim, db) = open_sim(20);
+///
+/// Both with compactions stepping aside for every flush and with them never doing so.
+#[rstest]
+#[case::compactions_wait_for_flushes(FlushPriority::Always)]
+#[case::compactions_never_wait(FlushPriority::Never)]
+fn transfers_keep_the_total_through_flushes_and_compactions(#[case] priority: FlushPriority) {
+    let sim = SimFs::new(20);
+    let mut options = sim_options(&sim);
+    options.flush_priority = priority;
+    let db = Db::open(DIR, options).unwrap();
     let accounts = 8;
     let mut batch = WriteBatch::new();
     for a in 0..accounts {
