@@ -107,6 +107,7 @@ fn an_empty_table_verifies_clean() {
 
 #[rstest::rstest]
 #[case::raw(Compression::None, "v1-raw.sst")]
+#[case::raw_index_restart_1(Compression::None, "v1-raw-index-restart-1.sst")]
 #[case::zstd(Compression::Zstd, "v1-zstd.sst")]
 fn the_golden_tables_verify_clean(#[case] _compression: Compression, #[case] name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
