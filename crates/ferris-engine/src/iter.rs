@@ -451,9 +451,10 @@ pub struct DbIter {
     hi: Bound<Bytes>,
     front: Option<Merger>,
     back: Option<Merger>,
-    /// The last user key each end decided (yielded or found deleted).
-    front_last: Option<Bytes>,
-    back_last: Option<Bytes>,
+    /// The last user key each end decided (yielded or found deleted). Buffers that are
+    /// reused, so that deciding a key costs a copy into them and no allocation.
+    front_last: Option<Vec<u8>>,
+    back_last: Option<Vec<u8>>,
     done: bool,
 }
 
@@ -520,6 +521,14 @@ impl DbIter {
         }
         sources
     }
+}
+
+/// Copies `key` into `slot`'s buffer, reusing it, and returns the copy.
+fn remember<'a>(slot: &'a mut Option<Vec<u8>>, key: &[u8]) -> &'a [u8] {
+    let buf = slot.get_or_insert_with(Vec::new);
+    buf.clear();
+    buf.extend_from_slice(key);
+    buf
 }
 
 fn below_lo(lo: &Bound<Bytes>, key: &[u8]) -> bool {
@@ -600,13 +609,11 @@ impl DbIter {
                 self.done = true;
                 return None;
             }
-            let user = Bytes::copy_from_slice(key.user_key);
-            let kind = key.kind;
-            let value = (kind == ValueKind::Put).then(|| m.value());
+            let last = remember(&mut self.front_last, key.user_key);
+            let value = (key.kind == ValueKind::Put).then(|| m.value());
             m.advance();
-            self.front_last = Some(user.clone());
             if let Some(value) = value {
-                return Some(Ok((user, value)));
+                return Some(Ok((Bytes::copy_from_slice(last), value)));
             }
         }
     }
@@ -642,19 +649,19 @@ impl DbIter {
             }
             // Going backwards, a key's versions come oldest first: the last one visible
             // at the snapshot is the newest, and decides.
-            let user = Bytes::copy_from_slice(key.user_key);
+            let user = remember(&mut self.back_last, key.user_key);
             let mut newest: Option<(ValueKind, Bytes)> = None;
             let mut steps = 0;
-            while m.valid() && m.key().user_key == &user[..] {
+            while m.valid() && m.key().user_key == user {
                 steps += 1;
                 if steps > MAX_SEQUENTIAL_SKIPS {
                     // Many versions of one key (a hot key): look the visible one up
                     // directly, and seek before all of them.
-                    newest = match self.sv.get(&user, self.snapshot) {
+                    newest = match self.sv.get(user, self.snapshot) {
                         Ok(value) => value.map(|v| (ValueKind::Put, v)),
                         Err(e) => return self.fail(e),
                     };
-                    m.start(|s| s.seek_for_prev(first_of(&user)));
+                    m.start(|s| s.seek_for_prev(first_of(user)));
                     break;
                 }
                 let key = m.key();
@@ -670,9 +677,8 @@ impl DbIter {
             if let Some(e) = m.take_error() {
                 return self.fail(e);
             }
-            self.back_last = Some(user.clone());
             if let Some((ValueKind::Put, value)) = newest {
-                return Some(Ok((user, value)));
+                return Some(Ok((Bytes::copy_from_slice(user), value)));
             }
         }
     }
