@@ -7,7 +7,7 @@ use ferris_engine::{Db, FlushPriority, WriteBatch};
 use ferris_fs::SimFs;
 use rstest::rstest;
 
-use crate::{DIR, Leaving, open_sim, sim_options};
+use crate::{DIR, Leaving, sim_options};
 
 /// Eight accounts start with 100 each; writers move amounts between them in atomic
 /// batches while readers check, through snapshots, that the total never changes, and a
@@ -105,10 +105,16 @@ fn transfers_keep_the_total_through_flushes_and_compactions(#[case] priority: Fl
 }
 
 /// Concurrent writers each write their own keys; afterwards every write is readable, and
-/// sequence numbers were never reused (the count of entries matches).
-#[test]
-fn concurrent_writers_lose_nothing() {
-    let (sim, db) = open_sim(21);
+/// sequence numbers were never reused (the count of entries matches). Durable writers
+/// sleep while another leads; writers without sync yield the processor first.
+#[rstest]
+#[case::durable(true)]
+#[case::without_sync(false)]
+fn concurrent_writers_lose_nothing(#[case] sync_writes: bool) {
+    let sim = SimFs::new(21);
+    let mut options = sim_options(&sim);
+    options.sync_writes = sync_writes;
+    let db = Db::open(DIR, options).unwrap();
     std::thread::scope(|s| {
         for t in 0..4 {
             let db = &db;
