@@ -112,9 +112,9 @@ pub struct Options {
     /// go on; until it ends, the frozen memtable and the new one filling behind it are both
     /// in memory. When a compaction shares the flush's core, the flush takes longer, and so
     /// does that overlap: flushes of a 64 MiB memtable on the 2-core bench machine took
-    /// about 110 ms alone and 300 ms or more beside a compaction. A compaction that steps aside (it checks as it
-    /// starts and every thousand entries or so) is delayed by the flush's length, a tenth
-    /// of a second or two. On the 2-core bench machine, three alternating rounds of a
+    /// about 110 ms alone and 300 ms or more beside a compaction. A compaction that steps
+    /// aside (it checks as it starts and every thousand entries or so) is delayed by the
+    /// flush's length, a tenth of a second or two. On the 2-core bench machine, three alternating rounds of a
     /// 10M-key random fill (`ferris-dbbench --num 10000000 --workloads fillrandom`)
     /// peaked at 215, 208 and 209 MiB with compactions stepping aside against 228, 227
     /// and 216 MiB without (RocksDB in the same rounds: 217, 211 and 210 MiB); the fill

@@ -110,9 +110,12 @@ impl WriteQueue {
     /// Returns once a leader may have finished: after yielding the processor until one
     /// did (for at most [`SPIN`], if `spin`), or asleep on `changed`, counted in
     /// `QueueState::sleepers`.
-    fn wait<'a>(&'a self, q: MutexGuard<'a, QueueState>, spin: bool) -> MutexGuard<'a, QueueState> {
+    fn wait<'a>(
+        &'a self,
+        mut q: MutexGuard<'a, QueueState>,
+        spin: bool,
+    ) -> MutexGuard<'a, QueueState> {
         let seen = self.finished.load(Ordering::Acquire);
-        let mut q = q;
         if spin {
             drop(q);
             let deadline = Instant::now() + SPIN;

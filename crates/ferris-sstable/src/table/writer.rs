@@ -76,11 +76,12 @@ pub struct TableWriter {
 /// bytes, so with prefix compression an index entry takes about 21 bytes instead of 37
 /// for 16-byte keys: the index of a 64 MiB table shrinks from 604 to 337 KB, and a
 /// database of ten million such keys holds 5.7 MB of index in memory instead of 10.2
-/// (`ferris-dbbench --num 10000000 --workloads fillrandom`, summed from the footers). A lookup binary-searches the restarts and then decodes up to
-/// 16 entries that sit in a few cache lines, instead of binary-searching every entry;
-/// on the 2-core bench machine, `ferris-dbbench --num 1000000 --workloads
-/// readrandom,seekrandom` gave medians of 321k and 38.7k ops/s against 324k and 36.9k
-/// with a restart at every entry (five alternating runs, 2026-12-05).
+/// (`ferris-dbbench --num 10000000 --workloads fillrandom`, summed from the footers).
+/// A lookup binary-searches the restarts and then decodes up to 16 entries that sit in
+/// a few cache lines, instead of binary-searching every entry; on the 2-core bench
+/// machine, `ferris-dbbench --num 1000000 --workloads readrandom,seekrandom` gave
+/// medians of 321k and 38.7k ops/s against 324k and 36.9k with a restart at every entry
+/// (five alternating runs, 2026-12-05).
 const INDEX_RESTART_INTERVAL: usize = 16;
 
 /// Bytes a [`TableWriter`] gathers before it writes them to the file (RocksDB's
@@ -121,7 +122,7 @@ impl TableWriter {
                 ..Properties::default()
             },
             scratch: Vec::new(),
-            out: Vec::new(),
+            out: Vec::with_capacity(WRITE_BUFFER_BYTES),
         })
     }
 
@@ -317,9 +318,6 @@ impl TableWriter {
                     .append(bytes)
                     .map_err(|e| Error::io(&self.tmp_path, e));
             }
-        }
-        if self.out.capacity() == 0 {
-            self.out.reserve_exact(WRITE_BUFFER_BYTES);
         }
         self.out.extend_from_slice(bytes);
         Ok(())
