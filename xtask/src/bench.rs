@@ -9,7 +9,7 @@
 //!    workspace's normal builds and CI never compile RocksDB.
 //! 2. The components below the engine: durable puts through the engine with group commit
 //!    (1 thread and the most `--wal-threads`), the WAL (durable appends at several thread
-//!    counts, appends without sync, recovery), the memtable (inserts and lookups) and the
+//!    counts, appends without sync at 1 thread and the most, recovery), the memtable (inserts and lookups) and the
 //!    bloom filter. `--no-components` skips them.
 //!
 //! Every figure comes from this run on this machine; the header says which machine that is.
@@ -54,7 +54,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 20_000)]
     wal_records: usize,
     /// Writer thread counts for the durable WAL workload, comma separated; the engine's
-    /// durable puts run at 1 and the largest.
+    /// durable puts and the WAL's appends without sync run at 1 and the largest.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     wal_threads: Vec<usize>,
 }
@@ -141,9 +141,22 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
 
     eprintln!("[3/5] wal: appends without sync, then recovery ...");
-    let nosync_dir = dir.join("wal-nosync");
-    rows.push(wal_nosync(&nosync_dir, num, value_size)?);
+    let max_threads = args.wal_threads.iter().copied().max().unwrap_or(1);
+    let nosync_dir = dir.join("wal-nosync-1");
+    let single = wal_nosync(&nosync_dir, 1, num, value_size)?;
+    let single_rate = single.ops_per_sec();
+    rows.push(single);
     rows.push(wal_recover(&nosync_dir)?);
+    if max_threads > 1 {
+        let dir = dir.join(format!("wal-nosync-{max_threads}"));
+        let mut row = wal_nosync(&dir, max_threads, num, value_size)?;
+        row.note = format!(
+            "{}, {:.2}x 1 thread",
+            row.note,
+            row.ops_per_sec() / single_rate
+        );
+        rows.push(row);
+    }
 
     eprintln!("[4/5] memtable: inserts and lookups ...");
     rows.extend(memtable(num, value_size)?);
@@ -297,22 +310,20 @@ fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) 
     })
 }
 
-fn wal_nosync(dir: &Path, n_records: usize, value_size: usize) -> Result<Row> {
+/// `threads` writers share `n_records` appends that do not sync; latency is per append.
+fn wal_nosync(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
     let wal = new_wal(dir, SyncMode::Manual)?;
     let record = vec![0x5a; 16 + value_size];
-    let mut latency = histogram();
-    let start = Instant::now();
-    for _ in 0..n_records {
-        let t = Instant::now();
+    let per_thread = n_records.div_ceil(threads);
+    let (elapsed, latency) = timed_writers(threads, per_thread, |_, _| {
         wal.append(&record)?;
-        latency.record(t.elapsed().as_nanos() as u64)?;
-    }
+        Ok(())
+    })?;
     wal.close()?;
-    let elapsed = start.elapsed();
     let stats = wal.stats();
     Ok(Row {
         workload: "wal append, no sync".into(),
-        threads: 1,
+        threads,
         ops: stats.records,
         elapsed,
         bytes: stats.payload_bytes,

@@ -12,9 +12,18 @@
 //! A writer behind the leader waits for the group to finish. Without sync, a group takes
 //! a few microseconds, less than putting a thread to sleep and waking it, so such a writer
 //! first yields the processor in a loop, watching a counter of finished groups, for up to
-//! [`SPIN`]; only then does it sleep on the condition variable. A leader wakes sleepers
+//! [`SPIN`]; only then does it sleep on a condition variable. A leader wakes sleepers
 //! only when there are some, so a queue of spinning writers costs no system call beyond
-//! the yields.
+//! the yields. A durable writer sleeps at once: its group takes an fsync, and spinning
+//! through it would take the processor from the leader. The WAL's own group commit waits
+//! the same way, through the same [`Handoff`].
+//!
+//! Before writers yielded, with two writer threads on the 2-core bench machine the
+//! scheduler took a third of all samples, and `ferris-dbbench --num 500000 --workloads
+//! fillrandom,ycsb-a` filled at 210k puts/s with two threads and 179k with four, against
+//! 422k with one. Yielding first: 370k with two threads, 424k with four, 427k with one
+//! (one run each, 2026-12-05). Eight durable writers still put 5.00x one's throughput
+//! through the engine.
 //!
 //! # Gathering the writers a sync just released
 //!
@@ -24,13 +33,13 @@
 //! wait; the WAL's own group commit does the same one level down).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use ferris_core::WriteBatch;
 use ferris_wal::SyncMode;
-use ferris_wal::group::{GroupPacer, gather};
+use ferris_wal::group::{GroupPacer, Handoff, SPIN, gather};
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -66,33 +75,14 @@ struct QueueState {
     /// The leader's group buffer, handed back after each group so that leading one does
     /// not allocate.
     spare_group: Vec<Waiter>,
-    /// Threads asleep on `WriteQueue::changed`. A leader wakes them only when there are
-    /// some: a notify is a system call even when nobody waits.
-    sleepers: usize,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct WriteQueue {
     state: Mutex<QueueState>,
-    changed: Condvar,
-    /// How many leaders have finished: bumped under `state` with each. A waiter spins on
-    /// it for a while before it sleeps on `changed` (see [`SPIN`]).
-    finished: AtomicU64,
+    /// Where writers wait for a leader to finish (see "Waiting for the leader").
+    handoff: Handoff,
 }
-
-/// How long a writer whose write does not sync waits for the leader by yielding the
-/// processor before it sleeps on the condition variable. A group written without an
-/// fsync takes microseconds, and a sleep costs a `futex` call on each side and a wake-up
-/// through the scheduler, longer than the group itself. With two writer threads on the
-/// 2-core bench machine, the scheduler took a third of all samples, and
-/// `ferris-dbbench --num 500000 --workloads fillrandom,ycsb-a` filled at 210k puts/s with
-/// two threads and 179k with four, against 422k with one. Yielding first: 370k with two
-/// threads, 424k with four, 427k with one (one run each, 2026-12-05). A durable writer
-/// sleeps at once: its group takes an fsync, and spinning through it would take the
-/// processor from the leader (eight durable writers still put 5.00x one's throughput
-/// through the engine). RocksDB's write thread does the same
-/// (`enable_write_thread_adaptive_yield`, up to 100 µs).
-const SPIN: Duration = Duration::from_micros(50);
 
 impl WriteQueue {
     fn lock(&self) -> MutexGuard<'_, QueueState> {
@@ -108,31 +98,10 @@ impl WriteQueue {
     }
 
     /// Returns once a leader may have finished: after yielding the processor until one
-    /// did (for at most [`SPIN`], if `spin`), or asleep on `changed`, counted in
-    /// `QueueState::sleepers`.
-    fn wait<'a>(
-        &'a self,
-        mut q: MutexGuard<'a, QueueState>,
-        spin: bool,
-    ) -> MutexGuard<'a, QueueState> {
-        let seen = self.finished.load(Ordering::Acquire);
-        if spin {
-            drop(q);
-            let deadline = Instant::now() + SPIN;
-            while self.finished.load(Ordering::Acquire) == seen && Instant::now() < deadline {
-                std::thread::yield_now();
-            }
-            q = self.lock();
-        }
-        // A leader bumps `finished` under the lock, so one that finishes after this check
-        // sees this thread among the sleepers and wakes it.
-        if self.finished.load(Ordering::Acquire) != seen {
-            return q;
-        }
-        q.sleepers += 1;
-        let mut q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
-        q.sleepers -= 1;
-        q
+    /// did (for at most [`SPIN`], if `spin`), or asleep until a leader wakes it.
+    fn wait<'a>(&'a self, q: MutexGuard<'a, QueueState>, spin: bool) -> MutexGuard<'a, QueueState> {
+        let spin = if spin { SPIN } else { Duration::ZERO };
+        self.handoff.wait(&self.state, q, spin)
     }
 }
 
@@ -209,13 +178,12 @@ impl Inner {
             q.done.insert(waiter.ticket, theirs);
         }
         q.leader_active = false;
-        queue.finished.fetch_add(1, Ordering::Release);
         group.clear();
         q.spare_group = group;
-        let wake = q.sleepers > 0;
+        let wake = queue.handoff.finish(&q);
         drop(q);
         if wake {
-            queue.changed.notify_all();
+            queue.handoff.wake();
         }
         result
     }

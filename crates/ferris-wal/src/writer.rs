@@ -23,8 +23,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use ferris_fs::{FileSystem, WritableFile};
 
@@ -33,7 +33,7 @@ use crate::format::{
     BLOCK_SIZE, MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record,
     frame_seal, parse_segment_file_name, segment_path,
 };
-use crate::group::{GroupPacer, gather};
+use crate::group::{GroupPacer, Handoff, SPIN, gather};
 
 /// How far ahead of its appends a segment file's length is set, at most (a smaller
 /// [`WalOptions::segment_size`], rounded up to whole blocks, is used instead).
@@ -110,8 +110,8 @@ pub struct Wal {
     dir: PathBuf,
     options: WalOptions,
     state: Mutex<State>,
-    /// Signalled whenever a leader finishes, so followers can check their record.
-    group_done: Condvar,
+    /// Where followers wait for a leader to finish, so they can check their record.
+    handoff: Handoff,
     stats: Counters,
 }
 
@@ -143,10 +143,6 @@ struct State {
     synced: u64,
     /// A leader is doing I/O (and has taken `segment`).
     leader_active: bool,
-    /// Callers asleep on `group_done`. A leader wakes them only when there are some: a
-    /// condition variable's notify is a system call even when nobody waits, and a lone
-    /// writer would otherwise pay for one on every append.
-    waiters: usize,
     /// The open segment; `None` while a leader holds it, or after close.
     segment: Option<Segment>,
     /// Reusable buffers, handed back by the leader.
@@ -214,13 +210,12 @@ impl Wal {
                 written: 0,
                 synced: 0,
                 leader_active: false,
-                waiters: 0,
                 segment: Some(segment),
                 spare: (Vec::new(), Vec::new()),
                 poisoned: None,
                 closed: false,
             }),
-            group_done: Condvar::new(),
+            handoff: Handoff::default(),
             stats,
         })
     }
@@ -371,7 +366,11 @@ impl Wal {
         state = self.wait_for_segment(state)?;
         let mut segment = state.segment.take().expect("waited for the segment");
         state.closed = true;
+        let wake = self.handoff.finish(&state);
         drop(state);
+        if wake {
+            self.handoff.wake();
+        }
         let mut out = std::mem::take(&mut segment.buf);
         out.clear();
         frame_seal(&mut out, &mut segment.block_offset, segment.n_records);
@@ -385,7 +384,6 @@ impl Wal {
             }
             Err(e) => self.lock_raw().poisoned = Some(e.to_string()),
         }
-        self.group_done.notify_all();
         result
     }
 
@@ -416,15 +414,14 @@ impl Wal {
         Ok(state)
     }
 
-    /// Sleeps until a leader finishes its group, counted in `State::waiters`.
-    fn wait_group<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        state.waiters += 1;
-        let mut state = self
-            .group_done
-            .wait(state)
-            .unwrap_or_else(|p| p.into_inner());
-        state.waiters -= 1;
-        state
+    /// Waits until a leader may have finished its group, yielding for up to `spin` before
+    /// it sleeps (see [`Handoff`]).
+    fn wait_group<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        spin: Duration,
+    ) -> MutexGuard<'a, State> {
+        self.handoff.wait(&self.state, state, spin)
     }
 
     fn wait_for_segment<'a>(
@@ -432,7 +429,7 @@ impl Wal {
         mut state: MutexGuard<'a, State>,
     ) -> Result<MutexGuard<'a, State>> {
         while state.leader_active {
-            state = self.wait_group(state);
+            state = self.wait_group(state, Duration::ZERO);
         }
         check_usable(&state)?;
         Ok(state)
@@ -457,7 +454,10 @@ impl Wal {
             }
             check_usable(&state)?;
             if state.leader_active {
-                state = self.wait_group(state);
+                // A follower that wants no fsync yields a while first: its group takes
+                // microseconds, less than a sleep and a wake-up.
+                let spin = if want_sync { Duration::ZERO } else { SPIN };
+                state = self.wait_group(state, spin);
                 continue;
             }
             if want_sync {
@@ -497,7 +497,6 @@ impl Wal {
         state.leader_active = false;
         let members = job.upto - state.written;
         state.pacer.released(members, synced);
-        let wake = state.waiters > 0;
         let Job {
             mut data,
             mut lens,
@@ -515,7 +514,7 @@ impl Wal {
                 if sync {
                     state.synced = upto;
                 }
-                Ok(state)
+                Ok(())
             }
             Err(e) => {
                 state.poisoned = Some(format!("{e}: {}", error_chain(&e)));
@@ -525,10 +524,10 @@ impl Wal {
                 Err(e)
             }
         };
-        if wake {
-            self.group_done.notify_all();
+        if self.handoff.finish(&state) {
+            self.handoff.wake();
         }
-        outcome
+        outcome.map(|()| state)
     }
 
     /// Frames and writes a group; returns the new segment if the group rotated.
