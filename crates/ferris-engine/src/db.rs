@@ -245,8 +245,11 @@ impl Inner {
         core.poisoned.get_or_insert_with(|| reason.to_string());
         self.poisoned.store(true, Ordering::Release);
         drop(core);
+        // Everyone waiting in `wait_until` must see it, whichever signal they wait on.
         self.flushed.notify_all();
+        self.compacted.notify_all();
         self.flush_wanted.notify_all();
+        self.compaction_wanted.notify_all();
     }
 
     /// Waits on `signal` until `done` holds, failing if the database is poisoned or shut
