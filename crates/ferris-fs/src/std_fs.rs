@@ -37,7 +37,12 @@ impl StdFs {
 
 impl FileSystem for StdFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        // Readable too, for `prefault`.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
         Ok(Box::new(StdWritable { file, len: 0 }))
     }
 
@@ -107,6 +112,10 @@ impl FileSystem for StdFs {
     }
 }
 
+/// Bytes read per call by `StdWritable::prefault`.
+#[cfg(unix)]
+const PREFAULT_CHUNK: usize = 256 * 1024;
+
 #[derive(Debug)]
 struct StdWritable {
     file: File,
@@ -134,6 +143,27 @@ impl WritableFile for StdWritable {
         // `ftruncate`: past the appended bytes the file becomes a hole, which reads as
         // zeros and takes no disk space until an append fills it.
         self.file.set_len(len.max(self.len))
+    }
+
+    fn prefault(&mut self, len: u64) -> io::Result<()> {
+        self.reserve(len)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            // The hole past the appended bytes: each read fills page-cache pages with
+            // zeros, and they stay there, clean, for the appends to overwrite.
+            let mut buf = vec![0u8; PREFAULT_CHUNK];
+            let mut offset = self.len;
+            while offset < len {
+                let want =
+                    usize::try_from(len - offset).map_or(PREFAULT_CHUNK, |n| n.min(PREFAULT_CHUNK));
+                match self.file.read_at(&mut buf[..want], offset)? {
+                    0 => break,
+                    n => offset += n as u64,
+                }
+            }
+        }
+        Ok(())
     }
 }
 

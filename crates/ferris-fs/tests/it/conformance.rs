@@ -120,6 +120,27 @@ fn a_reserved_length_reads_as_zeros_until_appends_fill_it(
 }
 
 #[rstest]
+fn a_prefaulted_length_behaves_as_a_reserved_one(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
+    let h = Harness::new(imp);
+    let mut file = h.write("a", b"abc");
+    file.prefault(300_000).unwrap();
+    assert_eq!(file.len(), 3, "len counts appended bytes only");
+    let mut expected = b"abc".to_vec();
+    expected.resize(300_000, 0);
+    assert_eq!(h.read("a"), expected, "zeros past the appended bytes");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 + 1).collect();
+    file.append(&data).unwrap();
+    expected[3..200_003].copy_from_slice(&data);
+    assert_eq!(h.read("a"), expected, "appends overwrite the zeros");
+    file.reserve(0).unwrap();
+    file.sync().unwrap();
+    expected.truncate(200_003);
+    assert_eq!(h.read("a"), expected, "and reserve(0) cuts the rest off");
+    file.prefault(10).unwrap();
+    assert_eq!(h.read("a").len(), 200_003, "never below what was appended");
+}
+
+#[rstest]
 fn a_reader_keeps_the_length_it_was_opened_with(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
     let h = Harness::new(imp);
     let mut writer = h.write("a", b"abc");
