@@ -70,6 +70,8 @@ pub struct TableWriter {
     /// Blocks and trailers not yet handed to the file: they go out in writes of about
     /// [`WRITE_BUFFER_BYTES`], not two system calls per block.
     out: Vec<u8>,
+    /// [`TableWriter::prefault`] set the file's length ahead: `finish` cuts it back.
+    reserved: bool,
 }
 
 /// Index entries between restart points. Neighbouring separators share most of their
@@ -123,7 +125,27 @@ impl TableWriter {
             },
             scratch: Vec::new(),
             out: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            reserved: false,
         })
+    }
+
+    /// Has the file system set up page-cache pages for a table of about `expected_len`
+    /// bytes now, before the entries arrive ([`WritableFile::prefault`]), so that writing
+    /// the table later only copies. The contents are unaffected: a table larger than
+    /// `expected_len` grows past it, and [`TableWriter::finish`] cuts a smaller one back
+    /// to its size.
+    ///
+    /// The engine's flush thread prepares its next table this way while the memtable it
+    /// will hold is still filling.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file system fails.
+    pub fn prefault(&mut self, expected_len: u64) -> Result<()> {
+        self.reserved = true;
+        self.file
+            .prefault(expected_len)
+            .map_err(|e| Error::io(&self.tmp_path, e))
     }
 
     /// Adds an entry.
@@ -239,6 +261,11 @@ impl TableWriter {
         .encode();
         self.append(&footer)?;
         self.write_out()?;
+        if self.reserved {
+            self.file
+                .reserve(0)
+                .map_err(|e| Error::io(&self.tmp_path, e))?;
+        }
         self.file.sync().map_err(|e| Error::io(&self.tmp_path, e))?;
         self.fs
             .rename(&self.tmp_path, &self.path)

@@ -211,20 +211,25 @@ fn a_power_cut_during_creation_leaves_no_table_or_a_whole_one() {
     }
 }
 
-/// A table several times the writer's 1 MiB buffer: the blocks go out in buffered writes
-/// during the build, the rest at `finish`, and every offset in the index still points at
-/// its block.
-#[test]
-fn a_table_larger_than_the_write_buffer_round_trips() {
-    let (_, fs) = sim();
-    let want: Vec<(InternalKey, Bytes)> = (0..30_000u32)
+/// `n` puts of 100-byte values under the keys `key00000000`, `key00000001`, ...
+fn numbered_puts(n: u32) -> Vec<(InternalKey, Bytes)> {
+    (0..n)
         .map(|i| {
             (
                 InternalKey::new(Bytes::from(format!("key{i:08}")), 1, ValueKind::Put),
                 Bytes::from(vec![(i % 251) as u8; 100]),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// A table several times the writer's 1 MiB buffer: the blocks go out in buffered writes
+/// during the build, the rest at `finish`, and every offset in the index still points at
+/// its block.
+#[test]
+fn a_table_larger_than_the_write_buffer_round_trips() {
+    let (_, fs) = sim();
+    let want = numbered_puts(30_000);
     let table = write(&fs, "big.sst", &want, TableOptions::default());
     assert!(table.file_size() > 3 << 20, "{} bytes", table.file_size());
     assert_eq!(scan(&table).unwrap(), want);
@@ -239,6 +244,33 @@ fn a_table_larger_than_the_write_buffer_round_trips() {
         table.file_size(),
         "every byte lies under a checksum"
     );
+}
+
+/// A table prepared with `prefault` for more bytes than it takes, or fewer, ends at its
+/// own size, reads back whole, and verifies, with the same bytes as one written without.
+#[rstest::rstest]
+fn a_prefaulted_table_ends_at_its_own_size(#[values(0.5, 3.0)] guess: f64) {
+    let (_, fs) = sim();
+    let want = numbered_puts(20_000);
+    let plain = write(&fs, "plain.sst", &want, TableOptions::default());
+    let mut w = TableWriter::create(fs.clone(), &path("pre.sst"), TableOptions::default()).unwrap();
+    w.prefault((plain.file_size() as f64 * guess) as u64)
+        .unwrap();
+    for (k, v) in &want {
+        w.add(k, v).unwrap();
+    }
+    w.finish().unwrap();
+    let table = Table::open(&*fs, &path("pre.sst")).unwrap();
+    assert_eq!(table.file_size(), plain.file_size());
+    let bytes = |name: &str| {
+        fs.open(&path(name))
+            .unwrap()
+            .read_vec(0, plain.file_size())
+            .unwrap()
+    };
+    assert_eq!(bytes("pre.sst"), bytes("plain.sst"));
+    assert_eq!(scan(&table).unwrap(), want);
+    assert!(table.verify().unwrap().is_intact());
 }
 
 /// A block larger than the whole write buffer (one value of 3 MiB) goes to the file
