@@ -28,7 +28,10 @@ pub(crate) fn peak_rss() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Total size of the files under `dir`, recursively.
+/// Total size of the files under `dir`, recursively: each file's length, less the holes
+/// in it (on Unix, a file counts for no more than the blocks it has on disk). A file's
+/// length set ahead of its writes (FerrisDB's WAL segments, and the table its flush
+/// thread prepares) is a hole that takes no space until written.
 pub(crate) fn dir_size(dir: &Path) -> std::io::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
@@ -37,10 +40,21 @@ pub(crate) fn dir_size(dir: &Path) -> std::io::Result<u64> {
         total += if meta.is_dir() {
             dir_size(&entry.path())?
         } else {
-            meta.len()
+            stored_len(&meta)
         };
     }
     Ok(total)
+}
+
+#[cfg(unix)]
+fn stored_len(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.len().min(meta.blocks() * 512)
+}
+
+#[cfg(not(unix))]
+fn stored_len(meta: &std::fs::Metadata) -> u64 {
+    meta.len()
 }
 
 /// Cores and CPU model, for the report's header.
@@ -76,6 +90,19 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/b"), [0u8; 5]).unwrap();
         assert_eq!(dir_size(dir.path()).unwrap(), 15);
+    }
+
+    #[test]
+    fn dir_size_leaves_out_holes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), [1u8; 10]).unwrap();
+        let sparse = std::fs::File::create(dir.path().join("sparse")).unwrap();
+        sparse.set_len(64 << 20).unwrap();
+        let size = dir_size(dir.path()).unwrap();
+        if cfg!(unix) {
+            assert!(size < 1 << 20, "{size} bytes: the 64 MiB hole was counted");
+        }
+        assert!(size >= 10, "{size}");
     }
 
     #[test]
