@@ -161,8 +161,11 @@
 //!   depends on the scheduler, so a failing seed may need a few runs to fail again.
 //! - What a kill interrupted is inferred. "Flush under way" means the child's last report
 //!   (at most about a millisecond old) showed a frozen memtable; "compaction under way"
-//!   means the files show table work (a `.sst.tmp`, or tables the manifest does not list)
-//!   while no flush was. Both are estimates, and say so in the report.
+//!   means the files show table work (a `.sst.tmp` with data in it, or tables the
+//!   manifest does not list) while no flush was. Both are estimates, and say so in the
+//!   report. A `.sst.tmp` that holds only zeros is the flush thread's next table, created
+//!   ahead and not yet written (or one whose first mebibyte is still in memory): it does
+//!   not count.
 //! - Unix only in spirit: on other systems `Child::kill` is not a signal, and the check
 //!   that the child died of SIGKILL (rather than exiting by itself) is skipped.
 //! - One machine, one file system: run it on the file system you deploy on.

@@ -105,7 +105,8 @@ pub struct CycleReport {
     pub open_time: Option<Duration>,
     /// The child's last report showed a frozen memtable: a flush was queued or running.
     pub flush_under_way: bool,
-    /// A `.sst.tmp` file was on disk after the kill: a table was being written.
+    /// A `.sst.tmp` file with data in it was on disk after the kill: a table was being
+    /// written. (One of zeros is the flush thread's next table, prepared ahead.)
     pub table_being_written: bool,
     /// Tables on disk after the kill that the manifest did not list: written by a flush
     /// or compaction whose manifest edit had not yet been synced, or inputs of one whose
@@ -530,6 +531,17 @@ fn run_cycle(
     Ok(report)
 }
 
+/// Whether the file has a byte other than zero in its first 64 KiB. A table's first
+/// block starts with a key, and the flush thread's next table, prepared ahead, is all
+/// zeros until its flush writes.
+fn holds_data(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .is_ok_and(|_| head.iter().any(|&b| b != 0))
+}
+
 /// After a kill, before the reopen tidies up: is a table half written (`.sst.tmp`), and
 /// how many tables does the manifest not list? The manifest is read with the same code
 /// the engine uses; if that fails the reopen will say why, so it counts as none here.
@@ -540,7 +552,9 @@ fn inspect_files(dir: &Path) -> (bool, usize) {
     let names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    let tmp = names.iter().any(|n| n.ends_with(".sst.tmp"));
+    let tmp = names
+        .iter()
+        .any(|n| n.ends_with(".sst.tmp") && holds_data(&dir.join(n)));
     let fs = StdFs::default();
     let live: Option<std::collections::HashSet<u64>> = ferris_manifest::read_current(&fs, dir)
         .ok()

@@ -87,6 +87,12 @@
 //! 3. installs a new `Version` and drops the frozen memtable from what reads see;
 //! 4. deletes the WAL segments the table made redundant.
 //!
+//! Between flushes, while the next memtable fills, the thread creates the next table's
+//! `.sst.tmp` and has the page cache set up for it (`TableWriter::prefault`), so that step
+//! 1 only copies: a flush holds a whole frozen memtable in memory, and the memtable behind
+//! it grows for as long as the flush takes. A failure there poisons the database like a
+//! failed flush.
+//!
 //! A crash before step 2 leaves an orphan table that the next open deletes; a crash after
 //! it leaves old WAL segments the next open deletes. When the manifest passes
 //! [`Options::max_manifest_size`], a new one is written holding a snapshot of the state,

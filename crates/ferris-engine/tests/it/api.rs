@@ -186,6 +186,54 @@ fn a_real_directory_round_trips() {
     assert_eq!(db.get("k2").unwrap().as_deref(), Some(&b"v2"[..]));
 }
 
+/// Between flushes the flush thread creates the next flush's table ahead (see
+/// `ferris_engine`'s flush module); the next flush writes into it, and `close` removes one
+/// left unwritten.
+#[test]
+fn the_next_flushs_table_is_prepared_ahead_and_removed_at_close() {
+    use ferris_fs::FileSystem;
+    let (sim, db) = open_sim(9);
+    let tmp_tables = || -> Vec<String> {
+        let names = sim.list(std::path::Path::new(crate::DIR)).unwrap();
+        names
+            .into_iter()
+            .filter(|n| n.ends_with(".sst.tmp"))
+            .collect()
+    };
+    db.put("a", "1").unwrap();
+    db.flush().unwrap();
+    // Prepared once the flush is done, by the flush thread: wait for it (the deadline
+    // only keeps a broken build from hanging).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let prepared = loop {
+        if let [one] = tmp_tables().as_slice() {
+            break one.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no table was prepared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    db.put("b", "2").unwrap();
+    db.flush().unwrap();
+    let written = prepared.strip_suffix(".tmp").unwrap();
+    assert!(
+        sim.exists(&crate::path(written)).unwrap(),
+        "{written} was not written"
+    );
+    assert_eq!(db.stats().levels[0].files, 2);
+    db.close().unwrap();
+    assert_eq!(
+        tmp_tables(),
+        Vec::<String>::new(),
+        "close left a prepared table"
+    );
+    let db = reopen(&sim, db);
+    assert_eq!(db.get("a").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get("b").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
 #[test]
 fn open_removes_what_a_crash_left_behind() {
     use ferris_fs::FileSystem;

@@ -259,7 +259,8 @@ fn record_offsets(sim: &SimFs, path: &Path, id: u64) -> Vec<u64> {
 
 /// The files a reopen would use: CURRENT, the manifest it names, the tables that manifest
 /// lists and the WAL segments it has not retired. Leftovers a reopen deletes unread (a WAL
-/// segment a flush made redundant but whose removal is still under way) are left out.
+/// segment a flush made redundant but whose removal is still under way, the table the
+/// flush thread prepares ahead) are left out.
 fn copy_live_files(sim: &SimFs) -> BTreeMap<String, Vec<u8>> {
     let dir = Path::new(DIR);
     let number = ferris_manifest::read_current(sim, dir).unwrap().unwrap();
@@ -269,6 +270,7 @@ fn copy_live_files(sim: &SimFs) -> BTreeMap<String, Vec<u8>> {
     for name in sim.list(dir).unwrap() {
         let keep = match name.as_str() {
             "LOCK" => false,
+            _ if name.ends_with(".sst.tmp") => false,
             _ if ferris_manifest::parse_manifest_file_name(&name).is_some() => {
                 ferris_manifest::parse_manifest_file_name(&name) == Some(number)
             }
