@@ -85,7 +85,10 @@
 //! Left alone, the writers split into two cohorts that take turns, each fsync carrying
 //! about half of them. So a leader first waits, briefly, for the writers the last group
 //! released to queue again: the [`group`] module explains the turns and the wait, which
-//! the engine's own write queue reuses.
+//! the engine's own write queue reuses. The same module has the followers' side
+//! ([`group::Handoff`]): a writer that asked for no fsync yields the processor for a few
+//! tens of microseconds before it sleeps, since its group takes less time than a sleep
+//! and a wake-up.
 //!
 //! An fsync is also cheaper when the file's length does not change: appending past the
 //! end of a file makes the fsync write the new length too. So the active segment's length
