@@ -9,8 +9,8 @@
 //!    workspace's normal builds and CI never compile RocksDB.
 //! 2. The components below the engine: durable puts through the engine with group commit
 //!    (1 thread and the most `--wal-threads`), the WAL (durable appends at several thread
-//!    counts, appends without sync at 1 thread and the most, recovery), the memtable (inserts and lookups) and the
-//!    bloom filter. `--no-components` skips them.
+//!    counts, appends without sync at 1 thread and the most, recovery), the memtable
+//!    (inserts and lookups) and the bloom filter. `--no-components` skips them.
 //!
 //! Every figure comes from this run on this machine; the header says which machine that is.
 
@@ -128,8 +128,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
 
     eprintln!("[2/5] wal: durable appends with group commit ...");
     for &threads in &args.wal_threads {
-        rows.push(wal_durable(
+        rows.push(wal_appends(
             &dir.join(format!("wal-sync-{threads}")),
+            SyncMode::Always,
             threads,
             args.wal_records,
             value_size,
@@ -143,13 +144,13 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     eprintln!("[3/5] wal: appends without sync, then recovery ...");
     let max_threads = args.wal_threads.iter().copied().max().unwrap_or(1);
     let nosync_dir = dir.join("wal-nosync-1");
-    let single = wal_nosync(&nosync_dir, 1, num, value_size)?;
+    let single = wal_appends(&nosync_dir, SyncMode::Manual, 1, num, value_size)?;
     let single_rate = single.ops_per_sec();
     rows.push(single);
     rows.push(wal_recover(&nosync_dir)?);
     if max_threads > 1 {
         let dir = dir.join(format!("wal-nosync-{max_threads}"));
-        let mut row = wal_nosync(&dir, max_threads, num, value_size)?;
+        let mut row = wal_appends(&dir, SyncMode::Manual, max_threads, num, value_size)?;
         row.note = format!(
             "{}, {:.2}x 1 thread",
             row.note,
@@ -286,9 +287,16 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// `threads` writers share `n_records` fsync'd appends; latency is per append.
-fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
-    let wal = new_wal(dir, SyncMode::Always)?;
+/// `threads` writers share `n_records` appends, each synced (`SyncMode::Always`) or not
+/// (`SyncMode::Manual`); latency is per append.
+fn wal_appends(
+    dir: &Path,
+    mode: SyncMode,
+    threads: usize,
+    n_records: usize,
+    value_size: usize,
+) -> Result<Row> {
+    let wal = new_wal(dir, mode)?;
     let record = vec![0x5a; 16 + value_size];
     let per_thread = n_records.div_ceil(threads);
     let (elapsed, latency) = timed_writers(threads, per_thread, |_, _| {
@@ -297,38 +305,29 @@ fn wal_durable(dir: &Path, threads: usize, n_records: usize, value_size: usize) 
     })?;
     let stats = wal.stats();
     wal.close()?;
-    // The segment header's fsync at creation and the seal's at close are not appends'.
-    let fsyncs_per_record = stats.syncs.saturating_sub(1) as f64 / stats.records as f64;
+    let (workload, note) = match mode {
+        SyncMode::Always => {
+            // The segment header's fsync at creation and the seal's at close are not
+            // appends'.
+            let per_record = stats.syncs.saturating_sub(1) as f64 / stats.records as f64;
+            (
+                "wal append, fsync",
+                format!("{per_record:.3} fsyncs/record"),
+            )
+        }
+        _ => (
+            "wal append, no sync",
+            format!("{} segments", stats.rotations + 1),
+        ),
+    };
     Ok(Row {
-        workload: "wal append, fsync".into(),
+        workload: workload.into(),
         threads,
         ops: stats.records,
         elapsed,
         bytes: stats.payload_bytes,
         latency: Some(latency),
-        note: format!("{fsyncs_per_record:.3} fsyncs/record"),
-    })
-}
-
-/// `threads` writers share `n_records` appends that do not sync; latency is per append.
-fn wal_nosync(dir: &Path, threads: usize, n_records: usize, value_size: usize) -> Result<Row> {
-    let wal = new_wal(dir, SyncMode::Manual)?;
-    let record = vec![0x5a; 16 + value_size];
-    let per_thread = n_records.div_ceil(threads);
-    let (elapsed, latency) = timed_writers(threads, per_thread, |_, _| {
-        wal.append(&record)?;
-        Ok(())
-    })?;
-    wal.close()?;
-    let stats = wal.stats();
-    Ok(Row {
-        workload: "wal append, no sync".into(),
-        threads,
-        ops: stats.records,
-        elapsed,
-        bytes: stats.payload_bytes,
-        latency: Some(latency),
-        note: format!("{} segments", stats.rotations + 1),
+        note,
     })
 }
 

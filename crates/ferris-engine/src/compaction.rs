@@ -360,11 +360,7 @@ impl<'a> Outputs<'a> {
 
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         if self.current.is_none() {
-            let number = {
-                let mut core = self.inner.lock_core();
-                core.state.next_file_number += 1;
-                core.state.next_file_number - 1
-            };
+            let number = self.inner.lock_core().state.take_file_number();
             let path = table_path(&self.inner.dir, number);
             let writer = TableWriter::create(self.inner.fs.clone(), &path, self.table_options())?;
             self.written.push(number);

@@ -55,8 +55,7 @@ impl Inner {
                     if core.shutting_down {
                         drop(core);
                         if let Some(table) = next.take() {
-                            drop(table.writer);
-                            self.remove_unused_table(table.number);
+                            self.discard_table(table);
                         }
                         return;
                     }
@@ -84,33 +83,32 @@ impl Inner {
     /// Creates the next flush's table and prefaults it for `expected_len` bytes (see the
     /// [module docs](self)). On failure the file is removed again.
     fn prepare_table(&self, expected_len: u64) -> Result<NextTable> {
-        let number = self.new_file_number();
-        let path = table_path(&self.dir, number);
-        let mut writer = TableWriter::create(self.fs.clone(), &path, self.table_options())?;
-        if let Err(e) = writer.prefault(expected_len) {
-            drop(writer);
-            self.remove_unused_table(number);
+        let mut table = self.create_table()?;
+        if let Err(e) = table.writer.prefault(expected_len) {
+            self.discard_table(table);
             return Err(e.into());
         }
+        Ok(table)
+    }
+
+    /// Creates a table file under a new number, for a flush.
+    fn create_table(&self) -> Result<NextTable> {
+        let number = self.lock_core().state.take_file_number();
+        let path = table_path(&self.dir, number);
+        let writer = TableWriter::create(self.fs.clone(), &path, self.table_options())?;
         Ok(NextTable { number, writer })
     }
 
-    /// Removes the temporary file of table `number`, never written or recorded.
-    fn remove_unused_table(&self, number: u64) {
-        let path = table_path(&self.dir, number).with_extension("sst.tmp");
+    /// Drops a table never written or recorded, and removes its temporary file.
+    fn discard_table(&self, table: NextTable) {
+        drop(table.writer);
+        let path = table_path(&self.dir, table.number).with_extension("sst.tmp");
         match self.fs.remove(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(file = %path.display(), error = %e, "could not remove an unused table file; the next open will");
             }
             _ => {}
         }
-    }
-
-    /// The next file number, taken under the core lock.
-    fn new_file_number(&self) -> u64 {
-        let mut core = self.lock_core();
-        core.state.next_file_number += 1;
-        core.state.next_file_number - 1
     }
 
     /// Writes `imm` to a table (the one prepared in `next`, if any) and installs it.
@@ -121,17 +119,17 @@ impl Inner {
         let written = if imm.mem.is_empty() {
             None
         } else {
-            let (number, writer) = match next.take() {
-                Some(NextTable { number, writer }) => (number, writer),
-                None => {
-                    let number = self.new_file_number();
-                    let path = table_path(&self.dir, number);
-                    let writer = TableWriter::create(self.fs.clone(), &path, self.table_options())?;
-                    (number, writer)
-                }
+            let table = match next.take() {
+                Some(table) => table,
+                None => self.create_table()?,
             };
             let _running = self.flush_gate.enter();
-            Some(write_table_with(self, number, writer, &imm.mem)?)
+            Some(write_table_with(
+                self,
+                table.number,
+                table.writer,
+                &imm.mem,
+            )?)
         };
         let (added, number, size, entries) = match written {
             Some(file) => {
@@ -214,8 +212,7 @@ impl Inner {
     }
 
     fn switch_manifest(&self, core: &mut crate::db::Core) -> Result<()> {
-        let number = core.state.next_file_number;
-        core.state.next_file_number += 1;
+        let number = core.state.take_file_number();
         let manifest = ManifestWriter::create(&self.fs, &self.dir, number, &core.state.snapshot())?;
         write_current(&*self.fs, &self.dir, number)?;
         let old = std::mem::replace(&mut core.manifest, manifest);
@@ -282,7 +279,8 @@ pub(crate) fn finish_table(
     Ok(TableFile::new(fs, Arc::new(meta), table))
 }
 
-/// The next flush's table, created and prefaulted ahead (see the [module docs](self)).
+/// A flush's table file, not yet written: the next flush's, when created and prefaulted
+/// ahead (see the [module docs](self)).
 struct NextTable {
     number: u64,
     writer: TableWriter,

@@ -153,8 +153,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     //   bound until the memtable filled.
     let retire = damaged || mem.is_empty() || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS;
     let (mem, version) = if retire {
-        let number = state.next_file_number;
-        state.next_file_number += 1;
+        let number = state.take_file_number();
         let mut added = Vec::new();
         let mut edit = ferris_manifest::VersionEdit {
             log_number: Some(report.next_segment_id),
@@ -175,8 +174,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     };
 
     // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
-    let manifest_number = state.next_file_number;
-    state.next_file_number += 1;
+    let manifest_number = state.take_file_number();
     let manifest = ManifestWriter::create(&fs, dir, manifest_number, &state.snapshot())?;
     write_current(&*fs, dir, manifest_number)?;
     if let Some(old) = current {

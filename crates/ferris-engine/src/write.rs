@@ -93,14 +93,17 @@ impl WriteQueue {
     pub(crate) fn wait_idle(&self) {
         let mut q = self.lock();
         while q.leader_active || !q.waiting.is_empty() {
-            q = self.wait(q, false);
+            q = self.wait(q, Duration::ZERO);
         }
     }
 
     /// Returns once a leader may have finished: after yielding the processor until one
-    /// did (for at most [`SPIN`], if `spin`), or asleep until a leader wakes it.
-    fn wait<'a>(&'a self, q: MutexGuard<'a, QueueState>, spin: bool) -> MutexGuard<'a, QueueState> {
-        let spin = if spin { SPIN } else { Duration::ZERO };
+    /// did (for at most `spin`), or asleep until a leader wakes it.
+    fn wait<'a>(
+        &'a self,
+        q: MutexGuard<'a, QueueState>,
+        spin: Duration,
+    ) -> MutexGuard<'a, QueueState> {
         self.handoff.wait(&self.state, q, spin)
     }
 }
@@ -112,7 +115,12 @@ impl Inner {
         let queue = &self.write_queue;
         let mut q = queue.lock();
         let ticket = q.pacer.take_ticket();
-        let spin = matches!(job, Job::Write { sync: false, .. });
+        // A writer that syncs sleeps at once: see "Waiting for the leader".
+        let spin = if matches!(job, Job::Write { sync: false, .. }) {
+            SPIN
+        } else {
+            Duration::ZERO
+        };
         q.waiting.push_back(Waiter { ticket, job });
         loop {
             if let Some(result) = q.done.remove(&ticket) {

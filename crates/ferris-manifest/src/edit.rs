@@ -256,6 +256,12 @@ impl LevelState {
         Ok(())
     }
 
+    /// Hands out the next file number (for a table or a manifest), never the same twice.
+    pub fn take_file_number(&mut self) -> u64 {
+        self.next_file_number += 1;
+        self.next_file_number - 1
+    }
+
     /// One edit that rebuilds this whole state from nothing, carrying the format version:
     /// the first record of a new manifest.
     pub fn snapshot(&self) -> VersionEdit {
