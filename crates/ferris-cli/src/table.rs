@@ -45,11 +45,11 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
                 it.next();
             }
             if let Err(e) = it.status() {
-                return Err(Error::Corruption {
-                    file: path.to_path_buf(),
-                    offset: handle.offset,
-                    reason: format!("data block: {e}"),
-                });
+                return Err(Error::corruption(
+                    path,
+                    handle.offset,
+                    format!("data block: {e}"),
+                ));
             }
             block_dumps.push((*handle, entries));
         }

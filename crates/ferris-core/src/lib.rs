@@ -148,10 +148,18 @@
 pub mod batch;
 pub mod checksum;
 pub mod coding;
+pub mod error;
+pub mod iter;
 pub mod key;
+pub mod level;
+pub mod memtable;
 
-pub use batch::{BatchEntry, BatchRef, LimitError, WriteBatch};
+pub use batch::{BatchEntry, BatchIter, BatchRef, LimitError, WriteBatch};
+pub use error::{Corruption, Error, IoError, IoResultExt, Result, UnsupportedVersion};
+pub use iter::InternalIterator;
 pub use key::{InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
+pub use level::{FileMeta, HasMeta, Levels, NUM_LEVELS};
+pub use memtable::{Lookup, Memtable, MemtableFactory};
 
 /// The longest user key FerrisDB accepts, in bytes (64 KiB).
 pub const MAX_KEY_LEN: usize = 64 << 10;

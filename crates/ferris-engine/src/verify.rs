@@ -148,11 +148,11 @@ impl Problem {
                 offset,
                 reason,
             })
-            | Error::Table(T::Corruption {
+            | Error::Table(T::Corruption(ferris_core::Corruption {
                 file,
                 offset,
                 reason,
-            })
+            }))
             | Error::Manifest(
                 M::Corruption {
                     file,
@@ -259,8 +259,8 @@ fn io_error(error: &Error) -> Option<&io::Error> {
     match error {
         Error::Io { source, .. }
         | Error::Wal(W::Io { source, .. })
-        | Error::Table(T::Io { source, .. })
         | Error::Manifest(M::Io { source, .. } | M::Log(W::Io { source, .. })) => Some(source),
+        Error::Table(T::Io(e)) => Some(&e.source),
         _ => None,
     }
 }

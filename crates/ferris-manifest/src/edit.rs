@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::coding::{Decoder, put_varint64};
+pub use ferris_core::level::{FileMeta, NUM_LEVELS};
 use ferris_core::{DecodeError, InternalKey, SeqNo};
-
-/// The number of levels, L0 to L6.
-pub const NUM_LEVELS: usize = 7;
 
 /// The manifest format this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -21,34 +19,6 @@ const TAG_NEXT_FILE_NUMBER: u64 = 3;
 const TAG_LAST_SEQUENCE: u64 = 4;
 const TAG_DELETED_FILE: u64 = 5;
 const TAG_NEW_FILE: u64 = 6;
-
-/// What the manifest records about one table file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileMeta {
-    /// The file number: the table is `{number:06}.sst`.
-    pub number: u64,
-    /// The file's size in bytes.
-    pub size: u64,
-    /// The smallest internal key in the table.
-    pub smallest: InternalKey,
-    /// The largest internal key in the table.
-    pub largest: InternalKey,
-    /// The smallest sequence number in the table.
-    pub min_seq: SeqNo,
-    /// The largest sequence number in the table.
-    pub max_seq: SeqNo,
-    /// Entries (versions), tombstones included.
-    pub entries: u64,
-    /// Tombstones.
-    pub tombstones: u64,
-}
-
-impl FileMeta {
-    /// Whether the table's user-key range overlaps `[lo, hi]` (inclusive user keys).
-    pub fn overlaps(&self, lo: &[u8], hi: &[u8]) -> bool {
-        self.smallest.user_key() <= hi && self.largest.user_key() >= lo
-    }
-}
 
 /// One change to the set of live files, plus the counters that go with it.
 ///

@@ -167,3 +167,36 @@ impl Cursor {
         }
     }
 }
+
+impl ferris_core::InternalIterator for Cursor {
+    fn valid(&self) -> bool {
+        Cursor::valid(self)
+    }
+    fn key(&self) -> InternalKeyRef<'_> {
+        Cursor::key(self)
+    }
+    fn value(&self) -> Bytes {
+        Cursor::value(self).clone()
+    }
+    fn seek_to_first(&mut self) {
+        Cursor::seek_to_first(self);
+    }
+    fn seek_to_last(&mut self) {
+        Cursor::seek_to_last(self);
+    }
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        Cursor::seek(self, target);
+    }
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        Cursor::seek_for_prev(self, target);
+    }
+    fn next(&mut self) {
+        Cursor::next(self);
+    }
+    fn prev(&mut self) {
+        Cursor::prev(self);
+    }
+    fn status(&self) -> ferris_core::Result<()> {
+        Ok(())
+    }
+}

@@ -162,14 +162,7 @@ use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, Val
 /// The estimated bytes each entry costs beyond its key and value; see the crate docs.
 pub const ENTRY_OVERHEAD: usize = 128;
 
-/// What a memtable knows about a user key at a sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    /// The newest visible version is a value.
-    Value(Bytes),
-    /// The newest visible version is a tombstone: the key is deleted.
-    Deleted,
-}
+pub use ferris_core::memtable::Lookup;
 
 /// A concurrent, sorted, multi-version in-memory table. See the [crate docs](crate).
 #[derive(Debug)]
@@ -357,6 +350,39 @@ impl Memtable {
     /// unpositioned.
     pub fn cursor(self: &Arc<Memtable>) -> Cursor {
         Cursor::new(Arc::clone(self))
+    }
+}
+
+impl ferris_core::Memtable for Memtable {
+    fn apply(&self, entries: ferris_core::BatchIter<'_>) -> u64 {
+        Memtable::apply(self, entries)
+    }
+
+    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
+        Memtable::get(self, user_key, snapshot)
+    }
+
+    fn iter(self: Arc<Self>) -> Box<dyn ferris_core::InternalIterator> {
+        Box::new(Cursor::new(self))
+    }
+
+    fn approximate_size(&self) -> usize {
+        Memtable::approximate_size(self)
+    }
+
+    fn len(&self) -> usize {
+        Memtable::len(self)
+    }
+}
+
+/// Makes skip-list [`Memtable`]s: the engine's default
+/// [`MemtableFactory`](ferris_core::MemtableFactory).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkipListFactory;
+
+impl ferris_core::MemtableFactory for SkipListFactory {
+    fn create(&self) -> Arc<dyn ferris_core::Memtable> {
+        Arc::new(Memtable::new())
     }
 }
 

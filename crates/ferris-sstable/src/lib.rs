@@ -204,14 +204,14 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
-mod cache;
 mod error;
 pub mod filter;
 pub mod table;
 
-pub use cache::{BlockCache, CacheStats};
 pub use error::{Error, Result};
+pub use ferris_table::{BlockCache, CacheStats};
 pub use table::format::{BlockHandle, Compression, Properties};
 pub use table::{
-    ReadOptions, Table, TableCheck, TableCursor, TableOptions, TableRange, TableWriter,
+    ReadOptions, SstableFormat, Table, TableCheck, TableCursor, TableIter, TableOptions,
+    TableRange, TableWriter,
 };

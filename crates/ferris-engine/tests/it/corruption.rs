@@ -436,7 +436,9 @@ fn names_file(error: &Error, path: &Path) -> Result<(), String> {
     let named = match Problem::from_error(error) {
         Some(problem) => problem.file,
         None => match error {
-            Error::Table(ferris_sstable::Error::UnsupportedVersion { file, .. })
+            Error::Table(ferris_sstable::Error::UnsupportedVersion(
+                ferris_core::UnsupportedVersion { file, .. },
+            ))
             | Error::Wal(ferris_wal::Error::UnsupportedVersion { file, .. })
             | Error::Manifest(
                 ferris_manifest::Error::UnsupportedVersion { file, .. }

@@ -218,7 +218,7 @@ fn io_path(e: &Error) -> Option<&Path> {
     match e {
         Error::Io { path, .. }
         | Error::Wal(ferris_wal::Error::Io { path, .. })
-        | Error::Table(ferris_sstable::Error::Io { path, .. })
+        | Error::Table(ferris_sstable::Error::Io(ferris_core::IoError { path, .. }))
         | Error::Manifest(ferris_manifest::Error::Io { path, .. })
         | Error::Manifest(ferris_manifest::Error::Log(ferris_wal::Error::Io { path, .. })) => {
             Some(path)

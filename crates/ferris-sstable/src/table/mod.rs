@@ -12,12 +12,14 @@
 //! index finds the only block that can hold a key. `docs/format/table.md` is the byte-level
 //! specification.
 
+mod contract;
 pub mod format;
 mod range;
 mod reader;
 mod verify;
 mod writer;
 
+pub use contract::{SstableFormat, TableIter};
 pub use range::TableRange;
 pub use reader::{ReadOptions, Table, TableCursor};
 pub use verify::TableCheck;

@@ -10,7 +10,6 @@ use ferris_core::{InternalKey, SeqNo};
 use ferris_fs::{FileSystem, ReadableFile};
 
 use crate::block::{Block, BlockIter};
-use crate::cache::{BlockCache, next_table_id};
 use crate::error::{Error, Result};
 use crate::filter::may_contain;
 use crate::table::format::{
@@ -18,6 +17,7 @@ use crate::table::format::{
     MAX_BLOCK_LEN, Properties, block_crc,
 };
 use crate::table::range::TableRange;
+use ferris_table::BlockCache;
 
 /// How a table is read.
 #[derive(Debug, Clone, Default)]
@@ -92,15 +92,16 @@ impl Table {
                 return Err(Error::corruption(path, footer_at, reason));
             }
             Err(FooterError::UnsupportedVersion(found)) => {
-                return Err(Error::UnsupportedVersion {
+                return Err(Error::UnsupportedVersion(ferris_core::UnsupportedVersion {
                     file: path.to_path_buf(),
+                    format: "table",
                     found,
                     supported: FORMAT_VERSION,
-                });
+                }));
             }
         };
         let mut table = Table {
-            id: next_table_id(),
+            id: BlockCache::next_table_id(),
             cache: options.block_cache,
             file,
             path: path.to_path_buf(),
@@ -246,11 +247,14 @@ impl Table {
 
     /// [`Table::data_block`], caching a block it had to read only with `fill`.
     fn data_block_filling(&self, handle: BlockHandle, fill: bool) -> Result<Block> {
-        let load = || self.load_data_block(handle);
-        match &self.cache {
-            Some(cache) => cache.get_or_load(self.id, handle.offset, fill, load),
-            None => load(),
-        }
+        let bytes = match &self.cache {
+            Some(cache) => cache.get_or_load(self.id, handle.offset, fill, || {
+                self.read_block_bytes(handle)
+            })?,
+            None => self.read_block_bytes(handle)?,
+        };
+        Block::new(bytes)
+            .map_err(|e| Error::corruption(&self.path, handle.offset, format!("data block: {e}")))
     }
 
     /// Reads the data block at `handle` from the file (never from the cache), verifies,

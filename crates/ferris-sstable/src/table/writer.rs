@@ -72,6 +72,8 @@ pub struct TableWriter {
     out: Vec<u8>,
     /// [`TableWriter::prefault`] set the file's length ahead: `finish` cuts it back.
     reserved: bool,
+    /// The file is under its real name: dropping the writer removes nothing.
+    finished: bool,
 }
 
 /// Index entries between restart points. Neighbouring separators share most of their
@@ -126,6 +128,7 @@ impl TableWriter {
             scratch: Vec::new(),
             out: Vec::with_capacity(WRITE_BUFFER_BYTES),
             reserved: false,
+            finished: false,
         })
     }
 
@@ -152,7 +155,7 @@ impl TableWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfOrder`] if `key` does not sort after the previous key;
+    /// [`Error::InvalidInput`] if `key` does not sort after the previous key;
     /// [`Error::Io`] if writing a full block fails.
     pub fn add(&mut self, key: &InternalKey, value: &[u8]) -> Result<()> {
         self.scratch.clear();
@@ -167,14 +170,14 @@ impl TableWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfOrder`] if `key` is not an internal key or does not sort after the
+    /// [`Error::InvalidInput`] if `key` is not an internal key or does not sort after the
     /// previous key; [`Error::Io`] if writing a full block fails.
     pub fn add_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let parsed = InternalKeyRef::decode(key)
-            .map_err(|e| Error::OutOfOrder(format!("not an internal key: {e}")))?;
+            .map_err(|e| Error::InvalidInput(format!("not an internal key: {e}")))?;
         let first = self.props.n_entries == 0;
         if !first && compare_encoded(&self.last_key, key) != Ordering::Less {
-            return Err(Error::OutOfOrder(format!(
+            return Err(Error::InvalidInput(format!(
                 "{:?} does not sort after {:?}",
                 parsed,
                 InternalKeyRef::decode(&self.last_key).expect("the last key was valid")
@@ -230,9 +233,18 @@ impl TableWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] for any failed write, sync or rename; the temporary file is then left
-    /// behind for the caller (or the engine's recovery) to remove.
-    pub fn finish(mut self) -> Result<Properties> {
+    /// [`Error::Io`] for any failed write, sync or rename; the temporary file is then
+    /// removed (if the disk lets it be).
+    pub fn finish(self) -> Result<Properties> {
+        self.finish_with_len().map(|(props, _)| props)
+    }
+
+    /// [`TableWriter::finish`], also returning the table's size in bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`TableWriter::finish`].
+    pub fn finish_with_len(mut self) -> Result<(Properties, u64)> {
         if !self.data.is_empty() {
             self.flush_data_block()?;
         }
@@ -270,9 +282,11 @@ impl TableWriter {
         self.fs
             .rename(&self.tmp_path, &self.path)
             .map_err(|e| Error::io(&self.tmp_path, e))?;
+        // Renamed: there is no temporary file left for `Drop` to remove.
+        self.finished = true;
         let dir = self.path.parent().unwrap_or(Path::new(""));
         self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(self.props)
+        Ok((std::mem::take(&mut self.props), self.offset))
     }
 
     fn flush_data_block(&mut self) -> Result<()> {
@@ -359,6 +373,18 @@ impl TableWriter {
             self.out.clear();
         }
         Ok(())
+    }
+}
+
+impl Drop for TableWriter {
+    /// A writer dropped before [`TableWriter::finish`] renamed its file (never finished,
+    /// or failed in `finish`) removes its temporary file: the table never appears, and
+    /// nothing is left for recovery to clean up.
+    fn drop(&mut self) {
+        if !self.finished {
+            // A temporary file left behind (the disk failing) is removed by the next open.
+            let _ = self.fs.remove(&self.tmp_path);
+        }
     }
 }
 

@@ -87,11 +87,11 @@ fn a_newer_version_is_a_typed_error() {
     bytes[footer + 52..footer + 56].copy_from_slice(&crc.to_le_bytes());
     assert!(matches!(
         read_all(&bytes),
-        Err(Error::UnsupportedVersion {
+        Err(Error::UnsupportedVersion(ferris_core::UnsupportedVersion {
             found: 2,
             supported: 1,
             ..
-        })
+        }))
     ));
 }
 

@@ -147,13 +147,13 @@ fn out_of_order_and_duplicate_keys_are_typed_errors() {
         InternalKey::new(&b"b"[..], 6, ValueKind::Put),
     ] {
         assert!(
-            matches!(w.add(&bad, b""), Err(Error::OutOfOrder(_))),
+            matches!(w.add(&bad, b""), Err(Error::InvalidInput(_))),
             "{bad:?}"
         );
     }
     assert!(matches!(
         w.add_encoded(b"short", b""),
-        Err(Error::OutOfOrder(_))
+        Err(Error::InvalidInput(_))
     ));
     w.add(&InternalKey::new(&b"b"[..], 4, ValueKind::Delete), b"")
         .unwrap();
@@ -200,7 +200,7 @@ fn a_power_cut_during_creation_leaves_no_table_or_a_whole_one() {
         sim_fs.restart();
         match Table::open(&*fs, &path("t.sst")) {
             Ok(table) => assert_eq!(scan(&table).unwrap(), want, "cut after {cut} ops"),
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 assert!(
                     finished.is_err(),
                     "cut after {cut} ops: a finished table vanished"

@@ -46,7 +46,7 @@ fn only_damage(check: &TableCheck) -> &Error {
 
 fn offset_of(e: &Error) -> u64 {
     match e {
-        Error::Corruption { offset, .. } => *offset,
+        Error::Corruption(c) => c.offset,
         other => panic!("not a corruption error: {other}"),
     }
 }

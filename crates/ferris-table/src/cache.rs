@@ -1,4 +1,4 @@
-//! The block cache: decoded data blocks shared by every open table.
+//! The block cache: decoded blocks shared by every open table, whatever its format.
 //!
 //! Reading a data block costs a copy out of the page cache, a checksum, and for a
 //! compressed block a decompression. A hot block read a thousand times a second should pay
@@ -15,25 +15,27 @@
 //! scan from flushing every hot block. Writing that well is its own project; the cache is not
 //! what FerrisDB sets out to teach, the formats and the LSM tree are.
 //!
-//! Keys are `(table id, block offset)`. Every opened [`Table`](crate::Table) takes a fresh id
-//! from a process-wide counter, so two tables never share entries, and a reopened file starts
-//! cold rather than trusting blocks cached under an old id.
+//! Keys are `(table id, block offset)`. Every opened table takes a fresh id from
+//! [`BlockCache::next_table_id`], a process-wide counter, so two tables never share
+//! entries, and a reopened file starts cold rather than trusting blocks cached under an
+//! old id. Values are a block's bytes as its format decoded them: verified against their
+//! checksum and decompressed, so a hit skips both.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use crate::block::Block;
-use crate::error::Result;
+use bytes::Bytes;
+use ferris_core::Result;
 
-/// Bytes charged per cached block beyond its data: the key, the `Block` handle, and the
+/// Bytes charged per cached block beyond its data: the key, the `Bytes` handle, and the
 /// cache's own bookkeeping, rounded up.
 const ENTRY_OVERHEAD: u64 = 64;
 
-/// A shared cache of decoded data blocks with a capacity in bytes.
+/// A shared cache of decoded blocks with a capacity in bytes.
 pub struct BlockCache {
-    cache: Cache<(u64, u64), Block, BlockWeighter>,
+    cache: Cache<(u64, u64), Bytes, BlockWeighter>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -75,9 +77,9 @@ impl CacheStats {
 #[derive(Debug, Clone, Copy)]
 struct BlockWeighter;
 
-impl Weighter<(u64, u64), Block> for BlockWeighter {
-    fn weight(&self, _key: &(u64, u64), block: &Block) -> u64 {
-        block.size() as u64 + ENTRY_OVERHEAD
+impl Weighter<(u64, u64), Bytes> for BlockWeighter {
+    fn weight(&self, _key: &(u64, u64), block: &Bytes) -> u64 {
+        block.len() as u64 + ENTRY_OVERHEAD
     }
 }
 
@@ -108,13 +110,17 @@ impl BlockCache {
     /// The cached block of `table_id` at `offset`, or the one `load` reads. With `fill`,
     /// a block that had to be read is then cached; without, it is used once and dropped,
     /// so a read that will not come back (a compaction's) evicts nothing.
-    pub(crate) fn get_or_load(
+    ///
+    /// # Errors
+    ///
+    /// Whatever `load` returns.
+    pub fn get_or_load(
         &self,
         table_id: u64,
         offset: u64,
         fill: bool,
-        load: impl FnOnce() -> Result<Block>,
-    ) -> Result<Block> {
+        load: impl FnOnce() -> Result<Bytes>,
+    ) -> Result<Bytes> {
         if let Some(block) = self.cache.get(&(table_id, offset)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(block);
@@ -126,10 +132,11 @@ impl BlockCache {
         }
         Ok(block)
     }
-}
 
-/// A process-wide unique id for an opened table.
-pub(crate) fn next_table_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    /// A process-wide unique id for a table being opened: the first half of its blocks'
+    /// keys.
+    pub fn next_table_id() -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
 }

@@ -1,0 +1,362 @@
+//! The sorted table as a [`TableFormat`]: how the engine (or anything that takes a table
+//! format) writes and reads these tables through `ferris-table`'s traits.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferris_core::key::{TRAILER_LEN, compare_encoded};
+use ferris_core::{InternalIterator, InternalKey, InternalKeyRef, Lookup, SeqNo, ValueKind};
+use ferris_fs::FileSystem;
+use ferris_table::{
+    ReadOptions as FormatReadOptions, TableBuilder, TableCheck as FormatCheck, TableFormat,
+    TableName, TableOptions as FormatOptions, TableProperties, TableReader,
+};
+
+use crate::error::Error;
+use crate::table::format::{Compression, Properties};
+use crate::table::reader::{ReadOptions, Table, TableCursor};
+use crate::table::writer::{TableOptions, TableWriter};
+
+/// The file name extension of a table.
+const EXTENSION: &str = "sst";
+/// What a table being written is called until it is finished: its name plus this.
+const TMP_SUFFIX: &str = ".tmp";
+
+/// FerrisDB's default table format: this crate's tables, named `NNNNNN.sst` (written as
+/// `NNNNNN.sst.tmp` until finished).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SstableFormat;
+
+impl TableFormat for SstableFormat {
+    fn name(&self) -> &'static str {
+        "sstable"
+    }
+
+    fn file_name(&self, number: u64) -> String {
+        format!("{number:06}.{EXTENSION}")
+    }
+
+    fn parse_file_name(&self, name: &str) -> Option<TableName> {
+        let (stem, temporary) = match name.strip_suffix(TMP_SUFFIX) {
+            Some(stem) => (stem, true),
+            None => (name, false),
+        };
+        let digits = stem.strip_suffix(EXTENSION)?.strip_suffix('.')?;
+        if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let number = digits.parse().ok()?;
+        Some(TableName { number, temporary })
+    }
+
+    fn create(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &FormatOptions,
+    ) -> ferris_core::Result<Box<dyn TableBuilder>> {
+        let writer_options = TableOptions {
+            block_size: options.block_size,
+            bloom_bits_per_key: options.bloom_bits_per_key,
+            compression: match options.compression {
+                ferris_table::Compression::Zstd => Compression::Zstd,
+                _ => Compression::None,
+            },
+            ..TableOptions::default()
+        };
+        let path = self.path(dir, number);
+        let writer = TableWriter::create(Arc::clone(fs), &path, writer_options)?;
+        Ok(Box::new(SstableBuilder {
+            writer,
+            path,
+            scratch: Vec::new(),
+        }))
+    }
+
+    fn open(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &FormatReadOptions,
+    ) -> ferris_core::Result<Arc<dyn TableReader>> {
+        let path = self.path(dir, number);
+        let read = ReadOptions {
+            block_cache: options.cache.clone(),
+        };
+        let table = Table::open_with(&**fs, &path, read)?;
+        let properties = generic_properties(&path, table.properties(), table.file_size())?;
+        Ok(Arc::new(SstableReader {
+            table: Arc::new(table),
+            properties,
+        }))
+    }
+}
+
+/// The format-neutral description of a table with these properties.
+fn generic_properties(
+    path: &Path,
+    props: &Properties,
+    file_size: u64,
+) -> ferris_core::Result<TableProperties> {
+    let key = |bytes: &[u8]| -> ferris_core::Result<InternalKey> {
+        if props.n_entries == 0 {
+            return Ok(InternalKey::new(Bytes::new(), 0, ValueKind::Delete));
+        }
+        InternalKey::decode(bytes).map_err(|e| {
+            ferris_core::Error::corruption(path, 0, format!("a bound in the properties: {e}"))
+        })
+    };
+    Ok(TableProperties::new(
+        key(&props.smallest_key)?,
+        key(&props.largest_key)?,
+        props.n_entries,
+        props.n_tombstones,
+        props.min_seq,
+        props.max_seq,
+        props.raw_bytes,
+        file_size,
+    ))
+}
+
+/// A [`TableWriter`] behind the [`TableBuilder`] trait.
+#[derive(Debug)]
+struct SstableBuilder {
+    writer: TableWriter,
+    path: PathBuf,
+    scratch: Vec<u8>,
+}
+
+impl TableBuilder for SstableBuilder {
+    fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> ferris_core::Result<()> {
+        self.scratch.clear();
+        key.encode_into(&mut self.scratch);
+        self.writer.add_encoded(&self.scratch, value)
+    }
+
+    fn estimated_size(&self) -> u64 {
+        self.writer.estimated_size()
+    }
+
+    fn len(&self) -> u64 {
+        self.writer.len()
+    }
+
+    fn prefault(&mut self, expected_len: u64) -> ferris_core::Result<()> {
+        self.writer.prefault(expected_len)
+    }
+
+    fn finish(self: Box<Self>) -> ferris_core::Result<TableProperties> {
+        if self.writer.is_empty() {
+            return Err(ferris_core::Error::InvalidInput(
+                "a table needs at least one entry".into(),
+            ));
+        }
+        let path = self.path;
+        let (props, len) = self.writer.finish_with_len()?;
+        generic_properties(&path, &props, len)
+    }
+}
+
+/// An open [`Table`] behind the [`TableReader`] trait.
+#[derive(Debug)]
+struct SstableReader {
+    table: Arc<Table>,
+    properties: TableProperties,
+}
+
+impl TableReader for SstableReader {
+    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> ferris_core::Result<Option<Lookup>> {
+        Ok(self
+            .table
+            .get(user_key, snapshot)?
+            .map(|(key, value)| match key.kind() {
+                ValueKind::Put => Lookup::Value(value),
+                ValueKind::Delete => Lookup::Deleted,
+            }))
+    }
+
+    fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
+        let cursor = self.table.owned_cursor().fill_cache(fill_cache);
+        Box::new(TableIter::new(cursor, self.table.path()))
+    }
+
+    fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    fn path(&self) -> &Path {
+        self.table.path()
+    }
+
+    fn verify(&self) -> ferris_core::Result<FormatCheck> {
+        let check = self.table.verify()?;
+        let mut out = FormatCheck::default();
+        out.bytes = check.bytes;
+        out.blocks = check.blocks;
+        out.entries = check.entries;
+        for damage in check.damage {
+            match damage {
+                Error::Corruption(c) => out.damage.push(c),
+                other => return Err(other),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A [`TableCursor`] as an [`InternalIterator`]: each move decodes (and so checks) the
+/// current key's trailer once, and `seek_for_prev` is a seek and a step back.
+pub struct TableIter {
+    cursor: TableCursor<'static>,
+    path: PathBuf,
+    /// The decoded trailer of the current key, `None` when not positioned.
+    current: Option<(SeqNo, ValueKind)>,
+    error: Option<ferris_core::Error>,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for TableIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableIter")
+            .field("path", &self.path)
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableIter {
+    /// An iterator over what `cursor` walks, a table at `path`.
+    pub fn new(cursor: TableCursor<'static>, path: &Path) -> TableIter {
+        TableIter {
+            cursor,
+            path: path.to_path_buf(),
+            current: None,
+            error: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Decodes the cursor's position, or takes its error.
+    fn settle(&mut self) {
+        self.current = None;
+        if !self.cursor.valid() {
+            if let Err(e) = self.cursor.status() {
+                self.error.get_or_insert(e);
+            }
+            return;
+        }
+        match InternalKeyRef::decode(self.cursor.key()) {
+            Ok(k) => self.current = Some((k.seq, k.kind)),
+            Err(e) => {
+                self.error.get_or_insert(Error::corruption(
+                    &self.path,
+                    0,
+                    format!("a table entry's key does not decode: {e}"),
+                ));
+            }
+        }
+    }
+
+    fn encode(&mut self, target: InternalKeyRef<'_>) {
+        self.scratch.clear();
+        target.encode_into(&mut self.scratch);
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.current.is_some() && self.error.is_none()
+    }
+
+    fn key(&self) -> InternalKeyRef<'_> {
+        let (seq, kind) = self.current.expect("key() on an invalid table iterator");
+        let raw = self.cursor.key();
+        InternalKeyRef {
+            user_key: &raw[..raw.len() - TRAILER_LEN],
+            seq,
+            kind,
+        }
+    }
+
+    fn value(&self) -> Bytes {
+        self.cursor.value()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.cursor.seek_to_first();
+        self.settle();
+    }
+
+    fn seek_to_last(&mut self) {
+        self.cursor.seek_to_last();
+        self.settle();
+    }
+
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        self.encode(target);
+        self.cursor.seek(&self.scratch);
+        self.settle();
+    }
+
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        self.encode(target);
+        self.cursor.seek(&self.scratch);
+        if self.cursor.valid() {
+            if compare_encoded(self.cursor.key(), &self.scratch) == Ordering::Greater {
+                self.cursor.prev();
+            }
+        } else {
+            match self.cursor.status() {
+                // Everything is before the target.
+                Ok(()) => self.cursor.seek_to_last(),
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        self.settle();
+    }
+
+    fn next(&mut self) {
+        self.cursor.next();
+        self.settle();
+    }
+
+    fn prev(&mut self) {
+        self.cursor.prev();
+        self.settle();
+    }
+
+    fn status(&self) -> ferris_core::Result<()> {
+        self.error.clone().map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse_back() {
+        let f = SstableFormat;
+        assert_eq!(f.file_name(12), "000012.sst");
+        let table = |number, temporary| Some(TableName { number, temporary });
+        assert_eq!(f.parse_file_name("000012.sst"), table(12, false));
+        assert_eq!(f.parse_file_name("000012.sst.tmp"), table(12, true));
+        assert_eq!(f.parse_file_name("1234567.sst"), table(1_234_567, false));
+        for other in [
+            "12.sst",
+            "000012.wal",
+            "000012.sstx",
+            "x00012.sst",
+            "MANIFEST-000012",
+            ".sst",
+        ] {
+            assert_eq!(f.parse_file_name(other), None, "{other}");
+        }
+    }
+}

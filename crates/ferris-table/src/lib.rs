@@ -1,0 +1,356 @@
+//! # ferris-table: the contract every table format meets
+//!
+//! ## The problem
+//!
+//! A full memtable becomes a file, and compaction merges files into new ones. The engine
+//! does both without caring how the bytes inside are laid out: it needs to *write* a sorted
+//! run of internal keys to a new file, and later to *find* a key in it, *walk* it in order,
+//! and *check* it for damage. How entries are grouped into blocks, whether there is a
+//! filter, how the index works: that is the table format's business, and there can be more
+//! than one. `ferris-sstable` is FerrisDB's default (LevelDB's layout: prefix-compressed
+//! blocks with restart points, a bloom filter, optional zstd); `ferris-minitable` is the
+//! smallest format that honours the same contract, the one to write first.
+//!
+//! This crate is the contract, and nothing else:
+//!
+//! - [`TableFormat`]: names table files, creates them and opens them;
+//! - [`TableBuilder`]: takes entries in order and finishes a table, reporting its
+//!   [`TableProperties`];
+//! - [`TableReader`]: point lookups, an [`InternalIterator`], [`TableReader::verify`];
+//! - [`BlockCache`]: a byte-bounded cache of decoded blocks, shared by every table of a
+//!   database whatever its format.
+//!
+//! The engine names none of the formats: it holds an `Arc<dyn TableFormat>` from its
+//! options and talks to tables through these traits.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ferris_table::{TableFormat, TableName};
+//!
+//! // Any format: here, whatever the caller was given.
+//! fn describe(format: &dyn TableFormat, name: &str) -> String {
+//!     match format.parse_file_name(name) {
+//!         Some(TableName { number, temporary: false }) => format!("table {number}"),
+//!         Some(TableName { number, temporary: true }) => format!("table {number}, unfinished"),
+//!         None => format!("not a {} table", format.name()),
+//!     }
+//! }
+//! # let _ = describe;
+//! ```
+//!
+//! ## The contract
+//!
+//! **Writing.** [`TableFormat::create`] starts table `number` in a directory. Entries are
+//! added in strictly increasing internal-key order ([`Error::InvalidInput`] otherwise);
+//! nothing is visible under the table's name until [`TableBuilder::finish`] returns, which
+//! makes the file durable *and* its name durable (fsync the file, rename it into place,
+//! fsync the directory). A power cut at any moment before that leaves at most a temporary
+//! file, which [`TableFormat::parse_file_name`] recognises (`temporary: true`) so that
+//! recovery can remove it. A builder dropped without `finish` removes its temporary file
+//! itself. A table holds at least one entry: finishing an empty builder is
+//! [`Error::InvalidInput`].
+//!
+//! **Reading.** A table is immutable once finished. [`TableReader::get`] answers "the newest
+//! version of this user key at or below this sequence number", with the same
+//! [`Lookup`] a memtable gives; [`TableReader::iter`] walks every entry through the
+//! [`InternalIterator`] contract. Every byte read is checked: a checksum mismatch, a length
+//! past the end or a key out of order is an [`Error::Corruption`] naming the file and
+//! offset, never a panic and never a wrong answer.
+//!
+//! **Checking.** [`TableReader::verify`] reads the whole file back, bypassing any cache,
+//! and lists every piece of damage it finds instead of stopping at the first.
+//!
+//! **Naming.** The format owns its file names: [`TableFormat::file_name`] and
+//! [`TableFormat::parse_file_name`] are inverses, and the engine never builds a table's
+//! name itself.
+//!
+//! A conformance suite (`ferris-conformance`) checks all of this against any format, on a
+//! simulated disk with power cuts and bit flips.
+//!
+//! ## What to read next
+//!
+//! `ferris-sstable`, the default format and its chapter, then `ferris-minitable` for the
+//! smallest one.
+
+#![forbid(unsafe_code)]
+
+mod cache;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferris_core::iter::InternalIterator;
+use ferris_core::{Corruption, InternalKey, InternalKeyRef, Lookup, Result, SeqNo};
+use ferris_fs::FileSystem;
+
+pub use cache::{BlockCache, CacheStats};
+pub use ferris_core::Error;
+
+/// How blocks are compressed, for formats that compress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Stored as is.
+    #[default]
+    None,
+    /// Zstandard.
+    Zstd,
+}
+
+/// How tables are written: hints every format may use or ignore (a format without
+/// compression ignores [`TableOptions::compression`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableOptions {
+    /// Target size of a data block before compression, in bytes (default 4 KiB).
+    pub block_size: usize,
+    /// Bloom filter bits per user key (default 10, about 1% false positives); 0 for no
+    /// filter.
+    pub bloom_bits_per_key: usize,
+    /// Block compression (default none).
+    pub compression: Compression,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            compression: Compression::None,
+        }
+    }
+}
+
+/// How tables are read.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// A cache of decoded blocks shared with other tables; `None` reads every block from
+    /// the file every time.
+    pub cache: Option<Arc<BlockCache>>,
+}
+
+impl ReadOptions {
+    /// Options that read through `cache`.
+    pub fn with_cache(cache: Arc<BlockCache>) -> ReadOptions {
+        ReadOptions { cache: Some(cache) }
+    }
+}
+
+/// What a file name is to a table format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableName {
+    /// The table's number.
+    pub number: u64,
+    /// A table still being written (or abandoned by a crash): never live, always safe to
+    /// remove when no writer holds it.
+    pub temporary: bool,
+}
+
+/// What a finished table holds, as its writer recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableProperties {
+    /// The smallest internal key.
+    pub smallest: InternalKey,
+    /// The largest internal key.
+    pub largest: InternalKey,
+    /// Entries (versions), tombstones included.
+    pub entries: u64,
+    /// Tombstones.
+    pub tombstones: u64,
+    /// The smallest sequence number.
+    pub min_seq: SeqNo,
+    /// The largest sequence number.
+    pub max_seq: SeqNo,
+    /// Bytes of keys (encoded internal keys) and values, before any encoding.
+    pub raw_bytes: u64,
+    /// The file's size in bytes.
+    pub file_size: u64,
+}
+
+impl TableProperties {
+    /// Properties for a table of the given bounds and counts (a helper for formats).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        smallest: InternalKey,
+        largest: InternalKey,
+        entries: u64,
+        tombstones: u64,
+        min_seq: SeqNo,
+        max_seq: SeqNo,
+        raw_bytes: u64,
+        file_size: u64,
+    ) -> TableProperties {
+        TableProperties {
+            smallest,
+            largest,
+            entries,
+            tombstones,
+            min_seq,
+            max_seq,
+            raw_bytes,
+            file_size,
+        }
+    }
+
+    /// The manifest's record of table `number` with these properties.
+    pub fn to_meta(&self, number: u64) -> ferris_core::FileMeta {
+        ferris_core::FileMeta {
+            number,
+            size: self.file_size,
+            smallest: self.smallest.clone(),
+            largest: self.largest.clone(),
+            min_seq: self.min_seq,
+            max_seq: self.max_seq,
+            entries: self.entries,
+            tombstones: self.tombstones,
+        }
+    }
+}
+
+/// What [`TableReader::verify`] read, and the damage it found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableCheck {
+    /// Bytes read and checked against a checksum. For an intact table this is the file's
+    /// size: no byte lies outside a checksum.
+    pub bytes: u64,
+    /// Checksummed blocks read.
+    pub blocks: u64,
+    /// Entries decoded.
+    pub entries: u64,
+    /// Every piece of damage found, each naming the file and the offset of the block
+    /// holding it. Empty when the table is intact.
+    pub damage: Vec<Corruption>,
+}
+
+impl TableCheck {
+    /// True when no damage was found.
+    pub fn is_intact(&self) -> bool {
+        self.damage.is_empty()
+    }
+}
+
+/// A table format: how table files are named, written and opened. See the
+/// [crate docs](crate) for the contract.
+pub trait TableFormat: Send + Sync + fmt::Debug {
+    /// A short lowercase name for logs and errors: `"sstable"`, `"minitable"`.
+    fn name(&self) -> &'static str;
+
+    /// The file name of table `number` (`000012.sst`).
+    fn file_name(&self, number: u64) -> String;
+
+    /// What `name` is to this format: one of its tables, one of its temporary files, or
+    /// (`None`) something else.
+    fn parse_file_name(&self, name: &str) -> Option<TableName>;
+
+    /// Starts writing table `number` in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be created.
+    fn create(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &TableOptions,
+    ) -> Result<Box<dyn TableBuilder>>;
+
+    /// Opens finished table `number` in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if it cannot be read, [`Error::Corruption`] if what must be read to
+    /// open it is damaged, [`Error::UnsupportedVersion`] for a newer format version.
+    fn open(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &ReadOptions,
+    ) -> Result<Arc<dyn TableReader>>;
+
+    /// The path of table `number` in `dir`.
+    fn path(&self, dir: &Path, number: u64) -> PathBuf {
+        dir.join(self.file_name(number))
+    }
+}
+
+/// Writes one table from entries given in internal-key order. Dropping it without
+/// [`finish`](TableBuilder::finish) removes what it wrote.
+pub trait TableBuilder: Send + fmt::Debug {
+    /// Adds an entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if `key` does not sort after the previous key;
+    /// [`Error::Io`] if writing fails.
+    fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> Result<()>;
+
+    /// About how large the file would be if finished now, in bytes: what compaction cuts
+    /// its outputs by.
+    fn estimated_size(&self) -> u64;
+
+    /// Entries added so far.
+    fn len(&self) -> u64;
+
+    /// True before the first entry.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A hint that the table will be about `expected_len` bytes: a format may prepare the
+    /// file for it now (the engine's flush thread calls this between flushes). The default
+    /// does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if preparing the file fails.
+    fn prefault(&mut self, expected_len: u64) -> Result<()> {
+        let _ = expected_len;
+        Ok(())
+    }
+
+    /// Completes the table and makes it durable under its name (file and directory
+    /// entry). Returns what the table holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a table with no entries; [`Error::Io`] for any failed
+    /// write, sync or rename (the table then never appears, and its temporary file is
+    /// removed if it can be).
+    fn finish(self: Box<Self>) -> Result<TableProperties>;
+}
+
+/// A finished table, open for reading. Shared between threads; every method takes `&self`.
+pub trait TableReader: Send + Sync + fmt::Debug {
+    /// The newest version of `user_key` with a sequence number at most `snapshot`, or
+    /// `None` when the table holds none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::Corruption`] from the blocks read.
+    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>>;
+
+    /// An iterator over every entry that keeps the table open while it lives. With
+    /// `fill_cache` off, blocks it has to read are not added to the block cache (a
+    /// compaction reads each block once, and would only evict what readers need).
+    fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator>;
+
+    /// What the writer recorded about the table.
+    fn properties(&self) -> &TableProperties;
+
+    /// The file.
+    fn path(&self) -> &Path;
+
+    /// Reads the whole file back, bypassing any cache, and checks every checksum and every
+    /// entry. Damage is listed in the result, not returned as an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read.
+    fn verify(&self) -> Result<TableCheck>;
+}
