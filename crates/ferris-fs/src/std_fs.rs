@@ -101,14 +101,38 @@ impl FileSystem for StdFs {
             .create(true)
             .truncate(false)
             .open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(FileLock::new(Box::new(file))),
-            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!("{} is locked by another process or handle", path.display()),
-            )),
-            Err(fs::TryLockError::Error(e)) => Err(e),
-        }
+        lock_file(file, path)
+    }
+}
+
+/// Takes the lock on `file` (at `path`, for the error message).
+fn lock_file(file: File, path: &Path) -> io::Result<FileLock> {
+    match file.try_lock() {
+        Ok(()) => Ok(FileLock::new(Box::new(Locked(file)))),
+        Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("{} is locked by another process or handle", path.display()),
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// A locked file that unlocks explicitly when dropped.
+///
+/// Closing the descriptor is not enough. The lock belongs to the open file, and a process
+/// that forks while the lock is held gives the child a copy of the descriptor, which the
+/// child keeps until it execs (the descriptor is close-on-exec) or exits. A database closed
+/// in that window would stay locked for as long as the child took: another process
+/// opening it right after would be told it is locked. A test binary that opens a database
+/// while other tests start `ferris` as a child process met exactly that, now and then,
+/// under load. Unlocking releases the lock however many copies of the descriptor exist.
+#[derive(Debug)]
+struct Locked(File);
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // A failure leaves the lock to be released when the last descriptor closes.
+        let _ = self.0.unlock();
     }
 }
 
@@ -229,4 +253,38 @@ fn read_exact_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database closed while a forked child still held a copy of the lock's descriptor
+    /// stayed locked until the child exec'd: closing the descriptor does not release a
+    /// lock another copy of it holds. The copy here stands for the child's.
+    #[test]
+    fn a_lock_is_released_even_while_a_copy_of_its_descriptor_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("LOCK");
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .unwrap()
+        };
+        let file = open();
+        let childs_copy = file.try_clone().unwrap();
+        let lock = lock_file(file, &path).unwrap();
+        assert_eq!(
+            lock_file(open(), &path).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        drop(lock);
+        let again = lock_file(open(), &path);
+        assert!(again.is_ok(), "still locked through the copy: {again:?}");
+        drop(childs_copy);
+    }
 }
