@@ -35,7 +35,7 @@
 
 use crate::coding::{Decoder, put_varint64};
 use crate::key::{SeqNo, ValueKind};
-use crate::{DecodeError, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::{DecodeError, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Size of the batch header: the 8-byte sequence number and the 4-byte entry count.
 pub const BATCH_HEADER_LEN: usize = 12;
@@ -183,8 +183,8 @@ impl WriteBatch {
         self.max_value_len
     }
 
-    /// Checks the batch against [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`], and that no key is
-    /// empty.
+    /// Checks the batch against [`MAX_KEY_LEN`], [`MAX_VALUE_LEN`] and
+    /// [`MAX_BATCH_LEN`], and that no key is empty.
     ///
     /// # Errors
     ///
@@ -203,6 +203,12 @@ impl WriteBatch {
             return Err(LimitError::ValueTooLarge {
                 len: self.max_value_len,
                 max: MAX_VALUE_LEN,
+            });
+        }
+        if self.rep.len() > MAX_BATCH_LEN {
+            return Err(LimitError::BatchTooLarge {
+                len: self.rep.len(),
+                max: MAX_BATCH_LEN,
             });
         }
         Ok(())
@@ -372,7 +378,7 @@ impl<'a> Iterator for BatchIter<'a> {
 
 impl ExactSizeIterator for BatchIter<'_> {}
 
-/// A batch holds a key or value longer than FerrisDB accepts.
+/// A batch holds a key, a value or a total longer than FerrisDB accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimitError {
@@ -392,6 +398,14 @@ pub enum LimitError {
     #[error("value of {len} bytes exceeds the limit of {max} bytes")]
     ValueTooLarge {
         /// The value's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The encoded batch is longer than [`MAX_BATCH_LEN`].
+    #[error("batch of {len} encoded bytes exceeds the limit of {max} bytes")]
+    BatchTooLarge {
+        /// The batch's encoded length.
         len: usize,
         /// The limit.
         max: usize,

@@ -117,8 +117,8 @@
 //!
 //! # Limits
 //!
-//! Keys are at most [`MAX_KEY_LEN`] bytes and values at most [`MAX_VALUE_LEN`] bytes. The
-//! limits keep every length in every format comfortably inside 32 bits and bound the memory a
+//! Keys are at most [`MAX_KEY_LEN`] bytes, values at most [`MAX_VALUE_LEN`] bytes and an
+//! encoded batch at most [`MAX_BATCH_LEN`] bytes. The limits keep every length in every format comfortably inside 32 bits and bound the memory a
 //! single record can demand during recovery. User keys compare bytewise; there is no
 //! custom comparator.
 //!
@@ -166,6 +166,12 @@ pub const MAX_KEY_LEN: usize = 64 << 10;
 
 /// The longest value FerrisDB accepts, in bytes (64 MiB).
 pub const MAX_VALUE_LEN: usize = 64 << 20;
+
+/// The longest encoded write batch FerrisDB accepts, in bytes (512 MiB). A batch becomes
+/// one WAL record (with the batches grouped behind it, at most a mebibyte more), and a
+/// record's length is limited by the log's framing (1 GiB); this limit keeps every batch
+/// well inside it, so no accepted batch can fail in the log.
+pub const MAX_BATCH_LEN: usize = 512 << 20;
 
 /// Bytes that do not decode as the format says they should.
 ///

@@ -25,9 +25,10 @@
 //! ```
 //!
 //! What a reader wants is not every version but the newest one visible at its snapshot,
-//! with deleted keys hidden: the engine's scan iterator adds that on top, and compaction's
-//! iterator (`ferris-compaction`) decides on top of the same merge which versions a
-//! rewrite can drop.
+//! with deleted keys hidden: [`UserIter`] is that view of a merge (LevelDB's `DBIter`),
+//! and the engine's scans are one over the merge of everything a snapshot pins. The
+//! compaction iterator (`ferris-compaction`) decides, on top of the same merge, which
+//! versions a rewrite can drop.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -76,12 +77,14 @@
 
 mod concat;
 mod merge;
+mod user;
 mod vec;
 
 use bytes::Bytes;
 
 pub use concat::{ConcatIterator, OpenFile};
 pub use merge::MergingIterator;
+pub use user::{MakeIter, UserIter, above_hi, below_lo};
 pub use vec::VecIter;
 
 use crate::error::Result;
