@@ -16,12 +16,12 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferris_benches::Workload;
 use ferris_core::{SeqNo, ValueKind};
-use ferris_memtable::Memtable;
+use ferris_memtable::SkipListMemtable;
 
 const N: usize = 100_000;
 const VALUE_SIZE: usize = 100;
 
-fn fill(table: &Memtable, keys: &[Bytes], value: &Bytes, threads: usize) {
+fn fill(table: &SkipListMemtable, keys: &[Bytes], value: &Bytes, threads: usize) {
     let chunk = keys.len().div_ceil(threads);
     std::thread::scope(|s| {
         for (t, part) in keys.chunks(chunk).enumerate() {
@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let table = Memtable::new();
+                        let table = SkipListMemtable::new();
                         let start = Instant::now();
                         fill(&table, &keys, &value, t);
                         total += start.elapsed();
@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
-    let table = Memtable::new();
+    let table = SkipListMemtable::new();
     fill(&table, &keys, &value, 1);
     for (name, probes) in [
         (

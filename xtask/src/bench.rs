@@ -27,7 +27,7 @@ use ferris_dbbench::SuiteArgs;
 use ferris_dbbench::engine::EngineKind;
 use ferris_engine::{Db, Options};
 use ferris_fs::{FileSystem, StdFs};
-use ferris_memtable::Memtable;
+use ferris_memtable::SkipListMemtable;
 use ferris_wal::{RecoveryOptions, SyncMode, Wal, WalOptions, WalRecovery};
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
@@ -370,7 +370,7 @@ fn memtable(n: usize, value_size: usize) -> Result<Vec<Row>> {
 
     for threads in [1usize, 2] {
         let rss_before = rss_bytes();
-        let table = Memtable::new();
+        let table = SkipListMemtable::new();
         let chunk = n.div_ceil(threads);
         let start = Instant::now();
         std::thread::scope(|s| {
@@ -436,7 +436,11 @@ fn rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn memtable_lookups(table: &Memtable, keys: &[Bytes], rng: &mut SmallRng) -> Result<Vec<Row>> {
+fn memtable_lookups(
+    table: &SkipListMemtable,
+    keys: &[Bytes],
+    rng: &mut SmallRng,
+) -> Result<Vec<Row>> {
     let n = keys.len().min(500_000);
     let mut rows = Vec::new();
     for (workload, hit) in [("memtable get, hit", true), ("memtable get, miss", false)] {

@@ -27,7 +27,7 @@ use ferris_sstable::{Table, TableOptions, TableWriter};
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::version::{Immutable, SuperVersion, TableFile, table_path};
-use ferris_memtable::Memtable;
+use ferris_memtable::SkipListMemtable as Memtable;
 
 impl Inner {
     /// The flush thread's loop: flush frozen memtables oldest first until shut down.

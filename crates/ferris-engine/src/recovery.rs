@@ -10,7 +10,7 @@ use ferris_manifest::{
     CURRENT_TMP, LevelState, ManifestWriter, parse_manifest_file_name, read_current, replay,
     write_current,
 };
-use ferris_memtable::Memtable;
+use ferris_memtable::SkipListMemtable as Memtable;
 use ferris_sstable::{BlockCache, ReadOptions};
 use ferris_wal::format::{parse_segment_file_name, segment_path};
 use ferris_wal::{RecoveryEvent, RecoveryOptions, Wal, WalOptions, WalRecovery};

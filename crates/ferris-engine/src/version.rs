@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ferris_core::{SeqNo, ValueKind};
 use ferris_fs::FileSystem;
 use ferris_manifest::{FileMeta, LevelState, NUM_LEVELS, VersionEdit};
-use ferris_memtable::{Lookup, Memtable};
+use ferris_memtable::{Lookup, SkipListMemtable as Memtable};
 use ferris_sstable::{ReadOptions, Table};
 
 use crate::error::Result;

@@ -1,12 +1,13 @@
 //! A cursor that owns its memtable: the one place this crate uses `unsafe`.
 //!
 //! The engine merges memtables with tables through cursors it keeps for as long as a scan
-//! lives, so a cursor cannot borrow the memtable: it holds an `Arc<Memtable>` instead. The
-//! skip list's own position, a `crossbeam_skiplist::map::Entry`, borrows the list, and a
-//! struct cannot hold both a value and a borrow of it in safe Rust. Without the entry,
-//! every step is a fresh search from the current key: O(log n) key comparisons per `next`
-//! instead of following one pointer. `cargo xtask bench`'s seekrandom workload (a seek then
-//! 100 nexts) spent most of its time in those searches before this module existed.
+//! lives, so a cursor cannot borrow the memtable: it holds an `Arc<SkipListMemtable>`
+//! instead. The skip list's own position, a `crossbeam_skiplist::map::Entry`, borrows the
+//! list, and a struct cannot hold both a value and a borrow of it in safe Rust. Without the
+//! entry, every step is a fresh search from the current key: O(log n) key comparisons per
+//! `next` instead of following one pointer. `cargo xtask bench`'s seekrandom workload (a
+//! seek then 100 nexts) spent most of its time in those searches before this module
+//! existed.
 //!
 //! So the cursor keeps the entry with its lifetime widened to `'static`, next to the `Arc`
 //! that keeps what it borrows alive. The `// SAFETY:` comment on [`widen`] says why that is
@@ -20,18 +21,19 @@ use bytes::Bytes;
 use crossbeam_skiplist::map::Entry;
 use ferris_core::InternalKeyRef;
 
-use crate::{Key, KeyView, Memtable, Probe};
+use crate::skiplist::{Key, KeyView, Probe, SkipListMemtable};
 
 /// A movable position in a shared memtable, for merging with other sorted sources.
 ///
 /// `next` follows the skip list's bottom-level link, O(1); `seek`, `seek_for_prev` and
 /// `prev` search, O(log n) (a skip list has no backward links). Entries inserted while
-/// the cursor is positioned are seen if they fall ahead of it. See [`Memtable::cursor`].
+/// the cursor is positioned are seen if they fall ahead of it. See
+/// [`SkipListMemtable::cursor`].
 pub struct Cursor {
     // Field order matters: `current` borrows from `table`'s skip list, and fields drop in
     // declaration order, so the entry is released before the `Arc` can free the list.
     current: Option<Entry<'static, Key, Bytes>>,
-    table: Arc<Memtable>,
+    table: Arc<SkipListMemtable>,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -52,7 +54,10 @@ impl Clone for Cursor {
 }
 
 /// Widens the lifetime of an entry of `table`'s skip list to `'static`.
-fn widen(table: &Arc<Memtable>, entry: Entry<'_, Key, Bytes>) -> Entry<'static, Key, Bytes> {
+fn widen(
+    table: &Arc<SkipListMemtable>,
+    entry: Entry<'_, Key, Bytes>,
+) -> Entry<'static, Key, Bytes> {
     debug_assert!(std::ptr::eq(
         entry.key(),
         table
@@ -74,7 +79,7 @@ fn widen(table: &Arc<Memtable>, entry: Entry<'_, Key, Bytes>) -> Entry<'static, 
 }
 
 impl Cursor {
-    pub(crate) fn new(table: Arc<Memtable>) -> Cursor {
+    pub(crate) fn new(table: Arc<SkipListMemtable>) -> Cursor {
         Cursor {
             current: None,
             table,

@@ -5,13 +5,53 @@
 //! Disks are fast at writing big sequential files and slow at updating small pieces in
 //! place. An LSM tree therefore never updates a file: it collects writes in memory, keeps
 //! them **sorted**, and when enough have gathered, writes them out in one sequential pass as
-//! a sorted table. The in-memory part is the **memtable**. It must take concurrent inserts,
-//! answer reads while it fills, and iterate in key order for the flush.
+//! a sorted table. The in-memory part is the **memtable**. It must take inserts while it
+//! answers reads, and iterate in key order for the flush.
 //!
 //! Every write first went to the write-ahead log (`ferris-wal`), so the memtable itself
 //! needs no durability: after a crash it is rebuilt by replaying the log.
 //!
-//! ## The idea: a skip list of internal keys
+//! ## What the engine needs: the contract
+//!
+//! The engine does not know which memtable it has. It asks for four things, and the
+//! [`Memtable`] trait (defined in [`ferris_core::memtable`], re-exported here) is exactly
+//! those four: **apply** a write batch, each entry at its own sequence number; **get** the
+//! newest version of a key no newer than a snapshot, a value or a tombstone; **iterate**
+//! over every version in internal-key order, through an owning
+//! [`InternalIterator`](ferris_core::InternalIterator); and report an **approximate size**,
+//! which decides when the memtable is full. The engine makes memtables through a
+//! [`MemtableFactory`], so any implementation can be plugged in. Read the contract's page
+//! first: it says what a version is, what a reader may see while a batch is applied, and
+//! what "full" means.
+//!
+//! The keys are **internal keys** (`ferris_core::InternalKey`): user key, sequence number
+//! and kind, with newer versions of a key first. Nothing is ever overwritten: a put adds a
+//! version, a delete adds a tombstone. A read at sequence number `s` seeks to `(key, s)`
+//! and the first entry with the same user key is the answer, which is how a snapshot sees
+//! the past while writes continue.
+//!
+//! ## Two implementations, and which to read first
+//!
+//! | | [`BTreeMemtable`] ([`btree`]) | [`SkipListMemtable`] (the default) |
+//! |---|---|---|
+//! | structure | `BTreeMap` behind an `RwLock` | lock-free skip list (`crossbeam-skiplist`) |
+//! | readers during a write | wait for the batch | never wait |
+//! | iterator step | a fresh search, O(log n) | follows a link, O(1) for `next` |
+//! | lookup | copies the key into a probe | allocates nothing |
+//! | memory per entry beyond key and value | [`BTREE_ENTRY_OVERHEAD`], 256 bytes | [`ENTRY_OVERHEAD`], 128 bytes |
+//! | factory | [`BTreeFactory`] | [`SkipListFactory`] |
+//!
+//! **Read `src/btree.rs` first** (its page is [`btree`]). It is the simplest memtable
+//! that is correct: a couple of hundred lines of the standard library, with the reason for
+//! every line, and it passes the same conformance suite (`ferris-conformance`, module
+//! `memtable`) as the skip list. Then read the rest of this chapter and `src/skiplist.rs`,
+//! which do the same job without a lock, without an allocation per lookup, and with a
+//! cursor that does not search again at every step: everything the skip list adds is
+//! for speed, and the B-tree shows what it must still preserve.
+//!
+//! ## The skip list
+//!
+//! ### The idea: a skip list of internal keys
 //!
 //! A skip list is a sorted linked list with express lanes. Each node is in the bottom list
 //! and, with probability 1/2 per level, in the lists above, so a search starts high, skips
@@ -28,62 +68,24 @@
 //! epochs: a reader pins the current epoch, and a removed node is freed only once no pinned
 //! reader can still see it. Writers never block readers and readers never block writers.
 //!
-//! The keys are **internal keys** (`ferris_core::InternalKey`): user key, sequence number
-//! and kind, with newer versions of a key first (`c@3` before `c@1` above). Nothing is ever
-//! overwritten: a put adds a version, a delete adds a tombstone. A read at sequence number
-//! `s` seeks to `(key, s)` and the first entry with the same user key is the answer, which
-//! is how a snapshot sees the past while writes continue.
-//!
-//! ## Example
-//!
-//! ```
-//! use ferris_core::ValueKind;
-//! use ferris_memtable::{Lookup, Memtable};
-//!
-//! let table = Memtable::new();
-//! table.insert(&b"apple"[..], 1, ValueKind::Put, &b"red"[..]);
-//! table.insert(&b"apple"[..], 2, ValueKind::Put, &b"green"[..]);
-//! table.insert(&b"apple"[..], 3, ValueKind::Delete, &b""[..]);
-//!
-//! // Reads at a sequence number see the versions written up to it.
-//! assert_eq!(table.get(b"apple", 1), Some(Lookup::Value("red".into())));
-//! assert_eq!(table.get(b"apple", 2), Some(Lookup::Value("green".into())));
-//! // A tombstone is an answer, not an absence: older layers must not be consulted.
-//! assert_eq!(table.get(b"apple", 3), Some(Lookup::Deleted));
-//! // Absence means "ask the next, older layer".
-//! assert_eq!(table.get(b"pear", 3), None);
-//!
-//! // Iteration yields every version, newest first within a key.
-//! let seqs: Vec<u64> = table.iter().map(|(key, _)| key.seq()).collect();
-//! assert_eq!(seqs, [3, 2, 1]);
-//! ```
-//!
-//! # Concurrency
-//!
-//! [`Memtable`] is `Send + Sync` and every method takes `&self`: insert from many threads
-//! while others read and iterate. A lookup or scan sees each entry either fully or not at
-//! all. A scan running during inserts may or may not see entries inserted after it began;
-//! to read a consistent state, bound reads by a sequence number that was complete when the
-//! read started (the engine's snapshots do exactly that).
-//!
-//! # Cursors, and the one `unsafe` block
+//! ### Cursors, and the one `unsafe` block
 //!
 //! The engine merges a memtable with tables through a [`Cursor`] that it keeps for as long
-//! as a scan lives, so the cursor owns an `Arc<Memtable>` rather than borrowing one. The
-//! skip list's own position handle borrows the list, and safe Rust cannot keep an owner
-//! and a borrow of it in one struct. The first cursor did without the handle and searched
-//! afresh from its key at every step, O(log n) comparisons per `next`. The cursor now keeps
-//! the handle, its lifetime widened next to the `Arc` that keeps the list alive, so `next`
-//! follows one link (`src/cursor.rs` explains why that is sound). On the 2-core bench
+//! as a scan lives, so the cursor owns an `Arc<SkipListMemtable>` rather than borrowing
+//! one. The skip list's own position handle borrows the list, and safe Rust cannot keep an
+//! owner and a borrow of it in one struct. The first cursor did without the handle and
+//! searched afresh from its key at every step, O(log n) comparisons per `next`. The cursor
+//! now keeps the handle, its lifetime widened next to the `Arc` that keeps the list alive,
+//! so `next` follows one link (`src/cursor.rs` explains why that is sound). On the 2-core bench
 //! machine, `ferris-dbbench --num 200000 --workloads seekrandom,ycsb-e` (a seek then 100
 //! nexts; short zipfian scans) ran 1.4 to 1.6 times and 1.6 to 1.8 times the old cursor's
 //! ops/s, in two runs alternating the old and new binaries.
 //!
-//! # Memory accounting
+//! ### Memory accounting
 //!
-//! [`Memtable::approximate_size`] is what the engine compares with its write buffer size to
-//! decide when to flush. Each entry counts its user key and value bytes plus
-//! [`ENTRY_OVERHEAD`] bytes:
+//! [`SkipListMemtable::approximate_size`] is what the engine compares with its write
+//! buffer size to decide when to flush. Each entry counts its user key and value bytes
+//! plus [`ENTRY_OVERHEAD`] bytes:
 //!
 //! - the skip-list node, about 112 bytes: the key (56 bytes: a user key of up to 30 bytes
 //!   stored inside the node, or a `Bytes` handle to a longer one, then the sequence number
@@ -91,15 +93,16 @@
 //!   and on average 2 tower pointers (each level is kept with probability 1/2); with the
 //!   allocator's header and rounding it takes 128;
 //! - the value's own heap allocation, with an allocator header and rounding of about 16
-//!   bytes, for values given to [`Memtable::insert`] as `Bytes`. The write path goes
-//!   through [`Memtable::apply`] instead, which copies values (and user keys longer than
-//!   30 bytes) into shared chunks of [`ARENA_CHUNK`] bytes: a `memcpy` and an atomic
-//!   reference-count increment per value instead of a `malloc`, with no header per value,
-//!   so for those entries the estimate errs high by about those 16 bytes (the memtable is
-//!   frozen a little early, never late). On the 2-core bench machine, `cargo xtask bench`
-//!   (its `memtable insert` row, a million one-entry applies) printed 233 MiB accounted
-//!   against 212 MiB of RSS growth on 2026-12-01. A value over an eighth of a chunk still gets an
-//!   allocation of its own, so that one large value does not strand most of a chunk.
+//!   bytes, for values given to [`SkipListMemtable::insert`] as `Bytes`. The write path
+//!   goes through [`SkipListMemtable::apply`] instead, which copies values (and user keys
+//!   longer than 30 bytes) into shared chunks of [`ARENA_CHUNK`] bytes: a `memcpy` and an
+//!   atomic reference-count increment per value instead of a `malloc`, with no header per
+//!   value, so for those entries the estimate errs high by about those 16 bytes (the
+//!   memtable is frozen a little early, never late). On the 2-core bench machine,
+//!   `cargo xtask bench` (its `memtable insert` row, a million one-entry applies) printed
+//!   233 MiB accounted against 212 MiB of RSS growth on 2026-12-01. A value over an eighth
+//!   of a chunk still gets an allocation of its own, so that one large value does not
+//!   strand most of a chunk.
 //!
 //! Less the 16 key bytes counted as data, that is 128 bytes. `cargo xtask bench` checks the
 //! estimate on every run: its one-thread `memtable insert` row inserts a million entries
@@ -113,738 +116,97 @@
 //! node made `ferris-dbbench --num 200000 --workloads readrandom,readmissing,seekrandom`
 //! 1.2 to 1.6 times faster (two runs, alternating the old and new binaries).
 //!
+//! ## Example
+//!
+//! Both implementations, through the contract, as the engine uses them:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use ferris_core::WriteBatch;
+//! use ferris_memtable::{BTreeFactory, Lookup, MemtableFactory, SkipListFactory};
+//!
+//! let factories: [Arc<dyn MemtableFactory>; 2] =
+//!     [Arc::new(SkipListFactory), Arc::new(BTreeFactory)];
+//! for factory in factories {
+//!     let table = factory.create();
+//!     for (seq, value) in [(1, "red"), (2, "green")] {
+//!         let mut batch = WriteBatch::new();
+//!         batch.put(b"apple", value);
+//!         batch.set_seq(seq);
+//!         table.apply(batch.iter());
+//!     }
+//!     let mut batch = WriteBatch::new();
+//!     batch.delete(b"apple");
+//!     batch.set_seq(3);
+//!     table.apply(batch.iter());
+//!
+//!     // Reads at a sequence number see the versions written up to it.
+//!     assert_eq!(table.get(b"apple", 1), Some(Lookup::Value("red".into())));
+//!     assert_eq!(table.get(b"apple", 2), Some(Lookup::Value("green".into())));
+//!     // A tombstone is an answer, not an absence: older layers must not be consulted.
+//!     assert_eq!(table.get(b"apple", 3), Some(Lookup::Deleted));
+//!     // Absence means "ask the next, older layer".
+//!     assert_eq!(table.get(b"pear", 3), None);
+//!     assert_eq!(table.len(), 3); // every version is kept
+//! }
+//! ```
+//!
+//! [`SkipListMemtable`] also has an API of its own, which the flush and the benchmarks
+//! use: `insert` one version, `try_for_each` entry in place, `range` over user keys, a
+//! [`Cursor`].
+//!
+//! # Concurrency
+//!
+//! Both memtables are `Send + Sync` and every method takes `&self`: apply from one thread
+//! while others read and iterate (the skip list also takes inserts from many threads at
+//! once). A lookup or scan sees each entry either fully or not at all. A scan running
+//! during inserts may or may not see entries inserted after it began; to read a consistent
+//! state, bound reads by a sequence number that was complete when the read started (the
+//! engine's snapshots do exactly that). The B-tree's readers wait while a batch is
+//! applied; the skip list's never do.
+//!
 //! # Limits
 //!
 //! - Entries are never removed; a memtable only grows until it is flushed and dropped.
-//! - A value returned by a lookup or a scan shares its arena chunk: holding it keeps the
-//!   whole chunk (at most [`ARENA_CHUNK`] bytes) alive after the memtable is dropped. Copy
-//!   values you keep for long (`Bytes::copy_from_slice`).
+//! - A value returned by the skip list's lookup or scan shares its arena chunk: holding it
+//!   keeps the whole chunk (at most [`ARENA_CHUNK`] bytes) alive after the memtable is
+//!   dropped. Copy values you keep for long (`Bytes::copy_from_slice`).
 //! - An insert with an internal key equal to an existing one replaces it. The engine gives
 //!   every write its own sequence number, so this never happens there.
 //!
 //! ## Exercises
 //!
-//! 1. Insert the same user key with sequence numbers 1 to 5 and read it with
+//! 1. Apply the same user key at sequence numbers 1 to 5 and read it with
 //!    [`Memtable::get`] at each sequence number from 0 to 6. Which reads see nothing, and
 //!    why does a read at 6 see the write at 5?
 //! 2. Insert a million 16-byte keys with 100-byte values and compare
-//!    [`Memtable::approximate_size`] with the process's resident memory before and after
-//!    (`/proc/self/status`, `VmRSS`). How close is [`ENTRY_OVERHEAD`]?
-//! 3. Take a [`Memtable::cursor`], seek it to the middle, insert keys before and after
-//!    its position from another thread, and walk on. Which of the new keys does it see?
+//!    [`SkipListMemtable::approximate_size`] with the process's resident memory before
+//!    and after (`/proc/self/status`, `VmRSS`). How close is [`ENTRY_OVERHEAD`]? Do the
+//!    same with a [`BTreeMemtable`] (its page has the exercise).
+//! 3. Take a [`SkipListMemtable::cursor`], seek it to the middle, insert keys before and
+//!    after its position from another thread, and walk on. Which of the new keys does it
+//!    see? Does a [`BTreeMemtable`]'s iterator see the same ones?
+//! 4. Write a third memtable (a sorted `Vec` behind a lock, inserting with
+//!    `binary_search`), and run `ferris_conformance::memtable::check_factory` on its
+//!    factory. Which check fails first if you forget that a tombstone is an answer?
 //!
 //! ## What to read next
 //!
 //! Chapter 4, `ferris-sstable`: what a full memtable becomes when it is flushed, a sorted
-//! table on disk, built from this skip list's entries in order. `ferris-wal` (chapter 2)
+//! table on disk, built from the memtable's entries in order. `ferris-wal` (chapter 2)
 //! makes each write durable before it lands here, and `docs/concepts/skip-lists.md` goes
-//! deeper into this chapter.
+//! deeper into the skip list.
 
 #![deny(unsafe_code)]
 
+pub mod btree;
 // The one exception: a cursor that owns its memtable and a position in it (see cursor.rs).
 #[allow(unsafe_code)]
 mod cursor;
+mod skiplist;
 
+pub use btree::{BTREE_ENTRY_OVERHEAD, BTreeFactory, BTreeMemtable};
 pub use cursor::Cursor;
-
-use std::borrow::Borrow;
-use std::cmp::Ordering as CmpOrdering;
-use std::ops::{Bound, RangeBounds};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use bytes::{Bytes, BytesMut};
-use crossbeam_skiplist::SkipMap;
-use ferris_core::key::{TRAILER_LEN, pack_trailer};
-use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
-
-/// The estimated bytes each entry costs beyond its key and value; see the crate docs.
-pub const ENTRY_OVERHEAD: usize = 128;
-
-pub use ferris_core::memtable::Lookup;
-
-/// A concurrent, sorted, multi-version in-memory table. See the [crate docs](crate).
-#[derive(Debug)]
-pub struct Memtable {
-    map: SkipMap<Key, Bytes>,
-    /// Where [`Memtable::apply`] copies values (and long keys) to. Uncontended in the
-    /// engine, where one write-group leader applies at a time.
-    arena: Mutex<Arena>,
-    approximate_size: AtomicUsize,
-    n_entries: AtomicUsize,
-    min_seq: AtomicU64,
-    max_seq: AtomicU64,
-}
-
-impl Default for Memtable {
-    fn default() -> Self {
-        Memtable::new()
-    }
-}
-
-impl Memtable {
-    /// An empty memtable.
-    pub fn new() -> Memtable {
-        Memtable {
-            map: SkipMap::new(),
-            arena: Mutex::new(Arena::default()),
-            approximate_size: AtomicUsize::new(0),
-            n_entries: AtomicUsize::new(0),
-            min_seq: AtomicU64::new(u64::MAX),
-            max_seq: AtomicU64::new(0),
-        }
-    }
-
-    /// Adds one version of `user_key`. For a delete, `value` is ignored (pass an empty one).
-    ///
-    /// # Panics
-    ///
-    /// Panics if `seq` exceeds [`MAX_SEQNO`].
-    pub fn insert(
-        &self,
-        user_key: impl Into<Bytes>,
-        seq: SeqNo,
-        kind: ValueKind,
-        value: impl Into<Bytes>,
-    ) {
-        let user_key: Bytes = user_key.into();
-        let key = Key::new(UserKey::from_bytes(user_key), seq, kind);
-        self.insert_key(key, value.into());
-    }
-
-    fn insert_key(&self, key: Key, value: Bytes) {
-        let (seq, kind) = (key.seq, key.kind);
-        assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
-        let value = if kind == ValueKind::Delete {
-            Bytes::new()
-        } else {
-            value
-        };
-        let size = key.user.as_slice().len() + value.len() + ENTRY_OVERHEAD;
-        self.map.insert(key, value);
-        self.approximate_size.fetch_add(size, Ordering::Relaxed);
-        self.n_entries.fetch_add(1, Ordering::Relaxed);
-        self.min_seq.fetch_min(seq, Ordering::Relaxed);
-        self.max_seq.fetch_max(seq, Ordering::Relaxed);
-    }
-
-    /// Inserts the entries of a batch (`WriteBatch::iter` or `BatchRef::iter`), each at
-    /// its own sequence number, copying keys and values. Returns the bytes of keys and
-    /// values inserted.
-    ///
-    /// Values, and keys too long to live in the node, are copied into shared chunks of
-    /// [`ARENA_CHUNK`] bytes rather than into an allocation each (see the crate docs,
-    /// "Memory accounting").
-    pub fn apply<'a>(&self, entries: impl IntoIterator<Item = BatchEntry<'a>>) -> u64 {
-        let mut bytes = 0u64;
-        let mut arena = self.arena.lock().unwrap_or_else(PoisonError::into_inner);
-        for entry in entries {
-            bytes += (entry.key.len() + entry.value.len()) as u64;
-            let user = if entry.key.len() <= INLINE_KEY_LEN {
-                UserKey::new(entry.key)
-            } else {
-                UserKey::Heap(arena.copy(entry.key))
-            };
-            let value = arena.copy(entry.value);
-            self.insert_key(Key::new(user, entry.seq, entry.kind), value);
-        }
-        bytes
-    }
-
-    /// The newest version of `user_key` with a sequence number at most `snapshot`, or `None`
-    /// if this memtable holds no such version (so older layers must be asked).
-    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
-        let probe = Probe {
-            user_key,
-            trailer: pack_trailer(snapshot.min(MAX_SEQNO), ValueKind::MAX),
-        };
-        let entry = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
-        let key = entry.key();
-        if key.user.as_slice() != user_key {
-            return None;
-        }
-        Some(match key.kind {
-            ValueKind::Put => Lookup::Value(entry.value().clone()),
-            ValueKind::Delete => Lookup::Deleted,
-        })
-    }
-
-    /// Calls `f` with every entry in internal-key order, without copying keys or values
-    /// (what a flush uses); stops at the first error `f` returns.
-    ///
-    /// # Errors
-    ///
-    /// The first error `f` returns.
-    pub fn try_for_each<E>(
-        &self,
-        mut f: impl FnMut(InternalKeyRef<'_>, &Bytes) -> Result<(), E>,
-    ) -> Result<(), E> {
-        for entry in self.map.iter() {
-            f(entry.key().as_ref(), entry.value())?;
-        }
-        Ok(())
-    }
-
-    /// Every entry, in internal-key order: user keys ascending, newest version first.
-    pub fn iter(&self) -> Iter<'_> {
-        self.range::<&[u8], _>(..)
-    }
-
-    /// The entries whose user keys lie within `bounds`, every version of each.
-    ///
-    /// An excluded start skips every version of that user key, and an included end takes
-    /// every version of it.
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Iter<'_> {
-        let start = match bounds.start_bound() {
-            Bound::Included(k) => Bound::Included(Key::first_of(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(Key::last_of(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let end = match bounds.end_bound() {
-            Bound::Included(k) => Bound::Included(Key::last_of(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(Key::first_of(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        Iter {
-            inner: self.map.range((start, end)),
-        }
-    }
-
-    /// The entries from the first one at or after `target` (in internal-key order) onwards.
-    pub fn seek(&self, target: &InternalKey) -> Iter<'_> {
-        Iter {
-            inner: self
-                .map
-                .range((Bound::Included(Key::of(target.as_ref())), Bound::Unbounded)),
-        }
-    }
-
-    /// Estimated memory use in bytes; see the crate's `# Memory accounting`.
-    pub fn approximate_size(&self) -> usize {
-        self.approximate_size.load(Ordering::Relaxed)
-    }
-
-    /// The number of entries (versions, not distinct user keys).
-    pub fn len(&self) -> usize {
-        self.n_entries.load(Ordering::Relaxed)
-    }
-
-    /// True when nothing has been inserted.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The smallest and largest sequence numbers inserted, or `None` when empty.
-    pub fn seq_range(&self) -> Option<(SeqNo, SeqNo)> {
-        let min = self.min_seq.load(Ordering::Relaxed);
-        (min != u64::MAX).then(|| (min, self.max_seq.load(Ordering::Relaxed)))
-    }
-}
-
-impl Memtable {
-    /// A cursor that holds the memtable itself (through the `Arc`), so it can outlive any
-    /// borrow: the engine's iterators keep one per memtable they read. It starts
-    /// unpositioned.
-    pub fn cursor(self: &Arc<Memtable>) -> Cursor {
-        Cursor::new(Arc::clone(self))
-    }
-}
-
-impl ferris_core::Memtable for Memtable {
-    fn apply(&self, entries: ferris_core::BatchIter<'_>) -> u64 {
-        Memtable::apply(self, entries)
-    }
-
-    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
-        Memtable::get(self, user_key, snapshot)
-    }
-
-    fn iter(self: Arc<Self>) -> Box<dyn ferris_core::InternalIterator> {
-        Box::new(Cursor::new(self))
-    }
-
-    fn approximate_size(&self) -> usize {
-        Memtable::approximate_size(self)
-    }
-
-    fn len(&self) -> usize {
-        Memtable::len(self)
-    }
-}
-
-/// Makes skip-list [`Memtable`]s: the engine's default
-/// [`MemtableFactory`](ferris_core::MemtableFactory).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SkipListFactory;
-
-impl ferris_core::MemtableFactory for SkipListFactory {
-    fn create(&self) -> Arc<dyn ferris_core::Memtable> {
-        Arc::new(Memtable::new())
-    }
-}
-
-/// An iterator over memtable entries, double-ended: `.rev()` walks backwards.
-///
-/// It yields owned entries: the user key is copied out of the node, the value's `Bytes`
-/// handle is cloned (a reference count). [`Memtable::try_for_each`] and [`Cursor`] read
-/// entries in place.
-pub struct Iter<'a> {
-    inner: crossbeam_skiplist::map::Range<'a, Key, (Bound<Key>, Bound<Key>), Key, Bytes>,
-}
-
-impl std::fmt::Debug for Iter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("memtable::Iter")
-    }
-}
-
-impl Iterator for Iter<'_> {
-    type Item = (InternalKey, Bytes);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next()
-            .map(|e| (e.key().to_internal(), e.value().clone()))
-    }
-}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next_back()
-            .map(|e| (e.key().to_internal(), e.value().clone()))
-    }
-}
-
-/// Bytes of one chunk of a memtable's arena.
-pub const ARENA_CHUNK: usize = 64 * 1024;
-
-/// Values longer than this get an allocation of their own instead of a place in a chunk,
-/// so that no chunk is left mostly empty by one large value.
-const ARENA_MAX_COPY: usize = ARENA_CHUNK / 8;
-
-/// Chunks that values are copied into: each copy is a slice of the current chunk that
-/// shares its reference count, so it costs a `memcpy` and an atomic increment, not a
-/// `malloc`. A chunk is freed when the last slice of it is dropped: with the memtable, or
-/// later if a reader still holds a value it returned.
-#[derive(Debug, Default)]
-struct Arena {
-    chunk: BytesMut,
-}
-
-impl Arena {
-    fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        if bytes.is_empty() {
-            return Bytes::new();
-        }
-        if bytes.len() > ARENA_MAX_COPY {
-            return Bytes::copy_from_slice(bytes);
-        }
-        if self.chunk.capacity() < bytes.len() {
-            self.chunk = BytesMut::with_capacity(ARENA_CHUNK);
-        }
-        // `split` hands out what was just written and keeps the rest of the chunk's
-        // capacity here, for the next copy.
-        self.chunk.extend_from_slice(bytes);
-        self.chunk.split().freeze()
-    }
-}
-
-/// Longest user key stored inside the skip-list node itself.
-const INLINE_KEY_LEN: usize = 30;
-
-/// A user key as the skip list stores it: inside the node when it is short, which is the
-/// common case, so that comparing against it during a search reads the node's own cache
-/// lines instead of chasing a pointer to a separate allocation; on the heap otherwise.
-#[derive(Clone)]
-enum UserKey {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_LEN],
-    },
-    Heap(Bytes),
-}
-
-impl UserKey {
-    /// Copies `key` (into the node when it fits).
-    fn new(key: &[u8]) -> UserKey {
-        if key.len() <= INLINE_KEY_LEN {
-            let mut bytes = [0u8; INLINE_KEY_LEN];
-            bytes[..key.len()].copy_from_slice(key);
-            UserKey::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            UserKey::Heap(Bytes::copy_from_slice(key))
-        }
-    }
-
-    /// Takes `key`, copying it into the node when it fits and keeping the handle otherwise.
-    fn from_bytes(key: Bytes) -> UserKey {
-        if key.len() <= INLINE_KEY_LEN {
-            UserKey::new(&key)
-        } else {
-            UserKey::Heap(key)
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            UserKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            UserKey::Heap(bytes) => bytes,
-        }
-    }
-}
-
-impl std::fmt::Debug for UserKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_slice().escape_ascii().to_string())
-    }
-}
-
-/// The skip list's key: an internal key (user key, sequence number, kind) that can also be
-/// compared with a borrowed [`Probe`], so a point lookup needs no allocation.
-#[derive(Debug, Clone)]
-struct Key {
-    user: UserKey,
-    seq: SeqNo,
-    kind: ValueKind,
-}
-
-impl Key {
-    fn new(user: UserKey, seq: SeqNo, kind: ValueKind) -> Key {
-        Key { user, seq, kind }
-    }
-
-    /// An owned copy of `key`.
-    fn of(key: InternalKeyRef<'_>) -> Key {
-        Key::new(UserKey::new(key.user_key), key.seq, key.kind)
-    }
-
-    /// The smallest internal key of `user_key`: its newest possible version.
-    fn first_of(user_key: &[u8]) -> Key {
-        Key::new(UserKey::new(user_key), MAX_SEQNO, ValueKind::MAX)
-    }
-
-    /// The largest internal key of `user_key`: its oldest possible version.
-    fn last_of(user_key: &[u8]) -> Key {
-        Key::new(UserKey::new(user_key), 0, ValueKind::Delete)
-    }
-
-    fn as_ref(&self) -> InternalKeyRef<'_> {
-        InternalKeyRef {
-            user_key: self.user.as_slice(),
-            seq: self.seq,
-            kind: self.kind,
-        }
-    }
-
-    /// An owned `InternalKey` (the user key is copied).
-    fn to_internal(&self) -> InternalKey {
-        InternalKey::new(
-            Bytes::copy_from_slice(self.user.as_slice()),
-            self.seq,
-            self.kind,
-        )
-    }
-}
-
-// The order of `InternalKey`, through the same comparison probes use.
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        (self as &dyn KeyView).cmp(other as &dyn KeyView)
-    }
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for Key {}
-
-/// What the skip list compares: a user key and a trailer, owned or borrowed.
-///
-/// `crossbeam-skiplist` looks keys up through `Borrow`, and `Borrow` must hand out a
-/// reference. A trait object lets both the stored [`Key`] and a stack-allocated [`Probe`]
-/// be seen as the same comparable type.
-trait KeyView {
-    fn user_key(&self) -> &[u8];
-    fn trailer(&self) -> u64;
-}
-
-impl KeyView for Key {
-    fn user_key(&self) -> &[u8] {
-        self.user.as_slice()
-    }
-    fn trailer(&self) -> u64 {
-        pack_trailer(self.seq, self.kind)
-    }
-}
-
-struct Probe<'a> {
-    user_key: &'a [u8],
-    trailer: u64,
-}
-
-impl<'a> Probe<'a> {
-    fn of(key: InternalKeyRef<'a>) -> Probe<'a> {
-        Probe {
-            user_key: key.user_key,
-            trailer: pack_trailer(key.seq, key.kind),
-        }
-    }
-}
-
-impl KeyView for Probe<'_> {
-    fn user_key(&self) -> &[u8] {
-        self.user_key
-    }
-    fn trailer(&self) -> u64 {
-        self.trailer
-    }
-}
-
-impl<'a> Borrow<dyn KeyView + 'a> for Key {
-    fn borrow(&self) -> &(dyn KeyView + 'a) {
-        self
-    }
-}
-
-// The same order as `InternalKey`: user key ascending, then trailer descending.
-impl Ord for dyn KeyView + '_ {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.user_key()
-            .cmp(other.user_key())
-            .then_with(|| other.trailer().cmp(&self.trailer()))
-    }
-}
-
-impl PartialOrd for dyn KeyView + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn KeyView + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for dyn KeyView + '_ {}
-
-const _: () = assert!(TRAILER_LEN == 8);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(entries: &[(&str, SeqNo, ValueKind)]) -> Memtable {
-        let t = Memtable::new();
-        for &(k, seq, kind) in entries {
-            t.insert(
-                Bytes::copy_from_slice(k.as_bytes()),
-                seq,
-                kind,
-                Bytes::from(format!("{k}{seq}")),
-            );
-        }
-        t
-    }
-
-    fn keys(iter: impl Iterator<Item = (InternalKey, Bytes)>) -> Vec<(String, SeqNo)> {
-        iter.map(|(k, _)| (String::from_utf8(k.user_key().to_vec()).unwrap(), k.seq()))
-            .collect()
-    }
-
-    #[test]
-    fn lookup_sees_the_newest_version_at_or_below_the_snapshot() {
-        let t = table(&[
-            ("k", 2, ValueKind::Put),
-            ("k", 5, ValueKind::Put),
-            ("k", 9, ValueKind::Delete),
-        ]);
-        assert_eq!(t.get(b"k", 1), None);
-        assert_eq!(t.get(b"k", 2), Some(Lookup::Value("k2".into())));
-        assert_eq!(t.get(b"k", 8), Some(Lookup::Value("k5".into())));
-        assert_eq!(t.get(b"k", 9), Some(Lookup::Deleted));
-        assert_eq!(t.get(b"k", u64::MAX), Some(Lookup::Deleted));
-        assert_eq!(t.get(b"j", 100), None);
-        assert_eq!(t.get(b"kk", 100), None);
-    }
-
-    #[test]
-    fn keys_in_the_node_and_on_the_heap_sort_together() {
-        // Lengths around the inline limit, with shared prefixes, so inline keys are
-        // compared with heap keys in both directions.
-        let lengths = [0usize, 1, 29, 30, 31, 64];
-        let t = Memtable::new();
-        let mut expected = Vec::new();
-        for (i, &len) in lengths.iter().enumerate() {
-            let key = vec![b'k'; len.max(1)];
-            t.insert(
-                Bytes::from(key.clone()),
-                i as SeqNo + 1,
-                ValueKind::Put,
-                &b"v"[..],
-            );
-            expected.push((key, i as SeqNo + 1));
-        }
-        expected.sort();
-        expected.dedup_by(|a, b| a.0 == b.0);
-        let got: Vec<(Vec<u8>, SeqNo)> = t
-            .iter()
-            .map(|(k, _)| (k.user_key().to_vec(), k.seq()))
-            .collect();
-        // Lengths 0 and 1 both use one byte: that key holds two versions, newest first.
-        assert_eq!(got.len(), expected.len() + 1);
-        assert!(
-            got.windows(2)
-                .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 > w[1].1))
-        );
-        for &len in &lengths[2..] {
-            let key = vec![b'k'; len];
-            assert!(t.get(&key, SeqNo::MAX).is_some(), "length {len}");
-            let mut longer = key.clone();
-            longer.push(b'k');
-            longer.push(b'x');
-            assert_eq!(t.get(&longer, SeqNo::MAX), None, "length {}", len + 2);
-        }
-    }
-
-    #[test]
-    fn a_lookup_does_not_match_a_longer_or_shorter_key() {
-        let t = table(&[("ab", 1, ValueKind::Put)]);
-        assert_eq!(t.get(b"a", 5), None);
-        assert_eq!(t.get(b"abc", 5), None);
-        assert_eq!(t.get(b"ab", 5), Some(Lookup::Value("ab1".into())));
-    }
-
-    #[test]
-    fn range_bounds_cover_every_version_of_their_keys() {
-        let t = table(&[
-            ("a", 1, ValueKind::Put),
-            ("b", 1, ValueKind::Put),
-            ("b", 2, ValueKind::Delete),
-            ("c", 3, ValueKind::Put),
-            ("c", 4, ValueKind::Put),
-            ("d", 1, ValueKind::Put),
-        ]);
-        let s = |v: &[(&str, SeqNo)]| {
-            v.iter()
-                .map(|&(k, s)| (k.to_owned(), s))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            keys(t.range(&b"b"[..]..&b"d"[..])),
-            s(&[("b", 2), ("b", 1), ("c", 4), ("c", 3)])
-        );
-        assert_eq!(
-            keys(t.range(&b"b"[..]..=&b"c"[..])),
-            s(&[("b", 2), ("b", 1), ("c", 4), ("c", 3)])
-        );
-        assert_eq!(
-            keys(t.range::<&[u8], _>((Bound::Excluded(&b"b"[..]), Bound::Unbounded))),
-            s(&[("c", 4), ("c", 3), ("d", 1)])
-        );
-        assert_eq!(keys(t.range(..&b"b"[..])), s(&[("a", 1)]));
-        assert_eq!(keys(t.range(&b"bb"[..]..&b"c"[..])), s(&[]));
-        assert_eq!(
-            keys(t.range(&b"b"[..]..=&b"c"[..]).rev()),
-            s(&[("c", 3), ("c", 4), ("b", 1), ("b", 2)])
-        );
-    }
-
-    #[test]
-    fn seek_starts_at_the_first_entry_not_before_the_target() {
-        let t = table(&[
-            ("a", 1, ValueKind::Put),
-            ("b", 5, ValueKind::Put),
-            ("b", 3, ValueKind::Put),
-        ]);
-        let from = InternalKey::seek_key(&b"b"[..], 4);
-        assert_eq!(keys(t.seek(&from)), vec![("b".to_owned(), 3)]);
-    }
-
-    #[test]
-    fn size_and_sequence_accounting() {
-        let t = Memtable::new();
-        assert_eq!((t.len(), t.approximate_size(), t.seq_range()), (0, 0, None));
-        t.insert(&b"key"[..], 7, ValueKind::Put, &b"value"[..]);
-        t.insert(&b"key"[..], 3, ValueKind::Delete, &b"ignored"[..]);
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            t.approximate_size(),
-            3 + 5 + ENTRY_OVERHEAD + 3 + ENTRY_OVERHEAD
-        );
-        assert_eq!(t.seq_range(), Some((3, 7)));
-    }
-
-    #[test]
-    fn applying_a_batch_inserts_at_consecutive_sequence_numbers() {
-        let mut batch = ferris_core::WriteBatch::new();
-        batch.put(b"x", b"1").delete(b"y").put(b"x", b"2");
-        batch.set_seq(10);
-        let t = Memtable::new();
-        let inserted = t.apply(
-            ferris_core::WriteBatch::decode(batch.as_bytes())
-                .unwrap()
-                .iter(),
-        );
-        // Keys and values: "x"+"1", "y", "x"+"2".
-        assert_eq!(inserted, 5);
-        assert_eq!(t.get(b"x", 10), Some(Lookup::Value("1".into())));
-        assert_eq!(t.get(b"x", 12), Some(Lookup::Value("2".into())));
-        assert_eq!(t.get(b"y", 11), Some(Lookup::Deleted));
-        assert_eq!(t.seq_range(), Some((10, 12)));
-    }
-
-    /// Values and long keys share arena chunks: every one reads back intact across chunk
-    /// boundaries, a value too big for a chunk gets its own allocation, and a value a
-    /// reader holds outlives the memtable.
-    #[test]
-    fn arena_copies_read_back_across_chunks_and_outlive_the_memtable() {
-        let long_key = |i: usize| format!("{i:0>40}");
-        let value = |i: usize| vec![(i % 251) as u8; 1 + i % 300];
-        let mut batch = ferris_core::WriteBatch::new();
-        let n = 3 * ARENA_CHUNK / 150;
-        for i in 0..n {
-            batch.put(long_key(i), value(i));
-        }
-        let big = vec![7u8; ARENA_MAX_COPY + 1];
-        batch.put(b"big", &big);
-        batch.set_seq(1);
-        let t = Memtable::new();
-        t.apply(batch.iter());
-        for i in 0..n {
-            assert_eq!(
-                t.get(long_key(i).as_bytes(), MAX_SEQNO),
-                Some(Lookup::Value(value(i).into())),
-                "entry {i}"
-            );
-        }
-        let held = match t.get(b"big", MAX_SEQNO) {
-            Some(Lookup::Value(v)) => v,
-            other => panic!("{other:?}"),
-        };
-        let kept = match t.get(long_key(5).as_bytes(), MAX_SEQNO) {
-            Some(Lookup::Value(v)) => v,
-            other => panic!("{other:?}"),
-        };
-        drop(t);
-        assert_eq!(held, big);
-        assert_eq!(kept, value(5));
-    }
-}
+pub use ferris_core::memtable::{Lookup, Memtable, MemtableFactory};
+pub use skiplist::{ARENA_CHUNK, ENTRY_OVERHEAD, Iter, SkipListFactory, SkipListMemtable};

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use ferris_core::{InternalKey, ValueKind};
-use ferris_memtable::{Lookup, Memtable};
+use ferris_memtable::{Lookup, SkipListMemtable};
 
 const WRITERS: u64 = 4;
 const PER_WRITER: u64 = 5_000;
@@ -16,7 +16,7 @@ fn key(i: u64) -> Bytes {
 
 #[test]
 fn concurrent_writers_and_readers() {
-    let table = Memtable::new();
+    let table = SkipListMemtable::new();
     // Writer w inserts sequence numbers w, w + WRITERS, w + 2 WRITERS, ...
     let done = AtomicU64::new(0);
     std::thread::scope(|s| {
@@ -83,7 +83,7 @@ fn concurrent_writers_and_readers() {
 
 #[test]
 fn many_versions_of_one_key_are_all_kept_and_each_is_reachable() {
-    let table = Memtable::new();
+    let table = SkipListMemtable::new();
     std::thread::scope(|s| {
         for w in 0..2u64 {
             let table = &table;

@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use ferris_core::{SeqNo, ValueKind};
-use ferris_memtable::{Lookup, Memtable};
+use ferris_memtable::{Lookup, SkipListMemtable};
 use proptest::prelude::*;
 
 /// The model: user key -> (seq -> value, None for a tombstone).
@@ -47,7 +47,7 @@ proptest! {
         probes in proptest::collection::vec((small_key(), 0u64..70), 1..30),
         ranges in proptest::collection::vec((bound(), bound()), 1..8),
     ) {
-        let table = Memtable::new();
+        let table = SkipListMemtable::new();
         let mut model = Model::new();
         for (i, (key, is_put, value)) in ops.iter().enumerate() {
             let seq = i as SeqNo + 1;
