@@ -1,0 +1,87 @@
+//! # ferris-conformance: one suite per contract, run against every implementation
+//!
+//! ## The problem
+//!
+//! FerrisDB's engine meets its components through narrow traits: a table format
+//! (`ferris_table::TableFormat`), a memtable (`ferris_core::Memtable`), a sorted iterator
+//! (`ferris_core::iter::InternalIterator`). Each trait's documentation states a contract,
+//! and each trait has more than one implementation: `ferris-sstable` and
+//! `ferris-minitable` are both table formats, and yours can be a third. A contract
+//! written only in prose is a contract each implementation reads its own way. The
+//! difference shows up far from its cause, as a lost key after a crash, in an engine
+//! test that knows nothing of tables.
+//!
+//! A **conformance suite** is the contract as code: one set of checks, written once
+//! against the trait alone, that every implementation must pass. ripgrep tests every
+//! regex engine behind its `Matcher` trait with one suite, and TiKV runs one set of tests
+//! against every storage engine behind `engine_traits`. When a suite passes for the
+//! default implementation and for a second, very different one, the contract is what the
+//! engine relies on, not an accident of the first implementation. When a third breaks a
+//! check, the failure names the check, the case and the seed, not a symptom three layers
+//! up.
+//!
+//! ## What a suite checks
+//!
+//! A suite exercises the contract, not an implementation: it calls only the trait's
+//! methods, and judges the answers against a **model**, the simplest thing that is
+//! obviously right. For tables the model is a sorted vector
+//! (`ferris_core::iter::VecIter`). It also does to each implementation what the
+//! engine's environment will do to it:
+//!
+//! - **random round trips**, from fixed seeds, compared with the model entry by entry;
+//! - **power cuts** at every file-system operation, on `ferris_fs::SimFs`, with what
+//!   survives checked after the restart;
+//! - **failing disks**: every write, sync, rename and read that can fail, failing once;
+//! - **damage**: every single bit of a small file flipped, every truncation, and bytes
+//!   that were never a table at all. Damage must be reported, never answered wrongly,
+//!   never a panic.
+//!
+//! Every seed is fixed, so a failure repeats exactly when the check is run again. Each
+//! check is a plain function returning `Result<(), Failure>`, so a test can run the whole
+//! suite or one check at a time.
+//!
+//! ## Running a suite against your own implementation
+//!
+//! Add this crate as a dev-dependency and call the suite from a test. For a table
+//! format:
+//!
+//! ```
+//! use ferris_conformance::table::{self, Failure};
+//! # use ferris_minitable::MinitableFormat as MyFormat;
+//!
+//! // In your crate's `tests/it/main.rs`, marked `#[test]`:
+//! fn my_format_conforms() -> Result<(), Failure> {
+//!     table::check_format(&MyFormat)
+//! }
+//! # let _ = my_format_conforms;
+//! # table::names(&MyFormat)?;
+//! # Ok::<(), Failure>(())
+//! ```
+//!
+//! A failure reads, for example:
+//!
+//! ```text
+//! Error: minitable failed round_trips, seed 3: get(b"k\x01", 17) gave None, the model
+//! says Value(b"v")
+//! ```
+//!
+//! and `table::round_trip(&MyFormat, 3)` runs that one seed again under a debugger. The
+//! [`table`] module's documentation lists each check and what it demands.
+//!
+//! # Limits
+//!
+//! A suite finds what its checks and seeds reach, no more: it cannot prove an
+//! implementation correct. Each check is sized to run in a few seconds in a debug build,
+//! so the seeds are few and the tables small; an implementation's own tests (golden
+//! files, larger tables, its own corner cases) still matter. The suites run on
+//! `SimFs` only, so code paths that only a real disk takes (memory maps, say) are not
+//! reached.
+//!
+//! # What to read next
+//!
+//! `ferris-table`, the contract the [`table`] suite checks; `ferris-minitable`, the
+//! smallest format that passes it; then write a format of your own, and run the suite.
+
+#![forbid(unsafe_code)]
+
+pub mod table;
