@@ -217,6 +217,47 @@ fn properties_that_disagree_with_the_blocks_are_reported_by_verify() {
     );
 }
 
+/// `verify` reads the file again rather than trusting what `open` read: damage done to
+/// the file on a real disk after the table was opened is found in each of its regions
+/// (a data block, the index, the properties, the footer), at the region's offset.
+#[test]
+fn damage_done_after_open_is_found_by_verify() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+
+    use ferris_fs::{FileSystem, StdFs};
+    use ferris_minitable::MinitableFormat;
+    use ferris_table::TableFormat;
+
+    let bytes = real_table();
+    let regions = regions(&bytes);
+    let n = regions.len();
+    // The second data block, the index, the properties and the footer.
+    for (region, _) in [regions[1], regions[n - 3], regions[n - 2], regions[n - 1]] {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: Arc<dyn FileSystem> = Arc::new(StdFs::default());
+        let path = MinitableFormat.path(dir.path(), crate::NUMBER);
+        std::fs::write(&path, &bytes).unwrap();
+        let table = MinitableFormat
+            .open(&fs, dir.path(), crate::NUMBER, &ReadOptions::default())
+            .unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut byte = [0u8];
+        file.seek(SeekFrom::Start(region + 1)).unwrap();
+        file.read_exact(&mut byte).unwrap();
+        file.seek(SeekFrom::Start(region + 1)).unwrap();
+        file.write_all(&[byte[0] ^ 0x10]).unwrap();
+        drop(file);
+        let check = table.verify().unwrap();
+        assert_eq!(check.damage.len(), 1, "region at {region}: {check:?}");
+        assert_eq!(check.damage[0].offset, region, "{check:?}");
+        assert_eq!(check.bytes, bytes.len() as u64);
+    }
+}
+
 /// Opens `bytes` and reads it every way, returning the first error. Nothing may panic.
 fn read_everything(bytes: &[u8]) -> Result<(), Error> {
     let fs = put_table(bytes);
