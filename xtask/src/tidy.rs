@@ -148,6 +148,23 @@ mod tests {
     }
 
     #[test]
+    fn minitable_spec_matches_the_code() {
+        use ferris_minitable::format::{FORMAT_VERSION, MAGIC};
+        let s = spec("minitable.md");
+        assert_eq!(magic(&s), MAGIC);
+        assert_eq!(version(&s), FORMAT_VERSION);
+        assert_eq!(newest_history_version(&s), FORMAT_VERSION);
+        assert_eq!(title_version(&s), FORMAT_VERSION);
+        assert_eq!(readme_version("minitable.md"), FORMAT_VERSION);
+        // The sizes the spec's tables state.
+        let footer = section(&s, "### Footer (48 bytes)");
+        assert!(footer.contains("| 40 | 8 | magic |"));
+        assert_eq!(ferris_minitable::format::FOOTER_LEN, 48);
+        assert!(s.contains("### Block trailer (4 bytes)"));
+        assert_eq!(ferris_minitable::format::BLOCK_TRAILER_LEN, 4);
+    }
+
+    #[test]
     fn manifest_spec_matches_the_code() {
         let s = spec("manifest.md");
         // A manifest is framed exactly as a WAL segment, header included.

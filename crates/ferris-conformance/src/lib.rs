@@ -1,13 +1,50 @@
-//! # ferris-conformance: one test suite per contract
+//! # ferris-conformance: one suite per contract, run against every implementation
 //!
-//! FerrisDB's components meet through narrow traits (`ferris_core::memtable`,
-//! `ferris_core::iter`, ...), and each trait has more than one implementation: a fast one
-//! and a simple one written to be read. A trait's doc comment states its contract, but
-//! prose does not catch a broken implementation. This crate does: for each contract it
-//! has **one** suite, a set of public functions that take an implementation (or a way to
-//! make one) and check it against a model, so every implementation is held to the same
-//! promises, and a new one, yours included, is checked by calling a function.
+//! ## The problem
 //!
+//! FerrisDB's engine meets its components through narrow traits: a table format
+//! (`ferris_table::TableFormat`), a memtable (`ferris_core::Memtable`), a sorted iterator
+//! (`ferris_core::iter::InternalIterator`). Each trait's documentation states a contract,
+//! and each trait has more than one implementation: `ferris-sstable` and
+//! `ferris-minitable` are both table formats, and yours can be a third. A contract
+//! written only in prose is a contract each implementation reads its own way. The
+//! difference shows up far from its cause, as a lost key after a crash, in an engine
+//! test that knows nothing of tables.
+//!
+//! A **conformance suite** is the contract as code: one set of checks, written once
+//! against the trait alone, that every implementation must pass. ripgrep tests every
+//! regex engine behind its `Matcher` trait with one suite, and TiKV runs one set of tests
+//! against every storage engine behind `engine_traits`. When a suite passes for the
+//! default implementation and for a second, very different one, the contract is what the
+//! engine relies on, not an accident of the first implementation. When a third breaks a
+//! check, the failure names the check, the case and the seed, not a symptom three layers
+//! up.
+//!
+//! ## What a suite checks
+//!
+//! A suite exercises the contract, not an implementation: it calls only the trait's
+//! methods, and judges the answers against a **model**, the simplest thing that is
+//! obviously right. For tables the model is a sorted vector
+//! (`ferris_core::iter::VecIter`). It also does to each implementation what the
+//! engine's environment will do to it:
+//!
+//! - **random round trips**, from fixed seeds, compared with the model entry by entry;
+//! - **power cuts** at every file-system operation, on `ferris_fs::SimFs`, with what
+//!   survives checked after the restart;
+//! - **failing disks**: every write, sync, rename and read that can fail, failing once;
+//! - **damage**: every single bit of a small file flipped, every truncation, and bytes
+//!   that were never a table at all. Damage must be reported, never answered wrongly,
+//!   never a panic.
+//!
+//! Every seed is fixed, so a failure repeats exactly when the check is run again, and a
+//! failure names the check, the case and the seed.
+//!
+//! ## The suites
+//!
+//! - [`table`]: [`check_format`](table::check_format) runs the
+//!   `ferris_table::TableFormat` suite: model round trips, power cuts, I/O faults, bit
+//!   flips and hostile bytes. Each check is a plain function returning
+//!   `Result<(), Failure>`, so a test can run the whole suite or one check at a time.
 //! - [`memtable`]: [`check_factory`](memtable::check_factory) runs the
 //!   [`Memtable`](ferris_core::Memtable) suite on the memtables a factory makes: lookups at
 //!   every interesting snapshot, iteration and memory accounting checked against a model,
@@ -17,6 +54,40 @@
 //!   given entries, against [`VecIter`](ferris_core::iter::VecIter) as the model: seeks of
 //!   every kind, steps both ways, turning around.
 //!
+//! The memtable and iterator suites panic on a broken promise, like `assert!`, with a
+//! message naming the check and the seed; each has a public function taking the seed, to
+//! replay a failure.
+//!
+//! ## Running a suite against your own implementation
+//!
+//! Add this crate as a dev-dependency and call the suite from a test. For a table
+//! format:
+//!
+//! ```
+//! use ferris_conformance::table::{self, Failure};
+//! # use ferris_minitable::MinitableFormat as MyFormat;
+//!
+//! // In your crate's `tests/it/main.rs`, marked `#[test]`:
+//! fn my_format_conforms() -> Result<(), Failure> {
+//!     table::check_format(&MyFormat)
+//! }
+//! # let _ = my_format_conforms;
+//! # table::names(&MyFormat)?;
+//! # Ok::<(), Failure>(())
+//! ```
+//!
+//! A failure reads, for example:
+//!
+//! ```text
+//! Error: minitable failed round_trips, seed 3: get(b"k\x01", 17) gave None, the model
+//! says Value(b"v")
+//! ```
+//!
+//! and `table::round_trip(&MyFormat, 3)` runs that one seed again under a debugger. The
+//! [`table`] module's documentation lists each check and what it demands.
+//!
+//! For a memtable:
+//!
 //! ```
 //! use ferris_memtable::{BTreeFactory, SkipListFactory};
 //!
@@ -24,21 +95,23 @@
 //! ferris_conformance::memtable::check_factory(&BTreeFactory);
 //! ```
 //!
-//! # How a failure reads
+//! # Limits
 //!
-//! The suites are for tests: a broken promise panics, like `assert!`, with a message that
-//! names the check, the seed and what broke (the operation, what the model expected and
-//! what the implementation gave). Every check is random but seeded, and each has a public
-//! function taking the seed, so a failure is replayed by calling that function with the
-//! seed from the message.
+//! A suite finds what its checks and seeds reach, no more: it cannot prove an
+//! implementation correct. Each check is sized to run in a few seconds in a debug build,
+//! so the seeds are few and the tables small; an implementation's own tests (golden
+//! files, larger tables, its own corner cases) still matter. The suites run on
+//! `SimFs` only, so code paths that only a real disk takes (memory maps, say) are not
+//! reached.
 //!
-//! # What the suites cannot check
+//! # What to read next
 //!
-//! A suite checks behaviour, not cost: nothing here times anything (benchmarks do, in
-//! `benches/` and `cargo xtask bench`). The concurrent checks run real threads and check
-//! invariants that must hold under any interleaving, but a race that this machine's
-//! scheduler never produces goes unseen.
+//! `ferris-table`, the contract the [`table`] suite checks; `ferris-minitable`, the
+//! smallest format that passes it; then write a format of your own, and run the suite.
+
+#![forbid(unsafe_code)]
 
 pub mod iterator;
 pub mod memtable;
 mod random;
+pub mod table;

@@ -62,7 +62,9 @@
 //!
 //! **Naming.** The format owns its file names: [`TableFormat::file_name`] and
 //! [`TableFormat::parse_file_name`] are inverses, and the engine never builds a table's
-//! name itself.
+//! name itself. [`TableName::to_file_name`] and [`TableName::parse`] are the convention
+//! both of FerrisDB's formats follow (`000012.sst`, `000012.sst.tmp`), for a format
+//! that wants it.
 //!
 //! A conformance suite (`ferris-conformance`) checks all of this against any format, on a
 //! simulated disk with power cuts and bit flips.
@@ -146,6 +148,42 @@ pub struct TableName {
     /// A table still being written (or abandoned by a crash): never live, always safe to
     /// remove when no writer holds it.
     pub temporary: bool,
+}
+
+impl TableName {
+    /// What a table being written is called until it is finished: its name plus this.
+    pub const TEMPORARY_SUFFIX: &str = ".tmp";
+
+    /// The conventional file name of this table with `extension` (a helper for
+    /// formats): the number in at least six digits, a dot and the extension
+    /// (`000012.sst`), and [`TableName::TEMPORARY_SUFFIX`] after that for a temporary
+    /// file (`000012.sst.tmp`).
+    pub fn to_file_name(&self, extension: &str) -> String {
+        let suffix = if self.temporary {
+            Self::TEMPORARY_SUFFIX
+        } else {
+            ""
+        };
+        format!("{:06}.{extension}{suffix}", self.number)
+    }
+
+    /// The inverse of [`TableName::to_file_name`]: what `name` is, if it is exactly the
+    /// name of a table or a temporary file with `extension`, and `None` for anything
+    /// else. `0000012.sst`, `12.sst` and `+00012.sst` all spell the number 12, but none
+    /// of them is `000012.sst`: one table has one name.
+    pub fn parse(name: &str, extension: &str) -> Option<TableName> {
+        let (stem, temporary) = match name.strip_suffix(Self::TEMPORARY_SUFFIX) {
+            Some(stem) => (stem, true),
+            None => (name, false),
+        };
+        let number = stem
+            .strip_suffix(extension)?
+            .strip_suffix('.')?
+            .parse()
+            .ok()?;
+        let parsed = TableName { number, temporary };
+        (parsed.to_file_name(extension) == name).then_some(parsed)
+    }
 }
 
 /// What a finished table holds, as its writer recorded it.
@@ -353,4 +391,41 @@ pub trait TableReader: Send + Sync + fmt::Debug {
     ///
     /// [`Error::Io`] when the file cannot be read.
     fn verify(&self) -> Result<TableCheck>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conventional_names_parse_back_and_only_they_do() {
+        let table = |number, temporary| TableName { number, temporary };
+        for name in [
+            table(0, false),
+            table(12, true),
+            table(1_234_567, false),
+            table(u64::MAX, true),
+        ] {
+            assert_eq!(
+                TableName::parse(&name.to_file_name("sst"), "sst"),
+                Some(name)
+            );
+        }
+        assert_eq!(table(12, false).to_file_name("sst"), "000012.sst");
+        assert_eq!(table(12, true).to_file_name("mtb"), "000012.mtb.tmp");
+        for other in [
+            "",
+            ".sst",
+            "12.sst",
+            "0000012.sst",
+            "+00012.sst",
+            "000012.mtb",
+            "000012.sstx",
+            "000012.sst.tmp.tmp",
+            "x00012.sst",
+            "99999999999999999999.sst",
+        ] {
+            assert_eq!(TableName::parse(other, "sst"), None, "{other}");
+        }
+    }
 }

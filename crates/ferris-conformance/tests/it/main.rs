@@ -3,6 +3,8 @@
 
 mod iterator;
 mod memtable;
+mod mutants;
+mod table;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;

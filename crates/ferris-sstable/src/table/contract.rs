@@ -21,8 +21,6 @@ use crate::table::writer::{TableOptions, TableWriter};
 
 /// The file name extension of a table.
 const EXTENSION: &str = "sst";
-/// What a table being written is called until it is finished: its name plus this.
-const TMP_SUFFIX: &str = ".tmp";
 
 /// FerrisDB's default table format: this crate's tables, named `NNNNNN.sst` (written as
 /// `NNNNNN.sst.tmp` until finished).
@@ -35,20 +33,17 @@ impl TableFormat for SstableFormat {
     }
 
     fn file_name(&self, number: u64) -> String {
-        format!("{number:06}.{EXTENSION}")
+        let name = TableName {
+            number,
+            temporary: false,
+        };
+        name.to_file_name(EXTENSION)
     }
 
     fn parse_file_name(&self, name: &str) -> Option<TableName> {
-        let (stem, temporary) = match name.strip_suffix(TMP_SUFFIX) {
-            Some(stem) => (stem, true),
-            None => (name, false),
-        };
-        let digits = stem.strip_suffix(EXTENSION)?.strip_suffix('.')?;
-        if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let number = digits.parse().ok()?;
-        Some(TableName { number, temporary })
+        // Only the names `file_name` gives, and their temporaries: `0000012.sst` also
+        // spells 12, but taking it for table 12 would give one table two files.
+        TableName::parse(name, EXTENSION)
     }
 
     fn create(
@@ -73,6 +68,7 @@ impl TableFormat for SstableFormat {
             writer,
             path,
             scratch: Vec::new(),
+            failed: None,
         }))
     }
 
@@ -128,13 +124,24 @@ struct SstableBuilder {
     writer: TableWriter,
     path: PathBuf,
     scratch: Vec<u8>,
+    /// The I/O error a write failed with. The writer cannot know which of its bytes
+    /// reached the file, so every later call fails with it: going on would write blocks
+    /// at offsets the index no longer matches, and `finish` would name a damaged table.
+    failed: Option<ferris_core::Error>,
 }
 
 impl TableBuilder for SstableBuilder {
     fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> ferris_core::Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         self.scratch.clear();
         key.encode_into(&mut self.scratch);
-        self.writer.add_encoded(&self.scratch, value)
+        let result = self.writer.add_encoded(&self.scratch, value);
+        if let Err(e @ ferris_core::Error::Io(_)) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
     }
 
     fn estimated_size(&self) -> u64 {
@@ -146,10 +153,17 @@ impl TableBuilder for SstableBuilder {
     }
 
     fn prefault(&mut self, expected_len: u64) -> ferris_core::Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         self.writer.prefault(expected_len)
     }
 
     fn finish(self: Box<Self>) -> ferris_core::Result<TableProperties> {
+        if let Some(e) = self.failed {
+            // Dropping the writer removes its temporary file.
+            return Err(e);
+        }
         if self.writer.is_empty() {
             return Err(ferris_core::Error::InvalidInput(
                 "a table needs at least one entry".into(),
@@ -338,6 +352,9 @@ impl InternalIterator for TableIter {
 
 #[cfg(test)]
 mod tests {
+    use ferris_core::ValueKind;
+    use ferris_fs::{Fault, FaultKind, Op, SimFs};
+
     use super::*;
 
     #[test]
@@ -350,6 +367,8 @@ mod tests {
         assert_eq!(f.parse_file_name("1234567.sst"), table(1_234_567, false));
         for other in [
             "12.sst",
+            // The regression: seven digits with a leading zero parsed as table 12.
+            "0000012.sst",
             "000012.wal",
             "000012.sstx",
             "x00012.sst",
@@ -358,5 +377,42 @@ mod tests {
         ] {
             assert_eq!(f.parse_file_name(other), None, "{other}");
         }
+    }
+
+    /// Found by `ferris-conformance`'s `io_faults`: after an `add` failed to write a
+    /// buffered block, the builder took more entries and `finish` succeeded. The writer
+    /// had counted the lost bytes in its offsets, so the index pointed past the blocks
+    /// actually written, and a damaged table appeared under its real name. Now the
+    /// first I/O error poisons the builder: every later call returns it, and no table
+    /// appears.
+    #[test]
+    fn a_builder_whose_write_failed_refuses_further_entries_and_finish() {
+        let sim = SimFs::new(3);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim.clone());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        sim.inject(Fault::new(Op::Append, FaultKind::Eio));
+        let format = SstableFormat;
+        let mut builder = format
+            .create(&fs, dir, 12, &FormatOptions::default())
+            .unwrap();
+        let value = vec![7u8; 100_000];
+        let key = |i: u32| InternalKey::new(i.to_be_bytes().to_vec(), 1, ValueKind::Put);
+        let failed_at = (0..100)
+            .find(|&i| builder.add(key(i).as_ref(), &value).is_err())
+            .expect("a buffered write fails once the buffer is full");
+        for i in failed_at + 1..failed_at + 20 {
+            let refused = builder.add(key(i).as_ref(), &value);
+            assert!(
+                matches!(refused, Err(ferris_core::Error::Io(_))),
+                "{refused:?}"
+            );
+        }
+        let finished = builder.finish();
+        assert!(
+            matches!(finished, Err(ferris_core::Error::Io(_))),
+            "{finished:?}"
+        );
+        assert_eq!(fs.list(dir).unwrap(), Vec::<String>::new());
     }
 }

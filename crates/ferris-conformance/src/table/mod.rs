@@ -1,0 +1,122 @@
+//! The table-format suite: what every [`TableFormat`] must do, checked.
+//!
+//! Each check below is a function taking the format under test, and [`check_format`] runs
+//! them all, in this order (the cheap and basic first, so that a broken format fails
+//! where the cause is plainest):
+//!
+//! | check | what it demands |
+//! |---|---|
+//! | [`names`] | `parse_file_name(file_name(n))` is `n`, not temporary, for any `n`; `path` joins the name; the names of other files (`CURRENT`, `000001.log`, ...) are not tables; every file a builder has written before `finish` parses as table `n`, temporary |
+//! | [`builder_contract`] | finishing an empty builder, and adding a key that does not sort after the last one, are [`Error::InvalidInput`], and a rejected entry is not added; `len` counts entries; a builder dropped before `finish` leaves no file, even after writing megabytes |
+//! | [`round_trips`] | for each of [`SEEDS`], random entries (many versions of a key, puts and tombstones, empty values, long keys, values larger than a block; block sizes from 1 byte up) written and read back: [`TableReader::get`] at many snapshots, full scans both ways and random walks of seeks and steps agree with the model; the properties are the entries' bounds, counts and sequence numbers, and `file_size` is the file's length; `verify` finds the table intact and accounts for every byte; the same answers through a [`BlockCache`], with an iterator that does not fill it adding nothing to it, and from two threads at once |
+//! | [`power_cuts`] | a power cut after every file-system operation of a build (on `SimFs`) leaves either no table under its name, or the whole table; a finished one always survives; nothing but the table and its temporary file is ever left |
+//! | [`io_faults`] | each write, sync, rename or directory sync of a build failing once is an [`Error::Io`] and leaves no temporary file; each read failing once is an [`Error::Io`], never a [`Error::Corruption`] or a wrong answer |
+//! | [`bit_flips`] | every single-bit flip of a small table, and every truncation of it, is reported as [`Error::Corruption`] (or [`Error::UnsupportedVersion`]) naming the file, by `open`, by a read or by `verify`, and never changes an answer |
+//! | [`hostile_bytes`] | arbitrary bytes under a table's name, and a table with random bytes overwritten, never panic, fail only with `Corruption` or `UnsupportedVersion`, and never give a wrong answer |
+//!
+//! The model throughout is [`VecIter`](ferris_core::iter::VecIter): a sorted vector of
+//! the entries written, which answers every iterator call by binary search, and a lookup
+//! at a snapshot as "the first entry at or after `(key, snapshot)` with that user key".
+//!
+//! A check returns the first [`Failure`] it meets: which format, which check, which case
+//! (a seed, a byte and bit, the operation the power was cut after) and what went wrong.
+//! A format that panics fails the check too, with its panic message as the detail. Every
+//! case is deterministic, so running the check again repeats the failure;
+//! [`round_trip`] runs a single seed of [`round_trips`].
+//!
+//! ```
+//! use ferris_conformance::table;
+//! use ferris_minitable::MinitableFormat;
+//!
+//! table::names(&MinitableFormat)?;
+//! table::builder_contract(&MinitableFormat)?;
+//! table::round_trip(&MinitableFormat, 3)?;
+//! # Ok::<(), table::Failure>(())
+//! ```
+//!
+//! [`Error::InvalidInput`]: ferris_core::Error::InvalidInput
+//! [`Error::Io`]: ferris_core::Error::Io
+//! [`Error::Corruption`]: ferris_core::Error::Corruption
+//! [`Error::UnsupportedVersion`]: ferris_core::Error::UnsupportedVersion
+//! [`TableReader::get`]: ferris_table::TableReader::get
+//! [`BlockCache`]: ferris_table::BlockCache
+
+mod builder;
+mod crash;
+mod damage;
+mod harness;
+mod model;
+mod names;
+mod round_trip;
+
+use std::fmt;
+use std::ops::Range;
+
+use ferris_table::TableFormat;
+
+pub use builder::builder_contract;
+pub use crash::{io_faults, power_cuts};
+pub use damage::{bit_flips, hostile_bytes};
+pub use names::names;
+pub use round_trip::{round_trip, round_trips};
+
+/// The seeds [`round_trips`] runs: each one a different set of entries and options.
+pub const SEEDS: Range<u64> = 0..12;
+
+/// A check of the suite: the format in, the first failure out.
+pub type Check = fn(&dyn TableFormat) -> Result<(), Failure>;
+
+/// Every check, with its name, in the order [`check_format`] runs them.
+pub const CHECKS: [(&str, Check); 7] = [
+    ("names", names),
+    ("builder_contract", builder_contract),
+    ("round_trips", round_trips),
+    ("power_cuts", power_cuts),
+    ("io_faults", io_faults),
+    ("bit_flips", bit_flips),
+    ("hostile_bytes", hostile_bytes),
+];
+
+/// Runs every check of the suite against `format`, stopping at the first failure.
+///
+/// # Errors
+///
+/// The first [`Failure`] met.
+pub fn check_format(format: &dyn TableFormat) -> Result<(), Failure> {
+    CHECKS.iter().try_for_each(|(_, check)| check(format))
+}
+
+/// A broken promise: which format broke which check, in which case, and how.
+///
+/// Its `Debug` is its `Display`, so a test returning `Result<(), Failure>` (or calling
+/// `unwrap`) prints the sentence.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The format's [`TableFormat::name`].
+    pub format: &'static str,
+    /// The check, as named in [`CHECKS`].
+    pub check: &'static str,
+    /// Which case: the seed, or the byte and bit, or the operation the power was cut
+    /// after; enough to find it again.
+    pub case: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed {}, {}: {}",
+            self.format, self.check, self.case, self.detail
+        )
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Failure {}

@@ -1,0 +1,222 @@
+//! The suite has teeth: formats broken on purpose, each in one way the engine would
+//! suffer from, fail the check meant to catch it, with a failure that says where.
+//!
+//! Each mutant wraps the minitable, which passes every check, and breaks one promise.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferris_conformance::table::{self, Check, Failure};
+use ferris_core::iter::InternalIterator;
+use ferris_core::{Error, InternalKeyRef, Lookup, MAX_SEQNO, Result, SeqNo};
+use ferris_fs::FileSystem;
+use ferris_minitable::MinitableFormat;
+use ferris_table::{
+    ReadOptions, TableBuilder, TableCheck, TableFormat, TableName, TableOptions, TableProperties,
+    TableReader,
+};
+
+/// The one promise a mutant breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mutation {
+    /// Lookups answer with the newest version, whatever the snapshot.
+    IgnoresSnapshot,
+    /// Temporary files are not recognised, so recovery would never remove them.
+    ForgetsTemporaries,
+    /// The table is written under another number and renamed into place at the end,
+    /// without a directory sync: a finished table can vanish in a power cut.
+    RenamesWithoutDirSync,
+    /// Damage found by a lookup panics instead of being returned.
+    PanicsOnDamage,
+    /// A failed read is reported as damage.
+    IoAsCorruption,
+}
+
+#[derive(Debug)]
+struct Mutant(Mutation);
+
+/// Where the renaming mutant writes before its rename.
+const DETOUR: u64 = 1000;
+
+impl TableFormat for Mutant {
+    fn name(&self) -> &'static str {
+        "mutant"
+    }
+
+    fn file_name(&self, number: u64) -> String {
+        MinitableFormat.file_name(number)
+    }
+
+    fn parse_file_name(&self, name: &str) -> Option<TableName> {
+        let parsed = MinitableFormat.parse_file_name(name)?;
+        match self.0 {
+            Mutation::ForgetsTemporaries if parsed.temporary => None,
+            // Its detour is its temporary file.
+            Mutation::RenamesWithoutDirSync if parsed.number >= DETOUR => Some(TableName {
+                number: parsed.number - DETOUR,
+                temporary: true,
+            }),
+            _ => Some(parsed),
+        }
+    }
+
+    fn create(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &TableOptions,
+    ) -> Result<Box<dyn TableBuilder>> {
+        if self.0 != Mutation::RenamesWithoutDirSync {
+            return MinitableFormat.create(fs, dir, number, options);
+        }
+        Ok(Box::new(Detour {
+            inner: MinitableFormat.create(fs, dir, number + DETOUR, options)?,
+            fs: Arc::clone(fs),
+            from: MinitableFormat.path(dir, number + DETOUR),
+            to: MinitableFormat.path(dir, number),
+        }))
+    }
+
+    fn open(
+        &self,
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        options: &ReadOptions,
+    ) -> Result<Arc<dyn TableReader>> {
+        let inner = MinitableFormat.open(fs, dir, number, options)?;
+        Ok(Arc::new(MutantReader {
+            inner,
+            mutation: self.0,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct Detour {
+    inner: Box<dyn TableBuilder>,
+    fs: Arc<dyn FileSystem>,
+    from: PathBuf,
+    to: PathBuf,
+}
+
+impl TableBuilder for Detour {
+    fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> Result<()> {
+        self.inner.add(key, value)
+    }
+
+    fn estimated_size(&self) -> u64 {
+        self.inner.estimated_size()
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
+    fn finish(self: Box<Self>) -> Result<TableProperties> {
+        let properties = self.inner.finish()?;
+        self.fs
+            .rename(&self.from, &self.to)
+            .map_err(|e| Error::io(&self.from, e))?;
+        Ok(properties)
+    }
+}
+
+#[derive(Debug)]
+struct MutantReader {
+    inner: Arc<dyn TableReader>,
+    mutation: Mutation,
+}
+
+impl TableReader for MutantReader {
+    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>> {
+        match self.mutation {
+            Mutation::IgnoresSnapshot => self.inner.get(user_key, MAX_SEQNO),
+            Mutation::PanicsOnDamage => match self.inner.get(user_key, snapshot) {
+                Err(e) if e.is_corruption() => panic!("not expecting damage: {e}"),
+                other => other,
+            },
+            Mutation::IoAsCorruption => self.inner.get(user_key, snapshot).map_err(|e| match e {
+                Error::Io(io) => Error::corruption(io.path, 0, "a read failed"),
+                other => other,
+            }),
+            _ => self.inner.get(user_key, snapshot),
+        }
+    }
+
+    fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
+        Arc::clone(&self.inner).iter(fill_cache)
+    }
+
+    fn properties(&self) -> &TableProperties {
+        self.inner.properties()
+    }
+
+    fn path(&self) -> &Path {
+        self.inner.path()
+    }
+
+    fn verify(&self) -> Result<TableCheck> {
+        self.inner.verify()
+    }
+}
+
+/// The failure `check` gives for `mutation`.
+fn failure(check: Check, mutation: Mutation) -> Failure {
+    match check(&Mutant(mutation)) {
+        Ok(()) => panic!("{mutation:?} passed the check meant to catch it"),
+        Err(failure) => failure,
+    }
+}
+
+#[test]
+fn lookups_that_ignore_the_snapshot_fail_the_round_trips_naming_the_seed() {
+    let f = failure(table::round_trips, Mutation::IgnoresSnapshot);
+    assert_eq!((f.format, f.check), ("mutant", "round_trips"));
+    assert!(f.case.starts_with("seed "), "{f}");
+    assert!(f.detail.starts_with("get("), "{f}");
+    // The failing seed replays alone.
+    let seed: u64 = f.case["seed ".len()..].parse().unwrap();
+    assert_eq!(
+        table::round_trip(&Mutant(Mutation::IgnoresSnapshot), seed),
+        Err(f)
+    );
+}
+
+#[test]
+fn unrecognised_temporaries_fail_the_names() {
+    let f = failure(table::names, Mutation::ForgetsTemporaries);
+    assert_eq!(f.case, "a table being written", "{f}");
+}
+
+#[test]
+fn a_rename_without_a_directory_sync_fails_the_power_cuts() {
+    let f = failure(table::power_cuts, Mutation::RenamesWithoutDirSync);
+    assert!(f.case.contains("power cut after"), "{f}");
+    assert_eq!(
+        f.detail,
+        "finish returned Ok, but after the power cut there is no table"
+    );
+    assert_eq!(
+        f.to_string(),
+        format!("mutant failed power_cuts, {}: {}", f.case, f.detail)
+    );
+}
+
+#[test]
+fn a_panic_on_damage_fails_the_bit_flips_as_a_failure_not_a_panic() {
+    let f = failure(table::bit_flips, Mutation::PanicsOnDamage);
+    assert!(f.case.contains("flipped"), "{f}");
+    assert!(
+        f.detail.starts_with("panicked: not expecting damage"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_failed_read_reported_as_damage_fails_the_io_faults() {
+    let f = failure(table::io_faults, Mutation::IoAsCorruption);
+    assert!(f.case.starts_with("read number"), "{f}");
+    assert!(f.detail.contains("where only a read failed"), "{f}");
+}
