@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use ferris_engine::{Db, Options};
 use ferris_fs::StdFs;
+use ferris_log::{RecoveryMode, SegmentReader};
 use ferris_manifest::{VersionEdit, manifest_file_name, read_current};
-use ferris_wal::{RecoveryMode, SegmentReader};
 use serde_json::json;
 
 use crate::Verdict;

@@ -30,11 +30,9 @@ fn workload(
             manifest = ManifestWriter::create(fs, dir, next_manifest, &state.snapshot())?;
             write_current(&**fs, dir, next_manifest)?;
             next_manifest += 1;
-            fs.remove(&dir.join(ferris_manifest::manifest_file_name(old)))
-                .map_err(|e| ferris_manifest::Error::Io {
-                    path: dir.into(),
-                    source: e,
-                })?;
+            let path = dir.join(ferris_manifest::manifest_file_name(old));
+            fs.remove(&path)
+                .map_err(|e| ferris_manifest::Error::io(path, e))?;
         }
     }
     Ok(())
