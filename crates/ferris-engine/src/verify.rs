@@ -336,12 +336,13 @@ fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resu
             let on_disk = &replayed.state;
             let mismatch = on_disk
                 .levels
-                .iter()
-                .zip(&core.state.levels)
+                .levels()
+                .zip(core.state.levels.levels())
                 .position(|(disk, memory)| disk != memory);
             if let Some(level) = mismatch.filter(|_| core.poisoned.is_none()) {
                 let numbers = |state: &ferris_manifest::LevelState| {
-                    state.levels[level].keys().copied().collect::<Vec<_>>()
+                    let files = state.levels.level(level);
+                    files.iter().map(|f| f.number).collect::<Vec<_>>()
                 };
                 report.problems.push(Problem::new(
                     &path,

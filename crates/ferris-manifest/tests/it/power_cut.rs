@@ -68,7 +68,7 @@ fn every_acknowledged_edit_survives_a_power_cut_at_any_operation() {
                     "cut {cut} seed {seed}: table {n} lost"
                 );
             }
-            assert!(replayed.state.levels[0].len() <= acked.levels[0].len() + 1);
+            assert!(replayed.state.levels.level(0).len() <= acked.levels.level(0).len() + 1);
             assert!(replayed.state.last_sequence >= acked.last_sequence);
         }
     }
