@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ferris_fs::{FileSystem, SimFs};
 use ferris_manifest::{Error, VersionEdit, decode_current, manifest_file_name, replay};
-use ferris_wal::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
+use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +22,7 @@ fn replay_bytes(bytes: &[u8]) {
     match replay(&*fs, dir, 1) {
         Ok(_) => {}
         Err(e) if e.is_corruption() => {}
-        Err(Error::UnsupportedVersion { .. }) => {}
+        Err(Error::UnsupportedVersion(_)) => {}
         Err(e) => panic!("unexpected error kind: {e:?}"),
     }
 }

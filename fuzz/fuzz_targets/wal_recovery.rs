@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             match recovery.next_record() {
                 Ok(Some(_)) => {}
                 Ok(None) => break,
-                Err(Error::Corruption { .. } | Error::UnsupportedVersion { .. }) => break,
+                Err(Error::Corruption(_) | Error::UnsupportedVersion(_)) => break,
                 Err(e) => panic!("unexpected error kind: {e}"),
             }
         }

@@ -2,8 +2,8 @@
 //!
 //! Run by `cargo test --workspace` (they are tests of this crate). Today: every format spec
 //! names its magic number and format version, and those must be the constants the code
-//! writes. A spec that describes several formats (`manifest.md`: the WAL framing, the
-//! version edits and CURRENT) is checked section by section. The version a spec's title
+//! writes. A spec that describes several formats (`manifest.md`: the log framing it
+//! shares with the WAL, the version edits and CURRENT) is checked section by section. The version a spec's title
 //! announces (`# Table file format, version 1`) and the one `docs/README.md`'s list of
 //! formats gives for it must be that constant too.
 
@@ -115,17 +115,19 @@ mod tests {
             .expect("at least one version in the history")
     }
 
+    /// `wal.md` specifies the framing (`ferris-log`), which the WAL's segments and the
+    /// manifest share, and the WAL's use of it.
     #[test]
     fn wal_spec_matches_the_code() {
+        use ferris_log::format::{FORMAT_VERSION, MAGIC};
         let s = spec("wal.md");
-        assert_eq!(magic(&s), ferris_wal::format::MAGIC);
-        assert_eq!(version(&s), ferris_wal::format::FORMAT_VERSION);
-        assert_eq!(
-            newest_history_version(&s),
-            ferris_wal::format::FORMAT_VERSION
-        );
-        assert_eq!(title_version(&s), ferris_wal::format::FORMAT_VERSION);
-        assert_eq!(readme_version("wal.md"), ferris_wal::format::FORMAT_VERSION);
+        assert_eq!(magic(&s), MAGIC);
+        assert_eq!(version(&s), FORMAT_VERSION);
+        assert_eq!(newest_history_version(&s), FORMAT_VERSION);
+        assert_eq!(title_version(&s), FORMAT_VERSION);
+        assert_eq!(readme_version("wal.md"), FORMAT_VERSION);
+        assert_eq!(ferris_log::MAX_RECORD_LEN, 1 << 30);
+        assert!(s.contains("A record is at most 1 GiB (`MAX_RECORD_LEN`)"));
     }
 
     #[test]
@@ -167,10 +169,11 @@ mod tests {
     #[test]
     fn manifest_spec_matches_the_code() {
         let s = spec("manifest.md");
-        // A manifest is framed exactly as a WAL segment, header included.
+        // A manifest is framed exactly as a WAL segment, header included: ferris-log's
+        // framing.
         let framing = section(&s, "### Segment header (32 bytes)");
-        assert_eq!(magic(framing), ferris_wal::format::MAGIC);
-        assert_eq!(version(framing), ferris_wal::format::FORMAT_VERSION);
+        assert_eq!(magic(framing), ferris_log::format::MAGIC);
+        assert_eq!(version(framing), ferris_log::format::FORMAT_VERSION);
         // The manifest's own version is the one its first edit carries (tag 1).
         let edit = section(&s, "### Version edit");
         assert_eq!(version(edit), ferris_manifest::FORMAT_VERSION);
@@ -192,7 +195,7 @@ mod tests {
             "**Levels**: {} (`NUM_LEVELS`)",
             ferris_manifest::NUM_LEVELS
         )));
-        assert_eq!(ferris_wal::format::MAX_RECORD_LEN, 1 << 30);
+        assert_eq!(ferris_log::MAX_RECORD_LEN, 1 << 30);
         assert!(s.contains("at most 1 GiB (`MAX_RECORD_LEN`)"));
     }
 }

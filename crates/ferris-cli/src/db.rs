@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use ferris_engine::{Db, Options};
 use ferris_fs::StdFs;
+use ferris_log::{RecoveryMode, SegmentReader};
 use ferris_manifest::{VersionEdit, manifest_file_name, read_current};
-use ferris_wal::{RecoveryMode, SegmentReader};
 use serde_json::json;
 
 use crate::Verdict;
@@ -112,10 +112,11 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                 })
             })
             .collect();
+        // Each level in its read order: level 0 newest first, deeper levels by key.
         let levels: Vec<_> = state
             .levels
-            .iter()
-            .map(|files| files.keys().copied().collect::<Vec<_>>())
+            .levels()
+            .map(|files| files.iter().map(|f| f.number).collect::<Vec<_>>())
             .collect();
         let out = json!({
             "manifest": path.display().to_string(),
@@ -165,9 +166,12 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             out!("  tolerated: {event:?}");
         }
         out!("current version:");
-        for (level, files) in state.levels.iter().enumerate() {
+        for (level, files) in state.levels.levels().enumerate() {
             if !files.is_empty() {
-                let names: Vec<_> = files.keys().map(|n| format!("{n:06}.sst")).collect();
+                let names: Vec<_> = files
+                    .iter()
+                    .map(|f| format!("{:06}.sst", f.number))
+                    .collect();
                 out!("  L{level}: {}", names.join(" "));
             }
         }

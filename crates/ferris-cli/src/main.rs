@@ -27,17 +27,18 @@
 //! The commands come in two kinds, and the difference is what they touch.
 //!
 //! **The dumps read one file, and never write.** `wal dump`, `table dump` and `manifest
-//! dump` go straight to the component crates (`ferris_wal::SegmentReader`,
-//! `ferris_sstable::Table`, `ferris_manifest::read_current` and
-//! `ferris_manifest::VersionEdit::decode`): no lock, no recovery, nothing written. They
-//! work on a database another process has open, on a copy of one file pulled off a
-//! broken machine, and on a directory that will not open. The price is that they show
-//! one file as it is, not the database as recovery would make it: a `wal dump` of the
-//! live segment may end in a torn tail that the writer is still filling, and `manifest
-//! dump` shows edits, not which of the files they name are still on the disk. Damage is
-//! a finding, not an error: the dump prints what is readable, names the offset of what
-//! is not, and exits 1. `wal dump` reads in `SkipCorrupted` mode for that reason, so one
-//! bad record does not hide the ones after it.
+//! dump` go straight to the component crates (`ferris_log::SegmentReader`, which reads
+//! both a WAL segment and a manifest, `ferris_sstable::Table`,
+//! `ferris_manifest::read_current` and `ferris_manifest::VersionEdit::decode`): no lock,
+//! no recovery, nothing written. They work on a database another process has open, on a
+//! copy of one file pulled off a broken machine, and on a directory that will not open.
+//! The price is that they show one file as it is, not the database as recovery would
+//! make it: a `wal dump` of the live segment may end in a torn tail that the writer is
+//! still filling, and `manifest dump` shows edits, not which of the files they name are
+//! still on the disk. Damage is a finding, not an error: the dump prints what is
+//! readable, names the offset of what is not, and exits 1. `wal dump` reads in
+//! `SkipCorrupted` mode for that reason, so one bad record does not hide the ones after
+//! it.
 //!
 //! **The database commands go through `ferris_engine::Db`.** `get`, `put`, `delete`,
 //! `scan`, `stats` and `verify` open the database as any program would, so they see what

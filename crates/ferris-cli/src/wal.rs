@@ -26,7 +26,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
     // Skip damage rather than stop at it, so the dump shows everything still readable.
     let mut reader = match SegmentReader::open(&fs, path, segment_id, RecoveryMode::SkipCorrupted) {
         Ok(reader) => reader,
-        Err(e @ ferris_wal::Error::Corruption { .. }) => {
+        Err(e) if e.is_corruption() => {
             out!("{e}");
             return Ok(Verdict::Damaged);
         }
@@ -37,7 +37,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
         match reader.next_record() {
             Ok(Some(record)) => records.push(record),
             Ok(None) => break,
-            Err(e @ ferris_wal::Error::Corruption { .. }) => {
+            Err(e) if e.is_corruption() => {
                 out!("{e}");
                 return Ok(Verdict::Damaged);
             }

@@ -164,7 +164,7 @@ impl Inner {
         }
         let mut edit = edit.clone();
         edit.next_file_number = Some(core.state.next_file_number);
-        core.manifest.append(&edit)?;
+        core.manifest.append(&edit).map_err(Error::Manifest)?;
         core.state
             .apply(&edit)
             .map_err(|reason| Error::Corruption {

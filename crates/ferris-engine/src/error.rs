@@ -40,9 +40,11 @@ pub enum Error {
     #[error("table: {0}")]
     Table(#[from] ferris_sstable::Error),
 
-    /// The manifest or CURRENT failed to read or write, or is damaged.
+    /// The manifest or CURRENT failed to read or write, or is damaged. (No `From`: the
+    /// manifest's error is `ferris_core::Error`, as the table's is, so call sites say
+    /// which of the two it came from.)
     #[error("manifest: {0}")]
-    Manifest(#[from] ferris_manifest::Error),
+    Manifest(#[source] ferris_manifest::Error),
 
     /// A key or value breaks a limit: empty, or longer than
     /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) / [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN).

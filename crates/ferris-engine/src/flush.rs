@@ -153,7 +153,7 @@ impl Inner {
             last_sequence: Some(self.last_seq.load(Ordering::Acquire)),
             ..VersionEdit::default()
         };
-        core.manifest.append(&edit)?;
+        core.manifest.append(&edit).map_err(Error::Manifest)?;
         core.state
             .apply(&edit)
             .map_err(|reason| Error::Corruption {
@@ -213,8 +213,9 @@ impl Inner {
 
     fn switch_manifest(&self, core: &mut crate::db::Core) -> Result<()> {
         let number = core.state.take_file_number();
-        let manifest = ManifestWriter::create(&self.fs, &self.dir, number, &core.state.snapshot())?;
-        write_current(&*self.fs, &self.dir, number)?;
+        let manifest = ManifestWriter::create(&self.fs, &self.dir, number, &core.state.snapshot())
+            .map_err(Error::Manifest)?;
+        write_current(&*self.fs, &self.dir, number).map_err(Error::Manifest)?;
         let old = std::mem::replace(&mut core.manifest, manifest);
         let old_path = self.dir.join(manifest_file_name(old.number()));
         if let Err(e) = self.fs.remove(&old_path) {

@@ -81,11 +81,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         options,
     };
 
-    let current = read_current(&*fs, dir)?;
+    let current = read_current(&*fs, dir).map_err(Error::Manifest)?;
     let mut torn_manifest = None;
     let mut state = match current {
         Some(number) => {
-            let replayed = replay(&*fs, dir, number)?;
+            let replayed = replay(&*fs, dir, number).map_err(Error::Manifest)?;
             for event in &replayed.events {
                 tracing::warn!(?event, "manifest recovery tolerated a torn last edit");
                 if let RecoveryEvent::TornTail { offset, .. } = event {
@@ -175,8 +175,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
 
     // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
     let manifest_number = state.take_file_number();
-    let manifest = ManifestWriter::create(&fs, dir, manifest_number, &state.snapshot())?;
-    write_current(&*fs, dir, manifest_number)?;
+    let manifest = ManifestWriter::create(&fs, dir, manifest_number, &state.snapshot())
+        .map_err(Error::Manifest)?;
+    write_current(&*fs, dir, manifest_number).map_err(Error::Manifest)?;
     if let Some(old) = current {
         let path = dir.join(ferris_manifest::manifest_file_name(old));
         fs.remove(&path).map_err(|e| Error::io(&path, e))?;

@@ -143,28 +143,21 @@ impl Problem {
                 offset,
                 reason,
             }
-            | Error::Wal(W::Corruption {
+            | Error::Wal(W::Corruption(ferris_core::Corruption {
                 file,
                 offset,
                 reason,
-            })
+            }))
             | Error::Table(T::Corruption(ferris_core::Corruption {
                 file,
                 offset,
                 reason,
             }))
-            | Error::Manifest(
-                M::Corruption {
-                    file,
-                    offset,
-                    reason,
-                }
-                | M::Log(W::Corruption {
-                    file,
-                    offset,
-                    reason,
-                }),
-            ) => Some(Problem::new(file, *offset, reason)),
+            | Error::Manifest(M::Corruption(ferris_core::Corruption {
+                file,
+                offset,
+                reason,
+            })) => Some(Problem::new(file, *offset, reason)),
             _ => None,
         }
     }
@@ -257,10 +250,10 @@ fn io_error(error: &Error) -> Option<&io::Error> {
     use ferris_sstable::Error as T;
     use ferris_wal::Error as W;
     match error {
-        Error::Io { source, .. }
-        | Error::Wal(W::Io { source, .. })
-        | Error::Manifest(M::Io { source, .. } | M::Log(W::Io { source, .. })) => Some(source),
-        Error::Table(T::Io(e)) => Some(&e.source),
+        Error::Io { source, .. } => Some(source),
+        Error::Wal(W::Io(e)) | Error::Table(T::Io(e)) | Error::Manifest(M::Io(e)) => {
+            Some(&e.source)
+        }
         _ => None,
     }
 }
@@ -322,7 +315,7 @@ fn check_current(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resul
         Ok(None) => report
             .problems
             .push(Problem::new(&path, 0, "the file is missing")),
-        Err(e) => report.record(&path, e.into())?,
+        Err(e) => report.record(&path, Error::Manifest(e))?,
     }
     report.files.push(check);
     Ok(())
@@ -343,12 +336,13 @@ fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resu
             let on_disk = &replayed.state;
             let mismatch = on_disk
                 .levels
-                .iter()
-                .zip(&core.state.levels)
+                .levels()
+                .zip(core.state.levels.levels())
                 .position(|(disk, memory)| disk != memory);
             if let Some(level) = mismatch.filter(|_| core.poisoned.is_none()) {
                 let numbers = |state: &ferris_manifest::LevelState| {
-                    state.levels[level].keys().copied().collect::<Vec<_>>()
+                    let files = state.levels.level(level);
+                    files.iter().map(|f| f.number).collect::<Vec<_>>()
                 };
                 report.problems.push(Problem::new(
                     &path,
@@ -361,7 +355,7 @@ fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resu
                 ));
             }
         }
-        Err(e) => report.record(&path, e.into())?,
+        Err(e) => report.record(&path, Error::Manifest(e))?,
     }
     report.files.push(check);
     Ok(())
@@ -446,16 +440,14 @@ fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Resu
             Ok(reader) => reader,
             // A flush finished since the segments were listed, and retired this one:
             // its writes are in a table now.
-            Err(ferris_wal::Error::Io { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
+            Err(ferris_core::Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                 continue;
             }
             Err(e) => {
                 report
                     .files
                     .push(FileCheck::new(path.clone(), FileKind::Wal));
-                report.record(&path, e.into())?;
+                report.record(&path, ferris_wal::Error::from(e).into())?;
                 continue;
             }
         };
@@ -477,7 +469,7 @@ fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Resu
                 Err(e) => {
                     // The reader cannot go on past damage in this mode; later segments can
                     // still be checked.
-                    report.record(&path, e.into())?;
+                    report.record(&path, ferris_wal::Error::from(e).into())?;
                     break;
                 }
             }

@@ -111,9 +111,9 @@ impl Version {
         read: &ReadOptions,
     ) -> Result<Version> {
         let mut levels = Vec::with_capacity(NUM_LEVELS);
-        for files in &state.levels {
+        for files in state.levels.levels() {
             let opened = files
-                .values()
+                .iter()
                 .map(|meta| TableFile::open(fs, dir, Arc::clone(meta), read))
                 .collect::<Result<Vec<_>>>()?;
             levels.push(opened);

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use ferris_core::checksum::masked_crc32c;
+use ferris_core::{IoResultExt, UnsupportedVersion};
 use ferris_fs::FileSystem;
 
 use crate::error::{Error, Result};
@@ -67,11 +68,12 @@ pub fn decode_current(path: &Path, bytes: &[u8]) -> Result<u64> {
         .parse()
         .map_err(|_| corrupt("CURRENT's version is not a number"))?;
     if version > CURRENT_VERSION {
-        return Err(Error::UnsupportedVersion {
+        return Err(Error::UnsupportedVersion(UnsupportedVersion {
             file: path.to_path_buf(),
+            format: "CURRENT",
             found: version,
             supported: CURRENT_VERSION,
-        });
+        }));
     }
     parse_manifest_file_name(name).ok_or_else(|| corrupt("CURRENT does not name a manifest"))
 }
@@ -91,7 +93,7 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<Option<u64>> {
     };
     // CURRENT is one short line; anything long is not ours, and need not be read whole.
     let len = file.len().min(256);
-    let bytes = file.read_vec(0, len).map_err(|e| Error::io(&path, e))?;
+    let bytes = file.read_vec(0, len).at(&path)?;
     decode_current(&path, &bytes).map(Some)
 }
 
@@ -110,14 +112,13 @@ pub fn write_current(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<()>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(tmp, e)),
     }
-    let mut file = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.append(encode_current(number).as_bytes())
-        .map_err(|e| Error::io(&tmp, e))?;
-    file.sync().map_err(|e| Error::io(&tmp, e))?;
+    let mut file = fs.create(&tmp).at(&tmp)?;
+    file.append(encode_current(number).as_bytes()).at(&tmp)?;
+    file.sync().at(&tmp)?;
     drop(file);
     let current = dir.join(CURRENT);
-    fs.rename(&tmp, &current).map_err(|e| Error::io(&tmp, e))?;
-    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
+    fs.rename(&tmp, &current).at(&tmp)?;
+    fs.sync_dir(dir).at(dir)
 }
 
 #[cfg(test)]
@@ -152,7 +153,7 @@ mod tests {
         let text = format!("{body} {:08x}\n", masked_crc32c(&[body.as_bytes()]));
         let err = decode_current(Path::new("CURRENT"), text.as_bytes()).unwrap_err();
         assert!(
-            matches!(err, Error::UnsupportedVersion { found: 2, .. }),
+            matches!(&err, Error::UnsupportedVersion(v) if v.found == 2 && v.format == "CURRENT"),
             "{err}"
         );
     }

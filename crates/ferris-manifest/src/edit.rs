@@ -1,10 +1,10 @@
 //! Version edits: the records of the manifest, and the state they add up to.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::coding::{Decoder, put_varint64};
+use ferris_core::level::Levels;
 pub use ferris_core::level::{FileMeta, NUM_LEVELS};
 use ferris_core::{DecodeError, InternalKey, SeqNo};
 
@@ -152,8 +152,9 @@ fn internal_key(d: &mut Decoder<'_>) -> Result<InternalKey, DecodeError> {
 /// every edit it writes, and starts each new manifest with [`LevelState::snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelState {
-    /// The live files of each level, by file number.
-    pub levels: Vec<BTreeMap<u64, Arc<FileMeta>>>,
+    /// The live files of each level, in each level's order (level 0 newest first, deeper
+    /// levels by smallest key): the layout every reader of the levels shares.
+    pub levels: Levels<Arc<FileMeta>>,
     /// WAL segments older than this are obsolete.
     pub log_number: u64,
     /// The next file number to hand out.
@@ -165,7 +166,7 @@ pub struct LevelState {
 impl Default for LevelState {
     fn default() -> Self {
         LevelState {
-            levels: vec![BTreeMap::new(); NUM_LEVELS],
+            levels: Levels::default(),
             log_number: 0,
             next_file_number: 1,
             last_sequence: 0,
@@ -175,30 +176,14 @@ impl Default for LevelState {
 
 impl LevelState {
     /// Applies `edit`, checking that it is consistent with the state: a file is added only
-    /// once and deleted only from the level that holds it, and counters never go back.
+    /// once and deleted only from the level that holds it (the checks of
+    /// [`Levels::apply`], which applies the file changes), and the next file number never
+    /// goes back.
     ///
     /// # Errors
     ///
     /// A description of the inconsistency; the state is unchanged.
     pub fn apply(&mut self, edit: &VersionEdit) -> Result<(), String> {
-        for &(level, number) in &edit.deleted {
-            if !self.levels[level].contains_key(&number) {
-                return Err(format!(
-                    "deletes file {number} which is not in level {level}"
-                ));
-            }
-        }
-        for (level, meta) in &edit.added {
-            if self.levels.iter().any(|l| l.contains_key(&meta.number)) {
-                let deleted_here = edit.deleted.iter().any(|&(_, n)| n == meta.number);
-                if !deleted_here {
-                    return Err(format!(
-                        "adds file {} to level {level}, but it is already live",
-                        meta.number
-                    ));
-                }
-            }
-        }
         if let Some(next) = edit.next_file_number
             && next < self.next_file_number
         {
@@ -207,12 +192,14 @@ impl LevelState {
                 self.next_file_number
             ));
         }
-        for &(level, number) in &edit.deleted {
-            self.levels[level].remove(&number);
-        }
-        for (level, meta) in &edit.added {
-            self.levels[*level].insert(meta.number, Arc::new(meta.clone()));
-            self.next_file_number = self.next_file_number.max(meta.number + 1);
+        let added = edit
+            .added
+            .iter()
+            .map(|(level, meta)| (*level, Arc::new(meta.clone())));
+        self.levels = self.levels.apply(&edit.deleted, added)?;
+        // A file number in use is never handed out again, whatever the edit's counter says.
+        if let Some(largest) = edit.added.iter().map(|(_, meta)| meta.number).max() {
+            self.next_file_number = self.next_file_number.max(largest.saturating_add(1));
         }
         if let Some(log) = edit.log_number {
             self.log_number = self.log_number.max(log);
@@ -233,26 +220,29 @@ impl LevelState {
     }
 
     /// One edit that rebuilds this whole state from nothing, carrying the format version:
-    /// the first record of a new manifest.
+    /// the first record of a new manifest. Its files are listed by level, then by file
+    /// number, not in the levels' read order: the same state always encodes to the same
+    /// bytes, however the edits that built it arrived.
     pub fn snapshot(&self) -> VersionEdit {
+        let mut added: Vec<(usize, FileMeta)> = self
+            .levels
+            .files()
+            .map(|(level, f)| (level, (**f).clone()))
+            .collect();
+        added.sort_by_key(|(level, f)| (*level, f.number));
         VersionEdit {
             format_version: Some(FORMAT_VERSION),
             log_number: Some(self.log_number),
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
             deleted: Vec::new(),
-            added: self
-                .levels
-                .iter()
-                .enumerate()
-                .flat_map(|(level, files)| files.values().map(move |f| (level, (**f).clone())))
-                .collect(),
+            added,
         }
     }
 
-    /// Every live file number, across levels.
+    /// Every live file number, across levels: level 0 first, each level in its order.
     pub fn live_files(&self) -> impl Iterator<Item = u64> + '_ {
-        self.levels.iter().flat_map(|l| l.keys().copied())
+        self.levels.files().map(|(_, f)| f.number)
     }
 }
 
@@ -339,7 +329,8 @@ mod tests {
             ..VersionEdit::default()
         };
         state.apply(&mv).unwrap();
-        assert!(state.levels[1].contains_key(&5) && state.levels[0].is_empty());
+        assert_eq!(state.levels.find(5).map(|(level, _)| level), Some(1));
+        assert!(state.levels.level(0).is_empty());
     }
 
     #[test]
@@ -358,6 +349,95 @@ mod tests {
         let mut rebuilt = LevelState::default();
         rebuilt.apply(&state.snapshot()).unwrap();
         assert_eq!(rebuilt, state);
+    }
+
+    /// The levels are held in read order (level 0 newest first, deeper levels by smallest
+    /// key), but a snapshot lists files by level and number, as it did when the levels were
+    /// maps keyed by number: the same state always encodes to the same bytes.
+    #[test]
+    fn a_snapshot_lists_files_by_level_then_number() {
+        let file = |number, key: &str, seq| FileMeta {
+            smallest: InternalKey::new(key.as_bytes().to_vec(), seq, ValueKind::Put),
+            largest: InternalKey::new(format!("{key}~").into_bytes(), seq, ValueKind::Put),
+            min_seq: seq,
+            max_seq: seq,
+            ..meta(number)
+        };
+        let mut state = LevelState::default();
+        state
+            .apply(&VersionEdit {
+                added: vec![
+                    (0, file(7, "a", 10)),
+                    (0, file(8, "a", 50)),
+                    (1, file(4, "m", 1)),
+                    (1, file(3, "z", 1)),
+                ],
+                ..VersionEdit::default()
+            })
+            .unwrap();
+        let read_order: Vec<u64> = state.live_files().collect();
+        assert_eq!(read_order, [8, 7, 4, 3]);
+        let listed: Vec<(usize, u64)> = state
+            .snapshot()
+            .added
+            .iter()
+            .map(|(level, f)| (*level, f.number))
+            .collect();
+        assert_eq!(listed, [(0, 7), (0, 8), (1, 3), (1, 4)]);
+    }
+
+    #[test]
+    fn counters_never_go_back() {
+        let mut state = LevelState::default();
+        let edit = |log, next, seq| VersionEdit {
+            log_number: Some(log),
+            next_file_number: Some(next),
+            last_sequence: Some(seq),
+            ..VersionEdit::default()
+        };
+        state.apply(&edit(5, 10, 100)).unwrap();
+        // A smaller log number or last sequence is ignored...
+        let mut next = edit(2, 10, 50);
+        state.apply(&next).unwrap();
+        assert_eq!(
+            (
+                state.log_number,
+                state.next_file_number,
+                state.last_sequence
+            ),
+            (5, 10, 100)
+        );
+        // ...a smaller next file number refused...
+        next.next_file_number = Some(9);
+        assert!(state.apply(&next).unwrap_err().contains("goes back"));
+        // ...and an added file's number is never handed out again.
+        state
+            .apply(&VersionEdit {
+                added: vec![(2, meta(30))],
+                ..VersionEdit::default()
+            })
+            .unwrap();
+        assert_eq!(state.take_file_number(), 31);
+    }
+
+    /// A manifest could name a file `u64::MAX`; raising the next file number past it used
+    /// to overflow (a panic under debug assertions) instead of treating the bytes as data.
+    #[test]
+    fn a_file_numbered_u64_max_does_not_overflow_the_counter() {
+        let mut state = LevelState::default();
+        state
+            .apply(&VersionEdit {
+                added: vec![(
+                    0,
+                    FileMeta {
+                        number: u64::MAX,
+                        ..meta(1)
+                    },
+                )],
+                ..VersionEdit::default()
+            })
+            .unwrap();
+        assert_eq!(state.next_file_number, u64::MAX);
     }
 
     proptest! {

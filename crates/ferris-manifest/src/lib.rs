@@ -13,9 +13,10 @@
 //! Every change to the set of live files is a **version edit** ([`VersionEdit`]): files
 //! added and removed per level, plus the counters that must move with them (the oldest WAL
 //! segment still needed, the next file number, the last sequence number used). Edits are
-//! appended, one record each, to the **manifest**, a log in exactly the WAL's framing
-//! (`docs/format/wal.md`): 32 KiB blocks, checksummed fragments, a torn tail told from
-//! corruption. Replaying the edits in order gives the state ([`LevelState`]). An edit takes
+//! appended, one record each, to the **manifest**, a log in `ferris-log`'s record framing,
+//! the one the WAL's segments use too (`docs/format/wal.md`): 32 KiB blocks, checksummed
+//! fragments, a torn tail told from corruption. Each manifest file is one segment of that
+//! framing, its number the segment id. Replaying the edits in order gives the state ([`LevelState`]). An edit takes
 //! effect when its record is durable, so a flush is complete the moment its edit is synced,
 //! and not a moment before.
 //!
@@ -76,6 +77,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Errors
+//!
+//! Everything the manifest and CURRENT can report is in the shared vocabulary, so the
+//! crate's [`Error`] is `ferris_core::Error` itself: [`Error::Io`], [`Error::Corruption`]
+//! (the framing's checksums, an edit that does not decode, edits that contradict each
+//! other) and [`Error::UnsupportedVersion`], whose `format` names what is too new:
+//! `"manifest"` (the edits), `"CURRENT"` or `"log"` (the framing).
+//!
 //! # Durability
 //!
 //! [`ManifestWriter::append`] returns once the edit is synced. [`write_current`] returns
@@ -85,8 +94,8 @@
 //! # Limits
 //!
 //! - Seven levels ([`NUM_LEVELS`]).
-//! - An edit is one WAL-framed record, so at most 1 GiB; a snapshot of a database with
-//!   millions of files would approach that.
+//! - An edit is one framed record, so at most 1 GiB (`ferris_log::MAX_RECORD_LEN`); a
+//!   snapshot of a database with millions of files would approach that.
 //!
 //! ## Exercises
 //!

@@ -1,11 +1,12 @@
-//! The manifest log: version edits, one record each, in the WAL's framing.
+//! The manifest log: version edits, one record each, in `ferris-log`'s framing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ferris_core::{IoResultExt, UnsupportedVersion};
 use ferris_fs::{FileSystem, WritableFile};
-use ferris_wal::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
-use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader};
+use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
+use ferris_log::{RecoveryEvent, RecoveryMode, SegmentReader};
 
 use crate::edit::{FORMAT_VERSION, LevelState, VersionEdit};
 use crate::error::{Error, Result};
@@ -57,9 +58,8 @@ impl ManifestWriter {
     ) -> Result<ManifestWriter> {
         debug_assert!(snapshot.format_version.is_some());
         let path = dir.join(manifest_file_name(number));
-        let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
-        file.append(&encode_segment_header(number))
-            .map_err(|e| Error::io(&path, e))?;
+        let mut file = fs.create(&path).at(&path)?;
+        file.append(&encode_segment_header(number)).at(&path)?;
         let mut writer = ManifestWriter {
             number,
             path,
@@ -69,7 +69,7 @@ impl ManifestWriter {
             poisoned: false,
         };
         writer.append(snapshot)?;
-        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        fs.sync_dir(dir).at(dir)?;
         Ok(writer)
     }
 
@@ -92,7 +92,7 @@ impl ManifestWriter {
             .file
             .append(&self.buf)
             .and_then(|()| self.file.sync())
-            .map_err(|e| Error::io(&self.path, e));
+            .at(&self.path);
         self.poisoned = result.is_err();
         result
     }
@@ -137,8 +137,8 @@ pub struct Replayed {
 ///
 /// [`Error::Io`] if it cannot be read; [`Error::Corruption`] for damage, an edit that does
 /// not decode, edits that contradict each other, or a manifest that does not begin with a
-/// snapshot; [`Error::UnsupportedVersion`] for a newer format (of the framing or the
-/// edits).
+/// snapshot; [`Error::UnsupportedVersion`] for a newer format: of the edits (format
+/// `"manifest"`) or of the framing (format `"log"`).
 pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Replayed> {
     let path = dir.join(manifest_file_name(number));
     let mut reader = SegmentReader::open(fs, &path, number, RecoveryMode::TolerateTornTail)?;
@@ -152,11 +152,12 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Replayed> 
             match edit.format_version {
                 None => return Err(corrupt("the first edit has no format version".into())),
                 Some(v) if v > FORMAT_VERSION => {
-                    return Err(Error::UnsupportedVersion {
+                    return Err(Error::UnsupportedVersion(UnsupportedVersion {
                         file: path,
+                        format: "manifest",
                         found: v,
                         supported: FORMAT_VERSION,
-                    });
+                    }));
                 }
                 Some(_) => {}
             }
@@ -169,7 +170,7 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Replayed> 
     if edits == 0 {
         return Err(Error::corruption(&path, 0, "the manifest holds no edits"));
     }
-    let len = fs.open(&path).map_err(|e| Error::io(&path, e))?.len();
+    let len = fs.open(&path).at(&path)?.len();
     Ok(Replayed {
         state,
         edits,

@@ -20,7 +20,8 @@
 //!
 //! ## The format
 //!
-//! The log is a sequence of **segment files** (`000001.wal`, `000002.wal`, ...), each with a
+//! The log is a sequence of **segment files** (`000001.wal`, `000002.wal`, ...). The bytes
+//! inside each are the record framing of `ferris-log`, which the manifest uses too: a
 //! 32-byte header (magic, format version, segment id, checksum) followed by **fragments**
 //! laid out on a grid of 32 KiB blocks, LevelDB style:
 //!
@@ -35,8 +36,11 @@
 //! into `First`, `Middle`s and `Last`. Every fragment has its own CRC-32C, so a flipped bit is
 //! caught, and because fragments never cross a block boundary, a reader that hits damage
 //! can find its feet again at the next block. A segment closed cleanly ends with a **seal**
-//! fragment holding its record count. `docs/format/wal.md` has the byte-level specification
-//! and a crash analysis of every write.
+//! fragment holding its record count. `ferris-log`'s front page explains the framing and
+//! how a reader tells a torn tail from corruption; `docs/format/wal.md` has the byte-level
+//! specification and a crash analysis of every write. This crate adds what makes a
+//! sequence of segments a log: their names, a writer with group commit that rotates and
+//! seals them, and recovery that replays them in order.
 //!
 //! One record is one `WriteBatch` (from `ferris-core`) in the engine, so a batch is
 //! replayed whole or not at all: its fragments either all check out or the record is
@@ -112,8 +116,8 @@
 //!
 //! # Recovery
 //!
-//! [`WalRecovery`] replays segments in order. What it does with damage depends on the
-//! [`RecoveryMode`]:
+//! [`WalRecovery`] replays segments in order, each through `ferris-log`'s
+//! [`SegmentReader`]. What it does with damage depends on the [`RecoveryMode`]:
 //!
 //! | mode | torn tail | damage followed by intact records |
 //! |---|---|---|
@@ -122,9 +126,19 @@
 //! | `PointInTime` | cut off, reported | replay stops there, reported |
 //! | `SkipCorrupted` | cut off, reported | skipped, replay goes on, reported |
 //!
-//! Recovery never panics on any bytes, and never allocates more than the file holds: a
-//! record is assembled only from fragments whose checksums passed, and one that grows past
-//! [`MAX_RECORD_LEN`] is treated as corruption.
+//! A gap in the segment ids is a missing segment: an error in the first two modes,
+//! where `PointInTime` stops and past which `SkipCorrupted` goes on, reported as
+//! [`RecoveryEvent::MissingSegment`]. Recovery never panics on any bytes, and never
+//! allocates more than the file holds: a record is assembled only from fragments whose
+//! checksums passed, and one that grows past [`MAX_RECORD_LEN`] is treated as corruption.
+//!
+//! # Errors
+//!
+//! [`Error`] holds the shared vocabulary of `ferris-core` as it is ([`Error::Io`],
+//! [`Error::Corruption`], [`Error::UnsupportedVersion`]; what `ferris-log`'s reader
+//! returns converts into these), plus the WAL's own states: [`Error::RecordTooLarge`],
+//! [`Error::Poisoned`] (whose `source()` is the failure that poisoned it) and
+//! [`Error::Closed`].
 //!
 //! # Concurrency
 //!
@@ -164,20 +178,20 @@
 //! ## What to read next
 //!
 //! `ferris-memtable`, where replayed records land; then the engine crate, which decides when
-//! to rotate the log and when old segments may be deleted.
+//! to rotate the log and when old segments may be deleted. `ferris-manifest` keeps its
+//! version edits in the same framing, one segment per manifest file.
 
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod format;
 pub mod group;
-mod reader;
+mod recovery;
 mod writer;
 
 pub use error::{Error, Result};
-pub use format::MAX_RECORD_LEN;
-pub use reader::{
-    Record, RecoveryEvent, RecoveryMode, RecoveryOptions, RecoveryReport, SegmentReader,
-    WalRecovery,
-};
+// The framing's reader and its vocabulary: the WAL's callers meet them in recovery, and
+// `ferris wal dump` reads a single segment with them.
+pub use ferris_log::{MAX_RECORD_LEN, Record, RecoveryEvent, RecoveryMode, SegmentReader};
+pub use recovery::{RecoveryOptions, RecoveryReport, WalRecovery};
 pub use writer::{RESERVE_STEP, SyncMode, Wal, WalOptions, WalStats, list_segments};

@@ -27,12 +27,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferris_fs::{FileSystem, WritableFile};
+use ferris_log::format::{
+    BLOCK_SIZE, MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record, frame_seal,
+};
 
 use crate::error::{Error, Result};
-use crate::format::{
-    BLOCK_SIZE, MAX_RECORD_LEN, SEGMENT_HEADER_LEN, encode_segment_header, frame_record,
-    frame_seal, parse_segment_file_name, segment_path,
-};
+use crate::format::{parse_segment_file_name, segment_path};
 use crate::group::{GroupPacer, Handoff, SPIN, gather};
 
 /// How far ahead of its appends a segment file's length is set, at most (a smaller
@@ -147,7 +147,9 @@ struct State {
     segment: Option<Segment>,
     /// Reusable buffers, handed back by the leader.
     spare: (Vec<u8>, Vec<usize>),
-    poisoned: Option<String>,
+    /// The failure that poisoned the WAL, handed to every later caller as the source of
+    /// its [`Error::Poisoned`].
+    poisoned: Option<Arc<Error>>,
     closed: bool,
 }
 
@@ -382,7 +384,7 @@ impl Wal {
                     .fetch_add(out.len() as u64, Ordering::Relaxed);
                 self.stats.syncs.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => self.lock_raw().poisoned = Some(e.to_string()),
+            Err(e) => self.lock_raw().poisoned = Some(Arc::new(e.clone())),
         }
         result
     }
@@ -517,7 +519,7 @@ impl Wal {
                 Ok(())
             }
             Err(e) => {
-                state.poisoned = Some(format!("{e}: {}", error_chain(&e)));
+                state.poisoned = Some(Arc::new(e.clone()));
                 // Keep the damaged segment so that close() and friends report Poisoned
                 // rather than finding it missing.
                 state.segment = Some(segment);
@@ -593,28 +595,15 @@ impl Wal {
 }
 
 fn check_usable(state: &State) -> Result<()> {
-    if let Some(reason) = &state.poisoned {
+    if let Some(cause) = &state.poisoned {
         return Err(Error::Poisoned {
-            reason: reason.clone(),
+            cause: Arc::clone(cause),
         });
     }
     if state.closed {
         return Err(Error::Closed);
     }
     Ok(())
-}
-
-fn error_chain(e: &Error) -> String {
-    let mut out = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 impl Segment {

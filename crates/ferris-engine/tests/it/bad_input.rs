@@ -136,8 +136,8 @@ fn a_newer_format_is_refused_by_name() {
     let message = err.to_string();
     assert!(
         matches!(
-            err,
-            Error::Manifest(ferris_manifest::Error::UnsupportedVersion { found: 2, .. })
+            &err,
+            Error::Manifest(ferris_manifest::Error::UnsupportedVersion(v)) if v.found == 2
         ),
         "{message}"
     );

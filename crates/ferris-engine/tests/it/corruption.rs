@@ -439,11 +439,12 @@ fn names_file(error: &Error, path: &Path) -> Result<(), String> {
             Error::Table(ferris_sstable::Error::UnsupportedVersion(
                 ferris_core::UnsupportedVersion { file, .. },
             ))
-            | Error::Wal(ferris_wal::Error::UnsupportedVersion { file, .. })
-            | Error::Manifest(
-                ferris_manifest::Error::UnsupportedVersion { file, .. }
-                | ferris_manifest::Error::Log(ferris_wal::Error::UnsupportedVersion { file, .. }),
-            ) => file.clone(),
+            | Error::Wal(ferris_wal::Error::UnsupportedVersion(
+                ferris_core::UnsupportedVersion { file, .. },
+            ))
+            | Error::Manifest(ferris_manifest::Error::UnsupportedVersion(
+                ferris_core::UnsupportedVersion { file, .. },
+            )) => file.clone(),
             _ => return Err(format!("not a corruption error: {error} ({error:?})")),
         },
     };

@@ -217,10 +217,9 @@ fn write_base(db: &Db) -> Model {
 fn io_path(e: &Error) -> Option<&Path> {
     match e {
         Error::Io { path, .. }
-        | Error::Wal(ferris_wal::Error::Io { path, .. })
+        | Error::Wal(ferris_wal::Error::Io(ferris_core::IoError { path, .. }))
         | Error::Table(ferris_sstable::Error::Io(ferris_core::IoError { path, .. }))
-        | Error::Manifest(ferris_manifest::Error::Io { path, .. })
-        | Error::Manifest(ferris_manifest::Error::Log(ferris_wal::Error::Io { path, .. })) => {
+        | Error::Manifest(ferris_manifest::Error::Io(ferris_core::IoError { path, .. })) => {
             Some(path)
         }
         _ => None,

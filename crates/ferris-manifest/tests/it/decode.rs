@@ -6,11 +6,11 @@
 
 use std::path::Path;
 
+use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
 use ferris_manifest::{
     Error, LevelState, ManifestWriter, VersionEdit, decode_current, encode_current,
     manifest_file_name, replay,
 };
-use ferris_wal::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
 use proptest::prelude::*;
 
 use crate::{DIR, flush_edit, sim};
@@ -52,11 +52,39 @@ fn valid_manifest() -> Vec<u8> {
 fn assert_typed(result: Result<ferris_manifest::Replayed, Error>) -> Result<(), TestCaseError> {
     if let Err(e) = result {
         prop_assert!(
-            e.is_corruption() || matches!(e, Error::UnsupportedVersion { .. }),
+            e.is_corruption() || matches!(e, Error::UnsupportedVersion(_)),
             "not a typed error about the bytes: {e:?}"
         );
     }
     Ok(())
+}
+
+/// A manifest from a newer version is refused by name, and the name says which part is
+/// new: the framing below the edits (`"log"`, shared with the WAL) or the edits themselves
+/// (`"manifest"`).
+#[test]
+fn a_newer_framing_or_edit_version_is_refused_by_name() {
+    let mut newer_framing = valid_manifest();
+    newer_framing[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = ferris_core::checksum::masked_crc32c(&[&newer_framing[..28]]);
+    newer_framing[28..32].copy_from_slice(&crc.to_le_bytes());
+
+    let mut snapshot = LevelState::default().snapshot();
+    snapshot.format_version = Some(2);
+    let newer_edits = framed(&[snapshot.encode()]);
+
+    for (bytes, format) in [(newer_framing, "log"), (newer_edits, "manifest")] {
+        let err = replay_bytes(&bytes).unwrap_err();
+        let Error::UnsupportedVersion(v) = &err else {
+            panic!("{format}: {err}");
+        };
+        assert_eq!((v.format, v.found, v.supported), (format, 2, 1), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("has {format} format version 2")),
+            "{err}"
+        );
+    }
 }
 
 proptest! {

@@ -159,9 +159,14 @@ fn the_v1_golden_manifest_and_current_read_back_and_are_what_we_still_write() {
         ),
         (2, 4, 9)
     );
-    let level0: Vec<FileMeta> = state.levels[0].values().map(|f| (**f).clone()).collect();
+    let level0: Vec<FileMeta> = state
+        .levels
+        .level(0)
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
     assert_eq!(level0, [flushed_table()]);
-    assert!(state.levels[1..].iter().all(|l| l.is_empty()));
+    assert_eq!(state.levels.len(), 1, "nothing below level 0");
 
     // Written today, byte for byte.
     assert!(

@@ -30,11 +30,9 @@ fn workload(
             manifest = ManifestWriter::create(fs, dir, next_manifest, &state.snapshot())?;
             write_current(&**fs, dir, next_manifest)?;
             next_manifest += 1;
-            fs.remove(&dir.join(ferris_manifest::manifest_file_name(old)))
-                .map_err(|e| ferris_manifest::Error::Io {
-                    path: dir.into(),
-                    source: e,
-                })?;
+            let path = dir.join(ferris_manifest::manifest_file_name(old));
+            fs.remove(&path)
+                .map_err(|e| ferris_manifest::Error::io(path, e))?;
         }
     }
     Ok(())
@@ -70,7 +68,7 @@ fn every_acknowledged_edit_survives_a_power_cut_at_any_operation() {
                     "cut {cut} seed {seed}: table {n} lost"
                 );
             }
-            assert!(replayed.state.levels[0].len() <= acked.levels[0].len() + 1);
+            assert!(replayed.state.levels.level(0).len() <= acked.levels.level(0).len() + 1);
             assert!(replayed.state.last_sequence >= acked.last_sequence);
         }
     }

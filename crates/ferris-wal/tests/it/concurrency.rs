@@ -251,7 +251,7 @@ fn a_failed_fsync_poisons_the_wal_for_every_writer() {
 
     let err = wal.append(b"not acknowledged").unwrap_err();
     assert!(
-        matches!(err, Error::Io { .. }),
+        matches!(err, Error::Io(_)),
         "the leader sees the I/O error: {err}"
     );
     for attempt in [
@@ -292,11 +292,15 @@ fn a_failed_append_poisons_the_wal() {
     wal.append(b"durable").unwrap();
     sim_fs.inject(Fault::new(Op::Append, FaultKind::Enospc));
     let err = wal.append(&[7; 5000]).unwrap_err();
-    let Error::Io { source, .. } = &err else {
+    let Error::Io(io_error) = &err else {
         panic!("{err}")
     };
-    assert_eq!(source.kind(), io::ErrorKind::StorageFull);
-    assert!(matches!(wal.append(b"x"), Err(Error::Poisoned { .. })));
+    assert_eq!(io_error.kind(), io::ErrorKind::StorageFull);
+    // Every refusal carries the failure that poisoned the WAL as its source.
+    let refused = wal.append(b"x").unwrap_err();
+    assert!(matches!(refused, Error::Poisoned { .. }), "{refused}");
+    let cause = std::error::Error::source(&refused).expect("the poisoning failure");
+    assert_eq!(cause.to_string(), err.to_string());
     drop(wal);
     // The short write left part of a record behind: a torn tail, cut off on recovery.
     let got = recover(&fs, RecoveryMode::TolerateTornTail).unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ferris_wal::format::{BLOCK_SIZE, FRAGMENT_HEADER_LEN, SEGMENT_HEADER_LEN};
+use ferris_log::format::{BLOCK_SIZE, FRAGMENT_HEADER_LEN, SEGMENT_HEADER_LEN};
 use ferris_wal::{
     Error, MAX_RECORD_LEN, RESERVE_STEP, RecoveryMode, SegmentReader, SyncMode, Wal, WalOptions,
     list_segments,
@@ -120,7 +120,7 @@ fn creating_over_an_existing_segment_fails() {
     let (_, fs) = sim(6);
     let _wal = Wal::create(fs.clone(), Path::new(DIR), 1, WalOptions::default()).unwrap();
     let err = Wal::create(fs, Path::new(DIR), 1, WalOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(matches!(err, Error::Io(_)), "{err}");
 }
 
 #[test]

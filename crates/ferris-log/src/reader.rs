@@ -1,4 +1,4 @@
-//! Recovery: reading segments back, and deciding what damage means.
+//! Reading a segment back, and deciding what damage means.
 //!
 //! # Torn tail or corruption?
 //!
@@ -21,23 +21,25 @@
 //! [`RecoveryMode`] decides what happens next.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
+use ferris_core::{Error, Result, UnsupportedVersion};
 use ferris_fs::{FileSystem, ReadableFile};
 
-use crate::error::{Error, Result};
 use crate::format::{
     BLOCK_SIZE, FORMAT_VERSION, FRAGMENT_HEADER_LEN, FragmentKind, HeaderError, MAX_RECORD_LEN,
-    SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, decode_segment_header, fragment_crc, segment_path,
+    SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, decode_segment_header, fragment_crc,
 };
-use crate::writer::list_segments;
 
-/// What recovery does when it finds damage. The names and trade-offs follow RocksDB's WAL
+/// The name a [`UnsupportedVersion`] gives the framing: a manifest with a newer framing
+/// is "a log format version" too new, not a manifest format version.
+const FORMAT_NAME: &str = "log";
+
+/// What a reader does when it finds damage. The names and trade-offs follow RocksDB's WAL
 /// recovery modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RecoveryMode {
-    /// Any damage, even a torn tail, is an error. Use it for a WAL that was closed cleanly
+    /// Any damage, even a torn tail, is an error. Use it for a log that was closed cleanly
     /// and must be complete (RocksDB's `kAbsoluteConsistency`).
     Strict,
     /// A torn tail at the end of a segment is cut off and reported as a
@@ -57,18 +59,18 @@ pub enum RecoveryMode {
     SkipCorrupted,
 }
 
-/// One record read back from the log.
+/// One record read back from a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The segment it was read from.
     pub segment_id: u64,
     /// Byte offset of its first fragment within the segment file.
     pub offset: u64,
-    /// The record's bytes, as passed to [`Wal::append`](crate::Wal::append).
+    /// The record's bytes, as given to [`frame_record`](crate::format::frame_record).
     pub data: Vec<u8>,
 }
 
-/// Something recovery tolerated, reported so it is never silent.
+/// Something a reader tolerated, reported so it is never silent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryEvent {
@@ -103,8 +105,11 @@ pub enum RecoveryEvent {
         /// What was wrong.
         reason: String,
     },
-    /// A segment in the middle of the sequence is missing ([`RecoveryMode::SkipCorrupted`]
-    /// goes on past it; [`RecoveryMode::PointInTime`] stops before it).
+    /// A segment in the middle of a sequence of segments is missing
+    /// ([`RecoveryMode::SkipCorrupted`] goes on past it; [`RecoveryMode::PointInTime`]
+    /// stops before it). A [`SegmentReader`] reads one segment and never reports this; a
+    /// reader of a sequence does (the WAL's `WalRecovery`), and shares this enum so that
+    /// one list holds everything a recovery tolerated.
     MissingSegment {
         /// The missing segment's id.
         segment_id: u64,
@@ -113,8 +118,28 @@ pub enum RecoveryEvent {
 
 /// Reads the records of one segment file, in order.
 ///
-/// [`WalRecovery`] uses one per segment; it is public for tools that inspect a single file,
-/// such as `ferris wal dump`.
+/// The WAL's recovery uses one per segment, the manifest's replay one for its file, and
+/// tools that inspect a single file (`ferris wal dump`, `ferris manifest dump`) one each.
+///
+/// ```
+/// use std::path::Path;
+/// use ferris_fs::{FileSystem, SimFs};
+/// use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
+/// use ferris_log::{RecoveryMode, SegmentReader};
+///
+/// let mut bytes = encode_segment_header(7).to_vec();
+/// let mut block_offset = SEGMENT_HEADER_LEN;
+/// frame_record(&mut bytes, &mut block_offset, b"hello");
+///
+/// let fs = SimFs::new(1);
+/// let path = Path::new("/000007.log");
+/// fs.create(path)?.append(&bytes)?;
+/// let mut reader = SegmentReader::open(&fs, path, 7, RecoveryMode::Strict)?;
+/// let record = reader.next_record()?.expect("one record");
+/// assert_eq!((record.offset, record.data.as_slice()), (32, &b"hello"[..]));
+/// assert_eq!(reader.next_record()?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SegmentReader {
     file: Box<dyn ReadableFile>,
@@ -170,12 +195,11 @@ impl SegmentReader {
 
     /// As [`SegmentReader::open`], but reads no further than `end` bytes into the file.
     ///
-    /// For a segment a [`Wal`](crate::Wal) is still appending to: pass the length
-    /// [`Wal::active_segment_len`](crate::Wal::active_segment_len) returned, and the reader
-    /// sees only groups whose writes had finished. Past that the file may hold a group
-    /// being copied in right now, or the zeros of the segment's reserved length that later
-    /// groups will fill; reading those while they change could mistake a half-copied
-    /// fragment, followed by a finished one, for corruption.
+    /// For a segment a writer is still appending to: pass the length its appends had
+    /// reached (the WAL's `Wal::active_segment_len`), and the reader sees only writes that
+    /// had finished. Past that the file may hold bytes being copied in right now, or zeros
+    /// a writer reserved ahead of its appends; reading those while they change could
+    /// mistake a half-copied fragment, followed by a finished one, for corruption.
     ///
     /// # Errors
     ///
@@ -219,11 +243,12 @@ impl SegmentReader {
             }
             Ok(_) => reader.pos = SEGMENT_HEADER_LEN,
             Err(HeaderError::UnsupportedVersion(found)) => {
-                return Err(Error::UnsupportedVersion {
+                return Err(Error::UnsupportedVersion(UnsupportedVersion {
                     file: path.to_path_buf(),
+                    format: FORMAT_NAME,
                     found,
                     supported: FORMAT_VERSION,
-                });
+                }));
             }
             Err(HeaderError::Damaged(reason)) => {
                 reader.on_damage(0, 0, reason)?;
@@ -253,6 +278,13 @@ impl SegmentReader {
     /// What was tolerated so far.
     pub fn events(&self) -> &[RecoveryEvent] {
         &self.events
+    }
+
+    /// Whether [`RecoveryMode::PointInTime`] stopped at damage in this segment. A reader of
+    /// a sequence of segments must then ignore the later ones too: their records come after
+    /// the damage in the history, and replaying them would leave a hole.
+    pub fn stopped_at_corruption(&self) -> bool {
+        self.stopped
     }
 
     /// Reads the next record, or `None` at the end of the segment.
@@ -464,11 +496,11 @@ impl SegmentReader {
             (None, _) => {
                 let dropped_bytes = self.len - start;
                 tracing::warn!(
-                    segment = self.segment_id,
+                    file = %self.path.display(),
                     offset = start,
                     dropped_bytes,
                     reason,
-                    "wal torn tail cut off"
+                    "log torn tail cut off"
                 );
                 self.events.push(RecoveryEvent::TornTail {
                     segment_id: self.segment_id,
@@ -487,10 +519,10 @@ impl SegmentReader {
             }
             (Some(_), RecoveryMode::PointInTime) => {
                 tracing::warn!(
-                    segment = self.segment_id,
+                    file = %self.path.display(),
                     offset = at,
                     reason,
-                    "wal replay stopped at corruption"
+                    "log replay stopped at corruption"
                 );
                 self.events.push(RecoveryEvent::StoppedAtCorruption {
                     segment_id: self.segment_id,
@@ -503,11 +535,11 @@ impl SegmentReader {
             }
             (Some(resume), RecoveryMode::SkipCorrupted) => {
                 tracing::warn!(
-                    segment = self.segment_id,
+                    file = %self.path.display(),
                     offset = start,
                     resume,
                     reason,
-                    "wal skipped corruption"
+                    "log skipped corruption"
                 );
                 self.events.push(RecoveryEvent::SkippedCorruption {
                     segment_id: self.segment_id,
@@ -592,164 +624,4 @@ fn is_intact(block: &[u8], pos: usize) -> bool {
         return false;
     };
     u32::from_le_bytes(h[..4].try_into().expect("4 bytes")) == fragment_crc(&h[4..7], payload)
-}
-
-/// Options for [`WalRecovery::open`].
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct RecoveryOptions {
-    /// What to do about damage (default [`RecoveryMode::TolerateTornTail`]).
-    pub mode: RecoveryMode,
-    /// Segments older than this are ignored: their records are already durable elsewhere
-    /// (the engine records this number in its manifest when a flush completes).
-    pub min_segment_id: u64,
-}
-
-/// What a finished recovery found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RecoveryReport {
-    /// Everything tolerated, in order.
-    pub events: Vec<RecoveryEvent>,
-    /// Records replayed.
-    pub records: u64,
-    /// The segments replayed.
-    pub segment_ids: Vec<u64>,
-    /// The id to give [`Wal::create`](crate::Wal::create): one past every segment in the
-    /// directory, so a new writer never reuses a name.
-    pub next_segment_id: u64,
-}
-
-/// Replays every record of a WAL directory, oldest segment first.
-///
-/// ```
-/// # use std::{path::Path, sync::Arc};
-/// # use ferris_fs::{FileSystem, SimFs};
-/// use ferris_wal::{RecoveryOptions, Wal, WalOptions, WalRecovery};
-///
-/// # let fs: Arc<dyn FileSystem> = Arc::new(SimFs::new(1));
-/// # let dir = Path::new("/wal");
-/// # fs.create_dir_all(dir)?;
-/// let mut recovery = WalRecovery::open(fs.clone(), dir, RecoveryOptions::default())?;
-/// while let Some(record) = recovery.next_record()? {
-///     // apply record.data to the memtable
-/// #   let _ = record;
-/// }
-/// let report = recovery.finish();
-/// let wal = Wal::create(fs, dir, report.next_segment_id, WalOptions::default())?;
-/// # let _ = wal;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct WalRecovery {
-    fs: Arc<dyn FileSystem>,
-    dir: PathBuf,
-    mode: RecoveryMode,
-    pending: std::vec::IntoIter<u64>,
-    current: Option<SegmentReader>,
-    report: RecoveryReport,
-    stopped: bool,
-    expected_next: Option<u64>,
-}
-
-impl WalRecovery {
-    /// Lists the segments in `dir` (at least `options.min_segment_id`) for replay.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] if the directory cannot be listed.
-    pub fn open(
-        fs: Arc<dyn FileSystem>,
-        dir: &Path,
-        options: RecoveryOptions,
-    ) -> Result<WalRecovery> {
-        let all = list_segments(&*fs, dir)?;
-        let next_segment_id = all
-            .last()
-            .map_or(1, |last| last + 1)
-            .max(options.min_segment_id)
-            .max(1);
-        let replay: Vec<u64> = all
-            .into_iter()
-            .filter(|&id| id >= options.min_segment_id)
-            .collect();
-        Ok(WalRecovery {
-            fs,
-            dir: dir.to_path_buf(),
-            mode: options.mode,
-            pending: replay.into_iter(),
-            current: None,
-            report: RecoveryReport {
-                next_segment_id,
-                ..RecoveryReport::default()
-            },
-            stopped: false,
-            expected_next: None,
-        })
-    }
-
-    /// The next record, or `None` when every segment has been read.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentReader::open`] and [`SegmentReader::next_record`], plus
-    /// [`Error::Corruption`] for a missing segment in the middle of the sequence (in the
-    /// modes that do not tolerate it).
-    pub fn next_record(&mut self) -> Result<Option<Record>> {
-        loop {
-            if self.stopped {
-                return Ok(None);
-            }
-            if let Some(reader) = &mut self.current {
-                if let Some(record) = reader.next_record()? {
-                    self.report.records += 1;
-                    return Ok(Some(record));
-                }
-                let reader = self.current.take().expect("checked");
-                self.report.events.extend_from_slice(reader.events());
-                self.stopped = reader.stopped;
-                continue;
-            }
-            let Some(id) = self.pending.next() else {
-                return Ok(None);
-            };
-            if let Some(expected) = self.expected_next.filter(|&e| e != id) {
-                match self.mode {
-                    RecoveryMode::Strict | RecoveryMode::TolerateTornTail => {
-                        return Err(Error::corruption(
-                            segment_path(&self.dir, expected),
-                            0,
-                            format!("segment {expected} is missing (found segment {id} after it)"),
-                        ));
-                    }
-                    RecoveryMode::PointInTime => {
-                        self.report.events.push(RecoveryEvent::MissingSegment {
-                            segment_id: expected,
-                        });
-                        self.stopped = true;
-                        return Ok(None);
-                    }
-                    RecoveryMode::SkipCorrupted => {
-                        self.report.events.push(RecoveryEvent::MissingSegment {
-                            segment_id: expected,
-                        });
-                    }
-                }
-            }
-            self.expected_next = Some(id + 1);
-            let path = segment_path(&self.dir, id);
-            let reader = SegmentReader::open(&*self.fs, &path, id, self.mode)?;
-            self.report.segment_ids.push(id);
-            self.current = Some(reader);
-        }
-    }
-
-    /// Ends recovery and returns what it found. Call it after [`WalRecovery::next_record`]
-    /// returned `None`; called earlier, the report covers what was read so far.
-    pub fn finish(mut self) -> RecoveryReport {
-        if let Some(reader) = self.current.take() {
-            self.report.events.extend_from_slice(reader.events());
-        }
-        self.report
-    }
 }
