@@ -1,0 +1,3 @@
+//! The conformance checks run against every implementation in the workspace.
+
+mod strategy;
