@@ -18,8 +18,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use ferris_compaction::{Choice, CompactionOptions, Leveled, Strategy, Tiered, View};
+use ferris_core::level::{FileMeta, Levels, NUM_LEVELS};
 use ferris_core::{InternalKey, ValueKind};
-use ferris_manifest::{FileMeta, NUM_LEVELS};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -91,16 +91,9 @@ impl Sim {
     }
 
     fn view(&self) -> View {
-        let mut levels: Vec<Vec<Arc<FileMeta>>> = self
-            .levels
-            .iter()
-            .map(|l| l.iter().map(|t| t.meta.clone()).collect())
-            .collect();
-        levels[0].sort_by_key(|m| std::cmp::Reverse(m.max_seq));
-        for level in &mut levels[1..] {
-            level.sort_by(|a, b| a.smallest.cmp(&b.smallest));
-        }
-        View::new(levels)
+        View::new(Levels::from_files(self.levels.iter().enumerate().flat_map(
+            |(level, tables)| tables.iter().map(move |t| (level, t.meta.clone())),
+        )))
     }
 
     fn take(&mut self, level: usize, number: u64) -> SimTable {

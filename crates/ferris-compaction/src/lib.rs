@@ -10,14 +10,34 @@
 //!
 //! ## The design
 //!
-//! This crate holds the *policy*, as a pure function: [`Strategy::choose`] looks at a
+//! This crate holds the *policy*, as pure functions: [`Strategy::choose`] looks at a
 //! read-only [`View`] of the levels (table sizes, key ranges, sequence ranges, tombstone
 //! counts, which tables are already being compacted) and returns a [`Choice`]: nothing, a
-//! trivial move, a merge of some tables into a level, or dropping whole tables. No I/O,
-//! no clock, no threads: a strategy can be tested with hand-built views, and run over a
-//! synthetic workload with no disk at all. The engine (`ferris-engine`) executes the
-//! choice: it merges the inputs, writes the outputs, and installs the result as one
-//! version edit.
+//! trivial move, a merge of some tables into a level, or dropping whole tables. The same
+//! strategy says how far behind compaction is ([`Strategy::pending_compaction_bytes`]),
+//! how hard writes must be held back for it ([`Strategy::write_pressure`]), and what a
+//! manual compaction does next ([`Strategy::manual`]). No I/O, no clock, no threads: a
+//! strategy can be tested with hand-built views, and run over a synthetic workload with
+//! no disk at all. The engine (`ferris-engine`) executes the choice: it merges the
+//! inputs, writes the outputs, and installs the result as one version edit.
+//!
+//! The *rules* of a merge live here too, just as pure. [`CompactionIterator`] filters the
+//! merged inputs down to the versions someone can still read: the newest of each snapshot
+//! stripe, and no tombstone at the bottom that every snapshot sees ([`MergeRules`],
+//! [`is_bottommost`]). [`OutputCuts`] says where the output tables end. The engine only
+//! feeds table iterators in and writes what comes out, so the rules are tested here
+//! with in-memory iterators, and never touch a file.
+//!
+//! ```text
+//!   View ──► Strategy::choose ──► Choice::Merge { inputs, output_level }
+//!                                         │ (engine opens the input tables)
+//!   MergingIterator(inputs) ──► CompactionIterator(MergeRules) ──► OutputCuts ──► tables
+//! ```
+//!
+//! This crate depends on `ferris-core` alone: a [`View`] holds the same
+//! [`Levels`](ferris_core::level::Levels) of [`FileMeta`](ferris_core::level::FileMeta)
+//! the manifest records, and the merge reads any
+//! [`InternalIterator`](ferris_core::iter::InternalIterator).
 //!
 //! **Leveled** compaction ([`Leveled`], the default) keeps level 1 and deeper as sorted,
 //! non-overlapping runs with sizes growing tenfold per level. Level 0 is merged into level
@@ -40,6 +60,11 @@
 //! level-0 table and each deeper level as one sorted run, and merges runs of similar size,
 //! or everything when the newer runs outweigh the oldest by too much. The engine runs
 //! either (`ferris_engine::Options::compaction_strategy`).
+//!
+//! A strategy need not live in this crate: anything that implements [`Strategy`] can be
+//! handed to the engine. `ferris-fifo` is one, written against this crate's public API
+//! alone: FIFO compaction, which never merges and drops the oldest tables once the
+//! database outgrows a size cap, for logs and time series.
 //!
 //! ## The amplification, measured
 //!
@@ -70,9 +95,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use ferris_compaction::{Choice, CompactionOptions, Leveled, Strategy, View};
+//! use ferris_compaction::{Choice, CompactionOptions, Leveled, Strategy, View, WritePressure};
+//! use ferris_core::level::{FileMeta, Levels};
 //! use ferris_core::{InternalKey, ValueKind};
-//! use ferris_manifest::FileMeta;
 //!
 //! let table = |number: u64, lo: &str, hi: &str| Arc::new(FileMeta {
 //!     number,
@@ -85,14 +110,22 @@
 //!     tombstones: 0,
 //! });
 //! // Four overlapping level-0 tables: the trigger is reached.
-//! let mut levels = vec![Vec::new(); ferris_manifest::NUM_LEVELS];
-//! levels[0] = vec![table(4, "a", "m"), table(3, "c", "z"), table(2, "a", "b"), table(1, "k", "p")];
-//! levels[1] = vec![table(0, "n", "q")];
-//! let choice = Leveled.choose(&View::new(levels), &CompactionOptions::default());
+//! let levels = Levels::from_files([
+//!     (0, table(4, "a", "m")),
+//!     (0, table(3, "c", "z")),
+//!     (0, table(2, "a", "b")),
+//!     (0, table(1, "k", "p")),
+//!     (1, table(0, "n", "q")),
+//! ]);
+//! let view = View::new(levels);
+//! let options = CompactionOptions::default();
+//! let choice = Leveled.choose(&view, &options);
 //! let Choice::Merge { inputs, output_level, .. } = choice else { panic!("{choice:?}") };
 //! assert_eq!(output_level, 1);
 //! assert_eq!(inputs[0].1.len(), 4); // all of level 0
 //! assert_eq!(inputs[1].1.len(), 1); // and the level-1 table it overlaps
+//! // Four tables are far from the slowdown trigger (20): writes go at full speed.
+//! assert_eq!(Leveled.write_pressure(&view, &options), WritePressure::None);
 //! ```
 //!
 //! ## Guarantees and limits
@@ -105,6 +138,13 @@
 //!   merge will drop, so its amplification figures are bounds, not predictions.
 //! - One level-0 merge at a time; a level-0 merge under leveled compaction takes all of
 //!   level 0, however big it has grown.
+//! - [`CompactionIterator`] keeps, for every snapshot and for the present, the version
+//!   that reader sees of every key: a proptest checks it against a model over random
+//!   histories and snapshot sets. It drops a tombstone only in a bottommost merge, and
+//!   only when every snapshot sees it.
+//! - [`CompactionIterator::next`] reads past every entry it drops before returning, so a
+//!   long run of dropped versions is one call: a caller that checks for shutdown between
+//!   calls checks less often there.
 //!
 //! ## Exercises
 //!
@@ -116,21 +156,31 @@
 //! 4. Give [`Leveled`] an idle view ([`View::idle`]) with two level-0 tables and nothing
 //!    else over its target. What does it choose, and what would it choose without
 //!    `idle`?
+//! 5. Run a [`CompactionIterator`] over three versions of one key with a snapshot between
+//!    the two newest, once with `bottommost` and once without, where the oldest version
+//!    is a tombstone. Which versions survive each time, and why may the tombstone go
+//!    only in one of them?
 //!
 //! ## What to read next
 //!
-//! Chapter 8, `ferris-cli`: `ferris stats` and `ferris manifest dump` show the levels a
-//! strategy shaped, on your own database. Before it, `ferris-engine`'s `compaction.rs`
-//! executes a [`Choice`]: the merge, the rules for dropping shadowed versions and
-//! tombstones while snapshots are alive, and the output cuts; and
-//! `docs/concepts/compaction.md` walks through the simulator's runs.
+//! `ferris-fifo`, a third strategy written outside this crate, and
+//! `ferris-conformance`'s `strategy` module, the rules every strategy is checked against.
+//! Then chapter 8, `ferris-cli`: `ferris stats` and `ferris manifest dump` show the levels
+//! a strategy shaped, on your own database. `ferris-engine`'s `compaction.rs` executes a
+//! [`Choice`] with the iterator and cut rule above, and `docs/concepts/compaction.md`
+//! walks through the simulator's runs.
 
 #![forbid(unsafe_code)]
 
+mod merge;
+mod output;
 mod picker;
 mod tiered;
 
+pub use merge::{CompactionIterator, MergeRules, MergeStats};
+pub use output::{OutputCuts, grandparents, is_bottommost};
 pub use picker::{
-    Choice, CompactionOptions, Leveled, Reason, Strategy, View, key_range, manual_step,
+    Choice, CompactionOptions, Leveled, Reason, Strategy, View, WritePressure, key_range,
+    manual_step,
 };
 pub use tiered::Tiered;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ferris_manifest::{FileMeta, NUM_LEVELS};
+use ferris_core::level::{FileMeta, Levels, NUM_LEVELS};
 
 /// When and how compaction runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +62,12 @@ impl CompactionOptions {
 }
 
 /// A read-only view of the levels for the picker: the live tables of each level (level 0
-/// newest first, deeper levels sorted by key), which tables a running compaction already
-/// owns, and whether the database is idle.
+/// newest first, deeper levels sorted by key, as [`Levels`] keeps them), which tables a
+/// running compaction already owns, and whether the database is idle.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     /// The tables of each level.
-    pub levels: Vec<Vec<Arc<FileMeta>>>,
+    pub levels: Levels<Arc<FileMeta>>,
     /// Numbers of tables that running compactions are reading: not to be picked again.
     pub busy: HashSet<u64>,
     /// No writes have arrived for a while (the engine decides what "a while" is), so work
@@ -78,7 +78,7 @@ pub struct View {
 
 impl View {
     /// A view of `levels` with nothing busy, not idle.
-    pub fn new(levels: Vec<Vec<Arc<FileMeta>>>) -> View {
+    pub fn new(levels: Levels<Arc<FileMeta>>) -> View {
         View {
             levels,
             busy: HashSet::new(),
@@ -86,34 +86,14 @@ impl View {
         }
     }
 
-    fn level(&self, level: usize) -> &[Arc<FileMeta>] {
-        self.levels.get(level).map_or(&[], Vec::as_slice)
+    /// Whether any of `files` is owned by a running compaction ([`View::busy`]).
+    pub fn is_busy<'a>(&self, files: impl IntoIterator<Item = &'a Arc<FileMeta>>) -> bool {
+        files.into_iter().any(|f| self.busy.contains(&f.number))
     }
 
-    /// Bytes in `level`.
-    pub fn level_bytes(&self, level: usize) -> u64 {
-        self.level(level).iter().map(|f| f.size).sum()
-    }
-
-    /// The tables of `level` whose user-key ranges overlap `[lo, hi]`.
-    pub fn overlapping(&self, level: usize, lo: &[u8], hi: &[u8]) -> Vec<Arc<FileMeta>> {
-        self.level(level)
-            .iter()
-            .filter(|f| f.overlaps(lo, hi))
-            .cloned()
-            .collect()
-    }
-
-    fn is_busy(&self, files: &[Arc<FileMeta>]) -> bool {
-        files.iter().any(|f| self.busy.contains(&f.number))
-    }
-
-    /// The deepest level holding any table, or 0.
-    pub fn deepest_nonempty_level(&self) -> usize {
-        (0..NUM_LEVELS)
-            .rev()
-            .find(|&l| !self.level(l).is_empty())
-            .unwrap_or(0)
+    /// The tables of `level` whose user-key ranges overlap `[lo, hi]`, collected.
+    fn overlapping(&self, level: usize, lo: &[u8], hi: &[u8]) -> Vec<Arc<FileMeta>> {
+        self.levels.overlapping(level, lo, hi).cloned().collect()
     }
 }
 
@@ -161,22 +141,157 @@ pub enum Choice {
         /// Why.
         reason: Reason,
     },
-    /// Drop whole tables: they hold only tombstones and nothing below them can hold an
-    /// older version they would hide.
+    /// Remove whole tables without reading them: the strategy decided nobody needs their
+    /// entries. [`Leveled`] drops tables of only tombstones with nothing older below them
+    /// (there is nothing left for the tombstones to hide); a FIFO strategy drops the oldest
+    /// tables once the database outgrows its size cap (their data is meant to expire).
+    /// The executor installs the removal as one version edit and writes nothing.
     Drop {
         /// The tables, with their levels.
         files: Vec<(usize, Arc<FileMeta>)>,
     },
 }
 
-/// A compaction strategy: the pure decision of what to compact next.
+impl Choice {
+    /// The tables the choice takes out of their levels, each with its level: a move's
+    /// table, a merge's inputs, the dropped tables; none for [`Choice::Nothing`]. They are
+    /// what the executor marks busy while it runs, and what its version edit deletes.
+    pub fn tables(&self) -> Vec<(usize, &Arc<FileMeta>)> {
+        match self {
+            Choice::Nothing => Vec::new(),
+            Choice::Move { file, from } => vec![(*from, file)],
+            Choice::Merge { inputs, .. } => inputs
+                .iter()
+                .flat_map(|(level, files)| files.iter().map(move |f| (*level, f)))
+                .collect(),
+            Choice::Drop { files } => files.iter().map(|(level, f)| (*level, f)).collect(),
+        }
+    }
+}
+
+/// How hard writes must be held back for compaction to keep up, as a [`Strategy`] judges
+/// it ([`Strategy::write_pressure`]). The variants are ordered: `None < Slowdown < Stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+pub enum WritePressure {
+    /// Compaction keeps up: writes go at full speed.
+    #[default]
+    None,
+    /// Compaction is falling behind: each write is delayed a little, so that compaction
+    /// gets the machine's time before the backlog grows.
+    Slowdown,
+    /// Compaction is too far behind: writes wait until it catches up.
+    Stop,
+}
+
+impl WritePressure {
+    /// The pressure of `tables` tables in level 0 ([`Stop`](WritePressure::Stop) at
+    /// [`CompactionOptions::l0_stop_trigger`], [`Slowdown`](WritePressure::Slowdown) at
+    /// [`CompactionOptions::l0_slowdown_trigger`]): every read may have to consult each
+    /// of them.
+    pub fn of_level0_tables(tables: usize, options: &CompactionOptions) -> WritePressure {
+        WritePressure::at(
+            tables as u64,
+            options.l0_slowdown_trigger as u64,
+            options.l0_stop_trigger as u64,
+        )
+    }
+
+    /// The pressure of `pending` bytes of compaction work ([`Stop`](WritePressure::Stop)
+    /// at [`CompactionOptions::hard_pending_compaction_bytes`],
+    /// [`Slowdown`](WritePressure::Slowdown) at
+    /// [`CompactionOptions::soft_pending_compaction_bytes`]).
+    pub fn of_pending_bytes(pending: u64, options: &CompactionOptions) -> WritePressure {
+        WritePressure::at(
+            pending,
+            options.soft_pending_compaction_bytes,
+            options.hard_pending_compaction_bytes,
+        )
+    }
+
+    /// `Stop` once `value` reaches `stop`, `Slowdown` once it reaches `slowdown`.
+    fn at(value: u64, slowdown: u64, stop: u64) -> WritePressure {
+        if value >= stop {
+            WritePressure::Stop
+        } else if value >= slowdown {
+            WritePressure::Slowdown
+        } else {
+            WritePressure::None
+        }
+    }
+}
+
+/// A compaction strategy: every policy decision of compaction, as pure functions of a
+/// [`View`] and the [`CompactionOptions`].
+///
+/// # What an implementor writes
+///
+/// Two methods are required: [`choose`](Strategy::choose), the next compaction, and
+/// [`pending_compaction_bytes`](Strategy::pending_compaction_bytes), the backlog estimate.
+/// Two more have defaults that suit a strategy built on levels, and are worth overriding
+/// when the strategy's shape differs: [`write_pressure`](Strategy::write_pressure) (by
+/// default level 0's table count and the backlog against their limits) and
+/// [`manual`](Strategy::manual) (by default [`manual_step`], which merges every level
+/// down into the deepest).
+///
+/// # The contract
+///
+/// The engine executes a [`Choice`] without second-guessing it, so a strategy promises:
+///
+/// - **Purity.** No I/O, no clock, no randomness, no state that a call changes: the same
+///   view and options always give the same answer (the engine may ask twice).
+/// - **Real, free tables.** A choice names only tables of the view, at the levels where
+///   the view has them, and none that is [busy](View::busy).
+/// - **Sorted levels stay sorted.** A [`Choice::Move`] goes to a level where nothing
+///   overlaps the table; a [`Choice::Merge`] into level 1 or deeper takes every table of
+///   its output level that overlaps the inputs' key range.
+/// - **Newer is found first.** A read consults level 0 newest first (by largest sequence
+///   number), then one level after another. A move or a merge must not put a table where
+///   a read finds it after a table holding older versions of its keys, or before one
+///   holding newer versions. So a merge's output level is at or below every input's
+///   level; a merge of level-0 tables into a deeper level takes every overlapping level-0
+///   table older than its newest input; and a merge that stays in level 0 takes a
+///   contiguous run of its tables.
+/// - **Progress.** Applying the choices one after another reaches
+///   [`Choice::Nothing`]: a strategy must not ask for the same work forever.
+///
+/// `ferris-conformance`'s `strategy::check_strategy` checks all of these over random
+/// views; run it on any new strategy.
 pub trait Strategy: Send + Sync + std::fmt::Debug {
     /// The next compaction for `view` under `options`, or [`Choice::Nothing`].
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice;
 
-    /// An estimate of the bytes compaction must still rewrite to bring `view` within the
-    /// strategy's targets. Flow control slows and stops writes on it.
+    /// An estimate of the bytes compaction must still rewrite (or remove) to bring `view`
+    /// within the strategy's targets. Flow control slows and stops writes on it, through
+    /// [`write_pressure`](Strategy::write_pressure).
     fn pending_compaction_bytes(&self, view: &View, options: &CompactionOptions) -> u64;
+
+    /// How hard writes must be held back for compaction to keep up with `view`. The engine
+    /// asks once per new version, and its flow control delays or stops writes on the
+    /// answer.
+    ///
+    /// The default, RocksDB's rule for leveled and universal compaction: the stronger of
+    /// [`WritePressure::of_level0_tables`] (level 0's table count against
+    /// [`CompactionOptions::l0_slowdown_trigger`] and
+    /// [`CompactionOptions::l0_stop_trigger`]) and [`WritePressure::of_pending_bytes`]
+    /// ([`pending_compaction_bytes`](Strategy::pending_compaction_bytes) against the
+    /// soft and hard limits). A strategy that keeps many level-0 tables by design
+    /// overrides it.
+    fn write_pressure(&self, view: &View, options: &CompactionOptions) -> WritePressure {
+        let tables = WritePressure::of_level0_tables(view.levels.level(0).len(), options);
+        let pending = self.pending_compaction_bytes(view, options);
+        tables.max(WritePressure::of_pending_bytes(pending, options))
+    }
+
+    /// The next step of a manual compaction over the inclusive user-key range `range`
+    /// (`None`: every key), or [`Choice::Nothing`] once it is done. The engine asks again
+    /// after each step is installed, until `Nothing`.
+    ///
+    /// The default is [`manual_step`]: every table holding a key in the range merged down,
+    /// level by level, into the deepest non-empty level.
+    fn manual(&self, view: &View, range: Option<(&[u8], &[u8])>) -> Choice {
+        manual_step(view, range)
+    }
 }
 
 /// Leveled compaction (LevelDB's and RocksDB's default): level 0 is merged into level 1
@@ -191,15 +306,16 @@ impl Leveled {
     /// never does (there is nowhere to go).
     pub fn scores(view: &View, options: &CompactionOptions) -> Vec<f64> {
         let mut scores = vec![0.0; NUM_LEVELS];
-        scores[0] = view.level(0).len() as f64 / options.l0_compaction_trigger.max(1) as f64;
+        scores[0] = view.levels.level(0).len() as f64 / options.l0_compaction_trigger.max(1) as f64;
         for (level, score) in scores.iter_mut().enumerate().take(NUM_LEVELS - 1).skip(1) {
-            *score = view.level_bytes(level) as f64 / options.level_target_bytes(level) as f64;
+            *score =
+                view.levels.level_bytes(level) as f64 / options.level_target_bytes(level) as f64;
         }
         scores
     }
 
     fn pick_l0(view: &View, reason: Reason) -> Choice {
-        let l0: Vec<_> = view.level(0).to_vec();
+        let l0: Vec<_> = view.levels.level(0).to_vec();
         if l0.is_empty() || view.is_busy(&l0) {
             return Choice::Nothing;
         }
@@ -225,7 +341,7 @@ impl Leveled {
             below: Vec<Arc<FileMeta>>,
         }
         let mut best: Option<Candidate> = None;
-        for file in view.level(level) {
+        for file in view.levels.level(level) {
             if view.busy.contains(&file.number) {
                 continue;
             }
@@ -262,11 +378,12 @@ impl Leveled {
 
     /// Tables holding only tombstones, in the deepest non-empty level, with nothing below.
     fn pick_drop(view: &View) -> Choice {
-        let deepest = view.deepest_nonempty_level();
+        let deepest = view.levels.deepest_nonempty();
         if deepest == 0 {
             return Choice::Nothing;
         }
         let files: Vec<_> = view
+            .levels
             .level(deepest)
             .iter()
             .filter(|f| {
@@ -288,11 +405,12 @@ impl Strategy for Leveled {
     /// about `multiplier` bytes of the level below), as RocksDB estimates it.
     fn pending_compaction_bytes(&self, view: &View, options: &CompactionOptions) -> u64 {
         let mut pending = 0u64;
-        if view.level(0).len() >= options.l0_compaction_trigger {
-            pending = view.level_bytes(0);
+        if view.levels.level(0).len() >= options.l0_compaction_trigger {
+            pending = view.levels.level_bytes(0);
         }
         for level in 1..NUM_LEVELS - 1 {
             let excess = view
+                .levels
                 .level_bytes(level)
                 .saturating_sub(options.level_target_bytes(level));
             pending = pending.saturating_add(excess.saturating_mul(1 + options.level_multiplier));
@@ -350,10 +468,10 @@ pub fn key_range(files: &[Arc<FileMeta>]) -> (&[u8], &[u8]) {
 /// level 1). Returns the next step, or [`Choice::Nothing`] once no level above the
 /// deepest holds a key in the range.
 pub fn manual_step(view: &View, range: Option<(&[u8], &[u8])>) -> Choice {
-    let deepest = view.deepest_nonempty_level().max(1);
+    let deepest = view.levels.deepest_nonempty().max(1);
     for level in 0..deepest {
         let mut files = match range {
-            None => view.level(level).to_vec(),
+            None => view.levels.level(level).to_vec(),
             Some((lo, hi)) => view.overlapping(level, lo, hi),
         };
         if files.is_empty() {
@@ -409,11 +527,9 @@ mod tests {
     }
 
     fn view(levels: &[(usize, Vec<Arc<FileMeta>>)]) -> View {
-        let mut all = vec![Vec::new(); NUM_LEVELS];
-        for (level, files) in levels {
-            all[*level] = files.clone();
-        }
-        View::new(all)
+        View::new(Levels::from_files(levels.iter().flat_map(
+            |(level, files)| files.iter().map(move |f| (*level, f.clone())),
+        )))
     }
 
     fn small() -> CompactionOptions {
@@ -434,6 +550,46 @@ mod tests {
         // Level 1 is 500 bytes over its 1000-byte target: 500 * (1 + 10).
         let v = view(&[(0, l0), (1, vec![table(10, "a", "z", 1500)])]);
         assert_eq!(Leveled.pending_compaction_bytes(&v, &options), 400 + 5500);
+    }
+
+    #[test]
+    fn write_pressure_is_the_stronger_of_level0_count_and_backlog() {
+        let options = CompactionOptions {
+            l0_slowdown_trigger: 3,
+            l0_stop_trigger: 5,
+            soft_pending_compaction_bytes: 1000,
+            hard_pending_compaction_bytes: 5000,
+            ..small()
+        };
+        let l0 = |n: u64| (1..=n).map(|i| table(i, "a", "z", 10)).collect::<Vec<_>>();
+        let pressure = |v: &View| Leveled.write_pressure(v, &options);
+        assert_eq!(pressure(&view(&[(0, l0(2))])), WritePressure::None);
+        assert_eq!(pressure(&view(&[(0, l0(3))])), WritePressure::Slowdown);
+        assert_eq!(pressure(&view(&[(0, l0(5))])), WritePressure::Stop);
+        // Level 1 is 100 bytes over its 1000-byte target: 1100 bytes pending, past the
+        // soft limit, with level 0 empty.
+        let over = view(&[(1, vec![table(9, "a", "z", 1100)])]);
+        assert_eq!(Leveled.pending_compaction_bytes(&over, &options), 1100);
+        assert_eq!(pressure(&over), WritePressure::Slowdown);
+        // Past the hard limit, and with the slowdown trigger reached: the stronger wins.
+        let both = view(&[(0, l0(3)), (1, vec![table(9, "a", "z", 1500)])]);
+        assert_eq!(pressure(&both), WritePressure::Stop);
+        assert!(WritePressure::None < WritePressure::Slowdown);
+        assert!(WritePressure::Slowdown < WritePressure::Stop);
+    }
+
+    #[test]
+    fn the_default_manual_compaction_is_manual_step() {
+        let v = view(&[
+            (0, vec![table(9, "a", "z", 10)]),
+            (2, vec![table(1, "c", "d", 10)]),
+        ]);
+        assert_eq!(Leveled.manual(&v, None), manual_step(&v, None));
+        assert_eq!(
+            Leveled.manual(&v, Some((b"x", b"y"))),
+            manual_step(&v, Some((b"x", b"y")))
+        );
+        assert_ne!(Leveled.manual(&v, None), Choice::Nothing);
     }
 
     #[test]
@@ -630,9 +786,9 @@ mod tests {
         loop {
             let choice = manual_step(&v, None);
             let Choice::Merge {
-                inputs,
                 output_level,
                 reason,
+                ..
             } = choice
             else {
                 break;
@@ -641,14 +797,16 @@ mod tests {
             steps.push(output_level);
             // Apply the step to the view: the inputs become one table in the output level.
             let merged = table(100 + steps.len() as u64, "a", "z", 10);
-            for (level, files) in &inputs {
-                v.levels[*level].retain(|f| !files.contains(f));
-            }
-            v.levels[output_level].push(merged);
+            let deleted: Vec<(usize, u64)> = choice
+                .tables()
+                .iter()
+                .map(|(l, f)| (*l, f.number))
+                .collect();
+            v.levels = v.levels.apply(&deleted, [(output_level, merged)]).unwrap();
         }
         assert_eq!(steps, vec![1, 2, 3]);
-        assert_eq!(v.deepest_nonempty_level(), 3);
-        assert!((0..3).all(|l| v.levels[l].is_empty()));
+        assert_eq!(v.levels.deepest_nonempty(), 3);
+        assert!((0..3).all(|l| v.levels.level(l).is_empty()));
     }
 }
 
@@ -672,15 +830,14 @@ mod range_tests {
 
     #[test]
     fn a_range_takes_every_level0_table_chained_to_it_by_overlap() {
-        let mut levels = vec![Vec::new(); NUM_LEVELS];
         // 4 holds the range; 3 overlaps 4, and 2 overlaps 3; 1 overlaps none of them.
-        levels[0] = vec![
+        let l0 = [
             table(4, "m", "p"),
             table(3, "j", "n"),
             table(2, "g", "k"),
             table(1, "x", "z"),
         ];
-        let view = View::new(levels);
+        let view = View::new(Levels::from_files(l0.into_iter().map(|f| (0, f))));
         let Choice::Merge { inputs, .. } = manual_step(&view, Some((b"o", b"o"))) else {
             panic!()
         };

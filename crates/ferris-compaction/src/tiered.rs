@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ferris_manifest::{FileMeta, NUM_LEVELS};
+use ferris_core::level::{FileMeta, NUM_LEVELS};
 
 use crate::picker::{Choice, CompactionOptions, Reason, Strategy, View};
 
@@ -81,7 +81,7 @@ struct Run {
 
 fn runs(view: &View) -> Vec<Run> {
     let mut runs = Vec::new();
-    for file in view.levels.first().map_or(&[][..], Vec::as_slice) {
+    for file in view.levels.level(0) {
         runs.push(Run {
             level: 0,
             files: vec![file.clone()],
@@ -89,13 +89,12 @@ fn runs(view: &View) -> Vec<Run> {
         });
     }
     for level in 1..NUM_LEVELS {
-        let files = view.levels.get(level).cloned().unwrap_or_default();
+        let files = view.levels.level(level);
         if !files.is_empty() {
-            let bytes = files.iter().map(|f| f.size).sum();
             runs.push(Run {
                 level,
-                files,
-                bytes,
+                files: files.to_vec(),
+                bytes: view.levels.level_bytes(level),
             });
         }
     }
@@ -108,9 +107,8 @@ fn runs(view: &View) -> Vec<Run> {
 /// merged run in level 1 would shadow its newer versions.
 fn merge(view: &View, runs: &[Run], reason: Reason) -> Choice {
     let oldest = runs.last().map_or(0, |r| r.level);
-    let all_of_l0 =
-        runs.iter().filter(|r| r.level == 0).count() == view.levels.first().map_or(0, Vec::len);
-    let output_level = if oldest == 0 && all_of_l0 && view.levels.get(1).is_none_or(Vec::is_empty) {
+    let all_of_l0 = runs.iter().filter(|r| r.level == 0).count() == view.levels.level(0).len();
+    let output_level = if oldest == 0 && all_of_l0 && view.levels.level(1).is_empty() {
         1
     } else {
         oldest
@@ -212,28 +210,33 @@ impl Strategy for Tiered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferris_core::level::Levels;
     use ferris_core::{InternalKey, ValueKind};
 
     fn table(number: u64, size: u64) -> Arc<FileMeta> {
+        table_with_seqs(number, size, number, number)
+    }
+
+    fn table_with_seqs(number: u64, size: u64, min_seq: u64, max_seq: u64) -> Arc<FileMeta> {
         Arc::new(FileMeta {
             number,
             size,
-            smallest: InternalKey::new(&b"a"[..], number, ValueKind::Put),
-            largest: InternalKey::new(&b"z"[..], number, ValueKind::Put),
-            min_seq: number,
-            max_seq: number,
+            smallest: InternalKey::new(&b"a"[..], max_seq, ValueKind::Put),
+            largest: InternalKey::new(&b"z"[..], min_seq, ValueKind::Put),
+            min_seq,
+            max_seq,
             entries: 1,
             tombstones: 0,
         })
     }
 
     fn view(l0: &[(u64, u64)], deeper: &[(usize, u64)]) -> View {
-        let mut levels = vec![Vec::new(); NUM_LEVELS];
-        levels[0] = l0.iter().map(|&(n, s)| table(n, s)).collect();
-        for (i, &(level, size)) in deeper.iter().enumerate() {
-            levels[level].push(table(100 + i as u64, size));
-        }
-        View::new(levels)
+        let l0 = l0.iter().map(|&(n, s)| (0, table(n, s)));
+        let deeper = deeper
+            .iter()
+            .enumerate()
+            .map(|(i, &(level, size))| (level, table(100 + i as u64, size)));
+        View::new(Levels::from_files(l0.chain(deeper)))
     }
 
     fn inputs(choice: &Choice) -> Vec<(usize, Vec<u64>)> {
@@ -410,32 +413,21 @@ mod tests {
     }
 
     /// Applies `choice` to `v` as the engine would, with sizes only: the merged run weighs
-    /// what its inputs weighed (no key is overwritten, the worst case), and a level-0
-    /// output takes the place of the newest table it replaces.
+    /// what its inputs weighed (no key is overwritten, the worst case) and spans their
+    /// sequence numbers, so a level-0 output takes the place of the newest table it
+    /// replaces.
     fn apply(v: &mut View, choice: &Choice, next_number: &mut u64) -> u64 {
-        let Choice::Merge {
-            inputs,
-            output_level,
-            ..
-        } = choice
-        else {
+        let Choice::Merge { output_level, .. } = choice else {
             panic!("{choice:?}")
         };
-        let bytes: u64 = inputs.iter().flat_map(|(_, f)| f).map(|f| f.size).sum();
-        let first = v.levels[0]
-            .iter()
-            .position(|f| inputs.iter().any(|(_, files)| files.contains(f)))
-            .unwrap_or(0);
-        for (level, files) in inputs {
-            v.levels[*level].retain(|f| !files.contains(f));
-        }
+        let files = choice.tables();
+        let bytes: u64 = files.iter().map(|(_, f)| f.size).sum();
+        let min_seq = files.iter().map(|(_, f)| f.min_seq).min().unwrap_or(0);
+        let max_seq = files.iter().map(|(_, f)| f.max_seq).max().unwrap_or(0);
+        let deleted: Vec<(usize, u64)> = files.iter().map(|(l, f)| (*l, f.number)).collect();
         *next_number += 1;
-        let merged = table(*next_number, bytes);
-        if *output_level == 0 {
-            v.levels[0].insert(first, merged);
-        } else {
-            v.levels[*output_level].push(merged);
-        }
+        let merged = table_with_seqs(*next_number, bytes, min_seq, max_seq);
+        v.levels = v.levels.apply(&deleted, [(*output_level, merged)]).unwrap();
         bytes
     }
 
@@ -443,11 +435,13 @@ mod tests {
     /// to do, and checks the strategy's bounds every time. Returns the bytes written by
     /// compactions.
     fn run_flushes(tiered: &Tiered, options: &CompactionOptions, sizes: &[u64]) -> u64 {
-        let mut v = View::new(vec![Vec::new(); NUM_LEVELS]);
-        let (mut next_number, mut written) = (0, 0);
+        let mut v = View::default();
+        let (mut next_number, mut written, mut seq) = (0, 0, 0);
         for &size in sizes {
             next_number += 1;
-            v.levels[0].insert(0, table(next_number, size));
+            seq += 1;
+            let flushed = table_with_seqs(next_number, size, seq, seq);
+            v.levels = v.levels.apply(&[], [(0, flushed)]).unwrap();
             loop {
                 let choice = tiered.choose(&v, options);
                 if choice == Choice::Nothing {

@@ -49,12 +49,15 @@
 //!   [`Memtable`](ferris_core::Memtable) suite on the memtables a factory makes: lookups at
 //!   every interesting snapshot, iteration and memory accounting checked against a model,
 //!   iterators kept across later writes, and readers on real threads racing a writer.
+//! - [`strategy`]: [`check_strategy`](strategy::check_strategy) runs the
+//!   `ferris_compaction::Strategy` suite over random views of the levels, and a small
+//!   simulator that applies each choice until the strategy has nothing left to do.
 //! - [`iterator`]: [`check_iterator`](iterator::check_iterator) runs the
 //!   [`InternalIterator`](ferris_core::InternalIterator) suite on iterators built over
 //!   given entries, against [`VecIter`](ferris_core::iter::VecIter) as the model: seeks of
 //!   every kind, steps both ways, turning around.
 //!
-//! The memtable and iterator suites panic on a broken promise, like `assert!`, with a
+//! The memtable, strategy and iterator suites panic on a broken promise, like `assert!`, with a
 //! message naming the check and the seed; each has a public function taking the seed, to
 //! replay a failure.
 //!
@@ -95,6 +98,15 @@
 //! ferris_conformance::memtable::check_factory(&BTreeFactory);
 //! ```
 //!
+//! For a compaction strategy:
+//!
+//! ```
+//! use ferris_compaction::{CompactionOptions, Leveled};
+//! use ferris_conformance::strategy::check_strategy;
+//!
+//! check_strategy(&Leveled, &CompactionOptions::default());
+//! ```
+//!
 //! # Limits
 //!
 //! A suite finds what its checks and seeds reach, no more: it cannot prove an
@@ -114,4 +126,5 @@
 pub mod iterator;
 pub mod memtable;
 mod random;
+pub mod strategy;
 pub mod table;

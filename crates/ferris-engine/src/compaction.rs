@@ -4,18 +4,21 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ferris_compaction::{Choice, Reason, View, key_range, manual_step};
-use ferris_core::{SeqNo, ValueKind};
+use ferris_compaction::{
+    Choice, CompactionIterator, MergeRules, OutputCuts, Reason, View, grandparents, is_bottommost,
+};
+use ferris_core::SeqNo;
+use ferris_core::iter::{InternalIterator, MergingIterator};
+use ferris_core::level::Levels;
 use ferris_manifest::{FileMeta, VersionEdit};
-use ferris_sstable::TableWriter;
+use ferris_sstable::{TableIter, TableWriter};
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::iter::{Merger, Source, TableSource};
 use crate::version::{SuperVersion, TableFile, Version, table_path};
 
-/// How often (in entries) a merge checks whether the database is shutting down, and
-/// steps aside for a running flush.
+/// How often (in entries written) a merge checks whether the database is shutting down,
+/// and steps aside for a running flush.
 const CHECK_INTERVAL: u64 = 1024;
 
 impl Inner {
@@ -41,7 +44,7 @@ impl Inner {
                         let manual = core.manual.is_some();
                         let choice = if let Some(range) = &core.manual {
                             let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
-                            manual_step(&view, range)
+                            self.strategy.manual(&view, range)
                         } else {
                             self.strategy.choose(&view, &self.options.compaction)
                         };
@@ -117,9 +120,10 @@ impl Inner {
                 let read: u64 = inputs.iter().flat_map(|(_, f)| f).map(|f| f.size).sum();
                 let written: u64 = outputs.iter().map(|f| f.meta.size).sum();
                 let edit = VersionEdit {
-                    deleted: inputs
+                    deleted: choice
+                        .tables()
                         .iter()
-                        .flat_map(|(l, files)| files.iter().map(move |f| (*l, f.number)))
+                        .map(|(l, f)| (*l, f.number))
                         .collect(),
                     added: outputs
                         .iter()
@@ -204,27 +208,14 @@ impl Inner {
             .collect();
         // Each input block is read once, and the inputs are deleted once the outputs are
         // in: caching them would only evict the blocks readers need.
-        let sources: Vec<Box<dyn Source>> = files
+        let tables: Vec<Box<dyn InternalIterator>> = files
             .iter()
             .map(|f| {
                 let cursor = f.table.owned_cursor().fill_cache(false);
-                Box::new(TableSource::new(cursor, f.table.path())) as Box<dyn Source>
+                Box::new(TableIter::new(cursor, f.table.path())) as Box<dyn InternalIterator>
             })
             .collect();
-        let all: Vec<Arc<FileMeta>> = inputs.iter().flat_map(|(_, f)| f.clone()).collect();
-        let (lo, hi) = key_range(&all);
-        // Nothing outside the inputs, in the output level or below, may hold an older
-        // version of a key in range (older level-0 tables left out of a tiered merge
-        // count: they sit in the output level).
-        let bottommost = version.levels[output_level..]
-            .iter()
-            .flatten()
-            .all(|f| wanted.contains(&f.meta.number) || !f.meta.overlaps(lo, hi));
-        let grandparents: Vec<Arc<FileMeta>> = version
-            .levels
-            .get(output_level + 1)
-            .map(|l| l.iter().map(|f| f.meta.clone()).collect())
-            .unwrap_or_default();
+        let metas = version.metas();
         let snapshots: Vec<SeqNo> = self
             .snapshots
             .lock()
@@ -232,16 +223,21 @@ impl Inner {
             .keys()
             .copied()
             .collect();
-
-        let mut merger = Merger::new(sources, true);
-        merger.start(|s| s.seek_to_first());
-        let mut out = Outputs::new(self, &grandparents, output_level);
-        let mut current_key: Vec<u8> = Vec::new();
-        let mut have_key = false;
-        let mut prev_stripe: Option<usize> = None;
+        let rules = MergeRules {
+            snapshots,
+            bottommost: is_bottommost(&metas, inputs, output_level),
+        };
+        // The rules of what to keep are ferris-compaction's; this loop only writes.
+        let mut merge = CompactionIterator::new(MergingIterator::new(tables), rules);
+        let mut cuts = OutputCuts::new(
+            output_level,
+            grandparents(&metas, output_level),
+            &self.options.compaction,
+        );
+        let mut out = Outputs::new(self);
         let mut scratch = Vec::new();
         let mut n = 0u64;
-        while merger.valid() {
+        while merge.valid() {
             // At the first entry and every CHECK_INTERVAL after.
             if n.is_multiple_of(CHECK_INTERVAL) {
                 if self.lock_core().shutting_down {
@@ -252,110 +248,58 @@ impl Inner {
                 self.flush_gate.wait();
             }
             n += 1;
-            let key = merger.key();
-            if !have_key || key.user_key != current_key.as_slice() {
-                // Cut only between user keys, so tables of a level never share a key.
-                out.maybe_cut(key.user_key)?;
-                current_key.clear();
-                current_key.extend_from_slice(key.user_key);
-                have_key = true;
-                prev_stripe = None;
-            }
-            // Versions in the same snapshot stripe: only the newest can be seen by anyone.
-            let stripe = snapshots.partition_point(|&s| s < key.seq);
-            if prev_stripe == Some(stripe) {
-                merger.advance();
-                continue;
-            }
-            prev_stripe = Some(stripe);
-            // A tombstone with nothing older below it and no snapshot older than it hides
-            // nothing from anyone: drop it (the older versions here fall to the rule above).
-            if key.kind == ValueKind::Delete && bottommost && stripe == 0 {
-                merger.advance();
-                continue;
+            let key = merge.key();
+            // Cut only between user keys, so tables of a level never share a key.
+            if merge.first_of_user_key() && cuts.should_cut(key.user_key, out.current_size()) {
+                out.finish_current()?;
             }
             scratch.clear();
             key.encode_into(&mut scratch);
-            let value = merger.value();
-            out.add(&scratch, &value)?;
-            merger.advance();
+            out.add(&scratch, &merge.value())?;
+            merge.next();
         }
-        if let Some(e) = merger.take_error() {
+        if let Err(e) = merge.status() {
             out.abandon();
-            return Err(e);
+            return Err(Error::Table(e));
         }
+        let stats = merge.stats();
+        tracing::debug!(
+            read = stats.read,
+            kept = stats.kept,
+            shadowed = stats.shadowed,
+            tombstones_dropped = stats.tombstones_dropped,
+            "merged"
+        );
         out.finish().map(Some)
     }
 }
 
 /// The numbers of the tables a choice reads or removes.
 fn input_numbers(choice: &Choice) -> Vec<u64> {
-    match choice {
-        Choice::Nothing => Vec::new(),
-        Choice::Move { file, .. } => vec![file.number],
-        Choice::Merge { inputs, .. } => inputs
-            .iter()
-            .flat_map(|(_, f)| f.iter().map(|f| f.number))
-            .collect(),
-        Choice::Drop { files } => files.iter().map(|(_, f)| f.number).collect(),
-    }
+    choice.tables().iter().map(|(_, f)| f.number).collect()
 }
 
-/// The tables a merge writes, cut by size and by overlap with the level below.
+/// The tables a merge writes; where they are cut is `OutputCuts`'s rule.
 struct Outputs<'a> {
     inner: &'a Inner,
-    /// The output level. A merge into level 0 (tiered compaction) writes one table: each
-    /// level-0 table is one sorted run, and cutting it would multiply the runs.
-    level: usize,
-    grandparents: &'a [Arc<FileMeta>],
     current: Option<(u64, TableWriter)>,
-    /// Grandparent tables passed since the current output began, and their bytes.
-    grandparent_index: usize,
-    overlapped: u64,
     done: Vec<Arc<TableFile>>,
     written: Vec<u64>,
 }
 
 impl<'a> Outputs<'a> {
-    fn new(inner: &'a Inner, grandparents: &'a [Arc<FileMeta>], level: usize) -> Outputs<'a> {
+    fn new(inner: &'a Inner) -> Outputs<'a> {
         Outputs {
             inner,
-            level,
-            grandparents,
             current: None,
-            grandparent_index: 0,
-            overlapped: 0,
             done: Vec::new(),
             written: Vec::new(),
         }
     }
 
-    /// Before the first entry of `user_key`: ends the current table if it is big enough,
-    /// or overlaps too much of the level below.
-    fn maybe_cut(&mut self, user_key: &[u8]) -> Result<()> {
-        if self.level == 0 {
-            return Ok(());
-        }
-        let options = &self.inner.options.compaction;
-        while let Some(g) = self.grandparents.get(self.grandparent_index)
-            && g.largest.user_key() < user_key
-        {
-            if self.current.is_some() {
-                self.overlapped += g.size;
-            }
-            self.grandparent_index += 1;
-        }
-        let cut = match &self.current {
-            Some((_, w)) => {
-                w.estimated_size() >= options.target_file_size
-                    || self.overlapped > options.max_grandparent_overlap_bytes
-            }
-            None => false,
-        };
-        if cut {
-            self.finish_current()?;
-        }
-        Ok(())
+    /// The estimated size of the table being written, if one is open.
+    fn current_size(&self) -> Option<u64> {
+        self.current.as_ref().map(|(_, w)| w.estimated_size())
     }
 
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -365,7 +309,6 @@ impl<'a> Outputs<'a> {
             let writer = TableWriter::create(self.inner.fs.clone(), &path, self.table_options())?;
             self.written.push(number);
             self.current = Some((number, writer));
-            self.overlapped = 0;
         }
         let (_, writer) = self.current.as_mut().expect("opened above");
         writer.add_encoded(key, value)?;
@@ -405,10 +348,12 @@ impl<'a> Outputs<'a> {
 
 impl Version {
     /// The metadata of every table, per level, for the picker.
-    pub(crate) fn metas(&self) -> Vec<Vec<Arc<FileMeta>>> {
-        self.levels
-            .iter()
-            .map(|files| files.iter().map(|f| f.meta.clone()).collect())
-            .collect()
+    pub(crate) fn metas(&self) -> Levels<Arc<FileMeta>> {
+        Levels::from_files(
+            self.levels
+                .iter()
+                .enumerate()
+                .flat_map(|(level, files)| files.iter().map(move |f| (level, f.meta.clone()))),
+        )
     }
 }

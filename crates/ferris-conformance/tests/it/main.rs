@@ -4,6 +4,7 @@
 mod iterator;
 mod memtable;
 mod mutants;
+mod strategy;
 mod table;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
