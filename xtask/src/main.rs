@@ -12,6 +12,9 @@
 //! - `cargo xtask crash-test --cycles N`: the real-process crash loop (`ferris-crash`), a
 //!   child writing with sync killed with SIGKILL, every acknowledged write checked.
 //!
+//! - `cargo xtask loc [CRATE...]`: lines of code per crate and file, not counting
+//!   comments, blank lines and tests (the count the engine's size limit uses).
+//!
 //! Its tests include the tidy checks (`tidy.rs`): docs and code must agree.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
@@ -19,6 +22,7 @@
 mod bench;
 mod compaction_sim;
 mod crash_test;
+mod loc;
 mod sim;
 mod tidy;
 
@@ -46,6 +50,8 @@ enum Command {
     /// Real-process crash loop: a child writes with sync and is killed with SIGKILL at
     /// random moments; after each kill every acknowledged write must be there.
     CrashTest(crash_test::CmdArgs),
+    /// Count lines of code per crate and file (no comments, blank lines or tests).
+    Loc(loc::LocArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,5 +60,6 @@ fn main() -> anyhow::Result<()> {
         Command::CompactionSim(args) => compaction_sim::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::CrashTest(args) => crash_test::run(&args),
+        Command::Loc(args) => loc::run(&args),
     }
 }

@@ -111,11 +111,10 @@
 //! plum    purple
 //! $ ls /tmp/db
 //! 000006.sst
-//! 000006.wal
 //! 000007.wal
 //! CURRENT
 //! LOCK
-//! MANIFEST-000011
+//! MANIFEST-000008
 //! $ ferris stats /tmp/db
 //! level  files        bytes
 //! L0         1          228
@@ -139,28 +138,29 @@
 //! index:
 //!            0      78  q@72057594037927935:Put
 //! $ ferris manifest dump /tmp/db
-//! /tmp/db/MANIFEST-000013 (1 edits)
-//!   @32       format 1, log 8, next file 14, last seq 4, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//! /tmp/db/MANIFEST-000009 (2 edits)
+//!   @32       format 1, log 7, next file 10, last seq 4, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//!   @83       log 8, next file 10, last seq 4
 //! current version:
 //!   L0: 000006.sst
-//!   log number 8, next file number 14, last sequence 4
+//!   log number 8, next file number 10, last sequence 4
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000015      83 bytes, 1 record
+//!   manifest  MANIFEST-000010      96 bytes, 2 records
 //!   table     000006.sst          228 bytes, 4 blocks, 4 records
 //!   wal       000009.wal           32 bytes, 0 records
-//! checked 4 files, 379 bytes, 4 blocks, 6 records: intact
+//! checked 4 files, 392 bytes, 4 blocks, 7 records: intact
 //! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000017      83 bytes, 1 record
+//!   manifest  MANIFEST-000011      96 bytes, 2 records
 //!   table     000006.sst          228 bytes, 4 blocks, 0 records
 //!   wal       000010.wal           32 bytes, 0 records
 //! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
-//! checked 4 files, 379 bytes, 4 blocks, 2 records: 1 problem
+//! checked 4 files, 392 bytes, 4 blocks, 3 records: 1 problem
 //! (exit 1)
 //! $ ferris get /tmp/db apple
-//! ferris: table: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch
+//! ferris: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch
 //! (exit 2)
 //! ```
 //!

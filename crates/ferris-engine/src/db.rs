@@ -1,26 +1,23 @@
-//! `Db`: the facade users call.
+//! `Db`: the facade users call, and the parts it wires together.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferris_core::{SeqNo, WriteBatch};
-use ferris_fs::{FileLock, FileSystem};
-use ferris_manifest::{LevelState, ManifestWriter};
-use ferris_sstable::{BlockCache, ReadOptions};
-use ferris_wal::Wal;
+use ferris_fs::FileLock;
 
 use crate::error::{Error, Result};
-use crate::flush::FlushGate;
 use crate::iter::{DbIter, prefix_successor};
 use crate::options::Options;
-use crate::version::SuperVersion;
-use crate::write::{Job, WriteQueue};
+use crate::versions::{Env, VersionSet};
+use crate::work::Work;
+use crate::write::{Job, Writes};
 
 /// An open database. See the [crate docs](crate) for how the pieces fit.
 ///
@@ -28,74 +25,27 @@ use crate::write::{Job, WriteQueue};
 /// threads) and call any method concurrently. Dropping it closes it.
 #[derive(Debug)]
 pub struct Db {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// State shared by the `Db` handle and its flush thread.
+/// The parts of an open database, each with one job, shared by the `Db` handle and its
+/// background threads.
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) fs: Arc<dyn FileSystem>,
-    pub(crate) dir: PathBuf,
-    pub(crate) options: Options,
-    pub(crate) read_options: ReadOptions,
-    pub(crate) block_cache: Arc<BlockCache>,
-    pub(crate) wal: Wal,
-    /// The last sequence number whose write is fully in the memtable: what reads see.
-    pub(crate) last_seq: AtomicU64,
-    /// The strategy's estimate of compaction work pending, for flow control; updated with
-    /// every new version.
-    pub(crate) pending_compaction_bytes: AtomicU64,
-    /// What reads pin. Replaced (under `core`) by freezes and flushes.
-    current: RwLock<Arc<SuperVersion>>,
-    pub(crate) core: Mutex<Core>,
-    /// Signalled when a memtable is frozen, or on shutdown: work for the flush thread.
-    pub(crate) flush_wanted: Condvar,
-    /// Signalled when a flush finishes or fails: stalled writers and `flush()` wait on it.
-    pub(crate) flushed: Condvar,
-    /// Signalled when a flush or compaction changed the levels, or on shutdown: work for
-    /// the compaction threads.
-    pub(crate) compaction_wanted: Condvar,
-    /// Signalled when a compaction finishes: writers stopped by flow control and manual
-    /// compactions wait on it.
-    pub(crate) compacted: Condvar,
-    /// Signalled on shutdown, so the idle thread stops sleeping at once. Writes never
-    /// signal it: it finds them by sampling `last_seq`.
-    pub(crate) idle_wake: Condvar,
-    pub(crate) strategy: Box<dyn ferris_compaction::Strategy>,
-    pub(crate) write_queue: WriteQueue,
+pub(crate) struct Shared {
+    /// The file system, directory, options and block cache: read by all, changed by none.
+    pub(crate) env: Env,
+    /// The live tables, the manifest, and the super version reads pin.
+    pub(crate) versions: VersionSet,
+    /// The write queue, the WAL and the published sequence number.
+    pub(crate) writes: Writes,
+    /// Background work's state, the one place threads wait, and the poison.
+    pub(crate) work: Work,
     /// Live snapshots: sequence number to count. Compaction keeps what they can see.
     pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
-    pub(crate) counters: Counters,
+    pub(crate) stats: Counters,
     pub(crate) closed: AtomicBool,
-    /// Marks a flush writing its table, for compactions to step aside from.
-    pub(crate) flush_gate: FlushGate,
-    /// Set whenever `Core::poisoned` is, so the write path can check it without the lock.
-    pub(crate) poisoned: AtomicBool,
-    lock: Mutex<Option<FileLock>>,
-}
-
-/// Mutable state behind `Inner::core`.
-#[derive(Debug)]
-pub(crate) struct Core {
-    /// The manifest's state, in step with every edit written.
-    pub(crate) state: LevelState,
-    pub(crate) manifest: ManifestWriter,
-    pub(crate) next_imm_id: u64,
-    pub(crate) flushed_imm_id: u64,
-    pub(crate) poisoned: Option<String>,
-    pub(crate) shutting_down: bool,
-    /// Tables that running compactions read.
-    pub(crate) busy: std::collections::HashSet<u64>,
-    /// A manual compaction asked for and not finished: its inclusive user-key range, or
-    /// `None` inside for everything.
-    pub(crate) manual: Option<Option<(Vec<u8>, Vec<u8>)>>,
-    /// Manual compactions finished.
-    pub(crate) manual_done: u64,
-    /// The last sequence number at which the idle thread found the database quiet and
-    /// flushed it. While `last_seq` still equals it, compaction threads show the strategy
-    /// an idle view.
-    pub(crate) idle_seq: Option<SeqNo>,
+    pub(crate) lock: Mutex<Option<FileLock>>,
 }
 
 #[derive(Debug, Default)]
@@ -150,17 +100,17 @@ pub struct Stats {
     pub pending_compaction_bytes: u64,
     /// Bytes of tables compactions read since open.
     pub compaction_bytes_read: u64,
-    /// Writes delayed because level 0 reached its slowdown trigger.
+    /// Write groups delayed because the compaction strategy asked writes to slow down.
     pub slowdowns: u64,
-    /// Times writers stalled waiting for a flush, or for compaction to bring level 0
-    /// under its stop trigger.
+    /// Times writers stalled waiting for a flush, or for compaction when the strategy
+    /// asked writes to stop.
     pub stalls: u64,
     /// Total time writers spent stalled.
     pub stall_time: Duration,
     /// WAL fsyncs since open.
     pub wal_syncs: u64,
     /// Block cache hits and misses since open.
-    pub block_cache: ferris_sstable::CacheStats,
+    pub block_cache: ferris_table::CacheStats,
 }
 
 /// One level in [`Stats`].
@@ -173,105 +123,7 @@ pub struct LevelStats {
     pub bytes: u64,
 }
 
-impl Inner {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        fs: Arc<dyn FileSystem>,
-        dir: PathBuf,
-        options: Options,
-        block_cache: Arc<BlockCache>,
-        wal: Wal,
-        last_seq: SeqNo,
-        sv: SuperVersion,
-        core: Core,
-        lock: FileLock,
-    ) -> Inner {
-        let strategy = options.compaction_strategy.build();
-        let flush_gate = FlushGate::new(options.flush_priority.resolve(options.compaction_threads));
-        let view = ferris_compaction::View::new(sv.version.metas());
-        let pending = strategy.pending_compaction_bytes(&view, &options.compaction);
-        Inner {
-            strategy,
-            fs,
-            dir,
-            read_options: ReadOptions::with_cache(block_cache.clone()),
-            block_cache,
-            options,
-            wal,
-            last_seq: AtomicU64::new(last_seq),
-            pending_compaction_bytes: AtomicU64::new(pending),
-            current: RwLock::new(Arc::new(sv)),
-            core: Mutex::new(core),
-            flush_wanted: Condvar::new(),
-            flushed: Condvar::new(),
-            compaction_wanted: Condvar::new(),
-            compacted: Condvar::new(),
-            idle_wake: Condvar::new(),
-            write_queue: WriteQueue::default(),
-            snapshots: Mutex::new(BTreeMap::new()),
-            counters: Counters::default(),
-            closed: AtomicBool::new(false),
-            flush_gate,
-            poisoned: AtomicBool::new(false),
-            lock: Mutex::new(Some(lock)),
-        }
-    }
-
-    pub(crate) fn lock_core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Replaces the super version. Callers hold `core`, so replacements never race.
-    pub(crate) fn install(&self, sv: SuperVersion) {
-        let view = ferris_compaction::View::new(sv.version.metas());
-        let pending = self
-            .strategy
-            .pending_compaction_bytes(&view, &self.options.compaction);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
-        self.pending_compaction_bytes
-            .store(pending, Ordering::Release);
-    }
-
-    /// Refuses writes from now on, and wakes everyone waiting so they see it.
-    pub(crate) fn poison(&self, reason: &str) {
-        let mut core = self.lock_core();
-        core.poisoned.get_or_insert_with(|| reason.to_string());
-        self.poisoned.store(true, Ordering::Release);
-        drop(core);
-        // Everyone waiting in `wait_until` must see it, whichever signal they wait on.
-        self.flushed.notify_all();
-        self.compacted.notify_all();
-        self.flush_wanted.notify_all();
-        self.compaction_wanted.notify_all();
-    }
-
-    /// Waits on `signal` until `done` holds, failing if the database is poisoned or shut
-    /// down first.
-    pub(crate) fn wait_until(&self, signal: &Condvar, done: impl Fn(&Core) -> bool) -> Result<()> {
-        let mut core = self.lock_core();
-        loop {
-            if let Some(reason) = &core.poisoned {
-                return Err(Error::Poisoned {
-                    reason: reason.clone(),
-                });
-            }
-            if done(&core) {
-                return Ok(());
-            }
-            if core.shutting_down {
-                return Err(Error::Closed);
-            }
-            core = signal.wait(core).unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
+impl Shared {
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -281,25 +133,27 @@ impl Inner {
 
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
-        if !self.poisoned.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        match &self.lock_core().poisoned {
-            Some(reason) => Err(Error::Poisoned {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        }
+        self.work.check()
     }
 
     fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
         self.check_open()?;
-        self.super_version().get(key, snapshot)
+        self.versions.current().get(key, snapshot)
     }
 
     fn iter_at(&self, snapshot: SeqNo, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Result<DbIter> {
         self.check_open()?;
-        Ok(DbIter::new(self.super_version(), snapshot, lo, hi))
+        Ok(DbIter::new(self.versions.current(), snapshot, lo, hi))
+    }
+
+    /// The sequence numbers live snapshots read at, oldest first.
+    pub(crate) fn snapshot_seqs(&self) -> Vec<SeqNo> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
     }
 }
 
@@ -331,32 +185,31 @@ impl Db {
     ///   write permission): opening always writes;
     /// - [`Error::NotADatabase`] if the directory holds something else, or does not exist
     ///   and `create_if_missing` is off;
-    /// - [`Error::is_corruption`] errors (in [`Error::Manifest`], [`Error::Wal`],
-    ///   [`Error::Table`] or [`Error::Corruption`]) naming the damaged file and offset;
-    /// - an `UnsupportedVersion` inside those for files from a newer format;
-    /// - [`Error::Io`] and the I/O variants inside the others when the disk fails.
+    /// - [`Error::Corruption`] naming the damaged file and offset;
+    /// - [`Error::UnsupportedVersion`] for files from a newer format;
+    /// - [`Error::Io`] when the disk fails.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let inner = Arc::new(crate::recovery::open(path.as_ref(), options)?);
+        let shared = Arc::new(crate::recovery::open(path.as_ref(), options)?);
         let db = Db {
-            inner: Arc::clone(&inner),
+            shared: Arc::clone(&shared),
             threads: Mutex::new(Vec::new()),
         };
-        let spawn = |name: String, work: fn(&Arc<Inner>)| {
-            let worker = Arc::clone(&inner);
+        let spawn = |name: String, work: fn(&Arc<Shared>)| {
+            let worker = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(name)
                 .spawn(move || work(&worker))
                 .map_err(|e| Error::io(path.as_ref(), e))
         };
-        let mut threads = vec![spawn("ferris-flush".into(), Inner::flush_loop)?];
-        for i in 0..inner.options.compaction_threads.max(1) {
+        let mut threads = vec![spawn("ferris-flush".into(), Shared::flush_loop)?];
+        for i in 0..shared.env.options.compaction_threads.max(1) {
             threads.push(spawn(
                 format!("ferris-compact-{i}"),
-                Inner::compaction_loop,
+                Shared::compaction_loop,
             )?);
         }
-        if inner.options.idle_after.is_some() {
-            threads.push(spawn("ferris-idle".into(), Inner::idle_loop)?);
+        if shared.env.options.idle_after.is_some() {
+            threads.push(spawn("ferris-idle".into(), Shared::idle_loop)?);
         }
         *db.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
         Ok(db)
@@ -391,30 +244,31 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// - [`Error::Limit`] for an empty key, or a key or value over the limits;
-    /// - [`Error::Wal`] if the WAL write or fsync failed (the write is then not
-    ///   acknowledged, and the database is poisoned);
-    /// - [`Error::Poisoned`] after an earlier failure, or if this write was grouped with
-    ///   one that failed;
+    /// - [`Error::Limit`] for an empty key, or a key, value or batch over the limits;
+    /// - [`Error::Io`] if the WAL write or fsync failed (the write is then not
+    ///   acknowledged, and the database is poisoned; a write grouped with it gets the same
+    ///   error);
+    /// - [`Error::Poisoned`] after an earlier failure;
     /// - [`Error::Closed`] after [`Db::close`].
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
-        self.inner.check_writable()?;
+        self.shared.check_writable()?;
         batch.check_limits()?;
         if batch.is_empty() {
             return Ok(());
         }
-        let sync = self.inner.options.sync_writes;
-        self.inner.submit(Job::Write { batch, sync }).map(drop)
+        let sync = self.shared.env.options.sync_writes;
+        self.shared.submit(Job::Write { batch, sync }).map(drop)
     }
 
     /// The value of `key`, or `None` if it is not set.
     ///
     /// # Errors
     ///
-    /// [`Error::Table`] if a table read fails or finds damage; [`Error::Closed`].
+    /// [`Error::Corruption`] or [`Error::Io`] if a table read fails or finds damage;
+    /// [`Error::Closed`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
-        self.inner.get_at(key.as_ref(), snapshot)
+        let snapshot = self.shared.writes.visible();
+        self.shared.get_at(key.as_ref(), snapshot)
     }
 
     /// The entries whose keys lie in `bounds`, in key order; `.rev()` walks backwards.
@@ -434,9 +288,9 @@ impl Db {
     ///
     /// [`Error::Closed`]; read errors are yielded by the iterator.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
+        let snapshot = self.shared.writes.visible();
         let (lo, hi) = owned_bounds(&bounds);
-        self.inner.iter_at(snapshot, lo, hi)
+        self.shared.iter_at(snapshot, lo, hi)
     }
 
     /// The entries whose keys start with `prefix`, in key order.
@@ -445,9 +299,9 @@ impl Db {
     ///
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
-        let snapshot = self.inner.last_seq.load(Ordering::Acquire);
+        let snapshot = self.shared.writes.visible();
         let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.inner.iter_at(snapshot, lo, hi)
+        self.shared.iter_at(snapshot, lo, hi)
     }
 
     /// Every entry, in key order.
@@ -466,15 +320,15 @@ impl Db {
     ///
     /// [`Error::Closed`].
     pub fn snapshot(&self) -> Result<Snapshot<'_>> {
-        self.inner.check_open()?;
+        self.shared.check_open()?;
         let mut snapshots = self
-            .inner
+            .shared
             .snapshots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // Read under the registry lock, so a compaction that reads the registry sees this
         // snapshot before it could drop anything the snapshot needs.
-        let seq = self.inner.last_seq.load(Ordering::Acquire);
+        let seq = self.shared.writes.visible();
         *snapshots.entry(seq).or_default() += 1;
         Ok(Snapshot { db: self, seq })
     }
@@ -488,15 +342,17 @@ impl Db {
     /// [`Error::Poisoned`] if this or an earlier flush failed (the database then refuses
     /// writes until reopened); the errors of [`Db::write`].
     pub fn flush(&self) -> Result<()> {
-        self.inner.check_writable()?;
-        let target = self.inner.submit(Job::Freeze)?;
-        self.inner
-            .wait_until(&self.inner.flushed, |core| core.flushed_imm_id >= target)
+        self.shared.check_writable()?;
+        let target = self.shared.submit(Job::Freeze)?;
+        self.shared
+            .work
+            .wait_for(|s| (s.flushed >= target).then_some(()))
     }
 
-    /// Runs a full manual compaction and waits: flushes the memtable, then merges every
-    /// level down into the deepest one, dropping every version no snapshot can see and
-    /// every tombstone that hides nothing. Afterwards the data sits in one level.
+    /// Runs a full manual compaction and waits: flushes the memtable, then has the
+    /// strategy compact every level (the leveled and tiered strategies merge everything
+    /// down into the deepest level, dropping every version no snapshot can see and every
+    /// tombstone that hides nothing, so afterwards the data sits in one level).
     ///
     /// # Errors
     ///
@@ -505,9 +361,8 @@ impl Db {
         self.compact_inclusive(None)
     }
 
-    /// Like [`Db::compact`], but only for the tables holding keys in `bounds`: those are
-    /// merged down into the deepest level. Tables outside the range are left alone (a
-    /// table that straddles a bound is compacted whole).
+    /// Like [`Db::compact`], but only for the tables holding keys in `bounds` (a table
+    /// that straddles a bound is compacted whole).
     ///
     /// # Errors
     ///
@@ -532,18 +387,18 @@ impl Db {
 
     fn compact_inclusive(&self, range: Option<(Vec<u8>, Vec<u8>)>) -> Result<()> {
         self.flush()?;
-        let mut core = self.inner.lock_core();
-        // A manual compaction already queued is widened to cover both requests.
-        core.manual = Some(match (core.manual.take(), range) {
-            (None, range) => range,
-            (Some(None), _) | (Some(_), None) => None,
-            (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
+        let target = self.shared.work.update(|s| {
+            // A manual compaction already queued is widened to cover both requests.
+            s.manual = Some(match (s.manual.take(), range) {
+                (None, range) => range,
+                (Some(None), _) | (Some(_), None) => None,
+                (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
+            });
+            s.manual_done + 1
         });
-        let target = core.manual_done + 1;
-        drop(core);
-        self.inner.compaction_wanted.notify_all();
-        self.inner
-            .wait_until(&self.inner.compacted, |core| core.manual_done >= target)
+        self.shared
+            .work
+            .wait_for(|s| (s.manual_done >= target).then_some(()))
     }
 
     /// Makes every write acknowledged so far durable. Only needed with
@@ -551,41 +406,45 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Wal`] if the fsync fails (the database is then poisoned); [`Error::Closed`].
+    /// [`Error::Io`] if the fsync fails (the database is then poisoned); [`Error::Closed`].
     pub fn sync_wal(&self) -> Result<()> {
-        self.inner.check_writable()?;
-        self.inner.wal.sync().map_err(|e| {
-            self.inner.poison(&format!("a WAL sync failed: {e}"));
-            Error::Wal(e)
-        })
+        self.shared.check_writable()?;
+        let work = &self.shared.work;
+        self.shared
+            .writes
+            .wal
+            .sync()
+            .map_err(|e| work.poisoned_by(e.into()))
     }
 
     /// Counters and sizes; see [`Stats`].
     pub fn stats(&self) -> Stats {
-        let sv = self.inner.super_version();
+        let shared = &self.shared;
+        let sv = shared.versions.current();
         let levels = sv
             .version
             .levels
-            .iter()
+            .levels()
             .map(|files| LevelStats {
                 files: files.len(),
                 bytes: files.iter().map(|f| f.meta.size).sum(),
             })
             .collect();
-        let c = &self.inner.counters;
-        let wal = self.inner.wal.stats();
+        let c = &shared.stats;
+        let wal = shared.writes.wal.stats();
         let user = c.user_bytes.load(Ordering::Relaxed);
         let table = c.table_bytes.load(Ordering::Relaxed);
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
             levels,
             memtable_bytes: sv.mem.approximate_size() as u64,
-            immutable_memtables: sv.imms.len(),
+            immutable_memtables: sv.frozen.len(),
             immutable_memtable_bytes: sv
-                .imms
+                .frozen
                 .iter()
-                .map(|i| i.mem.approximate_size() as u64)
+                .map(|f| f.mem.approximate_size() as u64)
                 .sum(),
-            last_sequence: self.inner.last_seq.load(Ordering::Acquire),
+            last_sequence: shared.writes.visible(),
             user_bytes_written: user,
             wal_bytes_written: wal.file_bytes,
             table_bytes_written: table,
@@ -594,23 +453,29 @@ impl Db {
             } else {
                 (wal.file_bytes + table) as f64 / user as f64
             },
-            flushes: c.flushes.load(Ordering::Relaxed),
-            compactions: c.compactions.load(Ordering::Relaxed),
-            idle_flushes: c.idle_flushes.load(Ordering::Relaxed),
-            idle_compactions: c.idle_compactions.load(Ordering::Relaxed),
-            pending_compaction_bytes: self.inner.pending_compaction_bytes.load(Ordering::Relaxed),
-            compaction_bytes_read: c.compaction_bytes_read.load(Ordering::Relaxed),
-            slowdowns: c.slowdowns.load(Ordering::Relaxed),
-            stalls: c.stalls.load(Ordering::Relaxed),
-            stall_time: Duration::from_micros(c.stall_micros.load(Ordering::Relaxed)),
+            flushes: load(&c.flushes),
+            compactions: load(&c.compactions),
+            idle_flushes: load(&c.idle_flushes),
+            idle_compactions: load(&c.idle_compactions),
+            pending_compaction_bytes: shared.versions.pending_compaction_bytes(),
+            compaction_bytes_read: load(&c.compaction_bytes_read),
+            slowdowns: load(&c.slowdowns),
+            stalls: load(&c.stalls),
+            stall_time: Duration::from_micros(load(&c.stall_micros)),
             wal_syncs: wal.syncs,
-            block_cache: self.inner.block_cache.stats(),
+            block_cache: shared
+                .env
+                .read
+                .cache
+                .as_ref()
+                .map(|cache| cache.stats())
+                .unwrap_or_default(),
         }
     }
 
     /// The database's directory.
     pub fn path(&self) -> &Path {
-        &self.inner.dir
+        &self.shared.env.dir
     }
 
     /// Reads every live file back from the disk and checks every checksum in it: CURRENT,
@@ -623,33 +488,28 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`]; [`Error::Io`] (or an I/O variant inside the component errors)
-    /// when the disk fails. Damage is never an error here: it is in
-    /// [`VerifyReport::problems`](crate::VerifyReport::problems).
+    /// [`Error::Closed`]; [`Error::Io`] when the disk fails. Damage is never an error
+    /// here: it is in [`VerifyReport::problems`](crate::VerifyReport::problems).
     pub fn verify(&self) -> Result<crate::VerifyReport> {
-        crate::verify::verify(&self.inner)
+        crate::verify::verify(&self.shared)
     }
 
-    /// Shuts down cleanly: waits for writes in flight, stops the flush thread, seals and
-    /// syncs the WAL and releases the lock. Frozen memtables not yet flushed stay in the
-    /// WAL and are replayed by the next open. Every later call fails with
+    /// Shuts down cleanly: waits for writes in flight, stops the background threads, seals
+    /// and syncs the WAL and releases the lock. Frozen memtables not yet flushed stay in
+    /// the WAL and are replayed by the next open. Every later call fails with
     /// [`Error::Closed`]; closing twice is not an error. Dropping a `Db` closes it too.
     ///
     /// # Errors
     ///
-    /// [`Error::Wal`] if sealing the WAL fails. The database is closed all the same, and
+    /// [`Error::Io`] if sealing the WAL fails. The database is closed all the same, and
     /// the next open recovers whatever reached the disk.
     pub fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
+        let shared = &self.shared;
+        if shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.inner.write_queue.wait_idle();
-        self.inner.lock_core().shutting_down = true;
-        self.inner.flush_wanted.notify_all();
-        self.inner.flushed.notify_all();
-        self.inner.compaction_wanted.notify_all();
-        self.inner.compacted.notify_all();
-        self.inner.idle_wake.notify_all();
+        shared.writes.wait_idle();
+        shared.work.update(|s| s.shutting_down = true);
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for handle in threads {
@@ -657,13 +517,13 @@ impl Db {
                 tracing::error!("a background thread panicked");
             }
         }
-        let result = self.inner.wal.close().map_err(Error::from);
-        self.inner
+        let result = shared.writes.wal.close().map_err(Error::from);
+        shared
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        tracing::info!(dir = %self.inner.dir.display(), "closed");
+        tracing::info!(dir = %shared.env.dir.display(), "closed");
         result
     }
 }
@@ -692,7 +552,7 @@ impl Snapshot<'_> {
     ///
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.db.inner.get_at(key.as_ref(), self.seq)
+        self.db.shared.get_at(key.as_ref(), self.seq)
     }
 
     /// The entries in `bounds` as they were when the snapshot was taken.
@@ -702,7 +562,7 @@ impl Snapshot<'_> {
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
         let (lo, hi) = owned_bounds(&bounds);
-        self.db.inner.iter_at(self.seq, lo, hi)
+        self.db.shared.iter_at(self.seq, lo, hi)
     }
 
     /// The entries starting with `prefix` as they were when the snapshot was taken.
@@ -712,7 +572,7 @@ impl Snapshot<'_> {
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.db.inner.iter_at(self.seq, lo, hi)
+        self.db.shared.iter_at(self.seq, lo, hi)
     }
 
     /// Every entry as of the snapshot.
@@ -734,7 +594,7 @@ impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
         let mut snapshots = self
             .db
-            .inner
+            .shared
             .snapshots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);

@@ -1,55 +1,41 @@
-//! The engine's error type.
+//! The engine's error type, on the vocabulary every component shares.
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use ferris_core::{Corruption, IoError, UnsupportedVersion};
 
 /// Everything that can go wrong in a [`Db`](crate::Db).
 ///
-/// Damage on disk is always told apart from a failing disk: [`Error::is_corruption`] looks
-/// through the wrapped component errors.
-#[derive(Debug, thiserror::Error)]
+/// Damage on disk ([`Error::Corruption`]) is always told apart from a failing disk
+/// ([`Error::Io`]), whichever component found it: the WAL, a table, the manifest or the
+/// engine itself report them with the same types.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The file system failed on `path`.
-    #[error("i/o error on {}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    /// The file system failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
-    /// Bytes on disk are not what was written, found by the engine itself (a WAL record
-    /// that is not a write batch, a table whose contents disagree with the manifest).
-    #[error("corruption in {} at offset {offset}: {reason}", file.display())]
-    Corruption {
-        /// The damaged file.
-        file: PathBuf,
-        /// Byte offset of the damage within the file.
-        offset: u64,
-        /// What was found.
-        reason: String,
-    },
+    /// Bytes on disk are not what was written: the file, the offset and what was found.
+    #[error(transparent)]
+    Corruption(#[from] Corruption),
 
-    /// The write-ahead log failed, or is damaged.
-    #[error("write-ahead log: {0}")]
-    Wal(#[from] ferris_wal::Error),
+    /// A file was written by a newer format version than this build reads.
+    #[error(transparent)]
+    UnsupportedVersion(#[from] UnsupportedVersion),
 
-    /// A table file failed to read, or is damaged.
-    #[error("table: {0}")]
-    Table(#[from] ferris_sstable::Error),
-
-    /// The manifest or CURRENT failed to read or write, or is damaged. (No `From`: the
-    /// manifest's error is `ferris_core::Error`, as the table's is, so call sites say
-    /// which of the two it came from.)
-    #[error("manifest: {0}")]
-    Manifest(#[source] ferris_manifest::Error),
-
-    /// A key or value breaks a limit: empty, or longer than
-    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) / [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN).
+    /// A key, value or batch breaks a limit: an empty key, or longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) / [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN), or a
+    /// batch over [`MAX_BATCH_LEN`](crate::MAX_BATCH_LEN).
     #[error(transparent)]
     Limit(#[from] ferris_core::LimitError),
+
+    /// A component was used against its contract (a bug in a component plugged in through
+    /// [`Options`](crate::Options), reported instead of a panic).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 
     /// Another `Db` (in this process or another) has the database open.
     #[error("{} is locked: another process (or another Db in this one) has the database open", path.display())]
@@ -69,7 +55,7 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error (`ReadOnlyFilesystem` or `PermissionDenied`).
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
 
     /// The directory holds something that is not a FerrisDB database.
@@ -81,13 +67,14 @@ pub enum Error {
         reason: String,
     },
 
-    /// An earlier write, flush or manifest update failed, so the database refuses writes
-    /// until it is reopened: whether that write reached the disk is unknown, and only
-    /// recovery can tell.
-    #[error("the database is poisoned by an earlier failure ({reason}); reopen it")]
+    /// An earlier write, flush, compaction or manifest update failed, so the database
+    /// refuses writes until it is reopened: whether that write reached the disk is
+    /// unknown, and only recovery can tell. The failure is the [`source`](std::error::Error::source).
+    #[error("the database is poisoned by an earlier failure; reopen it")]
     Poisoned {
-        /// The failure.
-        reason: String,
+        /// The failure that poisoned the database.
+        #[source]
+        source: Arc<Error>,
     },
 
     /// The database was closed.
@@ -97,10 +84,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io(IoError::new(path, source))
     }
 
     /// [`Error::ReadOnly`] when the file system refused a write for want of permission
@@ -111,7 +95,7 @@ impl Error {
             io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
                 Error::ReadOnly {
                     path: path.into(),
-                    source,
+                    source: Arc::new(source),
                 }
             }
             _ => Error::io(path, source),
@@ -120,12 +104,46 @@ impl Error {
 
     /// True when bytes on disk are damaged, whichever component found it.
     pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corruption(_))
+    }
+
+    /// The failure behind the error: itself, or for [`Error::Poisoned`] the failure that
+    /// poisoned the database.
+    pub fn root(&self) -> &Error {
         match self {
-            Error::Corruption { .. } => true,
-            Error::Wal(e) => e.is_corruption(),
-            Error::Table(e) => e.is_corruption(),
-            Error::Manifest(e) => e.is_corruption(),
-            _ => false,
+            Error::Poisoned { source } => source.root(),
+            other => other,
+        }
+    }
+}
+
+impl From<ferris_core::Error> for Error {
+    fn from(e: ferris_core::Error) -> Error {
+        match e {
+            ferris_core::Error::Io(e) => Error::Io(e),
+            ferris_core::Error::Corruption(c) => Error::Corruption(c),
+            ferris_core::Error::UnsupportedVersion(v) => Error::UnsupportedVersion(v),
+            ferris_core::Error::InvalidInput(reason) => Error::InvalidInput(reason),
+            other => Error::InvalidInput(other.to_string()),
+        }
+    }
+}
+
+impl From<ferris_wal::Error> for Error {
+    fn from(e: ferris_wal::Error) -> Error {
+        use ferris_wal::Error as W;
+        match e {
+            W::Io(e) => Error::Io(e),
+            W::Corruption(c) => Error::Corruption(c),
+            W::UnsupportedVersion(v) => Error::UnsupportedVersion(v),
+            W::Other(e) => e.into(),
+            W::Closed => Error::Closed,
+            // The engine refuses writes before its WAL could refuse them, so a WAL that is
+            // poisoned speaks of the failure the engine has already met.
+            W::Poisoned { cause } => Error::Poisoned {
+                source: Arc::new(Error::from((*cause).clone())),
+            },
+            other => Error::InvalidInput(other.to_string()),
         }
     }
 }

@@ -17,14 +17,14 @@ use std::time::{Duration, Instant};
 
 use ferris_core::SeqNo;
 
-use crate::db::Inner;
+use crate::db::Shared;
 use crate::write::Job;
 
-impl Inner {
+impl Shared {
     /// The idle thread's loop, started when `Options::idle_after` is set: once the last
     /// sequence number has not moved for `idle_after`, do the idle work for it, once.
-    pub(crate) fn idle_loop(self: &Arc<Inner>) {
-        let Some(idle_after) = self.options.idle_after else {
+    pub(crate) fn idle_loop(self: &Arc<Shared>) {
+        let Some(idle_after) = self.env.options.idle_after else {
             return;
         };
         // A zero period would spin; a millisecond is as good as zero to anyone.
@@ -33,35 +33,28 @@ impl Inner {
         // published since then. A change is noticed at the next sample, so the quiet is
         // measured from that sample and idle work begins between `idle_after` and twice
         // that after the last write.
-        let mut seen = self.last_seq.load(Ordering::Acquire);
+        let mut seen = self.writes.visible();
         let mut since = Instant::now();
         // The sequence number the idle work was last done for: not again until it moves.
         let mut done: Option<SeqNo> = None;
-        let mut core = self.lock_core();
         loop {
-            if core.shutting_down {
-                return;
-            }
-            let now = self.last_seq.load(Ordering::Acquire);
+            let now = self.writes.visible();
             if now != seen {
                 (seen, since) = (now, Instant::now());
             }
             let quiet = since.elapsed();
-            let wait = if done == Some(seen) || core.poisoned.is_some() {
+            let wait = if done == Some(seen) || self.work.is_poisoned() {
                 idle_after
             } else if quiet >= idle_after {
-                drop(core);
                 self.idle_work(seen);
                 done = Some(seen);
-                core = self.lock_core();
                 continue;
             } else {
                 idle_after - quiet
             };
-            core = match self.idle_wake.wait_timeout(core, wait) {
-                Ok((core, _)) => core,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            if !self.work.sleep(wait) {
+                return;
+            }
         }
     }
 
@@ -69,17 +62,17 @@ impl Inner {
     /// mark the database idle at `seq` so the compaction threads ask the strategy with an
     /// idle view until it says there is nothing to do, or a write arrives.
     fn idle_work(&self, seq: SeqNo) {
-        let sv = self.super_version();
+        let sv = self.versions.current();
         let flush = !sv.mem.is_empty();
         tracing::info!(
             last_sequence = seq,
             flush,
-            frozen = sv.imms.len(),
+            frozen = sv.frozen.len(),
             "no writes for a while: flushing and compacting with idle I/O"
         );
         drop(sv);
         if flush {
-            self.counters.idle_flushes.fetch_add(1, Ordering::Relaxed);
+            self.stats.idle_flushes.fetch_add(1, Ordering::Relaxed);
         }
         // The same freeze `Db::flush` queues: it waits its turn behind any writer, rotates
         // the WAL, and hands the memtable to the flush thread, which retires the segments
@@ -89,16 +82,13 @@ impl Inner {
         let flushed = self
             .check_writable()
             .and_then(|()| self.submit(Job::Freeze))
-            .and_then(|target| {
-                self.wait_until(&self.flushed, |core| core.flushed_imm_id >= target)
-            });
+            .and_then(|target| self.work.wait_for(|s| (s.flushed >= target).then_some(())));
         if let Err(e) = flushed {
             // Shutting down, or a failure that has already poisoned the database and been
             // logged by whoever met it: either way there is nothing idle to do.
             tracing::debug!(error = %e, "idle work stopped");
             return;
         }
-        self.lock_core().idle_seq = Some(seq);
-        self.compaction_wanted.notify_all();
+        self.work.update(|s| s.idle_seq = Some(seq));
     }
 }

@@ -46,6 +46,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The parts, and the traits between them
+//!
+//! The engine wires components it does not know by name. Three are chosen in
+//! [`Options`], each through the trait it is used by, with FerrisDB's own as defaults:
+//!
+//! | trait | default | what the engine asks of it |
+//! |---|---|---|
+//! | [`MemtableFactory`] / `ferris_core::Memtable` | the skip list (`ferris-memtable`) | apply a batch, a lookup at a sequence number, an iterator, a size |
+//! | [`TableFormat`] (`ferris-table`) | sorted tables (`ferris-sstable`) | write a table from sorted entries; open one for lookups, iteration and verification |
+//! | [`Strategy`] (`ferris-compaction`) | leveled compaction | what to compact next, and how hard to hold writes back |
+//!
+//! Every sorted source, memtable or table, is read through one iterator contract
+//! (`ferris_core::iter::InternalIterator`), merged by the same `MergingIterator`, and a
+//! reader's view of a merge is `ferris_core::iter::UserIter`; a compaction's is
+//! `ferris_compaction::CompactionIterator`. `docs/concepts/swapping-components.md` walks
+//! through plugging in a memtable of your own.
+//!
+//! Inside, the database is a handful of parts with one job each, shared by the [`Db`]
+//! handle and the background threads:
+//!
+//! - the **version set** (`src/versions.rs`): the live tables of each level, the manifest
+//!   that records them, and the *super version* every read pins; one
+//!   `install_edit`, used by flushes, compactions and recovery alike, is the only way the
+//!   set of live tables changes;
+//! - the **write controller** (`src/write.rs`): the queue of writers, group commit, the
+//!   WAL, flow control and memtable freezes, and the sequence number reads see;
+//! - **background work** (`src/work.rs`): what the flush and compaction threads do next,
+//!   and the one place every thread waits, on one condition variable; it holds the
+//!   **poison**, which refuses writes after a failure, keeps that failure as the
+//!   [`Error::Poisoned`] error's source, and wakes every waiter when set;
+//! - the flush thread (`src/flush.rs`), the compaction threads (`src/compaction.rs`) and
+//!   the idle thread (`src/idle.rs`), each a loop over those parts; recovery
+//!   (`src/recovery.rs`) builds them; `Db::verify` (`src/verify.rs`) reads them.
+//!
 //! ## The write path, step by step
 //!
 //! 1. **Queue.** [`Db::write`] checks the batch (no empty key, no key over
@@ -103,16 +137,18 @@
 //!
 //! Flushes add overlapping level-0 tables; compaction threads
 //! ([`Options::compaction_threads`], `src/compaction.rs`) keep the levels in shape. Each
-//! asks the configured strategy ([`Options::compaction_strategy`]: `Leveled` by default,
-//! or `Tiered`; each a pure function of the levels) what to do, marks the chosen tables busy, and then:
+//! asks the strategy ([`Options::compaction_strategy`]: `ferris_compaction::Leveled` by
+//! default; also `Tiered`, `ferris_fifo::Fifo` or your own, each a pure function of the
+//! levels) what to do, marks the chosen tables busy, and then:
 //!
-//! 1. merges the inputs with the same heap merger scans use, keeping for each user key
-//!    only the newest version in each *snapshot stripe* (versions no live snapshot
-//!    separates: only the newest of them can ever be read), and dropping a tombstone
-//!    when nothing older can exist below the output level and no snapshot predates it;
-//! 2. writes the output tables, cut at [`CompactionOptions::target_file_size`] or when
-//!    one overlaps too much of the next level, and only between user keys, so the tables
-//!    of a level never share a key;
+//! 1. merges the inputs (a `MergingIterator` over their iterators) through
+//!    `ferris_compaction`'s `CompactionIterator`, which keeps for each user key only the
+//!    newest version in each *snapshot stripe* (versions no live snapshot separates: only
+//!    the newest of them can ever be read), and drops a tombstone when nothing older can
+//!    exist below the output level and no snapshot predates it;
+//! 2. writes the output tables where `ferris_compaction`'s `OutputCuts` ends them: at
+//!    [`CompactionOptions::target_file_size`] or when one overlaps too much of the next
+//!    level, and only between user keys, so the tables of a level never share a key;
 //! 3. records the inputs removed and the outputs added as **one** version edit, fsync'd
 //!    to the manifest: a crash leaves either the inputs or the outputs live, never half of
 //!    each; then installs the new version. The inputs are deleted once no reader holds
@@ -127,16 +163,18 @@
 //! kind.
 //!
 //! A table with nothing to merge with below it just moves down a level (an edit, no
-//! rewrite). Writes slow down by a millisecond per group when level 0 reaches
-//! [`CompactionOptions::l0_slowdown_trigger`] tables, and stop (counted in
+//! rewrite), and a strategy may drop whole tables (tables of only tombstones hiding
+//! nothing, or a FIFO strategy's oldest). How hard writes are held back is the
+//! strategy's call too (`Strategy::write_pressure`, judged once per new version): the
+//! leveled and tiered strategies slow writes down by a millisecond per group when level 0
+//! reaches [`CompactionOptions::l0_slowdown_trigger`] tables, and stop them (counted in
 //! [`Stats::stalls`]) at [`CompactionOptions::l0_stop_trigger`] until compaction catches
-//! up. The same two thresholds apply to the strategy's estimate of the bytes compaction
-//! still has to rewrite ([`CompactionOptions::soft_pending_compaction_bytes`] and
+//! up; the same two thresholds apply to their estimate of the bytes compaction still has
+//! to rewrite ([`CompactionOptions::soft_pending_compaction_bytes`] and
 //! [`CompactionOptions::hard_pending_compaction_bytes`], shown in
-//! [`Stats::pending_compaction_bytes`]). [`Db::compact`] flushes and then merges every
-//! level down into the deepest one; [`Db::compact_range`] does the same for a key range.
-//! [`Options::compaction_strategy`] picks leveled (the default) or size-tiered
-//! compaction.
+//! [`Stats::pending_compaction_bytes`]). [`Db::compact`] flushes and then asks the
+//! strategy for a manual compaction (the leveled and tiered strategies merge every level
+//! down into the deepest one); [`Db::compact_range`] does the same for a key range.
 //!
 //! ## Idle work
 //!
@@ -165,22 +203,23 @@
 //! active memtable, the frozen ones, and the `Version` (the live tables per level), all
 //! behind one `Arc`. [`Db::get`] asks them in order, newest first, and stops at the first
 //! answer, a value or a tombstone: the memtable, the frozen memtables, the level-0 tables
-//! newest first (each asks its bloom filter before reading a block), then each deeper
-//! level's one table whose key range holds the key.
+//! newest first (the default format asks its bloom filter before reading a block), then
+//! each deeper level's one table whose key range holds the key.
 //!
-//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges its sources with a binary
-//! heap (`src/iter.rs`): each step yields the smallest internal key among them. The sources
-//! are the memtables (through cursors that hold their place in the skip list), each level-0
-//! table whose key range meets the scan's, and one `LevelSource` per deeper level, which
-//! opens only the table under its position and moves to the next one at its end (LevelDB's
-//! two-level iterator): a seek costs one table per level, not one per table. On top of the
-//! merge, [`DbIter`] skips versions newer than its sequence number, yields only the newest
-//! remaining version of each user key, and hides keys whose newest version is a tombstone.
-//! After eight unwanted versions of one key in a row (a hot key, overwritten thousands of
-//! times) it seeks past the rest instead of stepping over each, as RocksDB does. Going
-//! backwards, a key's versions arrive oldest first, so the iterator collects them and keeps
-//! the newest visible one (past eight, it looks that one up directly). The two ends use two
-//! mergers and stop when they meet.
+//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges its sources with
+//! `ferris_core::iter::MergingIterator`, a binary heap (`src/iter.rs` chooses the
+//! sources): each step yields the smallest internal key among them. The sources are the
+//! memtables' iterators, each level-0 table whose key range meets the scan's, and one
+//! `ConcatIterator` per deeper level, which opens only the table under its position and
+//! moves to the next one at its end (LevelDB's two-level iterator): a seek costs one table
+//! per level, not one per table. On top of the merge, `UserIter` (behind [`DbIter`]) skips
+//! versions newer than its sequence number, yields only the newest remaining version of
+//! each user key, and hides keys whose newest version is a tombstone. After eight unwanted
+//! versions of one key in a row (a hot key, overwritten thousands of times) it seeks past
+//! the rest instead of stepping over each, as RocksDB does. Going backwards, a key's
+//! versions arrive oldest first, so the iterator collects them and keeps the newest
+//! visible one (past eight, it seeks to that one directly). The two ends use two merges
+//! and stop when they meet.
 //!
 //! A table file is deleted only when no `Version` lists it and no iterator holds it: each
 //! is an `Arc`, and the last one dropped deletes the file once an edit has removed it.
@@ -201,13 +240,15 @@
 //!    tail (what a power cut leaves) is dropped; corruption anywhere else is an error
 //!    naming the file and offset (see [`Options::wal_recovery_mode`] for the lenient modes).
 //! 4. Write a fresh manifest holding one snapshot edit, fsync it, switch `CURRENT`.
-//! 5. Delete leftovers: old manifests, temporaries, tables no version lists, flushed WAL
-//!    segments. Then start a new WAL segment. The replayed segments normally stay until
-//!    the recovered memtable is flushed; but when there was nothing to replay, when four
-//!    or more segments were replayed (each open starts one, so a tool that opens the
-//!    database for one write at a time would otherwise pile them up), or when a lenient
-//!    recovery mode skipped damage, the recovered memtable is written to a level-0 table
-//!    during the open and every replayed segment is retired.
+//!    Leftovers (old manifests, temporaries, tables no version lists, flushed WAL
+//!    segments) were deleted before anything new was written. Then start a new WAL
+//!    segment.
+//! 5. The replayed segments normally stay until the recovered memtable is flushed; but
+//!    when there was nothing to replay, when four or more segments were replayed (each
+//!    open starts one, so a tool that opens the database for one write at a time would
+//!    otherwise pile them up), or when a lenient recovery mode skipped damage, the
+//!    recovered memtable is frozen and flushed during the open, by the flush thread's own
+//!    code, and every replayed segment is retired.
 //!
 //! ## Checking the files
 //!
@@ -274,16 +315,19 @@ mod iter;
 mod options;
 mod recovery;
 mod verify;
-mod version;
+mod versions;
+mod work;
 mod write;
 
 pub use bytes::Bytes;
 pub use db::{Db, LevelStats, Snapshot, Stats};
-pub use error::{Error, Result};
-pub use ferris_compaction::CompactionOptions;
-pub use ferris_core::{LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
-pub use ferris_sstable::Compression;
+pub use error::{Corruption, Error, IoError, Result, UnsupportedVersion};
+pub use ferris_compaction::{CompactionOptions, Strategy};
+pub use ferris_core::{
+    LimitError, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, MemtableFactory, WriteBatch,
+};
+pub use ferris_table::{Compression, TableFormat};
 pub use ferris_wal::RecoveryMode;
 pub use iter::DbIter;
-pub use options::{CompactionStrategy, FlushPriority, Options};
+pub use options::{FlushPriority, Options};
 pub use verify::{FileCheck, FileKind, Problem, VerifyReport};

@@ -1,33 +1,13 @@
-//! How a database is opened.
+//! How a database is opened, and which components it is built from.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferris_compaction::{CompactionOptions, Strategy};
+use ferris_core::MemtableFactory;
 use ferris_fs::{FileSystem, StdFs};
-use ferris_sstable::Compression;
+use ferris_table::{Compression, TableFormat, TableOptions};
 use ferris_wal::RecoveryMode;
-
-/// The compaction strategies to choose from; see `ferris-compaction`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum CompactionStrategy {
-    /// Leveled compaction ([`ferris_compaction::Leveled`]): the lowest space and read
-    /// amplification, the highest write amplification.
-    #[default]
-    Leveled,
-    /// Size-tiered compaction ([`ferris_compaction::Tiered`], default settings): much
-    /// less rewriting, more runs to read and more space held between merges.
-    Tiered,
-}
-
-impl CompactionStrategy {
-    pub(crate) fn build(self) -> Box<dyn ferris_compaction::Strategy> {
-        match self {
-            CompactionStrategy::Leveled => Box::new(ferris_compaction::Leveled),
-            CompactionStrategy::Tiered => Box::new(ferris_compaction::Tiered::default()),
-        }
-    }
-}
 
 /// Whether a compaction steps aside while a flush writes its table; see
 /// [`Options::flush_priority`].
@@ -68,6 +48,14 @@ impl FlushPriority {
 /// options.sync_writes = false; // RocksDB's default: durable at the next sync_wal()
 /// options.write_buffer_size = 8 << 20;
 /// ```
+///
+/// # Components
+///
+/// Three parts of the engine are chosen here, each through the trait it is used by, with
+/// FerrisDB's own as the defaults: [`Options::memtable`] (a
+/// [`MemtableFactory`]), [`Options::table_format`] (a [`TableFormat`]) and
+/// [`Options::compaction_strategy`] (a [`Strategy`]). Anything implementing those traits
+/// can be plugged in; `docs/concepts/swapping-components.md` walks through it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
@@ -84,25 +72,36 @@ pub struct Options {
     /// Frozen memtables that may wait for the flush thread before writers stall (default
     /// 2). Memory for memtables stays under about `(1 + this) * write_buffer_size`.
     pub max_immutable_memtables: usize,
-    /// Bytes of decompressed data blocks kept in the block cache (default 64 MiB).
+    /// Bytes of decoded blocks kept in the block cache, shared by every table (default
+    /// 64 MiB).
     pub block_cache_size: u64,
     /// Target data block size in tables (default 4 KiB).
     pub block_size: usize,
     /// Bloom filter bits per key in tables (default 10, about 1% false positives); 0 turns
-    /// filters off.
+    /// filters off. Formats without filters ignore it.
     pub bloom_bits_per_key: usize,
-    /// Table block compression (default none).
+    /// Table block compression (default none). Formats without compression ignore it.
     pub compression: Compression,
     /// A WAL segment is sealed and a new one started at this size (default 64 MiB).
     pub wal_segment_size: u64,
     /// The manifest is rewritten as a fresh snapshot once it grows past this (default
     /// 4 MiB).
     pub max_manifest_size: u64,
-    /// When compaction runs, and the write slowdown and stop thresholds on level 0 (see
-    /// [`CompactionOptions`](ferris_compaction::CompactionOptions)).
-    pub compaction: ferris_compaction::CompactionOptions,
-    /// Which compaction strategy runs (default [`CompactionStrategy::Leveled`]).
-    pub compaction_strategy: CompactionStrategy,
+    /// When compaction runs, and the write slowdown and stop thresholds (see
+    /// [`CompactionOptions`]).
+    pub compaction: CompactionOptions,
+    /// The compaction strategy (default [`ferris_compaction::Leveled`]; also
+    /// [`ferris_compaction::Tiered`], `ferris_fifo::Fifo`, or your own [`Strategy`]). It
+    /// decides what to compact, and how hard writes are held back while compaction
+    /// catches up.
+    pub compaction_strategy: Arc<dyn Strategy>,
+    /// Makes the memtables (default the lock-free skip list,
+    /// [`ferris_memtable::SkipListFactory`]).
+    pub memtable: Arc<dyn MemtableFactory>,
+    /// The table format flushes and compactions write (default
+    /// [`ferris_sstable::SstableFormat`]). A database must be reopened with the format it
+    /// was written with.
+    pub table_format: Arc<dyn TableFormat>,
     /// Background compaction threads (default 1).
     pub compaction_threads: usize,
     /// Whether a compaction pauses while a flush writes its table (default
@@ -111,15 +110,9 @@ pub struct Options {
     /// A flush is what frees a frozen memtable and lets writers stalled on full memtables
     /// go on; until it ends, the frozen memtable and the new one filling behind it are both
     /// in memory. When a compaction shares the flush's core, the flush takes longer, and so
-    /// does that overlap: flushes of a 64 MiB memtable on the 2-core bench machine took
-    /// about 110 ms alone and 300 ms or more beside a compaction. A compaction that steps
-    /// aside (it checks as it starts and every thousand entries or so) is delayed by the
-    /// flush's length, a tenth of a second or two. On the 2-core bench machine, three alternating rounds of a
-    /// 10M-key random fill (`ferris-dbbench --num 10000000 --workloads fillrandom`)
-    /// peaked at 215, 208 and 209 MiB with compactions stepping aside against 228, 227
-    /// and 216 MiB without (RocksDB in the same rounds: 217, 211 and 210 MiB); the fill
-    /// times, 24.9 to 27.7 s against 23.2 to 28.8 s, were within the runs' noise
-    /// (2026-12-05).
+    /// does that overlap. A compaction that steps aside (it checks as it starts and every
+    /// thousand entries or so) is delayed by the flush's length, a tenth of a second or
+    /// two. `docs/benchmarks.md` has what it measured.
     pub flush_priority: FlushPriority,
     /// Once no write has arrived for this long, the database tidies up with its idle I/O
     /// (default 5 s; `None` turns it off): it flushes the memtable, so the WAL segments
@@ -143,7 +136,19 @@ pub struct Options {
     pub file_system: Arc<dyn FileSystem>,
 }
 
+impl Options {
+    /// The hints the table format is given for every table it writes.
+    pub(crate) fn table_options(&self) -> TableOptions {
+        let mut t = TableOptions::default();
+        t.block_size = self.block_size;
+        t.bloom_bits_per_key = self.bloom_bits_per_key;
+        t.compression = self.compression;
+        t
+    }
+}
+
 impl Default for Options {
+    /// FerrisDB's own components, and the settings `docs/benchmarks.md` measures.
     fn default() -> Self {
         Options {
             create_if_missing: true,
@@ -156,8 +161,10 @@ impl Default for Options {
             compression: Compression::None,
             wal_segment_size: 64 << 20,
             max_manifest_size: 4 << 20,
-            compaction: ferris_compaction::CompactionOptions::default(),
-            compaction_strategy: CompactionStrategy::Leveled,
+            compaction: CompactionOptions::default(),
+            compaction_strategy: Arc::new(ferris_compaction::Leveled),
+            memtable: Arc::new(ferris_memtable::SkipListFactory),
+            table_format: Arc::new(ferris_sstable::SstableFormat),
             compaction_threads: 1,
             flush_priority: FlushPriority::Auto,
             idle_after: Some(Duration::from_secs(5)),

@@ -3,23 +3,24 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use ferris_core::WriteBatch;
 use ferris_fs::FileSystem;
 use ferris_manifest::{
-    CURRENT_TMP, LevelState, ManifestWriter, parse_manifest_file_name, read_current, replay,
-    write_current,
+    CURRENT, CURRENT_TMP, LevelState, manifest_file_name, parse_manifest_file_name, read_current,
+    replay,
 };
-use ferris_memtable::SkipListMemtable as Memtable;
-use ferris_sstable::{BlockCache, ReadOptions};
+use ferris_table::{BlockCache, ReadOptions, TableFormat};
 use ferris_wal::format::{parse_segment_file_name, segment_path};
 use ferris_wal::{RecoveryEvent, RecoveryOptions, Wal, WalOptions, WalRecovery};
 
-use crate::db::{Core, Inner};
+use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::flush::{TableSink, write_table};
 use crate::options::Options;
-use crate::version::{SuperVersion, Version, parse_table_name};
+use crate::versions::{Env, VersionSet, open_version};
+use crate::work::Work;
+use crate::write::Writes;
 
 /// The lock file's name.
 pub(crate) const LOCK: &str = "LOCK";
@@ -27,30 +28,8 @@ pub(crate) const LOCK: &str = "LOCK";
 /// Open flushes what it replayed once this many WAL segments needed replay.
 const MAX_REPLAYED_SEGMENTS: usize = 4;
 
-struct Ctx {
-    fs: Arc<dyn FileSystem>,
-    dir: PathBuf,
-    options: Options,
-    read_options: ReadOptions,
-}
-
-impl TableSink for Ctx {
-    fn fs(&self) -> &Arc<dyn FileSystem> {
-        &self.fs
-    }
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-    fn read_options(&self) -> &ReadOptions {
-        &self.read_options
-    }
-    fn options(&self) -> &Options {
-        &self.options
-    }
-}
-
-pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
-    let fs = options.file_system.clone();
+pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
+    let fs = Arc::clone(&options.file_system);
     let exists = fs.exists(dir).map_err(|e| Error::io(dir, e))?;
     if !exists {
         if !options.create_if_missing {
@@ -72,61 +51,59 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
         },
         _ => Error::io_on_open(&lock_path, e),
     })?;
-
-    let block_cache = Arc::new(BlockCache::new(options.block_cache_size));
-    let ctx = Ctx {
-        fs: fs.clone(),
+    let env = Env {
+        read: ReadOptions::with_cache(Arc::new(BlockCache::new(options.block_cache_size))),
+        fs,
         dir: dir.to_path_buf(),
-        read_options: ReadOptions::with_cache(block_cache.clone()),
         options,
     };
 
-    let current = read_current(&*fs, dir).map_err(Error::Manifest)?;
+    let current = read_current(&*env.fs, dir)?;
     let mut torn_manifest = None;
     let mut state = match current {
         Some(number) => {
-            let replayed = replay(&*fs, dir, number).map_err(Error::Manifest)?;
+            let replayed = replay(&*env.fs, dir, number)?;
             for event in &replayed.events {
                 tracing::warn!(?event, "manifest recovery tolerated a torn last edit");
                 if let RecoveryEvent::TornTail { offset, .. } = event {
-                    let path = dir.join(ferris_manifest::manifest_file_name(number));
-                    torn_manifest = Some((path, *offset));
+                    torn_manifest = Some((env.path(manifest_file_name(number)), *offset));
                 }
             }
             replayed.state
         }
         None => {
-            check_empty(&*fs, dir)?;
+            check_empty(&env, dir)?;
             tracing::info!(dir = %dir.display(), "creating a new database");
             LevelState::default()
         }
     };
     // Before anything is deleted: the state replayed must be one the files on disk can
     // back, or removing "leftovers" below would destroy what a damaged edit described.
-    check_needed_files(&*fs, dir, &state, torn_manifest)?;
+    check_needed_files(&env, &state, torn_manifest)?;
     // Leftovers go before anything new is written: a crash can leave files under numbers
     // the manifest never recorded as used (a table written but not yet in an edit, a new
     // manifest CURRENT was not yet switched to), and this open is about to hand those
     // numbers out again.
-    remove_leftovers(&*fs, dir, &state, current)?;
-    let version = Version::open(&fs, dir, &state, &ctx.read_options)?;
+    remove_leftovers(&env, &state, current)?;
+    let version = open_version(&env, &state)?;
 
     // Replay the WAL segments the manifest says are not yet in tables.
     let mut recovery_options = RecoveryOptions::default();
-    recovery_options.mode = ctx.options.wal_recovery_mode;
+    recovery_options.mode = env.options.wal_recovery_mode;
     recovery_options.min_segment_id = state.log_number;
-    let mut recovery = WalRecovery::open(fs.clone(), dir, recovery_options)?;
-    let mem = Arc::new(Memtable::new());
-    let mut last_seq = state.last_sequence;
+    let mut recovery = WalRecovery::open(Arc::clone(&env.fs), dir, recovery_options)?;
+    let mem = env.options.memtable.create();
     while let Some(record) = recovery.next_record()? {
-        let batch = WriteBatch::decode(&record.data).map_err(|e| Error::Corruption {
-            file: segment_path(dir, record.segment_id),
-            offset: record.offset,
-            reason: format!("a WAL record is not a write batch: {e}"),
+        let batch = WriteBatch::decode(&record.data).map_err(|e| {
+            Error::Corruption(ferris_core::Corruption::new(
+                segment_path(dir, record.segment_id),
+                record.offset,
+                format!("a WAL record is not a write batch: {e}"),
+            ))
         })?;
         mem.apply(batch.iter());
         if let Some(last) = batch.last_seq() {
-            last_seq = last_seq.max(last);
+            state.last_sequence = state.last_sequence.max(last);
         }
     }
     let report = recovery.finish();
@@ -138,10 +115,40 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     tracing::info!(
         records = report.records,
         segments = report.segment_ids.len(),
-        last_seq,
+        last_seq = state.last_sequence,
         "replayed the WAL"
     );
-    state.last_sequence = last_seq;
+
+    // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
+    let last_seq = state.last_sequence;
+    let versions = VersionSet::create(&env, state, version, mem)?;
+    if let Some(old) = current {
+        let path = env.path(manifest_file_name(old));
+        env.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+        env.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut wal_options = WalOptions::default();
+    wal_options.segment_size = env.options.wal_segment_size;
+    let wal = Wal::create(
+        Arc::clone(&env.fs),
+        dir,
+        report.next_segment_id,
+        wal_options,
+    )?;
+    let flush_first = env
+        .options
+        .flush_priority
+        .resolve(env.options.compaction_threads);
+    let shared = Shared {
+        env,
+        versions,
+        writes: Writes::new(wal, last_seq),
+        work: Work::new(flush_first),
+        snapshots: Default::default(),
+        stats: Default::default(),
+        closed: AtomicBool::new(false),
+        lock: std::sync::Mutex::new(Some(lock)),
+    };
 
     // The recovered memtable is written to a table at once, and every replayed segment
     // retired, when:
@@ -151,71 +158,14 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
     // - many segments have piled up, as they do when a database is opened for a few writes
     //   at a time (each open starts a new segment): without this they would grow without
     //   bound until the memtable filled.
-    let retire = damaged || mem.is_empty() || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS;
-    let (mem, version) = if retire {
-        let number = state.take_file_number();
-        let mut added = Vec::new();
-        let mut edit = ferris_manifest::VersionEdit {
-            log_number: Some(report.next_segment_id),
-            ..Default::default()
-        };
-        if let Some(file) = write_table(&ctx, number, &mem)? {
-            edit.added.push((0, (*file.meta).clone()));
-            added.push(file);
-        }
-        state.apply(&edit).map_err(|reason| Error::Corruption {
-            file: dir.to_path_buf(),
-            offset: 0,
-            reason,
-        })?;
-        (Arc::new(Memtable::new()), version.apply(&edit, added))
-    } else {
-        (mem, version)
-    };
-
-    // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
-    let manifest_number = state.take_file_number();
-    let manifest = ManifestWriter::create(&fs, dir, manifest_number, &state.snapshot())
-        .map_err(Error::Manifest)?;
-    write_current(&*fs, dir, manifest_number).map_err(Error::Manifest)?;
-    if let Some(old) = current {
-        let path = dir.join(ferris_manifest::manifest_file_name(old));
-        fs.remove(&path).map_err(|e| Error::io(&path, e))?;
-        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    // It is the flush thread's own flush, run before the thread starts.
+    let sv = shared.versions.current();
+    if damaged || sv.mem.is_empty() || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS {
+        shared.versions.freeze(&shared.env, report.next_segment_id);
+        let frozen = Arc::clone(&shared.versions.current().frozen[0]);
+        shared.flush(&frozen, &mut None)?;
     }
-
-    let mut wal_options = WalOptions::default();
-    wal_options.segment_size = ctx.options.wal_segment_size;
-    let wal = Wal::create(fs.clone(), dir, report.next_segment_id, wal_options)?;
-
-    let core = Core {
-        state,
-        manifest,
-        next_imm_id: 0,
-        flushed_imm_id: 0,
-        poisoned: None,
-        shutting_down: false,
-        busy: Default::default(),
-        manual: None,
-        manual_done: 0,
-        idle_seq: None,
-    };
-    let sv = SuperVersion {
-        mem,
-        imms: Vec::new(),
-        version: Arc::new(version),
-    };
-    Ok(Inner::new(
-        fs,
-        dir.to_path_buf(),
-        ctx.options,
-        block_cache,
-        wal,
-        last_seq,
-        sv,
-        core,
-        lock,
-    ))
+    Ok(shared)
 }
 
 /// Checks that the files the replayed `state` needs are on disk: the WAL segment at its
@@ -235,11 +185,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Inner> {
 ///
 /// Segment 0 is never written: a new database's first segment is 1.
 fn check_needed_files(
-    fs: &dyn FileSystem,
-    dir: &Path,
+    env: &Env,
     state: &LevelState,
     torn_manifest: Option<(PathBuf, u64)>,
 ) -> Result<()> {
+    let (fs, dir) = (&*env.fs, &env.dir);
     let first_needed = state.log_number.max(1);
     let first_present = ferris_wal::list_segments(fs, dir)?
         .into_iter()
@@ -253,28 +203,27 @@ fn check_needed_files(
     };
     if torn_manifest.is_some() && missing.is_none() {
         for number in state.live_files() {
-            let path = crate::version::table_path(dir, number);
+            let path = env.format().path(dir, number);
             if !fs.exists(&path).map_err(|e| Error::io(&path, e))? {
                 missing = Some((path, format!("live table {number} is missing")));
                 break;
             }
         }
     }
-    match (missing, torn_manifest) {
-        (None, _) => Ok(()),
-        (Some((_, what)), Some((manifest, offset))) => Err(Error::Corruption {
-            file: manifest,
+    let (file, offset, reason) = match (missing, torn_manifest) {
+        (None, _) => return Ok(()),
+        (Some((_, what)), Some((manifest, offset))) => (
+            manifest,
             offset,
-            reason: format!(
+            format!(
                 "the last edit is damaged, yet it took effect ({what}): this is not a torn write"
             ),
-        }),
-        (Some((file, reason)), None) => Err(Error::Corruption {
-            file,
-            offset: 0,
-            reason,
-        }),
-    }
+        ),
+        (Some((file, reason)), None) => (file, 0, reason),
+    };
+    Err(Error::Corruption(ferris_core::Corruption::new(
+        file, offset, reason,
+    )))
 }
 
 /// What a FerrisDB directory may hold, by name.
@@ -288,17 +237,20 @@ enum Kind {
     Foreign,
 }
 
-fn classify(name: &str) -> Kind {
+fn classify(format: &dyn TableFormat, name: &str) -> Kind {
     if name == LOCK {
         Kind::Lock
-    } else if name == ferris_manifest::CURRENT {
+    } else if name == CURRENT {
         Kind::Current
-    } else if name == CURRENT_TMP || name.ends_with(".sst.tmp") {
+    } else if name == CURRENT_TMP {
         Kind::Temporary
     } else if let Some(n) = parse_manifest_file_name(name) {
         Kind::Manifest(n)
-    } else if let Some(n) = parse_table_name(name) {
-        Kind::Table(n)
+    } else if let Some(table) = format.parse_file_name(name) {
+        match table.temporary {
+            true => Kind::Temporary,
+            false => Kind::Table(table.number),
+        }
     } else if let Some(n) = parse_segment_file_name(name) {
         Kind::Segment(n)
     } else {
@@ -309,10 +261,10 @@ fn classify(name: &str) -> Kind {
 /// A directory without CURRENT becomes a new database only if it holds nothing but what a
 /// crash during creation leaves (the lock, a manifest, temporaries). Tables or WAL
 /// segments without CURRENT mean CURRENT was lost, and guessing could destroy data.
-fn check_empty(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-    let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
+fn check_empty(env: &Env, dir: &Path) -> Result<()> {
+    let names = env.fs.list(dir).map_err(|e| Error::io(dir, e))?;
     for name in &names {
-        let reason = match classify(name) {
+        let reason = match classify(env.format(), name) {
             Kind::Lock | Kind::Manifest(_) | Kind::Temporary | Kind::Current => continue,
             Kind::Table(_) | Kind::Segment(_) => format!(
                 "it holds {name} but no CURRENT file; refusing to guess which files are live"
@@ -330,16 +282,12 @@ fn check_empty(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
 /// Removes what a crash (or a finished flush whose cleanup was cut short) left behind:
 /// manifests other than `current`, temporaries, tables no version lists, and WAL segments
 /// already flushed.
-fn remove_leftovers(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    state: &LevelState,
-    current: Option<u64>,
-) -> Result<()> {
+fn remove_leftovers(env: &Env, state: &LevelState, current: Option<u64>) -> Result<()> {
+    let (fs, dir): (&dyn FileSystem, &Path) = (&*env.fs, &env.dir);
     let live: std::collections::HashSet<u64> = state.live_files().collect();
     let mut removed = 0;
     for name in fs.list(dir).map_err(|e| Error::io(dir, e))? {
-        let doomed = match classify(&name) {
+        let doomed = match classify(env.format(), &name) {
             Kind::Manifest(n) => Some(n) != current,
             Kind::Table(n) => !live.contains(&n),
             Kind::Segment(n) => n < state.log_number,

@@ -9,7 +9,7 @@
 //!   to must be the one the database runs on;
 //! - every table of the current version, opened afresh (so its footer and meta blocks are
 //!   read from the disk again, not from memory) and checked by
-//!   [`Table::verify`](ferris_sstable::Table::verify): every block's checksum, every entry
+//!   the table format's [`verify`](ferris_table::TableReader::verify): every block's checksum, every entry
 //!   decoded and in order, and its properties against the manifest's record of it;
 //! - every live WAL segment, read to its end as recovery would, each record decoded as a
 //!   write batch.
@@ -24,14 +24,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ferris_core::WriteBatch;
-use ferris_manifest::{CURRENT, manifest_file_name, read_current, replay};
-use ferris_sstable::Table;
+use ferris_manifest::{CURRENT, LevelState, manifest_file_name, read_current, replay};
+use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
 use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader, list_segments};
 
-use crate::db::{Core, Inner};
+use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::version::{TableFile, table_path};
+use crate::versions::{Env, TableFile};
 
 /// The kinds of file a database is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,43 +121,20 @@ impl Problem {
         }
     }
 
-    /// The damage a corruption error names (whichever component found it), or `None` when
-    /// [`Error::is_corruption`] is false. Useful when [`Db::open`](crate::Db::open) itself
-    /// fails on damage, to report it the same way as [`Db::verify`](crate::Db::verify)
-    /// reports what it finds.
+    /// The damage a corruption error names, or `None` when [`Error::is_corruption`] is
+    /// false. Useful when [`Db::open`](crate::Db::open) itself fails on damage, to report
+    /// it the same way as [`Db::verify`](crate::Db::verify) reports what it finds.
     ///
     /// ```
-    /// use ferris_engine::{Error, Problem};
+    /// use ferris_engine::{Corruption, Error, Problem};
     ///
-    /// let e = Error::Corruption { file: "/db/000007.sst".into(), offset: 4096, reason: "block checksum mismatch".into() };
+    /// let e = Error::Corruption(Corruption::new("/db/000007.sst", 4096, "block checksum mismatch"));
     /// let problem = Problem::from_error(&e).expect("a corruption error");
     /// assert_eq!(problem.to_string(), "/db/000007.sst at offset 4096: block checksum mismatch");
     /// ```
     pub fn from_error(error: &Error) -> Option<Problem> {
-        use ferris_manifest::Error as M;
-        use ferris_sstable::Error as T;
-        use ferris_wal::Error as W;
-        match error {
-            Error::Corruption {
-                file,
-                offset,
-                reason,
-            }
-            | Error::Wal(W::Corruption(ferris_core::Corruption {
-                file,
-                offset,
-                reason,
-            }))
-            | Error::Table(T::Corruption(ferris_core::Corruption {
-                file,
-                offset,
-                reason,
-            }))
-            | Error::Manifest(M::Corruption(ferris_core::Corruption {
-                file,
-                offset,
-                reason,
-            })) => Some(Problem::new(file, *offset, reason)),
+        match error.root() {
+            Error::Corruption(c) => Some(Problem::new(&c.file, c.offset, &c.reason)),
             _ => None,
         }
     }
@@ -228,79 +205,71 @@ impl VerifyReport {
     /// Records `error`, met while checking `file`, as a problem; hands it back instead when
     /// it is the disk failing rather than damage. A missing file is damage: nothing the
     /// database still needs is ever deleted while it runs.
-    fn record(&mut self, file: &Path, error: Error) -> Result<()> {
-        let problem = match (Problem::from_error(&error), io_error(&error)) {
-            (Some(problem), _) => problem,
-            (None, Some(e)) if e.kind() == io::ErrorKind::NotFound => {
+    fn record(&mut self, file: &Path, error: impl Into<Error>) -> Result<()> {
+        let error = error.into();
+        let problem = match &error {
+            Error::Corruption(c) => Problem::new(&c.file, c.offset, &c.reason),
+            Error::Io(e) if e.kind() == io::ErrorKind::NotFound => {
                 Problem::new(file, 0, "the file is missing")
             }
-            (None, Some(_)) => return Err(error),
+            Error::Io(_) => return Err(error),
             // Anything else about bytes read back (a format version newer than this build,
             // in a file the database itself wrote or already read) is damage too.
-            (None, None) => Problem::new(file, 0, error.to_string()),
+            other => Problem::new(file, 0, other.to_string()),
         };
         self.problems.push(problem);
         Ok(())
     }
 }
 
-/// The operating system's error inside `error`, if it is an I/O failure.
-fn io_error(error: &Error) -> Option<&io::Error> {
-    use ferris_manifest::Error as M;
-    use ferris_sstable::Error as T;
-    use ferris_wal::Error as W;
-    match error {
-        Error::Io { source, .. } => Some(source),
-        Error::Wal(W::Io(e)) | Error::Table(T::Io(e)) | Error::Manifest(M::Io(e)) => {
-            Some(&e.source)
-        }
-        _ => None,
-    }
-}
-
 /// Checks every live file of the database; see [`Db::verify`](crate::Db::verify).
-pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
-    inner.check_open()?;
+pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
+    shared.check_open()?;
+    let env = &shared.env;
     let mut report = VerifyReport::default();
-    // The core lock is held while CURRENT and the manifest are read and the live files are
-    // chosen: flushes and compactions append edits, switch manifests and install versions
-    // only under it, so what is read here is one consistent state. The pinned super version
-    // keeps its tables from being deleted after the lock is let go.
-    let (sv, segments) = {
-        let core = inner.lock_core();
-        let sv = inner.super_version();
-        check_current(inner, &core, &mut report)?;
-        check_manifest(inner, &core, &mut report)?;
-        let segments: Vec<u64> = list_segments(&*inner.fs, &inner.dir)?
+    // CURRENT and the manifest are read, and the live files chosen, under the manifest
+    // lock: edits, manifest switches and new versions happen only under it, so what is
+    // read here is one consistent state. The pinned super version keeps its tables from
+    // being deleted after the lock is let go.
+    let poisoned = shared.work.is_poisoned();
+    let (sv, segments) = shared.versions.with_state(|number, state| {
+        let sv = shared.versions.current();
+        check_current(env, number, poisoned, &mut report)?;
+        check_manifest(env, number, state, poisoned, &mut report)?;
+        let segments: Vec<u64> = list_segments(&*env.fs, &env.dir)?
             .into_iter()
-            .filter(|&id| id >= core.state.log_number)
+            .filter(|&id| id >= state.log_number)
             .collect();
-        (sv, segments)
-    };
-    for file in sv.version.files() {
-        check_table(inner, file, &mut report)?;
+        Ok::<_, Error>((sv, segments))
+    })?;
+    for (_, file) in sv.version.levels.files() {
+        check_table(env, file, &mut report)?;
     }
-    check_wal(inner, &segments, &mut report)?;
+    check_wal(shared, &segments, &mut report)?;
     Ok(report)
 }
 
-fn check_current(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Result<()> {
-    let path = inner.dir.join(CURRENT);
+fn check_current(
+    env: &Env,
+    expected: u64,
+    poisoned: bool,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let path = env.path(CURRENT);
     let mut check = FileCheck::new(path.clone(), FileKind::Current);
-    let expected = core.manifest.number();
-    match inner.fs.open(&path) {
+    match env.fs.open(&path) {
         Ok(file) => check.bytes = file.len(),
         Err(e) => {
             report.files.push(check);
             return report.record(&path, Error::io(&path, e));
         }
     }
-    match read_current(&*inner.fs, &inner.dir) {
+    match read_current(&*env.fs, &env.dir) {
         Ok(Some(number)) => {
             check.records = 1;
             // After a failed switch (which poisons the database) CURRENT may name either
             // manifest; the next open sorts that out.
-            if number != expected && core.poisoned.is_none() {
+            if number != expected && !poisoned {
                 report.problems.push(Problem::new(
                     &path,
                     0,
@@ -315,34 +284,39 @@ fn check_current(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resul
         Ok(None) => report
             .problems
             .push(Problem::new(&path, 0, "the file is missing")),
-        Err(e) => report.record(&path, Error::Manifest(e))?,
+        Err(e) => report.record(&path, e)?,
     }
     report.files.push(check);
     Ok(())
 }
 
-fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Result<()> {
-    let number = core.manifest.number();
-    let path = inner.dir.join(manifest_file_name(number));
+fn check_manifest(
+    env: &Env,
+    number: u64,
+    state: &LevelState,
+    poisoned: bool,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let path = env.path(manifest_file_name(number));
     let mut check = FileCheck::new(path.clone(), FileKind::Manifest);
-    match replay(&*inner.fs, &inner.dir, number) {
+    match replay(&*env.fs, &env.dir, number) {
         Ok(replayed) => {
             check.bytes = replayed.len;
             check.records = replayed.edits;
             check.torn_tail = torn_tail(&replayed.events);
-            // Edits are appended and applied under the core lock, so the manifest must add
-            // up to the state in memory, unless an append failed half-way (which poisons
-            // the database until a reopen replays what reached the disk).
+            // Edits are appended and applied under the manifest lock, so the manifest must
+            // add up to the state in memory, unless an append failed half-way (which
+            // poisons the database until a reopen replays what reached the disk).
             let on_disk = &replayed.state;
             let mismatch = on_disk
                 .levels
                 .levels()
-                .zip(core.state.levels.levels())
+                .zip(state.levels.levels())
                 .position(|(disk, memory)| disk != memory);
-            if let Some(level) = mismatch.filter(|_| core.poisoned.is_none()) {
-                let numbers = |state: &ferris_manifest::LevelState| {
-                    let files = state.levels.level(level);
-                    files.iter().map(|f| f.number).collect::<Vec<_>>()
+            if let Some(level) = mismatch.filter(|_| !poisoned) {
+                let numbers = |state: &LevelState| {
+                    let files = state.levels.level(level).iter();
+                    files.map(|f| f.number).collect::<Vec<_>>()
                 };
                 report.problems.push(Problem::new(
                     &path,
@@ -350,27 +324,31 @@ fn check_manifest(inner: &Inner, core: &Core, report: &mut VerifyReport) -> Resu
                     format!(
                         "level {level}: the manifest lists tables {:?} but the database reads {:?}",
                         numbers(on_disk),
-                        numbers(&core.state)
+                        numbers(state)
                     ),
                 ));
             }
         }
-        Err(e) => report.record(&path, Error::Manifest(e))?,
+        Err(e) => report.record(&path, e)?,
     }
     report.files.push(check);
     Ok(())
 }
 
-fn check_table(inner: &Inner, file: &TableFile, report: &mut VerifyReport) -> Result<()> {
-    let path = table_path(&inner.dir, file.meta.number);
+fn check_table(env: &Env, file: &TableFile, report: &mut VerifyReport) -> Result<()> {
+    let path = file.reader.path().to_path_buf();
     let mut check = FileCheck::new(path.clone(), FileKind::Table);
     // Opened afresh and without the block cache, so that every byte comes from the disk
     // as it is now.
-    let table = match Table::open(&*inner.fs, &path) {
+    let uncached = ReadOptions::default();
+    let table = match env
+        .format()
+        .open(&env.fs, &env.dir, file.meta.number, &uncached)
+    {
         Ok(table) => table,
         Err(e) => {
             report.files.push(check);
-            return report.record(&path, e.into());
+            return report.record(&path, e);
         }
     };
     let checked = table.verify()?;
@@ -378,23 +356,20 @@ fn check_table(inner: &Inner, file: &TableFile, report: &mut VerifyReport) -> Re
     check.blocks = checked.blocks;
     check.records = checked.entries;
     for damage in checked.damage {
-        report.record(&path, damage.into())?;
+        report.record(&path, damage)?;
     }
     let (meta, props) = (&file.meta, table.properties());
-    let disagreement = if table.file_size() != meta.size {
+    let disagreement = if props.file_size != meta.size {
         Some(format!(
             "the file holds {} bytes but the manifest says {}",
-            table.file_size(),
-            meta.size
+            props.file_size, meta.size
         ))
-    } else if props.n_entries != meta.entries {
+    } else if props.entries != meta.entries {
         Some(format!(
             "the table holds {} entries but the manifest says {}",
-            props.n_entries, meta.entries
+            props.entries, meta.entries
         ))
-    } else if props.smallest_key != meta.smallest.encode()
-        || props.largest_key != meta.largest.encode()
-    {
+    } else if props.smallest != meta.smallest || props.largest != meta.largest {
         Some("the table's key range is not the one the manifest records".to_string())
     } else {
         None
@@ -406,14 +381,15 @@ fn check_table(inner: &Inner, file: &TableFile, report: &mut VerifyReport) -> Re
     Ok(())
 }
 
-fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Result<()> {
+fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Result<()> {
+    let dir = &shared.env.dir;
     for pair in segments.windows(2) {
         if pair[1] != pair[0] + 1 {
             // Segments are created in sequence and deleted oldest first: a gap is a segment
             // lost, with the writes it held.
             let missing = pair[0] + 1;
             report.problems.push(Problem::new(
-                segment_path(&inner.dir, missing),
+                segment_path(dir, missing),
                 0,
                 format!(
                     "segment {missing} is missing (found segment {} after it)",
@@ -427,30 +403,31 @@ fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Resu
     // Asked after the listing, so a segment listed as live and sealed since is read whole,
     // and one created since was not listed. A poisoned or closed WAL appends nothing more,
     // so then every segment is read whole.
-    let live = inner.wal.active_segment_len().ok();
+    let live = shared.writes.wal.active_segment_len().ok();
+    let fs = &*shared.env.fs;
     for &id in segments {
-        let path = segment_path(&inner.dir, id);
+        let path = segment_path(dir, id);
         let end = match live {
             Some((active, len)) if active == id => len,
             _ => u64::MAX,
         };
-        let opened =
-            SegmentReader::open_to(&*inner.fs, &path, id, RecoveryMode::TolerateTornTail, end);
-        let mut reader = match opened {
-            Ok(reader) => reader,
-            // A flush finished since the segments were listed, and retired this one:
-            // its writes are in a table now.
-            Err(ferris_core::Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-                continue;
-            }
-            Err(e) => {
-                report
-                    .files
-                    .push(FileCheck::new(path.clone(), FileKind::Wal));
-                report.record(&path, ferris_wal::Error::from(e).into())?;
-                continue;
-            }
-        };
+        let mut reader =
+            match SegmentReader::open_to(fs, &path, id, RecoveryMode::TolerateTornTail, end) {
+                Ok(reader) => reader,
+                Err(e) => {
+                    let e = Error::from(e);
+                    // A flush finished since the segments were listed, and retired this
+                    // one: its writes are in a table now.
+                    if matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::NotFound) {
+                        continue;
+                    }
+                    report
+                        .files
+                        .push(FileCheck::new(path.clone(), FileKind::Wal));
+                    report.record(&path, e)?;
+                    continue;
+                }
+            };
         let mut check = FileCheck::new(path.clone(), FileKind::Wal);
         check.bytes = reader.file_len();
         loop {
@@ -469,7 +446,7 @@ fn check_wal(inner: &Inner, segments: &[u64], report: &mut VerifyReport) -> Resu
                 Err(e) => {
                     // The reader cannot go on past damage in this mode; later segments can
                     // still be checked.
-                    report.record(&path, ferris_wal::Error::from(e).into())?;
+                    report.record(&path, e)?;
                     break;
                 }
             }

@@ -117,6 +117,7 @@
 mod current;
 mod edit;
 mod error;
+mod log;
 mod manifest;
 
 pub use current::{
@@ -125,6 +126,7 @@ pub use current::{
 };
 pub use edit::{FORMAT_VERSION, FileMeta, LevelState, NUM_LEVELS, VersionEdit};
 pub use error::{Error, Result};
+pub use log::Manifest;
 pub use manifest::{
     ManifestWriter, Replayed, manifest_file_name, parse_manifest_file_name, replay,
 };

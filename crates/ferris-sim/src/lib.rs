@@ -182,4 +182,4 @@ mod workload;
 
 pub use probe::{CutSite, FileKind, Role};
 pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
-pub use workload::{FS_OPS_PER_OP, Op, Setup, Workload, key, value};
+pub use workload::{CompactionStrategy, FS_OPS_PER_OP, Op, Setup, Workload, key, value};

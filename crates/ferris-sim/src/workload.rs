@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferris_engine::{CompactionStrategy, Compression, Options};
+use ferris_engine::{Compression, Options};
 use ferris_fs::FileSystem;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -61,6 +61,25 @@ pub struct Setup {
     pub max_value_len: u16,
 }
 
+/// The compaction strategies a seed chooses between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompactionStrategy {
+    /// `ferris_compaction::Leveled`.
+    Leveled,
+    /// `ferris_compaction::Tiered`, default settings.
+    Tiered,
+}
+
+impl CompactionStrategy {
+    fn build(self) -> Arc<dyn ferris_engine::Strategy> {
+        match self {
+            CompactionStrategy::Leveled => Arc::new(ferris_compaction::Leveled),
+            CompactionStrategy::Tiered => Arc::new(ferris_compaction::Tiered::default()),
+        }
+    }
+}
+
 impl Setup {
     fn generate(rng: &mut SmallRng) -> Setup {
         let write_buffer_size = [2 << 10, 4 << 10, 8 << 10][rng.random_range(0..3)];
@@ -105,7 +124,7 @@ impl Setup {
     pub fn options(&self, file_system: Arc<dyn FileSystem>) -> Options {
         let mut options = Options::default();
         options.file_system = file_system;
-        options.compaction_strategy = self.strategy;
+        options.compaction_strategy = self.strategy.build();
         options.sync_writes = self.sync_writes;
         options.write_buffer_size = self.write_buffer_size;
         options.max_immutable_memtables = self.max_immutable_memtables;

@@ -6,7 +6,6 @@ use ferris_minitable::MinitableFormat;
 use ferris_sstable::SstableFormat;
 use ferris_table::TableFormat;
 
-
 /// One `#[test]` per check of the table suite for `$format`, in a module named `$name`.
 macro_rules! table_suite {
     ($name:ident, $format:expr) => {

@@ -295,7 +295,9 @@ mod tests {
         let mut newest: BTreeMap<Vec<u8>, (SeqNo, ValueKind, Bytes)> = BTreeMap::new();
         for (k, v) in all {
             if k.seq() <= snapshot
-                && newest.get(k.user_key()).is_none_or(|(s, _, _)| *s < k.seq())
+                && newest
+                    .get(k.user_key())
+                    .is_none_or(|(s, _, _)| *s < k.seq())
             {
                 newest.insert(k.user_key().to_vec(), (k.seq(), k.kind(), v.clone()));
             }

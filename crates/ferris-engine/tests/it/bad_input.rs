@@ -136,8 +136,8 @@ fn a_newer_format_is_refused_by_name() {
     let message = err.to_string();
     assert!(
         matches!(
-            &err,
-            Error::Manifest(ferris_manifest::Error::UnsupportedVersion(v)) if v.found == 2
+            err,
+            Error::UnsupportedVersion(ferris_engine::UnsupportedVersion { found: 2, .. })
         ),
         "{message}"
     );
@@ -165,7 +165,7 @@ fn a_failed_wal_sync_poisons_writes_until_reopen() {
     assert!(db.put("k", "v").is_err());
     let err = db.put("k2", "v").unwrap_err();
     assert!(
-        matches!(err, Error::Poisoned { .. } | Error::Wal(_)),
+        matches!(err, Error::Poisoned { .. } | Error::Io(_)),
         "{err}"
     );
     sim.clear_faults();

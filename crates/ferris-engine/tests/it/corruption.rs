@@ -436,15 +436,7 @@ fn names_file(error: &Error, path: &Path) -> Result<(), String> {
     let named = match Problem::from_error(error) {
         Some(problem) => problem.file,
         None => match error {
-            Error::Table(ferris_sstable::Error::UnsupportedVersion(
-                ferris_core::UnsupportedVersion { file, .. },
-            ))
-            | Error::Wal(ferris_wal::Error::UnsupportedVersion(
-                ferris_core::UnsupportedVersion { file, .. },
-            ))
-            | Error::Manifest(ferris_manifest::Error::UnsupportedVersion(
-                ferris_core::UnsupportedVersion { file, .. },
-            )) => file.clone(),
+            Error::UnsupportedVersion(v) => v.file.clone(),
             _ => return Err(format!("not a corruption error: {error} ({error:?})")),
         },
     };

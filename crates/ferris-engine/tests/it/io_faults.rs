@@ -213,15 +213,10 @@ fn write_base(db: &Db) -> Model {
     model
 }
 
-/// The path an I/O error names, wherever in the engine's error it sits.
+/// The path an I/O error names: every component reports one the same way.
 fn io_path(e: &Error) -> Option<&Path> {
     match e {
-        Error::Io { path, .. }
-        | Error::Wal(ferris_wal::Error::Io(ferris_core::IoError { path, .. }))
-        | Error::Table(ferris_sstable::Error::Io(ferris_core::IoError { path, .. }))
-        | Error::Manifest(ferris_manifest::Error::Io(ferris_core::IoError { path, .. })) => {
-            Some(path)
-        }
+        Error::Io(e) => Some(&e.path),
         _ => None,
     }
 }
@@ -245,9 +240,9 @@ fn check_typed(e: &Error, what: &dyn fmt::Display, needle: Option<&str>) {
         !e.is_corruption(),
         "{what}: a fault reported as corruption: {e}"
     );
-    if let Error::Poisoned { reason } = e {
-        assert!(!reason.is_empty(), "{what}: poisoned for no reason");
-        return;
+    if let Error::Poisoned { source } = e {
+        // The failure that poisoned the database is kept, and is a typed error too.
+        return check_typed(source, what, None);
     }
     let path = io_path(e).unwrap_or_else(|| panic!("{what}: not a typed I/O error: {e:?}"));
     assert!(
@@ -945,6 +940,15 @@ fn compaction_in_flight_during_a_failed_rotation(seed: u64) {
     }
 
     fs.update(|s| s.hold_compaction = true);
+    // Whatever happens below (a failed assertion included), the held compaction thread is
+    // let go: otherwise closing the database would wait for it forever.
+    struct Release<'a>(&'a Gated);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            self.0.update(|s| s.hold_compaction = false);
+        }
+    }
+    let _release = Release(&fs);
     std::thread::scope(|scope| {
         let compaction = scope.spawn(|| db.compact());
         fs.wait_until(|s| s.compaction_held);

@@ -9,6 +9,7 @@ mod idle;
 mod io_faults;
 mod model;
 mod power_cut;
+mod swap;
 mod verify;
 
 use std::path::Path;
@@ -61,6 +62,37 @@ pub(crate) struct Leaving<'a>(pub(crate) &'a AtomicUsize);
 impl Drop for Leaving<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The components a test runs with: FerrisDB's own, or one of the alternatives plugged in
+/// through [`Options`] in place of its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plug {
+    /// The skip-list memtable, sorted tables and leveled compaction.
+    Defaults,
+    /// Size-tiered compaction.
+    Tiered,
+    /// The teaching memtable: a `BTreeMap` behind a lock.
+    BTreeMemtable,
+    /// The smallest table format, `ferris-minitable`.
+    MiniTable,
+    /// FIFO compaction (`ferris-fifo`), with a cap no test reaches: nothing is ever merged,
+    /// and nothing dropped.
+    Fifo,
+}
+
+impl Plug {
+    pub(crate) fn apply(self, options: &mut Options) {
+        match self {
+            Plug::Defaults => {}
+            Plug::Tiered => {
+                options.compaction_strategy = Arc::new(ferris_compaction::Tiered::default());
+            }
+            Plug::BTreeMemtable => options.memtable = Arc::new(ferris_memtable::BTreeFactory),
+            Plug::MiniTable => options.table_format = Arc::new(ferris_minitable::MinitableFormat),
+            Plug::Fifo => options.compaction_strategy = Arc::new(ferris_fifo::Fifo::new(1 << 40)),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use ferris_engine::{Db, WriteBatch};
 use ferris_fs::SimFs;
 use proptest::prelude::*;
 
-use crate::{DIR, sim_options};
+use crate::{DIR, Plug, sim_options};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -74,10 +74,10 @@ fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, Str
         .collect()
 }
 
-fn run(ops: Vec<Op>, strategy: ferris_engine::CompactionStrategy) {
+fn run(ops: Vec<Op>, plug: Plug) {
     let sim = SimFs::new(9);
     let mut options = sim_options(&sim);
-    options.compaction_strategy = strategy;
+    plug.apply(&mut options);
     options.write_buffer_size = 4 << 10;
     let mut db = Db::open(DIR, options.clone()).unwrap();
     let mut model = Model::new();
@@ -174,11 +174,26 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn the_engine_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
-        run(ops, ferris_engine::CompactionStrategy::Leveled);
+        run(ops, Plug::Defaults);
     }
 
     #[test]
     fn the_engine_with_tiered_compaction_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
-        run(ops, ferris_engine::CompactionStrategy::Tiered);
+        run(ops, Plug::Tiered);
+    }
+
+    #[test]
+    fn the_engine_with_the_btree_memtable_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, Plug::BTreeMemtable);
+    }
+
+    #[test]
+    fn the_engine_with_minitables_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, Plug::MiniTable);
+    }
+
+    #[test]
+    fn the_engine_with_fifo_compaction_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, Plug::Fifo);
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ferris_engine::{Db, WriteBatch};
 use ferris_fs::SimFs;
 
-use crate::{DIR, sim_options};
+use crate::{DIR, Plug, sim_options};
 
 type Model = BTreeMap<String, String>;
 
@@ -96,23 +96,38 @@ fn contents(db: &Db) -> Model {
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere() {
-    campaign(ferris_engine::CompactionStrategy::Leveled, false);
+    campaign(Plug::Defaults, false);
 }
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere_with_tiered_compaction() {
-    campaign(ferris_engine::CompactionStrategy::Tiered, false);
+    campaign(Plug::Tiered, false);
 }
 
 #[test]
 fn acknowledged_writes_survive_a_power_cut_anywhere_in_idle_work() {
-    campaign(ferris_engine::CompactionStrategy::Leveled, true);
+    campaign(Plug::Defaults, true);
 }
 
-fn campaign(strategy: ferris_engine::CompactionStrategy, idle: bool) {
+#[test]
+fn acknowledged_writes_survive_a_power_cut_anywhere_with_the_btree_memtable() {
+    campaign(Plug::BTreeMemtable, false);
+}
+
+#[test]
+fn acknowledged_writes_survive_a_power_cut_anywhere_with_minitables() {
+    campaign(Plug::MiniTable, false);
+}
+
+#[test]
+fn acknowledged_writes_survive_a_power_cut_anywhere_with_fifo_compaction() {
+    campaign(Plug::Fifo, false);
+}
+
+fn campaign(plug: Plug, idle: bool) {
     let sim_options = |sim: &SimFs| {
         let mut options = sim_options(sim);
-        options.compaction_strategy = strategy;
+        plug.apply(&mut options);
         if idle {
             options.idle_after = Some(std::time::Duration::from_millis(1));
         }
@@ -176,7 +191,7 @@ fn campaign(strategy: ferris_engine::CompactionStrategy, idle: bool) {
         );
         checked += 1;
     }
-    eprintln!("power cuts ({strategy:?}, idle {idle}): {checked} runs over {total} operations");
+    eprintln!("power cuts ({plug:?}, idle {idle}): {checked} runs over {total} operations");
     assert!(checked >= 300, "only {checked} runs");
 }
 

@@ -1,0 +1,171 @@
+//! The live manifest: its writer and the state its edits add up to, kept in step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferris_fs::FileSystem;
+
+use crate::current::write_current;
+use crate::edit::{LevelState, VersionEdit};
+use crate::error::{Error, Result};
+use crate::manifest::{ManifestWriter, manifest_file_name};
+
+/// A database's live manifest: the file edits are appended to, the state they add up to,
+/// and the switch to a fresh manifest once this one grows past a size.
+///
+/// This is what an engine holds while it runs (LevelDB's `VersionSet::LogAndApply`, less
+/// the versions): every change to the set of live files is checked against the state,
+/// made durable with [`Manifest::append`], and only then counted as done; when the file
+/// has grown past its limit, [`Manifest::switch_if_large`] writes the whole state as the
+/// first record of a new manifest and switches CURRENT to it, so a manifest never grows
+/// without bound and recovery replays a short log.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ferris_fs::{FileSystem, SimFs};
+/// use ferris_manifest::{LevelState, Manifest, VersionEdit, read_current, replay};
+///
+/// let fs: Arc<dyn FileSystem> = Arc::new(SimFs::new(7));
+/// fs.create_dir_all("/db".as_ref())?;
+/// let mut manifest = Manifest::create(&fs, "/db".as_ref(), LevelState::default(), 256)?;
+/// for log in 2..20 {
+///     manifest.append(VersionEdit { log_number: Some(log), ..VersionEdit::default() })?;
+///     manifest.switch_if_large()?;
+/// }
+/// // Whichever manifest is live now, CURRENT names it and it replays to the same state.
+/// let number = read_current(&*fs, "/db".as_ref())?.expect("CURRENT");
+/// assert_eq!(number, manifest.number());
+/// assert_eq!(replay(&*fs, "/db".as_ref(), number)?.state, *manifest.state());
+/// assert_eq!(manifest.state().log_number, 19);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Durability
+///
+/// An edit takes effect when [`Manifest::append`] returns: its record was fsync'd. A
+/// switch writes and fsyncs the new manifest (and the directory) before it replaces
+/// CURRENT (`CURRENT.tmp`, fsync, rename, fsync the directory), so a power cut at any
+/// moment leaves CURRENT naming a complete manifest with the same state. After any failure
+/// the caller cannot know what reached the disk and must stop writing edits: CURRENT may
+/// already name the new manifest.
+#[derive(Debug)]
+pub struct Manifest {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    writer: ManifestWriter,
+    state: LevelState,
+    max_size: u64,
+}
+
+impl Manifest {
+    /// Starts a new manifest in `dir` holding `state` as its snapshot (under a file number
+    /// taken from `state`) and points CURRENT at it. It switches to a fresh one once it
+    /// grows past `max_size` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the manifest or CURRENT cannot be written and synced.
+    pub fn create(
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        mut state: LevelState,
+        max_size: u64,
+    ) -> Result<Manifest> {
+        let number = state.take_file_number();
+        let writer = ManifestWriter::create(fs, dir, number, &state.snapshot())?;
+        write_current(&**fs, dir, number)?;
+        Ok(Manifest {
+            fs: Arc::clone(fs),
+            dir: dir.to_path_buf(),
+            writer,
+            state,
+            max_size,
+        })
+    }
+
+    /// The state every edit so far adds up to.
+    pub fn state(&self) -> &LevelState {
+        &self.state
+    }
+
+    /// The live manifest's file number.
+    pub fn number(&self) -> u64 {
+        self.writer.number()
+    }
+
+    /// Hands out a file number (for a table or a manifest), never the same twice. The
+    /// next edit records it as used.
+    pub fn take_file_number(&mut self) -> u64 {
+        self.state.take_file_number()
+    }
+
+    /// Checks that `edit` fits the state, records the next file number in it, appends it
+    /// and fsyncs it, then applies it to the state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the edit contradicts the state (nothing is written);
+    /// [`Error::Io`] if the write or fsync fails.
+    pub fn append(&mut self, mut edit: VersionEdit) -> Result<()> {
+        edit.next_file_number = Some(self.state.next_file_number);
+        let mut next = self.state.clone();
+        next.apply(&edit).map_err(Error::InvalidInput)?;
+        self.writer.append(&edit)?;
+        self.state = next;
+        Ok(())
+    }
+
+    /// Once the manifest has grown past its limit: starts a new manifest holding a
+    /// snapshot of the state, points CURRENT at it, and removes the old one. Returns
+    /// whether it switched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the new manifest or CURRENT cannot be written. A manifest left
+    /// behind unremoved is no error: the next open removes it.
+    pub fn switch_if_large(&mut self) -> Result<bool> {
+        if self.writer.len() <= self.max_size {
+            return Ok(false);
+        }
+        let number = self.state.take_file_number();
+        let writer = ManifestWriter::create(&self.fs, &self.dir, number, &self.state.snapshot())?;
+        write_current(&*self.fs, &self.dir, number)?;
+        let old = std::mem::replace(&mut self.writer, writer);
+        let old_path = self.dir.join(manifest_file_name(old.number()));
+        if let Err(e) = self.fs.remove(&old_path) {
+            tracing::warn!(file = %old_path.display(), error = %e, "could not remove the old manifest");
+        }
+        tracing::info!(manifest = number, "started a new manifest");
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferris_fs::SimFs;
+
+    use super::*;
+    use crate::{read_current, replay};
+
+    /// An edit that contradicts the state writes nothing and changes nothing: the
+    /// manifest on disk and the state in memory stay in step.
+    #[test]
+    fn an_edit_that_does_not_apply_is_not_written() {
+        let sim = SimFs::new(3);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim.clone());
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let mut manifest =
+            Manifest::create(&fs, Path::new("/db"), LevelState::default(), 1 << 20).unwrap();
+        let before = manifest.state().clone();
+        let bad = VersionEdit {
+            deleted: vec![(0, 42)],
+            ..VersionEdit::default()
+        };
+        assert!(matches!(manifest.append(bad), Err(Error::InvalidInput(_))));
+        assert_eq!(*manifest.state(), before);
+        let number = read_current(&sim, Path::new("/db")).unwrap().unwrap();
+        let replayed = replay(&sim, Path::new("/db"), number).unwrap();
+        assert_eq!(replayed.state, before);
+        assert_eq!(replayed.edits, 1);
+    }
+}
