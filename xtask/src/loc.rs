@@ -166,4 +166,17 @@ fn g() {}
 "#;
         assert_eq!(count(text), 4);
     }
+
+    /// The engine wires its parts and is kept small (issue 18): this fails when its code
+    /// passes the limit. `cargo xtask loc ferris-engine` lists it file by file.
+    #[test]
+    fn the_engine_stays_within_its_line_limit() {
+        let src = workspace_root().join("crates/ferris-engine/src");
+        let total: usize = count_dir(&src).unwrap().iter().map(|(_, n)| n).sum();
+        assert!(
+            total <= ENGINE_LIMIT,
+            "crates/ferris-engine/src has {total} lines of code, over the limit of {ENGINE_LIMIT}: \
+             move what is not wiring into the crate whose job it is"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ferris_engine::{FileCheck, Problem, VerifyReport};
+use ferris_engine::{FileCheck, VerifyReport};
 use serde_json::json;
 
 use crate::Verdict;
@@ -23,11 +23,11 @@ pub(crate) fn verify(dir: &Path, as_json: bool) -> Result<Verdict> {
         // as such, file and offset included.
         Err(e) => match e
             .downcast_ref::<ferris_engine::Error>()
-            .and_then(Problem::from_error)
+            .and_then(ferris_engine::Error::corruption)
         {
             Some(problem) => {
                 let mut report = VerifyReport::default();
-                report.problems.push(problem);
+                report.problems.push(problem.clone());
                 (report, false)
             }
             None => return Err(e),
@@ -71,7 +71,12 @@ fn print_text(report: &VerifyReport, opened: bool) {
         out!("{line}");
     }
     for problem in &report.problems {
-        out!("DAMAGED {problem}");
+        out!(
+            "DAMAGED {} at offset {}: {}",
+            problem.file.display(),
+            problem.offset,
+            problem.reason
+        );
     }
     if !opened {
         out!("the database cannot be opened: it is damaged");

@@ -40,7 +40,8 @@ impl Shared {
                 None => strategy.choose(&view, &self.env.options.compaction),
             };
             if choice != Choice::Nothing {
-                work.busy.extend(input_numbers(&choice));
+                work.busy
+                    .extend(choice.tables().iter().map(|(_, f)| f.number));
                 return Some((choice, work.manual.is_some()));
             }
             if work.manual.is_some() && work.busy.is_empty() {
@@ -57,8 +58,8 @@ impl Shared {
                 self.work.poison(e);
             }
             self.work.update(|s| {
-                for number in input_numbers(&choice) {
-                    s.busy.remove(&number);
+                for (_, file) in choice.tables() {
+                    s.busy.remove(&file.number);
                 }
             });
         }
@@ -66,23 +67,19 @@ impl Shared {
 
     fn run_compaction(&self, choice: &Choice) -> Result<()> {
         let started = std::time::Instant::now();
-        let (edit, outputs) = match choice {
+        let deleted = choice
+            .tables()
+            .iter()
+            .map(|(l, f)| (*l, f.number))
+            .collect();
+        let (added, outputs) = match choice {
             Choice::Move { file, from } => {
                 tracing::info!(table = file.number, from, "moving a table down");
-                let edit = VersionEdit {
-                    deleted: vec![(*from, file.number)],
-                    added: vec![(from + 1, (**file).clone())],
-                    ..VersionEdit::default()
-                };
-                (edit, Vec::new())
+                (vec![(from + 1, (**file).clone())], Vec::new())
             }
             Choice::Drop { files } => {
                 tracing::info!(tables = files.len(), "dropping whole tables");
-                let edit = VersionEdit {
-                    deleted: files.iter().map(|(l, f)| (*l, f.number)).collect(),
-                    ..VersionEdit::default()
-                };
-                (edit, Vec::new())
+                (Vec::new(), Vec::new())
             }
             Choice::Merge {
                 inputs,
@@ -106,27 +103,21 @@ impl Shared {
                 tracing::info!(
                     ?reason,
                     output_level,
-                    inputs = inputs.iter().map(|(_, f)| f.len()).sum::<usize>(),
                     outputs = outputs.len(),
                     read,
                     written,
                     millis = started.elapsed().as_millis() as u64,
                     "compacted"
                 );
-                let edit = VersionEdit {
-                    deleted: inputs
-                        .iter()
-                        .flat_map(|(l, files)| files.iter().map(move |f| (*l, f.number)))
-                        .collect(),
-                    added: outputs
-                        .iter()
-                        .map(|f| (*output_level, (*f.meta).clone()))
-                        .collect(),
-                    ..VersionEdit::default()
-                };
-                (edit, outputs)
+                let added = outputs.iter().map(|f| (*output_level, (*f.meta).clone()));
+                (added.collect(), outputs)
             }
             _ => return Ok(()),
+        };
+        let edit = VersionEdit {
+            deleted,
+            added,
+            ..VersionEdit::default()
         };
         self.versions
             .install_edit(&self.env, &self.work, edit, outputs, None)
@@ -183,12 +174,9 @@ impl Shared {
         let mut n = 0u64;
         while merge.valid() {
             // At the first entry and every CHECK_INTERVAL after.
-            if n.is_multiple_of(CHECK_INTERVAL) {
-                if self.work.lock().shutting_down {
-                    return Ok(false);
-                }
-                // Flushes first: see `Options::flush_priority`.
-                self.work.let_flush_pass();
+            // Flushes first (see `Options::flush_priority`), and stop at shutdown.
+            if n.is_multiple_of(CHECK_INTERVAL) && !self.work.let_flush_pass() {
+                return Ok(false);
             }
             n += 1;
             // Cut only between user keys, so tables of a level never share a key.
@@ -211,18 +199,5 @@ impl Shared {
             outputs.push(self.finish_table(table)?);
         }
         Ok(true)
-    }
-}
-
-/// The numbers of the tables a choice reads or removes.
-fn input_numbers(choice: &Choice) -> Vec<u64> {
-    match choice {
-        Choice::Move { file, .. } => vec![file.number],
-        Choice::Merge { inputs, .. } => inputs
-            .iter()
-            .flat_map(|(_, f)| f.iter().map(|f| f.number))
-            .collect(),
-        Choice::Drop { files } => files.iter().map(|(_, f)| f.number).collect(),
-        _ => Vec::new(),
     }
 }

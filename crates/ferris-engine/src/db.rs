@@ -13,7 +13,9 @@ use ferris_core::{SeqNo, WriteBatch};
 use ferris_fs::FileLock;
 
 use crate::error::{Error, Result};
-use crate::iter::{DbIter, prefix_successor};
+use ferris_core::iter::{owned_bounds, prefix_bounds};
+
+use crate::iter::DbIter;
 use crate::options::Options;
 use crate::versions::{Env, VersionSet};
 use crate::work::Work;
@@ -125,10 +127,8 @@ pub struct LevelStats {
 
 impl Shared {
     pub(crate) fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        Ok(())
+        let open = !self.closed.load(Ordering::Acquire);
+        open.then_some(()).ok_or(Error::Closed)
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {
@@ -141,7 +141,9 @@ impl Shared {
         self.versions.current().get(key, snapshot)
     }
 
-    fn iter_at(&self, snapshot: SeqNo, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Result<DbIter> {
+    /// A scan at `snapshot` between user-key bounds (from `owned_bounds` or
+    /// `prefix_bounds`).
+    fn iter_at(&self, snapshot: SeqNo, (lo, hi): (Bound<Bytes>, Bound<Bytes>)) -> Result<DbIter> {
         self.check_open()?;
         Ok(DbIter::new(self.versions.current(), snapshot, lo, hi))
     }
@@ -155,19 +157,6 @@ impl Shared {
             .copied()
             .collect()
     }
-}
-
-fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(bounds: &R) -> (Bound<Bytes>, Bound<Bytes>) {
-    let own = |b: Bound<&K>| b.map(|k| Bytes::copy_from_slice(k.as_ref()));
-    (own(bounds.start_bound()), own(bounds.end_bound()))
-}
-
-fn prefix_bounds(prefix: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
-    let hi = match prefix_successor(prefix) {
-        Some(end) => Bound::Excluded(Bytes::from(end)),
-        None => Bound::Unbounded,
-    };
-    (Bound::Included(Bytes::copy_from_slice(prefix)), hi)
 }
 
 impl Db {
@@ -289,8 +278,7 @@ impl Db {
     /// [`Error::Closed`]; read errors are yielded by the iterator.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
         let snapshot = self.shared.writes.visible();
-        let (lo, hi) = owned_bounds(&bounds);
-        self.shared.iter_at(snapshot, lo, hi)
+        self.shared.iter_at(snapshot, owned_bounds(&bounds))
     }
 
     /// The entries whose keys start with `prefix`, in key order.
@@ -300,8 +288,8 @@ impl Db {
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
         let snapshot = self.shared.writes.visible();
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.shared.iter_at(snapshot, lo, hi)
+        self.shared
+            .iter_at(snapshot, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry, in key order.
@@ -457,7 +445,7 @@ impl Db {
             compactions: load(&c.compactions),
             idle_flushes: load(&c.idle_flushes),
             idle_compactions: load(&c.idle_compactions),
-            pending_compaction_bytes: shared.versions.pending_compaction_bytes(),
+            pending_compaction_bytes: sv.version.pending_bytes,
             compaction_bytes_read: load(&c.compaction_bytes_read),
             slowdowns: load(&c.slowdowns),
             stalls: load(&c.stalls),
@@ -508,7 +496,8 @@ impl Db {
         if shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        shared.writes.wait_idle();
+        // Writes in flight finish first.
+        shared.writes.queue.wait_idle();
         shared.work.update(|s| s.shutting_down = true);
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
@@ -561,8 +550,7 @@ impl Snapshot<'_> {
     ///
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        let (lo, hi) = owned_bounds(&bounds);
-        self.db.shared.iter_at(self.seq, lo, hi)
+        self.db.shared.iter_at(self.seq, owned_bounds(&bounds))
     }
 
     /// The entries starting with `prefix` as they were when the snapshot was taken.
@@ -571,8 +559,9 @@ impl Snapshot<'_> {
     ///
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.db.shared.iter_at(self.seq, lo, hi)
+        self.db
+            .shared
+            .iter_at(self.seq, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry as of the snapshot.

@@ -107,6 +107,25 @@ impl Error {
         matches!(self, Error::Corruption(_))
     }
 
+    /// The damage this error reports (for [`Error::Poisoned`], the damage that poisoned
+    /// the database), if it is damage: what `Db::open` failing on a damaged file and
+    /// [`Db::verify`](crate::Db::verify) report alike.
+    ///
+    /// ```
+    /// use ferris_engine::{Corruption, Error};
+    ///
+    /// let e = Error::Corruption(Corruption::new("/db/000007.sst", 4096, "block checksum mismatch"));
+    /// let damage = e.corruption().expect("damage");
+    /// assert_eq!((damage.offset, damage.reason.as_str()), (4096, "block checksum mismatch"));
+    /// assert!(Error::Closed.corruption().is_none());
+    /// ```
+    pub fn corruption(&self) -> Option<&Corruption> {
+        match self.root() {
+            Error::Corruption(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The failure behind the error: itself, or for [`Error::Poisoned`] the failure that
     /// poisoned the database.
     pub fn root(&self) -> &Error {

@@ -81,29 +81,3 @@ impl DoubleEndedIterator for DbIter {
         self.inner.next_back().map(|kv| kv.map_err(Into::into))
     }
 }
-
-/// The smallest key greater than every key starting with `prefix`, or `None` when there is
-/// none (the prefix is empty or all `0xff`).
-pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last != 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_successors() {
-        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff"), None);
-        assert_eq!(prefix_successor(b""), None);
-    }
-}

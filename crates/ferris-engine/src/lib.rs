@@ -330,4 +330,4 @@ pub use ferris_table::{Compression, TableFormat};
 pub use ferris_wal::RecoveryMode;
 pub use iter::DbIter;
 pub use options::{FlushPriority, Options};
-pub use verify::{FileCheck, FileKind, Problem, VerifyReport};
+pub use verify::{FileCheck, FileKind, VerifyReport};

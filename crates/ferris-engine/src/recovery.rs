@@ -18,7 +18,7 @@ use ferris_wal::{RecoveryEvent, RecoveryOptions, Wal, WalOptions, WalRecovery};
 use crate::db::Shared;
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::versions::{Env, VersionSet, open_version};
+use crate::versions::{Env, VersionSet, open_tables};
 use crate::work::Work;
 use crate::write::Writes;
 
@@ -85,7 +85,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
     // manifest CURRENT was not yet switched to), and this open is about to hand those
     // numbers out again.
     remove_leftovers(&env, &state, current)?;
-    let version = open_version(&env, &state)?;
+    let tables = open_tables(&env, &state)?;
 
     // Replay the WAL segments the manifest says are not yet in tables.
     let mut recovery_options = RecoveryOptions::default();
@@ -121,7 +121,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
 
     // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
     let last_seq = state.last_sequence;
-    let versions = VersionSet::create(&env, state, version, mem)?;
+    let versions = VersionSet::create(&env, state, tables, mem)?;
     if let Some(old) = current {
         let path = env.path(manifest_file_name(old));
         env.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
@@ -135,15 +135,12 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         report.next_segment_id,
         wal_options,
     )?;
-    let flush_first = env
-        .options
-        .flush_priority
-        .resolve(env.options.compaction_threads);
+    let (priority, threads) = (env.options.flush_priority, env.options.compaction_threads);
     let shared = Shared {
         env,
         versions,
         writes: Writes::new(wal, last_seq),
-        work: Work::new(flush_first),
+        work: Work::new(priority.resolve(threads)),
         snapshots: Default::default(),
         stats: Default::default(),
         closed: AtomicBool::new(false),

@@ -19,18 +19,17 @@
 //! whole extent of it. Only a failing disk (an I/O error other than a missing file) makes
 //! [`Db::verify`](crate::Db::verify) return an error.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use ferris_core::WriteBatch;
-use ferris_manifest::{CURRENT, LevelState, manifest_file_name, read_current, replay};
+use ferris_manifest::{CURRENT, manifest_file_name};
 use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
-use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader, list_segments};
+use ferris_wal::list_segments;
 
 use crate::db::Shared;
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::versions::{Env, TableFile};
 
 /// The kinds of file a database is made of.
@@ -56,12 +55,6 @@ impl FileKind {
             FileKind::Table => "table",
             FileKind::Wal => "wal",
         }
-    }
-}
-
-impl fmt::Display for FileKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -99,59 +92,6 @@ impl FileCheck {
     }
 }
 
-/// Damage: bytes on disk that are not what was written, or a file that is missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Problem {
-    /// The damaged file.
-    pub file: PathBuf,
-    /// Byte offset of the damage within the file: the start of the table block, log
-    /// record or fragment holding it (0 for a whole-file problem).
-    pub offset: u64,
-    /// What was found.
-    pub reason: String,
-}
-
-impl Problem {
-    fn new(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Problem {
-        Problem {
-            file: file.into(),
-            offset,
-            reason: reason.into(),
-        }
-    }
-
-    /// The damage a corruption error names, or `None` when [`Error::is_corruption`] is
-    /// false. Useful when [`Db::open`](crate::Db::open) itself fails on damage, to report
-    /// it the same way as [`Db::verify`](crate::Db::verify) reports what it finds.
-    ///
-    /// ```
-    /// use ferris_engine::{Corruption, Error, Problem};
-    ///
-    /// let e = Error::Corruption(Corruption::new("/db/000007.sst", 4096, "block checksum mismatch"));
-    /// let problem = Problem::from_error(&e).expect("a corruption error");
-    /// assert_eq!(problem.to_string(), "/db/000007.sst at offset 4096: block checksum mismatch");
-    /// ```
-    pub fn from_error(error: &Error) -> Option<Problem> {
-        match error.root() {
-            Error::Corruption(c) => Some(Problem::new(&c.file, c.offset, &c.reason)),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at offset {}: {}",
-            self.file.display(),
-            self.offset,
-            self.reason
-        )
-    }
-}
-
 /// What [`Db::verify`](crate::Db::verify) checked, and every problem it found.
 ///
 /// ```
@@ -177,8 +117,10 @@ pub struct VerifyReport {
     /// Every file checked, in order: CURRENT, the manifest, the tables (level by level),
     /// the WAL segments (oldest first).
     pub files: Vec<FileCheck>,
-    /// Every problem found; empty when the database is intact.
-    pub problems: Vec<Problem>,
+    /// Every problem found, as the damage every component reports: the file, the offset
+    /// (of the block, record or fragment holding it; 0 for a whole-file problem, such as
+    /// a missing file) and what was found. Empty when the database is intact.
+    pub problems: Vec<Corruption>,
 }
 
 impl VerifyReport {
@@ -207,15 +149,15 @@ impl VerifyReport {
     /// database still needs is ever deleted while it runs.
     fn record(&mut self, file: &Path, error: impl Into<Error>) -> Result<()> {
         let error = error.into();
-        let problem = match &error {
-            Error::Corruption(c) => Problem::new(&c.file, c.offset, &c.reason),
+        let problem = match error {
+            Error::Corruption(c) => c,
             Error::Io(e) if e.kind() == io::ErrorKind::NotFound => {
-                Problem::new(file, 0, "the file is missing")
+                Corruption::new(file, 0, "the file is missing")
             }
-            Error::Io(_) => return Err(error),
+            Error::Io(e) => return Err(Error::Io(e)),
             // Anything else about bytes read back (a format version newer than this build,
             // in a file the database itself wrote or already read) is damage too.
-            other => Problem::new(file, 0, other.to_string()),
+            other => Corruption::new(file, 0, other.to_string()),
         };
         self.problems.push(problem);
         Ok(())
@@ -231,11 +173,20 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     // lock: edits, manifest switches and new versions happen only under it, so what is
     // read here is one consistent state. The pinned super version keeps its tables from
     // being deleted after the lock is let go.
-    let poisoned = shared.work.is_poisoned();
+    // A poisoned database's manifest may be behind or ahead of its state in memory, and
+    // CURRENT may name either manifest: then only the checksums are checked.
+    let trusted = !shared.work.is_poisoned();
     let (sv, segments) = shared.versions.with_state(|number, state| {
         let sv = shared.versions.current();
-        check_current(env, number, poisoned, &mut report)?;
-        check_manifest(env, number, state, poisoned, &mut report)?;
+        let checked = ferris_manifest::check(&*env.fs, &env.dir, number, trusted.then_some(state))?;
+        let mut current = FileCheck::new(env.path(CURRENT), FileKind::Current);
+        current.bytes = checked.current_bytes;
+        current.records = u64::from(checked.current_read);
+        let mut manifest = FileCheck::new(env.path(manifest_file_name(number)), FileKind::Manifest);
+        (manifest.bytes, manifest.records) = (checked.manifest_bytes, checked.edits);
+        manifest.torn_tail = checked.torn_tail;
+        report.files.extend([current, manifest]);
+        report.problems.extend(checked.damage);
         let segments: Vec<u64> = list_segments(&*env.fs, &env.dir)?
             .into_iter()
             .filter(|&id| id >= state.log_number)
@@ -247,92 +198,6 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     }
     check_wal(shared, &segments, &mut report)?;
     Ok(report)
-}
-
-fn check_current(
-    env: &Env,
-    expected: u64,
-    poisoned: bool,
-    report: &mut VerifyReport,
-) -> Result<()> {
-    let path = env.path(CURRENT);
-    let mut check = FileCheck::new(path.clone(), FileKind::Current);
-    match env.fs.open(&path) {
-        Ok(file) => check.bytes = file.len(),
-        Err(e) => {
-            report.files.push(check);
-            return report.record(&path, Error::io(&path, e));
-        }
-    }
-    match read_current(&*env.fs, &env.dir) {
-        Ok(Some(number)) => {
-            check.records = 1;
-            // After a failed switch (which poisons the database) CURRENT may name either
-            // manifest; the next open sorts that out.
-            if number != expected && !poisoned {
-                report.problems.push(Problem::new(
-                    &path,
-                    0,
-                    format!(
-                        "CURRENT names {} but the database writes {}",
-                        manifest_file_name(number),
-                        manifest_file_name(expected)
-                    ),
-                ));
-            }
-        }
-        Ok(None) => report
-            .problems
-            .push(Problem::new(&path, 0, "the file is missing")),
-        Err(e) => report.record(&path, e)?,
-    }
-    report.files.push(check);
-    Ok(())
-}
-
-fn check_manifest(
-    env: &Env,
-    number: u64,
-    state: &LevelState,
-    poisoned: bool,
-    report: &mut VerifyReport,
-) -> Result<()> {
-    let path = env.path(manifest_file_name(number));
-    let mut check = FileCheck::new(path.clone(), FileKind::Manifest);
-    match replay(&*env.fs, &env.dir, number) {
-        Ok(replayed) => {
-            check.bytes = replayed.len;
-            check.records = replayed.edits;
-            check.torn_tail = torn_tail(&replayed.events);
-            // Edits are appended and applied under the manifest lock, so the manifest must
-            // add up to the state in memory, unless an append failed half-way (which
-            // poisons the database until a reopen replays what reached the disk).
-            let on_disk = &replayed.state;
-            let mismatch = on_disk
-                .levels
-                .levels()
-                .zip(state.levels.levels())
-                .position(|(disk, memory)| disk != memory);
-            if let Some(level) = mismatch.filter(|_| !poisoned) {
-                let numbers = |state: &LevelState| {
-                    let files = state.levels.level(level).iter();
-                    files.map(|f| f.number).collect::<Vec<_>>()
-                };
-                report.problems.push(Problem::new(
-                    &path,
-                    0,
-                    format!(
-                        "level {level}: the manifest lists tables {:?} but the database reads {:?}",
-                        numbers(on_disk),
-                        numbers(state)
-                    ),
-                ));
-            }
-        }
-        Err(e) => report.record(&path, e)?,
-    }
-    report.files.push(check);
-    Ok(())
 }
 
 fn check_table(env: &Env, file: &TableFile, report: &mut VerifyReport) -> Result<()> {
@@ -375,7 +240,7 @@ fn check_table(env: &Env, file: &TableFile, report: &mut VerifyReport) -> Result
         None
     };
     if let Some(reason) = disagreement {
-        report.problems.push(Problem::new(&path, 0, reason));
+        report.problems.push(Corruption::new(&path, 0, reason));
     }
     report.files.push(check);
     Ok(())
@@ -388,7 +253,7 @@ fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Re
             // Segments are created in sequence and deleted oldest first: a gap is a segment
             // lost, with the writes it held.
             let missing = pair[0] + 1;
-            report.problems.push(Problem::new(
+            report.problems.push(Corruption::new(
                 segment_path(dir, missing),
                 0,
                 format!(
@@ -404,62 +269,31 @@ fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Re
     // and one created since was not listed. A poisoned or closed WAL appends nothing more,
     // so then every segment is read whole.
     let live = shared.writes.wal.active_segment_len().ok();
-    let fs = &*shared.env.fs;
     for &id in segments {
         let path = segment_path(dir, id);
         let end = match live {
             Some((active, len)) if active == id => len,
             _ => u64::MAX,
         };
-        let mut reader =
-            match SegmentReader::open_to(fs, &path, id, RecoveryMode::TolerateTornTail, end) {
-                Ok(reader) => reader,
-                Err(e) => {
-                    let e = Error::from(e);
-                    // A flush finished since the segments were listed, and retired this
-                    // one: its writes are in a table now.
-                    if matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::NotFound) {
-                        continue;
-                    }
-                    report
-                        .files
-                        .push(FileCheck::new(path.clone(), FileKind::Wal));
-                    report.record(&path, e)?;
-                    continue;
-                }
-            };
+        let is_batch = |record: &[u8]| {
+            let e = WriteBatch::decode(record).err()?;
+            Some(format!("a WAL record is not a write batch: {e}"))
+        };
         let mut check = FileCheck::new(path.clone(), FileKind::Wal);
-        check.bytes = reader.file_len();
-        loop {
-            match reader.next_record() {
-                Ok(Some(record)) => {
-                    check.records += 1;
-                    if let Err(e) = WriteBatch::decode(&record.data) {
-                        report.problems.push(Problem::new(
-                            &path,
-                            record.offset,
-                            format!("a WAL record is not a write batch: {e}"),
-                        ));
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    // The reader cannot go on past damage in this mode; later segments can
-                    // still be checked.
-                    report.record(&path, e)?;
-                    break;
+        match ferris_wal::check_segment(&*shared.env.fs, &path, id, end, is_batch) {
+            Ok(checked) => {
+                (check.bytes, check.records) = (checked.bytes, checked.records);
+                check.torn_tail = checked.torn_tail;
+                for damage in checked.damage {
+                    report.record(&path, damage)?;
                 }
             }
+            // A flush finished since the segments were listed, and retired this one: its
+            // writes are in a table now.
+            Err(ferris_wal::Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => report.record(&path, e)?,
         }
-        check.torn_tail = torn_tail(reader.events());
         report.files.push(check);
     }
     Ok(())
-}
-
-fn torn_tail(events: &[RecoveryEvent]) -> Option<u64> {
-    events.iter().find_map(|event| match event {
-        RecoveryEvent::TornTail { offset, .. } => Some(*offset),
-        _ => None,
-    })
 }

@@ -9,7 +9,7 @@
 //! version is published), [`VersionSet::freeze`] for a full memtable.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
@@ -98,21 +98,14 @@ impl Env {
     }
 }
 
-/// The live tables of each level, never changed once built.
-#[derive(Debug, Default)]
-pub(crate) struct Version {
-    pub(crate) levels: Levels<Arc<TableFile>>,
-}
+/// A version's new levels, and the files an edit removed from them.
+type Applied = (Levels<Arc<TableFile>>, Vec<Arc<TableFile>>);
 
 impl Version {
     /// This version with `edit` applied; `added` are the opened files the edit adds, in
     /// its order (a file the edit moves between levels is the one already open). Returns
     /// the files it removes too, for the caller to mark obsolete once the edit is durable.
-    fn apply(
-        &self,
-        edit: &VersionEdit,
-        added: Vec<Arc<TableFile>>,
-    ) -> Result<(Version, Vec<Arc<TableFile>>), String> {
+    fn apply(&self, edit: &VersionEdit, added: Vec<Arc<TableFile>>) -> Result<Applied, String> {
         let removed: Vec<Arc<TableFile>> = edit
             .deleted
             .iter()
@@ -134,7 +127,7 @@ impl Version {
             .into_iter()
             .filter(|f| levels.find(f.meta.number).is_none())
             .collect();
-        Ok((Version { levels }, gone))
+        Ok((levels, gone))
     }
 
     /// The picker's view of this version: the same layout, metadata only.
@@ -188,17 +181,26 @@ pub(crate) struct SuperVersion {
     pub(crate) version: Arc<Version>,
 }
 
+/// A table version and the compaction strategy's verdict on it: how hard writes must be
+/// held back (flow control reads it on every write group), and how many bytes compaction
+/// still has to rewrite.
+#[derive(Debug, Default)]
+pub(crate) struct Version {
+    pub(crate) levels: Levels<Arc<TableFile>>,
+    pub(crate) pressure: WritePressure,
+    pub(crate) pending_bytes: u64,
+}
+
 impl SuperVersion {
     /// The newest version of `key` at or below `snapshot`: memtable, frozen memtables,
     /// then tables.
     pub(crate) fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
-        let found = match self.mem.get(key, snapshot) {
-            Some(found) => Some(found),
-            None => match self.frozen.iter().find_map(|f| f.mem.get(key, snapshot)) {
+        let in_memory = self.mem.get(key, snapshot);
+        let found =
+            match in_memory.or_else(|| self.frozen.iter().find_map(|f| f.mem.get(key, snapshot))) {
                 Some(found) => Some(found),
                 None => self.version.get(key, snapshot)?,
-            },
-        };
+            };
         Ok(match found {
             Some(Lookup::Value(v)) => Some(v),
             Some(Lookup::Deleted) | None => None,
@@ -215,35 +217,31 @@ pub(crate) struct VersionSet {
     frozen_ids: AtomicU64,
     strategy: Arc<dyn Strategy>,
     compaction: CompactionOptions,
-    /// The strategy's verdicts on the current version, for flow control and stats.
-    pressure: AtomicU8,
-    pending_bytes: AtomicU64,
 }
 
 impl VersionSet {
-    /// A version set over `version` and `mem`, starting a new manifest that holds `state`
-    /// as its snapshot and pointing CURRENT at it.
+    /// A version set over the tables `levels` and `mem`, starting a new manifest that
+    /// holds `state` as its snapshot and pointing CURRENT at it.
     pub(crate) fn create(
         env: &Env,
         state: LevelState,
-        version: Version,
+        levels: Levels<Arc<TableFile>>,
         mem: Arc<dyn Memtable>,
     ) -> Result<VersionSet> {
         let manifest = Manifest::create(&env.fs, &env.dir, state, env.options.max_manifest_size)?;
+        let strategy = Arc::clone(&env.options.compaction_strategy);
+        let version = Arc::new(judged(&*strategy, &env.options.compaction, levels));
         let set = VersionSet {
             manifest: Mutex::new(manifest),
             current: RwLock::new(Arc::new(SuperVersion {
                 mem,
                 frozen: Vec::new(),
-                version: Arc::new(version),
+                version,
             })),
             frozen_ids: AtomicU64::new(0),
-            strategy: Arc::clone(&env.options.compaction_strategy),
+            strategy,
             compaction: env.options.compaction,
-            pressure: AtomicU8::new(0),
-            pending_bytes: AtomicU64::new(0),
         };
-        set.judge(&set.current());
         Ok(set)
     }
 
@@ -271,36 +269,8 @@ impl VersionSet {
         f(m.number(), m.state())
     }
 
-    /// Publishes `sv`, and the strategy's verdict on its version.
     fn publish(&self, sv: SuperVersion) {
-        let sv = Arc::new(sv);
-        self.judge(&sv);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = sv;
-    }
-
-    fn judge(&self, sv: &SuperVersion) {
-        let view = sv.version.view();
-        let pressure = self.strategy.write_pressure(&view, &self.compaction);
-        let pending = self
-            .strategy
-            .pending_compaction_bytes(&view, &self.compaction);
-        self.pressure
-            .store(pressure_code(pressure), Ordering::Release);
-        self.pending_bytes.store(pending, Ordering::Release);
-    }
-
-    /// How hard the strategy wants writes held back.
-    pub(crate) fn pressure(&self) -> WritePressure {
-        match self.pressure.load(Ordering::Acquire) {
-            2 => WritePressure::Stop,
-            1 => WritePressure::Slowdown,
-            _ => WritePressure::None,
-        }
-    }
-
-    /// The strategy's estimate of the bytes compaction still has to rewrite.
-    pub(crate) fn pending_compaction_bytes(&self) -> u64 {
-        self.pending_bytes.load(Ordering::Acquire)
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
     }
 
     /// Makes `edit` durable in the manifest and installs the version it describes: the one
@@ -323,7 +293,7 @@ impl VersionSet {
         let sv = self.current();
         // Checked before anything is written: an edit the state refuses never reaches the
         // manifest.
-        let (version, removed) = sv.version.apply(&edit, added).map_err(|reason| {
+        let (levels, removed) = sv.version.apply(&edit, added).map_err(|reason| {
             let file = env.path(manifest_file_name(m.number()));
             let reason = format!("an edit does not apply to the live version: {reason}");
             work.poisoned_by(Error::Corruption(Corruption::new(file, 0, reason)))
@@ -337,7 +307,7 @@ impl VersionSet {
                 .filter(|f| Some(f.id) != flushed)
                 .cloned()
                 .collect(),
-            version: Arc::new(version),
+            version: Arc::new(judged(&*self.strategy, &self.compaction, levels)),
         });
         for file in removed {
             file.mark_obsolete();
@@ -382,22 +352,25 @@ impl VersionSet {
     }
 }
 
-/// The pressure as the atomic holds it.
-fn pressure_code(pressure: WritePressure) -> u8 {
-    match pressure {
-        WritePressure::Stop => 2,
-        WritePressure::Slowdown => 1,
-        _ => 0,
+/// A version of `levels`, with `strategy`'s verdict on it.
+fn judged(
+    strategy: &dyn Strategy,
+    options: &CompactionOptions,
+    levels: Levels<Arc<TableFile>>,
+) -> Version {
+    let view = View::new(levels.map(|f| Arc::clone(&f.meta)));
+    Version {
+        pressure: strategy.write_pressure(&view, options),
+        pending_bytes: strategy.pending_compaction_bytes(&view, options),
+        levels,
     }
 }
 
 /// Opens every table `state` lists.
-pub(crate) fn open_version(env: &Env, state: &LevelState) -> Result<Version> {
+pub(crate) fn open_tables(env: &Env, state: &LevelState) -> Result<Levels<Arc<TableFile>>> {
     let mut files = Vec::new();
     for (level, meta) in state.levels.files() {
         files.push((level, TableFile::open(env, Arc::clone(meta))?));
     }
-    Ok(Version {
-        levels: Levels::from_files(files),
-    })
+    Ok(Levels::from_files(files))
 }

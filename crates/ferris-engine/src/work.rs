@@ -191,16 +191,15 @@ impl Work {
         Flushing { work: self }
     }
 
-    /// Blocks while a flush writes its table, when compactions step aside for flushes. A
-    /// flush never waits for a compaction, so this always ends.
-    pub(crate) fn let_flush_pass(&self) {
-        if !self.flush_first {
-            return;
-        }
+    /// Blocks while a flush writes its table, when compactions step aside for flushes (a
+    /// flush never waits for a compaction, so this always ends). False once the database
+    /// is shutting down: the compaction should stop.
+    pub(crate) fn let_flush_pass(&self) -> bool {
         let mut state = self.lock();
-        while state.flushing && !state.shutting_down {
+        while self.flush_first && state.flushing && !state.shutting_down {
             state = self.wait(state);
         }
+        !state.shutting_down
     }
 }
 
@@ -257,17 +256,17 @@ mod tests {
     #[test]
     fn a_compaction_waits_for_the_running_flush_only() {
         let work = Arc::new(Work::new(true));
-        work.let_flush_pass();
+        assert!(work.let_flush_pass());
         let off = Work::new(false);
         let _flushing = off.flushing();
-        off.let_flush_pass();
+        assert!(off.let_flush_pass());
 
         let flushing = work.flushing();
         let passed = Arc::new(AtomicBool::new(false));
         let waiter = std::thread::spawn({
             let (work, passed) = (Arc::clone(&work), Arc::clone(&passed));
             move || {
-                work.let_flush_pass();
+                assert!(work.let_flush_pass(), "not shutting down");
                 passed.store(true, Ordering::SeqCst);
             }
         });

@@ -12,12 +12,13 @@
 //! A writer behind the leader waits for the group to finish. Without sync, a group takes
 //! a few microseconds, less than putting a thread to sleep and waking it, so such a writer
 //! first yields the processor in a loop, watching a counter of finished groups, for up to
-//! [`SPIN`]; only then does it sleep on a condition variable. A leader wakes sleepers
-//! only when there are some, so a queue of spinning writers costs no system call beyond
-//! the yields. A durable writer sleeps at once: its group takes an fsync, and spinning
-//! through it would take the processor from the leader. The WAL's own group commit waits
-//! the same way, through the same [`Handoff`]. `docs/benchmarks.md` has what this
-//! measured.
+//! `ferris_wal::group::SPIN`; only then does it sleep on a condition variable. A leader
+//! wakes sleepers only when there are some, so a queue of spinning writers costs no system
+//! call beyond the yields. A durable writer sleeps at once: its group takes an fsync, and
+//! spinning through it would take the processor from the leader. The queue is
+//! `ferris_wal::group::GroupQueue`, which does the waiting, the grouping and the handing
+//! back of results; this module says what a group does. `docs/benchmarks.md` has what
+//! the waiting measured.
 //!
 //! # Gathering the writers a sync just released
 //!
@@ -26,14 +27,12 @@
 //! one fsync instead of taking turns (`ferris_wal::group` explains the turns and the
 //! wait; the WAL's own group commit does the same one level down).
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use ferris_compaction::WritePressure;
 use ferris_core::WriteBatch;
-use ferris_wal::group::{GroupPacer, Handoff, SPIN, gather};
+use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
 use crate::db::Shared;
@@ -53,31 +52,25 @@ pub(crate) enum Job {
     Freeze,
 }
 
-#[derive(Debug)]
-struct Waiter {
-    ticket: u64,
-    job: Job,
-}
+impl GroupJob for Job {
+    fn durable(&self) -> bool {
+        matches!(self, Job::Write { sync: true, .. })
+    }
 
-#[derive(Debug, Default)]
-struct QueueState {
-    waiting: VecDeque<Waiter>,
-    /// Results for followers, by ticket.
-    done: HashMap<u64, Result<u64>>,
-    leader_active: bool,
-    /// Tickets, and the last durable group, for the next leader to gather its writers.
-    pacer: GroupPacer,
-    /// The leader's group buffer, handed back after each group so that leading one does
-    /// not allocate.
-    spare_group: Vec<Waiter>,
+    /// Writes join a write's group; a freeze leads alone.
+    fn joins(&self, lead: &Job) -> Option<usize> {
+        match (lead, self) {
+            (Job::Write { .. }, Job::Write { batch, .. }) => Some(batch.as_bytes().len()),
+            _ => None,
+        }
+    }
 }
 
 /// The write controller: the queue, the WAL, and the sequence number reads see.
 #[derive(Debug)]
 pub(crate) struct Writes {
-    queue: Mutex<QueueState>,
-    /// Where writers wait for a leader to finish (see "Waiting for the leader").
-    handoff: Handoff,
+    /// Writers line up here; the one at the front leads a group (see the module docs).
+    pub(crate) queue: GroupQueue<Job, Result<u64>>,
     pub(crate) wal: Wal,
     /// The last sequence number whose write is fully in the memtable: what reads see.
     pub(crate) last_seq: AtomicU64,
@@ -86,28 +79,15 @@ pub(crate) struct Writes {
 impl Writes {
     pub(crate) fn new(wal: Wal, last_seq: u64) -> Writes {
         Writes {
-            queue: Mutex::default(),
-            handoff: Handoff::default(),
+            queue: GroupQueue::new(MAX_GROUP_BYTES),
             wal,
             last_seq: AtomicU64::new(last_seq),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The sequence number a read starting now sees.
     pub(crate) fn visible(&self) -> u64 {
         self.last_seq.load(Ordering::Acquire)
-    }
-
-    /// Waits until no group is being written and none is queued.
-    pub(crate) fn wait_idle(&self) {
-        let mut q = self.lock();
-        while q.leader_active || !q.waiting.is_empty() {
-            q = self.handoff.wait(&self.queue, q, Duration::ZERO);
-        }
     }
 }
 
@@ -115,83 +95,20 @@ impl Shared {
     /// Queues `job`, and either waits for a leader to do it or leads a group that does.
     /// Returns the job's result: for a freeze, the id of the newest frozen memtable.
     pub(crate) fn submit(&self, job: Job) -> Result<u64> {
-        let writes = &self.writes;
-        let mut q = writes.lock();
-        let ticket = q.pacer.take_ticket();
-        // A writer that syncs sleeps at once: see "Waiting for the leader".
-        let spin = match job {
-            Job::Write { sync: false, .. } => SPIN,
-            _ => Duration::ZERO,
-        };
-        q.waiting.push_back(Waiter { ticket, job });
-        loop {
-            if let Some(result) = q.done.remove(&ticket) {
-                return result;
-            }
-            let at_front = q.waiting.front().is_some_and(|w| w.ticket == ticket);
-            if at_front && !q.leader_active {
-                break;
-            }
-            q = writes.handoff.wait(&writes.queue, q, spin);
-        }
-        // Lead: take our own job and, if it is a write, the writes queued behind it.
-        q.leader_active = true;
-        if let Some(Waiter {
-            job: Job::Write { sync: true, .. },
-            ..
-        }) = q.waiting.front()
-        {
-            q = gather(&writes.queue, q, |q| &mut q.pacer);
-        }
-        let lead = q.waiting.pop_front().expect("we are at the front");
-        let mut group = std::mem::take(&mut q.spare_group);
-        group.push(lead);
-        if matches!(group[0].job, Job::Write { .. }) {
-            let mut bytes = 0;
-            while let Some(Waiter {
-                job: Job::Write { batch, .. },
-                ..
-            }) = q.waiting.front()
-            {
-                bytes += batch.as_bytes().len();
-                if bytes > MAX_GROUP_BYTES {
-                    break;
-                }
-                group.push(q.waiting.pop_front().expect("checked"));
-            }
-        }
-        drop(q);
-
-        let mut wal_time = None;
-        let result = match &group[0].job {
-            Job::Freeze => self.freeze_memtable(true),
-            Job::Write { .. } => self
-                .write_group(&mut group)
-                .map(|synced| wal_time = synced)
-                .map(|()| 0),
-        };
-
-        let mut q = writes.lock();
-        // Only the WAL write and fsync count as the group's time, not a stall for flow
-        // control or a flush: the next leader may wait for half of it.
-        q.pacer.released(group.len() as u64, wal_time);
-        for waiter in &group[1..] {
-            q.done.insert(waiter.ticket, result.clone());
-        }
-        q.leader_active = false;
-        group.clear();
-        q.spare_group = group;
-        let wake = writes.handoff.finish(&q);
-        drop(q);
-        if wake {
-            writes.handoff.wake();
-        }
-        result
+        self.writes.queue.submit(job, |group| match &group[0] {
+            Job::Freeze => (self.freeze_memtable(true), None),
+            // Only the WAL write and fsync count as the group's time, not a stall for flow
+            // control or a flush: the next leader may wait for half of it.
+            Job::Write { .. } => match self.write_group(group) {
+                Ok(wal_time) => (Ok(0), wal_time),
+                Err(e) => (Err(e), None),
+            },
+        })
     }
 
     /// Writes a group of batches as one WAL record, then applies it to the memtable.
     /// Returns how long the WAL write and its fsync took, if the group was synced.
-    fn write_group(&self, group: &mut [Waiter]) -> Result<Option<Duration>> {
+    fn write_group(&self, group: &mut [Job]) -> Result<Option<Duration>> {
         self.work.check()?;
         self.flow_control()?;
         // Only a full memtable needs freezing.
@@ -200,15 +117,15 @@ impl Shared {
         }
         // The followers' batches are appended to the leader's, in place: no new batch.
         let (lead, followers) = group.split_first_mut().expect("a group has a leader");
-        let Job::Write { batch, sync } = &mut lead.job else {
+        let Job::Write { batch, sync } = lead else {
             unreachable!("write_group runs only for writes");
         };
         let mut sync = *sync;
-        for waiter in followers {
+        for job in followers {
             let Job::Write {
                 batch: theirs,
                 sync: s,
-            } = &waiter.job
+            } = job
             else {
                 unreachable!("groups hold only writes after the first job");
             };
@@ -245,17 +162,14 @@ impl Shared {
     /// changes its mind. The leveled and tiered strategies ask by level-0 table count and
     /// pending compaction bytes (`CompactionOptions`' triggers).
     fn flow_control(&self) -> Result<()> {
-        match self.versions.pressure() {
+        let pressure = || self.versions.current().version.pressure;
+        match pressure() {
             WritePressure::Stop => {
                 let start = Instant::now();
                 self.stats.stalls.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    pending_bytes = self.versions.pending_compaction_bytes(),
-                    "writes stopped: the compaction strategy asks for it; waiting for compaction"
-                );
-                self.work.wait_for(|_| {
-                    (self.versions.pressure() != WritePressure::Stop).then_some(())
-                })?;
+                tracing::warn!("writes stopped: the compaction strategy waits for compaction");
+                self.work
+                    .wait_for(|_| (pressure() != WritePressure::Stop).then_some(()))?;
                 let micros = start.elapsed().as_micros() as u64;
                 self.stats.stall_micros.fetch_add(micros, Ordering::Relaxed);
                 tracing::info!(micros, "writes resumed after compaction caught up");

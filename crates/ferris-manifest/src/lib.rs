@@ -114,12 +114,14 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 mod current;
 mod edit;
 mod error;
 mod log;
 mod manifest;
 
+pub use check::{ManifestCheck, check};
 pub use current::{
     CURRENT, CURRENT_MAGIC, CURRENT_TMP, CURRENT_VERSION, decode_current, encode_current,
     read_current, write_current,

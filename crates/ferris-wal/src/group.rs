@@ -73,9 +73,52 @@
 //! `ferris-engine`'s write path for its figures.
 //!
 //! [`GroupPacer`] is the bookkeeping. It lives inside a group-commit queue's mutex: the
-//! WAL's ([`crate::Wal`]) and the engine's write queue, which forms its groups one level
-//! up, both use it.
+//! WAL's ([`crate::Wal`]) and [`GroupQueue`]'s, which the engine's write path uses to form
+//! its groups one level up.
+//!
+//! # A queue whose front caller leads
+//!
+//! [`GroupQueue`] is LevelDB's writer queue, with the pacing above: callers line up, the
+//! one at the front becomes the **leader**, takes the jobs queued behind it that can join
+//! its group (up to a size), does the group's work with the queue unlocked, and hands each
+//! follower its result. Then the next caller at the front leads. The work is whatever the
+//! caller passes in (the engine writes a group of batches as one WAL record and applies it
+//! to the memtable): the queue only forms groups and hands results back.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferris_wal::group::{GroupJob, GroupQueue};
+//!
+//! /// A job: some bytes to write, durably or not.
+//! struct Append(Vec<u8>, bool);
+//!
+//! impl GroupJob for Append {
+//!     fn durable(&self) -> bool {
+//!         self.1
+//!     }
+//!     fn joins(&self, _lead: &Append) -> Option<usize> {
+//!         Some(self.0.len())
+//!     }
+//! }
+//!
+//! let queue: GroupQueue<Append, usize> = GroupQueue::new(1 << 20);
+//! std::thread::scope(|s| {
+//!     for i in 0..4 {
+//!         let queue = &queue;
+//!         s.spawn(move || {
+//!             // The leader writes the whole group and reports how many bytes it wrote;
+//!             // every member of the group gets that answer.
+//!             let written = queue.submit(Append(vec![i; 10], true), |group| {
+//!                 let bytes: usize = group.iter().map(|job| job.0.len()).sum();
+//!                 (bytes, Some(Duration::from_millis(1)))
+//!             });
+//!             assert!(written >= 10 && written % 10 == 0);
+//!         });
+//!     }
+//! });
+//! ```
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -230,6 +273,134 @@ pub fn gather<'a, T>(
     guard
 }
 
+/// How a job takes part in a [`GroupQueue`]'s groups.
+pub trait GroupJob {
+    /// Whether the job's group waits on an fsync: its leader first [`gather`]s the callers
+    /// the last durable group released, and a caller waiting behind a leader sleeps at
+    /// once instead of yielding (see "Followers: yield, then sleep").
+    fn durable(&self) -> bool;
+
+    /// The bytes this job adds to a group that `lead` leads, or `None` when it cannot join
+    /// that group (it then waits to lead one of its own).
+    fn joins(&self, lead: &Self) -> Option<usize>;
+}
+
+/// A queue of callers whose front one leads a group; see "A queue whose front caller
+/// leads" in the [module docs](self). `J` is a job, `R` the result each member gets.
+#[derive(Debug)]
+pub struct GroupQueue<J, R> {
+    state: Mutex<QueueState<J, R>>,
+    /// Where followers wait for a leader to finish.
+    handoff: Handoff,
+    /// A group stops growing at this many bytes beyond its leader's own job.
+    max_group_bytes: usize,
+}
+
+#[derive(Debug)]
+struct QueueState<J, R> {
+    /// Jobs waiting, with their tickets, in the order they queued.
+    waiting: VecDeque<(u64, J)>,
+    /// Results for followers, by ticket.
+    done: HashMap<u64, R>,
+    leader_active: bool,
+    /// Tickets, and the last durable group, for the next leader to gather its callers.
+    pacer: GroupPacer,
+    /// The leader's group buffers (tickets, jobs), handed back after each group so that
+    /// leading one does not allocate.
+    spare: (Vec<u64>, Vec<J>),
+}
+
+impl<J: GroupJob, R: Clone> GroupQueue<J, R> {
+    /// An empty queue whose groups stop growing at `max_group_bytes` beyond the leader's
+    /// own job, so a small job never waits behind megabytes of others.
+    pub fn new(max_group_bytes: usize) -> GroupQueue<J, R> {
+        GroupQueue {
+            state: Mutex::new(QueueState {
+                waiting: VecDeque::new(),
+                done: HashMap::new(),
+                leader_active: false,
+                pacer: GroupPacer::default(),
+                spare: (Vec::new(), Vec::new()),
+            }),
+            handoff: Handoff::default(),
+            max_group_bytes,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState<J, R>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job` and returns its result: either this caller leads a group holding it,
+    /// running `lead` on the group's jobs (its own first) with the queue unlocked, or a
+    /// leader ran its own `lead` on a group this job joined. `lead` returns the group's
+    /// result, which every member gets, and for a durable group how long its write and
+    /// fsync took (what the next leader may wait half of, in [`gather`]).
+    pub fn submit(&self, job: J, lead: impl FnOnce(&mut [J]) -> (R, Option<Duration>)) -> R {
+        let mut q = self.lock();
+        let ticket = q.pacer.take_ticket();
+        // A durable caller sleeps at once: see "Followers: yield, then sleep".
+        let spin = if job.durable() { Duration::ZERO } else { SPIN };
+        q.waiting.push_back((ticket, job));
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            let at_front = q.waiting.front().is_some_and(|(t, _)| *t == ticket);
+            if at_front && !q.leader_active {
+                break;
+            }
+            q = self.handoff.wait(&self.state, q, spin);
+        }
+        // Lead: take our own job and the jobs queued behind it that may join.
+        q.leader_active = true;
+        if q.waiting.front().is_some_and(|(_, job)| job.durable()) {
+            q = gather(&self.state, q, |q| &mut q.pacer);
+        }
+        let (mut tickets, mut jobs) = std::mem::take(&mut q.spare);
+        let (ticket, job) = q.waiting.pop_front().expect("we are at the front");
+        tickets.push(ticket);
+        jobs.push(job);
+        let mut bytes = 0;
+        while let Some(size) = q.waiting.front().and_then(|(_, j)| j.joins(&jobs[0])) {
+            bytes += size;
+            if bytes > self.max_group_bytes {
+                break;
+            }
+            let (ticket, job) = q.waiting.pop_front().expect("checked");
+            tickets.push(ticket);
+            jobs.push(job);
+        }
+        drop(q);
+
+        let (result, sync_time) = lead(&mut jobs);
+
+        let mut q = self.lock();
+        q.pacer.released(tickets.len() as u64, sync_time);
+        for &follower in &tickets[1..] {
+            q.done.insert(follower, result.clone());
+        }
+        q.leader_active = false;
+        tickets.clear();
+        jobs.clear();
+        q.spare = (tickets, jobs);
+        let wake = self.handoff.finish(&q);
+        drop(q);
+        if wake {
+            self.handoff.wake();
+        }
+        result
+    }
+
+    /// Waits until no group is being led and none is queued.
+    pub fn wait_idle(&self) {
+        let mut q = self.lock();
+        while q.leader_active || !q.waiting.is_empty() {
+            q = self.handoff.wait(&self.state, q, Duration::ZERO);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -344,6 +515,62 @@ mod tests {
         }
         rx.recv_timeout(LIVENESS)
             .expect("the follower was never woken");
+    }
+
+    /// A job of the queue test: its caller's id, the sum its group must report, and
+    /// whether it may join groups.
+    struct Job {
+        id: u64,
+        durable: bool,
+        alone: bool,
+    }
+
+    impl GroupJob for Job {
+        fn durable(&self) -> bool {
+            self.durable
+        }
+        fn joins(&self, lead: &Job) -> Option<usize> {
+            (!self.alone && !lead.alone).then_some(8)
+        }
+    }
+
+    /// Many callers on real threads: every job runs in exactly one group, every caller
+    /// gets the result of the group its job ran in, and a job that may not join leads a
+    /// group of its own.
+    #[test]
+    fn every_job_runs_once_and_its_caller_gets_its_groups_result() {
+        let queue: GroupQueue<Job, Vec<u64>> = GroupQueue::new(64);
+        let ran: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for thread in 0..8u64 {
+                let (queue, ran) = (&queue, &ran);
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let id = thread * 1000 + i;
+                        let job = Job {
+                            id,
+                            durable: i % 3 == 0,
+                            alone: i % 7 == 0,
+                        };
+                        let members = queue.submit(job, |group| {
+                            let ids: Vec<u64> = group.iter().map(|j| j.id).collect();
+                            assert!(ids.len() <= 1 + 64 / 8, "a group outgrew its limit");
+                            assert!(ids.len() == 1 || group.iter().all(|j| !j.alone));
+                            ran.lock().unwrap().extend(&ids);
+                            (ids, None)
+                        });
+                        assert!(members.contains(&id), "{id} got another group's result");
+                    }
+                });
+            }
+        });
+        queue.wait_idle();
+        let mut ran = ran.into_inner().unwrap();
+        ran.sort_unstable();
+        let expected: Vec<u64> = (0..8u64)
+            .flat_map(|t| (0..200).map(move |i| t * 1000 + i))
+            .collect();
+        assert_eq!(ran, expected, "every job runs exactly once");
     }
 
     #[test]

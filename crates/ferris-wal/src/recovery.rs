@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ferris_core::Corruption;
 use ferris_fs::FileSystem;
 use ferris_log::{Record, RecoveryEvent, RecoveryMode, SegmentReader};
 
@@ -176,4 +177,65 @@ impl WalRecovery {
         }
         self.report
     }
+}
+/// What [`check_segment`] read, and the damage it found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SegmentCheck {
+    /// The segment file's length in bytes.
+    pub bytes: u64,
+    /// Records read.
+    pub records: u64,
+    /// Where the segment ends in an incomplete record with nothing intact after it: what a
+    /// crash, or an append still in progress, leaves. Not damage: recovery ignores it.
+    pub torn_tail: Option<u64>,
+    /// Damage: a record `check` refused, or framing the reader cannot go past (reading
+    /// stops there; later segments can still be checked).
+    pub damage: Vec<Corruption>,
+}
+
+/// Reads segment `id` at `path` as recovery would, up to `end` bytes (the part of a live
+/// segment finished groups fill; `u64::MAX` for all of it), and passes every record to
+/// `check`, which says what is wrong with it, if anything. For a tool that checks a
+/// database's files (`Db::verify`): damage is listed, not returned as an error.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the segment cannot be read (`NotFound` when it was removed);
+/// [`Error::UnsupportedVersion`] for a newer format.
+pub fn check_segment(
+    fs: &dyn FileSystem,
+    path: &Path,
+    id: u64,
+    end: u64,
+    mut check: impl FnMut(&[u8]) -> Option<String>,
+) -> Result<SegmentCheck> {
+    let mut reader = SegmentReader::open_to(fs, path, id, RecoveryMode::TolerateTornTail, end)
+        .map_err(Error::from)?;
+    let mut out = SegmentCheck {
+        bytes: reader.file_len(),
+        ..SegmentCheck::default()
+    };
+    loop {
+        match reader.next_record().map_err(Error::from) {
+            Ok(Some(record)) => {
+                out.records += 1;
+                if let Some(reason) = check(&record.data) {
+                    out.damage
+                        .push(Corruption::new(path, record.offset, reason));
+                }
+            }
+            Ok(None) => break,
+            Err(Error::Corruption(c)) => {
+                out.damage.push(c);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    out.torn_tail = reader.events().iter().find_map(|event| match event {
+        RecoveryEvent::TornTail { offset, .. } => Some(*offset),
+        _ => None,
+    });
+    Ok(out)
 }

@@ -84,7 +84,7 @@ use bytes::Bytes;
 
 pub use concat::{ConcatIterator, OpenFile};
 pub use merge::MergingIterator;
-pub use user::{MakeIter, UserIter, above_hi, below_lo};
+pub use user::{MakeIter, UserIter, above_hi, below_lo, owned_bounds, prefix_bounds};
 pub use vec::VecIter;
 
 use crate::error::Result;

@@ -87,6 +87,32 @@ fn remember<'a>(slot: &'a mut Option<Vec<u8>>, key: &[u8]) -> &'a [u8] {
     buf
 }
 
+/// The owned user-key bounds of a range of keys, as [`UserIter::new`] takes them.
+pub fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+    range: &R,
+) -> (Bound<Bytes>, Bound<Bytes>) {
+    let own = |b: Bound<&K>| b.map(|k| Bytes::copy_from_slice(k.as_ref()));
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// The user-key bounds of every key starting with `prefix`: from the prefix itself to
+/// the smallest key greater than every key that starts with it (none when the prefix is
+/// empty or all `0xff`).
+pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
+    let mut end = prefix.to_vec();
+    let hi = loop {
+        match end.pop() {
+            Some(0xff) => continue,
+            Some(last) => {
+                end.push(last + 1);
+                break Bound::Excluded(Bytes::from(end));
+            }
+            None => break Bound::Unbounded,
+        }
+    };
+    (Bound::Included(Bytes::copy_from_slice(prefix)), hi)
+}
+
 /// Whether `key` lies before the lower bound `lo`.
 pub fn below_lo(lo: &Bound<Bytes>, key: &[u8]) -> bool {
     match lo {
@@ -316,6 +342,19 @@ mod tests {
             1 => Bound::Included(key),
             _ => Bound::Excluded(key),
         }
+    }
+
+    #[test]
+    fn prefix_bounds_end_at_the_prefixs_successor() {
+        let hi = |p: &[u8]| prefix_bounds(p).1;
+        assert_eq!(hi(b"ab"), Bound::Excluded(Bytes::from_static(b"ac")));
+        assert_eq!(hi(b"a\xff\xff"), Bound::Excluded(Bytes::from_static(b"b")));
+        assert_eq!(hi(b"\xff"), Bound::Unbounded);
+        assert_eq!(hi(b""), Bound::Unbounded);
+        assert_eq!(
+            prefix_bounds(b"ab").0,
+            Bound::Included(Bytes::from_static(b"ab"))
+        );
     }
 
     proptest! {

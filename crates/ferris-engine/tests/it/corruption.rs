@@ -43,7 +43,7 @@ use std::path::Path;
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::Instant;
 
-use ferris_engine::{Db, Error, Problem, WriteBatch};
+use ferris_engine::{Db, Error, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_wal::{RecoveryMode, SegmentReader};
 
@@ -433,8 +433,8 @@ fn load(image: &Image, name: &str, bit: u64, seed: u64) -> SimFs {
 /// Whether `error` is damage (or a version this build does not know, which is what a flip
 /// in a version field looks like) in the file at `path`.
 fn names_file(error: &Error, path: &Path) -> Result<(), String> {
-    let named = match Problem::from_error(error) {
-        Some(problem) => problem.file,
+    let named = match error.corruption() {
+        Some(problem) => problem.file.clone(),
         None => match error {
             Error::UnsupportedVersion(v) => v.file.clone(),
             _ => return Err(format!("not a corruption error: {error} ({error:?})")),

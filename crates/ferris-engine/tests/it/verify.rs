@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ferris_engine::{Db, Error, FileKind, Problem, VerifyReport, WriteBatch};
+use ferris_engine::{Corruption, Db, Error, FileKind, VerifyReport, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 
 use crate::{DIR, Leaving, open_sim, path, stable_options};
@@ -51,7 +51,7 @@ fn files_of(report: &VerifyReport, kind: FileKind) -> Vec<PathBuf> {
 }
 
 /// The one problem of `report`.
-fn only_problem(report: &VerifyReport) -> &Problem {
+fn only_problem(report: &VerifyReport) -> &Corruption {
     assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
     &report.problems[0]
 }
@@ -212,7 +212,7 @@ fn a_missing_live_table_is_a_problem_not_an_error() {
 }
 
 /// When the damage is where opening reads (a table's footer), `Db::open` fails; the error
-/// converts to the same `Problem` verification would have reported.
+/// holds the same `Corruption` verification would have reported.
 #[test]
 fn damage_that_stops_open_converts_to_a_problem() {
     let (sim, db, table) = db_with_a_table(44);
@@ -222,9 +222,9 @@ fn damage_that_stops_open_converts_to_a_problem() {
     flip_sim(&sim, &table, len - 1); // the footer's magic
     let err = Db::open(DIR, stable_options(&sim)).unwrap_err();
     assert!(err.is_corruption(), "{err}");
-    let problem = Problem::from_error(&err).expect("a corruption error");
-    assert_eq!((problem.file, problem.offset), (table, len - 64));
-    assert!(Problem::from_error(&Error::Closed).is_none());
+    let problem = err.corruption().expect("a corruption error");
+    assert_eq!((&problem.file, problem.offset), (&table, len - 64));
+    assert!(Error::Closed.corruption().is_none());
 }
 
 #[test]

@@ -199,3 +199,50 @@ fn the_framings_errors_reach_the_caller_as_the_wals() {
         );
     }
 }
+
+/// `check_segment` lists what it finds instead of failing on it: a record its caller
+/// refuses, by offset, then damage the framing cannot go past; a torn tail is not damage;
+/// and a segment that is gone is an I/O error, for the caller to tell apart.
+#[test]
+fn a_segment_check_lists_damage_and_refused_records_by_offset() {
+    let written = records(20, 5);
+    let segment = Path::new(DIR).join("000001.wal");
+    let mut bytes = segment_bytes(&written, false);
+    let offsets = record_offsets(&bytes);
+    let fs = fs_with_segment(&bytes);
+    let mut seen = 0;
+    let check = ferris_wal::check_segment(&*fs, &segment, 1, u64::MAX, |record| {
+        seen += 1;
+        (record == written[3].as_slice()).then(|| "record 3 is refused".to_string())
+    })
+    .unwrap();
+    assert_eq!((check.records, seen), (20, 20));
+    assert_eq!(check.bytes, bytes.len() as u64);
+    assert_eq!(check.damage.len(), 1, "{:?}", check.damage);
+    assert_eq!(
+        (check.damage[0].offset, check.damage[0].file.as_path()),
+        (offsets[3], segment.as_path())
+    );
+    assert_eq!(check.torn_tail, None);
+
+    bytes[offsets[7] as usize + 9] ^= 0xff;
+    let check =
+        ferris_wal::check_segment(&*fs_with_segment(&bytes), &segment, 1, u64::MAX, |_| None)
+            .unwrap();
+    assert_eq!(check.records, 7, "records up to the damage are read");
+    assert_eq!(check.damage.len(), 1);
+    assert_eq!(check.damage[0].offset, offsets[7]);
+
+    let torn = &segment_bytes(&written, false)[..offsets[19] as usize + 3];
+    let check = ferris_wal::check_segment(&*fs_with_segment(torn), &segment, 1, u64::MAX, |_| None)
+        .unwrap();
+    assert_eq!((check.records, check.torn_tail), (19, Some(offsets[19])));
+    assert!(check.damage.is_empty());
+
+    let gone = Path::new(DIR).join("000002.wal");
+    let err = ferris_wal::check_segment(&*fs, &gone, 2, u64::MAX, |_| None).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+        "{err}"
+    );
+}
