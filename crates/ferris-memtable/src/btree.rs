@@ -107,6 +107,46 @@
 //! # Ok::<(), ferris_core::Error>(())
 //! ```
 //!
+//! In a database, the factory goes into `ferris_engine::Options::memtable`, and the engine
+//! runs on B-trees: each write group is applied to one, every read and scan asks it
+//! first, a flush drains it, in order, into a table, and an open replays the write-ahead
+//! log into a fresh one. `docs/concepts/swapping-components.md` walks through this
+//! example:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use ferris_engine::{Db, Options};
+//! use ferris_memtable::BTreeFactory;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut options = Options::default();
+//! options.memtable = Arc::new(BTreeFactory);
+//! let db = Db::open(dir.path(), options.clone())?;
+//!
+//! db.put("apple", "red")?;
+//! let snapshot = db.snapshot()?;
+//! db.put("apple", "green")?;
+//! db.delete("fig")?;
+//! // Reads ask the B-tree first, each at its own sequence number.
+//! assert_eq!(db.get("apple")?.as_deref(), Some(&b"green"[..]));
+//! assert_eq!(snapshot.get("apple")?.as_deref(), Some(&b"red"[..]));
+//! assert_eq!(db.get("fig")?, None); // the tombstone answered: no older layer was asked
+//!
+//! // A flush writes the B-tree's entries to a table; a fresh B-tree takes the next writes.
+//! db.flush()?;
+//! db.put("pear", "yellow")?;
+//! let keys: Vec<_> = db.iter()?.map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(keys, ["apple", "pear"]);
+//! drop(snapshot);
+//!
+//! // Reopened with the same options, the database replays its log into a new B-tree.
+//! drop(db);
+//! let db = Db::open(dir.path(), options)?;
+//! assert_eq!(db.get("pear")?.as_deref(), Some(&b"yellow"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Concurrency
 //!
 //! [`BTreeMemtable`] is `Send + Sync`, and every method takes `&self`. Any number of

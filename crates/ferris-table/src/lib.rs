@@ -48,14 +48,20 @@
 //! file, which [`TableFormat::parse_file_name`] recognises (`temporary: true`) so that
 //! recovery can remove it. A builder dropped without `finish` removes its temporary file
 //! itself. A table holds at least one entry: finishing an empty builder is
-//! [`Error::InvalidInput`].
+//! [`Error::InvalidInput`]. A table that is finished but not yet named in the manifest
+//! (a power cut between the two) is the engine's business, not the format's: no version
+//! lists it, and the next open removes it.
 //!
 //! **Reading.** A table is immutable once finished. [`TableReader::get`] answers "the newest
 //! version of this user key at or below this sequence number", with the same
-//! [`Lookup`] a memtable gives; [`TableReader::iter`] walks every entry through the
-//! [`InternalIterator`] contract. Every byte read is checked: a checksum mismatch, a length
-//! past the end or a key out of order is an [`Error::Corruption`] naming the file and
-//! offset, never a panic and never a wrong answer.
+//! [`Lookup`] a memtable gives: a tombstone is [`Lookup::Deleted`], an answer that stops
+//! the read, and `None` sends it on to older tables. [`TableReader::iter`] walks every
+//! entry, every version and every tombstone, in internal-key order (user key ascending,
+//! newest version first) through the [`InternalIterator`] contract: which versions a
+//! reader may see is decided above it, by sequence number. Every byte read is checked: a
+//! checksum mismatch, a length past the end or a key out of order is an
+//! [`Error::Corruption`] naming the file and offset, never a panic and never a wrong
+//! answer.
 //!
 //! **Checking.** [`TableReader::verify`] reads the whole file back, bypassing any cache,
 //! and lists every piece of damage it finds instead of stopping at the first.
@@ -66,13 +72,49 @@
 //! both of FerrisDB's formats follow (`000012.sst`, `000012.sst.tmp`), for a format
 //! that wants it.
 //!
-//! A conformance suite (`ferris-conformance`) checks all of this against any format, on a
-//! simulated disk with power cuts and bit flips.
+//! ## In the engine
+//!
+//! A database holds one format, `ferris_engine::Options::table_format` (an
+//! `Arc<dyn TableFormat>`; by default `ferris_sstable::SstableFormat`). Flushes and
+//! compactions write through it with [`TableOptions`] taken from the database's options
+//! (block size, bloom bits, compression, for a format that uses them); every table is
+//! opened through it with [`ReadOptions`] holding the database's one [`BlockCache`]; an
+//! open asks it which files in the directory are tables and which are temporaries to
+//! remove; `Db::verify` calls [`TableReader::verify`] on every live table. A database is
+//! reopened with the format it was written with: the manifest records table numbers,
+//! and the format turns them into names.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ferris_engine::{Db, Options};
+//! use ferris_minitable::MinitableFormat;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut options = Options::default();
+//! options.table_format = Arc::new(MinitableFormat);
+//! let db = Db::open(dir.path(), options.clone())?;
+//! db.put("apple", "red")?;
+//! db.flush()?; // the memtable becomes a minitable, NNNNNN.mtb
+//! assert!(std::fs::read_dir(dir.path())?
+//!     .any(|entry| entry.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".mtb"))));
+//! drop(db);
+//! let db = Db::open(dir.path(), options)?;
+//! assert_eq!(db.get("apple")?.as_deref(), Some(&b"red"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Checking a format
+//!
+//! `ferris-conformance` checks all of this against any format, on a simulated disk with
+//! power cuts, failing operations and bit flips: a new format runs
+//! `ferris_conformance::table::check_format` from one of its tests, and passes it before
+//! the engine runs on it. That crate's front page shows the test.
 //!
 //! ## What to read next
 //!
 //! `ferris-sstable`, the default format and its chapter, then `ferris-minitable` for the
-//! smallest one.
+//! smallest one. `docs/concepts/swapping-components.md` plugs a second implementation of
+//! each of the engine's traits into a database.
 
 #![forbid(unsafe_code)]
 
