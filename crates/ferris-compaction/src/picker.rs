@@ -257,6 +257,25 @@ impl WritePressure {
 ///
 /// `ferris-conformance`'s `strategy::check_strategy` checks all of these over random
 /// views; run it on any new strategy.
+///
+/// # Snapshots and power cuts
+///
+/// A strategy sees table metadata, never a key or a snapshot. Which versions a merge
+/// keeps is the [`CompactionIterator`](crate::CompactionIterator)'s rule (the newest
+/// version in each snapshot stripe; a tombstone dropped only at the bottom, once every
+/// snapshot sees it), whatever the strategy chose, so no choice can hide a version a
+/// snapshot reads, except one: a [`Choice::Drop`] removes whole tables for every reader,
+/// snapshots included. A strategy drops only tables it has decided nobody needs
+/// ([`Leveled`]: tombstones with nothing older below them to hide; FIFO: data past its
+/// size cap), and never one whose removal would uncover an older version of a key it
+/// holds.
+///
+/// A strategy writes nothing, so a power cut leaves nothing of it to recover. The engine
+/// installs each choice as one manifest edit (inputs out and outputs in, a move, or a
+/// drop): a cut before the edit is durable leaves the inputs live and any outputs written
+/// so far as files no version lists, which the next open removes; a cut after it leaves
+/// the result. Either way the reopened engine shows the strategy a fresh view and asks
+/// again, which is why a strategy may not depend on remembering what it chose before.
 pub trait Strategy: Send + Sync + std::fmt::Debug {
     /// The next compaction for `view` under `options`, or [`Choice::Nothing`].
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice;

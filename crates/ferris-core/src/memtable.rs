@@ -56,7 +56,20 @@ pub enum Lookup {
     Deleted,
 }
 
-/// An in-memory sorted buffer of versions; see the [module docs](self) for the contract.
+/// An in-memory sorted buffer of versions; see the [module docs](self) for the whole
+/// contract. In short:
+///
+/// - **Order:** [`iter`](Memtable::iter) yields every version in internal-key order (user
+///   key ascending, then sequence number descending), tombstones included.
+/// - **Visibility:** [`get`](Memtable::get) at `snapshot` answers from versions numbered
+///   at most `snapshot`, newest first; a tombstone is [`Lookup::Deleted`], an answer, and
+///   `None` sends the reader to older layers.
+/// - **Power cuts:** a memtable does no I/O and nothing in it is durable; a power cut
+///   leaves nothing of it, and recovery rebuilds a new one from the write-ahead log.
+///
+/// What an implementor writes: `apply`, `get`, `iter`, `approximate_size` and `len`;
+/// `is_empty` has a default. `ferris_memtable::BTreeMemtable` is the shortest correct
+/// implementation, and `ferris_conformance::memtable::check_factory` checks one.
 pub trait Memtable: Send + Sync + fmt::Debug {
     /// Inserts every entry of a batch, each under its own sequence number (`entries`
     /// yields them with theirs). Returns the bytes of user keys and values inserted, for
@@ -85,7 +98,8 @@ pub trait Memtable: Send + Sync + fmt::Debug {
 }
 
 /// Makes empty memtables: the engine asks for a new one every time it freezes the
-/// current one, and during recovery.
+/// current one, and during recovery (which replays the write-ahead log into it). The
+/// engine takes one in `ferris_engine::Options::memtable`.
 pub trait MemtableFactory: Send + Sync + fmt::Debug {
     /// A new, empty memtable.
     fn create(&self) -> Arc<dyn Memtable>;

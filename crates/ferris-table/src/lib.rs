@@ -314,7 +314,21 @@ impl TableCheck {
 }
 
 /// A table format: how table files are named, written and opened. See the
-/// [crate docs](crate) for the contract.
+/// [crate docs](crate) for the whole contract. In short:
+///
+/// - **Naming:** the format owns its file names. [`file_name`](TableFormat::file_name)
+///   and [`parse_file_name`](TableFormat::parse_file_name) are inverses, and
+///   `parse_file_name` also recognises the format's temporary files, so that recovery can
+///   remove what a power cut left.
+/// - **Order and visibility:** the [`TableBuilder`]s it creates take entries in
+///   internal-key order; the [`TableReader`]s it opens answer at a sequence number.
+/// - **Power cuts:** a table is durable under its name once
+///   [`TableBuilder::finish`] returns; before that a cut leaves at most a temporary file
+///   ([`TableName::temporary`]), never a file under a table's name.
+///
+/// What an implementor writes: `name`, `file_name`, `parse_file_name`, `create` and
+/// `open`; `path` has a default. `ferris_minitable::MinitableFormat` is the smallest
+/// implementation, and `ferris_conformance::table::check_format` checks one.
 pub trait TableFormat: Send + Sync + fmt::Debug {
     /// A short lowercase name for logs and errors: `"sstable"`, `"minitable"`.
     fn name(&self) -> &'static str;
@@ -361,6 +375,19 @@ pub trait TableFormat: Send + Sync + fmt::Debug {
 
 /// Writes one table from entries given in internal-key order. Dropping it without
 /// [`finish`](TableBuilder::finish) removes what it wrote.
+///
+/// - **Order:** entries come in strictly increasing internal-key order (user key
+///   ascending, then sequence number descending); one out of order is
+///   [`Error::InvalidInput`]. Every version and every tombstone given is kept: which to
+///   drop is decided before the builder, by the compaction's merge rules.
+/// - **Power cuts:** until `finish` returns, the table exists only as a temporary file
+///   (`000012.sst.tmp`, `000012.mtb.tmp` in FerrisDB's formats), which the format's
+///   [`parse_file_name`](TableFormat::parse_file_name) reports as `temporary` and the
+///   engine's next open removes. `finish` fsyncs the file, renames it into place and
+///   fsyncs the directory, so after it returns the table survives a cut under its name.
+///
+/// What an implementor writes: `add`, `estimated_size`, `len` and `finish`; `is_empty`
+/// and `prefault` have defaults.
 pub trait TableBuilder: Send + fmt::Debug {
     /// Adds an entry.
     ///
@@ -406,6 +433,19 @@ pub trait TableBuilder: Send + fmt::Debug {
 }
 
 /// A finished table, open for reading. Shared between threads; every method takes `&self`.
+///
+/// - **Order:** [`iter`](TableReader::iter) yields every entry in internal-key order (user
+///   key ascending, then sequence number descending) through the [`InternalIterator`]
+///   contract, tombstones included.
+/// - **Visibility:** [`get`](TableReader::get) answers from versions numbered at most
+///   `snapshot`, the newest of them deciding; [`Lookup::Deleted`] for a tombstone (an
+///   answer: older tables must not be asked), `None` when the table holds no such version.
+/// - **Power cuts:** a finished table never changes, and the engine names it in a version
+///   only once `finish` has made it durable; a cut leaves it as it was.
+/// - **Damage:** every byte read is checked; damage is [`Error::Corruption`] with the file
+///   and offset, never a panic and never a wrong answer.
+///
+/// What an implementor writes: all five methods.
 pub trait TableReader: Send + Sync + fmt::Debug {
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or
     /// `None` when the table holds none.

@@ -69,8 +69,14 @@
 //!   status has simply run out. An iterator never panics on damaged bytes.
 //! - **Accessors.** `key` and `value` are called only while [`valid`]; `key` borrows from
 //!   the iterator until its next move.
-//! - **Snapshots are the caller's.** An iterator yields every version it holds; which
-//!   of them a reader may see is decided above it, by sequence number.
+//! - **Snapshots are the caller's.** An iterator yields every version it holds, tombstones
+//!   included; which of them a reader may see is decided above it, by sequence number
+//!   ([`UserIter`] for a reader, the compaction iterator for a merge).
+//! - **Nothing to survive a power cut.** An iterator only reads, and holds nothing that
+//!   must be durable: a power cut ends it with the process and leaves nothing of it
+//!   behind. What it read is recovered by its owners: a memtable's entries from the
+//!   write-ahead log, a table (immutable, and durable before any version lists it) from
+//!   the disk as it was.
 //!
 //! [`valid`]: InternalIterator::valid
 //! [`status`]: InternalIterator::status
@@ -91,7 +97,18 @@ use crate::error::Result;
 use crate::key::{InternalKeyRef, MAX_SEQNO, ValueKind};
 
 /// A cursor over a sorted run of internal keys and their values; see the
-/// [module docs](self) for the contract.
+/// [module docs](self) for the whole contract. In short:
+///
+/// - **Order:** internal-key order (user key ascending, then sequence number descending),
+///   each internal key at most once, both ways.
+/// - **Visibility:** every version the source holds, tombstones included, whatever its
+///   sequence number; hiding what a reader may not see is [`UserIter`]'s job, above it.
+/// - **Power cuts:** an iterator only reads and holds nothing durable; a power cut leaves
+///   nothing of it.
+///
+/// What an implementor writes: all ten methods. Errors end the iteration: the iterator
+/// becomes invalid and [`status`](InternalIterator::status) returns the error.
+/// `ferris_conformance::iterator::check_iterator` checks one against [`VecIter`].
 pub trait InternalIterator: Send {
     /// Whether the iterator is on an entry.
     fn valid(&self) -> bool;
