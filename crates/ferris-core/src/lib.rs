@@ -10,9 +10,10 @@
 //! detected. If the memtable sorted versions one way and the tables another, a merge of
 //! the two would return the wrong value, and nothing would crash to say so.
 //!
-//! This crate is that shared vocabulary and nothing more: it does no I/O, holds no
-//! state, and has no opinion about files or levels, so every other crate can depend on
-//! it and it can be tested on its own.
+//! This crate is that shared vocabulary: it does no I/O and knows no file format, so
+//! every other crate can depend on it and it can be tested on its own. Because every
+//! component depends on it, it is also where the contracts between them live: the
+//! errors they report, the iterator and memtable traits, and the level layout.
 //!
 //! ## The design
 //!
@@ -27,6 +28,16 @@
 //!   with decoders that treat their input as hostile.
 //! - [`checksum`]: the masked CRC-32C that every file format puts on every block and
 //!   record.
+//! - [`error`]: the error vocabulary every component shares ([`Corruption`], [`IoError`],
+//!   [`UnsupportedVersion`], gathered in [`Error`]), so that damage reads the same
+//!   whichever component found it.
+//! - [`iter`]: the one iterator contract every sorted source meets
+//!   ([`InternalIterator`]), and the iterators that compose them: a merge of many, one
+//!   level's tables as one, a reader's view at a snapshot.
+//! - [`memtable`]: the memtable contract ([`Memtable`], [`MemtableFactory`]).
+//! - [`level`]: what is known of a table without opening it ([`FileMeta`]) and the
+//!   layout of the levels ([`Levels`]), which the manifest, the compaction strategies
+//!   and the engine share.
 //!
 //! Each choice has a price:
 //!
@@ -110,8 +121,9 @@
 //!   each of them arbitrary bytes (in `batch.rs`, `coding.rs`, and below for keys).
 //! - [`key::compare_encoded`] is a total order on arbitrary bytes (malformed keys sort
 //!   first), so sorting or searching damaged bytes cannot panic either.
-//! - **No I/O, no state, no `unsafe`**: every function is a pure function of its
-//!   arguments.
+//! - **No I/O, no threads, no `unsafe`**: the encodings are pure functions of their
+//!   arguments, and the iterators read only through the iterators (and, for
+//!   `ConcatIterator`, the function that opens a file) they are given.
 //! - The numeric values of [`ValueKind`] and every layout here are part of the on-disk
 //!   formats, and change only with a format version.
 //!
@@ -125,7 +137,8 @@
 //! ## Reading order
 //!
 //! This is chapter 0 of the book. Read [`key`] first, then [`batch`], [`coding`] and
-//! [`checksum`].
+//! [`checksum`]. Come back for [`iter`], [`memtable`] and [`level`] when the memtable
+//! and the engine use them, and for [`error`] with the first file format.
 //!
 //! ## Exercises
 //!

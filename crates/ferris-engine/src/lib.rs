@@ -4,7 +4,8 @@
 //!
 //! The chapters before this one built the parts: a log that makes a write durable
 //! (`ferris-wal`), a sorted in-memory buffer (`ferris-memtable`), immutable sorted files
-//! (`ferris-sstable`) and a log of which files are live (`ferris-manifest`). None of them is
+//! (`ferris-table`'s contract, `ferris-sstable`'s format) and a log of which files are
+//! live (`ferris-manifest`). None of them is
 //! a database. A database takes `put`, `get`, `delete` and scans from many threads at once,
 //! never loses an acknowledged write, never shows half a batch, and keeps memory bounded
 //! however much is written. This crate wires the parts into [`Db`], and this chapter walks
@@ -80,11 +81,18 @@
 //!   the idle thread (`src/idle.rs`), each a loop over those parts; recovery
 //!   (`src/recovery.rs`) builds them; `Db::verify` (`src/verify.rs`) reads them.
 //!
+//! What is not wiring lives in the crate whose job it is (the write queue in
+//! `ferris_wal::group`, the merge rules in `ferris-compaction`, the iterators in
+//! `ferris_core::iter`), and the engine's own code stays at most 2,000 lines as
+//! `cargo xtask loc ferris-engine` counts them: a test in `xtask/src/loc.rs` fails past
+//! that.
+//!
 //! ## The write path, step by step
 //!
 //! 1. **Queue.** [`Db::write`] checks the batch (no empty key, no key over
 //!    [`MAX_KEY_LEN`], no value over [`MAX_VALUE_LEN`]) and joins a queue of writers
-//!    (`src/write.rs`). The writer at the front becomes the **leader**; the others wait.
+//!    (a `ferris_wal::group::GroupQueue`; `src/write.rs` says what a group does). The
+//!    writer at the front becomes the **leader**; the others wait.
 //! 2. **Group.** The leader takes the batches queued behind it (up to 1 MiB) and appends
 //!    them into one batch, so the group is one WAL record: all of it survives a crash or
 //!    none of it does, and the log stays in sequence-number order. A leader whose own
@@ -105,7 +113,8 @@
 //!    If it fails, the database is poisoned: no write is acknowledged that might not be
 //!    durable, and every later write fails with [`Error::Poisoned`] until a reopen lets
 //!    recovery decide what reached the disk.
-//! 6. **Memtable.** The entries go into the skip list.
+//! 6. **Memtable.** The entries go into the memtable, in one `Memtable::apply` call for
+//!    the whole group.
 //! 7. **Publish.** The last sequence number is stored (release ordering). Reads load it
 //!    first, so a reader sees the whole group or none of it.
 //!
@@ -113,17 +122,18 @@
 //!
 //! The flush thread (`src/flush.rs`) takes the oldest frozen memtable and:
 //!
-//! 1. writes every entry to `NNNNNN.sst.tmp`, **fsyncs it**, renames it to `NNNNNN.sst` and
-//!    **fsyncs the directory** (`ferris_sstable::TableWriter::finish`);
+//! 1. walks the memtable's iterator into a new table's `TableBuilder`, whose `finish` makes
+//!    the table durable under its name (the default format writes `NNNNNN.sst.tmp`,
+//!    **fsyncs it**, renames it to `NNNNNN.sst` and **fsyncs the directory**);
 //! 2. appends a version edit to the manifest (the table added to level 0, the first WAL
 //!    segment still needed, the next file number, the last sequence number) and **fsyncs
 //!    the manifest**: this is the moment the flush takes effect;
 //! 3. installs a new `Version` and drops the frozen memtable from what reads see;
 //! 4. deletes the WAL segments the table made redundant.
 //!
-//! Between flushes, while the next memtable fills, the thread creates the next table's
-//! `.sst.tmp` and has the page cache set up for it (`TableWriter::prefault`), so that step
-//! 1 only copies: a flush holds a whole frozen memtable in memory, and the memtable behind
+//! Between flushes, while the next memtable fills, the thread creates the next table and
+//! lets the format prepare it (`TableBuilder::prefault`; the default format has the page
+//! cache set up for its `.sst.tmp`), so that step 1 only copies: a flush holds a whole frozen memtable in memory, and the memtable behind
 //! it grows for as long as the flush takes. A failure there poisons the database like a
 //! failed flush.
 //!
