@@ -1,5 +1,5 @@
 //! Integration tests of ferris-conformance: every suite against every implementation in
-//! the workspace, and against broken ones, which it must catch.
+//! the workspace, and against broken ones ("mutants"), which it must catch.
 
 mod iterator;
 mod memtable;
@@ -7,10 +7,10 @@ mod mutants;
 mod strategy;
 mod table;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferris_conformance::Failure;
 use ferris_core::{InternalIterator, InternalKey, MemtableFactory, WriteBatch};
 
 /// A memtable from `factory` holding `entries`, each applied as a batch of its own at its
@@ -32,13 +32,14 @@ pub(crate) fn memtable_iter(
     Arc::clone(&memtable).iter()
 }
 
-/// Runs `check`, which must panic, and returns its panic message.
-pub(crate) fn failure_of(check: impl FnOnce()) -> String {
-    let panic = catch_unwind(AssertUnwindSafe(check))
-        .expect_err("the suite passed a broken implementation");
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+/// The failure a check gave a broken implementation.
+///
+/// # Panics
+///
+/// When the check passed it: the suite missed what it is there to catch.
+pub(crate) fn caught(result: Result<(), Failure>) -> Failure {
+    match result {
+        Ok(()) => panic!("the suite passed a broken implementation"),
+        Err(failure) => failure,
+    }
 }
