@@ -183,6 +183,15 @@ pub(crate) fn ensure<P: Into<Problem>>(condition: bool, explain: impl FnOnce() -
     }
 }
 
+/// `Ok` when `got` is `expected`, else the mismatch: `what` gave `got`.
+pub(crate) fn equal<T: PartialEq + fmt::Display>(
+    what: impl fmt::Display,
+    got: T,
+    expected: T,
+) -> Outcome {
+    ensure(got == expected, || Problem::mismatch(what, got, expected))
+}
+
 /// Says which call an error came from: `format.open(..).context("open")?`.
 pub(crate) trait Context<T> {
     /// The error as a problem, prefixed with `what`.

@@ -32,9 +32,9 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 
 use crate::Failure;
-use crate::failure::{Checking, Outcome, Problem, ensure};
+use crate::failure::{Checking, Outcome, Problem, ensure, equal};
 use crate::iterator::{Op, Walk, targets};
-use crate::model::{Entry, Model};
+use crate::model::{Entry, Model, lookup_agrees};
 use crate::{random, show};
 
 /// The seeds [`against_model`] and [`iterators_across_applies`] run.
@@ -333,16 +333,12 @@ fn read_while_written(
         let within = || format!("reader {reader} at snapshot {snapshot}");
         for key in 0..=plan.keys.len() {
             let key_bytes = plan.keys.get(key).map_or(&b"absent"[..], |k| &k[..]);
-            let got = memtable.get(key_bytes, snapshot);
-            let want = plan.read(key, snapshot);
-            ensure(got == want, || {
-                Problem::mismatch(
-                    format_args!("get({})", show::bytes(key_bytes)),
-                    show::lookup(&got),
-                    show::lookup(&want),
-                )
-                .within(within())
-            })?;
+            lookup_agrees(
+                format_args!("get({})", show::bytes(key_bytes)),
+                &memtable.get(key_bytes, snapshot),
+                &plan.read(key, snapshot),
+            )
+            .map_err(|p| p.within(within()))?;
         }
         let (now_len, now_size) = (memtable.len(), memtable.approximate_size());
         ensure(
@@ -412,13 +408,11 @@ fn apply_checked(memtable: &dyn Memtable, batch: &WriteBatch, entries: &[Entry])
         .map(|(k, v)| k.user_key().len() + v.len())
         .sum();
     let at = entries[0].0.seq();
-    ensure(inserted == bytes as u64, || {
-        Problem::mismatch(
-            format_args!("apply of the batch at {at} (the bytes of its keys and values)"),
-            inserted,
-            bytes,
-        )
-    })?;
+    equal(
+        format_args!("apply of the batch at {at} (the bytes of its keys and values)"),
+        inserted,
+        bytes as u64,
+    )?;
     let grown = memtable.approximate_size();
     ensure(grown > size && grown - size >= bytes, || {
         Problem::mismatch(
@@ -428,20 +422,16 @@ fn apply_checked(memtable: &dyn Memtable, batch: &WriteBatch, entries: &[Entry])
         )
     })?;
     let n = entries.len();
-    ensure(memtable.len() == len + n, || {
-        Problem::mismatch(
-            format_args!("len() after the batch at {at}, of {n} entries"),
-            memtable.len(),
-            len + n,
-        )
-    })?;
-    ensure(!memtable.is_empty(), || {
-        Problem::mismatch(
-            format_args!("is_empty() after the batch at {at}"),
-            true,
-            false,
-        )
-    })
+    equal(
+        format_args!("len() after the batch at {at}, of {n} entries"),
+        memtable.len(),
+        len + n,
+    )?;
+    equal(
+        format_args!("is_empty() after the batch at {at}"),
+        memtable.is_empty(),
+        false,
+    )
 }
 
 /// Lookups at every interesting snapshot, and a walk of the iterator, against `model`;
@@ -468,15 +458,7 @@ fn check_reads(
             snapshots.extend([seq.saturating_sub(1), seq, seq + 1]);
         }
         for snapshot in snapshots {
-            let got = memtable.get(key, snapshot);
-            let want = model.get(key, snapshot);
-            ensure(got == want, || {
-                Problem::mismatch(
-                    format_args!("get({}, {snapshot})", show::bytes(key)),
-                    show::lookup(&got),
-                    show::lookup(&want),
-                )
-            })?;
+            model.check_get(key, snapshot, &memtable.get(key, snapshot))?;
         }
     }
     let mut walk = Walk::new(Arc::clone(memtable).iter(), model);

@@ -5,9 +5,14 @@
 //! answers each of them in a line or two, obviously right, so it is the reference for all
 //! three suites.
 
+use std::fmt;
+
 use bytes::Bytes;
 use ferris_core::iter::VecIter;
 use ferris_core::{InternalKey, Lookup, SeqNo, ValueKind};
+
+use crate::failure::{Outcome, Problem, ensure};
+use crate::show;
 
 /// An entry: an internal key and its value (empty for a tombstone).
 pub(crate) type Entry = (InternalKey, Bytes);
@@ -57,6 +62,21 @@ impl Model {
         })
     }
 
+    /// `Ok` when `got`, the answer of a lookup of `user_key` at `snapshot`, is the
+    /// model's.
+    pub(crate) fn check_get(
+        &self,
+        user_key: &[u8],
+        snapshot: SeqNo,
+        got: &Option<Lookup>,
+    ) -> Outcome {
+        lookup_agrees(
+            format_args!("get({}, {snapshot})", show::bytes(user_key)),
+            got,
+            &self.get(user_key, snapshot),
+        )
+    }
+
     /// The sequence numbers of `user_key`'s versions, newest first.
     pub(crate) fn versions<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = SeqNo> + 'a {
         let from = self
@@ -78,6 +98,17 @@ impl Model {
         keys.dedup();
         keys
     }
+}
+
+/// `Ok` when `got`, the answer of the lookup `what`, is `want`.
+pub(crate) fn lookup_agrees(
+    what: impl fmt::Display,
+    got: &Option<Lookup>,
+    want: &Option<Lookup>,
+) -> Outcome {
+    ensure(got == want, || {
+        Problem::mismatch(what, show::lookup(got), show::lookup(want))
+    })
 }
 
 #[cfg(test)]

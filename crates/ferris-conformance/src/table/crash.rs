@@ -5,17 +5,15 @@ use bytes::Bytes;
 use ferris_core::{Error, InternalKey, ValueKind};
 use ferris_fs::{Fault, FaultKind, Op};
 use ferris_table::{ReadOptions, TableFormat, TableName, TableOptions, TableProperties};
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
 
 use super::generate::{self, Shape, probes};
 use super::harness::{
     Answer, Disk, NUMBER, Probes, build, describe_read, difference, entries_difference, open,
     reads, scan,
 };
-use crate::Failure;
 use crate::failure::{Checking, Context, Outcome, Problem, ensure};
 use crate::model::{Entry, Model};
+use crate::{Failure, random};
 
 /// The tables the crash checks write: small ones of many blocks, and one of several
 /// MiB, so that a format that gathers its writes in a buffer still writes during
@@ -23,7 +21,7 @@ use crate::model::{Entry, Model};
 fn crash_tables() -> Vec<(Model, TableOptions)> {
     let mut out = Vec::new();
     for seed in 0..2 {
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = random::rng(seed);
         let shape = Shape {
             keys: [8, 60][seed as usize],
             versions: 4,
@@ -248,7 +246,7 @@ fn failed_reads(checking: Checking<'_>, format: &dyn TableFormat) -> Result<(), 
     let tables = crash_tables();
     let (model, options) = &tables[1];
     let disk = Disk::new(0);
-    let mut rng = SmallRng::seed_from_u64(0);
+    let mut rng = random::rng(0);
     let probes = probes(model, &mut rng, 10);
     let clean = checking.case("reading the table with no fault", || {
         build(format, &disk, model.entries(), options).context("a build")?;

@@ -1,16 +1,15 @@
 //! Damaged bytes: every one reported, none answered wrongly, nothing panics.
 
 use ferris_table::{ReadOptions, TableFormat, TableOptions};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use super::HOSTILE_SEEDS;
 use super::generate::{self, Shape, probes};
 use super::harness::{
     Answer, Disk, NUMBER, build, describe_read, difference, open, reads, reported_as_damage,
 };
-use crate::Failure;
 use crate::failure::{Checking, Context, Outcome, Problem, ensure};
+use crate::{Failure, random};
 
 /// A small table of several blocks, its bytes, the lookups that read all of it, and the
 /// answers of the intact table to every read.
@@ -22,7 +21,7 @@ struct Small {
 
 fn small_table(checking: Checking<'_>, format: &dyn TableFormat) -> Result<Small, Failure> {
     checking.case("writing the small table to damage", || {
-        let mut rng = SmallRng::seed_from_u64(7);
+        let mut rng = random::rng(7);
         let shape = Shape {
             keys: 10,
             versions: 3,
@@ -173,7 +172,7 @@ fn hostile_case(
 ) -> Result<(), Failure> {
     checking.seed(seed, || {
         let real = &small.bytes;
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = random::rng(seed);
         let len = rng.random_range(0..real.len() * 2);
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
         let edge = rng.random_range(0..=len.min(real.len()).min(64));
@@ -185,7 +184,7 @@ fn hostile_case(
         }
         judge(format, &bytes, small, Demand::NoPanic).map_err(|p| p.within("random bytes"))?;
 
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = random::rng(seed);
         let mut bytes = real.clone();
         for _ in 0..rng.random_range(1..=8) {
             let at = rng.random_range(0..bytes.len());

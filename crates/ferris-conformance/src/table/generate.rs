@@ -155,14 +155,13 @@ pub(super) fn options(rng: &mut SmallRng) -> TableOptions {
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-
     use super::*;
+    use crate::random;
 
     #[test]
     fn generated_entries_are_sorted_and_distinct() {
         for seed in 0..20 {
-            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut rng = random::rng(seed);
             let shape = Shape {
                 keys: 30,
                 versions: 5,

@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use ferris_core::{InternalKey, ValueKind};
 use ferris_table::{BlockCache, ReadOptions, TableFormat, TableName, TableProperties, TableReader};
+use rand::Rng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
 use super::SEEDS;
 use super::generate::{self, Shape, pick_seq, pick_user_key, probes};
 use super::harness::{Disk, NUMBER, entries_difference, open, scan};
-use crate::failure::{Checking, Context, Outcome, Problem, ensure};
+use crate::failure::{Checking, Context, Outcome, Problem, ensure, equal};
 use crate::iterator::Walk;
 use crate::model::Model;
-use crate::{Failure, show};
+use crate::{Failure, random, show};
 
 /// Runs [`round_trips_seed`] for every seed of [`SEEDS`].
 ///
@@ -51,7 +51,7 @@ pub fn round_trips_seed(format: &dyn TableFormat, seed: u64) -> Result<(), Failu
 }
 
 fn round_trip(format: &dyn TableFormat, seed: u64) -> Outcome {
-    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut rng = random::rng(seed);
     let shape = Shape {
         // Seed 0 is a table of one entry; the others have up to 8, 60 or 200 user keys.
         keys: if seed == 0 {
@@ -148,13 +148,11 @@ fn round_trip(format: &dyn TableFormat, seed: u64) -> Outcome {
             format_args!("{file_len}, the table's length"),
         )
     })?;
-    ensure(check.entries == model.entries().len() as u64, || {
-        Problem::mismatch(
-            "the entries verify counted",
-            check.entries,
-            model.entries().len(),
-        )
-    })?;
+    equal(
+        "the entries verify counted",
+        check.entries,
+        model.entries().len() as u64,
+    )?;
     ensure(check.blocks > 0, || "verify checked no block")?;
 
     check_cache(format, &disk, &model, &mut rng)
@@ -175,60 +173,18 @@ fn check_properties(p: &TableProperties, model: &Model, file_len: u64) -> Outcom
         .map(|(k, v)| (k.encoded_len() + v.len()) as u64)
         .sum();
     let key = |k: &InternalKey| show::key(k.as_ref());
-    // Each field: whether it is right, what it is, and what it should be.
-    let fields = [
-        (
-            "smallest",
-            p.smallest == *first,
-            key(&p.smallest),
-            key(first),
-        ),
-        ("largest", p.largest == *last, key(&p.largest), key(last)),
-        (
-            "entries",
-            p.entries == entries.len() as u64,
-            p.entries.to_string(),
-            entries.len().to_string(),
-        ),
-        (
-            "tombstones",
-            p.tombstones == tombstones,
-            p.tombstones.to_string(),
-            tombstones.to_string(),
-        ),
-        (
-            "min_seq",
-            p.min_seq == min_seq,
-            p.min_seq.to_string(),
-            min_seq.to_string(),
-        ),
-        (
-            "max_seq",
-            p.max_seq == max_seq,
-            p.max_seq.to_string(),
-            max_seq.to_string(),
-        ),
-        (
-            "raw_bytes",
-            p.raw_bytes == raw_bytes,
-            p.raw_bytes.to_string(),
-            raw_bytes.to_string(),
-        ),
-        (
-            "file_size",
-            p.file_size == file_len,
-            p.file_size.to_string(),
-            file_len.to_string(),
-        ),
-    ];
-    match fields.into_iter().find(|(_, right, _, _)| !right) {
-        None => Ok(()),
-        Some((field, _, got, want)) => Err(Problem::mismatch(
-            format_args!("the properties' {field}"),
-            got,
-            want,
-        )),
-    }
+    ensure(p.smallest == *first, || {
+        Problem::mismatch("the properties' smallest", key(&p.smallest), key(first))
+    })?;
+    ensure(p.largest == *last, || {
+        Problem::mismatch("the properties' largest", key(&p.largest), key(last))
+    })?;
+    equal("the properties' entries", p.entries, entries.len() as u64)?;
+    equal("the properties' tombstones", p.tombstones, tombstones)?;
+    equal("the properties' min_seq", p.min_seq, min_seq)?;
+    equal("the properties' max_seq", p.max_seq, max_seq)?;
+    equal("the properties' raw_bytes", p.raw_bytes, raw_bytes)?;
+    equal("the properties' file_size", p.file_size, file_len)
 }
 
 /// Every kind of read, compared with the model: scans both ways, lookups, and a random
@@ -246,12 +202,10 @@ fn check_reads(reader: &Arc<dyn TableReader>, model: &Model, rng: &mut SmallRng)
         })?;
     }
     for (key, snapshot) in probes(model, rng, 40) {
-        let what = format!("get({}, {snapshot})", show::bytes(&key));
-        let got = reader.get(&key, snapshot).context(&what)?;
-        let want = model.get(&key, snapshot);
-        ensure(got == want, || {
-            Problem::mismatch(&what, show::lookup(&got), show::lookup(&want))
-        })?;
+        let got = reader
+            .get(&key, snapshot)
+            .context(format_args!("get({}, {snapshot})", show::bytes(&key)))?;
+        model.check_get(&key, snapshot, &got)?;
     }
     // A random walk of seeks and steps, to targets near the entries and far from them.
     let targets: Vec<InternalKey> = (0..300)
@@ -297,7 +251,7 @@ fn check_cache(
             .iter()
             .map(|&seed| {
                 let reader = &reader;
-                s.spawn(move || check_reads(reader, model, &mut SmallRng::seed_from_u64(seed)))
+                s.spawn(move || check_reads(reader, model, &mut random::rng(seed)))
             })
             .collect();
         threads.into_iter().try_for_each(|t| {
