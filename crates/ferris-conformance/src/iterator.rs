@@ -34,11 +34,18 @@
 //! ```
 //!
 //! ```
+//! use ferris_conformance::{Failure, iterator};
 //! use ferris_core::iter::VecIter;
 //!
 //! // The model checked against itself; your iterator goes here.
-//! ferris_conformance::iterator::check_iterator("vec", |entries| Box::new(VecIter::new(entries)))?;
-//! # Ok::<(), ferris_conformance::Failure>(())
+//! fn vec_iter_conforms() -> Result<(), Failure> {
+//!     iterator::check_iterator("vec", |entries| Box::new(VecIter::new(entries)))
+//! }
+//! # let _ = vec_iter_conforms;
+//!
+//! // The replay of a failure of `random_walks` for seed 7:
+//! iterator::random_walks_seed("vec", &|entries| Box::new(VecIter::new(entries)), 7)?;
+//! # Ok::<(), Failure>(())
 //! ```
 
 use std::collections::VecDeque;
@@ -177,7 +184,7 @@ fn walk_seed(
             1..=4 => 3,
             _ => 150,
         };
-        let model = Model::new(random::entries(&mut rng, max));
+        let model = random::entries(&mut rng, max);
         let mut walk = Walk::new(build(model.entries().to_vec()), &model);
         moves(&mut walk, &model, &mut rng)
     })

@@ -136,21 +136,31 @@
 //! For a memtable, through the factory the engine would be given:
 //!
 //! ```
+//! use ferris_conformance::{Failure, memtable};
 //! use ferris_memtable::{BTreeFactory, SkipListFactory};
 //!
-//! ferris_conformance::memtable::check_factory(&SkipListFactory)?;
-//! ferris_conformance::memtable::check_factory(&BTreeFactory)?;
-//! # Ok::<(), ferris_conformance::Failure>(())
+//! // In a test of yours, marked `#[test]`:
+//! fn memtables_conform() -> Result<(), Failure> {
+//!     memtable::check_factory(&SkipListFactory)?;
+//!     memtable::check_factory(&BTreeFactory)
+//! }
+//! # let _ = memtables_conform;
+//!
+//! // One seed of one check:
+//! memtable::against_model_seed(&BTreeFactory, 3)?;
+//! # Ok::<(), Failure>(())
 //! ```
 //!
 //! For an iterator, a name and a function that builds one over the entries it is given
 //! (here the merging iterator, over the entries dealt to two children):
 //!
 //! ```
-//! use ferris_core::InternalIterator;
+//! use bytes::Bytes;
+//! use ferris_conformance::{Failure, iterator};
 //! use ferris_core::iter::{MergingIterator, VecIter};
+//! use ferris_core::{InternalIterator, InternalKey};
 //!
-//! ferris_conformance::iterator::check_iterator("merging", |entries| {
+//! fn merging(entries: Vec<(InternalKey, Bytes)>) -> Box<dyn InternalIterator> {
 //!     let mut children = [Vec::new(), Vec::new()];
 //!     for (i, entry) in entries.into_iter().enumerate() {
 //!         children[i % 2].push(entry);
@@ -160,8 +170,17 @@
 //!         .map(|child| Box::new(VecIter::new(child)) as Box<dyn InternalIterator>)
 //!         .collect();
 //!     Box::new(MergingIterator::new(children))
-//! })?;
-//! # Ok::<(), ferris_conformance::Failure>(())
+//! }
+//!
+//! // In a test of yours, marked `#[test]`:
+//! fn merging_conforms() -> Result<(), Failure> {
+//!     iterator::check_iterator("merging", merging)
+//! }
+//! # let _ = merging_conforms;
+//!
+//! // One seed of one check:
+//! iterator::seeks_seed("merging", &merging, 5)?;
+//! # Ok::<(), Failure>(())
 //! ```
 //!
 //! For a compaction strategy, under the options it will run with:

@@ -14,8 +14,18 @@
 //! failure too, with the panic's message.
 //!
 //! ```
-//! ferris_conformance::memtable::check_factory(&ferris_memtable::BTreeFactory)?;
-//! # Ok::<(), ferris_conformance::Failure>(())
+//! use ferris_conformance::{Failure, memtable};
+//! use ferris_memtable::BTreeFactory;
+//!
+//! // In a test of yours, marked `#[test]`:
+//! fn btree_memtable_conforms() -> Result<(), Failure> {
+//!     memtable::check_factory(&BTreeFactory)
+//! }
+//! # let _ = btree_memtable_conforms;
+//!
+//! // The replay of a failure of `concurrent_readers` for seed 2:
+//! memtable::concurrent_readers_seed(&BTreeFactory, 2)?;
+//! # Ok::<(), Failure>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -195,7 +205,7 @@ fn iterators_across_applies_case(factory: &dyn MemtableFactory, seed: u64) -> Ou
         for _ in 0..rng.random_range(0..=4) {
             if !wanderer.valid() {
                 wanderer.seek(pick(&mut rng).as_ref());
-                check_real(&*wanderer, &applied, "after a seek, the wanderer")?;
+                check_real(&*wanderer, &applied, || "after a seek, the wanderer".into())?;
                 continue;
             }
             let op = if rng.random_bool(0.5) {
@@ -205,18 +215,25 @@ fn iterators_across_applies_case(factory: &dyn MemtableFactory, seed: u64) -> Ou
             };
             let from = wanderer.key().to_owned();
             op.apply(&mut *wanderer);
-            let what = format!(
-                "after {op:?} from {}, the wanderer",
-                show::key(from.as_ref())
-            );
-            check_real(&*wanderer, &applied, &what)?;
+            // Worked out only for a problem: this runs on every step.
+            let what = || {
+                format!(
+                    "after {op:?} from {}, the wanderer",
+                    show::key(from.as_ref())
+                )
+            };
+            check_real(&*wanderer, &applied, what)?;
             let ahead = match op {
                 _ if !wanderer.valid() => true,
                 Op::Next => wanderer.key() > from.as_ref(),
                 _ => wanderer.key() < from.as_ref(),
             };
             ensure(ahead, || {
-                format!("{what} moved the wrong way, {}", show::position(&*wanderer))
+                format!(
+                    "{} moved the wrong way, {}",
+                    what(),
+                    show::position(&*wanderer)
+                )
             })?;
         }
     }
@@ -468,20 +485,25 @@ fn check_reads(
     walk.wander(rng, &targets, 300)
 }
 
-/// `Ok` if the iterator is off the end, or on an entry of `applied` with its value.
+/// `Ok` if the iterator is off the end, or on an entry of `applied` with its value;
+/// `what` names the iterator in a problem.
 fn check_real(
     it: &dyn InternalIterator,
     applied: &BTreeMap<InternalKey, Bytes>,
-    what: &str,
+    what: impl FnOnce() -> String,
 ) -> Outcome {
     if !it.valid() {
         return ensure(it.status().is_ok(), || {
-            format!("{what} {}", show::position(it))
+            format!("{} {}", what(), show::position(it))
         });
     }
     let real = applied.get(&it.key().to_owned()) == Some(&it.value());
     ensure(real, || {
-        format!("{what} is {}, which was never applied", show::position(it))
+        format!(
+            "{} is {}, which was never applied",
+            what(),
+            show::position(it)
+        )
     })
 }
 
@@ -544,7 +566,7 @@ impl Scan {
 
     /// Checks the current entry is real and ahead of the last, and notes it.
     fn record(&mut self, applied: &BTreeMap<InternalKey, Bytes>) -> Outcome {
-        check_real(&*self.it, applied, &self.name)?;
+        check_real(&*self.it, applied, || self.name.clone())?;
         if !self.it.valid() {
             return Ok(());
         }

@@ -24,18 +24,29 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    /// The model of `entries` (in any order; each internal key once).
+    /// The model of `entries`, in any order. Of entries with the same internal key, the
+    /// last is kept, as [`VecIter::new`] keeps it.
     pub(crate) fn new(entries: Vec<Entry>) -> Model {
-        Model {
-            entries: VecIter::new(entries).entries().to_vec(),
-        }
+        let mut model = Model { entries };
+        model.sort();
+        model
     }
 
     /// The model once `more` entries are written too.
     pub(crate) fn add(&mut self, more: &[Entry]) {
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.extend_from_slice(more);
-        *self = Model::new(entries);
+        self.entries.extend_from_slice(more);
+        self.sort();
+    }
+
+    /// Sorts the entries in place, keeping the last of any with the same internal key.
+    /// The memtable suite adds a batch at a time, so this runs often: the stable sort
+    /// merges the sorted entries and the new ones in linear time, and nothing is copied.
+    fn sort(&mut self) {
+        let entries = &mut self.entries;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.reverse();
+        entries.dedup_by(|a, b| a.0 == b.0);
+        entries.reverse();
     }
 
     /// The entries, in internal-key order: the order a builder takes them in, and a scan
