@@ -4,9 +4,10 @@
 //!
 //! FerrisDB's engine meets its components through narrow traits: a table format
 //! (`ferris_table::TableFormat`), a memtable (`ferris_core::Memtable`), a sorted iterator
-//! (`ferris_core::iter::InternalIterator`). Each trait's documentation states a contract,
-//! and each trait has more than one implementation: `ferris-sstable` and
-//! `ferris-minitable` are both table formats, and yours can be a third. A contract
+//! (`ferris_core::iter::InternalIterator`), a compaction strategy
+//! (`ferris_compaction::Strategy`). Each trait's documentation states a contract, and
+//! each trait has more than one implementation: `ferris-sstable` and `ferris-minitable`
+//! are both table formats, and yours can be a third. A contract
 //! written only in prose is a contract each implementation reads its own way. The
 //! difference shows up far from its cause, as a lost key after a crash, in an engine
 //! test that knows nothing of tables.
@@ -24,50 +25,91 @@
 //!
 //! A suite exercises the contract, not an implementation: it calls only the trait's
 //! methods, and judges the answers against a **model**, the simplest thing that is
-//! obviously right. For tables the model is a sorted vector
-//! (`ferris_core::iter::VecIter`). It also does to each implementation what the
-//! engine's environment will do to it:
+//! obviously right. For tables, memtables and iterators the model is a sorted vector of
+//! the entries written ([`VecIter`](ferris_core::iter::VecIter) is its iterator); for
+//! compaction strategies it is a set of rules checked on each choice, and a simulator that
+//! applies the choices. A suite also does to each implementation what the engine's
+//! environment will do to it:
 //!
-//! - **random round trips**, from fixed seeds, compared with the model entry by entry;
+//! - **random cases**, from fixed seeds, compared with the model answer by answer;
 //! - **power cuts** at every file-system operation, on `ferris_fs::SimFs`, with what
 //!   survives checked after the restart;
 //! - **failing disks**: every write, sync, rename and read that can fail, failing once;
 //! - **damage**: every single bit of a small file flipped, every truncation, and bytes
 //!   that were never a table at all. Damage must be reported, never answered wrongly,
-//!   never a panic.
+//!   never a panic;
+//! - **real threads**: readers racing a writer, each checking what it must see.
 //!
-//! Every seed is fixed, so a failure repeats exactly when the check is run again, and a
-//! failure names the check, the case and the seed.
+//! ## One shape for every suite
+//!
+//! Each suite is a module with the same parts, so that once you have run one you can run
+//! them all:
+//!
+//! - **One function per check**, public, taking the implementation and returning
+//!   `Result<(), `[`Failure`]`>`: the first broken promise, or `Ok`. A test can run one
+//!   check at a time, and see at once which promise broke.
+//! - **`check_*`**, one per contract, runs every check in turn:
+//!   [`table::check_format`], [`memtable::check_factory`], [`iterator::check_iterator`],
+//!   [`strategy::check_strategy`].
+//! - **`CHECKS`**, each check with its name (the name a [`Failure`] gives), in the order
+//!   `check_*` runs them, and a `Check` type for its entries.
+//! - **Seeds.** A check that draws its cases from seeds runs a fixed range of them (each
+//!   suite's `SEEDS`), and has a `_seed` function that runs one: a failure of
+//!   `round_trips` for seed 3 is replayed by `round_trips_seed(format, 3)`.
+//!
+//! A [`Failure`] says which implementation broke which check, in which case, and how,
+//! each part read by a method of its own:
+//!
+//! | method | what it returns |
+//! |---|---|
+//! | [`implementation`](Failure::implementation) | the table format's [`name`](ferris_table::TableFormat::name); the `Debug` form of a memtable factory or strategy (a unit struct's is its type's name); the name you give an iterator |
+//! | [`check`](Failure::check) | the check, as `CHECKS` names it: the function to call again |
+//! | [`seed`](Failure::seed) | the seed of the case, for a seeded check: the argument of its `_seed` function |
+//! | [`case`](Failure::case) | the case in words: `seed 3`, `byte 17 of 436, bit 2 flipped`, `table 1, power cut after 5 of 40 operations, disk seed 0` |
+//! | [`detail`](Failure::detail) | what broke: the call whose answer was wrong, or the promise broken, in a sentence |
+//! | [`got`](Failure::got), [`expected`](Failure::expected) | for a wrong answer, what the implementation gave and what the contract demands |
+//!
+//! It prints as one sentence, and its `Debug` is the same sentence, so a test that
+//! returns `Result<(), Failure>` reports it in full. Three, as this crate's mutant tests
+//! (implementations broken on purpose, `tests/it/mutants/`) print them:
+//!
+//! ```text
+//! mutant failed round_trips, seed 1: get(b"", 126): got Value(b"\xcd\xce\xcf\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf\xe0\xe1\xe2\xe3\xe4"), expected Value(b"ghijklmnopqrstuvwxyz{|}~..." (879 bytes))
+//! BrokenFactory(TombstoneIsAbsent) failed against_model, seed 0: after 22 entries: get(b"\x00", 43): got None, expected Deleted
+//! DropsBusy failed random_views, seed 0: choose gave Drop [(1, 2)]: names table 2, which is busy
+//! view (idle: true):
+//!   level 0: 189246994 bytes
+//!     table 9: keys [414, 823], seqs 1165..=1175, 76504104 bytes, 725/725 tombstones
+//! ...
+//!   level 1: 48994834 bytes
+//!     table 1: keys [90, 201], seqs 408..=833, 5025111 bytes, 71/93 tombstones
+//!     table 2: keys [299, 390], seqs 182..=200, 10630043 bytes, 5/242 tombstones busy
+//! ...
+//! ```
+//!
+//! Every case is deterministic (the concurrent readers' timing aside), so calling the
+//! check again repeats the failure. An implementation that panics fails the check too,
+//! with the panic's message as the detail, whichever thread it panicked on: the suite
+//! reports, it never panics itself.
 //!
 //! ## The suites
 //!
-//! - [`table`]: [`check_format`](table::check_format) runs the
-//!   `ferris_table::TableFormat` suite: model round trips, power cuts, I/O faults, bit
-//!   flips and hostile bytes. Each check is a plain function returning
-//!   `Result<(), Failure>`, so a test can run the whole suite or one check at a time.
-//! - [`memtable`]: [`check_factory`](memtable::check_factory) runs the
-//!   [`Memtable`](ferris_core::Memtable) suite on the memtables a factory makes: lookups at
-//!   every interesting snapshot, iteration and memory accounting checked against a model,
-//!   iterators kept across later writes, and readers on real threads racing a writer.
-//! - [`strategy`]: [`check_strategy`](strategy::check_strategy) runs the
-//!   `ferris_compaction::Strategy` suite over random views of the levels, and a small
-//!   simulator that applies each choice until the strategy has nothing left to do.
-//! - [`iterator`]: [`check_iterator`](iterator::check_iterator) runs the
-//!   [`InternalIterator`](ferris_core::InternalIterator) suite on iterators built over
-//!   given entries, against [`VecIter`](ferris_core::iter::VecIter) as the model: seeks of
-//!   every kind, steps both ways, turning around.
+//! | contract | run it | checks | limits |
+//! |---|---|---|---|
+//! | [`TableFormat`](ferris_table::TableFormat) | [`table::check_format`] | `names`, `builder_contract`, `round_trips` (12 seeds), `power_cuts`, `io_faults`, `bit_flips`, `hostile_bytes` (300 seeds) | small tables (a few hundred entries, one of a few MiB); `SimFs` only; bit flips of one small table |
+//! | [`Memtable`](ferris_core::Memtable) | [`memtable::check_factory`] | `against_model` (24 seeds), `iterators_across_applies` (24 seeds), `concurrent_readers` (3 seeds, real threads) | up to 40 batches of 8 entries; a race shows only when the threads' timing exposes it |
+//! | [`InternalIterator`](ferris_core::InternalIterator) | [`iterator::check_iterator`] | `scans`, `seeks`, `random_walks` (48 seeds each) | up to 150 entries; the status must stay `Ok`, so failing iterators are the table suite's business |
+//! | [`Strategy`](ferris_compaction::Strategy) | [`strategy::check_strategy`] | `empty_view`, `random_views` (400 seeds), `simulations` (40 seeds) | the rules a choice must keep, not how good it is; views of table metadata, keys below 1000 |
 //!
-//! The memtable, strategy and iterator suites panic on a broken promise, like `assert!`, with a
-//! message naming the check and the seed; each has a public function taking the seed, to
-//! replay a failure.
+//! Each module's documentation lists what each check demands.
 //!
 //! ## Running a suite against your own implementation
 //!
-//! Add this crate as a dev-dependency and call the suite from a test. For a table
-//! format:
+//! Add this crate as a dev-dependency and call the suite from a test that returns
+//! `Result<(), Failure>`. For a table format:
 //!
 //! ```
-//! use ferris_conformance::table::{self, Failure};
+//! use ferris_conformance::{Failure, table};
 //! # use ferris_minitable::MinitableFormat as MyFormat;
 //!
 //! // In your crate's `tests/it/main.rs`, marked `#[test]`:
@@ -75,56 +117,130 @@
 //!     table::check_format(&MyFormat)
 //! }
 //! # let _ = my_format_conforms;
-//! # table::names(&MyFormat)?;
+//!
+//! // Or check by check, as `CHECKS` lists them (a test for each, say, so that one
+//! // failure does not hide the next):
+//! fn my_format_conforms_check_by_check() -> Result<(), Failure> {
+//!     for (_, check) in table::CHECKS {
+//!         check(&MyFormat)?;
+//!     }
+//!     Ok(())
+//! }
+//! # let _ = my_format_conforms_check_by_check;
+//!
+//! // And the seed a failure named, alone:
+//! table::round_trips_seed(&MyFormat, 3)?;
 //! # Ok::<(), Failure>(())
 //! ```
 //!
-//! A failure reads, for example:
-//!
-//! ```text
-//! Error: minitable failed round_trips, seed 3: get(b"k\x01", 17) gave None, the model
-//! says Value(b"v")
-//! ```
-//!
-//! and `table::round_trip(&MyFormat, 3)` runs that one seed again under a debugger. The
-//! [`table`] module's documentation lists each check and what it demands.
-//!
-//! For a memtable:
+//! For a memtable, through the factory the engine would be given:
 //!
 //! ```
+//! use ferris_conformance::{Failure, memtable};
 //! use ferris_memtable::{BTreeFactory, SkipListFactory};
 //!
-//! ferris_conformance::memtable::check_factory(&SkipListFactory);
-//! ferris_conformance::memtable::check_factory(&BTreeFactory);
+//! // In a test of yours, marked `#[test]`:
+//! fn memtables_conform() -> Result<(), Failure> {
+//!     memtable::check_factory(&SkipListFactory)?;
+//!     memtable::check_factory(&BTreeFactory)
+//! }
+//! # let _ = memtables_conform;
+//!
+//! // One seed of one check:
+//! memtable::against_model_seed(&BTreeFactory, 3)?;
+//! # Ok::<(), Failure>(())
 //! ```
 //!
-//! For a compaction strategy:
+//! For an iterator, a name and a function that builds one over the entries it is given
+//! (here the merging iterator, over the entries dealt to two children):
+//!
+//! ```
+//! use bytes::Bytes;
+//! use ferris_conformance::{Failure, iterator};
+//! use ferris_core::iter::{MergingIterator, VecIter};
+//! use ferris_core::{InternalIterator, InternalKey};
+//!
+//! fn merging(entries: Vec<(InternalKey, Bytes)>) -> Box<dyn InternalIterator> {
+//!     let mut children = [Vec::new(), Vec::new()];
+//!     for (i, entry) in entries.into_iter().enumerate() {
+//!         children[i % 2].push(entry);
+//!     }
+//!     let children = children
+//!         .into_iter()
+//!         .map(|child| Box::new(VecIter::new(child)) as Box<dyn InternalIterator>)
+//!         .collect();
+//!     Box::new(MergingIterator::new(children))
+//! }
+//!
+//! // In a test of yours, marked `#[test]`:
+//! fn merging_conforms() -> Result<(), Failure> {
+//!     iterator::check_iterator("merging", merging)
+//! }
+//! # let _ = merging_conforms;
+//!
+//! // One seed of one check:
+//! iterator::seeks_seed("merging", &merging, 5)?;
+//! # Ok::<(), Failure>(())
+//! ```
+//!
+//! For a compaction strategy, under the options it will run with:
 //!
 //! ```
 //! use ferris_compaction::{CompactionOptions, Leveled};
 //! use ferris_conformance::strategy::check_strategy;
 //!
-//! check_strategy(&Leveled, &CompactionOptions::default());
+//! check_strategy(&Leveled, &CompactionOptions::default())?;
+//! # Ok::<(), ferris_conformance::Failure>(())
 //! ```
+//!
+//! # Concurrency
+//!
+//! The checks share nothing: each makes its own simulated disk, memtables and views, so
+//! a test harness may run them on as many threads as it likes. Two checks start threads
+//! of their own: `round_trips` reads one table from two threads at once, and
+//! `concurrent_readers` races two readers against a writer. Their threads synchronise
+//! through the implementation and two atomics, never by sleeping, and every one is joined
+//! before the check returns; a panic on any of them is reported as the check's failure.
 //!
 //! # Limits
 //!
 //! A suite finds what its checks and seeds reach, no more: it cannot prove an
-//! implementation correct. Each check is sized to run in a few seconds in a debug build,
-//! so the seeds are few and the tables small; an implementation's own tests (golden
-//! files, larger tables, its own corner cases) still matter. The suites run on
-//! `SimFs` only, so code paths that only a real disk takes (memory maps, say) are not
-//! reached.
+//! implementation correct. Each check is sized to run in about a second or less in a
+//! debug build (`cargo test -p ferris-conformance` runs every suite against every
+//! implementation in the workspace), so the seeds are few and the tables small; an
+//! implementation's own tests
+//! (golden files, larger tables, its own corner cases) still matter. The table suite runs
+//! on `SimFs` only, so code paths that only a real disk takes (memory maps, say) are not
+//! reached. The concurrent-readers check reads at whatever snapshots the threads' timing
+//! gives it, so a replay of its seed repeats the writes but not the interleaving, and a
+//! race it did not hit is not a race ruled out. Each module's documentation says what its
+//! checks leave out.
+//!
+//! # Exercises
+//!
+//! 1. Break one of FerrisDB's implementations on purpose (the mutants in this crate's
+//!    `tests/it/mutants/` show how: wrap it, and change one answer). Which check catches
+//!    it, and does the failure point at the cause?
+//! 2. Find a bug no check catches: a broken memtable that passes `check_factory`. What
+//!    check would catch it? Write it, and a mutant to prove it has teeth.
+//! 3. Run the table suite against a format that leaves out the directory sync after its
+//!    rename. Which case fails, and why only at the cut after the last operation?
 //!
 //! # What to read next
 //!
 //! `ferris-table`, the contract the [`table`] suite checks; `ferris-minitable`, the
-//! smallest format that passes it; then write a format of your own, and run the suite.
+//! smallest format that passes it; then write a format (or a memtable, or a strategy) of
+//! your own, and run its suite.
 
 #![forbid(unsafe_code)]
 
+mod failure;
 pub mod iterator;
 pub mod memtable;
+mod model;
 mod random;
+mod show;
 pub mod strategy;
 pub mod table;
+
+pub use failure::Failure;

@@ -1,40 +1,39 @@
 //! The [`Memtable`] suite: run it on a [`MemtableFactory`] with [`check_factory`].
 //!
-//! The contract is in [`ferris_core::memtable`]. The suite checks it in three parts, each a
-//! public function taking a factory and a seed, so that a failure names its seed and can be
-//! replayed alone:
+//! The contract is in [`ferris_core::memtable`]. The suite checks it on fresh memtables
+//! from the factory, in three checks, each drawing its cases from seeds:
 //!
-//! - [`check_against_model`]: random batches (many versions per key, puts and tombstones,
-//!   empty and large values, short and long keys) applied one after another, each checked
-//!   as it lands: [`Memtable::apply`] returns the bytes of keys and values,
-//!   [`Memtable::approximate_size`] grows with every batch and by at least those bytes,
-//!   [`Memtable::len`] counts every version, [`Memtable::is_empty`] agrees. Halfway and at
-//!   the end, [`Memtable::get`] is checked against a model for every key written (and
-//!   absent ones beside them) at every interesting snapshot (0, every batch's first and
-//!   last sequence number, every version's sequence number and its neighbours, the
-//!   largest), and the iterator is walked beside a model as the [`iterator`](crate::iterator)
-//!   suite walks one: full scans both ways, every kind of seek, turning around, a random
-//!   walk.
-//! - [`check_iterators_across_applies`]: iterators created and positioned, then moved
-//!   while more batches are applied, and run to their ends after the memtable's own handle
-//!   is dropped. Every entry they yield is a real entry with its value, each step moves in
-//!   its direction, and a scan misses none of the entries that were there when it began.
-//! - [`check_concurrent_readers`]: real threads. One writer applies batches at increasing
-//!   sequence numbers and publishes the last one it applied (release); readers load it
-//!   (acquire) and check that a lookup at that snapshot sees, for every key, exactly the
-//!   newest write up to it, that an iterator created then holds every one of those writes,
-//!   and that the length and size never go back.
+//! | check | what it demands |
+//! |---|---|
+//! | [`against_model`] | random batches (many versions per key, puts and tombstones, empty and large values, short and long keys) applied one after another, each checked as it lands: [`Memtable::apply`] returns the bytes of keys and values, [`Memtable::approximate_size`] grows with every batch and by at least those bytes, [`Memtable::len`] counts every version, [`Memtable::is_empty`] agrees. Halfway and at the end, [`Memtable::get`] agrees with the model for every key written (and absent ones beside them) at every interesting snapshot (0, every batch's first and last sequence number, every version's sequence number and its neighbours, the largest), and the iterator is walked beside the model as the [`iterator`](crate::iterator) suite walks one: full scans both ways, every kind of seek, turning around, a random walk |
+//! | [`iterators_across_applies`] | iterators created and positioned, then moved while more batches are applied, and run to their ends after the memtable's own handle is dropped: every entry they yield is a real entry with its value, each step moves in its direction, and a scan misses none of the entries that were there when it began |
+//! | [`concurrent_readers`] | real threads: one writer applies batches at increasing sequence numbers and publishes the last one it applied (release); two readers load it (acquire) and check that a lookup at that snapshot sees, for every key, exactly the newest write up to it, that an iterator created then holds every one of those writes, and that the length and size never go back |
+//!
+//! [`check_factory`] runs them all; each check runs its seeds, and its `_seed` function
+//! runs one, to replay a [`Failure`]. A panic of the memtable, on any thread, is a
+//! failure too, with the panic's message.
 //!
 //! ```
-//! ferris_conformance::memtable::check_factory(&ferris_memtable::BTreeFactory);
+//! use ferris_conformance::{Failure, memtable};
+//! use ferris_memtable::BTreeFactory;
+//!
+//! // In a test of yours, marked `#[test]`:
+//! fn btree_memtable_conforms() -> Result<(), Failure> {
+//!     memtable::check_factory(&BTreeFactory)
+//! }
+//! # let _ = btree_memtable_conforms;
+//!
+//! // The replay of a failure of `concurrent_readers` for seed 2:
+//! memtable::concurrent_readers_seed(&BTreeFactory, 2)?;
+//! # Ok::<(), Failure>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use ferris_core::iter::VecIter;
 use ferris_core::{
     InternalIterator, InternalKey, Lookup, MAX_SEQNO, Memtable, MemtableFactory, SeqNo, ValueKind,
     WriteBatch,
@@ -42,75 +41,126 @@ use ferris_core::{
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use crate::iterator::{Op, Walk, describe, targets};
-use crate::random;
+use crate::Failure;
+use crate::failure::{Checking, Outcome, Problem, ensure, equal};
+use crate::iterator::{Op, Walk, targets};
+use crate::model::{Entry, Model, lookup_agrees};
+use crate::{random, show};
 
-/// How many seeds [`check_factory`] runs [`check_against_model`] and
-/// [`check_iterators_across_applies`] with: `0..SEEDS`.
-pub const SEEDS: u64 = 24;
+/// The seeds [`against_model`] and [`iterators_across_applies`] run.
+pub const SEEDS: Range<u64> = 0..24;
 
-/// How many seeds [`check_factory`] runs [`check_concurrent_readers`] with:
-/// `0..CONCURRENT_SEEDS`.
-pub const CONCURRENT_SEEDS: u64 = 3;
+/// The seeds [`concurrent_readers`] runs.
+pub const CONCURRENT_SEEDS: Range<u64> = 0..3;
 
-/// Runs the whole suite on memtables made by `factory`: see the [module docs](self).
+/// A check of the suite: the factory in, the first failure out.
+pub type Check = fn(&dyn MemtableFactory) -> Result<(), Failure>;
+
+/// Every check, with its name, in the order [`check_factory`] runs them.
+pub const CHECKS: [(&str, Check); 3] = [
+    ("against_model", against_model),
+    ("iterators_across_applies", iterators_across_applies),
+    ("concurrent_readers", concurrent_readers),
+];
+
+/// Runs every check of the suite on memtables made by `factory`, in the order of
+/// [`CHECKS`]: see the [module docs](self).
 ///
-/// # Panics
+/// # Errors
 ///
-/// Panics at the first broken promise, naming the check, its seed and what broke; call
-/// that check with that seed to replay it.
-pub fn check_factory(factory: &dyn MemtableFactory) {
-    for seed in 0..SEEDS {
-        check_against_model(factory, seed);
-        check_iterators_across_applies(factory, seed);
-    }
-    for seed in 0..CONCURRENT_SEEDS {
-        check_concurrent_readers(factory, seed);
-    }
+/// The first [`Failure`], naming the factory by its `Debug` form, the check and the seed.
+pub fn check_factory(factory: &dyn MemtableFactory) -> Result<(), Failure> {
+    CHECKS.iter().try_for_each(|(_, check)| check(factory))
+}
+
+/// The name of the implementation in a failure.
+fn name(factory: &dyn MemtableFactory) -> String {
+    format!("{factory:?}")
 }
 
 /// Random batches checked as they land, then lookups and iteration checked against a
-/// model: see the [module docs](self).
+/// model, for every seed of [`SEEDS`]: see the [module docs](self).
 ///
-/// # Panics
+/// # Errors
 ///
-/// Panics, naming the seed and what broke, when the memtable disagrees with the model.
-pub fn check_against_model(factory: &dyn MemtableFactory, seed: u64) {
-    let context = format!("memtable::check_against_model(_, {seed})");
-    let mut rng = random::rng(seed);
-    let memtable = factory.create();
-    // `is_empty` may be the trait's default or the implementation's own: ask both.
-    let len = memtable.len();
-    assert!(
-        memtable.is_empty() && len == 0,
-        "{context}: a new memtable holds {len} entries"
-    );
-    let n_keys = rng.random_range(1..=30);
-    let keys = random::user_keys(&mut rng, n_keys);
-    let n_batches = rng.random_range(1..=40);
-    let mut model = Model::default();
-    let mut seq = rng.random_range(1..=1_000);
-    for i in 0..n_batches {
-        let (batch, entries) = random_batch(&mut rng, &keys, seq);
-        apply_checked(&*memtable, &batch, &entries, &context);
-        model.add(&entries);
-        // Sometimes leave a gap, so that some snapshots fall between batches.
-        seq += entries.len() as SeqNo + rng.random_range(0..3);
-        if i == n_batches / 2 || i == n_batches - 1 {
-            check_reads(&memtable, &model, &keys, &mut rng, &context);
-        }
-    }
+/// The first [`Failure`].
+pub fn against_model(factory: &dyn MemtableFactory) -> Result<(), Failure> {
+    SEEDS
+        .into_iter()
+        .try_for_each(|seed| against_model_seed(factory, seed))
 }
 
-/// Iterators kept while batches are applied: see the [module docs](self).
+/// One seed of [`against_model`].
 ///
-/// # Panics
+/// # Errors
 ///
-/// Panics, naming the seed and what broke, when an iterator yields an entry that was never
-/// applied (or with another value), steps the wrong way, or skips an entry that was there
-/// when it began.
-pub fn check_iterators_across_applies(factory: &dyn MemtableFactory, seed: u64) {
-    let context = format!("memtable::check_iterators_across_applies(_, {seed})");
+/// A [`Failure`] naming the seed and the answer that differs from the model.
+pub fn against_model_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<(), Failure> {
+    Checking::new(&name(factory), "against_model").seed(seed, || {
+        let mut rng = random::rng(seed);
+        let memtable = factory.create();
+        // `is_empty` may be the trait's default or the implementation's own: ask both.
+        let (len, empty) = (memtable.len(), memtable.is_empty());
+        ensure(len == 0 && empty, || {
+            Problem::mismatch(
+                "a new memtable's len() and is_empty()",
+                format_args!("{len} and {empty}"),
+                "0 and true",
+            )
+        })?;
+        let n_keys = rng.random_range(1..=30);
+        let keys = random::user_keys(&mut rng, n_keys);
+        let n_batches = rng.random_range(1..=40);
+        let mut model = Model::default();
+        // Each batch's first and last sequence numbers: snapshots worth reading at.
+        let mut boundaries = BTreeSet::new();
+        let mut seq = rng.random_range(1..=1_000);
+        for i in 0..n_batches {
+            let (batch, entries) = random_batch(&mut rng, &keys, seq);
+            apply_checked(&*memtable, &batch, &entries)?;
+            model.add(&entries);
+            boundaries.extend(entries.first().map(|(k, _)| k.seq()));
+            boundaries.extend(entries.last().map(|(k, _)| k.seq()));
+            // Sometimes leave a gap, so that some snapshots fall between batches.
+            seq += entries.len() as SeqNo + rng.random_range(0..3);
+            if i == n_batches / 2 || i == n_batches - 1 {
+                check_reads(&memtable, &model, &boundaries, &keys, &mut rng).map_err(|p| {
+                    p.within(format_args!("after {} entries", model.entries().len()))
+                })?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Iterators kept while batches are applied, for every seed of [`SEEDS`]: see the
+/// [module docs](self).
+///
+/// # Errors
+///
+/// The first [`Failure`].
+pub fn iterators_across_applies(factory: &dyn MemtableFactory) -> Result<(), Failure> {
+    SEEDS
+        .into_iter()
+        .try_for_each(|seed| iterators_across_applies_seed(factory, seed))
+}
+
+/// One seed of [`iterators_across_applies`].
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed, when an iterator yields an entry that was never applied
+/// (or with another value), steps the wrong way, or skips an entry that was there when it
+/// began.
+pub fn iterators_across_applies_seed(
+    factory: &dyn MemtableFactory,
+    seed: u64,
+) -> Result<(), Failure> {
+    Checking::new(&name(factory), "iterators_across_applies")
+        .seed(seed, || iterators_across_applies_case(factory, seed))
+}
+
+fn iterators_across_applies_case(factory: &dyn MemtableFactory, seed: u64) -> Outcome {
     let mut rng = random::rng(seed);
     let memtable = factory.create();
     let n_keys = rng.random_range(1..=20);
@@ -119,16 +169,17 @@ pub fn check_iterators_across_applies(factory: &dyn MemtableFactory, seed: u64) 
     let mut seq = 1;
     let mut apply = |rng: &mut SmallRng, applied: &mut BTreeMap<InternalKey, Bytes>| {
         let (batch, entries) = random_batch(rng, &keys, seq);
-        apply_checked(&*memtable, &batch, &entries, &context);
+        apply_checked(&*memtable, &batch, &entries)?;
         seq += entries.len() as SeqNo;
         applied.extend(entries);
+        Ok::<(), Problem>(())
     };
     for _ in 0..rng.random_range(0..10) {
-        apply(&mut rng, &mut applied);
+        apply(&mut rng, &mut applied)?;
     }
 
     // Four scans from four starting points, and one iterator that wanders both ways.
-    let sorted: Vec<(InternalKey, Bytes)> = applied.clone().into_iter().collect();
+    let sorted: Vec<Entry> = applied.clone().into_iter().collect();
     let targets = targets(&sorted);
     let pick = |rng: &mut SmallRng| targets[rng.random_range(0..targets.len())].clone();
     let starts = [
@@ -137,24 +188,24 @@ pub fn check_iterators_across_applies(factory: &dyn MemtableFactory, seed: u64) 
         Op::Seek(pick(&mut rng)),
         Op::SeekForPrev(pick(&mut rng)),
     ];
-    let mut scans: Vec<Scan> = starts
+    let mut scans = starts
         .into_iter()
-        .map(|start| Scan::new(&memtable, start, &applied, &context))
-        .collect();
+        .map(|start| Scan::new(&memtable, start, &applied))
+        .collect::<Outcome<Vec<Scan>>>()?;
     let mut wanderer = Arc::clone(&memtable).iter();
     wanderer.seek(pick(&mut rng).as_ref());
 
     for _ in 0..rng.random_range(1..=20) {
-        apply(&mut rng, &mut applied);
+        apply(&mut rng, &mut applied)?;
         for scan in &mut scans {
             for _ in 0..rng.random_range(0..=4) {
-                scan.step(&applied);
+                scan.step(&applied)?;
             }
         }
         for _ in 0..rng.random_range(0..=4) {
             if !wanderer.valid() {
                 wanderer.seek(pick(&mut rng).as_ref());
-                check_real(&*wanderer, &applied, &context, "after a seek, the wanderer");
+                check_real(&*wanderer, &applied, || "after a seek, the wanderer".into())?;
                 continue;
             }
             let op = if rng.random_bool(0.5) {
@@ -164,18 +215,26 @@ pub fn check_iterators_across_applies(factory: &dyn MemtableFactory, seed: u64) 
             };
             let from = wanderer.key().to_owned();
             op.apply(&mut *wanderer);
-            let what = format!("after {op:?} from {from:?}, the wanderer");
-            check_real(&*wanderer, &applied, &context, &what);
+            // Worked out only for a problem: this runs on every step.
+            let what = || {
+                format!(
+                    "after {op:?} from {}, the wanderer",
+                    show::key(from.as_ref())
+                )
+            };
+            check_real(&*wanderer, &applied, what)?;
             let ahead = match op {
                 _ if !wanderer.valid() => true,
                 Op::Next => wanderer.key() > from.as_ref(),
                 _ => wanderer.key() < from.as_ref(),
             };
-            assert!(
-                ahead,
-                "{context}: {what} moved the wrong way, to {}",
-                describe(&*wanderer)
-            );
+            ensure(ahead, || {
+                format!(
+                    "{} moved the wrong way, {}",
+                    what(),
+                    show::position(&*wanderer)
+                )
+            })?;
         }
     }
 
@@ -183,23 +242,43 @@ pub fn check_iterators_across_applies(factory: &dyn MemtableFactory, seed: u64) 
     drop(memtable);
     for scan in &mut scans {
         while scan.it.valid() {
-            scan.step(&applied);
+            scan.step(&applied)?;
         }
-        scan.check_none_missed();
+        scan.check_none_missed()?;
     }
+    Ok(())
 }
 
-/// Readers on real threads racing one writer: see the [module docs](self).
+/// Readers on real threads racing one writer, for every seed of [`CONCURRENT_SEEDS`]:
+/// see the [module docs](self).
 ///
-/// # Panics
+/// # Errors
 ///
-/// Panics (with the first panic of the writer or a reader), naming the seed and what broke, when a reader at a published snapshot misses a write, sees a wrong value, or
-/// sees the length or size shrink.
-pub fn check_concurrent_readers(factory: &dyn MemtableFactory, seed: u64) {
+/// The first [`Failure`].
+pub fn concurrent_readers(factory: &dyn MemtableFactory) -> Result<(), Failure> {
+    CONCURRENT_SEEDS
+        .into_iter()
+        .try_for_each(|seed| concurrent_readers_seed(factory, seed))
+}
+
+/// One seed of [`concurrent_readers`]: the writer's batches, and so what every snapshot
+/// must hold, follow from the seed; the moments the readers read at are the threads'
+/// own, so a replay reads at other snapshots.
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed, the reader and its snapshot, when a reader at a
+/// published snapshot misses a write, sees a wrong value, or sees the length or size
+/// shrink; or naming the thread, when the writer or a reader panics.
+pub fn concurrent_readers_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<(), Failure> {
+    Checking::new(&name(factory), "concurrent_readers")
+        .seed(seed, || concurrent_readers_case(factory, seed))
+}
+
+fn concurrent_readers_case(factory: &dyn MemtableFactory, seed: u64) -> Outcome {
     const WRITES: usize = 2_000;
     const KEYS: usize = 40;
     const READERS: usize = 2;
-    let context = format!("memtable::check_concurrent_readers(_, {seed})");
     let plan = Plan::new(seed, WRITES, KEYS);
     let memtable = factory.create();
     // The last sequence number whose batch is wholly applied: what readers may read at.
@@ -229,57 +308,76 @@ pub fn check_concurrent_readers(factory: &dyn MemtableFactory, seed: u64) {
                 published.store(seq - 1, Ordering::Release);
             }
         });
-        let readers = (0..READERS).map(|reader| {
-            let (memtable, published, done) = (&memtable, &published, &done);
-            let (plan, context) = (&plan, &context);
-            s.spawn(move || {
-                let (mut len, mut size) = (0, 0);
-                let mut round = 0usize;
-                loop {
-                    // Read `done` first: if it was set, `snapshot` is the last write.
-                    let finished = done.load(Ordering::Acquire);
-                    let snapshot = published.load(Ordering::Acquire);
-                    let context = format!("{context}, reader {reader} at snapshot {snapshot}");
-                    for key in 0..=plan.keys.len() {
-                        let key_bytes = plan.keys.get(key).map_or(&b"absent"[..], |k| &k[..]);
-                        let got = memtable.get(key_bytes, snapshot);
-                        let want = plan.read(key, snapshot);
-                        assert!(
-                            got == want,
-                            "{context}: get(\"{}\") returned {got:?}, but the writes up to it say {want:?}",
-                            key_bytes.escape_ascii()
-                        );
-                    }
-                    let (now_len, now_size) = (memtable.len(), memtable.approximate_size());
-                    assert!(
-                        now_len >= len.max(snapshot as usize) && now_size >= size,
-                        "{context}: len went from {len} to {now_len}, size from {size} to {now_size}"
-                    );
-                    (len, size) = (now_len, now_size);
-                    // Every fourth round, and the last, an iterator too.
-                    if round.is_multiple_of(4) || finished {
-                        check_scan_holds(memtable, plan, snapshot, &context);
-                    }
-                    round += 1;
-                    if finished {
-                        break;
-                    }
-                }
+        let readers: Vec<_> = (0..READERS)
+            .map(|reader| {
+                let (memtable, published, done, plan) = (&memtable, &published, &done, &plan);
+                s.spawn(move || read_while_written(memtable, published, done, plan, reader))
             })
-        });
-        let readers: Vec<_> = readers.collect();
-        // Joined here rather than by the scope, which would replace a thread's panic
-        // message with its own.
-        let mut panicked = None;
-        for thread in std::iter::once(writer).chain(readers) {
-            if let Err(panic) = thread.join() {
-                panicked.get_or_insert(panic);
+            .collect();
+        // Joined here rather than by the scope, which would replace a thread's panic with
+        // its own; the first problem found is the one reported.
+        let mut first = writer
+            .join()
+            .map_err(|panic| Problem::panicked(&*panic).within("the writer"))
+            .err();
+        for (reader, thread) in readers.into_iter().enumerate() {
+            let result = thread.join().unwrap_or_else(|panic| {
+                Err(Problem::panicked(&*panic).within(format_args!("reader {reader}")))
+            });
+            if let Err(problem) = result {
+                first.get_or_insert(problem);
             }
         }
-        if let Some(panic) = panicked {
-            std::panic::resume_unwind(panic);
+        first.map_or(Ok(()), Err)
+    })
+}
+
+/// One reader of [`concurrent_readers`]: reads at the published snapshot until the writer
+/// is done, and once more after.
+fn read_while_written(
+    memtable: &Arc<dyn Memtable>,
+    published: &AtomicU64,
+    done: &AtomicBool,
+    plan: &Plan,
+    reader: usize,
+) -> Outcome {
+    let (mut len, mut size) = (0, 0);
+    let mut round = 0usize;
+    loop {
+        // Read `done` first: if it was set, `snapshot` is the last write.
+        let finished = done.load(Ordering::Acquire);
+        let snapshot = published.load(Ordering::Acquire);
+        let within = || format!("reader {reader} at snapshot {snapshot}");
+        for key in 0..=plan.keys.len() {
+            let key_bytes = plan.keys.get(key).map_or(&b"absent"[..], |k| &k[..]);
+            lookup_agrees(
+                format_args!("get({})", show::bytes(key_bytes)),
+                &memtable.get(key_bytes, snapshot),
+                &plan.read(key, snapshot),
+            )
+            .map_err(|p| p.within(within()))?;
         }
-    });
+        let (now_len, now_size) = (memtable.len(), memtable.approximate_size());
+        ensure(
+            now_len >= len.max(snapshot as usize) && now_size >= size,
+            || {
+                Problem::from(format!(
+                    "len went from {len} to {now_len} (with {snapshot} writes published), size \
+                 from {size} to {now_size}: neither may shrink"
+                ))
+                .within(within())
+            },
+        )?;
+        (len, size) = (now_len, now_size);
+        // Every fourth round, and the last, an iterator too.
+        if round.is_multiple_of(4) || finished {
+            check_scan_holds(memtable, plan, snapshot).map_err(|p| p.within(within()))?;
+        }
+        round += 1;
+        if finished {
+            return Ok(());
+        }
+    }
 }
 
 /// Sets its flag when dropped, by the end of a thread or by a panic.
@@ -291,51 +389,11 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-/// Every version, and every user key's versions by sequence number, as applied.
-#[derive(Default)]
-struct Model {
-    entries: Vec<(InternalKey, Bytes)>,
-    by_key: BTreeMap<Bytes, BTreeMap<SeqNo, Lookup>>,
-    /// Each batch's first and last sequence numbers.
-    boundaries: BTreeSet<SeqNo>,
-}
-
-impl Model {
-    fn add(&mut self, entries: &[(InternalKey, Bytes)]) {
-        for (key, value) in entries {
-            let lookup = match key.kind() {
-                ValueKind::Put => Lookup::Value(value.clone()),
-                ValueKind::Delete => Lookup::Deleted,
-            };
-            self.by_key
-                .entry(key.user_key_bytes().clone())
-                .or_default()
-                .insert(key.seq(), lookup);
-        }
-        self.boundaries
-            .extend(entries.first().map(|(k, _)| k.seq()));
-        self.boundaries.extend(entries.last().map(|(k, _)| k.seq()));
-        self.entries.extend_from_slice(entries);
-    }
-
-    fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
-        let versions = self.by_key.get(user_key)?;
-        versions
-            .range(..=snapshot)
-            .next_back()
-            .map(|(_, l)| l.clone())
-    }
-}
-
 /// A batch of one to eight entries at `seq` onwards over `keys`, and its entries as the
 /// memtable should hold them.
-fn random_batch(
-    rng: &mut SmallRng,
-    keys: &[Bytes],
-    seq: SeqNo,
-) -> (WriteBatch, Vec<(InternalKey, Bytes)>) {
+fn random_batch(rng: &mut SmallRng, keys: &[Bytes], seq: SeqNo) -> (WriteBatch, Vec<Entry>) {
     let mut batch = WriteBatch::new();
-    let mut entries: Vec<(InternalKey, Bytes)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     for i in 0..rng.random_range(1..=8) {
         // Now and then the key just written again: two versions in one batch.
         let key = match entries.last() {
@@ -359,12 +417,7 @@ fn random_batch(
 
 /// Applies `batch` (holding `entries`) and checks what `apply`, `approximate_size`, `len`
 /// and `is_empty` say about it.
-fn apply_checked(
-    memtable: &dyn Memtable,
-    batch: &WriteBatch,
-    entries: &[(InternalKey, Bytes)],
-    context: &str,
-) {
+fn apply_checked(memtable: &dyn Memtable, batch: &WriteBatch, entries: &[Entry]) -> Outcome {
     let (size, len) = (memtable.approximate_size(), memtable.len());
     let inserted = memtable.apply(batch.iter());
     let bytes: usize = entries
@@ -372,35 +425,41 @@ fn apply_checked(
         .map(|(k, v)| k.user_key().len() + v.len())
         .sum();
     let at = entries[0].0.seq();
-    assert!(
-        inserted == bytes as u64,
-        "{context}: apply of the batch at {at} returned {inserted}, but its keys and values hold {bytes} bytes"
-    );
+    equal(
+        format_args!("apply of the batch at {at} (the bytes of its keys and values)"),
+        inserted,
+        bytes as u64,
+    )?;
     let grown = memtable.approximate_size();
-    assert!(
-        grown > size && grown - size >= bytes,
-        "{context}: the batch at {at} holds {bytes} bytes, but approximate_size went from {size} to {grown}"
-    );
+    ensure(grown > size && grown - size >= bytes, || {
+        Problem::mismatch(
+            format_args!("approximate_size() after the batch at {at}, of {bytes} bytes"),
+            grown,
+            format_args!("at least {} ({size} before it)", size + bytes.max(1)),
+        )
+    })?;
     let n = entries.len();
-    assert!(
-        memtable.len() == len + n,
-        "{context}: len went from {len} to {} with the batch at {at}, which holds {n} entries",
-        memtable.len()
-    );
-    assert!(
-        !memtable.is_empty(),
-        "{context}: is_empty after the batch at {at}"
-    );
+    equal(
+        format_args!("len() after the batch at {at}, of {n} entries"),
+        memtable.len(),
+        len + n,
+    )?;
+    equal(
+        format_args!("is_empty() after the batch at {at}"),
+        memtable.is_empty(),
+        false,
+    )
 }
 
-/// Lookups at every interesting snapshot, and a walk of the iterator, against `model`.
+/// Lookups at every interesting snapshot, and a walk of the iterator, against `model`;
+/// `boundaries` are the batches' first and last sequence numbers.
 fn check_reads(
     memtable: &Arc<dyn Memtable>,
     model: &Model,
+    boundaries: &BTreeSet<SeqNo>,
     keys: &[Bytes],
     rng: &mut SmallRng,
-    context: &str,
-) {
+) -> Outcome {
     // Keys written, and absent ones beside them: one byte longer, one byte shorter.
     let mut probes: BTreeSet<Bytes> = keys.iter().cloned().collect();
     for key in keys {
@@ -411,59 +470,49 @@ fn check_reads(
     }
     for key in &probes {
         let mut snapshots: BTreeSet<SeqNo> = [0, MAX_SEQNO, SeqNo::MAX].into();
-        snapshots.extend(&model.boundaries);
-        for &seq in model.by_key.get(key).into_iter().flat_map(|v| v.keys()) {
-            snapshots.extend([seq - 1, seq, seq + 1]);
+        snapshots.extend(boundaries);
+        for seq in model.versions(key) {
+            snapshots.extend([seq.saturating_sub(1), seq, seq + 1]);
         }
         for snapshot in snapshots {
-            let got = memtable.get(key, snapshot);
-            let want = model.get(key, snapshot);
-            assert!(
-                got == want,
-                "{context}: get(\"{}\", {snapshot}) after {} entries returned {got:?}, but the model says {want:?}",
-                key.escape_ascii(),
-                model.entries.len()
-            );
+            model.check_get(key, snapshot, &memtable.get(key, snapshot))?;
         }
     }
-    let sorted = VecIter::new(model.entries.clone()).entries().to_vec();
-    let walk_context = format!("{context}, the iterator after {} entries", sorted.len());
-    let mut walk = Walk::new(Arc::clone(memtable).iter(), &sorted, walk_context);
-    walk.scan_both_ways();
-    let targets = targets(&sorted);
-    walk.seek_each(&targets);
-    walk.wander(rng, &targets, 300);
+    let mut walk = Walk::new(Arc::clone(memtable).iter(), model);
+    walk.scan_both_ways()?;
+    let targets = targets(model.entries());
+    walk.seek_each(&targets)?;
+    walk.wander(rng, &targets, 300)
 }
 
-/// Panics unless the iterator is off the end, or on an entry of `applied` with its value.
+/// `Ok` if the iterator is off the end, or on an entry of `applied` with its value;
+/// `what` names the iterator in a problem.
 fn check_real(
     it: &dyn InternalIterator,
     applied: &BTreeMap<InternalKey, Bytes>,
-    context: &str,
-    what: &str,
-) {
+    what: impl FnOnce() -> String,
+) -> Outcome {
     if !it.valid() {
-        assert!(
-            it.status().is_ok(),
-            "{context}: {what} failed: {}",
-            describe(it)
-        );
-        return;
+        return ensure(it.status().is_ok(), || {
+            format!("{} {}", what(), show::position(it))
+        });
     }
     let real = applied.get(&it.key().to_owned()) == Some(&it.value());
-    assert!(
-        real,
-        "{context}: {what} is {}, which was never applied",
-        describe(it)
-    );
+    ensure(real, || {
+        format!(
+            "{} is {}, which was never applied",
+            what(),
+            show::position(it)
+        )
+    })
 }
 
 /// An iterator scanning one way from where it was positioned, and what it must not miss.
 struct Scan {
     it: Box<dyn InternalIterator>,
     forward: bool,
-    /// Names the check, the seed and where the scan started.
-    context: String,
+    /// Where the scan started, for its problems.
+    name: String,
     /// The last key it yielded.
     last: Option<InternalKey>,
     /// Everything it yielded.
@@ -477,8 +526,7 @@ impl Scan {
         memtable: &Arc<dyn Memtable>,
         start: Op,
         applied: &BTreeMap<InternalKey, Bytes>,
-        context: &str,
-    ) -> Scan {
+    ) -> Outcome<Scan> {
         let mut it = Arc::clone(memtable).iter();
         start.apply(&mut *it);
         let forward = matches!(start, Op::SeekToFirst | Op::Seek(_));
@@ -494,33 +542,33 @@ impl Scan {
         let mut scan = Scan {
             it,
             forward,
-            context: format!("{context}, the scan from {start:?}"),
+            name: format!("the scan from {start:?}"),
             last: None,
             seen: BTreeSet::new(),
             owed,
         };
-        scan.record(applied);
-        scan
+        scan.record(applied)?;
+        Ok(scan)
     }
 
     /// One step in the scan's direction, if it is still on an entry.
-    fn step(&mut self, applied: &BTreeMap<InternalKey, Bytes>) {
+    fn step(&mut self, applied: &BTreeMap<InternalKey, Bytes>) -> Outcome {
         if !self.it.valid() {
-            return;
+            return Ok(());
         }
         if self.forward {
             self.it.next();
         } else {
             self.it.prev();
         }
-        self.record(applied);
+        self.record(applied)
     }
 
     /// Checks the current entry is real and ahead of the last, and notes it.
-    fn record(&mut self, applied: &BTreeMap<InternalKey, Bytes>) {
-        check_real(&*self.it, applied, &self.context, "the scan");
+    fn record(&mut self, applied: &BTreeMap<InternalKey, Bytes>) -> Outcome {
+        check_real(&*self.it, applied, || self.name.clone())?;
         if !self.it.valid() {
-            return;
+            return Ok(());
         }
         let key = self.it.key().to_owned();
         if let Some(last) = &self.last {
@@ -529,27 +577,39 @@ impl Scan {
             } else {
                 &key < last
             };
-            assert!(ahead, "{}: after {last:?} it went to {key:?}", self.context);
+            ensure(ahead, || {
+                format!(
+                    "{} went from {} to {}, the wrong way",
+                    self.name,
+                    show::key(last.as_ref()),
+                    show::key(key.as_ref())
+                )
+            })?;
         }
         self.seen.insert(key.clone());
         self.last = Some(key);
+        Ok(())
     }
 
-    fn check_none_missed(&self) {
-        let missed: Vec<&InternalKey> = self
+    fn check_none_missed(&self) -> Outcome {
+        let missed: Vec<String> = self
             .owed
             .iter()
             .filter(|k| !self.seen.contains(*k))
+            .map(|k| show::key(k.as_ref()))
             .collect();
-        assert!(
-            missed.is_empty(),
-            "{}: the scan skipped {missed:?}, which were there when it began",
-            self.context
-        );
+        ensure(missed.is_empty(), || {
+            format!(
+                "{} skipped {} entries that were there when it began: {}",
+                self.name,
+                missed.len(),
+                missed.join(", ")
+            )
+        })
     }
 }
 
-/// What the writer of [`check_concurrent_readers`] writes at each sequence number, worked
+/// What the writer of [`concurrent_readers`] writes at each sequence number, worked
 /// out from the seed so that readers can say what any snapshot must hold.
 struct Plan {
     keys: Vec<Bytes>,
@@ -599,7 +659,7 @@ impl Plan {
 
 /// An iterator created at `snapshot` holds every write up to it, in order, each with its
 /// value.
-fn check_scan_holds(memtable: &Arc<dyn Memtable>, plan: &Plan, snapshot: SeqNo, context: &str) {
+fn check_scan_holds(memtable: &Arc<dyn Memtable>, plan: &Plan, snapshot: SeqNo) -> Outcome {
     let mut it = Arc::clone(memtable).iter();
     it.seek_to_first();
     let mut last: Option<InternalKey> = None;
@@ -607,38 +667,42 @@ fn check_scan_holds(memtable: &Arc<dyn Memtable>, plan: &Plan, snapshot: SeqNo, 
     while it.valid() {
         let key = it.key().to_owned();
         if let Some(last) = &last {
-            assert!(
-                &key > last,
-                "{context}: the scan went from {last:?} to {key:?}"
-            );
+            ensure(&key > last, || {
+                format!(
+                    "a scan went from {} to {}, the wrong way",
+                    show::key(last.as_ref()),
+                    show::key(key.as_ref())
+                )
+            })?;
         }
         let seq = key.seq();
         if seq <= snapshot {
             let (user_key, lookup) = plan.write(seq);
-            let value = match lookup {
-                Lookup::Value(v) => v.clone(),
-                Lookup::Deleted => Bytes::new(),
+            let (kind, value) = match lookup {
+                Lookup::Value(v) => (ValueKind::Put, v.clone()),
+                Lookup::Deleted => (ValueKind::Delete, Bytes::new()),
             };
-            let kind = match lookup {
-                Lookup::Value(_) => ValueKind::Put,
-                Lookup::Deleted => ValueKind::Delete,
-            };
-            assert!(
-                key.user_key() == user_key && key.kind() == kind && it.value() == value,
-                "{context}: the scan found {}, which is not what was written at {seq}",
-                describe(&*it)
-            );
+            let written = InternalKey::new(Bytes::copy_from_slice(user_key), seq, kind);
+            ensure(key == written && it.value() == value, || {
+                Problem::mismatch(
+                    format_args!("a scan, at sequence number {seq}"),
+                    show::position(&*it),
+                    format_args!("on {}, as written", show::entry(written.as_ref(), &value)),
+                )
+            })?;
             held[seq as usize - 1] = true;
         }
         last = Some(key);
         it.next();
     }
-    assert!(
-        it.status().is_ok(),
-        "{context}: the scan failed: {}",
-        describe(&*it)
-    );
-    if let Some(missing) = held.iter().position(|h| !h) {
-        panic!("{context}: the scan lacks the write at {}", missing + 1);
+    ensure(it.status().is_ok(), || {
+        format!("a scan {}", show::position(&*it))
+    })?;
+    match held.iter().position(|h| !h) {
+        Some(missing) => Err(Problem::from(format!(
+            "a scan lacks the write at {}",
+            missing + 1
+        ))),
+        None => Ok(()),
     }
 }

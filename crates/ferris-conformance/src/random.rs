@@ -2,10 +2,11 @@
 //! that a failure can be replayed.
 
 use bytes::Bytes;
-use ferris_core::iter::VecIter;
 use ferris_core::{InternalKey, MAX_SEQNO, SeqNo, ValueKind};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+use crate::model::Model;
 
 /// The generator behind every check: the same seed gives the same run.
 pub(crate) fn rng(seed: u64) -> SmallRng {
@@ -68,10 +69,10 @@ pub(crate) fn kind(rng: &mut SmallRng) -> ValueKind {
     }
 }
 
-/// Up to `max` entries with distinct internal keys over a pool of user keys (so keys have
-/// several versions), in internal-key order. A tombstone's value is empty, as every
+/// The model of up to `max` entries with distinct internal keys over a pool of user keys
+/// (so keys have several versions). A tombstone's value is empty, as every
 /// source stores it. Sequence numbers include, now and then, 0 and [`MAX_SEQNO`].
-pub(crate) fn entries(rng: &mut SmallRng, max: usize) -> Vec<(InternalKey, Bytes)> {
+pub(crate) fn entries(rng: &mut SmallRng, max: usize) -> Model {
     let n = rng.random_range(0..=max);
     let pool = user_keys(rng, (n / 3).max(1));
     let entries = (0..n)
@@ -90,6 +91,6 @@ pub(crate) fn entries(rng: &mut SmallRng, max: usize) -> Vec<(InternalKey, Bytes
             (InternalKey::new(user, seq, kind), value)
         })
         .collect();
-    // `VecIter` sorts, and keeps one entry per internal key.
-    VecIter::new(entries).entries().to_vec()
+    // The model sorts, and keeps one entry per internal key.
+    Model::new(entries)
 }

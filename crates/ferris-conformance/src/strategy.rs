@@ -7,41 +7,66 @@
 //! that grow from the deepest level up and from the oldest level-0 table to the newest,
 //! so that a newer version of a key is always found first. Some levels are empty, some
 //! over their size targets, some tables hold only tombstones, some tables are busy (owned
-//! by a running compaction), and some views are idle. For each view, the strategy's
-//! [`choose`](Strategy::choose) and [`manual`](Strategy::manual) (over everything and
-//! over a random key range) must give a choice that
+//! by a running compaction), and some views are idle. Every choice the strategy gives
+//! must
 //!
-//! - names only tables of the view, at the levels where the view has them, each once,
+//! - name only tables of the view, at the levels where the view has them, each once,
 //!   and none that is busy;
-//! - moves a table only into a level where nothing overlaps it;
-//! - merges into a level at or below every input's level, taking every table of the
+//! - move a table only into a level where nothing overlaps it;
+//! - merge into a level at or below every input's level, taking every table of the
 //!   output level (1 or deeper) that overlaps the inputs' key range;
-//! - leaves no table where a read finds it before the output while it holds older
-//!   versions of the output's keys, or after the output while it holds newer ones;
+//! - leave no table where a read finds it before the output while it holds older
+//!   versions of the output's keys, or after the output while it holds newer ones.
 //!
-//! and the same view must always give the same choice, backlog and write pressure. An
-//! empty view gives [`Choice::Nothing`] and no backlog. Finally a small simulator applies
-//! each choice to a fixed set of views (a move moves, a drop removes, a merge replaces its
-//! inputs by one table covering their range in the output level), checking each step
-//! again, until the strategy has nothing to do: it must get there within
-//! [`MAX_STEPS`] steps.
+//! The checks, each a function taking the strategy and the options it runs with:
 //!
-//! Keys are two bytes, big-endian numbers below 1000, printed as numbers in failure
-//! messages.
+//! | check | what it demands |
+//! |---|---|
+//! | [`empty_view`] | on an empty view, idle or not, [`choose`](Strategy::choose) and a [`manual`](Strategy::manual) compaction over everything give [`Choice::Nothing`], and there is no backlog |
+//! | [`random_views`] | on the view of each seed of [`SEEDS`], `choose`, and `manual` over everything and over a random key range, give choices that keep the rules above; the same view always gives the same choice, backlog and write pressure |
+//! | [`simulations`] | on the view of each seed of [`SIMULATION_SEEDS`], a small simulator applies each choice of `choose` (and then, from the same view, of `manual` over everything): a move moves, a drop removes, a merge replaces its inputs by one table covering their range in the output level. Every step's choice keeps the rules, and the strategy runs out of things to do within [`MAX_STEPS`] choices |
+//!
+//! A [`Failure`] names the strategy by its `Debug` form, the check and the seed, and its
+//! detail gives the call, its choice, the rule it broke, and the view, level by level;
+//! [`random_view`] rebuilds the view of a seed, and [`random_views_seed`] and
+//! [`simulations_seed`] run one seed again. Keys are two bytes, big-endian numbers below
+//! 1000, printed as numbers.
+//!
+//! ```
+//! use ferris_compaction::{CompactionOptions, Tiered};
+//! use ferris_conformance::strategy;
+//!
+//! let options = CompactionOptions::default();
+//! strategy::empty_view(&Tiered::default(), &options)?;
+//! strategy::random_views_seed(&Tiered::default(), &options, 17)?;
+//! # Ok::<(), ferris_conformance::Failure>(())
+//! ```
+//!
+//! # Limits
+//!
+//! The suite checks the rules a choice must keep, not how good a choice is: the write and
+//! space amplification a strategy leads to is not judged here. The views are
+//! table metadata only, and the simulator's merged tables keep every entry of their
+//! inputs (the worst case), so a strategy that counts on compaction dropping tombstones
+//! is seen at its most pessimistic.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::sync::Arc;
 
 use ferris_compaction::{Choice, CompactionOptions, Strategy, View};
 use ferris_core::level::{FileMeta, Levels, NUM_LEVELS};
 use ferris_core::{InternalKey, SeqNo, ValueKind};
 
-/// Random views each strategy is checked on.
-pub const VIEWS: u64 = 400;
+use crate::Failure;
+use crate::failure::{Checking, Problem, ensure};
 
-/// Views the simulator runs to the end, from seed 0 on.
-pub const SIMULATED_VIEWS: u64 = 40;
+/// The seeds of the random views [`random_views`] checks each strategy on.
+pub const SEEDS: Range<u64> = 0..400;
+
+/// The seeds of the random views [`simulations`] runs to the end.
+pub const SIMULATION_SEEDS: Range<u64> = 0..40;
 
 /// The most choices the simulator applies to one view before it calls the strategy stuck.
 pub const MAX_STEPS: usize = 10_000;
@@ -49,42 +74,143 @@ pub const MAX_STEPS: usize = 10_000;
 /// The key space: user keys are the numbers below this, two bytes big-endian.
 const KEYS: u16 = 1000;
 
-/// Checks `strategy` under `options` against the contract of [`Strategy`] (see the
-/// [module docs](self) for every rule), over [`VIEWS`] random views and the simulator's
-/// [`SIMULATED_VIEWS`].
+/// A check of the suite: the strategy and its options in, the first failure out.
+pub type Check = fn(&dyn Strategy, &CompactionOptions) -> Result<(), Failure>;
+
+/// Every check, with its name, in the order [`check_strategy`] runs them.
+pub const CHECKS: [(&str, Check); 3] = [
+    ("empty_view", empty_view),
+    ("random_views", random_views),
+    ("simulations", simulations),
+];
+
+/// Runs every check of the suite on `strategy` under `options`, in the order of
+/// [`CHECKS`]: see the [module docs](self) for every rule.
 ///
-/// # Panics
+/// # Errors
 ///
-/// When the strategy breaks a rule: the message names the rule, the seed of the view
-/// ([`random_view`] rebuilds it), the choice, and the view, level by level.
-pub fn check_strategy(strategy: &dyn Strategy, options: &CompactionOptions) {
-    check_empty(strategy, options);
-    for seed in 0..VIEWS {
-        let view = random_view(seed, options);
-        if let Err(problem) = check_view(strategy, options, &view, seed) {
-            panic!(
-                "{strategy:?} broke the contract on the view of seed {seed}: {problem}\n{}",
-                describe(&view)
-            );
-        }
+/// The first [`Failure`], naming the strategy by its `Debug` form, the check, the seed of
+/// the view ([`random_view`] rebuilds it), and in the detail the rule broken, the choice,
+/// and the view, level by level.
+pub fn check_strategy(strategy: &dyn Strategy, options: &CompactionOptions) -> Result<(), Failure> {
+    CHECKS
+        .iter()
+        .try_for_each(|(_, check)| check(strategy, options))
+}
+
+/// The name of the implementation in a failure.
+fn name(strategy: &dyn Strategy) -> String {
+    format!("{strategy:?}")
+}
+
+/// An empty view, idle or not: [`choose`](Strategy::choose) and a manual compaction over
+/// everything give [`Choice::Nothing`], and the backlog is 0.
+///
+/// # Errors
+///
+/// A [`Failure`] naming the call and what it gave.
+pub fn empty_view(strategy: &dyn Strategy, options: &CompactionOptions) -> Result<(), Failure> {
+    let name = name(strategy);
+    let checking = Checking::new(&name, "empty_view");
+    for idle in [false, true] {
+        checking.case(format_args!("an empty view (idle: {idle})"), || {
+            let view = View {
+                idle,
+                ..View::default()
+            };
+            let found = [
+                ("choose", strategy.choose(&view, options)),
+                ("manual over everything", strategy.manual(&view, None)),
+            ];
+            for (what, choice) in found {
+                ensure(choice == Choice::Nothing, || {
+                    Problem::mismatch(what, show(&choice), "Nothing")
+                })?;
+            }
+            let pending = strategy.pending_compaction_bytes(&view, options);
+            ensure(pending == 0, || {
+                Problem::mismatch("pending_compaction_bytes", pending, 0)
+            })
+        })?;
     }
-    for seed in 0..SIMULATED_VIEWS {
+    Ok(())
+}
+
+/// The rules of every choice, on the random view of each seed of [`SEEDS`]: `choose`, and
+/// a manual compaction over everything and over a random key range, each asked twice.
+///
+/// # Errors
+///
+/// The first [`Failure`].
+pub fn random_views(strategy: &dyn Strategy, options: &CompactionOptions) -> Result<(), Failure> {
+    SEEDS
+        .into_iter()
+        .try_for_each(|seed| random_views_seed(strategy, options, seed))
+}
+
+/// One seed of [`random_views`]: the view [`random_view`] builds from `seed`.
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed, the call, its choice, the rule it broke, and the view.
+pub fn random_views_seed(
+    strategy: &dyn Strategy,
+    options: &CompactionOptions,
+    seed: u64,
+) -> Result<(), Failure> {
+    Checking::new(&name(strategy), "random_views").seed(seed, || {
+        let view = random_view(seed, options);
+        check_view(strategy, options, &view, seed).map_err(|problem| on_view(problem, &view))
+    })
+}
+
+/// The simulator, on the random view of each seed of [`SIMULATION_SEEDS`] (with no table
+/// busy): each choice of `choose`, and then of a manual compaction over everything, is
+/// checked and applied, until the strategy has nothing left to do.
+///
+/// # Errors
+///
+/// The first [`Failure`].
+pub fn simulations(strategy: &dyn Strategy, options: &CompactionOptions) -> Result<(), Failure> {
+    SIMULATION_SEEDS
+        .into_iter()
+        .try_for_each(|seed| simulations_seed(strategy, options, seed))
+}
+
+/// One seed of [`simulations`].
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed, which simulation, the step, the rule broken (or that
+/// it took more than [`MAX_STEPS`] choices), and the view it happened on.
+pub fn simulations_seed(
+    strategy: &dyn Strategy,
+    options: &CompactionOptions,
+    seed: u64,
+) -> Result<(), Failure> {
+    Checking::new(&name(strategy), "simulations").seed(seed, || {
         let mut view = random_view(seed, options);
         view.busy.clear();
         for manual in [false, true] {
             if let Err((step, problem, at)) = simulate(strategy, options, view.clone(), manual) {
-                let kind = if manual { "manual " } else { "" };
-                panic!(
-                    "{strategy:?} broke the contract in the {kind}simulation of seed {seed}, step {step}: {problem}\n{}",
-                    describe(&at)
-                );
+                let kind = if manual { "the manual" } else { "the" };
+                return Err(on_view(
+                    format!("{kind} simulation, step {step}: {problem}"),
+                    &at,
+                ));
             }
         }
-    }
+        Ok(())
+    })
 }
 
-/// The random view of `seed`, as [`check_strategy`] builds it: the one a failure message
-/// names, to replay it. Table sizes follow `options` (level targets, table size).
+/// A broken rule, followed by the view it was broken on.
+fn on_view(problem: String, view: &View) -> Problem {
+    Problem::from(format!("{problem}\n{}", describe(view)))
+}
+
+/// The random view of `seed`, as [`random_views`] and [`simulations`] build it: the one a failure
+/// names, to look at or replay. Table sizes follow `options` (level targets, table size).
 pub fn random_view(seed: u64, options: &CompactionOptions) -> View {
     let mut rng = Rng::new(seed);
     let mut files: Vec<(usize, Arc<FileMeta>)> = Vec::new();
@@ -171,31 +297,6 @@ fn show_key(user_key: &[u8]) -> String {
     match user_key {
         [a, b] => u16::from_be_bytes([*a, *b]).to_string(),
         other => format!("{other:?}"),
-    }
-}
-
-fn check_empty(strategy: &dyn Strategy, options: &CompactionOptions) {
-    for idle in [false, true] {
-        let view = View {
-            idle,
-            ..View::default()
-        };
-        let found = [
-            ("choose", strategy.choose(&view, options)),
-            ("manual over everything", strategy.manual(&view, None)),
-        ];
-        for (what, choice) in found {
-            assert_eq!(
-                choice,
-                Choice::Nothing,
-                "{strategy:?}: {what} on an empty view (idle: {idle}) must be Nothing"
-            );
-        }
-        assert_eq!(
-            strategy.pending_compaction_bytes(&view, options),
-            0,
-            "{strategy:?}: an empty view (idle: {idle}) has no compaction backlog"
-        );
     }
 }
 
@@ -592,15 +693,13 @@ impl Rng {
 
 #[cfg(test)]
 mod tests {
-    use ferris_compaction::Reason;
-
     use super::*;
 
     #[test]
     fn random_views_are_well_formed_databases() {
         let options = CompactionOptions::default();
         let mut busy_views = 0;
-        for seed in 0..VIEWS {
+        for seed in SEEDS {
             let view = random_view(seed, &options);
             busy_views += usize::from(!view.busy.is_empty());
             for level in 1..NUM_LEVELS {
@@ -620,116 +719,5 @@ mod tests {
             }
         }
         assert!(busy_views > 0, "some views have busy tables");
-    }
-
-    /// A strategy whose choice is a plain function of the view: the broken strategies
-    /// below, each breaking one rule.
-    struct Broken(&'static str, fn(&View) -> Choice);
-
-    impl std::fmt::Debug for Broken {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl Strategy for Broken {
-        fn choose(&self, view: &View, _: &CompactionOptions) -> Choice {
-            (self.1)(view)
-        }
-
-        fn pending_compaction_bytes(&self, _: &View, _: &CompactionOptions) -> u64 {
-            0
-        }
-    }
-
-    /// Merges level 0 into level 1 but leaves the overlapping level-1 tables out.
-    fn leaves_level1_out(view: &View) -> Choice {
-        let l0 = view.levels.level(0).to_vec();
-        if l0.is_empty() || view.levels.level(1).is_empty() || view.is_busy(&l0) {
-            return Choice::Nothing;
-        }
-        Choice::Merge {
-            inputs: vec![(0, l0)],
-            output_level: 1,
-            reason: Reason::L0FileCount,
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "of the output level 1 out")]
-    fn a_merge_that_leaves_an_overlapping_table_out_is_caught() {
-        let broken = Broken("LeavesLevel1Out", leaves_level1_out);
-        check_strategy(&broken, &CompactionOptions::default());
-    }
-
-    /// Merges only the newest level-0 table into level 1, leaving older level-0 tables
-    /// above it: their stale versions would hide the merged ones.
-    fn newest_only(view: &View) -> Choice {
-        let Some(newest) = view.levels.level(0).first() else {
-            return Choice::Nothing;
-        };
-        let (lo, hi) = (newest.smallest.user_key(), newest.largest.user_key());
-        let below: Vec<_> = view.levels.overlapping(1, lo, hi).cloned().collect();
-        if view.is_busy([newest]) || view.is_busy(&below) {
-            return Choice::Nothing;
-        }
-        Choice::Merge {
-            inputs: vec![(0, vec![newest.clone()]), (1, below)],
-            output_level: 1,
-            reason: Reason::L0FileCount,
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "where reads find it before the output in level 1")]
-    fn a_merge_that_leaves_older_level0_tables_above_is_caught() {
-        check_strategy(
-            &Broken("NewestOnly", newest_only),
-            &CompactionOptions::default(),
-        );
-    }
-
-    /// Drops a table a running compaction owns.
-    fn drops_busy(view: &View) -> Choice {
-        match view
-            .levels
-            .files()
-            .find(|(_, f)| view.busy.contains(&f.number))
-        {
-            Some((level, f)) => Choice::Drop {
-                files: vec![(level, f.clone())],
-            },
-            None => Choice::Nothing,
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "which is busy")]
-    fn a_busy_table_is_caught() {
-        check_strategy(
-            &Broken("DropsBusy", drops_busy),
-            &CompactionOptions::default(),
-        );
-    }
-
-    /// Merges all of level 0 into one level-0 table, and then that table into itself,
-    /// forever. Every choice is valid on its own.
-    fn merges_forever(view: &View) -> Choice {
-        let l0 = view.levels.level(0).to_vec();
-        if l0.is_empty() || view.is_busy(&l0) {
-            return Choice::Nothing;
-        }
-        Choice::Merge {
-            inputs: vec![(0, l0)],
-            output_level: 0,
-            reason: Reason::RunCount,
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "still not done after")]
-    fn a_strategy_that_never_finishes_is_caught() {
-        let broken = Broken("MergesForever", merges_forever);
-        check_strategy(&broken, &CompactionOptions::default());
     }
 }

@@ -4,10 +4,9 @@ use bytes::Bytes;
 use ferris_core::{Error, InternalKey, MAX_SEQNO, ValueKind};
 use ferris_table::{ReadOptions, TableFormat, TableOptions};
 
-use super::Failure;
-use super::harness::{
-    Context, Disk, NUMBER, Outcome, build, ensure, entries_difference, open, run, scan,
-};
+use super::harness::{Disk, NUMBER, build, entries_difference, open, scan};
+use crate::Failure;
+use crate::failure::{Checking, Context, Outcome, Problem, ensure};
 
 /// The builder's promises, beyond the happy path:
 ///
@@ -23,16 +22,10 @@ use super::harness::{
 ///
 /// A [`Failure`] naming the promise broken.
 pub fn builder_contract(format: &dyn TableFormat) -> Result<(), Failure> {
-    let check = "builder_contract";
-    run(format, check, &"finishing an empty builder", || {
-        empty_builder(format)
-    })?;
-    run(format, check, &"adding keys out of order", || {
-        out_of_order(format)
-    })?;
-    run(format, check, &"dropping an unfinished builder", || {
-        dropped_builder(format)
-    })
+    let checking = Checking::new(format.name(), "builder_contract");
+    checking.case("finishing an empty builder", || empty_builder(format))?;
+    checking.case("adding keys out of order", || out_of_order(format))?;
+    checking.case("dropping an unfinished builder", || dropped_builder(format))
 }
 
 fn key(user_key: &str, seq: u64, kind: ValueKind) -> InternalKey {
@@ -48,13 +41,15 @@ fn empty_builder(format: &dyn TableFormat) -> Outcome {
     #[allow(clippy::len_zero)]
     let empty = builder.is_empty() && builder.len() == 0;
     ensure(empty, || {
-        format!("a new builder has len() {}", builder.len())
+        Problem::mismatch("a new builder's len()", builder.len(), 0)
     })?;
     match builder.finish() {
         Err(Error::InvalidInput(_)) => {}
         other => {
-            return Err(format!(
-                "finishing an empty builder gave {other:?}, not InvalidInput"
+            return Err(Problem::mismatch(
+                "finish",
+                format_args!("{other:?}"),
+                "Err(InvalidInput)",
             ));
         }
     }
@@ -88,17 +83,18 @@ fn out_of_order(format: &dyn TableFormat) -> Outcome {
         match builder.add(bad.as_ref(), b"rejected") {
             Err(Error::InvalidInput(_)) => {}
             other => {
-                return Err(format!(
-                    "adding {bad:?} after {:?} gave {other:?}, not InvalidInput",
-                    accepted[0].0
+                return Err(Problem::mismatch(
+                    format_args!("adding {bad:?} after {:?}", accepted[0].0),
+                    format_args!("{other:?}"),
+                    "Err(InvalidInput)",
                 ));
             }
         }
         ensure(builder.len() == 1, || {
-            format!(
-                "after {} rejected entries len() is {}",
-                i + 1,
-                builder.len()
+            Problem::mismatch(
+                format_args!("len() after {} rejected entries", i + 1),
+                builder.len(),
+                1,
             )
         })?;
     }
@@ -111,10 +107,7 @@ fn out_of_order(format: &dyn TableFormat) -> Outcome {
     let reader = open(format, &disk, &ReadOptions::default()).context("open")?;
     let got = scan(&reader, true, false).context("a scan")?;
     ensure(got == accepted, || {
-        format!(
-            "the table holds other entries than those accepted: {}",
-            entries_difference(&got, &accepted)
-        )
+        entries_difference("a scan of the entries accepted", &got, &accepted)
     })
 }
 
@@ -144,6 +137,10 @@ fn dropped_builder(format: &dyn TableFormat) -> Outcome {
         .context("building the same table number again")?;
     let names = disk.list()?;
     ensure(names == [format.file_name(NUMBER)], || {
-        format!("after building again the directory holds {names:?}")
+        Problem::mismatch(
+            "the directory after building again",
+            format_args!("{names:?}"),
+            format_args!("{:?}", [format.file_name(NUMBER)]),
+        )
     })
 }

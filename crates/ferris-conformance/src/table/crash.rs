@@ -5,15 +5,15 @@ use bytes::Bytes;
 use ferris_core::{Error, InternalKey, ValueKind};
 use ferris_fs::{Fault, FaultKind, Op};
 use ferris_table::{ReadOptions, TableFormat, TableName, TableOptions, TableProperties};
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
 
-use super::Failure;
+use super::generate::{self, Shape, probes};
 use super::harness::{
-    Answer, Context, Disk, Entry, NUMBER, Outcome, Probes, build, describe_read, difference,
-    ensure, entries_difference, open, reads, run, scan,
+    Answer, Disk, NUMBER, Probes, build, describe_read, difference, entries_difference, open,
+    reads, scan,
 };
-use super::model::{self, Model, Shape};
+use crate::failure::{Checking, Context, Outcome, Problem, ensure};
+use crate::model::{Entry, Model};
+use crate::{Failure, random};
 
 /// The tables the crash checks write: small ones of many blocks, and one of several
 /// MiB, so that a format that gathers its writes in a buffer still writes during
@@ -21,15 +21,15 @@ use super::model::{self, Model, Shape};
 fn crash_tables() -> Vec<(Model, TableOptions)> {
     let mut out = Vec::new();
     for seed in 0..2 {
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = random::rng(seed);
         let shape = Shape {
             keys: [8, 60][seed as usize],
             versions: 4,
             long_keys: seed == 1,
             max_value: 5000,
         };
-        let model = model::entries(&mut rng, shape);
-        let mut options = model::options(&mut rng);
+        let model = generate::entries(&mut rng, shape);
+        let mut options = generate::options(&mut rng);
         options.block_size = 128;
         out.push((model, options));
     }
@@ -51,7 +51,7 @@ fn check_leftovers(
     disk: &Disk,
     model: &Model,
     temporaries_allowed: bool,
-) -> Result<bool, String> {
+) -> Outcome<bool> {
     let mut live = false;
     for name in disk.list()? {
         match format.parse_file_name(&name) {
@@ -64,8 +64,14 @@ fn check_leftovers(
                 temporary: true,
             }) if temporaries_allowed => {}
             parsed => {
-                return Err(format!(
-                    "the directory holds {name:?}, which parses as {parsed:?}"
+                return Err(Problem::mismatch(
+                    format_args!("parse_file_name({name:?}), a file left in the directory"),
+                    format_args!("{parsed:?}"),
+                    if temporaries_allowed {
+                        "this table, live or temporary"
+                    } else {
+                        "this table, live"
+                    },
                 ));
             }
         }
@@ -75,9 +81,10 @@ fn check_leftovers(
             .context("opening the table left under its name")?;
         let got = scan(&reader, true, false).context("scanning the table left under its name")?;
         ensure(got == model.entries(), || {
-            format!(
-                "the table left under its name is not the whole table: {}",
-                entries_difference(&got, model.entries())
+            entries_difference(
+                "a scan of the table left under its name",
+                &got,
+                model.entries(),
             )
         })?;
         let check = reader.verify().context("verify")?;
@@ -103,20 +110,14 @@ fn check_leftovers(
 /// A [`Failure`] naming the table, the operation the power was cut after, and what was
 /// left.
 pub fn power_cuts(format: &dyn TableFormat) -> Result<(), Failure> {
+    let checking = Checking::new(format.name(), "power_cuts");
     for (table, (model, options)) in crash_tables().iter().enumerate() {
-        let mut n_ops = 0;
-        run(
-            format,
-            "power_cuts",
-            &format_args!("table {table}, no power cut"),
-            || {
-                let disk = Disk::new(0);
-                let before = disk.sim.op_count();
-                build(format, &disk, model.entries(), options).context("a build")?;
-                n_ops = disk.sim.op_count() - before;
-                Ok(())
-            },
-        )?;
+        let n_ops = checking.case(format_args!("table {table}, no power cut"), || {
+            let disk = Disk::new(0);
+            let before = disk.sim.op_count();
+            build(format, &disk, model.entries(), options).context("a build")?;
+            Ok(disk.sim.op_count() - before)
+        })?;
         for cut in 0..=n_ops {
             // What survives a crash is drawn from the disk's seed: a few seeds per cut,
             // and more for the cut after the last operation, where a table `finish`
@@ -127,17 +128,22 @@ pub fn power_cuts(format: &dyn TableFormat) -> Result<(), Failure> {
                 let case = format!(
                     "table {table}, power cut after {cut} of {n_ops} operations, disk seed {seed}"
                 );
-                run(format, "power_cuts", &case, || {
+                checking.case(case, || {
                     let disk = Disk::new(seed);
                     disk.sim.cut_power_after(cut);
                     let finished = build(format, &disk, model.entries(), options);
                     disk.sim.restart();
                     let live = check_leftovers(format, &disk, model, true)?;
-                    ensure(live || finished.is_err(), || {
-                        "finish returned Ok, but after the power cut there is no table".into()
-                    })?;
+                    ensure(
+                        live || finished.is_err(),
+                        || "finish returned Ok, but after the power cut there is no table",
+                    )?;
                     ensure(cut < n_ops || finished.is_ok(), || {
-                        format!("the build failed with no power cut in its way: {finished:?}")
+                        Problem::mismatch(
+                            "the build, with no power cut in its way",
+                            format_args!("{finished:?}"),
+                            "Ok",
+                        )
                     })
                 })?;
             }
@@ -160,35 +166,43 @@ pub fn power_cuts(format: &dyn TableFormat) -> Result<(), Failure> {
 ///
 /// A [`Failure`] naming the operation that failed and what came of it.
 pub fn io_faults(format: &dyn TableFormat) -> Result<(), Failure> {
+    let checking = Checking::new(format.name(), "io_faults");
     let tables = crash_tables();
     let (model, options) = &tables[2];
     for op in [Op::Create, Op::Append, Op::Sync, Op::Rename, Op::SyncDir] {
         for skip in 0.. {
-            let mut fired = false;
             let case = format!("{op} number {} of a build fails", skip + 1);
-            run(format, "io_faults", &case, || {
+            let fired = checking.case(case, || {
                 let disk = Disk::new(skip);
                 disk.sim.inject(Fault::new(op, FaultKind::Eio).after(skip));
                 let result = build_on_after_failure(format, &disk, model.entries(), options)?;
-                fired = disk.sim.stats().n_faults > 0;
-                if !fired {
-                    return result.map(drop).context("the build");
+                if disk.sim.stats().n_faults == 0 {
+                    result.map(drop).context("the build")?;
+                    return Ok(false);
                 }
                 match result {
                     Err(Error::Io(_)) => {}
-                    other => return Err(format!("the build gave {other:?}, not an I/O error")),
+                    other => {
+                        return Err(Problem::mismatch(
+                            "the build",
+                            format_args!("{other:?}"),
+                            "Err(Io)",
+                        ));
+                    }
                 }
                 let live = check_leftovers(format, &disk, model, false)?;
-                ensure(!live || op == Op::SyncDir, || {
-                    "the failed build left the table under its name".into()
-                })
+                ensure(
+                    !live || op == Op::SyncDir,
+                    || "the failed build left the table under its name",
+                )?;
+                Ok(true)
             })?;
             if !fired {
                 break;
             }
         }
     }
-    failed_reads(format)
+    failed_reads(checking, format)
 }
 
 /// Builds the table as [`build`] does, but goes on after a failed `add`, as a careless
@@ -200,7 +214,7 @@ fn build_on_after_failure(
     disk: &Disk,
     entries: &[Entry],
     options: &TableOptions,
-) -> Result<ferris_core::Result<TableProperties>, String> {
+) -> Outcome<ferris_core::Result<TableProperties>> {
     let mut builder = match format.create(&disk.fs, &disk.dir, NUMBER, options) {
         Ok(builder) => builder,
         Err(e) => return Ok(Err(e)),
@@ -210,49 +224,46 @@ fn build_on_after_failure(
         match (builder.add(key.as_ref(), value), &failed) {
             (Err(e), None) => failed = Some(e),
             (Ok(()), Some(e)) => {
-                return Err(format!(
+                return Err(Problem::from(format!(
                     "add accepted entry {i} after an earlier add failed with {e:?}"
-                ));
+                )));
             }
             _ => {}
         }
     }
     let finished = builder.finish();
     match (finished, failed) {
-        (Ok(_), Some(e)) => Err(format!("finish succeeded after an add failed with {e:?}")),
+        (Ok(_), Some(e)) => Err(Problem::from(format!(
+            "finish succeeded after an add failed with {e:?}"
+        ))),
         (_, Some(e)) => Ok(Err(e)),
         (finished, None) => Ok(finished),
     }
 }
 
 /// The read half of [`io_faults`].
-fn failed_reads(format: &dyn TableFormat) -> Result<(), Failure> {
+fn failed_reads(checking: Checking<'_>, format: &dyn TableFormat) -> Result<(), Failure> {
     let tables = crash_tables();
     let (model, options) = &tables[1];
     let disk = Disk::new(0);
-    let mut rng = SmallRng::seed_from_u64(0);
-    let probes = model.probes(&mut rng, 10);
-    let mut clean = Vec::new();
-    run(
-        format,
-        "io_faults",
-        &"reading the table with no fault",
-        || {
-            build(format, &disk, model.entries(), options).context("a build")?;
-            let reader = open(format, &disk, &ReadOptions::default()).context("open")?;
-            for (i, answer) in reads(&reader, &probes).into_iter().enumerate() {
-                clean.push(answer.context(describe_read(i, &probes))?);
-            }
-            Ok(())
-        },
-    )?;
+    let mut rng = random::rng(0);
+    let probes = probes(model, &mut rng, 10);
+    let clean = checking.case("reading the table with no fault", || {
+        build(format, &disk, model.entries(), options).context("a build")?;
+        let reader = open(format, &disk, &ReadOptions::default()).context("open")?;
+        reads(&reader, &probes)
+            .into_iter()
+            .enumerate()
+            .map(|(i, answer)| answer.context(describe_read(i, &probes)))
+            .collect::<Outcome<Vec<Answer>>>()
+    })?;
     for op in [Op::Open, Op::Read] {
         for skip in 0.. {
             disk.sim.clear_faults();
             let before = disk.sim.stats().n_faults;
             disk.sim.inject(Fault::new(op, FaultKind::Eio).after(skip));
             let case = format!("{op} number {} of open, reads and verify fails", skip + 1);
-            run(format, "io_faults", &case, || {
+            checking.case(case, || {
                 read_everything_once(format, &disk, &probes, &clean)
             })?;
             if disk.sim.stats().n_faults == before {
@@ -274,7 +285,11 @@ fn read_everything_once(
 ) -> Outcome {
     let is_io = |what: &str, e: &Error| {
         ensure(matches!(e, Error::Io(_)), || {
-            format!("{what} failed with {e:?}, where only a read failed")
+            Problem::mismatch(
+                format_args!("{what}, where only a read failed"),
+                format_args!("{e:?}"),
+                "an Io error",
+            )
         })
     };
     let reader = match open(format, disk, &ReadOptions::default()) {
@@ -284,11 +299,7 @@ fn read_everything_once(
     for (i, answer) in reads(&reader, probes).into_iter().enumerate() {
         match answer {
             Ok(answer) => ensure(answer == clean[i], || {
-                format!(
-                    "{} {}",
-                    describe_read(i, probes),
-                    difference(&answer, &clean[i])
-                )
+                difference(describe_read(i, probes), &answer, &clean[i])
             })?,
             Err(e) => is_io(&describe_read(i, probes), &e)?,
         }

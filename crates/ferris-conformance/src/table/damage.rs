@@ -1,15 +1,15 @@
 //! Damaged bytes: every one reported, none answered wrongly, nothing panics.
 
 use ferris_table::{ReadOptions, TableFormat, TableOptions};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
-use super::Failure;
+use super::HOSTILE_SEEDS;
+use super::generate::{self, Shape, probes};
 use super::harness::{
-    Answer, Context, Disk, NUMBER, Outcome, build, describe_read, difference, ensure, open, reads,
-    reported_as_damage, run,
+    Answer, Disk, NUMBER, build, describe_read, difference, open, reads, reported_as_damage,
 };
-use super::model::{self, Shape};
+use crate::failure::{Checking, Context, Outcome, Problem, ensure};
+use crate::{Failure, random};
 
 /// A small table of several blocks, its bytes, the lookups that read all of it, and the
 /// answers of the intact table to every read.
@@ -19,37 +19,34 @@ struct Small {
     clean: Vec<Answer>,
 }
 
-fn small_table(format: &dyn TableFormat, check: &'static str) -> Result<Small, Failure> {
-    let mut small = None;
-    run(format, check, &"writing the small table to damage", || {
-        let mut rng = SmallRng::seed_from_u64(7);
+fn small_table(checking: Checking<'_>, format: &dyn TableFormat) -> Result<Small, Failure> {
+    checking.case("writing the small table to damage", || {
+        let mut rng = random::rng(7);
         let shape = Shape {
             keys: 10,
             versions: 3,
             long_keys: false,
             max_value: 24,
         };
-        let model = model::entries(&mut rng, shape);
+        let model = generate::entries(&mut rng, shape);
         let mut options = TableOptions::default();
         options.block_size = 64;
         let disk = Disk::new(0);
         build(format, &disk, model.entries(), &options).context("a build")?;
         let bytes = disk.read_file(&format.file_name(NUMBER))?;
-        let probes = model.probes(&mut rng, 3);
+        let probes = probes(&model, &mut rng, 3);
         let reader = open(format, &disk, &ReadOptions::default()).context("open")?;
         let clean = reads(&reader, &probes)
             .into_iter()
             .enumerate()
             .map(|(i, answer)| answer.context(describe_read(i, &probes)))
-            .collect::<Result<_, _>>()?;
-        small = Some(Small {
+            .collect::<Outcome<_>>()?;
+        Ok(Small {
             bytes,
             probes,
             clean,
-        });
-        Ok(())
-    })?;
-    Ok(small.expect("set when the case passed"))
+        })
+    })
 }
 
 /// What the damaged bytes must at least do.
@@ -73,18 +70,18 @@ fn judge(format: &dyn TableFormat, bytes: &[u8], small: &Small, demand: Demand) 
     let path = disk.table_path(format);
     let reader = match open(format, &disk, &ReadOptions::default()) {
         Ok(reader) => reader,
-        Err(e) => return reported_as_damage(&e, &path).map_err(|e| format!("open: {e}")),
+        Err(e) => return reported_as_damage(&e, &path).map_err(|p| p.within("open")),
     };
     let mut detected = false;
     for (i, answer) in reads(&reader, &small.probes).into_iter().enumerate() {
         let what = || describe_read(i, &small.probes);
         match answer {
             Ok(answer) if demand != Demand::NoPanic => ensure(answer == small.clean[i], || {
-                format!("{} {}", what(), difference(&answer, &small.clean[i]))
+                difference(what(), &answer, &small.clean[i])
             })?,
             Ok(_) => {}
             Err(e) => {
-                reported_as_damage(&e, &path).map_err(|e| format!("{}: {e}", what()))?;
+                reported_as_damage(&e, &path).map_err(|p| p.within(what()))?;
                 detected = true;
             }
         }
@@ -92,17 +89,18 @@ fn judge(format: &dyn TableFormat, bytes: &[u8], small: &Small, demand: Demand) 
     let check = reader.verify().context("verify")?;
     for damage in &check.damage {
         ensure(damage.file == path, || {
-            format!(
-                "verify names {} for damage in {}",
+            Problem::mismatch(
+                "the file verify names for damage",
                 damage.file.display(),
-                path.display()
+                path.display(),
             )
         })?;
     }
     detected |= !check.is_intact();
-    ensure(detected || demand != Demand::Detection, || {
-        "the damage went unnoticed: open, every read and verify succeeded".into()
-    })
+    ensure(
+        detected || demand != Demand::Detection,
+        || "the damage went unnoticed: open, every read and verify succeeded",
+    )
 }
 
 /// Every single bit of a small table of several blocks flipped in turn, then the table
@@ -118,40 +116,63 @@ fn judge(format: &dyn TableFormat, bytes: &[u8], small: &Small, demand: Demand) 
 ///
 /// A [`Failure`] naming the byte and bit (or the length) and what came of it.
 pub fn bit_flips(format: &dyn TableFormat) -> Result<(), Failure> {
-    let small = small_table(format, "bit_flips")?;
+    let checking = Checking::new(format.name(), "bit_flips");
+    let small = small_table(checking, format)?;
     let len = small.bytes.len();
     for pos in 0..len {
         for bit in 0..8 {
             let mut bytes = small.bytes.clone();
             bytes[pos] ^= 1 << bit;
             let case = format!("byte {pos} of {len}, bit {bit} flipped");
-            run(format, "bit_flips", &case, || {
-                judge(format, &bytes, &small, Demand::Detection)
-            })?;
+            checking.case(case, || judge(format, &bytes, &small, Demand::Detection))?;
         }
     }
     for cut in 0..len {
         let case = format!("cut to {cut} of {len} bytes");
-        run(format, "bit_flips", &case, || {
+        checking.case(case, || {
             judge(format, &small.bytes[..cut], &small, Demand::Detection)
         })?;
     }
     Ok(())
 }
 
-/// Seeded random bytes under a table's name, some ending (and some starting) as a real
-/// table does, so that they get past a magic number; then a real table with a few
-/// random bytes overwritten. Nothing panics, every error is damage naming the file, and
-/// the overwritten table gives no answer the intact one does not.
+/// For every seed of [`HOSTILE_SEEDS`]: seeded random bytes under a table's name, some
+/// ending (and some starting) as a real table does, so that they get past a magic number;
+/// then a real table with a few random bytes overwritten. Nothing panics, every error is
+/// damage naming the file, and the overwritten table gives no answer the intact one does
+/// not.
 ///
 /// # Errors
 ///
-/// A [`Failure`] naming the seed of the bytes and what came of them.
+/// The first [`Failure`], naming the seed and what came of its bytes.
 pub fn hostile_bytes(format: &dyn TableFormat) -> Result<(), Failure> {
-    let small = small_table(format, "hostile_bytes")?;
-    let real = &small.bytes;
-    for seed in 0..300u64 {
-        let mut rng = SmallRng::seed_from_u64(seed);
+    let checking = Checking::new(format.name(), "hostile_bytes");
+    let small = small_table(checking, format)?;
+    HOSTILE_SEEDS
+        .into_iter()
+        .try_for_each(|seed| hostile_case(checking, format, &small, seed))
+}
+
+/// One seed of [`hostile_bytes`]: its random bytes, and its overwritten table.
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed and what came of its bytes.
+pub fn hostile_bytes_seed(format: &dyn TableFormat, seed: u64) -> Result<(), Failure> {
+    let checking = Checking::new(format.name(), "hostile_bytes");
+    let small = small_table(checking, format)?;
+    hostile_case(checking, format, &small, seed)
+}
+
+fn hostile_case(
+    checking: Checking<'_>,
+    format: &dyn TableFormat,
+    small: &Small,
+    seed: u64,
+) -> Result<(), Failure> {
+    checking.seed(seed, || {
+        let real = &small.bytes;
+        let mut rng = random::rng(seed);
         let len = rng.random_range(0..real.len() * 2);
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
         let edge = rng.random_range(0..=len.min(real.len()).min(64));
@@ -161,22 +182,15 @@ pub fn hostile_bytes(format: &dyn TableFormat) -> Result<(), Failure> {
         if rng.random_bool(0.5) {
             bytes[..edge].copy_from_slice(&real[..edge]);
         }
-        let case = format!("random bytes, seed {seed}");
-        run(format, "hostile_bytes", &case, || {
-            judge(format, &bytes, &small, Demand::NoPanic)
-        })?;
-    }
-    for seed in 0..300u64 {
-        let mut rng = SmallRng::seed_from_u64(seed);
+        judge(format, &bytes, small, Demand::NoPanic).map_err(|p| p.within("random bytes"))?;
+
+        let mut rng = random::rng(seed);
         let mut bytes = real.clone();
         for _ in 0..rng.random_range(1..=8) {
             let at = rng.random_range(0..bytes.len());
             bytes[at] = rng.random();
         }
-        let case = format!("a table with random bytes overwritten, seed {seed}");
-        run(format, "hostile_bytes", &case, || {
-            judge(format, &bytes, &small, Demand::NoWrongAnswer)
-        })?;
-    }
-    Ok(())
+        judge(format, &bytes, small, Demand::NoWrongAnswer)
+            .map_err(|p| p.within("the table with random bytes overwritten"))
+    })
 }

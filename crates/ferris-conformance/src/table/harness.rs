@@ -1,76 +1,22 @@
-//! What every check shares: running a case and reporting its failure, a simulated disk,
-//! building and opening the table under test, and reading all of it.
+//! What the table checks share: a simulated disk, building and opening the table under
+//! test, and reading all of it.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::iter::InternalIterator;
-use ferris_core::{Error, InternalKey, Lookup, SeqNo};
+use ferris_core::{Error, Lookup, SeqNo};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_table::{ReadOptions, TableFormat, TableOptions, TableProperties, TableReader};
 
-use super::Failure;
+use crate::failure::{Context, Outcome, Problem, ensure};
+use crate::model::Entry;
+use crate::show;
 
 /// The number of the table every check writes.
 pub(super) const NUMBER: u64 = 12;
-
-/// An entry: an internal key and its value.
-pub(super) type Entry = (InternalKey, Bytes);
-
-/// What a case returns: nothing, or what went wrong.
-pub(super) type Outcome = Result<(), String>;
-
-/// Runs one case of `check`: an `Err` from `body`, or a panic, becomes a [`Failure`]
-/// naming the format, the check and `case`.
-pub(super) fn run(
-    format: &dyn TableFormat,
-    check: &'static str,
-    case: &dyn fmt::Display,
-    body: impl FnOnce() -> Outcome,
-) -> Result<(), Failure> {
-    let detail = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(detail)) => detail,
-        Err(payload) => format!("panicked: {}", panic_message(&*payload)),
-    };
-    Err(Failure {
-        format: format.name(),
-        check,
-        case: case.to_string(),
-        detail,
-    })
-}
-
-/// The message of a panic, when it has one.
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
-    }
-}
-
-/// `Ok` when `condition` holds, else the detail `explain` writes.
-pub(super) fn ensure(condition: bool, explain: impl FnOnce() -> String) -> Outcome {
-    if condition { Ok(()) } else { Err(explain()) }
-}
-
-/// Says which call an error came from: `format.open(..).context("open")?`.
-pub(super) trait Context<T> {
-    /// The error as a detail, prefixed with `what`.
-    fn context(self, what: impl fmt::Display) -> Result<T, String>;
-}
-
-impl<T, E: fmt::Display> Context<T> for Result<T, E> {
-    fn context(self, what: impl fmt::Display) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
-}
 
 /// A fresh simulated disk holding the empty directory `/db`, whose crashes are drawn from
 /// `seed`.
@@ -94,7 +40,7 @@ impl Disk {
     }
 
     /// The names in the directory.
-    pub(super) fn list(&self) -> Result<Vec<String>, String> {
+    pub(super) fn list(&self) -> Outcome<Vec<String>> {
         self.fs.list(&self.dir).context("listing the directory")
     }
 
@@ -106,7 +52,7 @@ impl Disk {
     }
 
     /// The whole of file `name`.
-    pub(super) fn read_file(&self, name: &str) -> Result<Vec<u8>, String> {
+    pub(super) fn read_file(&self, name: &str) -> Outcome<Vec<u8>> {
         let file = self
             .fs
             .open(&self.dir.join(name))
@@ -190,7 +136,7 @@ impl fmt::Debug for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Answer::Entries(entries) => write!(f, "{} entries", entries.len()),
-            Answer::Lookup(lookup) => write!(f, "{}", show_lookup(lookup)),
+            Answer::Lookup(lookup) => f.write_str(&show::lookup(lookup)),
         }
     }
 }
@@ -222,59 +168,37 @@ pub(super) fn describe_read(i: usize, probes: &Probes) -> String {
         1 => "a backward scan".to_owned(),
         _ => {
             let (key, snapshot) = &probes[i - 2];
-            format!("get({}, {snapshot})", show_bytes(key))
+            format!("get({}, {snapshot})", show::bytes(key))
         }
     }
 }
 
-/// Where two answers differ, in a few words.
-pub(super) fn difference(got: &Answer, want: &Answer) -> String {
+/// How `what` answered `got`, where the answer should have been `want`.
+pub(super) fn difference(what: impl fmt::Display, got: &Answer, want: &Answer) -> Problem {
     match (got, want) {
-        (Answer::Entries(got), Answer::Entries(want)) => entries_difference(got, want),
-        _ => format!("gave {got:?}, where the model says {want:?}"),
+        (Answer::Entries(got), Answer::Entries(want)) => entries_difference(what, got, want),
+        _ => Problem::mismatch(what, format_args!("{got:?}"), format_args!("{want:?}")),
     }
 }
 
-/// Where two lists of entries first differ.
-pub(super) fn entries_difference(got: &[Entry], want: &[Entry]) -> String {
+/// Where `got`, the entries `what` gave, first differ from `want`.
+pub(super) fn entries_difference(
+    what: impl fmt::Display,
+    got: &[Entry],
+    want: &[Entry],
+) -> Problem {
+    let show = |(key, value): &Entry| show::entry(key.as_ref(), value);
     match got.iter().zip(want).position(|(g, w)| g != w) {
-        Some(i) => format!(
-            "entry {i} is {}, where the model has {}",
-            show_entry(&got[i]),
-            show_entry(&want[i])
+        Some(i) => Problem::mismatch(
+            format_args!("{what}, entry {i}"),
+            show(&got[i]),
+            show(&want[i]),
         ),
-        None => format!("{} entries, where the model has {}", got.len(), want.len()),
-    }
-}
-
-/// Bytes for a message: escaped, and cut short when long.
-pub(super) fn show_bytes(bytes: &[u8]) -> String {
-    const SHOWN: usize = 24;
-    let shown = bytes[..bytes.len().min(SHOWN)].escape_ascii();
-    if bytes.len() > SHOWN {
-        format!("b\"{shown}...\" ({} bytes)", bytes.len())
-    } else {
-        format!("b\"{shown}\"")
-    }
-}
-
-/// An entry for a message.
-pub(super) fn show_entry((key, value): &Entry) -> String {
-    format!(
-        "{}@{}:{:?} = {}",
-        show_bytes(key.user_key()),
-        key.seq(),
-        key.kind(),
-        show_bytes(value)
-    )
-}
-
-/// A lookup's answer for a message.
-pub(super) fn show_lookup(lookup: &Option<Lookup>) -> String {
-    match lookup {
-        None => "None".to_owned(),
-        Some(Lookup::Deleted) => "Deleted".to_owned(),
-        Some(Lookup::Value(v)) => format!("Value({})", show_bytes(v)),
+        None => Problem::mismatch(
+            format_args!("{what}, the number of entries"),
+            got.len(),
+            want.len(),
+        ),
     }
 }
 
@@ -284,13 +208,17 @@ pub(super) fn show_lookup(lookup: &Option<Lookup>) -> String {
 pub(super) fn reported_as_damage(error: &Error, path: &Path) -> Outcome {
     match error {
         Error::Corruption(c) => ensure(c.file == path, || {
-            format!(
-                "the corruption names {}, not the table's file {}",
+            Problem::mismatch(
+                "the file the corruption names",
                 c.file.display(),
-                path.display()
+                path.display(),
             )
         }),
         Error::UnsupportedVersion(_) => Ok(()),
-        other => Err(format!("damage reported as {other:?}, not as corruption")),
+        other => Err(Problem::mismatch(
+            "the error for damage",
+            format_args!("{other:?}"),
+            "Corruption naming the table's file, or UnsupportedVersion",
+        )),
     }
 }

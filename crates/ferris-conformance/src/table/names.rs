@@ -3,8 +3,9 @@
 use ferris_core::{InternalKey, ValueKind};
 use ferris_table::{TableFormat, TableName, TableOptions};
 
-use super::Failure;
-use super::harness::{Context, Disk, NUMBER, Outcome, ensure, run};
+use super::harness::{Disk, NUMBER};
+use crate::Failure;
+use crate::failure::{Checking, Context, Outcome, Problem, ensure};
 
 /// Table numbers whose names must parse back: the edges of the six-digit padding, and
 /// of `u64`.
@@ -46,9 +47,9 @@ const OTHER_FILES: [&str; 9] = [
 ///
 /// A [`Failure`] naming the number or name at fault.
 pub fn names(format: &dyn TableFormat) -> Result<(), Failure> {
-    let check = "names";
     let name = format.name();
-    run(format, check, &"the format's name", || {
+    let checking = Checking::new(name, "names");
+    checking.case("the format's name", || {
         ensure(
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
             || format!("name() is {name:?}, not a short lowercase word"),
@@ -57,7 +58,7 @@ pub fn names(format: &dyn TableFormat) -> Result<(), Failure> {
     let dir = std::path::Path::new("/db");
     let mut seen = std::collections::BTreeSet::new();
     for number in NUMBERS {
-        run(format, check, &format_args!("table {number}"), || {
+        checking.case(format_args!("table {number}"), || {
             let file_name = format.file_name(number);
             ensure(!file_name.is_empty() && !file_name.contains('/'), || {
                 format!("file_name({number}) is {file_name:?}, not one path component")
@@ -71,31 +72,45 @@ pub fn names(format: &dyn TableFormat) -> Result<(), Failure> {
                 temporary: false,
             };
             ensure(parsed == Some(live), || {
-                format!("parse_file_name({file_name:?}) is {parsed:?}, not {live:?}")
+                Problem::mismatch(
+                    format_args!("parse_file_name({file_name:?})"),
+                    format_args!("{parsed:?}"),
+                    format_args!("{:?}", Some(live)),
+                )
             })?;
-            ensure(format.path(dir, number) == dir.join(&file_name), || {
-                format!(
-                    "path(\"/db\", {number}) is {}",
-                    format.path(dir, number).display()
+            let path = format.path(dir, number);
+            ensure(path == dir.join(&file_name), || {
+                Problem::mismatch(
+                    format_args!("path(\"/db\", {number})"),
+                    path.display(),
+                    dir.join(&file_name).display(),
                 )
             })?;
             let backup = format!("{file_name}~");
             let parsed = format.parse_file_name(&backup);
             ensure(parsed.is_none(), || {
-                format!("parse_file_name({backup:?}) is {parsed:?}: an editor's backup is no table")
+                Problem::mismatch(
+                    format_args!("parse_file_name({backup:?})"),
+                    format_args!("{parsed:?}"),
+                    "None: an editor's backup is no table",
+                )
             })?;
             one_name_per_table(format, &file_name)
         })?;
     }
     for other in OTHER_FILES {
-        run(format, check, &format_args!("the name {other:?}"), || {
+        checking.case(format_args!("the name {other:?}"), || {
             let parsed = format.parse_file_name(other);
             ensure(parsed.is_none(), || {
-                format!("parse_file_name({other:?}) is {parsed:?}, but that is not a table")
+                Problem::mismatch(
+                    format_args!("parse_file_name({other:?})"),
+                    format_args!("{parsed:?}"),
+                    "None: that file is not a table",
+                )
             })
         })?;
     }
-    run(format, check, &"a table being written", || {
+    checking.case("a table being written", || {
         temporaries_are_recognised(format)
     })
 }
@@ -149,7 +164,11 @@ fn temporaries_are_recognised(format: &dyn TableFormat) -> Outcome {
     for name in disk.list()? {
         let parsed = format.parse_file_name(&name);
         ensure(parsed == expected, || {
-            format!("the builder wrote {name:?}, which parses as {parsed:?}, not {expected:?}")
+            Problem::mismatch(
+                format_args!("parse_file_name({name:?}), a file the builder wrote"),
+                format_args!("{parsed:?}"),
+                format_args!("{expected:?}"),
+            )
         })?;
     }
     Ok(())

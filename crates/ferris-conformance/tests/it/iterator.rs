@@ -1,31 +1,32 @@
-//! The iterator suite against `VecIter`, the merging and concatenating iterators, both
-//! memtables' iterators, and a broken iterator.
+//! The iterator suite against `VecIter`, the merging and concatenating iterators, and both
+//! memtables' iterators.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferris_conformance::iterator::{check_iterator, check_iterator_seed};
+use ferris_conformance::Failure;
+use ferris_conformance::iterator::check_iterator;
 use ferris_core::iter::{ConcatIterator, MergingIterator, VecIter};
-use ferris_core::{FileMeta, HasMeta, InternalIterator, InternalKey, InternalKeyRef};
+use ferris_core::{FileMeta, HasMeta, InternalIterator, InternalKey};
 use ferris_memtable::{BTreeFactory, SkipListFactory};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{failure_of, memtable_iter};
+use crate::memtable_iter;
 
 type Entries = Vec<(InternalKey, Bytes)>;
 
 #[test]
-fn vec_iter() {
-    check_iterator(|entries| Box::new(VecIter::new(entries)));
+fn vec_iter() -> Result<(), Failure> {
+    check_iterator("vec", |entries| Box::new(VecIter::new(entries)))
 }
 
 /// The entries dealt at random among one to four children (some of them empty).
 #[test]
-fn merging_iterator_over_a_random_split() {
+fn merging_iterator_over_a_random_split() -> Result<(), Failure> {
     let rng = RefCell::new(SmallRng::seed_from_u64(18));
-    check_iterator(|entries| {
+    check_iterator("merging", |entries| {
         let mut rng = rng.borrow_mut();
         let mut children: Vec<Entries> = vec![Vec::new(); rng.random_range(1..=4)];
         for entry in entries {
@@ -37,7 +38,7 @@ fn merging_iterator_over_a_random_split() {
             .map(|c| Box::new(VecIter::new(c)) as Box<dyn InternalIterator>)
             .collect();
         Box::new(MergingIterator::new(children))
-    });
+    })
 }
 
 /// A "table file": its metadata and its entries.
@@ -52,9 +53,9 @@ impl HasMeta for File {
 /// The entries cut into files at random places between user keys, as compaction cuts a
 /// level, so that the files do not overlap.
 #[test]
-fn concat_iterator_over_non_overlapping_files() {
+fn concat_iterator_over_non_overlapping_files() -> Result<(), Failure> {
     let rng = RefCell::new(SmallRng::seed_from_u64(18));
-    check_iterator(|entries| {
+    check_iterator("concat", |entries| {
         let mut rng = rng.borrow_mut();
         let mut files: Vec<File> = Vec::new();
         let mut part: Entries = Vec::new();
@@ -81,70 +82,19 @@ fn concat_iterator_over_non_overlapping_files() {
             files,
             Box::new(|f: &File| Box::new(VecIter::new(f.1.to_vec())) as Box<dyn InternalIterator>),
         ))
-    });
+    })
 }
 
 #[test]
-fn skip_list_memtable_iterator() {
-    check_iterator(|entries| memtable_iter(&SkipListFactory, entries));
+fn skip_list_memtable_iterator() -> Result<(), Failure> {
+    check_iterator("skip list memtable", |entries| {
+        memtable_iter(&SkipListFactory, entries)
+    })
 }
 
 #[test]
-fn btree_memtable_iterator() {
-    check_iterator(|entries| memtable_iter(&BTreeFactory, entries));
-}
-
-/// A `VecIter` whose `seek_for_prev` lands one entry too early when the target is not an
-/// entry itself: the suite must catch it, and say which seed did.
-#[test]
-fn a_broken_iterator_is_caught_and_its_seed_named() {
-    struct EarlySeekForPrev(VecIter);
-
-    impl InternalIterator for EarlySeekForPrev {
-        fn valid(&self) -> bool {
-            self.0.valid()
-        }
-        fn key(&self) -> InternalKeyRef<'_> {
-            self.0.key()
-        }
-        fn value(&self) -> Bytes {
-            self.0.value()
-        }
-        fn seek_to_first(&mut self) {
-            self.0.seek_to_first();
-        }
-        fn seek_to_last(&mut self) {
-            self.0.seek_to_last();
-        }
-        fn seek(&mut self, target: InternalKeyRef<'_>) {
-            self.0.seek(target);
-        }
-        fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
-            self.0.seek_for_prev(target);
-            if self.0.valid() && self.0.key() != target {
-                self.0.prev();
-            }
-        }
-        fn next(&mut self) {
-            self.0.next();
-        }
-        fn prev(&mut self) {
-            self.0.prev();
-        }
-        fn status(&self) -> ferris_core::Result<()> {
-            self.0.status()
-        }
-    }
-
-    let build =
-        |entries| Box::new(EarlySeekForPrev(VecIter::new(entries))) as Box<dyn InternalIterator>;
-    let message = failure_of(|| check_iterator(build));
-    // Seed 0 has no entries, so the first seed with any fails.
-    assert!(
-        message.starts_with("check_iterator_seed(_, 1)"),
-        "{message}"
-    );
-    assert!(message.contains("seek_for_prev"), "{message}");
-    // The message's seed replays the failure.
-    failure_of(|| check_iterator_seed(&build, 1));
+fn btree_memtable_iterator() -> Result<(), Failure> {
+    check_iterator("btree memtable", |entries| {
+        memtable_iter(&BTreeFactory, entries)
+    })
 }

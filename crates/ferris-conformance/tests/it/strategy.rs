@@ -2,6 +2,7 @@
 //! `ferris-compaction` and FIFO, written outside it.
 
 use ferris_compaction::{CompactionOptions, Leveled, Tiered};
+use ferris_conformance::Failure;
 use ferris_conformance::strategy::check_strategy;
 use ferris_fifo::Fifo;
 
@@ -16,29 +17,30 @@ fn small() -> CompactionOptions {
 }
 
 #[test]
-fn leveled_keeps_the_contract() {
-    check_strategy(&Leveled, &CompactionOptions::default());
-    check_strategy(&Leveled, &small());
+fn leveled_keeps_the_contract() -> Result<(), Failure> {
+    check_strategy(&Leveled, &CompactionOptions::default())?;
+    check_strategy(&Leveled, &small())
 }
 
 #[test]
-fn tiered_keeps_the_contract() {
-    check_strategy(&Tiered::default(), &CompactionOptions::default());
+fn tiered_keeps_the_contract() -> Result<(), Failure> {
+    check_strategy(&Tiered::default(), &CompactionOptions::default())?;
     // RocksDB's run limit, and a limit below the trigger.
     for max_runs in [4, 1] {
         let tiered = Tiered {
             max_runs,
             ..Tiered::default()
         };
-        check_strategy(&tiered, &small());
+        check_strategy(&tiered, &small())?;
     }
+    Ok(())
 }
 
 #[test]
-fn fifo_keeps_the_contract() {
+fn fifo_keeps_the_contract() -> Result<(), Failure> {
     let options = CompactionOptions::default();
     // A cap most views pass, and one only the biggest do.
-    check_strategy(&Fifo::new(4 * options.target_file_size), &options);
-    check_strategy(&Fifo::default(), &small());
-    check_strategy(&Fifo::new(u64::MAX), &options);
+    check_strategy(&Fifo::new(4 * options.target_file_size), &options)?;
+    check_strategy(&Fifo::default(), &small())?;
+    check_strategy(&Fifo::new(u64::MAX), &options)
 }

@@ -1,7 +1,7 @@
 //! The table suite against both of FerrisDB's table formats, one test per check, so a
 //! failure names the format and the check in the test's name as well as in its message.
 
-use ferris_conformance::table::{self, Failure};
+use ferris_conformance::{Failure, table};
 use ferris_minitable::MinitableFormat;
 use ferris_sstable::SstableFormat;
 use ferris_table::TableFormat;

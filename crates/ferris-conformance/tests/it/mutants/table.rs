@@ -1,12 +1,10 @@
-//! The suite has teeth: formats broken on purpose, each in one way the engine would
-//! suffer from, fail the check meant to catch it, with a failure that says where.
-//!
-//! Each mutant wraps the minitable, which passes every check, and breaks one promise.
+//! Table formats broken on purpose: each wraps the minitable and breaks one promise.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferris_conformance::table::{self, Check, Failure};
+use ferris_conformance::Failure;
+use ferris_conformance::table;
 use ferris_core::iter::InternalIterator;
 use ferris_core::{Error, InternalKeyRef, Lookup, MAX_SEQNO, Result, SeqNo};
 use ferris_fs::FileSystem;
@@ -15,6 +13,8 @@ use ferris_table::{
     ReadOptions, TableBuilder, TableCheck, TableFormat, TableName, TableOptions, TableProperties,
     TableReader,
 };
+
+use crate::{assert_replays, caught, is_wrong_answer};
 
 /// The one promise a mutant breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,61 +162,85 @@ impl TableReader for MutantReader {
     }
 }
 
-/// The failure `check` gives for `mutation`.
-fn failure(check: Check, mutation: Mutation) -> Failure {
-    match check(&Mutant(mutation)) {
-        Ok(()) => panic!("{mutation:?} passed the check meant to catch it"),
-        Err(failure) => failure,
-    }
+/// The failure the check named `check` (as [`table::CHECKS`] names it) gives for
+/// `mutation`; it must name that check.
+fn failure(check: &str, mutation: Mutation) -> Failure {
+    let (_, run) = table::CHECKS
+        .iter()
+        .find(|(name, _)| *name == check)
+        .expect("a check of the table suite");
+    caught(run(&Mutant(mutation)), check)
 }
 
 #[test]
 fn lookups_that_ignore_the_snapshot_fail_the_round_trips_naming_the_seed() {
-    let f = failure(table::round_trips, Mutation::IgnoresSnapshot);
-    assert_eq!((f.format, f.check), ("mutant", "round_trips"));
-    assert!(f.case.starts_with("seed "), "{f}");
-    assert!(f.detail.starts_with("get("), "{f}");
-    // The failing seed replays alone.
-    let seed: u64 = f.case["seed ".len()..].parse().unwrap();
+    let f = failure("round_trips", Mutation::IgnoresSnapshot);
+    assert_eq!(f.implementation(), "mutant");
     assert_eq!(
-        table::round_trip(&Mutant(Mutation::IgnoresSnapshot), seed),
-        Err(f)
+        Some(f.case()),
+        f.seed().map(|seed| format!("seed {seed}")).as_deref()
     );
+    assert!(f.detail().starts_with("get("), "{f}");
+    // An older version, or none, was expected; the mutant gave the newest.
+    assert!(is_wrong_answer(&f), "{f}");
+    // The failing seed replays alone.
+    assert_replays(f, |seed| {
+        table::round_trips_seed(&Mutant(Mutation::IgnoresSnapshot), seed)
+    });
 }
 
 #[test]
 fn unrecognised_temporaries_fail_the_names() {
-    let f = failure(table::names, Mutation::ForgetsTemporaries);
-    assert_eq!(f.case, "a table being written", "{f}");
+    let f = failure("names", Mutation::ForgetsTemporaries);
+    assert_eq!(f.case(), "a table being written", "{f}");
+    assert_eq!(
+        f.expected(),
+        Some("Some(TableName { number: 12, temporary: true })")
+    );
 }
 
 #[test]
 fn a_rename_without_a_directory_sync_fails_the_power_cuts() {
-    let f = failure(table::power_cuts, Mutation::RenamesWithoutDirSync);
-    assert!(f.case.contains("power cut after"), "{f}");
+    let f = failure("power_cuts", Mutation::RenamesWithoutDirSync);
+    assert!(f.case().contains("power cut after"), "{f}");
+    assert_eq!(f.seed(), None, "a power cut is a case, not a seed");
     assert_eq!(
-        f.detail,
+        f.detail(),
         "finish returned Ok, but after the power cut there is no table"
     );
     assert_eq!(
         f.to_string(),
-        format!("mutant failed power_cuts, {}: {}", f.case, f.detail)
+        format!("mutant failed power_cuts, {}: {}", f.case(), f.detail())
     );
 }
 
 #[test]
 fn a_panic_on_damage_fails_the_bit_flips_as_a_failure_not_a_panic() {
-    let f = failure(table::bit_flips, Mutation::PanicsOnDamage);
-    assert!(f.case.contains("flipped"), "{f}");
+    let f = failure("bit_flips", Mutation::PanicsOnDamage);
+    assert!(f.case().contains("flipped"), "{f}");
     assert!(
-        f.detail.starts_with("panicked: not expecting damage"),
+        f.detail().starts_with("panicked: not expecting damage"),
         "{f}"
     );
 }
 
 #[test]
+fn a_panic_on_damage_fails_the_hostile_bytes_and_its_seed_replays() {
+    let f = failure("hostile_bytes", Mutation::PanicsOnDamage);
+    assert!(f.detail().contains("panicked: not expecting damage"), "{f}");
+    assert_replays(f, |seed| {
+        table::hostile_bytes_seed(&Mutant(Mutation::PanicsOnDamage), seed)
+    });
+}
+
+#[test]
 fn a_failed_read_reported_as_damage_fails_the_io_faults() {
-    let f = failure(table::io_faults, Mutation::IoAsCorruption);
-    assert!(f.case.starts_with("read number"), "{f}");
-    assert!(f.detail.contains("where only a read failed"), "{f}");
+    let f = failure("io_faults", Mutation::IoAsCorruption);
+    assert!(f.case().starts_with("read number"), "{f}");
+    assert!(f.detail().ends_with("where only a read failed"), "{f}");
+    assert_eq!(f.expected(), Some("an Io error"), "{f}");
+    assert!(
+        f.got().is_some_and(|got| got.starts_with("Corruption")),
+        "{f}"
+    );
 }
