@@ -16,9 +16,9 @@ use ferris_engine::{MemtableFactory, Options, Strategy, TableFormat};
 /// reaches, FIFO never drops, and what remains is what the run is for: a strategy that
 /// merges nothing, so every flushed table stays in level 0, overlapping all the others,
 /// and reads, recovery and power cuts must cope with a level 0 of dozens of tables that
-/// never shrinks. A seed of `ferris-sim` writes well under a mebibyte of tables; the
-/// crash loop writes a few mebibytes a second. Dropping is tested where a model knows
-/// what to expect: `ferris-fifo`'s own tests and `ferris-engine`'s `tests/it/swap.rs`.
+/// never shrinks. A seed of `ferris-sim` or a run of the crash loop keeps nowhere near a
+/// tebibyte of tables. Dropping is tested where a model knows what to expect:
+/// `ferris-fifo`'s own tests and `ferris-engine`'s `tests/it/swap.rs`.
 pub const FIFO_CAP: u64 = 1 << 40;
 
 /// Which implementation of each swappable part of the engine a run uses, in place of the
