@@ -5,6 +5,8 @@
 //! random moments, including during flushes, compactions and its own open; after each kill
 //! the database is reopened and every acknowledged write must be there. Prints a line per
 //! cycle and a summary; exits non-zero with the failing cycle, seed and keys on a failure.
+//! `--memtable`, `--table-format` and `--strategy` plug another implementation of a part
+//! into the child and the reopen (`components.rs`, shared with `cargo xtask sim`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferris_crash::{CrashConfig, crash_loop};
+
+use crate::components::ComponentArgs;
 
 /// Options of `cargo xtask crash-test`.
 #[derive(Args, Debug)]
@@ -39,6 +43,8 @@ pub(crate) struct CmdArgs {
     /// Run `Db::verify` after every this many cycles (and after the last).
     #[arg(long, default_value_t = 5)]
     verify_every: u32,
+    #[command(flatten)]
+    components: ComponentArgs,
 }
 
 pub(crate) fn run(args: &CmdArgs) -> Result<()> {
@@ -72,6 +78,7 @@ pub(crate) fn run(args: &CmdArgs) -> Result<()> {
     config.keys_per_thread = args.keys;
     config.max_run = Duration::from_millis(args.max_run_ms);
     config.verify_every = args.verify_every;
+    config.components = args.components.components();
     println!(
         "crash loop: {} cycles, seed {seed}, {} writers x {} keys, database {}",
         args.cycles,
@@ -79,7 +86,14 @@ pub(crate) fn run(args: &CmdArgs) -> Result<()> {
         args.keys,
         dir.display()
     );
-    println!("(replay the plan with --seed {seed})");
+    args.components.print("leveled");
+    let flags: String = config
+        .components
+        .to_args()
+        .iter()
+        .map(|arg| format!(" {arg}"))
+        .collect();
+    println!("(replay the plan with --seed {seed}{flags})");
 
     let result = crash_loop(&config, &child, &mut |c| {
         let mut notes = Vec::new();

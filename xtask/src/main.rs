@@ -21,6 +21,7 @@
 
 mod bench;
 mod compaction_sim;
+mod components;
 mod crash_test;
 mod loc;
 mod sim;

@@ -5,6 +5,8 @@
 //! few threads. Prints progress, then a summary: where the cuts landed (which thread, which
 //! kind of file), what the workloads did, and every failure with the command that replays
 //! it. Exits non-zero if any seed failed.
+//! `--memtable`, `--table-format` and `--strategy` plug another implementation of a part
+//! into the engine for every seed (`components.rs`, shared with `cargo xtask crash-test`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,8 @@ use clap::Args;
 use ferris_sim::{
     FS_OPS_PER_OP, FileKind, Role, SeedReport, SimConfig, SimFailure, Workload, run_workload,
 };
+
+use crate::components::ComponentArgs;
 
 /// Options of `cargo xtask sim`.
 #[derive(Args, Debug)]
@@ -45,6 +49,8 @@ pub(crate) struct CmdArgs {
     /// one seed.
     #[arg(long)]
     verbose: bool,
+    #[command(flatten)]
+    components: ComponentArgs,
 }
 
 /// How long a seed may run before the progress line names it as possibly stuck.
@@ -61,6 +67,7 @@ pub(crate) fn run(args: &CmdArgs) -> Result<()> {
     if args.no_cut {
         config.max_cuts = 0;
     }
+    config.components = args.components.components();
     let end = args.start.saturating_add(args.seeds);
     let threads = args.threads.clamp(1, 64);
     println!(
@@ -68,6 +75,7 @@ pub(crate) fn run(args: &CmdArgs) -> Result<()> {
          thread(s)",
         args.start, args.seeds, config.ops_per_seed, config.max_cuts
     );
+    args.components.print("each seed's leveled or tiered");
 
     let started = Instant::now();
     let next = Arc::new(AtomicU64::new(args.start));
@@ -138,8 +146,9 @@ pub(crate) fn run(args: &CmdArgs) -> Result<()> {
                     if since.elapsed() >= STUCK_AFTER {
                         println!(
                             "  worker {worker}: seed {seed} has run for {:.0} s; it may be \
-                             hung (replay: cargo xtask sim --seeds 1 --start {seed})",
-                            since.elapsed().as_secs_f64()
+                             hung (replay: {})",
+                            since.elapsed().as_secs_f64(),
+                            config.replay_command(*seed)
                         );
                     }
                 }

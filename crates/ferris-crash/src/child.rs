@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use ferris_engine::{Db, WriteBatch};
+use ferris_sim::Components;
 
 use crate::workload::{Op, Workload, db_options};
 
@@ -29,11 +30,13 @@ pub(crate) struct ChildArgs {
     pub(crate) dir: PathBuf,
     pub(crate) cycle: u32,
     pub(crate) workload: Workload,
+    /// Passed on as [`Components::to_args`]: nothing for the defaults.
+    pub(crate) components: Components,
 }
 
 impl ChildArgs {
     pub(crate) fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--dir".into(),
             self.dir.display().to_string(),
             "--cycle".into(),
@@ -44,16 +47,22 @@ impl ChildArgs {
             self.workload.threads.to_string(),
             "--keys".into(),
             self.workload.keys_per_thread.to_string(),
-        ]
+        ];
+        args.extend(self.components.to_args());
+        args
     }
 
     fn parse(args: impl IntoIterator<Item = String>) -> Result<ChildArgs> {
         let (mut dir, mut cycle, mut seed, mut threads, mut keys) = (None, None, None, None, None);
+        let mut components = Components::default();
         let mut args = args.into_iter();
         while let Some(name) = args.next() {
             let value = args
                 .next()
                 .with_context(|| format!("{name} needs a value"))?;
+            if components.parse_flag(&name, &value)? {
+                continue;
+            }
             match name.as_str() {
                 "--dir" => dir = Some(PathBuf::from(value)),
                 "--cycle" => cycle = Some(value.parse().context("--cycle")?),
@@ -75,6 +84,7 @@ impl ChildArgs {
             dir: dir.context("--dir is required")?,
             cycle: cycle.context("--cycle is required")?,
             workload,
+            components,
         })
     }
 }
@@ -100,7 +110,7 @@ fn report(line: &str) -> Result<()> {
 /// any exit that is not its own SIGKILL), or a closed stdout (the parent is gone).
 pub fn child_main(args: impl IntoIterator<Item = String>) -> Result<()> {
     let args = ChildArgs::parse(args)?;
-    let db = Db::open(&args.dir, db_options(args.cycle))
+    let db = Db::open(&args.dir, db_options(args.cycle, &args.components))
         .with_context(|| format!("opening {}", args.dir.display()))?;
     report("ready\n")?;
 
@@ -219,8 +229,16 @@ mod tests {
                 threads: 3,
                 keys_per_thread: 900,
             },
+            components: Components::default(),
         };
         assert_eq!(ChildArgs::parse(args.to_args()).unwrap(), args);
+        for components in Components::second_implementations() {
+            let args = ChildArgs {
+                components,
+                ..args.clone()
+            };
+            assert_eq!(ChildArgs::parse(args.to_args()).unwrap(), args);
+        }
     }
 
     #[test]
@@ -228,6 +246,8 @@ mod tests {
         let parse = |a: &[&str]| ChildArgs::parse(a.iter().map(|s| s.to_string()));
         assert!(parse(&["--dir"]).is_err());
         assert!(parse(&["--bogus", "1"]).is_err());
+        let unknown = parse(&["--memtable", "art"]).unwrap_err().to_string();
+        assert!(unknown.contains("unknown memtable `art`"), "{unknown}");
         assert!(
             parse(&[
                 "--dir",

@@ -142,6 +142,24 @@
 //! cargo test -p ferris-crash                   # the short version CI runs
 //! ```
 //!
+//! ## Other memtables, table formats and strategies
+//!
+//! [`CrashConfig::components`] plugs a second implementation of a part into the child and
+//! into the parent's reopen ([`ferris_sim::Components`], the same flags `cargo xtask sim`
+//! takes; the child gets them on its command line):
+//!
+//! ```sh
+//! cargo xtask crash-test --cycles 300 --memtable btree
+//! cargo xtask crash-test --cycles 300 --table-format minitable
+//! cargo xtask crash-test --cycles 60 --strategy fifo
+//! ```
+//!
+//! FIFO runs with [`ferris_sim::FIFO_CAP`], a cap no run reaches, so it never drops a
+//! table the model expects to find: it merges nothing, and level 0 only grows (FIFO does
+//! not slow writes for a long level 0). Every cycle's check then reads through more
+//! overlapping tables than the last, so a FIFO loop slows as it goes: hence fewer cycles. `cargo test -p ferris-crash` runs the short loop with
+//! the defaults and with each second implementation.
+//!
 //! A failure prints the cycle, the seed and the database directory, which is kept, and
 //! every key that is wrong, with the writes involved named by cycle, thread and operation.
 //!
@@ -161,11 +179,11 @@
 //!   depends on the scheduler, so a failing seed may need a few runs to fail again.
 //! - What a kill interrupted is inferred. "Flush under way" means the child's last report
 //!   (at most about a millisecond old) showed a frozen memtable; "compaction under way"
-//!   means the files show table work (a `.sst.tmp` with data in it, or tables the
-//!   manifest does not list) while no flush was. Both are estimates, and say so in the
-//!   report. A `.sst.tmp` that holds only zeros is the flush thread's next table, created
-//!   ahead and not yet written (or one whose first mebibyte is still in memory): it does
-//!   not count.
+//!   means the files show table work (a table's temporary file, `.sst.tmp` or
+//!   `.mtb.tmp`, with data in it, or tables the manifest does not list) while no flush
+//!   was. Both are estimates, and say so in the report. A temporary file that holds only
+//!   zeros is the flush thread's next table, created ahead and not yet written (or one
+//!   whose first mebibyte is still in memory): it does not count.
 //! - Unix only in spirit: on other systems `Child::kill` is not a signal, and the check
 //!   that the child died of SIGKILL (rather than exiting by itself) is skipped.
 //! - One machine, one file system: run it on the file system you deploy on.

@@ -8,8 +8,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ferris_engine::{Db, Options};
+use ferris_engine::{Db, Options, TableFormat};
 use ferris_fs::StdFs;
+use ferris_sim::Components;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -37,6 +38,10 @@ pub struct CrashConfig {
     pub max_run: Duration,
     /// Run `Db::verify` after every this many cycles, and after the last (default 5).
     pub verify_every: u32,
+    /// The memtable, table format and compaction strategy the child and the parent's
+    /// reopen plug in (default: the engine's own, with leveled compaction). The child
+    /// gets them as flags ([`Components::to_args`]).
+    pub components: Components,
 }
 
 impl CrashConfig {
@@ -50,6 +55,7 @@ impl CrashConfig {
             keys_per_thread: 1_000,
             max_run: Duration::from_secs(1),
             verify_every: 5,
+            components: Components::default(),
         }
     }
 }
@@ -105,15 +111,16 @@ pub struct CycleReport {
     pub open_time: Option<Duration>,
     /// The child's last report showed a frozen memtable: a flush was queued or running.
     pub flush_under_way: bool,
-    /// A `.sst.tmp` file with data in it was on disk after the kill: a table was being
-    /// written. (One of zeros is the flush thread's next table, prepared ahead.)
+    /// A table's temporary file (`.sst.tmp`, `.mtb.tmp`) with data in it was on disk after
+    /// the kill: a table was being written. (One of zeros is the flush thread's next
+    /// table, prepared ahead.)
     pub table_being_written: bool,
     /// Tables on disk after the kill that the manifest did not list: written by a flush
     /// or compaction whose manifest edit had not yet been synced, or inputs of one whose
     /// edit had, not yet deleted.
     pub unlisted_tables: usize,
-    /// A compaction was under way, as far as the files tell: table work (a `.sst.tmp`
-    /// or unlisted tables) with no flush under way. An estimate (see the crate docs).
+    /// A compaction was under way, as far as the files tell: table work (a temporary
+    /// table file or unlisted tables) with no flush under way. An estimate (see the crate docs).
     pub compaction_under_way: bool,
     /// Writes in flight at the kill that the reopened database holds.
     pub unacked_survived: u32,
@@ -403,6 +410,7 @@ fn run_cycle(
         dir: config.dir.clone(),
         cycle,
         workload: *workload,
+        components: config.components,
     };
     let spawned = Instant::now();
     let mut child = KillOnDrop(
@@ -493,7 +501,8 @@ fn run_cycle(
     #[cfg(not(unix))]
     let _ = (status, stderr);
 
-    let (table_being_written, unlisted_tables) = inspect_files(&config.dir);
+    let format = config.components.table_format.build();
+    let (table_being_written, unlisted_tables) = inspect_files(&config.dir, &*format);
     let flush_under_way = heard.ready && heard.stats.frozen > 0;
     let compaction_under_way =
         heard.ready && !flush_under_way && (table_being_written || unlisted_tables > 0);
@@ -542,19 +551,25 @@ fn holds_data(path: &Path) -> bool {
         .is_ok_and(|_| head.iter().any(|&b| b != 0))
 }
 
-/// After a kill, before the reopen tidies up: is a table half written (`.sst.tmp`), and
-/// how many tables does the manifest not list? The manifest is read with the same code
-/// the engine uses; if that fails the reopen will say why, so it counts as none here.
-fn inspect_files(dir: &Path) -> (bool, usize) {
+/// After a kill, before the reopen tidies up: is a table half written (a temporary file
+/// of the run's table `format`, `.sst.tmp` or `.mtb.tmp`), and how many tables does the
+/// manifest not list? The format alone knows its file names. The manifest is read with
+/// the same code the engine uses; if that fails the reopen will say why, so it counts as
+/// none here.
+fn inspect_files(dir: &Path, format: &dyn TableFormat) -> (bool, usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return (false, 0);
     };
     let names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    let tmp = names
+    let tables: Vec<_> = names
         .iter()
-        .any(|n| n.ends_with(".sst.tmp") && holds_data(&dir.join(n)));
+        .filter_map(|n| Some((n, format.parse_file_name(n)?)))
+        .collect();
+    let tmp = tables
+        .iter()
+        .any(|(n, table)| table.temporary && holds_data(&dir.join(n)));
     let fs = StdFs::default();
     let live: Option<std::collections::HashSet<u64>> = ferris_manifest::read_current(&fs, dir)
         .ok()
@@ -562,10 +577,9 @@ fn inspect_files(dir: &Path) -> (bool, usize) {
         .and_then(|number| ferris_manifest::replay(&fs, dir, number).ok())
         .map(|replayed| replayed.state.live_files().collect());
     let unlisted = live.map_or(0, |live| {
-        names
+        tables
             .iter()
-            .filter_map(|n| n.strip_suffix(".sst")?.parse::<u64>().ok())
-            .filter(|n| !live.contains(n))
+            .filter(|(_, table)| !table.temporary && !live.contains(&table.number))
             .count()
     });
     (tmp, unlisted)
@@ -573,8 +587,8 @@ fn inspect_files(dir: &Path) -> (bool, usize) {
 
 /// The options the parent reopens with: the child's, without idle work (the parent only
 /// reads).
-fn parent_options(cycle: u32) -> Options {
-    let mut options = db_options(cycle);
+fn parent_options(cycle: u32, components: &Components) -> Options {
+    let mut options = db_options(cycle, components);
     options.idle_after = None;
     options
 }
@@ -586,7 +600,7 @@ fn reopen_and_check(
     acked: &[u64],
     model: &Model,
 ) -> Result<(crate::model::Checked, bool)> {
-    let db = Db::open(&config.dir, parent_options(cycle))
+    let db = Db::open(&config.dir, parent_options(cycle, &config.components))
         .context("reopening the database after the kill")?;
 
     let mut observed = BTreeMap::new();

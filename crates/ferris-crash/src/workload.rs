@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use ferris_engine::{CompactionOptions, Compression, Options};
+use ferris_sim::Components;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -230,7 +231,10 @@ pub const L0_TRIGGER: usize = 4;
 /// happen many times a second. `idle_after` is 20 ms so a [`Op::Pause`] triggers idle work.
 /// Odd cycles write zstd-compressed tables, so a database holds both kinds. Every fourth
 /// cycle (3, 7, …) turns `sync_writes` off: a SIGKILL must not lose those writes either.
-pub fn db_options(cycle: u32) -> Options {
+///
+/// `components` are then plugged in ([`Components::apply`]): the run's memtable, table
+/// format and strategy (leveled, the engine's default, unless they name another).
+pub fn db_options(cycle: u32, components: &Components) -> Options {
     let mut compaction = CompactionOptions::default();
     compaction.l0_compaction_trigger = L0_TRIGGER;
     compaction.l0_slowdown_trigger = 12;
@@ -257,6 +261,7 @@ pub fn db_options(cycle: u32) -> Options {
     } else {
         Compression::None
     };
+    components.apply(&mut options);
     options
 }
 

@@ -115,8 +115,28 @@
 //! `cargo xtask sim --seeds 1 --start 1234 --verbose` prints the seed's setup and every
 //! operation, then runs it and prints its [`SeedReport`] (where each cut landed). From a
 //! test, `run_seed(1234, &SimConfig::default())` does the same. The seed's workload
-//! (settings, operations and cut points) is the same on every run. Add a regression test named after the bug that runs the seed, or better, a
-//! hand-written minimal workload built from what the seed showed.
+//! (settings, operations and cut points) is the same on every run. Add a regression test
+//! named after the bug that runs the seed, or better, a hand-written minimal workload
+//! built from what the seed showed.
+//!
+//! ## Other memtables, table formats and strategies
+//!
+//! The engine takes its memtable, table format and compaction strategy through options,
+//! and each has a second implementation. [`SimConfig::components`] plugs them in
+//! ([`Components`]): the seed's workload stays the same, only the engine under it
+//! changes, and a failure's replay command names the components it ran with.
+//!
+//! ```text
+//! cargo xtask sim --seeds 2000 --memtable btree          # ferris_memtable::BTreeFactory
+//! cargo xtask sim --seeds 2000 --table-format minitable  # ferris_minitable::MinitableFormat
+//! cargo xtask sim --seeds 2000 --strategy fifo           # ferris_fifo::Fifo, for every seed
+//! ```
+//!
+//! FIFO runs with a cap no seed reaches ([`FIFO_CAP`]): the model expects every write to
+//! stay, and a table dropped by design would look like a lost write. So FIFO here merges
+//! nothing and drops nothing, and what the seeds test is an engine whose level 0 only
+//! grows. CI runs the 2,000 seeds with the defaults and again with each second
+//! implementation (`tests/it/campaign.rs`, which says what that costs).
 //!
 //! # Determinism: what replays and what does not
 //!
@@ -174,12 +194,16 @@
 
 #![forbid(unsafe_code)]
 
+mod components;
 mod model;
 mod panics;
 mod probe;
 mod run;
 mod workload;
 
+pub use components::{
+    CompactionStrategy, Components, FIFO_CAP, MemtableKind, TableFormatKind, UnknownComponent,
+};
 pub use probe::{CutSite, FileKind, Role};
 pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
-pub use workload::{CompactionStrategy, FS_OPS_PER_OP, Op, Setup, Workload, key, value};
+pub use workload::{FS_OPS_PER_OP, Op, Setup, Workload, key, value};

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 
+use ferris_engine::TableFormat;
 use ferris_fs::{FileLock, FileSystem, Op, ReadableFile, SimFs, WritableFile};
 
 /// Which thread performed the file-system operation the power cut landed on.
@@ -44,7 +45,9 @@ impl Role {
 pub enum FileKind {
     /// A WAL segment (`*.wal`).
     Wal,
-    /// A table or a table being written (`*.sst`, `*.sst.tmp`).
+    /// A table or a table being written, as the run's table format names them
+    /// (`*.sst` and `*.sst.tmp` for sorted tables, `*.mtb` and `*.mtb.tmp` for
+    /// minitables).
     Table,
     /// A manifest (`MANIFEST-*`).
     Manifest,
@@ -59,7 +62,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    fn of(path: &Path, dir: &Path) -> FileKind {
+    fn of(path: &Path, dir: &Path, format: &dyn TableFormat) -> FileKind {
         // The database directory, or a parent of it (opening syncs the parent that holds
         // the directory's entry).
         if dir.starts_with(path) {
@@ -68,7 +71,7 @@ impl FileKind {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.ends_with(".wal") {
             FileKind::Wal
-        } else if name.ends_with(".sst") || name.ends_with(".sst.tmp") {
+        } else if format.parse_file_name(name).is_some() {
             FileKind::Table
         } else if name.starts_with("MANIFEST-") {
             FileKind::Manifest
@@ -125,14 +128,17 @@ struct ProbeState {
 pub(crate) struct Probe {
     sim: SimFs,
     dir: PathBuf,
+    /// The run's table format: it alone knows which names are its tables.
+    format: Arc<dyn TableFormat>,
     state: Arc<Mutex<ProbeState>>,
 }
 
 impl Probe {
-    pub(crate) fn new(sim: SimFs, dir: &Path) -> Probe {
+    pub(crate) fn new(sim: SimFs, dir: &Path, format: Arc<dyn TableFormat>) -> Probe {
         Probe {
             sim,
             dir: dir.to_path_buf(),
+            format,
             state: Arc::default(),
         }
     }
@@ -171,7 +177,7 @@ impl Probe {
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into(),
                 ),
-                file_kind: FileKind::of(path, &self.dir),
+                file_kind: FileKind::of(path, &self.dir, &*self.format),
             });
         }
         state.threads.insert(current.id());
@@ -288,11 +294,13 @@ impl ReadableFile for ProbeReadable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TableFormatKind;
 
     #[test]
     fn the_probe_names_the_operation_the_power_cut_landed_on() {
         let sim = SimFs::new(1);
-        let probe = Probe::new(sim.clone(), Path::new("/db"));
+        let format = TableFormatKind::Sstable.build();
+        let probe = Probe::new(sim.clone(), Path::new("/db"), format);
         probe.create_dir_all(Path::new("/db")).unwrap();
         let mut wal = probe.create(Path::new("/db/000001.wal")).unwrap();
         sim.cut_power_after(1);
@@ -312,12 +320,24 @@ mod tests {
     #[test]
     fn file_kinds_and_roles_come_from_names() {
         let dir = Path::new("/db");
-        let kind = |name: &str| FileKind::of(&dir.join(name), dir);
+        let sstable = TableFormatKind::Sstable.build();
+        let minitable = TableFormatKind::Minitable.build();
+        let kind = |name: &str| FileKind::of(&dir.join(name), dir, &*sstable);
         assert_eq!(kind("000007.sst.tmp"), FileKind::Table);
+        assert_eq!(kind("000007.sst"), FileKind::Table);
+        // A table is whatever the run's format calls one.
+        assert_eq!(kind("000007.mtb"), FileKind::Other);
+        let mini = |name: &str| FileKind::of(&dir.join(name), dir, &*minitable);
+        assert_eq!(mini("000007.mtb"), FileKind::Table);
+        assert_eq!(mini("000007.mtb.tmp"), FileKind::Table);
+        assert_eq!(mini("000007.sst"), FileKind::Other);
         assert_eq!(kind("MANIFEST-000003"), FileKind::Manifest);
         assert_eq!(kind("CURRENT.tmp"), FileKind::Current);
         assert_eq!(kind("LOCK"), FileKind::Lock);
-        assert_eq!(FileKind::of(Path::new("/"), dir), FileKind::Directory);
+        assert_eq!(
+            FileKind::of(Path::new("/"), dir, &*sstable),
+            FileKind::Directory
+        );
         assert_eq!(Role::of(Some("ferris-compact-1")), Role::Compaction);
         assert_eq!(Role::of(Some("ferris-flush")), Role::Flush);
         assert_eq!(Role::of(None), Role::Workload);

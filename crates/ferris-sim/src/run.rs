@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ferris_engine::{Bytes, Db, DbIter, Options, Snapshot, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 
+use crate::components::Components;
 use crate::model::{self, History, Model, Mutation, first_difference, show, show_value};
 use crate::panics;
 use crate::probe::{CutSite, Probe};
@@ -36,6 +37,10 @@ pub struct SimConfig {
     /// to its end and the disk crashes there, which is how `cargo xtask sim --no-cut`
     /// measures how many file-system operations a workload operation costs.
     pub max_cuts: usize,
+    /// The memtable, table format and compaction strategy plugged into the engine
+    /// (default: the engine's own, and each seed's strategy). They change what runs, not
+    /// what a seed generates: [`Workload::generate`] ignores them.
+    pub components: Components,
 }
 
 impl Default for SimConfig {
@@ -43,7 +48,31 @@ impl Default for SimConfig {
         SimConfig {
             ops_per_seed: 120,
             max_cuts: 3,
+            components: Components::default(),
         }
+    }
+}
+
+impl SimConfig {
+    /// The command that runs `seed` alone with this config: `cargo xtask sim --seeds 1
+    /// --start SEED`, and the flags for whatever differs from the defaults (operations,
+    /// cuts, [`Components::to_args`]).
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut command = format!("cargo xtask sim --seeds 1 --start {seed}");
+        let default = SimConfig::default();
+        if self.ops_per_seed != default.ops_per_seed {
+            command += &format!(" --ops {}", self.ops_per_seed);
+        }
+        if self.max_cuts == 0 {
+            command += " --no-cut";
+        } else if self.max_cuts != default.max_cuts {
+            command += &format!(" --max-cuts {}", self.max_cuts);
+        }
+        for arg in self.components.to_args() {
+            command += " ";
+            command += &arg;
+        }
+        command
     }
 }
 
@@ -111,19 +140,9 @@ pub struct SimFailure {
 }
 
 impl SimFailure {
-    /// The command that replays this seed alone.
+    /// The command that replays this seed alone: [`SimConfig::replay_command`].
     pub fn replay_command(&self) -> String {
-        let mut command = format!("cargo xtask sim --seeds 1 --start {}", self.seed);
-        let default = SimConfig::default();
-        if self.config.ops_per_seed != default.ops_per_seed {
-            command += &format!(" --ops {}", self.config.ops_per_seed);
-        }
-        if self.config.max_cuts == 0 {
-            command += " --no-cut";
-        } else if self.config.max_cuts != default.max_cuts {
-            command += &format!(" --max-cuts {}", self.config.max_cuts);
-        }
-        command
+        self.config.replay_command(self.seed)
     }
 }
 
@@ -174,8 +193,9 @@ pub fn run_seed(seed: u64, config: &SimConfig) -> Result<SeedReport, SimFailure>
     run_workload(&Workload::generate(seed, config), config)
 }
 
-/// Runs `workload` (normally from [`Workload::generate`]) and checks it; `config` is only
-/// carried into a failure, for its replay command.
+/// Runs `workload` (normally from [`Workload::generate`]) and checks it, with
+/// `config`'s components plugged in; the rest of `config` shaped the workload, and is
+/// carried into a failure for its replay command.
 ///
 /// # Errors
 ///
@@ -184,7 +204,11 @@ pub fn run_workload(workload: &Workload, config: &SimConfig) -> Result<SeedRepor
     panics::install();
     let mark = panics::mark();
     let sim = SimFs::new(workload.seed);
-    let probe = Probe::new(sim.clone(), Path::new(DIR));
+    let probe = Probe::new(
+        sim.clone(),
+        Path::new(DIR),
+        config.components.table_format.build(),
+    );
     let fail = |kind, step, detail| SimFailure {
         seed: workload.seed,
         config: config.clone(),
@@ -263,9 +287,10 @@ struct Runner<'w> {
 
 impl<'w> Runner<'w> {
     fn new(workload: &'w Workload, config: &'w SimConfig, sim: SimFs, probe: Probe) -> Self {
-        let options = workload
+        let mut options = workload
             .setup
             .options(Arc::new(probe.clone()) as Arc<dyn FileSystem>);
+        config.components.apply(&mut options);
         Runner {
             workload,
             config,
@@ -810,10 +835,22 @@ mod tests {
         );
         config.ops_per_seed = 500;
         config.max_cuts = 0;
-        let failure = SimFailure { config, ..failure };
+        let failure = SimFailure {
+            config: config.clone(),
+            ..failure
+        };
         assert_eq!(
             failure.replay_command(),
             "cargo xtask sim --seeds 1 --start 77 --ops 500 --no-cut"
+        );
+        config.max_cuts = 3;
+        config.components = Components::default()
+            .with_memtable(crate::MemtableKind::BTree)
+            .with_strategy(crate::CompactionStrategy::Fifo);
+        let failure = SimFailure { config, ..failure };
+        assert_eq!(
+            failure.replay_command(),
+            "cargo xtask sim --seeds 1 --start 77 --ops 500 --memtable btree --strategy fifo"
         );
     }
 }

@@ -13,6 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::SimConfig;
+use crate::components::CompactionStrategy;
 
 /// The engine settings a seed chose. They are small on purpose: a memtable of a few
 /// KiB, tables of a few KiB and a manifest that rotates after a few hundred bytes turn a
@@ -21,7 +22,8 @@ use crate::SimConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Setup {
-    /// Leveled or tiered compaction.
+    /// Leveled or tiered compaction (a seed draws one of the two;
+    /// [`Components::strategy`](crate::Components::strategy) may replace it for a run).
     pub strategy: CompactionStrategy,
     /// Whether every write is fsync'd before it is acknowledged. With `false` a write is
     /// durable only after a later [`Op::SyncWal`], [`Op::Flush`], [`Op::Compact`],
@@ -59,25 +61,6 @@ pub struct Setup {
     pub n_keys: u16,
     /// Values are a short tag and up to this many filler bytes.
     pub max_value_len: u16,
-}
-
-/// The compaction strategies a seed chooses between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CompactionStrategy {
-    /// `ferris_compaction::Leveled`.
-    Leveled,
-    /// `ferris_compaction::Tiered`, default settings.
-    Tiered,
-}
-
-impl CompactionStrategy {
-    fn build(self) -> Arc<dyn ferris_engine::Strategy> {
-        match self {
-            CompactionStrategy::Leveled => Arc::new(ferris_compaction::Leveled),
-            CompactionStrategy::Tiered => Arc::new(ferris_compaction::Tiered::default()),
-        }
-    }
 }
 
 impl Setup {
@@ -120,7 +103,7 @@ impl Setup {
     }
 
     /// Engine options for this setup on `file_system`, with everything not chosen here left
-    /// at its default.
+    /// at its default. The run then plugs its [`Components`](crate::Components) in.
     pub fn options(&self, file_system: Arc<dyn FileSystem>) -> Options {
         let mut options = Options::default();
         options.file_system = file_system;
