@@ -113,7 +113,23 @@ fn damaged_restart_arrays_are_rejected() {
     let mut out_of_order = good;
     let second = n - 4 - 5 * 4 + 4;
     out_of_order[second..second + 4].copy_from_slice(&0u32.to_le_bytes());
-    assert!(Block::new(Bytes::from(out_of_order)).is_err());
+    assert!(Block::new(Bytes::from(out_of_order.clone())).is_err());
+    // `validated` trusts the array (its bytes passed `new` once) but still refuses a
+    // length or count that cannot be, and reads a damaged array without panicking.
+    assert!(Block::validated(Bytes::from_static(&[1, 2])).is_err());
+    let trusted = Block::validated(Bytes::from(out_of_order)).unwrap();
+    let _ = collect_forward(&mut trusted.iter(bytewise));
+}
+
+/// A block rebuilt with `validated` from a validated block's bytes, as a cache hit is,
+/// reads exactly as the original.
+#[test]
+fn a_validated_block_reads_as_the_original() {
+    let original = build(&entries(40), 4);
+    let again = Block::validated(original.clone().into_bytes()).unwrap();
+    let (mut a, mut b) = (original.iter(bytewise), again.iter(bytewise));
+    assert_eq!(collect_forward(&mut a), collect_forward(&mut b));
+    assert_eq!(collect_forward(&mut b).len(), 40);
 }
 
 proptest! {

@@ -247,13 +247,15 @@ impl Table {
 
     /// [`Table::data_block`], caching a block it had to read only with `fill`.
     fn data_block_filling(&self, handle: BlockHandle, fill: bool) -> Result<Block> {
-        let bytes = match &self.cache {
-            Some(cache) => cache.get_or_load(self.id, handle.offset, fill, || {
-                self.read_block_bytes(handle)
-            })?,
-            None => self.read_block_bytes(handle)?,
+        let Some(cache) = &self.cache else {
+            return self.load_data_block(handle);
         };
-        Block::new(bytes)
+        // Only a block that decoded is cached, so a hit skips walking its restart
+        // array again (most of a cached lookup's decoding cost otherwise).
+        let bytes = cache.get_or_load(self.id, handle.offset, fill, || {
+            self.load_data_block(handle).map(Block::into_bytes)
+        })?;
+        Block::validated(bytes)
             .map_err(|e| Error::corruption(&self.path, handle.offset, format!("data block: {e}")))
     }
 
