@@ -138,8 +138,7 @@ impl Version {
     /// The newest version of `key` at or below `snapshot` in the tables: level 0 newest
     /// first, then the one table of each deeper level whose range holds the key.
     fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>> {
-        let in_range =
-            |f: &TableFile| f.meta.smallest.user_key() <= key && key <= f.meta.largest.user_key();
+        let in_range = |f: &TableFile| f.meta.overlaps(key, key);
         for file in self.levels.level(0) {
             if file.meta.min_seq > snapshot || !in_range(file) {
                 continue;
