@@ -174,6 +174,16 @@ pub use key::{InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};
 pub use level::{FileMeta, HasMeta, Levels, NUM_LEVELS};
 pub use memtable::{Lookup, Memtable, MemtableFactory};
 
+/// Names a keyspace within one database: a separate sorted key space with its own memtable,
+/// tables and options, sharing the database's WAL, manifest and sequence numbers (RocksDB
+/// calls it a column family). Ids are handed out in order and never reused, so a WAL entry
+/// or a manifest record that names a dropped keyspace can never be taken for a newer one.
+pub type KeyspaceId = u32;
+
+/// The keyspace every database has, which the database's own methods read and write. A
+/// database written before keyspaces existed holds only this one.
+pub const DEFAULT_KEYSPACE: KeyspaceId = 0;
+
 /// The longest user key FerrisDB accepts, in bytes (64 KiB).
 pub const MAX_KEY_LEN: usize = 64 << 10;
 

@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod concurrency;
 mod corruption;
+mod golden;
 mod idle;
 mod io_faults;
 mod model;
