@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
-use ferris_core::{BatchEntry, SeqNo, ValueKind};
+use ferris_core::{BatchEntry, DEFAULT_KEYSPACE, SeqNo, ValueKind};
 use ferris_dbbench::SuiteArgs;
 use ferris_dbbench::engine::EngineKind;
 use ferris_engine::{Db, Options};
@@ -383,6 +383,7 @@ fn memtable(n: usize, value_size: usize) -> Result<Vec<Row>> {
                         // one-put batch (copying key and value into the memtable).
                         table.apply([BatchEntry {
                             seq,
+                            keyspace: DEFAULT_KEYSPACE,
                             kind: ValueKind::Put,
                             key: &key[..],
                             value: &value[..],

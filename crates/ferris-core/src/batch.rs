@@ -5,40 +5,99 @@
 //! once and copies once (into the log).
 //!
 //! ```text
-//! +------------+-----------+-------------------------------------------+
+//! +------------+--------------+-------------------------------------------+
 //! | seq: u64LE | count: u32LE | entry 0 | entry 1 | ... | entry count-1 |
-//! +------------+-----------+-------------------------------------------+
+//! +------------+--------------+-------------------------------------------+
 //!
-//! entry = kind: u8 | varint key_len | key | (kind == Put: varint value_len | value)
+//! entry = kind: u8 | (kind & 0x80: varint32 keyspace) | varint key_len | key
+//!         | (kind & 0x7f == Put: varint value_len | value)
 //! ```
 //!
 //! Entry `i` is written at sequence number `seq + i`, so a batch of `n` entries uses the
 //! sequence numbers `seq ..= seq + n - 1`. `seq` is zero until the engine assigns it at
 //! write time.
 //!
+//! # Keyspaces
+//!
+//! One batch may write to several keyspaces ([`KeyspaceId`]) and is still applied all or
+//! nothing: the keyspaces share the WAL, so the batch is one record. An entry outside the
+//! default keyspace sets the top bit of its kind byte ([`KEYSPACE_FLAG`]) and names its
+//! keyspace in a varint after it; an entry in [`DEFAULT_KEYSPACE`] has neither. So a batch
+//! that writes only the default keyspace, which is every batch of a database that never made
+//! another one, is byte for byte what it was before keyspaces existed, and costs nothing
+//! extra. (RocksDB encodes column families the same way: `kTypeColumnFamilyValue`.) The
+//! flag on an entry of the default keyspace would be a second spelling of the same entry, so
+//! the decoder refuses it: every batch has exactly one encoding.
+//!
+//! The sequence numbers are shared too. Entry `i` is at `seq + i` whatever its keyspace,
+//! and [`WriteBatch::iter_in`] yields one keyspace's entries, each with its own number, for
+//! that keyspace's memtable.
+//!
 //! ```
-//! use ferris_core::{WriteBatch, ValueKind};
+//! use ferris_core::{DEFAULT_KEYSPACE, ValueKind, WriteBatch};
 //!
 //! let mut batch = WriteBatch::new();
 //! batch.put(b"apple", b"red");
-//! batch.delete(b"pear");
+//! batch.delete_in(7, b"pear");
+//! batch.put_in(3, b"plum", b"purple");
 //! batch.set_seq(100);
 //!
 //! let decoded = WriteBatch::decode(batch.as_bytes())?;
 //! let entries: Vec<_> = decoded.iter().collect();
 //! assert_eq!(entries[0].seq, 100);
 //! assert_eq!(entries[0].kind, ValueKind::Put);
-//! assert_eq!(entries[1].key, b"pear");
+//! assert_eq!(entries[0].keyspace, DEFAULT_KEYSPACE);
+//! assert_eq!((entries[1].keyspace, entries[1].key), (7, &b"pear"[..]));
 //! assert_eq!(entries[1].seq, 101);
+//!
+//! // One keyspace's entries keep the sequence numbers of their places in the batch.
+//! let in_3: Vec<_> = decoded.iter_in(3).map(|e| (e.seq, e.key)).collect();
+//! assert_eq!(in_3, [(102, &b"plum"[..])]);
+//! assert_eq!(batch.single_keyspace(), None);
+//! assert_eq!(batch.keyspaces(), [DEFAULT_KEYSPACE, 3, 7]);
 //! # Ok::<(), ferris_core::DecodeError>(())
 //! ```
 
-use crate::coding::{Decoder, put_varint64};
+use crate::coding::{Decoder, put_varint32, put_varint64};
 use crate::key::{SeqNo, ValueKind};
-use crate::{DecodeError, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::{DEFAULT_KEYSPACE, DecodeError, KeyspaceId, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Size of the batch header: the 8-byte sequence number and the 4-byte entry count.
 pub const BATCH_HEADER_LEN: usize = 12;
+
+/// The bit of an entry's kind byte that says a varint32 keyspace id follows it. Entries of
+/// [`DEFAULT_KEYSPACE`] never set it.
+pub const KEYSPACE_FLAG: u8 = 0x80;
+
+/// Which keyspaces a batch's entries are in, kept up to date as entries are added so that
+/// the engine can route a batch without walking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// No entries yet.
+    Empty,
+    /// Every entry is in this keyspace.
+    One(KeyspaceId),
+    /// Entries in more than one keyspace.
+    Several,
+}
+
+impl Span {
+    fn with(self, other: Span) -> Span {
+        match (self, other) {
+            (Span::Empty, s) | (s, Span::Empty) => s,
+            (Span::One(a), Span::One(b)) if a == b => Span::One(a),
+            _ => Span::Several,
+        }
+    }
+
+    fn single(self) -> Option<KeyspaceId> {
+        match self {
+            Span::Empty => Some(DEFAULT_KEYSPACE),
+            Span::One(k) => Some(k),
+            Span::Several => None,
+        }
+    }
+}
 
 /// A batch of puts and deletes, held in its encoded form.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,6 +107,7 @@ pub struct WriteBatch {
     max_key_len: usize,
     max_value_len: usize,
     has_empty_key: bool,
+    span: Span,
 }
 
 impl Default for WriteBatch {
@@ -61,6 +121,7 @@ impl std::fmt::Debug for WriteBatch {
         f.debug_struct("WriteBatch")
             .field("count", &self.count)
             .field("encoded_len", &self.rep.len())
+            .field("single_keyspace", &self.span.single())
             .finish()
     }
 }
@@ -72,8 +133,9 @@ impl WriteBatch {
     }
 
     /// An empty batch with room for `bytes` bytes of encoded entries before it reallocates
-    /// (an entry takes its key and value plus a tag byte and two varint lengths: 11 bytes at
-    /// most within the size limits).
+    /// (an entry takes its key and value plus a kind byte and two varint lengths: 11 bytes
+    /// at most within the size limits; 16 for an entry outside the default keyspace, whose
+    /// keyspace id takes up to 5 more).
     pub fn with_capacity(bytes: usize) -> WriteBatch {
         let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + bytes);
         rep.resize(BATCH_HEADER_LEN, 0);
@@ -83,44 +145,74 @@ impl WriteBatch {
             max_key_len: 0,
             max_value_len: 0,
             has_empty_key: false,
+            span: Span::Empty,
         }
     }
 
-    /// Adds a put of `value` under `key`.
+    /// Adds a put of `value` under `key` in the default keyspace.
     ///
     /// # Panics
     ///
     /// Panics if the batch would hold more than `u32::MAX` entries.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut WriteBatch {
+        self.put_in(DEFAULT_KEYSPACE, key, value)
+    }
+
+    /// Adds a put of `value` under `key` in `keyspace`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn put_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> &mut WriteBatch {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.push_header(ValueKind::Put, key);
+        self.push_header(keyspace, ValueKind::Put, key);
         put_varint64(&mut self.rep, value.len() as u64);
         self.rep.extend_from_slice(value);
         self.max_value_len = self.max_value_len.max(value.len());
         self
     }
 
-    /// Adds a delete of `key`.
+    /// Adds a delete of `key` in the default keyspace.
     ///
     /// # Panics
     ///
     /// Panics if the batch would hold more than `u32::MAX` entries.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut WriteBatch {
-        self.push_header(ValueKind::Delete, key.as_ref());
+        self.delete_in(DEFAULT_KEYSPACE, key)
+    }
+
+    /// Adds a delete of `key` in `keyspace`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn delete_in(&mut self, keyspace: KeyspaceId, key: impl AsRef<[u8]>) -> &mut WriteBatch {
+        self.push_header(keyspace, ValueKind::Delete, key.as_ref());
         self
     }
 
-    fn push_header(&mut self, kind: ValueKind, key: &[u8]) {
+    fn push_header(&mut self, keyspace: KeyspaceId, kind: ValueKind, key: &[u8]) {
         self.count = self
             .count
             .checked_add(1)
             .expect("a batch holds at most u32::MAX entries");
         self.rep[8..12].copy_from_slice(&self.count.to_le_bytes());
-        self.rep.push(kind as u8);
+        if keyspace == DEFAULT_KEYSPACE {
+            self.rep.push(kind as u8);
+        } else {
+            self.rep.push(kind as u8 | KEYSPACE_FLAG);
+            put_varint32(&mut self.rep, keyspace);
+        }
         put_varint64(&mut self.rep, key.len() as u64);
         self.rep.extend_from_slice(key);
         self.max_key_len = self.max_key_len.max(key.len());
         self.has_empty_key |= key.is_empty();
+        self.span = self.span.with(Span::One(keyspace));
     }
 
     /// Appends every entry of `other` after this batch's entries. The result is still one
@@ -140,6 +232,7 @@ impl WriteBatch {
         self.max_key_len = self.max_key_len.max(other.max_key_len);
         self.max_value_len = self.max_value_len.max(other.max_value_len);
         self.has_empty_key |= other.has_empty_key;
+        self.span = self.span.with(other.span);
         self
     }
 
@@ -161,6 +254,24 @@ impl WriteBatch {
         self.max_key_len = 0;
         self.max_value_len = 0;
         self.has_empty_key = false;
+        self.span = Span::Empty;
+    }
+
+    /// The keyspace every entry is in: `Some(k)` when all entries are in `k`,
+    /// `Some(DEFAULT_KEYSPACE)` for an empty batch, `None` when the entries span several
+    /// keyspaces. Kept as entries are added, so this costs nothing.
+    pub fn single_keyspace(&self) -> Option<KeyspaceId> {
+        self.span.single()
+    }
+
+    /// The keyspaces the entries are in, ascending and without repeats (empty for an empty
+    /// batch). Free when the batch is in one keyspace; otherwise it walks the entries.
+    pub fn keyspaces(&self) -> Vec<KeyspaceId> {
+        match self.span {
+            Span::Empty => Vec::new(),
+            Span::One(k) => vec![k],
+            Span::Several => keyspaces_of(self.iter()),
+        }
     }
 
     /// The sequence number of the first entry (zero until assigned).
@@ -219,13 +330,23 @@ impl WriteBatch {
         &self.rep
     }
 
-    /// Iterates over the entries.
+    /// Iterates over the entries, of every keyspace.
     pub fn iter(&self) -> BatchIter<'_> {
-        BatchIter {
-            decoder: Decoder::new(&self.rep[BATCH_HEADER_LEN..]),
-            seq: self.seq(),
-            left: self.count,
+        BatchIter::new(&self.rep[BATCH_HEADER_LEN..], self.seq(), self.count, None)
+    }
+
+    /// Iterates over the entries in `keyspace` only, each at its own sequence number (its
+    /// place in the whole batch): what the engine applies to that keyspace's memtable.
+    pub fn iter_in(&self, keyspace: KeyspaceId) -> BatchIter<'_> {
+        let mut iter = self.iter();
+        match self.span {
+            // Every entry is in `keyspace`: no filter to test, entry by entry.
+            Span::One(k) if k == keyspace => {}
+            // None is: the batch's entries need not be walked at all.
+            Span::Empty | Span::One(_) => iter.left = 0,
+            Span::Several => iter.only = Some(keyspace),
         }
+        iter
     }
 
     /// Validates an encoded batch (as read back from a WAL record) and borrows it.
@@ -235,7 +356,9 @@ impl WriteBatch {
     ///
     /// # Errors
     ///
-    /// Returns a [`DecodeError`] if the header is short, an entry is malformed, the entry
+    /// Returns a [`DecodeError`] if the header is short, an entry is malformed (an unknown
+    /// kind, a truncated or overlong varint, a keyspace id that does not fit in 32 bits, the
+    /// keyspace flag on an entry of the default keyspace, a length past the end), the entry
     /// count disagrees with the entries present, or bytes follow the last entry.
     pub fn decode(bytes: &[u8]) -> Result<BatchRef<'_>, DecodeError> {
         let mut d = Decoder::new(bytes);
@@ -246,11 +369,7 @@ impl WriteBatch {
             .u32_le()
             .map_err(|_| DecodeError::new(0, "batch shorter than its header"))?;
         let body = d.remaining();
-        let mut iter = BatchIter {
-            decoder: Decoder::new(body),
-            seq,
-            left: count,
-        };
+        let mut iter = BatchIter::new(body, seq, count, None);
         let mut n_seen = 0u32;
         while iter.left > 0 {
             iter.try_next().map_err(|e| e.at(BATCH_HEADER_LEN))?;
@@ -272,6 +391,14 @@ impl WriteBatch {
         }
         Ok(BatchRef { seq, count, body })
     }
+}
+
+/// The sorted, deduplicated keyspaces of `entries`.
+fn keyspaces_of(entries: BatchIter<'_>) -> Vec<KeyspaceId> {
+    let mut out: Vec<KeyspaceId> = entries.map(|e| e.keyspace).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// A decoded, validated batch borrowed from its encoded bytes.
@@ -303,14 +430,29 @@ impl<'a> BatchRef<'a> {
         self.count.checked_sub(1).map(|n| self.seq + u64::from(n))
     }
 
-    /// Iterates over the entries. The batch was validated by [`WriteBatch::decode`], so
-    /// this yields exactly [`BatchRef::len`] entries.
+    /// Iterates over the entries, of every keyspace. The batch was validated by
+    /// [`WriteBatch::decode`], so this yields exactly [`BatchRef::len`] entries.
     pub fn iter(&self) -> BatchIter<'a> {
-        BatchIter {
-            decoder: Decoder::new(self.body),
-            seq: self.seq,
-            left: self.count,
-        }
+        BatchIter::new(self.body, self.seq, self.count, None)
+    }
+
+    /// Iterates over the entries in `keyspace` only, each at its own sequence number, as
+    /// [`WriteBatch::iter_in`].
+    pub fn iter_in(&self, keyspace: KeyspaceId) -> BatchIter<'a> {
+        BatchIter::new(self.body, self.seq, self.count, Some(keyspace))
+    }
+
+    /// As [`WriteBatch::single_keyspace`]; a decoded batch keeps no summary, so this walks
+    /// the entries.
+    pub fn single_keyspace(&self) -> Option<KeyspaceId> {
+        let mut keyspaces = self.iter().map(|e| e.keyspace);
+        let first = keyspaces.next().unwrap_or(DEFAULT_KEYSPACE);
+        keyspaces.all(|k| k == first).then_some(first)
+    }
+
+    /// As [`WriteBatch::keyspaces`]; this walks the entries.
+    pub fn keyspaces(&self) -> Vec<KeyspaceId> {
+        keyspaces_of(self.iter())
     }
 }
 
@@ -319,6 +461,8 @@ impl<'a> BatchRef<'a> {
 pub struct BatchEntry<'a> {
     /// The sequence number this entry is written at.
     pub seq: SeqNo,
+    /// The keyspace it writes to.
+    pub keyspace: KeyspaceId,
     /// Put or delete.
     pub kind: ValueKind,
     /// The user key.
@@ -327,21 +471,49 @@ pub struct BatchEntry<'a> {
     pub value: &'a [u8],
 }
 
-/// Iterator over the entries of a batch.
+/// Iterator over the entries of a batch: all of them ([`WriteBatch::iter`]), or one
+/// keyspace's ([`WriteBatch::iter_in`]).
 #[derive(Debug, Clone)]
 pub struct BatchIter<'a> {
     decoder: Decoder<'a>,
     seq: SeqNo,
+    /// Entries not yet decoded, whether or not they will be yielded.
     left: u32,
+    /// Yield only the entries of this keyspace; `None` yields every entry.
+    only: Option<KeyspaceId>,
 }
 
 impl<'a> BatchIter<'a> {
+    fn new(body: &'a [u8], seq: SeqNo, count: u32, only: Option<KeyspaceId>) -> BatchIter<'a> {
+        BatchIter {
+            decoder: Decoder::new(body),
+            seq,
+            left: count,
+            only,
+        }
+    }
+
     fn try_next(&mut self) -> Result<BatchEntry<'a>, DecodeError> {
+        let kind_at = self.decoder.position();
         let tag = self.decoder.u8()?;
-        let kind = ValueKind::from_u8(tag).ok_or(DecodeError::new(
-            self.decoder.position() - 1,
-            "unknown batch entry kind",
-        ))?;
+        let kind = ValueKind::from_u8(tag & !KEYSPACE_FLAG)
+            .ok_or(DecodeError::new(kind_at, "unknown batch entry kind"))?;
+        let keyspace = if tag & KEYSPACE_FLAG == 0 {
+            DEFAULT_KEYSPACE
+        } else {
+            let id_at = self.decoder.position();
+            match self.decoder.varint32()? {
+                // The default keyspace is spelled without the flag. This would be a second
+                // spelling of the same entry, which nothing here writes.
+                DEFAULT_KEYSPACE => {
+                    return Err(DecodeError::new(
+                        id_at,
+                        "keyspace flag on an entry of the default keyspace",
+                    ));
+                }
+                keyspace => keyspace,
+            }
+        };
         let key = self.decoder.length_prefixed()?;
         let value = match kind {
             ValueKind::Put => self.decoder.length_prefixed()?,
@@ -349,6 +521,7 @@ impl<'a> BatchIter<'a> {
         };
         let entry = BatchEntry {
             seq: self.seq,
+            keyspace,
             kind,
             key,
             value,
@@ -362,21 +535,28 @@ impl<'a> BatchIter<'a> {
 impl<'a> Iterator for BatchIter<'a> {
     type Item = BatchEntry<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<BatchEntry<'a>> {
-        if self.left == 0 {
-            return None;
+        while self.left > 0 {
+            // Batches are built by `WriteBatch` or validated by `WriteBatch::decode`, so
+            // every entry decodes; a failure here would be a bug in this module.
+            let entry = self.try_next().expect("batch was validated");
+            if self.only.is_none_or(|k| k == entry.keyspace) {
+                return Some(entry);
+            }
         }
-        // Batches are built by `WriteBatch` or validated by `WriteBatch::decode`, so every
-        // entry decodes; a failure here would be a bug in this module.
-        Some(self.try_next().expect("batch was validated"))
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left as usize, Some(self.left as usize))
+        let left = self.left as usize;
+        match self.only {
+            None => (left, Some(left)),
+            // Any number of the entries left may be in another keyspace.
+            Some(_) => (0, Some(left)),
+        }
     }
 }
-
-impl ExactSizeIterator for BatchIter<'_> {}
 
 /// A batch holds a key, a value or a total longer than FerrisDB accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -509,31 +689,210 @@ mod tests {
         assert!(WriteBatch::decode(batch.as_bytes()).is_err());
     }
 
+    #[test]
+    fn a_default_keyspace_batch_is_encoded_as_before_keyspaces() {
+        let mut batch = WriteBatch::new();
+        batch.put(b"k", b"v").delete(b"d").set_seq(5);
+        let mut expected = 5u64.to_le_bytes().to_vec();
+        expected.extend_from_slice(&2u32.to_le_bytes());
+        expected.extend_from_slice(&[1, 1, b'k', 1, b'v']); // Put, key, value
+        expected.extend_from_slice(&[0, 1, b'd']); // Delete, key
+        assert_eq!(batch.as_bytes(), expected);
+        assert_eq!(batch.single_keyspace(), Some(DEFAULT_KEYSPACE));
+    }
+
+    #[test]
+    fn an_entry_outside_the_default_keyspace_carries_flag_and_id() {
+        let mut batch = WriteBatch::new();
+        batch.put_in(300, b"k", b"v").delete_in(1, b"d");
+        let body = &batch.as_bytes()[BATCH_HEADER_LEN..];
+        // 300 is the varint [0xac, 0x02].
+        assert_eq!(
+            body,
+            [0x81, 0xac, 0x02, 1, b'k', 1, b'v', 0x80, 0x01, 1, b'd']
+        );
+        let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
+        let got: Vec<_> = decoded.iter().map(|e| (e.keyspace, e.kind)).collect();
+        assert_eq!(got, [(300, ValueKind::Put), (1, ValueKind::Delete)]);
+    }
+
+    /// A batch whose body is `body`, with a count of one entry.
+    fn one_entry(body: &[u8]) -> Vec<u8> {
+        let mut bytes = 0u64.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[rstest::rstest]
+    #[case::flagged_default(&[0x81, 0x00, 1, b'k', 1, b'v'], 13, "keyspace flag on an entry of the default keyspace")]
+    #[case::overlong_default(&[0x81, 0x80, 0x00, 1, b'k', 1, b'v'], 13, "keyspace flag on an entry of the default keyspace")]
+    #[case::unknown_kind(&[0x82, 0x01, 1, b'k'], 12, "unknown batch entry kind")]
+    #[case::unknown_kind_without_flag(&[0x7f, 1, b'k'], 12, "unknown batch entry kind")]
+    #[case::truncated_keyspace(&[0x80, 0x80], 13, "truncated varint")]
+    #[case::keyspace_past_32_bits(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 1, b'k'], 13, "varint overflows 32 bits")]
+    #[case::keyspace_longer_than_10_bytes(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 13, "varint longer than 10 bytes")]
+    fn malformed_keyspace_entries_are_rejected(
+        #[case] body: &[u8],
+        #[case] offset: usize,
+        #[case] reason: &str,
+    ) {
+        let err = WriteBatch::decode(&one_entry(body)).unwrap_err();
+        assert_eq!((err.offset, err.reason), (offset, reason));
+    }
+
+    #[test]
+    fn the_keyspace_summary_follows_append_and_clear() {
+        let mut a = WriteBatch::new();
+        assert_eq!((a.single_keyspace(), a.keyspaces()), (Some(0), vec![]));
+        a.put_in(4, b"a", b"1");
+        assert_eq!((a.single_keyspace(), a.keyspaces()), (Some(4), vec![4]));
+        a.append(&WriteBatch::new());
+        assert_eq!(a.single_keyspace(), Some(4));
+        let mut b = WriteBatch::new();
+        b.put_in(4, b"b", b"2");
+        a.append(&b);
+        assert_eq!(a.single_keyspace(), Some(4));
+        b.delete(b"c");
+        a.append(&b);
+        assert_eq!((a.single_keyspace(), a.keyspaces()), (None, vec![0, 4]));
+        a.clear();
+        assert_eq!(a, WriteBatch::new());
+        assert_eq!((a.single_keyspace(), a.keyspaces()), (Some(0), vec![]));
+    }
+
+    #[test]
+    fn iter_in_skips_other_keyspaces_but_keeps_sequence_numbers() {
+        let mut batch = WriteBatch::new();
+        batch
+            .put_in(2, b"a", b"1")
+            .put(b"b", b"2")
+            .delete_in(2, b"c");
+        batch.set_seq(40);
+        let in_2: Vec<_> = batch.iter_in(2).map(|e| (e.seq, e.key)).collect();
+        assert_eq!(in_2, [(40, &b"a"[..]), (42, &b"c"[..])]);
+        let in_0: Vec<_> = batch.iter_in(0).map(|e| e.seq).collect();
+        assert_eq!(in_0, [41]);
+        assert_eq!(batch.iter_in(9).count(), 0);
+        let mut only_2 = WriteBatch::new();
+        only_2.put_in(2, b"x", b"");
+        assert_eq!(only_2.iter_in(0).size_hint(), (0, Some(0)));
+        assert_eq!(only_2.iter_in(2).size_hint(), (1, Some(1)));
+    }
+
+    /// A batch operation for the property tests: keyspace, put or delete, key, value.
+    type Op = (KeyspaceId, bool, Vec<u8>, Vec<u8>);
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        // Mostly a few small ids, so that batches often share keyspaces; sometimes one that
+        // takes a five-byte varint.
+        let keyspace = prop_oneof![4 => 0u32..4, 1 => Just(u32::MAX)];
+        proptest::collection::vec(
+            (
+                keyspace,
+                any::<bool>(),
+                proptest::collection::vec(any::<u8>(), 0..8),
+                proptest::collection::vec(any::<u8>(), 0..8),
+            ),
+            0..20,
+        )
+    }
+
+    fn build(ops: &[Op]) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        for (keyspace, is_put, k, v) in ops {
+            if *is_put {
+                batch.put_in(*keyspace, k, v);
+            } else {
+                batch.delete_in(*keyspace, k);
+            }
+        }
+        batch
+    }
+
+    /// The keyspace summary a batch of `ops` must give, worked out from the ops.
+    fn expected_keyspaces(ops: &[Op]) -> (Option<KeyspaceId>, Vec<KeyspaceId>) {
+        let mut all: Vec<_> = ops.iter().map(|op| op.0).collect();
+        all.sort_unstable();
+        all.dedup();
+        let single = match all[..] {
+            [] => Some(DEFAULT_KEYSPACE),
+            [k] => Some(k),
+            _ => None,
+        };
+        (single, all)
+    }
+
     proptest! {
         #[test]
-        fn batches_round_trip(
-            seq in 0u64..1 << 40,
-            ops in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..8), proptest::collection::vec(any::<u8>(), 0..8)), 0..20),
-        ) {
-            let mut batch = WriteBatch::new();
-            for (is_put, k, v) in &ops {
-                if *is_put { batch.put(k, v); } else { batch.delete(k); }
-            }
-            batch.set_seq(seq);
+        fn batches_round_trip(seq in 0u64..1 << 40, ops in ops()) {
+            let batch = {
+                let mut b = build(&ops);
+                b.set_seq(seq);
+                b
+            };
             let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
             prop_assert_eq!(decoded.len(), ops.len());
-            for (i, (entry, (is_put, k, v))) in decoded.iter().zip(&ops).enumerate() {
-                prop_assert_eq!(entry.seq, seq + i as u64);
-                prop_assert_eq!(entry.kind == ValueKind::Put, *is_put);
-                prop_assert_eq!(entry.key, &k[..]);
-                prop_assert_eq!(entry.value, if *is_put { &v[..] } else { &[][..] });
+            let expected: Vec<BatchEntry<'_>> = ops
+                .iter()
+                .enumerate()
+                .map(|(i, (keyspace, is_put, k, v))| BatchEntry {
+                    seq: seq + i as u64,
+                    keyspace: *keyspace,
+                    kind: if *is_put { ValueKind::Put } else { ValueKind::Delete },
+                    key: k,
+                    value: if *is_put { v } else { &[] },
+                })
+                .collect();
+            prop_assert_eq!(&decoded.iter().collect::<Vec<_>>(), &expected);
+            prop_assert_eq!(&batch.iter().collect::<Vec<_>>(), &expected);
+            for k in [0, 1, 2, 3, 4, u32::MAX] {
+                let of_k: Vec<_> = expected.iter().filter(|e| e.keyspace == k).copied().collect();
+                prop_assert_eq!(&batch.iter_in(k).collect::<Vec<_>>(), &of_k);
+                prop_assert_eq!(&decoded.iter_in(k).collect::<Vec<_>>(), &of_k);
             }
-            let via_iter: Vec<_> = batch.iter().collect();
-            prop_assert_eq!(via_iter, decoded.iter().collect::<Vec<_>>());
+            let (single, all) = expected_keyspaces(&ops);
+            prop_assert_eq!(batch.single_keyspace(), single);
+            prop_assert_eq!(decoded.single_keyspace(), single);
+            prop_assert_eq!(&batch.keyspaces(), &all);
+            prop_assert_eq!(&decoded.keyspaces(), &all);
+        }
+
+        #[test]
+        fn the_keyspace_summary_survives_append_and_clear(a in ops(), b in ops()) {
+            let mut batch = build(&a);
+            batch.append(&build(&b));
+            let both: Vec<Op> = a.iter().chain(&b).cloned().collect();
+            prop_assert_eq!(&batch, &build(&both));
+            let (single, all) = expected_keyspaces(&both);
+            prop_assert_eq!(batch.single_keyspace(), single);
+            prop_assert_eq!(batch.keyspaces(), all);
+            batch.clear();
+            prop_assert_eq!(batch.single_keyspace(), Some(DEFAULT_KEYSPACE));
+            prop_assert_eq!(batch.keyspaces(), Vec::<KeyspaceId>::new());
+            prop_assert_eq!(batch, WriteBatch::new());
         }
 
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(batch) = WriteBatch::decode(&bytes) {
+                prop_assert_eq!(batch.iter().count(), batch.len());
+                let keyspaces = batch.keyspaces();
+                let in_each: usize = keyspaces.iter().map(|&k| batch.iter_in(k).count()).sum();
+                prop_assert_eq!(in_each, batch.len());
+                prop_assert_eq!(batch.single_keyspace().is_some(), keyspaces.len() <= 1);
+            }
+        }
+
+        /// Batches that do decode are mostly not random: flip bits of a real one, keyspace
+        /// ids included, and decoding still never panics.
+        #[test]
+        fn decoding_damaged_batches_never_panics(ops in ops(), flips in proptest::collection::vec((any::<usize>(), 0u8..8), 1..4)) {
+            let mut bytes = build(&ops).as_bytes().to_vec();
+            for (at, bit) in flips {
+                let at = at % bytes.len();
+                bytes[at] ^= 1 << bit;
+            }
             if let Ok(batch) = WriteBatch::decode(&bytes) {
                 prop_assert_eq!(batch.iter().count(), batch.len());
             }
