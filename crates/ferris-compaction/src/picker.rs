@@ -277,6 +277,15 @@ impl WritePressure {
 /// the result. Either way the reopened engine shows the strategy a fresh view and asks
 /// again, which is why a strategy may not depend on remembering what it chose before.
 pub trait Strategy: Send + Sync + std::fmt::Debug {
+    /// The strategy's name, recorded in the manifest when a keyspace is created: opening
+    /// the keyspace again with a strategy of another name is refused, since one strategy's
+    /// levels are not another's (FIFO drops what leveled compaction keeps). Parameters such
+    /// as a size cap are not part of the name. The default is the type's name; FerrisDB's
+    /// own are `leveled`, `tiered` and `fifo`.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+
     /// The next compaction for `view` under `options`, or [`Choice::Nothing`].
     fn choose(&self, view: &View, options: &CompactionOptions) -> Choice;
 
@@ -419,6 +428,10 @@ impl Leveled {
 }
 
 impl Strategy for Leveled {
+    fn name(&self) -> &str {
+        "leveled"
+    }
+
     /// Level 0's bytes once it reaches its trigger, plus, for each deeper level over its
     /// target, the excess times `1 + level_multiplier` (moving a byte down rewrites it and
     /// about `multiplier` bytes of the level below), as RocksDB estimates it.

@@ -145,6 +145,10 @@ impl Tiered {
 }
 
 impl Strategy for Tiered {
+    fn name(&self) -> &str {
+        "tiered"
+    }
+
     /// The bytes the two mandatory rules want rewritten: everything once the newer runs
     /// outweigh the oldest by too much, or the newest runs rule 3 would merge once there
     /// are too many. Size-ratio merges are not counted: they are ordinary work, done as

@@ -259,6 +259,10 @@ fn uncovered_with<'a>(
 }
 
 impl Strategy for Fifo {
+    fn name(&self) -> &str {
+        "fifo"
+    }
+
     /// Drops the oldest tables while the tables weigh more than the cap; otherwise
     /// nothing. Never merges, never moves a table.
     fn choose(&self, view: &View, _options: &CompactionOptions) -> Choice {
