@@ -10,8 +10,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// The most lines of code `crates/ferris-engine/src` may hold.
-pub(crate) const ENGINE_LIMIT: usize = 2_000;
+/// The most lines of code `crates/ferris-engine/src` may hold. It was 2,000 for one
+/// keyspace; keyspaces (each with its own versions, options and flushes, created and
+/// dropped through the manifest, and a WAL that retires a segment only when no keyspace
+/// needs it) and batched reads added wiring, and their logic that is not wiring went to
+/// the crates it belongs to (the manifest's keyspace records and checks, the batch's
+/// keyspace encoding, the split of sorted keys among a level's tables).
+pub(crate) const ENGINE_LIMIT: usize = 2_800;
 
 #[derive(clap::Args)]
 pub(crate) struct LocArgs {

@@ -99,12 +99,17 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                 json!({
                     "offset": offset,
                     "format_version": e.format_version,
-                    "log_number": e.log_number,
                     "next_file_number": e.next_file_number,
                     "last_sequence": e.last_sequence,
-                    "deleted": e.deleted.iter().map(|(l, n)| json!({"level": l, "number": n})).collect::<Vec<_>>(),
-                    "added": e.added.iter().map(|(l, f)| json!({
-                        "level": l, "number": f.number, "size": f.size,
+                    "next_keyspace_id": e.next_keyspace_id,
+                    "created": e.created.iter().map(|d| json!({
+                        "id": d.id, "name": d.name, "table_format": d.table_format, "strategy": d.strategy,
+                    })).collect::<Vec<_>>(),
+                    "dropped": e.dropped,
+                    "log_numbers": e.log_numbers.iter().map(|(k, n)| json!({"keyspace": k, "log_number": n})).collect::<Vec<_>>(),
+                    "deleted": e.deleted.iter().map(|(k, l, n)| json!({"keyspace": k, "level": l, "number": n})).collect::<Vec<_>>(),
+                    "added": e.added.iter().map(|(k, l, f)| json!({
+                        "keyspace": k, "level": l, "number": f.number, "size": f.size,
                         "smallest": key_json(&f.smallest), "largest": key_json(&f.largest),
                         "min_seq": f.min_seq, "max_seq": f.max_seq,
                         "entries": f.entries, "tombstones": f.tombstones,
@@ -113,19 +118,26 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             })
             .collect();
         // Each level in its read order: level 0 newest first, deeper levels by key.
-        let levels: Vec<_> = state
-            .levels
-            .levels()
-            .map(|files| files.iter().map(|f| f.number).collect::<Vec<_>>())
+        let keyspaces: Vec<_> = (state.keyspaces.values())
+            .map(|k| {
+                let levels: Vec<_> = (k.levels.levels())
+                    .map(|files| files.iter().map(|f| f.number).collect::<Vec<_>>())
+                    .collect();
+                json!({
+                    "id": k.def.id, "name": k.def.name, "table_format": k.def.table_format,
+                    "strategy": k.def.strategy, "levels": levels, "log_number": k.log_number,
+                })
+            })
             .collect();
         let out = json!({
             "manifest": path.display().to_string(),
             "edits": edits,
             "current": {
-                "levels": levels,
-                "log_number": state.log_number,
+                "keyspaces": keyspaces,
+                "log_number": state.log_number(),
                 "next_file_number": state.next_file_number,
                 "last_sequence": state.last_sequence,
+                "next_keyspace_id": state.next_keyspace_id,
             },
         });
         out!("{}", serde_json::to_string_pretty(&out)?);
@@ -136,21 +148,43 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             if let Some(v) = e.format_version {
                 parts.push(format!("format {v}"));
             }
-            if let Some(v) = e.log_number {
-                parts.push(format!("log {v}"));
-            }
             if let Some(v) = e.next_file_number {
                 parts.push(format!("next file {v}"));
             }
             if let Some(v) = e.last_sequence {
                 parts.push(format!("last seq {v}"));
             }
-            for (l, n) in &e.deleted {
-                parts.push(format!("-L{l} {n:06}.sst"));
+            if let Some(v) = e.next_keyspace_id {
+                parts.push(format!("next keyspace {v}"));
             }
-            for (l, f) in &e.added {
+            for d in &e.created {
+                let (format, strategy) = (&d.table_format, &d.strategy);
                 parts.push(format!(
-                    "+L{l} {:06}.sst ({} bytes, {} entries, keys {}..{}, seqs {}..{})",
+                    "+keyspace {} {:?} ({format}, {strategy})",
+                    d.id, d.name
+                ));
+            }
+            for id in &e.dropped {
+                parts.push(format!("-keyspace {id}"));
+            }
+            // Keyspace 0 is left out of what follows, as in version 1 manifests.
+            let ks = |k: &u32| {
+                if *k == 0 {
+                    String::new()
+                } else {
+                    format!("k{k} ")
+                }
+            };
+            for (k, v) in &e.log_numbers {
+                parts.push(format!("{}log {v}", ks(k)));
+            }
+            for (k, l, n) in &e.deleted {
+                parts.push(format!("{}-L{l} {n:06}.sst", ks(k)));
+            }
+            for (k, l, f) in &e.added {
+                parts.push(format!(
+                    "{}+L{l} {:06}.sst ({} bytes, {} entries, keys {}..{}, seqs {}..{})",
+                    ks(k),
                     f.number,
                     f.size,
                     f.entries,
@@ -166,18 +200,29 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
             out!("  tolerated: {event:?}");
         }
         out!("current version:");
-        for (level, files) in state.levels.levels().enumerate() {
-            if !files.is_empty() {
-                let names: Vec<_> = files
-                    .iter()
-                    .map(|f| format!("{:06}.sst", f.number))
-                    .collect();
-                out!("  L{level}: {}", names.join(" "));
+        for keyspace in state.keyspaces.values() {
+            let def = &keyspace.def;
+            out!(
+                "  keyspace {} {:?} ({}, {}), log number {}",
+                def.id,
+                def.name,
+                def.table_format,
+                def.strategy,
+                keyspace.log_number
+            );
+            for (level, files) in keyspace.levels.levels().enumerate() {
+                if !files.is_empty() {
+                    let names: Vec<_> = files
+                        .iter()
+                        .map(|f| format!("{:06}.sst", f.number))
+                        .collect();
+                    out!("    L{level}: {}", names.join(" "));
+                }
             }
         }
         out!(
             "  log number {}, next file number {}, last sequence {}",
-            state.log_number,
+            state.log_number(),
             state.next_file_number,
             state.last_sequence
         );

@@ -139,25 +139,26 @@
 //!            0      78  q@72057594037927935:Put
 //! $ ferris manifest dump /tmp/db
 //! /tmp/db/MANIFEST-000009 (2 edits)
-//!   @32       format 1, log 7, next file 10, last seq 4, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
-//!   @83       log 8, next file 10, last seq 4
+//!   @32       format 2, next file 10, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 7, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//!   @111      next file 10, last seq 4, log 8
 //! current version:
-//!   L0: 000006.sst
+//!   keyspace 0 "default" (sstable, leveled), log number 8
+//!     L0: 000006.sst
 //!   log number 8, next file number 10, last sequence 4
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000010      96 bytes, 2 records
+//!   manifest  MANIFEST-000010     124 bytes, 2 records
 //!   table     000006.sst          228 bytes, 4 blocks, 4 records
 //!   wal       000009.wal           32 bytes, 0 records
-//! checked 4 files, 392 bytes, 4 blocks, 7 records: intact
+//! checked 4 files, 420 bytes, 4 blocks, 7 records: intact
 //! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000011      96 bytes, 2 records
+//!   manifest  MANIFEST-000011     124 bytes, 2 records
 //!   table     000006.sst          228 bytes, 4 blocks, 0 records
 //!   wal       000010.wal           32 bytes, 0 records
 //! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
-//! checked 4 files, 392 bytes, 4 blocks, 3 records: 1 problem
+//! checked 4 files, 420 bytes, 4 blocks, 3 records: 1 problem
 //! (exit 1)
 //! $ ferris get /tmp/db apple
 //! ferris: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch

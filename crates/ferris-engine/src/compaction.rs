@@ -16,43 +16,63 @@ use ferris_manifest::VersionEdit;
 use crate::db::Shared;
 use crate::error::Result;
 use crate::flush::NewTable;
-use crate::versions::TableFile;
+use crate::versions::{KeyspaceCore, TableFile};
 
 /// How often (in entries) a merge checks whether the database is shutting down, and
 /// steps aside for a running flush.
 const CHECK_INTERVAL: u64 = 1024;
 
 impl Shared {
-    /// A compaction thread's loop: pick, run, repeat, until shut down.
+    /// A compaction thread's loop: pick, run, repeat, until shut down. Each round asks
+    /// every keyspace's strategy in turn, starting after the keyspace served last, so that
+    /// one busy keyspace does not starve the others.
     pub(crate) fn compaction_loop(self: &Arc<Shared>) {
-        while let Some((choice, manual)) = self.work.next_job(|work| {
-            // A write after this load makes the view stale for one choice at most: an
-            // idle merge of level 0 is correct at any time, only earlier than the trigger.
-            let mut view = self.versions.current().version.view();
-            view.busy = work.busy.clone();
-            view.idle = work.idle_seq == Some(self.writes.visible());
-            let strategy = &self.env.options.compaction_strategy;
-            let choice = match &work.manual {
-                Some(range) => {
-                    let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
-                    strategy.manual(&view, range)
+        let mut after = None;
+        while let Some((keyspace, choice, manual)) = self.work.next_job(|work| {
+            let keyspaces = self.versions.keyspaces();
+            let start = keyspaces
+                .iter()
+                .position(|k| Some(k.id) > after)
+                .unwrap_or(0);
+            let idle = work.idle_seq == Some(self.writes.visible());
+            for keyspace in keyspaces[start..].iter().chain(&keyspaces[..start]) {
+                // A write after this load makes the view stale for one choice at most: an
+                // idle merge of level 0 is correct at any time, only earlier than the
+                // trigger.
+                let mut view = keyspace.current().version.view();
+                view.busy = work.busy.clone();
+                view.idle = idle;
+                let options = &keyspace.options;
+                let strategy = &options.compaction_strategy;
+                let manual = work.manual.get(&keyspace.id);
+                let choice = match manual {
+                    Some(range) => {
+                        let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
+                        strategy.manual(&view, range)
+                    }
+                    None => strategy.choose(&view, &options.compaction),
+                };
+                if choice != Choice::Nothing {
+                    work.busy
+                        .extend(choice.tables().iter().map(|(_, f)| f.number));
+                    return Some((Arc::clone(keyspace), choice, manual.is_some()));
                 }
-                None => strategy.choose(&view, &self.env.options.compaction),
-            };
-            if choice != Choice::Nothing {
-                work.busy
-                    .extend(choice.tables().iter().map(|(_, f)| f.number));
-                return Some((choice, work.manual.is_some()));
+                if manual.is_some() && work.busy.is_empty() {
+                    work.manual.remove(&keyspace.id);
+                }
             }
-            if work.manual.is_some() && work.busy.is_empty() {
-                work.manual = None;
-                work.manual_done += 1;
+            // Manual compactions of dropped keyspaces have nothing left to do either.
+            work.manual
+                .retain(|id, _| keyspaces.iter().any(|k| k.id == *id));
+            if work.manual_wanted > work.manual_done && work.manual.is_empty() {
+                work.manual_done = work.manual_wanted;
                 // The manual compaction's caller waits for this.
                 self.work.wake();
             }
             None
         }) {
-            let result = self.run_compaction(&choice);
+            after = Some(keyspace.id);
+            let result = self.run_compaction(&keyspace, &choice);
             if let Err(e) = result {
                 tracing::error!(error = %e, manual, "compaction failed");
                 self.work.poison(e);
@@ -65,17 +85,18 @@ impl Shared {
         }
     }
 
-    fn run_compaction(&self, choice: &Choice) -> Result<()> {
+    fn run_compaction(&self, keyspace: &KeyspaceCore, choice: &Choice) -> Result<()> {
         let started = std::time::Instant::now();
+        let id = keyspace.id;
         let deleted = choice
             .tables()
             .iter()
-            .map(|(l, f)| (*l, f.number))
+            .map(|(l, f)| (id, *l, f.number))
             .collect();
         let (added, outputs) = match choice {
             Choice::Move { file, from } => {
                 tracing::info!(table = file.number, from, "moving a table down");
-                (vec![(from + 1, (**file).clone())], Vec::new())
+                (vec![(id, from + 1, (**file).clone())], Vec::new())
             }
             Choice::Drop { files } => {
                 tracing::info!(tables = files.len(), "dropping whole tables");
@@ -86,7 +107,7 @@ impl Shared {
                 output_level,
                 reason,
             } => {
-                let Some(outputs) = self.merge(inputs, *output_level)? else {
+                let Some(outputs) = self.merge(keyspace, inputs, *output_level)? else {
                     return Ok(());
                 };
                 let read: u64 = inputs.iter().flat_map(|(_, f)| f).map(|f| f.size).sum();
@@ -101,6 +122,7 @@ impl Shared {
                     .fetch_add(read, Ordering::Relaxed);
                 stats.table_bytes.fetch_add(written, Ordering::Relaxed);
                 tracing::info!(
+                    keyspace = keyspace.name,
                     ?reason,
                     output_level,
                     outputs = outputs.len(),
@@ -109,7 +131,7 @@ impl Shared {
                     millis = started.elapsed().as_millis() as u64,
                     "compacted"
                 );
-                let added = outputs.iter().map(|f| (*output_level, (*f.meta).clone()));
+                let added = (outputs.iter()).map(|f| (id, *output_level, (*f.meta).clone()));
                 (added.collect(), outputs)
             }
             _ => return Ok(()),
@@ -119,8 +141,7 @@ impl Shared {
             added,
             ..VersionEdit::default()
         };
-        self.versions
-            .install_edit(&self.env, &self.work, edit, outputs, None)
+        (self.versions).install_edit(&self.env, &self.work, keyspace, edit, outputs, None)
     }
 
     /// Merges the inputs into new tables for `output_level`: the strategy's choice of
@@ -129,10 +150,11 @@ impl Shared {
     /// removed).
     fn merge(
         &self,
+        keyspace: &KeyspaceCore,
         inputs: &[(usize, Vec<Arc<FileMeta>>)],
         output_level: usize,
     ) -> Result<Option<Vec<Arc<TableFile>>>> {
-        let version = Arc::clone(&self.versions.current().version);
+        let version = Arc::clone(&keyspace.current().version);
         let levels = &version.levels;
         // Each input block is read once, and the inputs are deleted once the outputs are
         // in: caching them would only evict the blocks readers need.
@@ -147,11 +169,15 @@ impl Shared {
             bottommost: is_bottommost(levels, inputs, output_level),
         };
         let mut merge = CompactionIterator::new(MergingIterator::new(sources), rules);
-        let compaction = &self.env.options.compaction;
-        let mut cuts =
-            OutputCuts::new(output_level, grandparents(levels, output_level), compaction);
+        let options = &keyspace.options;
+        let mut cuts = OutputCuts::new(
+            output_level,
+            grandparents(levels, output_level),
+            &options.compaction,
+        );
         let mut outputs = Vec::new();
-        let finished = self.write_outputs(&mut merge, &mut cuts, &mut outputs);
+        let table_options = options.table_options();
+        let finished = self.write_outputs(&mut merge, &mut cuts, table_options, &mut outputs);
         if !matches!(finished, Ok(true)) {
             // None of them is in the manifest: they go when dropped.
             for file in &outputs {
@@ -167,6 +193,7 @@ impl Shared {
         &self,
         merge: &mut CompactionIterator<MergingIterator>,
         cuts: &mut OutputCuts,
+        options: ferris_table::TableOptions,
         outputs: &mut Vec<Arc<TableFile>>,
     ) -> Result<bool> {
         // Dropped unfinished (on an error or at shutdown), a table removes its file.
@@ -189,7 +216,7 @@ impl Shared {
             }
             let table = match &mut current {
                 Some(table) => table,
-                None => current.insert(self.create_table()?),
+                None => current.insert(self.create_table(options)?),
             };
             table.builder.add(merge.key(), &merge.value())?;
             merge.next();

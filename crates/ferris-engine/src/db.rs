@@ -9,26 +9,75 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferris_core::{SeqNo, WriteBatch};
+use ferris_core::{DEFAULT_KEYSPACE, SeqNo, WriteBatch};
 use ferris_fs::FileLock;
 
 use crate::error::{Error, Result};
 use ferris_core::iter::{owned_bounds, prefix_bounds};
 
 use crate::iter::DbIter;
+use crate::keyspace::{Keyspace, KeyspaceStats};
 use crate::options::Options;
-use crate::versions::{Env, VersionSet};
+use crate::versions::{Env, KeyspaceCore, VersionSet};
 use crate::work::Work;
 use crate::write::{Job, Writes};
 
 /// An open database. See the [crate docs](crate) for how the pieces fit.
 ///
-/// `Db` is `Send + Sync`: share it between threads (in an `Arc`, or by reference in scoped
-/// threads) and call any method concurrently. Dropping it closes it.
-#[derive(Debug)]
+/// `Db` is a cheap handle: clone it (an `Arc` inside) and hand the clones to threads; any
+/// method may be called from any of them at once. The database closes when
+/// [`Db::close`] is called on any clone, or when the last handle to it is dropped: the
+/// last `Db` clone, [`Keyspace`] or [`Snapshot`], each of which keeps it open.
+///
+/// The database's own reading and writing methods work on its **default keyspace**;
+/// [`Db::keyspace`] opens others. [`Db::flush`], [`Db::compact`], [`Db::sync_wal`],
+/// [`Db::stats`] and [`Db::verify`] cover the whole database.
+#[derive(Debug, Clone)]
 pub struct Db {
+    pub(crate) shared: Arc<Shared>,
+    handle: Arc<Handle>,
+}
+
+/// What the handles share and the background threads do not: the threads themselves. The
+/// last handle dropped closes the database.
+#[derive(Debug)]
+struct Handle {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// How a write is made; the default follows [`Options::sync_writes`].
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let db = ferris_engine::Db::open(dir.path(), Default::default())?;
+/// use ferris_engine::WriteOptions;
+/// // A write that may be lost to a power cut (but not to a crash of the process) until the
+/// // next durable write or `sync_wal`; it still shares the WAL with durable writes.
+/// db.put_opt("cache:page-1", "...", WriteOptions::new().sync(false))?;
+/// db.put_opt("balance", "100", WriteOptions::new().sync(true))?; // fsync'd on return
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Whether the write is fsync'd to the WAL before the call returns; `None` (the default)
+    /// follows [`Options::sync_writes`]. A durable write shares its fsync with every other
+    /// writer in its group.
+    pub sync: Option<bool>,
+}
+
+impl WriteOptions {
+    /// Options that follow the database's defaults.
+    pub fn new() -> WriteOptions {
+        WriteOptions::default()
+    }
+
+    /// Sets whether the write is durable when the call returns.
+    pub fn sync(mut self, sync: bool) -> WriteOptions {
+        self.sync = Some(sync);
+        self
+    }
 }
 
 /// The parts of an open database, each with one job, shared by the `Db` handle and its
@@ -136,16 +185,83 @@ impl Shared {
         self.work.check()
     }
 
-    fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
+    pub(crate) fn get_at(
+        &self,
+        keyspace: &KeyspaceCore,
+        key: &[u8],
+        snapshot: SeqNo,
+    ) -> Result<Option<Bytes>> {
         self.check_open()?;
-        self.versions.current().get(key, snapshot)
+        keyspace.check()?;
+        keyspace.current().get(key, snapshot)
     }
 
-    /// A scan at `snapshot` between user-key bounds (from `owned_bounds` or
+    /// A scan of `keyspace` at `snapshot` between user-key bounds (from `owned_bounds` or
     /// `prefix_bounds`).
-    fn iter_at(&self, snapshot: SeqNo, (lo, hi): (Bound<Bytes>, Bound<Bytes>)) -> Result<DbIter> {
+    pub(crate) fn iter_at(
+        &self,
+        keyspace: &KeyspaceCore,
+        snapshot: SeqNo,
+        (lo, hi): (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<DbIter> {
         self.check_open()?;
-        Ok(DbIter::new(self.versions.current(), snapshot, lo, hi))
+        keyspace.check()?;
+        Ok(DbIter::new(keyspace.current(), snapshot, lo, hi))
+    }
+
+    /// Checks and queues `batch`; see [`Db::write_opt`].
+    pub(crate) fn write(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+        self.check_writable()?;
+        batch.check_limits()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let single = batch.single_keyspace();
+        if single != Some(DEFAULT_KEYSPACE) {
+            for id in single.map_or_else(|| batch.keyspaces(), |id| vec![id]) {
+                let keyspace = self.versions.keyspace(id);
+                keyspace.ok_or(Error::NoSuchKeyspace { id })?.check()?;
+            }
+        }
+        let sync = options.sync.unwrap_or(self.env.options.sync_writes);
+        self.submit(Job::Write { batch, sync }).map(drop)
+    }
+
+    /// Freezes the memtables of `keyspace` (or of every keyspace) and waits until they
+    /// are in tables.
+    pub(crate) fn flush_and_wait(&self, keyspace: Option<&Arc<KeyspaceCore>>) -> Result<()> {
+        self.check_writable()?;
+        let target = self.submit(Job::Freeze(keyspace.cloned()))?;
+        self.work.wait_for(|s| (s.flushed >= target).then_some(()))
+    }
+
+    /// Flushes, then runs a manual compaction of `keyspace` (or every keyspace) over the
+    /// inclusive user-key `range` (or everything) and waits for it.
+    pub(crate) fn compact(
+        &self,
+        keyspace: Option<&Arc<KeyspaceCore>>,
+        range: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
+        self.flush_and_wait(keyspace)?;
+        let ids = match keyspace {
+            Some(k) => vec![k.id],
+            None => self.versions.keyspaces().iter().map(|k| k.id).collect(),
+        };
+        let target = self.work.update(|s| {
+            for id in ids {
+                // A manual compaction already queued is widened to cover both requests.
+                let widened = match (s.manual.remove(&id), range.clone()) {
+                    (None, range) => range,
+                    (Some(None), _) | (Some(_), None) => None,
+                    (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
+                };
+                s.manual.insert(id, widened);
+            }
+            s.manual_wanted += 1;
+            s.manual_wanted
+        });
+        self.work
+            .wait_for(|s| (s.manual_done >= target).then_some(()))
     }
 
     /// The sequence numbers live snapshots read at, oldest first.
@@ -181,7 +297,10 @@ impl Db {
         let shared = Arc::new(crate::recovery::open(path.as_ref(), options)?);
         let db = Db {
             shared: Arc::clone(&shared),
-            threads: Mutex::new(Vec::new()),
+            handle: Arc::new(Handle {
+                shared: Arc::clone(&shared),
+                threads: Mutex::new(Vec::new()),
+            }),
         };
         let spawn = |name: String, work: fn(&Arc<Shared>)| {
             let worker = Arc::clone(&shared);
@@ -200,7 +319,10 @@ impl Db {
         if shared.env.options.idle_after.is_some() {
             threads.push(spawn("ferris-idle".into(), Shared::idle_loop)?);
         }
-        *db.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
+        *db.handle
+            .threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = threads;
         Ok(db)
     }
 
@@ -210,10 +332,24 @@ impl Db {
     ///
     /// As [`Db::write`].
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.put_opt(key, value, WriteOptions::default())
+    }
+
+    /// Sets `key` to `value`, made as `options` say.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn put_opt(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: WriteOptions,
+    ) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
         let mut batch = WriteBatch::with_capacity(key.len() + value.len() + 11);
         batch.put(key, value);
-        self.write(batch)
+        self.shared.write(batch, options)
     }
 
     /// Deletes `key` (deleting a key that is not there is not an error).
@@ -222,31 +358,48 @@ impl Db {
     ///
     /// As [`Db::write`].
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.delete(key);
-        self.write(batch)
+        self.delete_opt(key, WriteOptions::default())
     }
 
-    /// Applies every put and delete in `batch` atomically: after a crash, all of them or
-    /// none are there, and no reader ever sees some without the others. With
-    /// [`Options::sync_writes`] (the default) the batch is durable when this returns.
+    /// Deletes `key`, made as `options` say.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.shared.write(batch, options)
+    }
+
+    /// Applies every put and delete in `batch` atomically, in whichever keyspaces they
+    /// name (`WriteBatch::put_in`): after a crash, all of them or none are there, and no
+    /// reader ever sees some without the others. With [`Options::sync_writes`] (the
+    /// default) the batch is durable when this returns.
     ///
     /// # Errors
     ///
     /// - [`Error::Limit`] for an empty key, or a key, value or batch over the limits;
+    /// - [`Error::NoSuchKeyspace`] if the batch names a keyspace this database does not
+    ///   have live (one dropped, or an id from another database);
     /// - [`Error::Io`] if the WAL write or fsync failed (the write is then not
     ///   acknowledged, and the database is poisoned; a write grouped with it gets the same
     ///   error);
     /// - [`Error::Poisoned`] after an earlier failure;
     /// - [`Error::Closed`] after [`Db::close`].
+    ///
+    /// Nothing of a batch refused with an error is written.
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
-        self.shared.check_writable()?;
-        batch.check_limits()?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let sync = self.shared.env.options.sync_writes;
-        self.shared.submit(Job::Write { batch, sync }).map(drop)
+        self.write_opt(batch, WriteOptions::default())
+    }
+
+    /// [`Db::write`], made as `options` say.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn write_opt(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+        self.shared.write(batch, options)
     }
 
     /// The value of `key`, or `None` if it is not set.
@@ -257,7 +410,8 @@ impl Db {
     /// [`Error::Closed`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let snapshot = self.shared.writes.visible();
-        self.shared.get_at(key.as_ref(), snapshot)
+        let default = &self.shared.versions.default;
+        self.shared.get_at(default, key.as_ref(), snapshot)
     }
 
     /// The entries whose keys lie in `bounds`, in key order; `.rev()` walks backwards.
@@ -278,7 +432,9 @@ impl Db {
     /// [`Error::Closed`]; read errors are yielded by the iterator.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
         let snapshot = self.shared.writes.visible();
-        self.shared.iter_at(snapshot, owned_bounds(&bounds))
+        let default = &self.shared.versions.default;
+        self.shared
+            .iter_at(default, snapshot, owned_bounds(&bounds))
     }
 
     /// The entries whose keys start with `prefix`, in key order.
@@ -288,8 +444,8 @@ impl Db {
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
         let snapshot = self.shared.writes.visible();
-        self.shared
-            .iter_at(snapshot, prefix_bounds(prefix.as_ref()))
+        let default = &self.shared.versions.default;
+        (self.shared).iter_at(default, snapshot, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry, in key order.
@@ -301,13 +457,14 @@ impl Db {
         self.range::<&[u8], _>(..)
     }
 
-    /// A consistent, read-only view of the database as of now. Writes, flushes and
-    /// compactions that follow do not change what it sees.
+    /// A consistent, read-only view of the whole database (every keyspace) as of now.
+    /// Writes, flushes and compactions that follow do not change what it sees. It owns
+    /// what it needs: store it, or move it to another thread; it keeps the database open.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`].
-    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+    pub fn snapshot(&self) -> Result<Snapshot> {
         self.shared.check_open()?;
         let mut snapshots = self
             .shared
@@ -318,35 +475,35 @@ impl Db {
         // snapshot before it could drop anything the snapshot needs.
         let seq = self.shared.writes.visible();
         *snapshots.entry(seq).or_default() += 1;
-        Ok(Snapshot { db: self, seq })
+        Ok(Snapshot {
+            db: self.clone(),
+            seq,
+        })
     }
 
-    /// Freezes the memtable, writes it to a level-0 table and waits until that table is in
-    /// the manifest. Afterwards every write made before the call is in a table, and the WAL
-    /// segments that held them are deleted.
+    /// Freezes the memtable of every keyspace, writes each to a level-0 table and waits
+    /// until they are in the manifest. Afterwards every write made before the call is in a
+    /// table, and the WAL segments that held them are deleted.
     ///
     /// # Errors
     ///
     /// [`Error::Poisoned`] if this or an earlier flush failed (the database then refuses
     /// writes until reopened); the errors of [`Db::write`].
     pub fn flush(&self) -> Result<()> {
-        self.shared.check_writable()?;
-        let target = self.shared.submit(Job::Freeze)?;
-        self.shared
-            .work
-            .wait_for(|s| (s.flushed >= target).then_some(()))
+        self.shared.flush_and_wait(None)
     }
 
-    /// Runs a full manual compaction and waits: flushes the memtable, then has the
-    /// strategy compact every level (the leveled and tiered strategies merge everything
-    /// down into the deepest level, dropping every version no snapshot can see and every
-    /// tombstone that hides nothing, so afterwards the data sits in one level).
+    /// Runs a full manual compaction of every keyspace and waits: flushes the memtables,
+    /// then has each keyspace's strategy compact every level (the leveled and tiered
+    /// strategies merge everything down into the deepest level, dropping every version no
+    /// snapshot can see and every tombstone that hides nothing, so afterwards the data
+    /// sits in one level).
     ///
     /// # Errors
     ///
     /// As [`Db::flush`]; [`Error::Poisoned`] if a compaction failed.
     pub fn compact(&self) -> Result<()> {
-        self.compact_inclusive(None)
+        self.shared.compact(None, None)
     }
 
     /// Like [`Db::compact`], but only for the tables holding keys in `bounds` (a table
@@ -356,37 +513,7 @@ impl Db {
     ///
     /// As [`Db::compact`].
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<()> {
-        // Tables are chosen by inclusive user-key ranges; treating an excluded bound as
-        // included only ever compacts a little more.
-        let lo = match bounds.start_bound() {
-            Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
-            Bound::Unbounded => Vec::new(),
-        };
-        let hi = match bounds.end_bound() {
-            Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
-            // No key exceeds MAX_KEY_LEN bytes of 0xff.
-            Bound::Unbounded => vec![0xff; crate::MAX_KEY_LEN + 1],
-        };
-        if lo > hi {
-            return Ok(());
-        }
-        self.compact_inclusive(Some((lo, hi)))
-    }
-
-    fn compact_inclusive(&self, range: Option<(Vec<u8>, Vec<u8>)>) -> Result<()> {
-        self.flush()?;
-        let target = self.shared.work.update(|s| {
-            // A manual compaction already queued is widened to cover both requests.
-            s.manual = Some(match (s.manual.take(), range) {
-                (None, range) => range,
-                (Some(None), _) | (Some(_), None) => None,
-                (Some(Some((a, b))), Some((c, d))) => Some((a.min(c), b.max(d))),
-            });
-            s.manual_done + 1
-        });
-        self.shared
-            .work
-            .wait_for(|s| (s.manual_done >= target).then_some(()))
+        compact_range(&self.shared, None, bounds)
     }
 
     /// Makes every write acknowledged so far durable. Only needed with
@@ -405,33 +532,24 @@ impl Db {
             .map_err(|e| work.poisoned_by(e.into()))
     }
 
-    /// Counters and sizes; see [`Stats`].
+    /// Counters and sizes of the whole database, every keyspace summed; see [`Stats`].
+    /// [`Keyspace::stats`] has one keyspace's.
     pub fn stats(&self) -> Stats {
         let shared = &self.shared;
-        let sv = shared.versions.current();
-        let levels = sv
-            .version
-            .levels
-            .levels()
-            .map(|files| LevelStats {
-                files: files.len(),
-                bytes: files.iter().map(|f| f.meta.size).sum(),
-            })
-            .collect();
+        let mut total = KeyspaceStats::default();
+        for keyspace in shared.versions.keyspaces() {
+            total.add(&KeyspaceStats::of(&keyspace));
+        }
         let c = &shared.stats;
         let wal = shared.writes.wal.stats();
         let user = c.user_bytes.load(Ordering::Relaxed);
         let table = c.table_bytes.load(Ordering::Relaxed);
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
-            levels,
-            memtable_bytes: sv.mem.approximate_size() as u64,
-            immutable_memtables: sv.frozen.len(),
-            immutable_memtable_bytes: sv
-                .frozen
-                .iter()
-                .map(|f| f.mem.approximate_size() as u64)
-                .sum(),
+            levels: total.levels,
+            memtable_bytes: total.memtable_bytes,
+            immutable_memtables: total.immutable_memtables,
+            immutable_memtable_bytes: total.immutable_memtable_bytes,
             last_sequence: shared.writes.visible(),
             user_bytes_written: user,
             wal_bytes_written: wal.file_bytes,
@@ -445,7 +563,7 @@ impl Db {
             compactions: load(&c.compactions),
             idle_flushes: load(&c.idle_flushes),
             idle_compactions: load(&c.idle_compactions),
-            pending_compaction_bytes: sv.version.pending_bytes,
+            pending_compaction_bytes: total.pending_compaction_bytes,
             compaction_bytes_read: load(&c.compaction_bytes_read),
             slowdowns: load(&c.slowdowns),
             stalls: load(&c.stalls),
@@ -492,6 +610,12 @@ impl Db {
     /// [`Error::Io`] if sealing the WAL fails. The database is closed all the same, and
     /// the next open recovers whatever reached the disk.
     pub fn close(&self) -> Result<()> {
+        self.handle.close()
+    }
+}
+
+impl Handle {
+    fn close(&self) -> Result<()> {
         let shared = &self.shared;
         if shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -517,7 +641,7 @@ impl Db {
     }
 }
 
-impl Drop for Db {
+impl Drop for Handle {
     fn drop(&mut self) {
         if let Err(e) = self.close() {
             tracing::warn!(error = %e, "closing on drop failed; the next open recovers");
@@ -525,46 +649,74 @@ impl Drop for Db {
     }
 }
 
-/// A consistent read-only view of a database at one moment. See [`Db::snapshot`].
+/// A consistent read-only view of a database, every keyspace of it, at one moment. See
+/// [`Db::snapshot`].
 ///
-/// While it lives, compaction keeps every version it can see.
+/// It owns what it needs (`'static`, `Send + Sync`): keep it in a struct, or move it to
+/// another thread. While it lives, compaction keeps every version it can see, and the
+/// database stays open.
 #[derive(Debug)]
-pub struct Snapshot<'db> {
-    db: &'db Db,
+pub struct Snapshot {
+    db: Db,
     seq: SeqNo,
 }
 
-impl Snapshot<'_> {
-    /// The value `key` had when the snapshot was taken.
+impl Snapshot {
+    /// The value `key` had in the default keyspace when the snapshot was taken.
     ///
     /// # Errors
     ///
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.db.shared.get_at(key.as_ref(), self.seq)
+        self.get_in(&self.db.default_keyspace(), key)
     }
 
-    /// The entries in `bounds` as they were when the snapshot was taken.
+    /// The value `key` had in `keyspace` when the snapshot was taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`]; [`Error::KeyspaceDropped`] if the keyspace was dropped.
+    pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.db
+            .shared
+            .get_at(keyspace.core(), key.as_ref(), self.seq)
+    }
+
+    /// The entries of the default keyspace in `bounds` as they were when the snapshot was
+    /// taken.
     ///
     /// # Errors
     ///
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        self.db.shared.iter_at(self.seq, owned_bounds(&bounds))
+        self.range_in(&self.db.default_keyspace(), bounds)
     }
 
-    /// The entries starting with `prefix` as they were when the snapshot was taken.
+    /// The entries of `keyspace` in `bounds` as they were when the snapshot was taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`Snapshot::get_in`].
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        keyspace: &Keyspace,
+        bounds: R,
+    ) -> Result<DbIter> {
+        (self.db.shared).iter_at(keyspace.core(), self.seq, owned_bounds(&bounds))
+    }
+
+    /// The entries of the default keyspace starting with `prefix` as they were when the
+    /// snapshot was taken.
     ///
     /// # Errors
     ///
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
-        self.db
-            .shared
-            .iter_at(self.seq, prefix_bounds(prefix.as_ref()))
+        let (shared, bounds) = (&self.db.shared, prefix_bounds(prefix.as_ref()));
+        shared.iter_at(&shared.versions.default, self.seq, bounds)
     }
 
-    /// Every entry as of the snapshot.
+    /// Every entry of the default keyspace as of the snapshot.
     ///
     /// # Errors
     ///
@@ -579,7 +731,7 @@ impl Snapshot<'_> {
     }
 }
 
-impl Drop for Snapshot<'_> {
+impl Drop for Snapshot {
     fn drop(&mut self) {
         let mut snapshots = self
             .db
@@ -594,4 +746,27 @@ impl Drop for Snapshot<'_> {
             }
         }
     }
+}
+
+/// A manual compaction of `keyspace` (or every keyspace) over `bounds`.
+pub(crate) fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    shared: &Shared,
+    keyspace: Option<&Arc<KeyspaceCore>>,
+    bounds: R,
+) -> Result<()> {
+    // Tables are chosen by inclusive user-key ranges; treating an excluded bound as
+    // included only ever compacts a little more.
+    let lo = match bounds.start_bound() {
+        Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
+        Bound::Unbounded => Vec::new(),
+    };
+    let hi = match bounds.end_bound() {
+        Bound::Included(k) | Bound::Excluded(k) => k.as_ref().to_vec(),
+        // No key exceeds MAX_KEY_LEN bytes of 0xff.
+        Bound::Unbounded => vec![0xff; crate::MAX_KEY_LEN + 1],
+    };
+    if lo > hi {
+        return Ok(());
+    }
+    shared.compact(keyspace, Some((lo, hi)))
 }

@@ -80,6 +80,41 @@ pub enum Error {
     /// The database was closed.
     #[error("the database is closed")]
     Closed,
+
+    /// A keyspace name is empty, longer than 255 bytes, or holds a control character.
+    #[error("invalid keyspace name {name:?}: {reason}")]
+    InvalidKeyspaceName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A keyspace was opened with options that contradict the ones it has: another
+    /// compaction strategy or table format than it was created with (recorded in the
+    /// manifest), or, for a keyspace already open in this process, any other options.
+    #[error("keyspace {name:?} cannot be opened with these options: {reason}")]
+    KeyspaceOptions {
+        /// The keyspace.
+        name: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// The keyspace was dropped: its handle (and every clone) no longer reads or writes.
+    #[error("keyspace {name:?} was dropped")]
+    KeyspaceDropped {
+        /// The keyspace.
+        name: String,
+    },
+
+    /// A write batch names a keyspace id this database has no live keyspace for: one
+    /// dropped, or an id from another database's handle.
+    #[error("no live keyspace has id {id} in this database")]
+    NoSuchKeyspace {
+        /// The id the batch named.
+        id: ferris_core::KeyspaceId,
+    },
 }
 
 impl Error {

@@ -18,45 +18,46 @@ use std::sync::atomic::Ordering;
 
 use ferris_core::Memtable;
 use ferris_manifest::VersionEdit;
-use ferris_table::TableBuilder;
+use ferris_table::{TableBuilder, TableOptions};
 
 use crate::db::Shared;
 use crate::error::Result;
-use crate::versions::{Frozen, TableFile};
+use crate::versions::{Frozen, KeyspaceCore, TableFile};
 
-/// A table file being written (or prepared), under the number it will have.
+/// A table file being written (or prepared), under the number it will have, with the
+/// options it was created with.
 pub(crate) struct NewTable {
     pub(crate) number: u64,
     pub(crate) builder: Box<dyn TableBuilder>,
+    options: TableOptions,
 }
 
 impl Shared {
     /// The flush thread's loop: flush frozen memtables oldest first until shut down.
     pub(crate) fn flush_loop(self: &Arc<Shared>) {
         let mut next: Option<NewTable> = None;
-        // The size of the last table flushed: what the next one is prepared for.
-        let mut last_size = 0;
+        // The size of the last table flushed, and its options: what the next one is
+        // prepared for.
+        let mut last: Option<(u64, TableOptions)> = None;
         loop {
-            let ready = !self.work.is_poisoned() && self.versions.current().frozen.is_empty();
-            if next.is_none() && last_size > 0 && ready {
+            let ready = !self.work.is_poisoned() && self.versions.oldest_frozen().is_none();
+            if let Some((last_size, options)) = last.filter(|_| next.is_none() && ready) {
                 // A failure here is like a failed flush: the file system is failing.
-                match self.prepare_table(last_size) {
+                match self.prepare_table(last_size, options) {
                     Ok(table) => next = Some(table),
                     Err(e) => {
                         self.work.poison(e);
-                        last_size = 0;
+                        last = None;
                     }
                 }
             }
             // Dropping an unused prepared table at shutdown removes its file.
-            let Some(frozen) = self
-                .work
-                .next_job(|_| self.versions.current().frozen.last().cloned())
+            let Some((keyspace, frozen)) = self.work.next_job(|_| self.versions.oldest_frozen())
             else {
                 return;
             };
-            match self.flush(&frozen, &mut next) {
-                Ok(Some(size)) => last_size = size,
+            match self.flush(&keyspace, &frozen, &mut next) {
+                Ok(Some(size)) => last = Some((size, keyspace.options.table_options())),
                 Ok(None) => {}
                 Err(e) => self.work.poison(e),
             }
@@ -65,19 +66,22 @@ impl Shared {
 
     /// Creates the next flush's table and prepares it for `expected_len` bytes (see the
     /// [module docs](self)).
-    fn prepare_table(&self, expected_len: u64) -> Result<NewTable> {
-        let mut table = self.create_table()?;
+    fn prepare_table(&self, expected_len: u64, options: TableOptions) -> Result<NewTable> {
+        let mut table = self.create_table(options)?;
         table.builder.prefault(expected_len)?;
         Ok(table)
     }
 
-    /// Starts a table under a new number.
-    pub(crate) fn create_table(&self) -> Result<NewTable> {
+    /// Starts a table under a new number, written with `options`.
+    pub(crate) fn create_table(&self, options: TableOptions) -> Result<NewTable> {
         let number = self.versions.take_file_number();
         let env = &self.env;
-        let options = env.options.table_options();
         let builder = env.format().create(&env.fs, &env.dir, number, &options)?;
-        Ok(NewTable { number, builder })
+        Ok(NewTable {
+            number,
+            builder,
+            options,
+        })
     }
 
     /// Finishes `table` (durable under its name), opens it, and describes it for the
@@ -87,48 +91,54 @@ impl Shared {
         TableFile::open(&self.env, Arc::new(properties.to_meta(table.number)))
     }
 
-    /// Writes `frozen` to a table (the one prepared in `next`, if any) and installs it.
-    /// Returns the table's size, or `None` for an empty memtable, which leaves `next`
-    /// for the flush after.
+    /// Writes `keyspace`'s `frozen` memtable to a table (the one prepared in `next`, if it
+    /// was prepared with the keyspace's options) and installs it. Returns the table's
+    /// size, or `None` for an empty memtable, which leaves `next` for the flush after.
     pub(crate) fn flush(
         &self,
+        keyspace: &KeyspaceCore,
         frozen: &Frozen,
         next: &mut Option<NewTable>,
     ) -> Result<Option<u64>> {
         let started = std::time::Instant::now();
         let mut added = Vec::new();
         if !frozen.mem.is_empty() {
-            let table = match next.take() {
+            let options = keyspace.options.table_options();
+            let table = match next.take().filter(|t| t.options == options) {
                 Some(table) => table,
-                None => self.create_table()?,
+                None => self.create_table(options)?,
             };
             let _flushing = self.work.flushing();
             added.push(self.write_table(table, &frozen.mem)?);
         }
         let size = added.first().map(|f| f.meta.size);
         let entries = added.first().map_or(0, |f| f.meta.entries);
+        let id = keyspace.id;
+        let clean = frozen.clean.iter().map(|&k| (k, frozen.next_log));
         let edit = VersionEdit {
-            added: added.iter().map(|f| (0, (*f.meta).clone())).collect(),
-            log_number: Some(frozen.next_log),
+            added: added.iter().map(|f| (id, 0, (*f.meta).clone())).collect(),
+            log_numbers: [(id, frozen.next_log)].into_iter().chain(clean).collect(),
             last_sequence: Some(self.writes.visible()),
             ..VersionEdit::default()
         };
-        self.versions
-            .install_edit(&self.env, &self.work, edit, added, Some(frozen.id))?;
+        let (env, work) = (&self.env, &self.work);
+        (self.versions).install_edit(env, work, keyspace, edit, added, Some(frozen.id))?;
         // Writers stalled on the frozen memtables can go on now.
         self.work.notify();
         self.stats
             .table_bytes
             .fetch_add(size.unwrap_or(0), Ordering::Relaxed);
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-        // The table is durable and recorded: the segments it covered are not needed. This
-        // happens before `flush()` callers are released, so when `Db::flush` returns the
-        // segments are gone.
-        if let Err(e) = self.writes.wal.remove_segments_before(frozen.next_log) {
+        // The table is durable and recorded: the segments no keyspace needs any more can go.
+        // This happens before `flush()` callers are released, so when `Db::flush` returns
+        // the segments are gone.
+        let needed = self.versions.log_number();
+        if let Err(e) = self.writes.wal.remove_segments_before(needed) {
             tracing::warn!(error = %e, "could not remove old WAL segments; the next open will");
         }
         self.work.update(|s| s.flushed = s.flushed.max(frozen.id));
         tracing::info!(
+            keyspace = keyspace.name,
             bytes = size,
             entries,
             millis = started.elapsed().as_millis() as u64,

@@ -62,15 +62,13 @@ impl Shared {
     /// mark the database idle at `seq` so the compaction threads ask the strategy with an
     /// idle view until it says there is nothing to do, or a write arrives.
     fn idle_work(&self, seq: SeqNo) {
-        let sv = self.versions.current();
-        let flush = !sv.mem.is_empty();
+        let keyspaces = self.versions.keyspaces();
+        let flush = keyspaces.iter().any(|k| !k.current().mem.is_empty());
         tracing::info!(
             last_sequence = seq,
             flush,
-            frozen = sv.frozen.len(),
             "no writes for a while: flushing and compacting with idle I/O"
         );
-        drop(sv);
         if flush {
             self.stats.idle_flushes.fetch_add(1, Ordering::Relaxed);
         }
@@ -81,7 +79,7 @@ impl Shared {
         // before they land would only mean compacting it again after.
         let flushed = self
             .check_writable()
-            .and_then(|()| self.submit(Job::Freeze))
+            .and_then(|()| self.submit(Job::Freeze(None)))
             .and_then(|target| self.work.wait_for(|s| (s.flushed >= target).then_some(())));
         if let Err(e) = flushed {
             // Shutting down, or a failure that has already poisoned the database and been

@@ -1,5 +1,6 @@
 //! How a database is opened, and which components it is built from.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,16 +135,93 @@ pub struct Options {
     /// The file system to use (default the operating system's, [`StdFs`]). Tests pass a
     /// `ferris_fs::SimFs` to simulate power cuts and I/O errors.
     pub file_system: Arc<dyn FileSystem>,
+    /// Options of keyspaces other than the default, by name: what
+    /// [`Db::keyspace`](crate::Db::keyspace) creates a keyspace with, and what an existing
+    /// keyspace runs with from the moment the database opens (its compaction and flushes
+    /// need them before anyone asks for its handle). A keyspace not named here gets the
+    /// database's own ([`KeyspaceOptions::from`] these options). A keyspace created with a
+    /// compaction strategy other than the database's must be named here when the database
+    /// is opened again, or the open fails with [`Error::KeyspaceOptions`](crate::Error::KeyspaceOptions).
+    pub keyspaces: BTreeMap<String, KeyspaceOptions>,
 }
 
-impl Options {
-    /// The hints the table format is given for every table it writes.
+/// What each keyspace may set for itself ([`Options::keyspaces`],
+/// [`Db::keyspace_with`](crate::Db::keyspace_with)); everything else (the WAL, the memtable
+/// kind, the table format, the block cache, the threads) the keyspaces share.
+///
+/// The compaction strategy is part of what a keyspace is: the manifest records its
+/// [name](Strategy::name), and opening the keyspace with another is refused. The rest may
+/// change from one open to the next.
+///
+/// ```
+/// use std::sync::Arc;
+/// let mut events = ferris_engine::KeyspaceOptions::from(&ferris_engine::Options::default());
+/// events.compaction_strategy = Arc::new(ferris_compaction::Tiered::default());
+/// events.write_buffer_size = 4 << 20;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KeyspaceOptions {
+    /// As [`Options::write_buffer_size`], for this keyspace's memtable.
+    pub write_buffer_size: usize,
+    /// As [`Options::block_size`].
+    pub block_size: usize,
+    /// As [`Options::bloom_bits_per_key`].
+    pub bloom_bits_per_key: usize,
+    /// As [`Options::compression`].
+    pub compression: Compression,
+    /// As [`Options::compaction`].
+    pub compaction: CompactionOptions,
+    /// As [`Options::compaction_strategy`]; fixed when the keyspace is created.
+    pub compaction_strategy: Arc<dyn Strategy>,
+}
+
+impl From<&Options> for KeyspaceOptions {
+    /// The database's own settings, which the default keyspace uses.
+    fn from(o: &Options) -> KeyspaceOptions {
+        KeyspaceOptions {
+            write_buffer_size: o.write_buffer_size,
+            block_size: o.block_size,
+            bloom_bits_per_key: o.bloom_bits_per_key,
+            compression: o.compression,
+            compaction: o.compaction,
+            compaction_strategy: Arc::clone(&o.compaction_strategy),
+        }
+    }
+}
+
+impl KeyspaceOptions {
+    /// The hints the table format is given for every table of the keyspace.
     pub(crate) fn table_options(&self) -> TableOptions {
         let mut t = TableOptions::default();
         t.block_size = self.block_size;
         t.bloom_bits_per_key = self.bloom_bits_per_key;
         t.compression = self.compression;
         t
+    }
+
+    /// What differs between these options and `other`, if anything (strategies compare by
+    /// name).
+    pub(crate) fn difference(&self, other: &KeyspaceOptions) -> Option<String> {
+        let (a, b) = (self, other);
+        let strategy = |o: &KeyspaceOptions| o.compaction_strategy.name().to_string();
+        let fields = [
+            (
+                "write_buffer_size",
+                a.write_buffer_size != b.write_buffer_size,
+            ),
+            ("block_size", a.block_size != b.block_size),
+            (
+                "bloom_bits_per_key",
+                a.bloom_bits_per_key != b.bloom_bits_per_key,
+            ),
+            ("compression", a.compression != b.compression),
+            ("compaction", a.compaction != b.compaction),
+            ("compaction_strategy", strategy(a) != strategy(b)),
+        ];
+        let differ: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
+        (!differ.is_empty())
+            .then(|| format!("{} differ from the open keyspace's", differ.join(", ")))
     }
 }
 
@@ -170,6 +248,7 @@ impl Default for Options {
             idle_after: Some(Duration::from_secs(5)),
             wal_recovery_mode: RecoveryMode::TolerateTornTail,
             file_system: Arc::new(StdFs::default()),
+            keyspaces: BTreeMap::new(),
         }
     }
 }

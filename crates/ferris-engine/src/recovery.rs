@@ -1,11 +1,12 @@
 //! Opening a database: lock, CURRENT, manifest, tables, WAL replay, cleanup.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferris_core::WriteBatch;
+use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, Memtable, WriteBatch};
 use ferris_fs::FileSystem;
 use ferris_manifest::{
     CURRENT, CURRENT_TMP, LevelState, manifest_file_name, parse_manifest_file_name, read_current,
@@ -17,8 +18,8 @@ use ferris_wal::{RecoveryEvent, RecoveryOptions, Wal, WalOptions, WalRecovery};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::options::Options;
-use crate::versions::{Env, VersionSet, open_tables};
+use crate::options::{KeyspaceOptions, Options};
+use crate::versions::{Env, KeyspaceCore, VersionSet, open_tables};
 use crate::work::Work;
 use crate::write::Writes;
 
@@ -85,23 +86,48 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
     // manifest CURRENT was not yet switched to), and this open is about to hand those
     // numbers out again.
     remove_leftovers(&env, &state, current)?;
-    let tables = open_tables(&env, &state)?;
+    let options = keyspace_options(&env, &mut state)?;
+    let mems: BTreeMap<KeyspaceId, Arc<dyn Memtable>> = (state.keyspaces.keys())
+        .map(|&id| (id, env.options.memtable.create()))
+        .collect();
+    // The first WAL segment each keyspace's replayed writes came from.
+    let mut first_logs = BTreeMap::new();
 
-    // Replay the WAL segments the manifest says are not yet in tables.
+    // Replay the WAL segments some keyspace says are not yet all in its tables.
     let mut recovery_options = RecoveryOptions::default();
     recovery_options.mode = env.options.wal_recovery_mode;
-    recovery_options.min_segment_id = state.log_number;
+    recovery_options.min_segment_id = state.log_number();
     let mut recovery = WalRecovery::open(Arc::clone(&env.fs), dir, recovery_options)?;
-    let mem = env.options.memtable.create();
     while let Some(record) = recovery.next_record()? {
-        let batch = WriteBatch::decode(&record.data).map_err(|e| {
-            Error::Corruption(ferris_core::Corruption::new(
-                segment_path(dir, record.segment_id),
-                record.offset,
-                format!("a WAL record is not a write batch: {e}"),
-            ))
-        })?;
-        mem.apply(batch.iter());
+        let corrupt = |reason: String| {
+            let file = segment_path(dir, record.segment_id);
+            Error::Corruption(ferris_core::Corruption::new(file, record.offset, reason))
+        };
+        let batch = WriteBatch::decode(&record.data)
+            .map_err(|e| corrupt(format!("a WAL record is not a write batch: {e}")))?;
+        let single = batch.single_keyspace();
+        for id in single.map_or_else(|| batch.keyspaces(), |id| vec![id]) {
+            let Some(keyspace) = state.keyspaces.get(&id) else {
+                // A dropped keyspace's writes stay behind in the WAL until it is retired.
+                if id < state.next_keyspace_id {
+                    continue;
+                }
+                return Err(corrupt(format!(
+                    "a WAL record names keyspace {id}, never created"
+                )));
+            };
+            // Older segments' writes of this keyspace are in its tables already.
+            if record.segment_id < keyspace.log_number {
+                continue;
+            }
+            first_logs.entry(id).or_insert(record.segment_id);
+            let entries = if single.is_some() {
+                batch.iter()
+            } else {
+                batch.iter_in(id)
+            };
+            mems[&id].apply(entries);
+        }
         if let Some(last) = batch.last_seq() {
             state.last_sequence = state.last_sequence.max(last);
         }
@@ -118,10 +144,20 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         last_seq = state.last_sequence,
         "replayed the WAL"
     );
+    let mut keyspaces = BTreeMap::new();
+    for (id, options) in options {
+        let keyspace = &state.keyspaces[&id];
+        let tables = open_tables(&env, &keyspace.levels)?;
+        let name = keyspace.def.name.clone();
+        let core = KeyspaceCore::new(id, name, options, tables, Arc::clone(&mems[&id]));
+        let first = first_logs.get(&id).copied().unwrap_or(0);
+        core.first_log.store(first, Ordering::Relaxed);
+        keyspaces.insert(id, Arc::new(core));
+    }
 
     // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
     let last_seq = state.last_sequence;
-    let versions = VersionSet::create(&env, state, tables, mem)?;
+    let versions = VersionSet::create(&env, state, keyspaces)?;
     if let Some(old) = current {
         let path = env.path(manifest_file_name(old));
         env.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
@@ -156,13 +192,45 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
     //   at a time (each open starts a new segment): without this they would grow without
     //   bound until the memtable filled.
     // It is the flush thread's own flush, run before the thread starts.
-    let sv = shared.versions.current();
-    if damaged || sv.mem.is_empty() || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS {
-        shared.versions.freeze(&shared.env, report.next_segment_id);
-        let frozen = Arc::clone(&shared.versions.current().frozen[0]);
-        shared.flush(&frozen, &mut None)?;
+    let keyspaces = shared.versions.keyspaces();
+    let nothing = keyspaces.iter().all(|k| k.current().mem.is_empty());
+    if damaged || nothing || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS {
+        for keyspace in &keyspaces {
+            shared
+                .versions
+                .freeze(&shared.env, keyspace, report.next_segment_id);
+            let frozen = Arc::clone(&keyspace.current().frozen[0]);
+            shared.flush(keyspace, &frozen, &mut None)?;
+        }
     }
     Ok(shared)
+}
+
+/// The options each keyspace of `state` runs with (declared in [`Options::keyspaces`], or
+/// the database's own), checked against what the manifest recorded when it was created;
+/// recording them where nothing was (a version 1 database's default keyspace), so the new
+/// manifest holds them.
+fn keyspace_options(
+    env: &Env,
+    state: &mut LevelState,
+) -> Result<BTreeMap<KeyspaceId, KeyspaceOptions>> {
+    let mut all = BTreeMap::new();
+    for (&id, keyspace) in &mut state.keyspaces {
+        let def = &mut keyspace.def;
+        let declared = env.options.keyspaces.get(&def.name);
+        let options = match declared.filter(|_| id != DEFAULT_KEYSPACE) {
+            Some(options) => options.clone(),
+            None => KeyspaceOptions::from(&env.options),
+        };
+        let strategy = options.compaction_strategy.name();
+        let conformed = def.conform(env.format().name(), strategy);
+        conformed.map_err(|reason| Error::KeyspaceOptions {
+            name: def.name.clone(),
+            reason: format!("{reason} (name its options in Options::keyspaces)"),
+        })?;
+        all.insert(id, options);
+    }
+    Ok(all)
 }
 
 /// Checks that the files the replayed `state` needs are on disk: the WAL segment at its
@@ -187,10 +255,10 @@ fn check_needed_files(
     torn_manifest: Option<(PathBuf, u64)>,
 ) -> Result<()> {
     let (fs, dir) = (&*env.fs, &env.dir);
-    let first_needed = state.log_number.max(1);
+    let first_needed = state.log_number().max(1);
     let first_present = ferris_wal::list_segments(fs, dir)?
         .into_iter()
-        .find(|&id| id >= state.log_number);
+        .find(|&id| id >= state.log_number());
     let mut missing = match first_present {
         Some(first) if first != first_needed => Some((
             segment_path(dir, first_needed),
@@ -287,7 +355,7 @@ fn remove_leftovers(env: &Env, state: &LevelState, current: Option<u64>) -> Resu
         let doomed = match classify(env.format(), &name) {
             Kind::Manifest(n) => Some(n) != current,
             Kind::Table(n) => !live.contains(&n),
-            Kind::Segment(n) => n < state.log_number,
+            Kind::Segment(n) => n < state.log_number(),
             Kind::Temporary => true,
             Kind::Lock | Kind::Current | Kind::Foreign => false,
         };

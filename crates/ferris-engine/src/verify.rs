@@ -176,8 +176,10 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     // A poisoned database's manifest may be behind or ahead of its state in memory, and
     // CURRENT may name either manifest: then only the checksums are checked.
     let trusted = !shared.work.is_poisoned();
-    let (sv, segments) = shared.versions.with_state(|number, state| {
-        let sv = shared.versions.current();
+    let (svs, segments) = shared.versions.with_state(|number, state| {
+        let svs: Vec<_> = (shared.versions.keyspaces().iter())
+            .map(|k| k.current())
+            .collect();
         let checked = ferris_manifest::check(&*env.fs, &env.dir, number, trusted.then_some(state))?;
         let mut current = FileCheck::new(env.path(CURRENT), FileKind::Current);
         current.bytes = checked.current_bytes;
@@ -189,11 +191,11 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
         report.problems.extend(checked.damage);
         let segments: Vec<u64> = list_segments(&*env.fs, &env.dir)?
             .into_iter()
-            .filter(|&id| id >= state.log_number)
+            .filter(|&id| id >= state.log_number())
             .collect();
-        Ok::<_, Error>((sv, segments))
+        Ok::<_, Error>((svs, segments))
     })?;
-    for (_, file) in sv.version.levels.files() {
+    for (_, file) in svs.iter().flat_map(|sv| sv.version.levels.files()) {
         check_table(env, file, &mut report)?;
     }
     check_wal(shared, &segments, &mut report)?;

@@ -1,24 +1,30 @@
-//! The version set: which tables are live, the manifest that records it, and the super
-//! version every read pins.
+//! The version set: the keyspaces, which tables each has live, the manifest that records
+//! it, and the super versions reads pin.
 //!
-//! A [`Version`] is the set of live tables per level, never changed once built. A
-//! [`SuperVersion`] adds the memtables: everything a read needs, behind one `Arc`. The
-//! [`VersionSet`] owns the current super version and the manifest writer, and is the only
-//! place either changes: [`VersionSet::install_edit`] for flushes, compactions and
-//! recovery alike (an edit is appended to the manifest and fsync'd, and only then the new
-//! version is published), [`VersionSet::freeze`] for a full memtable.
+//! A [`Version`] is one keyspace's set of live tables per level, never changed once built.
+//! A [`SuperVersion`] adds the keyspace's memtables: everything a read needs, behind one
+//! `Arc`. Each [`KeyspaceCore`] holds its current super version; the [`VersionSet`] holds
+//! the keyspaces and the manifest writer, and is the only place either changes:
+//! [`VersionSet::install_edit`] for flushes, compactions and recovery alike (an edit is
+//! appended to the manifest and fsync'd, and only then the new version is published),
+//! [`VersionSet::freeze`] for a full memtable, and creating and dropping keyspaces, each one
+//! edit under the same manifest lock.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
-use ferris_compaction::{CompactionOptions, Strategy, View, WritePressure};
-use ferris_core::{Corruption, FileMeta, HasMeta, Levels, Lookup, Memtable, SeqNo};
+use ferris_compaction::{View, WritePressure};
+use ferris_core::{
+    Corruption, DEFAULT_KEYSPACE, FileMeta, HasMeta, KeyspaceId, Levels, Lookup, Memtable, SeqNo,
+};
 use ferris_fs::FileSystem;
-use ferris_manifest::{LevelState, Manifest, VersionEdit, manifest_file_name};
+use ferris_manifest::{KeyspaceDef, LevelState, Manifest, VersionEdit, manifest_file_name};
 use ferris_table::{ReadOptions, TableFormat, TableReader};
 
+use crate::KeyspaceOptions;
 use crate::error::{Error, Result};
 use crate::work::Work;
 
@@ -102,18 +108,19 @@ impl Env {
 type Applied = (Levels<Arc<TableFile>>, Vec<Arc<TableFile>>);
 
 impl Version {
-    /// This version with `edit` applied; `added` are the opened files the edit adds, in
-    /// its order (a file the edit moves between levels is the one already open). Returns
-    /// the files it removes too, for the caller to mark obsolete once the edit is durable.
+    /// This version with `edit` applied (the files of `edit`, all of this version's
+    /// keyspace); `added` are the opened files the edit adds, in its order (a file the edit
+    /// moves between levels is the one already open). Returns the files it removes too, for
+    /// the caller to mark obsolete once the edit is durable.
     fn apply(&self, edit: &VersionEdit, added: Vec<Arc<TableFile>>) -> Result<Applied, String> {
-        let removed: Vec<Arc<TableFile>> = edit
-            .deleted
+        let deleted: Vec<(usize, u64)> = edit.deleted.iter().map(|&(_, l, n)| (l, n)).collect();
+        let removed: Vec<Arc<TableFile>> = deleted
             .iter()
             .filter_map(|&(_, number)| self.levels.find(number).map(|(_, f)| Arc::clone(f)))
             .collect();
         let mut added = added.into_iter();
         let mut files = Vec::with_capacity(edit.added.len());
-        for (level, meta) in &edit.added {
+        for (_, level, meta) in &edit.added {
             let file = match removed.iter().find(|f| f.meta.number == meta.number) {
                 Some(moved) => Arc::clone(moved),
                 None => added
@@ -122,7 +129,7 @@ impl Version {
             };
             files.push((*level, file));
         }
-        let levels = self.levels.apply(&edit.deleted, files)?;
+        let levels = self.levels.apply(&deleted, files)?;
         let gone = removed
             .into_iter()
             .filter(|f| levels.find(f.meta.number).is_none())
@@ -167,8 +174,12 @@ pub(crate) struct Frozen {
     /// The first WAL segment holding writes *not* in this memtable or older ones: once this
     /// memtable is in a table, every segment before it can go.
     pub(crate) next_log: u64,
-    /// Freezing order, from 1.
+    /// Freezing order, from 1, across keyspaces.
     pub(crate) id: u64,
+    /// The other keyspaces that held nothing in memory when this one froze: none of their
+    /// writes before `next_log` are outside their tables either, so this flush's edit
+    /// moves their log numbers up too, and an idle keyspace never holds WAL segments back.
+    pub(crate) clean: Vec<KeyspaceId>,
 }
 
 /// Everything a read needs, pinned together: the active memtable, the frozen ones (newest
@@ -207,45 +218,41 @@ impl SuperVersion {
     }
 }
 
-/// The current super version and the manifest; see the [module docs](self).
+/// One keyspace's part of the engine: what it is, its current super version, and whether
+/// it was dropped. Shared by its handles, the version set and the background threads.
 #[derive(Debug)]
-pub(crate) struct VersionSet {
-    manifest: Mutex<Manifest>,
+pub(crate) struct KeyspaceCore {
+    pub(crate) id: KeyspaceId,
+    pub(crate) name: String,
+    pub(crate) options: KeyspaceOptions,
     current: RwLock<Arc<SuperVersion>>,
-    /// The id the last frozen memtable got.
-    frozen_ids: AtomicU64,
-    strategy: Arc<dyn Strategy>,
-    compaction: CompactionOptions,
+    dropped: AtomicBool,
+    /// The WAL segment the active memtable's first write went to, or 0 while it is empty:
+    /// how far back the writes only memory holds go.
+    pub(crate) first_log: AtomicU64,
 }
 
-impl VersionSet {
-    /// A version set over the tables `levels` and `mem`, starting a new manifest that
-    /// holds `state` as its snapshot and pointing CURRENT at it.
-    pub(crate) fn create(
-        env: &Env,
-        state: LevelState,
+impl KeyspaceCore {
+    pub(crate) fn new(
+        id: KeyspaceId,
+        name: String,
+        options: KeyspaceOptions,
         levels: Levels<Arc<TableFile>>,
         mem: Arc<dyn Memtable>,
-    ) -> Result<VersionSet> {
-        let manifest = Manifest::create(&env.fs, &env.dir, state, env.options.max_manifest_size)?;
-        let strategy = Arc::clone(&env.options.compaction_strategy);
-        let version = Arc::new(judged(&*strategy, &env.options.compaction, levels));
-        let set = VersionSet {
-            manifest: Mutex::new(manifest),
+    ) -> KeyspaceCore {
+        let version = Arc::new(judged(&options, levels));
+        KeyspaceCore {
+            id,
+            name,
+            options,
             current: RwLock::new(Arc::new(SuperVersion {
                 mem,
                 frozen: Vec::new(),
                 version,
             })),
-            frozen_ids: AtomicU64::new(0),
-            strategy,
-            compaction: env.options.compaction,
-        };
-        Ok(set)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Manifest> {
-        self.manifest.lock().unwrap_or_else(PoisonError::into_inner)
+            dropped: AtomicBool::new(false),
+            first_log: AtomicU64::new(0),
+        }
     }
 
     /// What reads pin.
@@ -254,6 +261,105 @@ impl VersionSet {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    fn publish(&self, sv: SuperVersion) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
+    }
+
+    /// [`Error::KeyspaceDropped`] once the keyspace is dropped.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.dropped.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(Error::KeyspaceDropped {
+                name: self.name.clone(),
+            }),
+        }
+    }
+
+    /// Whether the keyspace holds anything in memory, active or frozen.
+    pub(crate) fn in_memory(&self) -> bool {
+        let sv = self.current();
+        !sv.mem.is_empty() || !sv.frozen.is_empty()
+    }
+}
+
+/// The keyspaces and the manifest; see the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct VersionSet {
+    manifest: Mutex<Manifest>,
+    /// Changed only under the manifest lock.
+    keyspaces: RwLock<BTreeMap<KeyspaceId, Arc<KeyspaceCore>>>,
+    /// The default keyspace, never dropped, for the database's own methods.
+    pub(crate) default: Arc<KeyspaceCore>,
+    /// The id the last frozen memtable got.
+    frozen_ids: AtomicU64,
+    /// Dropped keyspaces whose frozen memtables the flush thread must still let go of, in
+    /// freezing order, so that `Db::flush` callers waiting for them are released.
+    draining: Mutex<Vec<Arc<KeyspaceCore>>>,
+}
+
+impl VersionSet {
+    /// A version set over `keyspaces` (which hold the default keyspace), starting a new
+    /// manifest that holds `state` as its snapshot and pointing CURRENT at it.
+    pub(crate) fn create(
+        env: &Env,
+        state: LevelState,
+        keyspaces: BTreeMap<KeyspaceId, Arc<KeyspaceCore>>,
+    ) -> Result<VersionSet> {
+        let manifest = Manifest::create(&env.fs, &env.dir, state, env.options.max_manifest_size)?;
+        Ok(VersionSet {
+            manifest: Mutex::new(manifest),
+            default: Arc::clone(&keyspaces[&DEFAULT_KEYSPACE]),
+            keyspaces: RwLock::new(keyspaces),
+            frozen_ids: AtomicU64::new(0),
+            draining: Mutex::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Manifest> {
+        self.manifest.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live keyspaces, by id.
+    pub(crate) fn keyspaces(&self) -> Vec<Arc<KeyspaceCore>> {
+        let map = self
+            .keyspaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.values().cloned().collect()
+    }
+
+    /// The live keyspace `id`.
+    pub(crate) fn keyspace(&self, id: KeyspaceId) -> Option<Arc<KeyspaceCore>> {
+        if id == DEFAULT_KEYSPACE {
+            return Some(Arc::clone(&self.default));
+        }
+        let map = self
+            .keyspaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(&id).cloned()
+    }
+
+    /// The live keyspace named `name`.
+    pub(crate) fn keyspace_named(&self, name: &str) -> Option<Arc<KeyspaceCore>> {
+        let map = self
+            .keyspaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.values().find(|k| k.name == name).cloned()
+    }
+
+    /// The strongest write pressure any keyspace's strategy asks for: the keyspaces share
+    /// one WAL and one write queue, so one falling behind holds all writes back.
+    pub(crate) fn pressure(&self) -> WritePressure {
+        if self.keyspaces.read().map_or(1, |m| m.len()) == 1 {
+            return self.default.current().version.pressure;
+        }
+        let all = self.keyspaces();
+        let each = all.iter().map(|k| k.current().version.pressure);
+        each.max().unwrap_or_default()
     }
 
     /// Hands out a file number (for a table or a manifest), never the same twice.
@@ -268,13 +374,10 @@ impl VersionSet {
         f(m.number(), m.state())
     }
 
-    fn publish(&self, sv: SuperVersion) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sv);
-    }
-
-    /// Makes `edit` durable in the manifest and installs the version it describes: the one
-    /// way the set of live tables changes. `added` are the opened tables the edit adds;
-    /// `flushed` names the frozen memtable the edit's table replaces.
+    /// Makes `edit` durable in the manifest and installs the version of `keyspace` it
+    /// describes: the one way the set of live tables changes. `added` are the opened
+    /// tables the edit adds; `flushed` names the frozen memtable the edit's table replaces.
+    /// A keyspace dropped meanwhile takes no edit: the tables are let go.
     ///
     /// A poisoned database writes no more edits: after a failed manifest switch, CURRENT
     /// may no longer name the manifest this would extend. Any failure here poisons the
@@ -283,13 +386,32 @@ impl VersionSet {
         &self,
         env: &Env,
         work: &Work,
-        edit: VersionEdit,
+        keyspace: &KeyspaceCore,
+        mut edit: VersionEdit,
         added: Vec<Arc<TableFile>>,
         flushed: Option<u64>,
     ) -> Result<()> {
         let mut m = self.lock();
         work.check()?;
-        let sv = self.current();
+        let sv = keyspace.current();
+        let frozen = || {
+            let mut left = sv.frozen.clone();
+            left.retain(|f| Some(f.id) != flushed);
+            left
+        };
+        if keyspace.check().is_err() {
+            // Dropped: the tables go, and so does the frozen memtable flushed into one.
+            added.iter().for_each(|f| f.mark_obsolete());
+            keyspace.publish(SuperVersion {
+                mem: Arc::clone(&sv.mem),
+                frozen: frozen(),
+                version: Arc::clone(&sv.version),
+            });
+            return Ok(());
+        }
+        // A clean keyspace this flush moves forward may have been dropped since.
+        edit.log_numbers
+            .retain(|(id, _)| m.state().keyspaces.contains_key(id));
         // Checked before anything is written: an edit the state refuses never reaches the
         // manifest.
         let (levels, removed) = sv.version.apply(&edit, added).map_err(|reason| {
@@ -298,15 +420,10 @@ impl VersionSet {
             work.poisoned_by(Error::Corruption(Corruption::new(file, 0, reason)))
         })?;
         m.append(edit).map_err(|e| work.poisoned_by(e.into()))?;
-        self.publish(SuperVersion {
+        keyspace.publish(SuperVersion {
             mem: Arc::clone(&sv.mem),
-            frozen: sv
-                .frozen
-                .iter()
-                .filter(|f| Some(f.id) != flushed)
-                .cloned()
-                .collect(),
-            version: Arc::new(judged(&*self.strategy, &self.compaction, levels)),
+            frozen: frozen(),
+            version: Arc::new(judged(&keyspace.options, levels)),
         });
         for file in removed {
             file.mark_obsolete();
@@ -316,59 +433,176 @@ impl VersionSet {
         Ok(())
     }
 
+    /// The first WAL segment some keyspace still needs.
+    pub(crate) fn log_number(&self) -> u64 {
+        self.lock().state().log_number()
+    }
+
+    /// Creates keyspace `name` with `options`, its writes starting at WAL segment
+    /// `first_log`, durable in the manifest when this returns; or returns the live one of
+    /// that name.
+    pub(crate) fn create_keyspace(
+        &self,
+        env: &Env,
+        work: &Work,
+        name: &str,
+        options: KeyspaceOptions,
+        first_log: u64,
+    ) -> Result<Arc<KeyspaceCore>> {
+        let mut m = self.lock();
+        if let Some(live) = self.keyspace_named(name) {
+            return Ok(live);
+        }
+        work.check()?;
+        let id = m.state().next_keyspace_id;
+        let edit = VersionEdit {
+            created: vec![KeyspaceDef {
+                id,
+                name: name.to_string(),
+                table_format: env.format().name().to_string(),
+                strategy: options.compaction_strategy.name().to_string(),
+            }],
+            next_keyspace_id: Some(id + 1),
+            log_numbers: vec![(id, first_log)],
+            ..VersionEdit::default()
+        };
+        m.append(edit).map_err(|e| work.poisoned_by(e.into()))?;
+        let mem = env.options.memtable.create();
+        let core = Arc::new(KeyspaceCore::new(
+            id,
+            name.to_string(),
+            options,
+            Levels::default(),
+            mem,
+        ));
+        let mut map = self
+            .keyspaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.insert(id, Arc::clone(&core));
+        tracing::info!(keyspace = name, id, "created a keyspace");
+        Ok(core)
+    }
+
+    /// Drops `keyspace`: durable in the manifest when this returns. Its tables are deleted
+    /// once no reader holds them, its memtables once the last reader lets go, and its WAL
+    /// entries are skipped by every later recovery.
+    pub(crate) fn drop_keyspace(
+        &self,
+        env: &Env,
+        work: &Work,
+        keyspace: &Arc<KeyspaceCore>,
+    ) -> Result<()> {
+        let mut m = self.lock();
+        keyspace.check()?;
+        work.check()?;
+        let edit = VersionEdit {
+            dropped: vec![keyspace.id],
+            ..VersionEdit::default()
+        };
+        m.append(edit).map_err(|e| work.poisoned_by(e.into()))?;
+        keyspace.dropped.store(true, Ordering::Release);
+        let mut map = self
+            .keyspaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.remove(&keyspace.id);
+        let sv = keyspace.current();
+        for (_, file) in sv.version.levels.files() {
+            file.mark_obsolete();
+        }
+        // Handles may live on: they must not keep the tables (or the data in memory), so
+        // the space is given back as soon as the reads in flight let go. Frozen memtables
+        // stay until the flush thread lets go of them (see `oldest_frozen`).
+        keyspace.publish(SuperVersion {
+            mem: env.options.memtable.create(),
+            frozen: sv.frozen.clone(),
+            version: Arc::new(Version::default()),
+        });
+        if !sv.frozen.is_empty() {
+            let mut draining = self.draining.lock().unwrap_or_else(PoisonError::into_inner);
+            draining.push(Arc::clone(keyspace));
+        }
+        tracing::info!(keyspace = keyspace.name, "dropped a keyspace");
+        Ok(())
+    }
+
     /// The id of the newest memtable frozen so far (0 before the first): once it is
     /// flushed, every memtable frozen so far is.
     pub(crate) fn last_frozen_id(&self) -> u64 {
         self.frozen_ids.load(Ordering::Acquire)
     }
 
-    /// Replaces the active memtable with a new one from `factory`, freezing the old one
-    /// (whose writes end before WAL segment `next_log`). Returns the frozen memtable's id.
-    pub(crate) fn freeze(&self, env: &Env, next_log: u64) -> u64 {
+    /// Replaces `keyspace`'s active memtable with a new one from `factory`, freezing the
+    /// old one (whose writes end before WAL segment `next_log`). Returns the frozen
+    /// memtable's id.
+    pub(crate) fn freeze(&self, env: &Env, keyspace: &KeyspaceCore, next_log: u64) -> u64 {
         // Under the manifest lock, so that it never races an install.
         let _m = self.lock();
-        let sv = self.current();
+        let clean = (self.keyspaces().iter())
+            .filter(|k| k.id != keyspace.id && !k.in_memory())
+            .map(|k| k.id)
+            .collect();
+        let sv = keyspace.current();
         let frozen = Arc::new(Frozen {
             mem: Arc::clone(&sv.mem),
             next_log,
             id: self.frozen_ids.load(Ordering::Relaxed) + 1,
+            clean,
         });
         let id = frozen.id;
         tracing::debug!(
             id = frozen.id,
+            keyspace = keyspace.name,
             bytes = frozen.mem.approximate_size(),
-            "froze the memtable"
+            "froze a memtable"
         );
         let mut all = vec![frozen];
         all.extend(sv.frozen.iter().cloned());
-        self.publish(SuperVersion {
+        keyspace.publish(SuperVersion {
             mem: env.options.memtable.create(),
             frozen: all,
             version: Arc::clone(&sv.version),
         });
+        keyspace.first_log.store(0, Ordering::Release);
         self.frozen_ids.store(id, Ordering::Release);
         id
     }
+
+    /// The oldest frozen memtable of any keyspace (or of one dropped while it had frozen
+    /// memtables), with its keyspace: what to flush next.
+    pub(crate) fn oldest_frozen(&self) -> Option<(Arc<KeyspaceCore>, Arc<Frozen>)> {
+        let mut all = self.keyspaces();
+        let mut draining = self.draining.lock().unwrap_or_else(PoisonError::into_inner);
+        draining.retain(|k| !k.current().frozen.is_empty());
+        all.extend(draining.iter().cloned());
+        drop(draining);
+        let each = all.into_iter().filter_map(|k| {
+            let frozen = k.current().frozen.last().cloned()?;
+            Some((k, frozen))
+        });
+        each.min_by_key(|(_, f)| f.id)
+    }
 }
 
-/// A version of `levels`, with `strategy`'s verdict on it.
-fn judged(
-    strategy: &dyn Strategy,
-    options: &CompactionOptions,
-    levels: Levels<Arc<TableFile>>,
-) -> Version {
+/// A version of `levels`, with the keyspace's strategy's verdict on it.
+fn judged(options: &KeyspaceOptions, levels: Levels<Arc<TableFile>>) -> Version {
     let view = View::new(levels.map(|f| Arc::clone(&f.meta)));
+    let (strategy, compaction) = (&options.compaction_strategy, &options.compaction);
     Version {
-        pressure: strategy.write_pressure(&view, options),
-        pending_bytes: strategy.pending_compaction_bytes(&view, options),
+        pressure: strategy.write_pressure(&view, compaction),
+        pending_bytes: strategy.pending_compaction_bytes(&view, compaction),
         levels,
     }
 }
 
-/// Opens every table `state` lists.
-pub(crate) fn open_tables(env: &Env, state: &LevelState) -> Result<Levels<Arc<TableFile>>> {
+/// Opens every table of `levels`.
+pub(crate) fn open_tables(
+    env: &Env,
+    levels: &Levels<Arc<FileMeta>>,
+) -> Result<Levels<Arc<TableFile>>> {
     let mut files = Vec::new();
-    for (level, meta) in state.levels.files() {
+    for (level, meta) in levels.files() {
         files.push((level, TableFile::open(env, Arc::clone(meta))?));
     }
     Ok(Levels::from_files(files))

@@ -11,12 +11,12 @@
 //! of bug where a failure poisoned the database while a manual compaction slept on a
 //! condition variable nobody signalled any more.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use ferris_core::SeqNo;
+use ferris_core::{KeyspaceId, SeqNo};
 
 use crate::error::{Error, Result};
 
@@ -33,6 +33,9 @@ pub(crate) struct Work {
     flush_first: bool,
 }
 
+/// An inclusive range of user keys.
+pub(crate) type KeyRange = (Vec<u8>, Vec<u8>);
+
 /// The state behind [`Work`]'s mutex.
 #[derive(Debug, Default)]
 pub(crate) struct WorkState {
@@ -43,10 +46,12 @@ pub(crate) struct WorkState {
     pub(crate) flushing: bool,
     /// Tables that running compactions read or remove.
     pub(crate) busy: HashSet<u64>,
-    /// A manual compaction asked for and not finished: its inclusive user-key range, or
-    /// `None` inside for everything.
-    pub(crate) manual: Option<Option<(Vec<u8>, Vec<u8>)>>,
-    /// Manual compactions finished.
+    /// Manual compactions asked for and not finished, by keyspace: the inclusive user-key
+    /// range, or `None` for everything.
+    pub(crate) manual: BTreeMap<KeyspaceId, Option<KeyRange>>,
+    /// Manual compaction requests made, and the number of them finished: all requests made
+    /// so far are finished once no keyspace has one left.
+    pub(crate) manual_wanted: u64,
     pub(crate) manual_done: u64,
     /// The last sequence number at which the idle thread found the database quiet and
     /// flushed it. While no write has come since, compactions see an idle view.
@@ -233,7 +238,7 @@ mod tests {
         });
         let worker = std::thread::spawn({
             let work = Arc::clone(&work);
-            move || work.next_job(|s| s.manual.take())
+            move || work.next_job(|s| s.manual.pop_first())
         });
         work.poison(Error::InvalidInput("disk on fire".into()));
         match caller.join().unwrap() {

@@ -27,29 +27,37 @@
 //! one fsync instead of taking turns (`ferris_wal::group` explains the turns and the
 //! wait; the WAL's own group commit does the same one level down).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferris_compaction::WritePressure;
-use ferris_core::WriteBatch;
+use ferris_core::{BatchIter, KeyspaceId, WriteBatch};
 use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
 use crate::db::Shared;
 use crate::error::Result;
+use crate::versions::KeyspaceCore;
 
 /// A group stops growing at this many encoded bytes (beyond its leader's own batch), so a
 /// small write never waits behind megabytes of others.
 const MAX_GROUP_BYTES: usize = 1 << 20;
+
+/// A keyspace whose active memtable holds writes from this many WAL segments back is
+/// frozen at the next rotation, however little it holds: a keyspace written rarely would
+/// otherwise keep every WAL segment since its first write (RocksDB bounds this with
+/// `max_total_wal_size`).
+const MAX_LOG_LAG: u64 = 4;
 
 /// What a queued writer wants done.
 #[derive(Debug)]
 pub(crate) enum Job {
     /// Write a batch.
     Write { batch: WriteBatch, sync: bool },
-    /// Freeze the memtable (if it holds anything) so it will be flushed; yields the id of
-    /// the newest frozen memtable.
-    Freeze,
+    /// Freeze the memtable of one keyspace, or of all (`None`), if it holds anything, so
+    /// it will be flushed; yields the id of the newest frozen memtable.
+    Freeze(Option<Arc<KeyspaceCore>>),
 }
 
 impl GroupJob for Job {
@@ -96,7 +104,13 @@ impl Shared {
     /// Returns the job's result: for a freeze, the id of the newest frozen memtable.
     pub(crate) fn submit(&self, job: Job) -> Result<u64> {
         self.writes.queue.submit(job, |group| match &group[0] {
-            Job::Freeze => (self.freeze_memtable(true), None),
+            Job::Freeze(which) => {
+                let all = match which {
+                    Some(keyspace) => vec![Arc::clone(keyspace)],
+                    None => self.versions.keyspaces(),
+                };
+                (self.freeze_memtable(&all, true), None)
+            }
             // Only the WAL write and fsync count as the group's time, not a stall for flow
             // control or a flush: the next leader may wait for half of it.
             Job::Write { .. } => match self.write_group(group) {
@@ -111,10 +125,6 @@ impl Shared {
     fn write_group(&self, group: &mut [Job]) -> Result<Option<Duration>> {
         self.work.check()?;
         self.flow_control()?;
-        // Only a full memtable needs freezing.
-        if self.versions.current().mem.approximate_size() >= self.env.options.write_buffer_size {
-            self.freeze_memtable(false)?;
-        }
         // The followers' batches are appended to the leader's, in place: no new batch.
         let (lead, followers) = group.split_first_mut().expect("a group has a leader");
         let Job::Write { batch, sync } = lead else {
@@ -132,6 +142,19 @@ impl Shared {
             sync |= *s;
             batch.append(theirs);
         }
+        // Only a full memtable needs freezing: the ones this group writes to.
+        let single = batch.single_keyspace();
+        let ids = single.map_or_else(|| batch.keyspaces(), |id| vec![id]);
+        let targets: Vec<Arc<KeyspaceCore>> = ids
+            .iter()
+            .filter_map(|&id| self.versions.keyspace(id))
+            .collect();
+        let full = |k: &Arc<KeyspaceCore>| {
+            k.current().mem.approximate_size() >= k.options.write_buffer_size
+        };
+        if targets.iter().any(full) {
+            self.freeze_memtable(&targets, false)?;
+        }
         let last = self.writes.visible();
         batch.set_seq(last + 1);
         let mode = if sync {
@@ -145,7 +168,15 @@ impl Shared {
             .append_with(batch.as_bytes(), mode)
             .map_err(|e| self.work.poisoned_by(e.into()))?;
         let wal_time = started.map(|t| t.elapsed());
-        let user_bytes = self.versions.current().mem.apply(batch.iter());
+        // A keyspace dropped since the batch was checked is gone: its entries are simply
+        // not applied (as if written just before the drop), and recovery skips them too.
+        let user_bytes = match single {
+            Some(id) => self.apply_to(&targets, id, batch.iter()),
+            None => ids
+                .iter()
+                .map(|&id| self.apply_to(&targets, id, batch.iter_in(id)))
+                .sum(),
+        };
         // Only now may readers see the group: every entry is in the memtable.
         self.writes
             .last_seq
@@ -156,13 +187,34 @@ impl Shared {
         Ok(wal_time)
     }
 
+    /// Applies `entries` to keyspace `id`'s active memtable (if it is among `targets`, the
+    /// live keyspaces of the group), noting the WAL segment its first write went to.
+    fn apply_to(
+        &self,
+        targets: &[Arc<KeyspaceCore>],
+        id: KeyspaceId,
+        entries: BatchIter<'_>,
+    ) -> u64 {
+        let Some(keyspace) = targets.iter().find(|k| k.id == id) else {
+            return 0;
+        };
+        if keyspace.first_log.load(Ordering::Relaxed) == 0 {
+            // Only the leader writes, so nobody races this; a failure to read the id only
+            // leaves the keyspace unmarked, and a flush marks it again.
+            if let Ok(segment) = self.writes.wal.active_segment_id() {
+                keyspace.first_log.store(segment, Ordering::Relaxed);
+            }
+        }
+        keyspace.current().mem.apply(entries)
+    }
+
     /// Holds writes back as the compaction strategy asks (RocksDB's write stalls): a
     /// millisecond per group while it asks to slow down, so writers keep going at a pace
     /// compaction can follow; nothing at all while it asks to stop, until a compaction
     /// changes its mind. The leveled and tiered strategies ask by level-0 table count and
     /// pending compaction bytes (`CompactionOptions`' triggers).
     fn flow_control(&self) -> Result<()> {
-        let pressure = || self.versions.current().version.pressure;
+        let pressure = || self.versions.pressure();
         match pressure() {
             WritePressure::Stop => {
                 let start = Instant::now();
@@ -183,31 +235,39 @@ impl Shared {
         Ok(())
     }
 
-    /// Freezes the active memtable when it is full (or, with `force`, when it holds
-    /// anything), stalling first while too many frozen ones wait for the flush thread.
-    /// Returns the id of the newest frozen memtable. Runs only in a write-group leader, so
-    /// no other thread freezes meanwhile.
-    pub(crate) fn freeze_memtable(&self, force: bool) -> Result<u64> {
-        let options = &self.env.options;
+    /// Freezes the active memtables of `keyspaces` that are full (or, with `force`, that
+    /// hold anything), stalling first while too many frozen ones of a keyspace wait for
+    /// the flush thread, and with them any keyspace whose writes reach too far back in the
+    /// WAL ([`MAX_LOG_LAG`]). All freeze at one WAL rotation. Returns the id of the newest
+    /// frozen memtable. Runs only in a write-group leader, so no other thread freezes
+    /// meanwhile.
+    pub(crate) fn freeze_memtable(
+        &self,
+        keyspaces: &[Arc<KeyspaceCore>],
+        force: bool,
+    ) -> Result<u64> {
+        let limit = self.env.options.max_immutable_memtables.max(1);
+        let due = |k: &&Arc<KeyspaceCore>| {
+            let mem = k.current().mem.clone();
+            mem.approximate_size() >= k.options.write_buffer_size || force && !mem.is_empty()
+        };
         let mut stalled: Option<Instant> = None;
         loop {
-            let sv = self.versions.current();
-            let full = sv.mem.approximate_size() >= options.write_buffer_size;
-            if !(full || force && !sv.mem.is_empty()) {
+            let due: Vec<&Arc<KeyspaceCore>> = keyspaces.iter().filter(due).collect();
+            if due.is_empty() {
                 break;
             }
-            if sv.frozen.len() >= options.max_immutable_memtables.max(1) {
+            if let Some(k) = due.iter().find(|k| k.current().frozen.len() >= limit) {
                 if stalled.is_none() {
                     tracing::warn!(
-                        frozen = sv.frozen.len(),
+                        keyspace = k.name,
                         "writes stalled: flushing has fallen behind"
                     );
                     stalled = Some(Instant::now());
                     self.stats.stalls.fetch_add(1, Ordering::Relaxed);
                 }
-                let limit = options.max_immutable_memtables.max(1);
-                self.work
-                    .wait_for(|_| (self.versions.current().frozen.len() < limit).then_some(()))?;
+                let room = || k.current().frozen.len() < limit || k.check().is_err();
+                self.work.wait_for(|_| room().then_some(()))?;
                 continue;
             }
             self.work.check()?;
@@ -216,11 +276,15 @@ impl Shared {
                 .wal
                 .rotate()
                 .map_err(|e| self.work.poisoned_by(e.into()))?;
-            self.versions.freeze(&self.env, next_log);
-            self.work.notify();
-            if force {
-                break;
+            let lagging = self.versions.keyspaces().into_iter().filter(|k| {
+                let first = k.first_log.load(Ordering::Relaxed);
+                let lags = first != 0 && first + MAX_LOG_LAG <= next_log;
+                lags && !due.iter().any(|d| d.id == k.id) && k.current().frozen.len() < limit
+            });
+            for keyspace in due.iter().copied().cloned().chain(lagging) {
+                self.versions.freeze(&self.env, &keyspace, next_log);
             }
+            self.work.notify();
         }
         if let Some(start) = stalled {
             let micros = start.elapsed().as_micros() as u64;

@@ -83,20 +83,7 @@ pub fn check(
                 RecoveryEvent::TornTail { offset, .. } => Some(*offset),
                 _ => None,
             });
-            let on_disk = &replayed.state;
-            let numbers = |state: &LevelState, level| {
-                let files = state.levels.level(level).iter();
-                files.map(|f| f.number).collect::<Vec<_>>()
-            };
-            let mismatch = state.and_then(|state| {
-                let level = (0..crate::NUM_LEVELS)
-                    .find(|&l| on_disk.levels.level(l) != state.levels.level(l))?;
-                Some(format!(
-                    "level {level}: the manifest lists tables {:?} but the database reads {:?}",
-                    numbers(on_disk, level),
-                    numbers(state, level)
-                ))
-            });
+            let mismatch = state.and_then(|state| disagreement(&replayed.state, state));
             if let Some(reason) = mismatch {
                 out.damage.push(Corruption::new(&manifest, 0, reason));
             }
@@ -104,6 +91,35 @@ pub fn check(
         Err(e) => out.damage.push(damage(&manifest, e)?),
     }
     Ok(out)
+}
+
+/// Where the state replayed from the disk and the state the database reads disagree: a
+/// keyspace one has and the other has not, or a level whose tables differ.
+fn disagreement(on_disk: &LevelState, state: &LevelState) -> Option<String> {
+    let ids = |s: &LevelState| s.keyspaces.keys().copied().collect::<Vec<_>>();
+    if ids(on_disk) != ids(state) {
+        return Some(format!(
+            "the manifest lists keyspaces {:?} but the database reads {:?}",
+            ids(on_disk),
+            ids(state)
+        ));
+    }
+    let numbers = |files: &[std::sync::Arc<crate::FileMeta>]| {
+        files.iter().map(|f| f.number).collect::<Vec<_>>()
+    };
+    for (id, disk) in &on_disk.keyspaces {
+        let read = &state.keyspaces[id];
+        let level = (0..crate::NUM_LEVELS).find(|&l| disk.levels.level(l) != read.levels.level(l));
+        if let Some(level) = level {
+            let name = &disk.def.name;
+            return Some(format!(
+                "keyspace {name:?} level {level}: the manifest lists tables {:?} but the database reads {:?}",
+                numbers(disk.levels.level(level)),
+                numbers(read.levels.level(level))
+            ));
+        }
+    }
+    None
 }
 
 /// `error`, met reading `file`, as damage; the error itself when the disk is failing.
@@ -139,7 +155,7 @@ mod tests {
         let mut manifest = Manifest::create(&fs, dir, LevelState::default(), 1 << 20).unwrap();
         manifest
             .append(VersionEdit {
-                log_number: Some(3),
+                log_numbers: vec![(0, 3)],
                 ..VersionEdit::default()
             })
             .unwrap();
@@ -150,7 +166,8 @@ mod tests {
         assert_eq!(clean.edits, 2);
 
         let mut other = manifest.state().clone();
-        other.levels = other
+        let default = other.keyspaces.get_mut(&0).unwrap();
+        default.levels = default
             .levels
             .apply(
                 &[],
@@ -180,7 +197,9 @@ mod tests {
         let checked = check(&sim, dir, number, Some(&other)).unwrap();
         assert_eq!(checked.damage.len(), 1);
         assert!(
-            checked.damage[0].reason.starts_with("level 1:"),
+            checked.damage[0]
+                .reason
+                .starts_with("keyspace \"default\" level 1:"),
             "{:?}",
             checked.damage
         );

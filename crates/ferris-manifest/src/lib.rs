@@ -12,7 +12,10 @@
 //!
 //! Every change to the set of live files is a **version edit** ([`VersionEdit`]): files
 //! added and removed per level, plus the counters that must move with them (the oldest WAL
-//! segment still needed, the next file number, the last sequence number used). Edits are
+//! segment still needed, the next file number, the last sequence number used). A database
+//! holds one or more **keyspaces** (separate key spaces sharing the WAL and the manifest;
+//! RocksDB's column families): an edit also creates and drops keyspaces, and each file and
+//! each WAL log number it names belongs to one keyspace. Edits are
 //! appended, one record each, to the **manifest**, a log in `ferris-log`'s record framing,
 //! the one the WAL's segments use too (`docs/format/wal.md`): 32 KiB blocks, checksummed
 //! fragments, a torn tail told from corruption. Each manifest file is one segment of that
@@ -36,7 +39,7 @@
 //!
 //! ```
 //! use std::{path::Path, sync::Arc};
-//! use ferris_core::{InternalKey, ValueKind};
+//! use ferris_core::{DEFAULT_KEYSPACE, InternalKey, ValueKind};
 //! use ferris_fs::{FileSystem, SimFs};
 //! use ferris_manifest::{FileMeta, LevelState, ManifestWriter, VersionEdit};
 //!
@@ -61,8 +64,8 @@
 //!     tombstones: 0,
 //! };
 //! let edit = VersionEdit {
-//!     added: vec![(0, table)],
-//!     log_number: Some(2),
+//!     added: vec![(DEFAULT_KEYSPACE, 0, table)], // keyspace, level, table
+//!     log_numbers: vec![(DEFAULT_KEYSPACE, 2)],
 //!     last_sequence: Some(100),
 //!     ..VersionEdit::default()
 //! };
@@ -73,7 +76,7 @@
 //! let number = ferris_manifest::read_current(&*fs, dir)?.expect("a database");
 //! let replayed = ferris_manifest::replay(&*fs, dir, number)?;
 //! assert_eq!(replayed.state, state);
-//! assert_eq!(replayed.state.log_number, 2);
+//! assert_eq!(replayed.state.log_number(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -93,7 +96,8 @@
 //!
 //! # Limits
 //!
-//! - Seven levels ([`NUM_LEVELS`]).
+//! - Seven levels ([`NUM_LEVELS`]) per keyspace; keyspace names of 1 to 255 bytes
+//!   ([`check_keyspace_name`]).
 //! - An edit is one framed record, so at most 1 GiB (`ferris_log::MAX_RECORD_LEN`); a
 //!   snapshot of a database with millions of files would approach that.
 //!
@@ -126,7 +130,10 @@ pub use current::{
     CURRENT, CURRENT_MAGIC, CURRENT_TMP, CURRENT_VERSION, decode_current, encode_current,
     read_current, write_current,
 };
-pub use edit::{FORMAT_VERSION, FileMeta, LevelState, NUM_LEVELS, VersionEdit};
+pub use edit::{
+    DEFAULT_KEYSPACE_NAME, FORMAT_VERSION, FileMeta, KeyspaceDef, KeyspaceState, LevelState,
+    MAX_KEYSPACE_NAME_LEN, NUM_LEVELS, VersionEdit, check_keyspace_name,
+};
 pub use error::{Error, Result};
 pub use log::Manifest;
 pub use manifest::{

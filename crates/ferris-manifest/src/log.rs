@@ -29,14 +29,14 @@ use crate::manifest::{ManifestWriter, manifest_file_name};
 /// fs.create_dir_all("/db".as_ref())?;
 /// let mut manifest = Manifest::create(&fs, "/db".as_ref(), LevelState::default(), 256)?;
 /// for log in 2..20 {
-///     manifest.append(VersionEdit { log_number: Some(log), ..VersionEdit::default() })?;
+///     manifest.append(VersionEdit { log_numbers: vec![(0, log)], ..VersionEdit::default() })?;
 ///     manifest.switch_if_large()?;
 /// }
 /// // Whichever manifest is live now, CURRENT names it and it replays to the same state.
 /// let number = read_current(&*fs, "/db".as_ref())?.expect("CURRENT");
 /// assert_eq!(number, manifest.number());
 /// assert_eq!(replay(&*fs, "/db".as_ref(), number)?.state, *manifest.state());
-/// assert_eq!(manifest.state().log_number, 19);
+/// assert_eq!(manifest.state().log_number(), 19);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -158,7 +158,7 @@ mod tests {
             Manifest::create(&fs, Path::new("/db"), LevelState::default(), 1 << 20).unwrap();
         let before = manifest.state().clone();
         let bad = VersionEdit {
-            deleted: vec![(0, 42)],
+            deleted: vec![(0, 0, 42)],
             ..VersionEdit::default()
         };
         assert!(matches!(manifest.append(bad), Err(Error::InvalidInput(_))));

@@ -468,7 +468,7 @@ impl<'w> Runner<'w> {
     /// Runs steps against `db` until a reopen, the end, or the power cut. Snapshots live
     /// here, so they are released before the `Db` is.
     fn stretch(&mut self, db: &Db) -> Result<End, SimFailure> {
-        let mut snapshots: Vec<(Snapshot<'_>, Model)> = Vec::new();
+        let mut snapshots: Vec<(Snapshot, Model)> = Vec::new();
         while let Some(op) = self.workload.ops.get(self.step) {
             let step = self.step;
             let done = match op {

@@ -102,8 +102,10 @@ fn stats_and_manifest_dump_describe_the_database() {
     assert!(run.stdout.contains("+L0"), "{}", run.stdout);
     let run = ferris(&["manifest", "dump", &db, "--json"]);
     let dump: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(dump["edits"][0]["format_version"], 1);
-    assert!(!dump["current"]["levels"][0].as_array().unwrap().is_empty());
+    assert_eq!(dump["edits"][0]["format_version"], 2);
+    let default = &dump["current"]["keyspaces"][0];
+    assert_eq!(default["name"], "default");
+    assert!(!default["levels"][0].as_array().unwrap().is_empty());
 }
 
 #[test]

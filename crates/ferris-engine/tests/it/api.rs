@@ -463,7 +463,8 @@ fn tight_flow_control_limits_slow_writes_down_but_lose_nothing() {
 fn a_db_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Db>();
-    shareable::<ferris_engine::Snapshot<'_>>();
+    shareable::<ferris_engine::Snapshot>();
+    shareable::<ferris_engine::Keyspace>();
     fn sendable<T: Send>() {}
     sendable::<ferris_engine::DbIter>();
 }

@@ -278,7 +278,7 @@ fn copy_live_files(sim: &SimFs) -> BTreeMap<String, Vec<u8>> {
                 live.contains(&name[..name.len() - 4].parse::<u64>().unwrap())
             }
             _ if Kind::of(&name) == Kind::Wal => {
-                ferris_wal::format::parse_segment_file_name(&name).unwrap() >= state.log_number
+                ferris_wal::format::parse_segment_file_name(&name).unwrap() >= state.log_number()
             }
             _ => true,
         };

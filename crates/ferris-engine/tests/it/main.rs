@@ -8,6 +8,7 @@ mod corruption;
 mod golden;
 mod idle;
 mod io_faults;
+mod keyspaces;
 mod model;
 mod power_cut;
 mod swap;

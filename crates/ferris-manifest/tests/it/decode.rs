@@ -64,24 +64,33 @@ fn assert_typed(result: Result<ferris_manifest::Replayed, Error>) -> Result<(), 
 /// (`"manifest"`).
 #[test]
 fn a_newer_framing_or_edit_version_is_refused_by_name() {
+    let framing = ferris_log::format::FORMAT_VERSION;
     let mut newer_framing = valid_manifest();
-    newer_framing[8..12].copy_from_slice(&2u32.to_le_bytes());
+    newer_framing[8..12].copy_from_slice(&(framing + 1).to_le_bytes());
     let crc = ferris_core::checksum::masked_crc32c(&[&newer_framing[..28]]);
     newer_framing[28..32].copy_from_slice(&crc.to_le_bytes());
 
     let mut snapshot = LevelState::default().snapshot();
-    snapshot.format_version = Some(2);
+    let edits = ferris_manifest::FORMAT_VERSION;
+    snapshot.format_version = Some(edits + 1);
     let newer_edits = framed(&[snapshot.encode()]);
 
-    for (bytes, format) in [(newer_framing, "log"), (newer_edits, "manifest")] {
+    for (bytes, format, supported) in [
+        (newer_framing, "log", framing),
+        (newer_edits, "manifest", edits),
+    ] {
         let err = replay_bytes(&bytes).unwrap_err();
         let Error::UnsupportedVersion(v) = &err else {
             panic!("{format}: {err}");
         };
-        assert_eq!((v.format, v.found, v.supported), (format, 2, 1), "{err}");
+        assert_eq!(
+            (v.format, v.found, v.supported),
+            (format, supported + 1, supported),
+            "{err}"
+        );
         assert!(
             err.to_string()
-                .contains(&format!("has {format} format version 2")),
+                .contains(&format!("has {format} format version {}", supported + 1)),
             "{err}"
         );
     }

@@ -1,13 +1,18 @@
-//! Format stability: a manifest and a CURRENT written by format version 1 are kept in
-//! `tests/golden/` (`v1-MANIFEST-000002`, `v1-CURRENT`). This build must read them back
-//! exactly, and must still write both byte for byte: neither holds a timestamp or anything
-//! random, so the same edits always encode the same way. The manifest is the worked example
-//! of `docs/format/manifest.md` (a new database's snapshot, then a first flush's edit), and
-//! the test checks the spec's hex dump against it, so the document cannot drift either.
+//! Format stability: the manifests and CURRENT of each format version are kept in
+//! `tests/golden/`. This build must read every one of them back exactly, and must write the
+//! newest byte for byte: none holds a timestamp or anything random, so the same edits
+//! always encode the same way.
 //!
-//! A deliberate format change bumps the version and adds new golden files (regenerate with
-//! `FERRIS_BLESS=1 cargo test -p ferris-manifest golden`); the old ones stay, so old
-//! databases keep opening.
+//! - `v1-MANIFEST-000002`, `v1-CURRENT`: format 1, before keyspaces. The manifest is the
+//!   worked example of `docs/format/manifest.md` (a new database's snapshot, then a first
+//!   flush's edit), and the test checks the spec's hex dump against it, so the document
+//!   cannot drift either. It reads as a database whose only keyspace is the default.
+//! - `v2-MANIFEST-000002`: format 2, with keyspaces: a snapshot holding the default
+//!   keyspace and a keyspace `index`, then a flush into `index`, then `index` dropped.
+//!
+//! A deliberate format change bumps the version and adds new golden files (regenerate the
+//! newest with `FERRIS_BLESS=1 cargo test -p ferris-manifest golden`); the old ones stay,
+//! so old databases keep opening.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,8 +20,8 @@ use std::sync::Arc;
 use ferris_core::{InternalKey, ValueKind};
 use ferris_fs::FileSystem;
 use ferris_manifest::{
-    CURRENT, FORMAT_VERSION, FileMeta, ManifestWriter, VersionEdit, decode_current,
-    manifest_file_name, read_current, replay, write_current,
+    CURRENT, FORMAT_VERSION, FileMeta, KeyspaceDef, LevelState, ManifestWriter, VersionEdit,
+    decode_current, manifest_file_name, read_current, replay, write_current,
 };
 
 use crate::{DIR, sim};
@@ -43,24 +48,37 @@ fn flushed_table() -> FileMeta {
     }
 }
 
-/// The edits of the golden manifest: the snapshot a new database starts with, and the
-/// edit of its first flush.
-fn golden_edits() -> [VersionEdit; 2] {
+/// The edits of the version 2 golden manifest: the snapshot of a database holding the
+/// default keyspace and `index`, a flush into `index`, and `index` dropped.
+fn golden_edits() -> [VersionEdit; 3] {
+    let def = |id, name: &str| KeyspaceDef {
+        id,
+        name: name.into(),
+        table_format: "sstable".into(),
+        strategy: "leveled".into(),
+    };
     let snapshot = VersionEdit {
         format_version: Some(FORMAT_VERSION),
-        log_number: Some(1),
         next_file_number: Some(3),
         last_sequence: Some(0),
+        next_keyspace_id: Some(2),
+        created: vec![def(0, "default"), def(1, "index")],
+        log_numbers: vec![(0, 1), (1, 1)],
         ..VersionEdit::default()
     };
     let flush = VersionEdit {
-        log_number: Some(2),
+        log_numbers: vec![(0, 2), (1, 2)],
         next_file_number: Some(4),
         last_sequence: Some(9),
-        added: vec![(0, flushed_table())],
+        added: vec![(1, 0, flushed_table())],
         ..VersionEdit::default()
     };
-    [snapshot, flush]
+    let drop = VersionEdit {
+        dropped: vec![1],
+        next_file_number: Some(4),
+        ..VersionEdit::default()
+    };
+    [snapshot, flush, drop]
 }
 
 fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Vec<u8> {
@@ -73,9 +91,10 @@ fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Vec<u8> {
 fn write_today() -> (Vec<u8>, Vec<u8>) {
     let (_sim, fs) = sim(1);
     let dir = Path::new(DIR);
-    let [snapshot, flush] = golden_edits();
+    let [snapshot, flush, drop] = golden_edits();
     let mut writer = ManifestWriter::create(&fs, dir, MANIFEST_NUMBER, &snapshot).unwrap();
     writer.append(&flush).unwrap();
+    writer.append(&drop).unwrap();
     write_current(&*fs, dir, MANIFEST_NUMBER).unwrap();
     (
         read_all(&fs, &dir.join(manifest_file_name(MANIFEST_NUMBER))),
@@ -118,66 +137,62 @@ fn worked_example_in_the_spec() -> Vec<u8> {
     bytes
 }
 
-#[test]
-fn the_v1_golden_manifest_and_current_read_back_and_are_what_we_still_write() {
-    let (manifest_today, current_today) = write_today();
-    if std::env::var_os("FERRIS_BLESS").is_some() {
-        std::fs::write(golden_path("v1-MANIFEST-000002"), &manifest_today).unwrap();
-        std::fs::write(golden_path("v1-CURRENT"), &current_today).unwrap();
-    }
-    let manifest = std::fs::read(golden_path("v1-MANIFEST-000002"))
-        .expect("golden manifest (bless with FERRIS_BLESS=1)");
-    let current = std::fs::read(golden_path("v1-CURRENT"))
-        .expect("golden CURRENT (bless with FERRIS_BLESS=1)");
-
-    // Read back, through the same functions the engine's open uses.
+/// Puts `files` into a fresh simulated directory and replays its manifest.
+fn replay_golden(files: &[(String, &Vec<u8>)]) -> ferris_manifest::Replayed {
     let (_sim, fs) = sim(2);
     let dir = Path::new(DIR);
-    for (name, bytes) in [
-        (manifest_file_name(MANIFEST_NUMBER), &manifest),
-        (CURRENT.to_string(), &current),
-    ] {
+    for (name, bytes) in files {
         let mut file = fs.create(&dir.join(name)).unwrap();
         file.append(bytes).unwrap();
         file.sync().unwrap();
     }
     assert_eq!(read_current(&*fs, dir).unwrap(), Some(MANIFEST_NUMBER));
+    replay(&*fs, dir, MANIFEST_NUMBER).unwrap()
+}
+
+#[test]
+fn the_v1_golden_manifest_and_current_read_back_as_the_default_keyspace() {
+    let manifest = std::fs::read(golden_path("v1-MANIFEST-000002")).unwrap();
+    let current = std::fs::read(golden_path("v1-CURRENT")).unwrap();
     assert_eq!(
         decode_current(Path::new(CURRENT), &current).unwrap(),
         MANIFEST_NUMBER
     );
-    let replayed = replay(&*fs, dir, MANIFEST_NUMBER).unwrap();
+    let replayed = replay_golden(&[
+        (manifest_file_name(MANIFEST_NUMBER), &manifest),
+        (CURRENT.to_string(), &current),
+    ]);
     assert_eq!(replayed.edits, 2);
     assert_eq!(replayed.len, manifest.len() as u64);
     assert!(replayed.events.is_empty(), "{:?}", replayed.events);
     let state = replayed.state;
     assert_eq!(
         (
-            state.log_number,
+            state.log_number(),
             state.next_file_number,
             state.last_sequence
         ),
         (2, 4, 9)
     );
-    let level0: Vec<FileMeta> = state
-        .levels
-        .level(0)
-        .iter()
+    assert_eq!(state.keyspaces.len(), 1, "only the default keyspace");
+    let default = state.default_keyspace();
+    assert_eq!(default.def.name, "default");
+    assert!(
+        default.def.table_format.is_empty(),
+        "not recorded in version 1"
+    );
+    let level0: Vec<FileMeta> = (default.levels.level(0).iter())
         .map(|f| (**f).clone())
         .collect();
     assert_eq!(level0, [flushed_table()]);
-    assert_eq!(state.levels.len(), 1, "nothing below level 0");
+    assert_eq!(default.levels.len(), 1, "nothing below level 0");
 
-    // Written today, byte for byte.
-    assert!(
-        manifest_today == manifest,
-        "the manifest writer's output changed: a format change needs a new version"
-    );
+    // CURRENT's format did not change: it is still written byte for byte.
+    let (_, current_today) = write_today();
     assert!(
         current_today == current,
         "CURRENT's encoding changed: a format change needs a new version"
     );
-
     // And the spec shows exactly these bytes.
     assert_eq!(
         worked_example_in_the_spec(),
@@ -192,5 +207,33 @@ fn the_v1_golden_manifest_and_current_read_back_and_are_what_we_still_write() {
         .unwrap()
         .contains(&format!("```text\n{}", line.trim_end())),
         "the spec's CURRENT example is not the golden CURRENT: {line:?}"
+    );
+}
+
+#[test]
+fn the_v2_golden_manifest_reads_back_and_is_what_we_still_write() {
+    let (manifest_today, _) = write_today();
+    if std::env::var_os("FERRIS_BLESS").is_some() {
+        std::fs::write(golden_path("v2-MANIFEST-000002"), &manifest_today).unwrap();
+    }
+    let manifest = std::fs::read(golden_path("v2-MANIFEST-000002"))
+        .expect("golden manifest (bless with FERRIS_BLESS=1)");
+    let current = std::fs::read(golden_path("v1-CURRENT")).unwrap();
+    let replayed = replay_golden(&[
+        (manifest_file_name(MANIFEST_NUMBER), &manifest),
+        (CURRENT.to_string(), &current),
+    ]);
+    assert_eq!(replayed.edits, 3);
+    let mut expected = LevelState::default();
+    for edit in golden_edits() {
+        expected.apply(&edit).unwrap();
+    }
+    assert_eq!(replayed.state, expected);
+    assert_eq!(replayed.state.keyspaces.len(), 1, "index was dropped");
+    assert_eq!(replayed.state.next_keyspace_id, 2, "its id is not reused");
+    assert_eq!(replayed.state.live_files().count(), 0);
+    assert!(
+        manifest_today == manifest,
+        "the manifest writer's output changed: a format change needs a new version"
     );
 }

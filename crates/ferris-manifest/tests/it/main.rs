@@ -27,6 +27,7 @@ pub(crate) fn flush_edit(number: u64) -> VersionEdit {
     VersionEdit {
         added: vec![(
             0,
+            0,
             FileMeta {
                 number,
                 size: 1000 * number,
@@ -46,7 +47,7 @@ pub(crate) fn flush_edit(number: u64) -> VersionEdit {
                 tombstones: 1,
             },
         )],
-        log_number: Some(number),
+        log_numbers: vec![(0, number)],
         next_file_number: Some(number + 1),
         last_sequence: Some(number * 10 + 9),
         ..VersionEdit::default()
