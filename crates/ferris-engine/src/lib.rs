@@ -14,7 +14,7 @@
 //! ## Example
 //!
 //! ```
-//! use ferris_engine::{Db, Options, WriteBatch};
+//! use ferris_engine::{Db, Options, WriteBatch, WriteOptions};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let db = Db::open(dir.path(), Options::default())?;
@@ -22,28 +22,41 @@
 //! db.put("apple", "red")?; // durable when it returns: the WAL was fsync'd
 //! db.put("pear", "green")?;
 //! assert_eq!(db.get("apple")?.as_deref(), Some(&b"red"[..]));
+//! // Durability per write: this one may wait for the next fsync.
+//! db.put_opt("hits", "1", WriteOptions::new().sync(false))?;
 //!
 //! // A batch is atomic, across a crash too.
 //! let mut batch = WriteBatch::new();
 //! batch.put("plum", "purple").delete("pear");
 //! db.write(batch)?;
 //!
-//! // A snapshot keeps seeing the past while writes go on.
+//! // Keyspaces: separate key spaces sharing one WAL; a batch may span them.
+//! let accounts = db.keyspace("accounts")?;
+//! let audit = db.keyspace("audit")?;
+//! let mut batch = WriteBatch::new();
+//! batch.put_in(accounts.id(), "alice", "90").put_in(audit.id(), "0001", "alice -10");
+//! db.write(batch)?;
+//! assert_eq!(accounts.get("alice")?.as_deref(), Some(&b"90"[..]));
+//! assert_eq!(db.get("alice")?, None); // the default keyspace is another
+//!
+//! // A snapshot keeps seeing the past while writes go on; it owns what it needs, so it
+//! // can move to another thread.
 //! let snapshot = db.snapshot()?;
 //! db.put("apple", "green")?;
-//! db.flush()?; // the memtable becomes a table file; the snapshot does not notice
-//! assert_eq!(snapshot.get("apple")?.as_deref(), Some(&b"red"[..]));
+//! db.flush()?; // the memtables become table files; the snapshot does not notice
+//! let apple = std::thread::spawn(move || snapshot.get("apple")).join().unwrap()?;
+//! assert_eq!(apple.as_deref(), Some(&b"red"[..]));
 //!
 //! // Scans are double-ended: `.rev()` walks backwards.
 //! let keys: Vec<_> = db.iter()?.rev().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
-//! assert_eq!(keys, ["plum", "apple"]);
-//! drop(snapshot);
+//! assert_eq!(keys, ["plum", "hits", "apple"]);
 //!
 //! // Reopening replays the manifest, then the WAL.
-//! drop(db);
+//! drop((db, accounts, audit));
 //! let db = Db::open(dir.path(), Options::default())?;
 //! assert_eq!(db.get("apple")?.as_deref(), Some(&b"green"[..]));
 //! assert_eq!(db.get("pear")?, None);
+//! assert_eq!(db.keyspace("accounts")?.get("alice")?.as_deref(), Some(&b"90"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -100,8 +113,8 @@
 //!    group's fsync, until the writers that group released have queued again, so the
 //!    writers share each fsync instead of splitting into two cohorts that take turns
 //!    (`ferris_wal::group` explains both).
-//! 3. **Room.** If the memtable is full ([`Options::write_buffer_size`]) the leader freezes
-//!    it: the WAL is **rotated** (the old segment is sealed and fsync'd, a new one created
+//! 3. **Room.** If the memtable of a keyspace the group writes to is full
+//!    ([`Options::write_buffer_size`], or its keyspace's own) the leader freezes it: the WAL is **rotated** (the old segment is sealed and fsync'd, a new one created
 //!    and its directory entry fsync'd), the memtable joins the frozen list, and the flush
 //!    thread is woken. If [`Options::max_immutable_memtables`] are already waiting, the
 //!    leader **stalls** until a flush finishes: memory stays bounded, the stall is counted
@@ -114,7 +127,7 @@
 //!    durable, and every later write fails with [`Error::Poisoned`] until a reopen lets
 //!    recovery decide what reached the disk.
 //! 6. **Memtable.** The entries go into the memtable, in one `Memtable::apply` call for
-//!    the whole group.
+//!    the whole group (one per keyspace the group writes to).
 //! 7. **Publish.** The last sequence number is stored (release ordering). Reads load it
 //!    first, so a reader sees the whole group or none of it.
 //!
@@ -234,6 +247,55 @@
 //! A table file is deleted only when no `Version` lists it and no iterator holds it: each
 //! is an `Arc`, and the last one dropped deletes the file once an edit has removed it.
 //!
+//! ## Keyspaces
+//!
+//! Applications keep different kinds of data side by side: an index beside its records, a
+//! raft log beside its state machine. Each kind wants its own settings, and writes that
+//! touch several must be atomic. A **keyspace** ([`Db::keyspace`], RocksDB's column
+//! family, fjall's keyspace) is a sorted key space of its own inside the database: its
+//! own memtable, its own levels of tables, its own [`KeyspaceOptions`] (write buffer,
+//! block size, bloom bits, compression, compaction strategy). What the keyspaces share is
+//! what makes writes across them cheap and atomic: one WAL, one manifest, one sequence of
+//! sequence numbers, one write queue and one set of background threads.
+//!
+//! - **Writes.** A batch names a keyspace per entry ([`WriteBatch::put_in`]); an entry of
+//!   the default keyspace is encoded exactly as before keyspaces existed, so a database
+//!   that uses none pays nothing. The group's leader applies each keyspace's entries to
+//!   that keyspace's memtable; the whole group is still one WAL record, so a batch across
+//!   keyspaces survives a crash whole or not at all, and readers see it whole (the last
+//!   sequence number is published once).
+//! - **Reads.** A [`Keyspace`] handle reads its own super version. A [`Snapshot`] is a
+//!   sequence number, and sequence numbers are shared: one snapshot is one moment of every
+//!   keyspace ([`Snapshot::get_in`], [`Snapshot::range_in`]).
+//! - **Flushes and compactions** run per keyspace: a keyspace's memtable is frozen when
+//!   *it* is full, and the compaction threads ask each keyspace's strategy in turn. Write
+//!   stalls are shared, since the WAL and the queue are: writes slow down or stop when
+//!   any keyspace's strategy asks.
+//! - **The WAL.** Each keyspace has a *log number* in the manifest: its writes in older
+//!   segments are all in its tables. A segment is deleted only when it is older than every
+//!   keyspace's log number. Two rules keep a quiet keyspace from holding segments forever:
+//!   a flush also moves forward the log numbers of the keyspaces that had nothing in
+//!   memory when it froze, and a keyspace whose writes go back four segments is frozen at
+//!   the next rotation however little it holds (RocksDB's `max_total_wal_size` plays this
+//!   part there).
+//! - **Creating and dropping** are manifest edits, fsync'd before the call returns, under
+//!   the same lock as every other edit. Ids are handed out in order and never reused, so
+//!   a dropped keyspace's entries, which stay in old WAL segments until they are retired,
+//!   are skipped by recovery instead of landing in a newer keyspace. A dropped keyspace's
+//!   tables are deleted once no read in flight holds them; its handles fail with
+//!   [`Error::KeyspaceDropped`].
+//! - **What a keyspace is.** The manifest records each keyspace's table format and
+//!   strategy by name; opening the database with another for it is refused with
+//!   [`Error::KeyspaceOptions`] (the strategies' levels are not interchangeable: FIFO drops
+//!   what leveled compaction keeps). Keyspaces other than the default take their options
+//!   from [`Options::keyspaces`], because their flushes and compactions start when the
+//!   database opens, before anyone asks for a handle. A version 1 database (before
+//!   keyspaces) opens as one whose only keyspace is the default.
+//!
+//! The handles are cheap clones (`Arc`s inside), `Send + Sync`, and each keeps the database
+//! open: it closes when [`Db::close`] is called on any of them, or when the last [`Db`],
+//! [`Keyspace`] or [`Snapshot`] is dropped.
+//!
 //! ## Opening: recovery, step by step
 //!
 //! 1. Create the directory if needed, then take an OS lock on `LOCK` ([`Error::Locked`]
@@ -246,9 +308,11 @@
 //!    manifest's log number is corruption, and so is a damaged last manifest edit that had
 //!    taken effect (the segments or tables it retired are gone), which a torn write cannot
 //!    leave.
-//! 3. Replay every WAL segment from the manifest's log number on into a memtable. A torn
-//!    tail (what a power cut leaves) is dropped; corruption anywhere else is an error
-//!    naming the file and offset (see [`Options::wal_recovery_mode`] for the lenient modes).
+//! 3. Replay every WAL segment from the smallest log number of any keyspace on, each entry
+//!    into its keyspace's memtable if the segment is not older than that keyspace's log
+//!    number (a dropped keyspace's entries are skipped). A torn tail (what a power cut
+//!    leaves) is dropped; corruption anywhere else is an error naming the file and offset
+//!    (see [`Options::wal_recovery_mode`] for the lenient modes).
 //! 4. Write a fresh manifest holding one snapshot edit, fsync it, switch `CURRENT`.
 //!    Leftovers (old manifests, temporaries, tables no version lists, flushed WAL
 //!    segments) were deleted before anything new was written. Then start a new WAL
@@ -281,7 +345,8 @@
 //!
 //! # Concurrency
 //!
-//! [`Db`] is `Send + Sync`. Reads never wait for writes or flushes (they clone an `Arc`
+//! [`Db`], [`Keyspace`] and [`Snapshot`] are `Send + Sync`, and the first two are cheap to
+//! clone. Reads never wait for writes or flushes (they clone an `Arc`
 //! under a read lock). Writes are serialized through the queue, with one leader at a time;
 //! flushes run on their own thread and compactions on theirs, and the idle thread joins
 //! the write queue only to freeze the memtable. Snapshots and iterators see one sequence
@@ -297,6 +362,8 @@
 //!   simulated power cut at operation `n` is not guaranteed to land on the same
 //!   operation twice.
 //! - A single flush thread; a snapshot does not survive a reopen.
+//! - Keyspaces share one table format and one memtable kind ([`Options::table_format`],
+//!   [`Options::memtable`]); the rest of their options are their own.
 //!
 //! ## Exercises
 //!
