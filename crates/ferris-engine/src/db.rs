@@ -27,7 +27,7 @@ use crate::write::{Job, Writes};
 /// threads) and call any method concurrently. Dropping it closes it.
 #[derive(Debug)]
 pub struct Db {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 

@@ -9,6 +9,7 @@ mod golden;
 mod idle;
 mod io_faults;
 mod model;
+mod multi_get;
 mod power_cut;
 mod swap;
 mod verify;
