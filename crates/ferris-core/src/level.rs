@@ -42,6 +42,7 @@
 //! # Ok::<(), String>(())
 //! ```
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::key::{InternalKey, SeqNo};
@@ -252,6 +253,62 @@ impl<T: HasMeta + Clone> Levels<T> {
     }
 }
 
+/// For user keys in ascending order, the files of `run` that hold them: each file whose
+/// key range holds at least one of `keys`, in order, with the range of indices into
+/// `keys` it holds. A key outside every file is in no range.
+///
+/// `run` is one sorted run, a level 1 or deeper: files sorted by smallest key, their
+/// ranges not overlapping. When one user key ends a file and begins the next, it goes to
+/// the first, which holds its newest versions: the file a single lookup asks. This is
+/// how a batch of lookups visits a level: one pass over the keys and the files, each
+/// step a binary search, so a level of many files and a few keys costs a few searches.
+///
+/// ```
+/// use ferris_core::level::{FileMeta, partition_keys};
+/// use ferris_core::{InternalKey, ValueKind};
+///
+/// let file = |number, lo: &str, hi: &str| FileMeta {
+///     number,
+///     size: 100,
+///     smallest: InternalKey::new(lo.as_bytes().to_vec(), 1, ValueKind::Put),
+///     largest: InternalKey::new(hi.as_bytes().to_vec(), 1, ValueKind::Put),
+///     min_seq: 1,
+///     max_seq: 1,
+///     entries: 2,
+///     tombstones: 0,
+/// };
+/// let run = [file(1, "b", "d"), file(2, "f", "h"), file(3, "k", "m")];
+/// let keys = ["a", "b", "c", "e", "g", "h", "z"];
+/// let parts: Vec<(u64, std::ops::Range<usize>)> = partition_keys(&run, &keys)
+///     .into_iter()
+///     .map(|(f, range)| (f.number, range))
+///     .collect();
+/// // "a", "e" and "z" fall in no file; file 3 holds none of the keys.
+/// assert_eq!(parts, [(1, 1..3), (2, 4..6)]);
+/// ```
+pub fn partition_keys<'r, T: HasMeta, K: AsRef<[u8]>>(
+    run: &'r [T],
+    keys: &[K],
+) -> Vec<(&'r T, Range<usize>)> {
+    let mut parts = Vec::new();
+    let (mut f, mut k) = (0, 0);
+    while f < run.len() && k < keys.len() {
+        let key = keys[k].as_ref();
+        // Skip the files that end before the key, then the keys before the file.
+        f += run[f..].partition_point(|file| file.meta().largest.user_key() < key);
+        let Some(file) = run.get(f) else { break };
+        let meta = file.meta();
+        k += keys[k..].partition_point(|key| key.as_ref() < meta.smallest.user_key());
+        let end = k + keys[k..].partition_point(|key| key.as_ref() <= meta.largest.user_key());
+        if end > k {
+            parts.push((file, k..end));
+        }
+        k = end;
+        f += 1;
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -317,6 +374,38 @@ mod tests {
                 let l = levels.level(level);
                 prop_assert!(l.windows(2).all(|w| w[0].smallest <= w[1].smallest));
             }
+        }
+
+        /// Each key lands in the file a single lookup would ask (the first whose range
+        /// holds it), and only there.
+        #[test]
+        fn partition_keys_finds_each_key_its_file(
+            bounds in proptest::collection::btree_set(any::<u8>(), 0..20),
+            keys in proptest::collection::btree_set(any::<u8>(), 0..30),
+            share in any::<bool>(),
+        ) {
+            // Files from consecutive bounds: [b0, b1], [b2, b3], ... or, with `share`,
+            // [b0, b1], [b1, b2], ... (a user key ending one file and beginning the next).
+            let bounds: Vec<u8> = bounds.into_iter().collect();
+            let step = if share { 1 } else { 2 };
+            let run: Vec<FileMeta> = (0..bounds.len().saturating_sub(1))
+                .step_by(step)
+                .map(|i| meta(i as u64, bounds[i], bounds[i + 1], 1))
+                .collect();
+            let keys: Vec<[u8; 1]> = keys.into_iter().map(|k| [k]).collect();
+            let mut want = vec![None; keys.len()];
+            for (i, key) in keys.iter().enumerate() {
+                want[i] = run.iter().find(|f| f.overlaps(key, key)).map(|f| f.number);
+            }
+            let mut got = vec![None; keys.len()];
+            for (file, range) in partition_keys(&run, &keys) {
+                prop_assert!(!range.is_empty());
+                for slot in &mut got[range] {
+                    prop_assert_eq!(*slot, None, "a key in two files");
+                    *slot = Some(file.number);
+                }
+            }
+            prop_assert_eq!(got, want);
         }
     }
 }

@@ -729,6 +729,10 @@ impl Snapshot {
     pub fn sequence(&self) -> SeqNo {
         self.seq
     }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 impl Drop for Snapshot {

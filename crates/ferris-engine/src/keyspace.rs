@@ -223,6 +223,10 @@ impl Keyspace {
         &self.core
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Sets `key` to `value` in this keyspace.
     ///
     /// # Errors

@@ -229,6 +229,15 @@
 //! newest first (the default format asks its bloom filter before reading a block), then
 //! each deeper level's one table whose key range holds the key.
 //!
+//! [`Db::multi_get`] reads many keys at one sequence number, pinning the super version
+//! once for all of them (`src/multi_get.rs`). It sorts and dedupes the keys, asks the
+//! memtables for each, then goes level by level with only the keys still unanswered:
+//! each level-0 table gets the keys inside its range, and a deeper level's sorted keys
+//! are split among its tables in one pass (`ferris_core::level::partition_keys`). A
+//! table answers its keys in one call, `TableReader::get_many`, which the default format
+//! runs as one forward walk: the bloom filter per key, and each data block read once for
+//! all the keys in it.
+//!
 //! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges its sources with
 //! `ferris_core::iter::MergingIterator`, a binary heap (`src/iter.rs` chooses the
 //! sources): each step yields the smallest internal key among them. The sources are the
@@ -390,6 +399,7 @@ mod flush;
 mod idle;
 mod iter;
 mod keyspace;
+mod multi_get;
 mod options;
 mod recovery;
 mod verify;

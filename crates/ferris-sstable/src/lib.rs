@@ -156,6 +156,14 @@
 //! compaction under a write-only load filled the 64 MiB cache with blocks of tables about
 //! to be deleted, and the process held that memory for nothing.
 //!
+//! ## Batched lookups
+//!
+//! [`Table::get_many`] answers many sorted keys at one sequence number with one cursor
+//! walking forward ([`TableCursor::seek_forward`]): the filter is asked per key, and a key
+//! that falls in the block the cursor already holds is sought there, so a block holding
+//! several of the keys is fetched from the cache (or the file) and set up once, not once
+//! per key. The engine's `Db::multi_get` reads tables this way.
+//!
 //! # Durability
 //!
 //! [`TableWriter::finish`] returns only after the table is synced, renamed into place and

@@ -55,7 +55,9 @@
 //! **Reading.** A table is immutable once finished. [`TableReader::get`] answers "the newest
 //! version of this user key at or below this sequence number", with the same
 //! [`Lookup`] a memtable gives: a tombstone is [`Lookup::Deleted`], an answer that stops
-//! the read, and `None` sends it on to older tables. [`TableReader::iter`] walks every
+//! the read, and `None` sends it on to older tables. [`TableReader::get_many`] asks the
+//! same of many sorted keys at once, skipping those a newer table already answered.
+//! [`TableReader::iter`] walks every
 //! entry, every version and every tombstone, in internal-key order (user key ascending,
 //! newest version first) through the [`InternalIterator`] contract: which versions a
 //! reader may see is decided above it, by sequence number. Every byte read is checked: a
@@ -445,7 +447,8 @@ pub trait TableBuilder: Send + fmt::Debug {
 /// - **Damage:** every byte read is checked; damage is [`Error::Corruption`] with the file
 ///   and offset, never a panic and never a wrong answer.
 ///
-/// What an implementor writes: all five methods.
+/// What an implementor writes: `get`, `iter`, `properties`, `path` and `verify`;
+/// [`get_many`](TableReader::get_many) has a default that loops over `get`.
 pub trait TableReader: Send + Sync + fmt::Debug {
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or
     /// `None` when the table holds none.
@@ -454,6 +457,40 @@ pub trait TableReader: Send + Sync + fmt::Debug {
     ///
     /// [`Error::Io`] or [`Error::Corruption`] from the blocks read.
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>>;
+
+    /// Many lookups at one `snapshot`: for each `i` whose `found[i]` is `None`, sets it to
+    /// what [`get`](TableReader::get)`(keys[i], snapshot)` answers (which may be `None`
+    /// again). An entry already `Some` is left as it is and its key not looked up: the
+    /// engine asks tables newest first, and an answer from a newer table stands.
+    ///
+    /// `keys` are user keys in strictly ascending order (sorted, no duplicates), and
+    /// `found` is as long as `keys`, so a format can answer in one forward pass: ask its
+    /// filter per key, and read each block once for all the keys that fall in it. The
+    /// default asks `get` for each key; a format overrides it when it can do better.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](TableReader::get). On an error, entries of `found` may have been set
+    /// (each to its right answer), and the rest are as they were.
+    ///
+    /// # Panics
+    ///
+    /// A format may panic when `keys` and `found` differ in length, and may answer wrongly
+    /// when `keys` are not ascending: both are bugs in the caller.
+    fn get_many(
+        &self,
+        keys: &[&[u8]],
+        snapshot: SeqNo,
+        found: &mut [Option<Lookup>],
+    ) -> Result<()> {
+        assert_eq!(keys.len(), found.len(), "get_many: one answer per key");
+        for (key, slot) in keys.iter().zip(found) {
+            if slot.is_none() {
+                *slot = self.get(key, snapshot)?;
+            }
+        }
+        Ok(())
+    }
 
     /// An iterator over every entry that keeps the table open while it lives. With
     /// `fill_cache` off, blocks it has to read are not added to the block cache (a

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`names`] | `parse_file_name(file_name(n))` is `n`, not temporary, for any `n`; `path` joins the name; the names of other files (`CURRENT`, `000001.log`, ...) are not tables; every file a builder has written before `finish` parses as table `n`, temporary |
 //! | [`builder_contract`] | finishing an empty builder, and adding a key that does not sort after the last one, are [`Error::InvalidInput`], and a rejected entry is not added; `len` counts entries; a builder dropped before `finish` leaves no file, even after writing megabytes |
-//! | [`round_trips`] | for each of [`SEEDS`], random entries (many versions of a key, puts and tombstones, empty values, long keys, values larger than a block; block sizes from 1 byte up) written and read back: [`TableReader::get`] at many snapshots, full scans both ways and random walks of seeks and steps agree with the model; the properties are the entries' bounds, counts and sequence numbers, and `file_size` is the file's length; `verify` finds the table intact and accounts for every byte; the same answers through a [`BlockCache`], with an iterator that does not fill it adding nothing to it, and from two threads at once |
+//! | [`round_trips`] | for each of [`SEEDS`], random entries (many versions of a key, puts and tombstones, empty values, long keys, values larger than a block; block sizes from 1 byte up) written and read back: [`TableReader::get`] at many snapshots, [`TableReader::get_many`] of random sorted key sets (some answers given beforehand, which it must leave alone), full scans both ways and random walks of seeks and steps agree with the model; the properties are the entries' bounds, counts and sequence numbers, and `file_size` is the file's length; `verify` finds the table intact and accounts for every byte; the same answers through a [`BlockCache`], with an iterator that does not fill it adding nothing to it, and from two threads at once |
 //! | [`power_cuts`] | a power cut after every file-system operation of a build (on `SimFs`) leaves either no table under its name, or the whole table; a finished one always survives; nothing but the table and its temporary file is ever left |
 //! | [`io_faults`] | each write, sync, rename or directory sync of a build failing once is an [`Error::Io`] and leaves no temporary file; each read failing once is an [`Error::Io`], never a [`Error::Corruption`] or a wrong answer |
 //! | [`bit_flips`] | every single-bit flip of a small table, and every truncation of it, is reported as [`Error::Corruption`] (or [`Error::UnsupportedVersion`]) naming the file, by `open`, by a read or by `verify`, and never changes an answer |
@@ -48,6 +48,7 @@
 //! [`Error::Corruption`]: ferris_core::Error::Corruption
 //! [`Error::UnsupportedVersion`]: ferris_core::Error::UnsupportedVersion
 //! [`TableReader::get`]: ferris_table::TableReader::get
+//! [`TableReader::get_many`]: ferris_table::TableReader::get_many
 //! [`BlockCache`]: ferris_table::BlockCache
 
 mod builder;

@@ -1,8 +1,10 @@
 //! Random tables written and read back, every read compared with the model.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use ferris_core::{InternalKey, ValueKind};
+use bytes::Bytes;
+use ferris_core::{InternalKey, Lookup, ValueKind};
 use ferris_table::{BlockCache, ReadOptions, TableFormat, TableName, TableProperties, TableReader};
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -12,7 +14,7 @@ use super::generate::{self, Shape, pick_seq, pick_user_key, probes};
 use super::harness::{Disk, NUMBER, entries_difference, open, scan};
 use crate::failure::{Checking, Context, Outcome, Problem, ensure, equal};
 use crate::iterator::Walk;
-use crate::model::Model;
+use crate::model::{Model, lookup_agrees};
 use crate::{Failure, random, show};
 
 /// Runs [`round_trips_seed`] for every seed of [`SEEDS`].
@@ -36,8 +38,9 @@ pub fn round_trips(format: &dyn TableFormat) -> Result<(), Failure> {
 ///   are those the reader reports: the first and last keys, the counts of entries and
 ///   tombstones, the smallest and largest sequence numbers, the bytes of keys and values,
 ///   and the file's length.
-/// - Lookups of every user key (and of near misses) at many snapshots, full scans both
-///   ways, and a random walk of seeks, `seek_for_prev`s and steps both ways agree with
+/// - Lookups of every user key (and of near misses) at many snapshots, batched lookups
+///   ([`TableReader::get_many`]) of sorted sets of keys with some answers given
+///   beforehand, full scans both ways, and a random walk of seeks, `seek_for_prev`s and steps both ways agree with
 ///   the model; `verify` finds the table intact and accounts for every byte.
 /// - Opened with a block cache, the answers are the same; an iterator that does not fill
 ///   the cache adds nothing to it; two threads reading the table at once both get the
@@ -207,6 +210,7 @@ fn check_reads(reader: &Arc<dyn TableReader>, model: &Model, rng: &mut SmallRng)
             .context(format_args!("get({}, {snapshot})", show::bytes(&key)))?;
         model.check_get(&key, snapshot, &got)?;
     }
+    check_get_many(reader, model, rng)?;
     // A random walk of seeks and steps, to targets near the entries and far from them.
     let targets: Vec<InternalKey> = (0..300)
         .map(|_| {
@@ -219,6 +223,60 @@ fn check_reads(reader: &Arc<dyn TableReader>, model: &Model, rng: &mut SmallRng)
         })
         .collect();
     Walk::new(Arc::clone(reader).iter(true), model).wander(rng, &targets, 300)
+}
+
+/// [`TableReader::get_many`] over random sorted sets of keys (held ones, near misses,
+/// keys before and after the table's range), each set at one snapshot, with some answers
+/// given beforehand: each key not answered yet gets the model's answer (which `get` is
+/// held to too), and each given answer is left alone.
+fn check_get_many(reader: &Arc<dyn TableReader>, model: &Model, rng: &mut SmallRng) -> Outcome {
+    // Sorts after every generated key: those are at most six bytes of the alphabet, or
+    // longer ones that start that way and go on in `x`s.
+    let after_all = Bytes::from_static(&[0xff; 7]);
+    let given = [Lookup::Value(Bytes::from_static(b"given")), Lookup::Deleted];
+    for round in 0..20 {
+        let snapshot = pick_seq(model, rng);
+        let mut keys: BTreeSet<Bytes> = (0..rng.random_range(0..=60))
+            .map(|_| pick_user_key(model, rng))
+            .collect();
+        if round % 2 == 0 {
+            keys.extend([Bytes::new(), after_all.clone()]);
+        }
+        let keys: Vec<Bytes> = keys.into_iter().collect();
+        let before: Vec<Option<Lookup>> = keys
+            .iter()
+            .map(|_| {
+                rng.random_ratio(1, 4)
+                    .then(|| given[rng.random_range(0..given.len())].clone())
+            })
+            .collect();
+        let mut found = before.clone();
+        let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        reader
+            .get_many(&refs, snapshot, &mut found)
+            .context(format_args!(
+                "get_many of {} keys at {snapshot}",
+                keys.len()
+            ))?;
+        for (i, key) in keys.iter().enumerate() {
+            let want = match &before[i] {
+                Some(given) => Some(given.clone()),
+                None => model.get(key, snapshot),
+            };
+            let what = format_args!(
+                "get_many(...) for key {i} of {}, {}, at {snapshot}{}",
+                keys.len(),
+                show::bytes(key),
+                if before[i].is_some() {
+                    ", answered beforehand"
+                } else {
+                    ""
+                }
+            );
+            lookup_agrees(what, &found[i], &want)?;
+        }
+    }
+    Ok(())
 }
 
 /// The same answers through a block cache; an iterator that does not fill the cache

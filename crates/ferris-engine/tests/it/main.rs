@@ -10,6 +10,7 @@ mod idle;
 mod io_faults;
 mod keyspaces;
 mod model;
+mod multi_get;
 mod power_cut;
 mod swap;
 mod verify;

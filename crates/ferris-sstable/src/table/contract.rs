@@ -193,6 +193,19 @@ impl TableReader for SstableReader {
             }))
     }
 
+    fn get_many(
+        &self,
+        keys: &[&[u8]],
+        snapshot: SeqNo,
+        found: &mut [Option<Lookup>],
+    ) -> ferris_core::Result<()> {
+        self.table
+            .get_many(keys, snapshot, found, |key, value| match key.kind {
+                ValueKind::Put => Lookup::Value(value),
+                ValueKind::Delete => Lookup::Deleted,
+            })
+    }
+
     fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
         let cursor = self.table.owned_cursor().fill_cache(fill_cache);
         Box::new(TableIter::new(cursor, self.table.path()))

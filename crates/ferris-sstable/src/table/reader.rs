@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::key::{InternalKeyRef, compare_encoded};
-use ferris_core::{InternalKey, SeqNo};
+use ferris_core::{InternalKey, SeqNo, ValueKind};
 use ferris_fs::{FileSystem, ReadableFile};
 
 use crate::block::{Block, BlockIter};
@@ -166,6 +166,58 @@ impl Table {
             return Ok(None);
         }
         Ok(Some((key.to_owned(), cursor.value())))
+    }
+
+    /// Many lookups at one `snapshot`, for user keys in strictly ascending order: for each
+    /// `i` whose `found[i]` is `None`, sets it to what [`Table::get`]`(keys[i], snapshot)`
+    /// answers; an entry already `Some` is skipped.
+    ///
+    /// One cursor walks forward through the table: the bloom filter is asked per key,
+    /// and a key that falls in the data block the cursor already holds is sought there
+    /// without asking the index or the block cache again, so each block is fetched and
+    /// decoded once for all the keys in it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::get`]; entries answered before the error keep their answers.
+    ///
+    /// # Panics
+    ///
+    /// If `keys` and `found` differ in length.
+    pub fn get_many<T>(
+        &self,
+        keys: &[&[u8]],
+        snapshot: SeqNo,
+        found: &mut [Option<T>],
+        mut answer: impl FnMut(InternalKeyRef<'_>, Bytes) -> T,
+    ) -> Result<()> {
+        assert_eq!(keys.len(), found.len(), "get_many: one answer per key");
+        let mut cursor = self.cursor();
+        let mut target = Vec::new();
+        let snapshot = snapshot.min(ferris_core::MAX_SEQNO);
+        for (&user_key, slot) in keys.iter().zip(found) {
+            if slot.is_some() || (!self.filter.is_empty() && !may_contain(&self.filter, user_key)) {
+                continue;
+            }
+            target.clear();
+            InternalKeyRef {
+                user_key,
+                seq: snapshot,
+                kind: ValueKind::MAX,
+            }
+            .encode_into(&mut target);
+            cursor.seek_forward(&target);
+            if !cursor.valid() {
+                // Past the last entry: no later key is in the table either.
+                return cursor.status();
+            }
+            let key =
+                InternalKeyRef::decode(cursor.key()).map_err(|e| cursor.corruption(e.reason))?;
+            if key.user_key == user_key {
+                *slot = Some(answer(key, cursor.value()));
+            }
+        }
+        Ok(())
     }
 
     /// The entries whose user keys lie within `bounds` (every version of each), as a
@@ -469,6 +521,31 @@ impl TableCursor<'_> {
         if self.load_block() {
             self.data.as_mut().expect("loaded").seek(target);
         }
+        self.skip_empty_forward();
+    }
+
+    /// Like [`TableCursor::seek`], for a cursor moved only by seeks to ascending targets:
+    /// when `target` falls in the data block the cursor holds, it is sought within that
+    /// block, without asking the index or the block cache again. A batch of sorted
+    /// lookups ([`Table::get_many`]) reads each block once this way.
+    ///
+    /// The shortcut assumes every entry of the blocks before the cursor's is below
+    /// `target`, which seeks to ascending targets guarantee. After `next`, `prev` or a
+    /// seek to a larger target, it may land past the right entry.
+    pub fn seek_forward(&mut self, target: &[u8]) {
+        // The index entry the cursor is on bounds its block from above, and every earlier
+        // block holds only entries below an earlier target (that is why the cursor is not
+        // there), so a target at or below this entry's key has its first entry at or after
+        // it in this block, or (when the block ends before it) in the next blocks, which
+        // `skip_empty_forward` moves to.
+        let in_block = !self.failed
+            && self.data.is_some()
+            && self.index.valid()
+            && compare_encoded(target, self.index.key()) != std::cmp::Ordering::Greater;
+        if !in_block {
+            return self.seek(target);
+        }
+        self.data.as_mut().expect("checked above").seek(target);
         self.skip_empty_forward();
     }
 

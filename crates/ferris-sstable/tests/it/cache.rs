@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use ferris_core::{InternalKey, ValueKind};
 use ferris_sstable::{BlockCache, ReadOptions, Table, TableOptions};
 
 use crate::{entries, path, scan, sim, walk, write};
@@ -92,4 +94,47 @@ fn a_cursor_that_does_not_fill_the_cache_caches_nothing_but_uses_what_is_cached(
     assert_eq!(walk(table.cursor().fill_cache(false)).unwrap(), filling);
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses), (n_blocks, 2 * n_blocks));
+}
+
+/// `get_many` asks the cache once per block it needs, where a loop of `get` asks once
+/// per key; the answers are `get`'s, and an answer already given is left alone.
+#[test]
+fn get_many_fetches_each_block_once_and_agrees_with_get() {
+    let (_, fs) = sim();
+    write(&fs, "t.sst", &entries(300, 3), small_blocks());
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let table =
+        Table::open_with(&*fs, &path("t.sst"), ReadOptions::with_cache(cache.clone())).unwrap();
+    let n_blocks = table.properties().n_data_blocks;
+    assert!(n_blocks > 10, "{n_blocks} blocks");
+
+    // Every stored key and a miss after each; one key found already.
+    let names: Vec<String> = (0..300)
+        .flat_map(|i| [format!("key{i:06}"), format!("key{i:06}x")])
+        .collect();
+    let keys: Vec<&[u8]> = names.iter().map(|k| k.as_bytes()).collect();
+    for snapshot in [0, 150, 20_002, u64::MAX] {
+        let before = cache.stats();
+        let mut found = vec![None; keys.len()];
+        let given = (InternalKey::new("given", 1, ValueKind::Put), Bytes::new());
+        found[7] = Some(given.clone());
+        table
+            .get_many(&keys, snapshot, &mut found, |key, value| {
+                (key.to_owned(), value)
+            })
+            .unwrap();
+        let after = cache.stats();
+        assert!(
+            after.hits + after.misses - before.hits - before.misses <= n_blocks,
+            "more block fetches than blocks at snapshot {snapshot}"
+        );
+        for (i, key) in keys.iter().enumerate() {
+            let want = if i == 7 {
+                Some(given.clone())
+            } else {
+                table.get(key, snapshot).unwrap()
+            };
+            assert_eq!(found[i], want, "key {i} at snapshot {snapshot}");
+        }
+    }
 }

@@ -30,6 +30,8 @@ enum Mutation {
     PanicsOnDamage,
     /// A failed read is reported as damage.
     IoAsCorruption,
+    /// `get_many` looks up every key, overwriting the answers a newer table gave.
+    GetManyOverwrites,
 }
 
 #[derive(Debug)]
@@ -145,6 +147,19 @@ impl TableReader for MutantReader {
         }
     }
 
+    fn get_many(
+        &self,
+        keys: &[&[u8]],
+        snapshot: SeqNo,
+        found: &mut [Option<Lookup>],
+    ) -> Result<()> {
+        if self.mutation == Mutation::GetManyOverwrites {
+            // Forgets the answers given, so every key is looked up again.
+            found.fill(None);
+        }
+        self.inner.get_many(keys, snapshot, found)
+    }
+
     fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
         Arc::clone(&self.inner).iter(fill_cache)
     }
@@ -243,4 +258,15 @@ fn a_failed_read_reported_as_damage_fails_the_io_faults() {
         f.got().is_some_and(|got| got.starts_with("Corruption")),
         "{f}"
     );
+}
+
+#[test]
+fn a_get_many_that_overwrites_given_answers_fails_the_round_trips() {
+    let f = failure("round_trips", Mutation::GetManyOverwrites);
+    assert!(f.detail().starts_with("get_many("), "{f}");
+    assert!(f.detail().contains("answered beforehand"), "{f}");
+    assert!(is_wrong_answer(&f), "{f}");
+    assert_replays(f, |seed| {
+        table::round_trips_seed(&Mutant(Mutation::GetManyOverwrites), seed)
+    });
 }
