@@ -6,6 +6,8 @@
 //! - What does a point lookup cost when the key is in the memtable, and when it is in
 //!   level-0 tables after a flush (bloom filter, index, block cache)?
 //! - What does a miss cost?
+//! - How much does `multi_get` save over a loop of `get` for a batch of 100 random keys
+//!   of a settled (compacted) database?
 //!
 //! Run with `cargo bench -p ferris-benches --bench engine`.
 
@@ -20,6 +22,10 @@ use ferris_engine::{Db, Options};
 
 const N: usize = 20_000;
 const VALUE_SIZE: usize = 100;
+/// Keys per batch of the `batch_of_100` pair, and how many different batches it cycles
+/// through.
+const BATCH: usize = 100;
+const BATCHES: usize = 256;
 
 fn options(sync: bool) -> Options {
     let mut options = Options::default();
@@ -100,6 +106,31 @@ fn bench(c: &mut Criterion) {
             for key in &misses {
                 assert!(db.get(key).unwrap().is_none());
             }
+        });
+    });
+
+    // A settled database (everything compacted into sorted runs), read in batches of
+    // `BATCH` random existing keys: `multi_get` against a loop of `get` over the same
+    // batches, one batch per iteration.
+    db.compact().unwrap();
+    let mut pick = Workload::new(2);
+    let batches: Vec<Vec<&[u8]>> = (0..BATCHES)
+        .map(|_| (0..BATCH).map(|_| &keys[pick.index(N)][..]).collect())
+        .collect();
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function(BenchmarkId::new("batch_of_100", "get_loop"), |b| {
+        let mut next = batches.iter().cycle();
+        b.iter(|| {
+            for key in next.next().unwrap() {
+                assert!(db.get(key).unwrap().is_some());
+            }
+        });
+    });
+    group.bench_function(BenchmarkId::new("batch_of_100", "multi_get"), |b| {
+        let mut next = batches.iter().cycle();
+        b.iter(|| {
+            let values = db.multi_get(next.next().unwrap()).unwrap();
+            assert!(values.iter().all(Option::is_some));
         });
     });
     group.finish();

@@ -31,6 +31,11 @@ impl Workload {
         keys
     }
 
+    /// A random index below `n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.rng.random_range(0..n)
+    }
+
     /// A value of `len` random bytes.
     pub fn value(&mut self, len: usize) -> Vec<u8> {
         let mut v = vec![0; len];

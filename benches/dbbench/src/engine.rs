@@ -113,6 +113,13 @@ pub trait Engine: Send + Sync {
     /// rather than the bytes keeps the copy out of the measurement where the engine allows.
     fn get(&self, key: &[u8]) -> Result<Option<usize>>;
 
+    /// The lengths of `keys`' values, in order, as [`Engine::get`] gives them, read in
+    /// one call where the engine has a batched read. The default is a loop of `get`, for
+    /// engines without one.
+    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     /// Deletes `key`, synced when the settings say so.
     fn delete(&self, key: &[u8]) -> Result<()>;
 
@@ -196,6 +203,11 @@ impl Engine for Ferris {
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
         Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
+        let values = self.db.multi_get(keys)?;
+        Ok(values.into_iter().map(|v| v.map(|v| v.len())).collect())
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {

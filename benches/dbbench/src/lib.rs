@@ -4,11 +4,12 @@
 //! `cargo xtask bench` drives it; `docs/benchmarks.md` is the user's guide. The parts:
 //!
 //! - [`engine::Engine`]: the narrow interface every engine is driven through (batched
-//!   writes, gets, deletes, seek-and-scan, full scans), with FerrisDB's side of it; the
+//!   writes, gets, batched gets, deletes, seek-and-scan, full scans), with FerrisDB's
+//!   side of it; the
 //!   peers' sides are in `peers.rs`, each behind its feature so that `cargo test
 //!   --workspace` never compiles RocksDB.
 //! - [`workload::Workload`]: db_bench's fillseq, fillrandom, overwrite, readrandom,
-//!   readmissing, readseq, readreverse, seekrandom and deleterandom, and YCSB A, B, C, E
+//!   multiget (RocksDB's `MultiGet`), readmissing, readseq, readreverse, seekrandom and deleterandom, and YCSB A, B, C, E
 //!   and F with scrambled zipfian keys ([`zipf`]).
 //! - [`run`]: runs each engine in a child process of its own, one after another, so each
 //!   engine's peak RSS and disk writes are its own, then prints one table with every

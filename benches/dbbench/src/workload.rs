@@ -28,6 +28,9 @@ pub enum Workload {
     Overwrite,
     /// `reads` gets of uniformly random existing keys; every one must be found.
     Readrandom,
+    /// `reads` gets of uniformly random existing keys, in batches of [`MULTIGET_BATCH`]
+    /// through the engine's batched read; ops are keys.
+    Multiget,
     /// `reads` gets of keys that were never written.
     Readmissing,
     /// One full forward scan; ops are entries.
@@ -52,11 +55,12 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 15] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
         Workload::Readrandom,
+        Workload::Multiget,
         Workload::Readmissing,
         Workload::Readseq,
         Workload::Readreverse,
@@ -76,6 +80,7 @@ impl Workload {
             Workload::Fillrandom => "fillrandom",
             Workload::Overwrite => "overwrite",
             Workload::Readrandom => "readrandom",
+            Workload::Multiget => "multiget",
             Workload::Readmissing => "readmissing",
             Workload::Readseq => "readseq",
             Workload::Readreverse => "readreverse",
@@ -159,6 +164,9 @@ impl Measurement {
         self.user_bytes as f64 / self.seconds.max(1e-9) / 1e6
     }
 }
+
+/// Keys per call of the `multiget` workload.
+pub const MULTIGET_BATCH: u64 = 64;
 
 /// The key of item `i`: 16 bytes, `key` and 13 digits, so keys sort as their numbers.
 pub fn key(i: u64) -> [u8; 16] {
@@ -279,6 +287,7 @@ impl Suite<'_> {
             Workload::Fillseq | Workload::Fillrandom => (num.div_ceil(batch), batch),
             Workload::Overwrite => (args.overwrites.unwrap_or(num).div_ceil(batch), batch),
             Workload::Readrandom | Workload::Readmissing => (reads, 1),
+            Workload::Multiget => (reads.div_ceil(MULTIGET_BATCH), MULTIGET_BATCH),
             Workload::Readseq | Workload::Readreverse => (1, num),
             Workload::Seekrandom | Workload::YcsbE => ((reads / 10).max(1), 1),
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => (reads, 1),
@@ -339,6 +348,19 @@ impl Suite<'_> {
                         String::from_utf8_lossy(&k)
                     );
                     Ok((1, entry_bytes))
+                }
+                Workload::Multiget => {
+                    let keys: Vec<[u8; 16]> = (0..MULTIGET_BATCH)
+                        .map(|_| key(rng.random_range(0..num)))
+                        .collect();
+                    let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                    let lens = db.multi_get(&refs)?;
+                    ensure!(
+                        lens.len() == refs.len() && lens.iter().all(|l| *l == Some(value_size)),
+                        "{}: a batch read back as {lens:?}",
+                        self.kind.name(),
+                    );
+                    Ok((MULTIGET_BATCH, MULTIGET_BATCH * entry_bytes))
                 }
                 Workload::Readmissing => {
                     let k = missing_key(rng.random_range(0..num));

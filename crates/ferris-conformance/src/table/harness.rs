@@ -1,13 +1,14 @@
 //! What the table checks share: a simulated disk, building and opening the table under
 //! test, and reading all of it.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::iter::InternalIterator;
-use ferris_core::{Error, Lookup, SeqNo};
+use ferris_core::{Error, Lookup, MAX_SEQNO, SeqNo};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_table::{ReadOptions, TableFormat, TableOptions, TableProperties, TableReader};
 
@@ -130,6 +131,8 @@ pub(super) enum Answer {
     Entries(Vec<Entry>),
     /// A point lookup.
     Lookup(Option<Lookup>),
+    /// A batch of lookups.
+    Lookups(Vec<Option<Lookup>>),
 }
 
 impl fmt::Debug for Answer {
@@ -137,6 +140,10 @@ impl fmt::Debug for Answer {
         match self {
             Answer::Entries(entries) => write!(f, "{} entries", entries.len()),
             Answer::Lookup(lookup) => f.write_str(&show::lookup(lookup)),
+            Answer::Lookups(lookups) => f
+                .debug_list()
+                .entries(lookups.iter().map(show::lookup))
+                .finish(),
         }
     }
 }
@@ -144,8 +151,9 @@ impl fmt::Debug for Answer {
 /// The lookups a read of the whole table makes: a user key and a snapshot each.
 pub(super) type Probes = [(Bytes, SeqNo)];
 
-/// Reads everything a caller can: a scan forwards, a scan backwards, then each probe as
-/// a lookup. Each answer separately, so that damage in one block fails only the reads
+/// Reads everything a caller can: a scan forwards, a scan backwards, each probe as a
+/// lookup, then every probed key in one `get_many` at the newest snapshot. Each answer
+/// separately, so that damage in one block fails only the reads
 /// that touch it.
 pub(super) fn reads(
     reader: &Arc<dyn TableReader>,
@@ -158,6 +166,11 @@ pub(super) fn reads(
     for (key, snapshot) in probes {
         out.push(reader.get(key, *snapshot).map(Answer::Lookup));
     }
+    let keys: BTreeSet<&[u8]> = probes.iter().map(|(key, _)| &key[..]).collect();
+    let keys: Vec<&[u8]> = keys.into_iter().collect();
+    let mut found = vec![None; keys.len()];
+    let batch = reader.get_many(&keys, MAX_SEQNO, &mut found);
+    out.push(batch.map(|()| Answer::Lookups(found)));
     out
 }
 
@@ -166,10 +179,11 @@ pub(super) fn describe_read(i: usize, probes: &Probes) -> String {
     match i {
         0 => "a forward scan".to_owned(),
         1 => "a backward scan".to_owned(),
-        _ => {
+        _ if i - 2 < probes.len() => {
             let (key, snapshot) = &probes[i - 2];
             format!("get({}, {snapshot})", show::bytes(key))
         }
+        _ => "get_many of every probed key, at the newest snapshot".to_owned(),
     }
 }
 
