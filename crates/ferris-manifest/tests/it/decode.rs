@@ -27,7 +27,7 @@ fn replay_bytes(bytes: &[u8]) -> Result<ferris_manifest::Replayed, Error> {
 
 /// A manifest holding `records`, each framed correctly, so every checksum passes.
 fn framed(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = encode_segment_header(1).to_vec();
+    let mut out = encode_segment_header(1, ferris_manifest::FORMAT_VERSION).to_vec();
     let mut block_offset = SEGMENT_HEADER_LEN;
     for record in records {
         frame_record(&mut out, &mut block_offset, record);
@@ -64,8 +64,9 @@ fn assert_typed(result: Result<ferris_manifest::Replayed, Error>) -> Result<(), 
 /// (`"manifest"`).
 #[test]
 fn a_newer_framing_or_edit_version_is_refused_by_name() {
+    let framing = ferris_log::format::FORMAT_VERSION;
     let mut newer_framing = valid_manifest();
-    newer_framing[8..12].copy_from_slice(&2u32.to_le_bytes());
+    newer_framing[8..12].copy_from_slice(&(framing + 1).to_le_bytes());
     let crc = ferris_core::checksum::masked_crc32c(&[&newer_framing[..28]]);
     newer_framing[28..32].copy_from_slice(&crc.to_le_bytes());
 
@@ -73,15 +74,22 @@ fn a_newer_framing_or_edit_version_is_refused_by_name() {
     snapshot.format_version = Some(2);
     let newer_edits = framed(&[snapshot.encode()]);
 
-    for (bytes, format) in [(newer_framing, "log"), (newer_edits, "manifest")] {
+    for (bytes, format, found, supported) in [
+        (newer_framing, "log", framing + 1, framing),
+        (newer_edits, "manifest", 2, 1),
+    ] {
         let err = replay_bytes(&bytes).unwrap_err();
         let Error::UnsupportedVersion(v) = &err else {
             panic!("{format}: {err}");
         };
-        assert_eq!((v.format, v.found, v.supported), (format, 2, 1), "{err}");
+        assert_eq!(
+            (v.format, v.found, v.supported),
+            (format, found, supported),
+            "{err}"
+        );
         assert!(
             err.to_string()
-                .contains(&format!("has {format} format version 2")),
+                .contains(&format!("has {format} format version {found}")),
             "{err}"
         );
     }
