@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes cut into records and framed correctly.
     let mut u = Unstructured::new(data);
     let records: Vec<Vec<u8>> = u.arbitrary().unwrap_or_default();
-    let mut framed = encode_segment_header(1).to_vec();
+    let mut framed = encode_segment_header(1, ferris_manifest::FORMAT_VERSION).to_vec();
     let mut block_offset = SEGMENT_HEADER_LEN;
     for record in &records {
         let _ = VersionEdit::decode(record);

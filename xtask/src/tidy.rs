@@ -115,17 +115,37 @@ mod tests {
             .expect("at least one version in the history")
     }
 
+    /// The newest number in the first column of the tables of `section`.
+    fn newest_in_first_column(section: &str) -> u32 {
+        section
+            .lines()
+            .filter_map(|l| l.split('|').nth(1)?.trim().parse::<u32>().ok())
+            .max()
+            .expect("a table numbered in its first column")
+    }
+
     /// `wal.md` specifies the framing (`ferris-log`), which the WAL's segments and the
-    /// manifest share, and the WAL's use of it.
+    /// manifest share, and the WAL's use of it: the record format its headers declare.
     #[test]
     fn wal_spec_matches_the_code() {
-        use ferris_log::format::{FORMAT_VERSION, MAGIC};
+        use ferris_log::format::{FIRST_RECORD_FORMAT, FORMAT_VERSION, MAGIC};
+        use ferris_wal::format::{OLDEST_RECORD_FORMAT, RECORD_FORMAT};
         let s = spec("wal.md");
         assert_eq!(magic(&s), MAGIC);
         assert_eq!(version(&s), FORMAT_VERSION);
         assert_eq!(newest_history_version(&s), FORMAT_VERSION);
         assert_eq!(title_version(&s), FORMAT_VERSION);
         assert_eq!(readme_version("wal.md"), FORMAT_VERSION);
+        // The header's record format field, and the WAL's record formats: the newest is
+        // the one it writes, the oldest the first there was.
+        assert!(s.contains("| 24 | 4 | record format |"));
+        let formats = section(&s, "### Record formats");
+        assert_eq!(newest_in_first_column(formats), RECORD_FORMAT);
+        assert!(formats.contains(&format!(
+            "The WAL writes record format `{RECORD_FORMAT}` (`ferris_wal::format::RECORD_FORMAT`)"
+        )));
+        assert_eq!(OLDEST_RECORD_FORMAT, FIRST_RECORD_FORMAT);
+        assert!(formats.contains(&format!("| {FIRST_RECORD_FORMAT} | write batches whose")));
         assert_eq!(ferris_log::MAX_RECORD_LEN, 1 << 30);
         assert!(s.contains("A record is at most 1 GiB (`MAX_RECORD_LEN`)"));
     }
@@ -173,7 +193,12 @@ mod tests {
         // framing.
         let framing = section(&s, "### Segment header (32 bytes)");
         assert_eq!(magic(framing), ferris_log::format::MAGIC);
-        assert_eq!(version(framing), ferris_log::format::FORMAT_VERSION);
+        // The manifest's version is its record format, which decides the header's framing
+        // version: 1 while the manifest is format 1, the newest framing after.
+        assert_eq!(
+            version(framing),
+            ferris_log::format::framing_version_for(ferris_manifest::FORMAT_VERSION)
+        );
         // The manifest's own version is the one its first edit carries (tag 1).
         let edit = section(&s, "### Version edit");
         assert_eq!(version(edit), ferris_manifest::FORMAT_VERSION);

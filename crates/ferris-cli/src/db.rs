@@ -21,7 +21,7 @@ pub(crate) fn open(dir: &Path) -> Result<Db> {
 
 /// Keys and values are printed as text when they are UTF-8 without control characters,
 /// and escaped otherwise.
-fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
         _ => bytes.escape_ascii().to_string(),

@@ -11,7 +11,7 @@
 //! what the engine would read.
 //!
 //! ```text
-//! ferris wal dump FILE [--json]             every record of a WAL segment, with offsets
+//! ferris wal dump FILE [--json]             every record and entry of a WAL segment
 //! ferris table dump FILE [--blocks] [--json] a table's properties, index and entries
 //! ferris manifest dump DIR [--json]         the version edits and the current version
 //! ferris get DIR KEY [--json]               a value
@@ -38,7 +38,8 @@
 //! still on the disk. Damage is a finding, not an error: the dump prints what is
 //! readable, names the offset of what is not, and exits 1. `wal dump` reads in
 //! `SkipCorrupted` mode for that reason, so one bad record does not hide the ones after
-//! it.
+//! it. A segment whose framing or records are of a newer format than this build reads is
+//! not damage but an error, as it is for the engine (exit 2).
 //!
 //! **The database commands go through `ferris_engine::Db`.** `get`, `put`, `delete`,
 //! `scan`, `stats` and `verify` open the database as any program would, so they see what
@@ -354,7 +355,8 @@ enum ManifestCommand {
 
 #[derive(Subcommand)]
 enum WalCommand {
-    /// Every record of a segment, with its offset, length and what it holds.
+    /// Every record of a segment, with its offset, length and what it holds: each entry of
+    /// a write batch, and its keyspace when that is not the default one.
     Dump {
         /// The segment file (NNNNNN.wal).
         file: PathBuf,

@@ -3,13 +3,40 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ferris_core::WriteBatch;
+use ferris_core::{BatchEntry, DEFAULT_KEYSPACE, ValueKind, WriteBatch};
 use ferris_fs::StdFs;
-use ferris_wal::format::parse_segment_file_name;
+use ferris_wal::format::{check_record_format, parse_segment_file_name};
 use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader};
 use serde_json::json;
 
 use crate::Verdict;
+use crate::db::show;
+
+/// How many bytes of a value an entry's line shows before it says how long the rest is.
+const VALUE_SHOWN: usize = 32;
+
+/// One entry of a batch for people: its sequence number, kind, keyspace when it is not the
+/// default one, key and (the start of) its value.
+fn entry_text(e: &BatchEntry<'_>) -> String {
+    let keyspace = if e.keyspace == DEFAULT_KEYSPACE {
+        String::new()
+    } else {
+        format!("keyspace {}: ", e.keyspace)
+    };
+    let (kind, value) = match e.kind {
+        ValueKind::Put if e.value.len() > VALUE_SHOWN => (
+            "put",
+            format!(
+                " = {}... ({} bytes)",
+                show(&e.value[..VALUE_SHOWN]),
+                e.value.len()
+            ),
+        ),
+        ValueKind::Put => ("put", format!(" = {}", show(e.value))),
+        ValueKind::Delete => ("delete", String::new()),
+    };
+    format!("@{} {kind:<6} {keyspace}{}{value}", e.seq, show(e.key))
+}
 
 pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
     let name = path
@@ -32,6 +59,10 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    // A segment whose records are newer than this build's batches is refused as the WAL's
+    // recovery refuses it, rather than shown as records that are "not a write batch".
+    check_record_format(path, reader.record_format())
+        .with_context(|| format!("reading {}", path.display()))?;
     let mut records = Vec::new();
     loop {
         match reader.next_record() {
@@ -53,9 +84,9 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
         let records: Vec<_> = records
             .iter()
             .map(|r| {
-                let batch = WriteBatch::decode(&r.data)
-                    .ok()
-                    .map(|b| json!({"seq": b.seq(), "entries": b.len()}));
+                let batch = WriteBatch::decode(&r.data).ok().map(
+                    |b| json!({"seq": b.seq(), "entries": b.len(), "keyspaces": b.keyspaces()}),
+                );
                 json!({"offset": r.offset, "len": r.data.len(), "checksum": "ok", "batch": batch})
             })
             .collect();
@@ -63,6 +94,7 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
         let out = json!({
             "file": path.display().to_string(),
             "segment_id": segment_id,
+            "record_format": reader.record_format(),
             "sealed": reader.is_sealed(),
             "records": records,
             "events": events,
@@ -86,9 +118,10 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
             "checksum"
         );
         for r in &records {
-            let contents = match WriteBatch::decode(&r.data) {
-                Ok(b) => format!("batch: seq {}, {} entries", b.seq(), b.len()),
-                Err(_) => "not a write batch".to_owned(),
+            let batch = WriteBatch::decode(&r.data).ok();
+            let contents = match &batch {
+                Some(b) => format!("batch: seq {}, {} entries", b.seq(), b.len()),
+                None => "not a write batch".to_owned(),
             };
             out!(
                 "{:>10}  {:>8}  {:<8}  {contents}",
@@ -96,6 +129,9 @@ pub(crate) fn dump(path: &Path, as_json: bool) -> Result<Verdict> {
                 r.data.len(),
                 "ok"
             );
+            for entry in batch.iter().flat_map(|b| b.iter()) {
+                out!("{:>10}  {:>8}  {:<8}    {}", "", "", "", entry_text(&entry));
+            }
         }
         for e in &events {
             out!("{}", event_text(e));

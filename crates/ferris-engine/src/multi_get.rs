@@ -2,14 +2,13 @@
 //!
 //! A loop of `get` pins a super version, loads the sequence number and walks the levels
 //! once per key. A batch does each once for all of its keys: it sorts and dedupes them,
-//! asks the memtables, then each level only for the keys still unanswered, handing every
-//! table the sorted keys that fall in its range in one call
-//! ([`TableReader::get_many`](ferris_table::TableReader::get_many)), which reads each of
-//! its blocks once for all of them.
+//! asks the memtables, then the tables (`ferris_table::levels::get_many`: each level only
+//! for the keys still unanswered, each table for the sorted keys in its range in one
+//! [`TableReader::get_many`](ferris_table::TableReader::get_many) call, which reads each of
+//! its blocks once for all of them).
 
 use bytes::Bytes;
 use ferris_core::key::compare_user_keys;
-use ferris_core::level::partition_keys;
 use ferris_core::{Lookup, SeqNo};
 
 use crate::db::{Db, Shared, Snapshot};
@@ -21,7 +20,6 @@ impl SuperVersion {
     /// What [`SuperVersion::get`] answers for each of `keys` at `snapshot`, in their
     /// order. `keys` are strictly ascending.
     pub(crate) fn multi_get(&self, keys: &[&[u8]], snapshot: SeqNo) -> Result<Vec<Option<Bytes>>> {
-        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys ascending");
         let mut found: Vec<Option<Lookup>> =
             keys.iter().map(|k| self.mem.get(k, snapshot)).collect();
         for frozen in &self.frozen {
@@ -31,45 +29,7 @@ impl SuperVersion {
                 }
             }
         }
-        // The keys the tables must answer, with their places in `found`; each level
-        // sees only those the levels above left unanswered.
-        let mut pending = Pending::default();
-        for (i, (key, slot)) in keys.iter().zip(&found).enumerate() {
-            if slot.is_none() {
-                pending.keys.push(*key);
-                pending.places.push(i);
-            }
-        }
-        pending.answers.resize(pending.keys.len(), None);
-        let levels = &self.version.levels;
-        // Level 0 newest first: a table skips the keys a newer one answered.
-        for file in levels.level(0) {
-            let meta = &file.meta;
-            if meta.min_seq > snapshot {
-                continue;
-            }
-            let lo = pending
-                .keys
-                .partition_point(|k| *k < meta.smallest.user_key());
-            let hi = pending
-                .keys
-                .partition_point(|k| *k <= meta.largest.user_key());
-            let answers = &mut pending.answers[lo..hi];
-            file.reader
-                .get_many(&pending.keys[lo..hi], snapshot, answers)?;
-        }
-        pending.settle(&mut found);
-        for level in levels.levels().skip(1) {
-            if pending.keys.is_empty() {
-                break;
-            }
-            for (file, range) in partition_keys(level, &pending.keys) {
-                let answers = &mut pending.answers[range.clone()];
-                file.reader
-                    .get_many(&pending.keys[range], snapshot, answers)?;
-            }
-            pending.settle(&mut found);
-        }
+        ferris_table::levels::get_many(&self.version.levels, keys, snapshot, &mut found)?;
         Ok(found
             .into_iter()
             .map(|found| match found {
@@ -77,34 +37,6 @@ impl SuperVersion {
                 Some(Lookup::Deleted) | None => None,
             })
             .collect())
-    }
-}
-
-/// The keys the tables still have to answer, ascending, with where each answer goes.
-#[derive(Default)]
-struct Pending<'k> {
-    keys: Vec<&'k [u8]>,
-    places: Vec<usize>,
-    answers: Vec<Option<Lookup>>,
-}
-
-impl Pending<'_> {
-    /// Moves the answers found into `found`, keeping only the keys still unanswered.
-    fn settle(&mut self, found: &mut [Option<Lookup>]) {
-        let mut kept = 0;
-        for i in 0..self.keys.len() {
-            match self.answers[i].take() {
-                Some(answer) => found[self.places[i]] = Some(answer),
-                None => {
-                    self.keys[kept] = self.keys[i];
-                    self.places[kept] = self.places[i];
-                    kept += 1;
-                }
-            }
-        }
-        self.keys.truncate(kept);
-        self.places.truncate(kept);
-        self.answers.truncate(kept);
     }
 }
 

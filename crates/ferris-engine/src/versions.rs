@@ -22,6 +22,7 @@ use ferris_core::{
 };
 use ferris_fs::FileSystem;
 use ferris_manifest::{KeyspaceDef, LevelState, Manifest, VersionEdit, manifest_file_name};
+use ferris_table::levels::LevelTable;
 use ferris_table::{ReadOptions, TableFormat, TableReader};
 
 use crate::KeyspaceOptions;
@@ -44,6 +45,12 @@ pub(crate) struct TableFile {
 impl HasMeta for TableFile {
     fn meta(&self) -> &FileMeta {
         &self.meta
+    }
+}
+
+impl LevelTable for TableFile {
+    fn reader(&self) -> &dyn TableReader {
+        &*self.reader
     }
 }
 
@@ -141,30 +148,6 @@ impl Version {
     pub(crate) fn view(&self) -> View {
         View::new(self.levels.map(|f| Arc::clone(&f.meta)))
     }
-
-    /// The newest version of `key` at or below `snapshot` in the tables: level 0 newest
-    /// first, then the one table of each deeper level whose range holds the key.
-    fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>> {
-        let in_range = |f: &TableFile| f.meta.overlaps(key, key);
-        for file in self.levels.level(0) {
-            if file.meta.min_seq > snapshot || !in_range(file) {
-                continue;
-            }
-            if let Some(found) = file.reader.get(key, snapshot)? {
-                return Ok(Some(found));
-            }
-        }
-        for level in self.levels.levels().skip(1) {
-            // The first file whose largest key is at or after `key` is the only candidate.
-            let i = level.partition_point(|f| f.meta.largest.user_key() < key);
-            if let Some(file) = level.get(i).filter(|f| in_range(f))
-                && let Some(found) = file.reader.get(key, snapshot)?
-            {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
-    }
 }
 
 /// A frozen memtable waiting to be flushed.
@@ -209,7 +192,7 @@ impl SuperVersion {
         let found =
             match in_memory.or_else(|| self.frozen.iter().find_map(|f| f.mem.get(key, snapshot))) {
                 Some(found) => Some(found),
-                None => self.version.get(key, snapshot)?,
+                None => ferris_table::levels::get(&self.version.levels, key, snapshot)?,
             };
         Ok(match found {
             Some(Lookup::Value(v)) => Some(v),

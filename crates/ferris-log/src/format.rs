@@ -31,10 +31,19 @@ use ferris_core::checksum::masked_crc32c;
 /// first user of the framing; the manifest, framed the same way, carries them too.
 pub const MAGIC: [u8; 8] = *b"FRSDBWAL";
 
-/// The framing version this build writes, and the newest it reads. It versions the framing
-/// only: what the records hold is versioned by whoever writes them (the manifest's edits
-/// carry a version of their own).
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest framing version this build writes and reads. It versions the framing only:
+/// what the records hold is the header's *record format*, which the file's writer chooses
+/// and the file's reader judges (the WAL's `ferris_wal::format::RECORD_FORMAT`, the
+/// manifest's own format version).
+///
+/// Version 2 gave the header its record format (bytes 24..28, reserved and zero in version
+/// 1). A writer whose records are still [`FIRST_RECORD_FORMAT`] writes a version 1 header
+/// ([`framing_version_for`]), so that builds from before version 2 keep reading its file.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The record format of every file framed before the header could name one: what a version
+/// 1 header reports.
+pub const FIRST_RECORD_FORMAT: u32 = 1;
 
 /// Size of the header at the start of every framed file.
 pub const SEGMENT_HEADER_LEN: usize = 32;
@@ -89,18 +98,46 @@ pub fn fragment_crc(len_and_kind: &[u8], payload: &[u8]) -> u32 {
     masked_crc32c(&[len_and_kind, payload])
 }
 
-/// Encodes the 32-byte segment header.
+/// The framing version a header for records of `record_format` is written with: 1 for
+/// [`FIRST_RECORD_FORMAT`], whose files every build reads, [`FORMAT_VERSION`] for any other,
+/// which only a build that can judge the record format may read.
+///
+/// A version 1 header cannot name a record format, and needs none for format 1. Writing it
+/// keeps such a file byte for byte what it was before version 2, and readable by the builds
+/// from before version 2, which understand its records: only a file an older build could
+/// not understand gets the header that build refuses.
+pub fn framing_version_for(record_format: u32) -> u32 {
+    if record_format == FIRST_RECORD_FORMAT {
+        1
+    } else {
+        FORMAT_VERSION
+    }
+}
+
+/// Encodes the 32-byte segment header of a file whose records are in `record_format`, in
+/// the framing version [`framing_version_for`] gives.
 ///
 /// ```text
-/// 0      8       12           16            24         28      32
-/// | magic | version | block size | segment id | reserved | crc  |
+/// 0      8       12           16            24              28      32
+/// | magic | version | block size | segment id | record format | crc  |
 /// ```
-pub fn encode_segment_header(segment_id: u64) -> [u8; SEGMENT_HEADER_LEN] {
+///
+/// In a version 1 header the record format's bytes are zero.
+///
+/// # Panics
+///
+/// If `record_format` is 0: no record format has that number, so the caller has a bug.
+pub fn encode_segment_header(segment_id: u64, record_format: u32) -> [u8; SEGMENT_HEADER_LEN] {
+    assert!(record_format != 0, "record format 0 does not exist");
+    let version = framing_version_for(record_format);
     let mut h = [0u8; SEGMENT_HEADER_LEN];
     h[0..8].copy_from_slice(&MAGIC);
-    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..12].copy_from_slice(&version.to_le_bytes());
     h[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
     h[16..24].copy_from_slice(&segment_id.to_le_bytes());
+    if version >= 2 {
+        h[24..28].copy_from_slice(&record_format.to_le_bytes());
+    }
     let crc = masked_crc32c(&[&h[..28]]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
@@ -114,6 +151,9 @@ pub struct SegmentHeader {
     /// The segment's id: the WAL's segment id, the manifest's number. It must match the
     /// id the file's name gives.
     pub segment_id: u64,
+    /// What the records hold, as the file's writer said: [`FIRST_RECORD_FORMAT`] for a
+    /// version 1 header, at least 1 always. The framing does not judge it; the caller does.
+    pub record_format: u32,
 }
 
 /// Why a segment header was rejected.
@@ -129,8 +169,10 @@ pub enum HeaderError {
 ///
 /// # Errors
 ///
-/// [`HeaderError::Damaged`] for any checksum, magic or field mismatch, and
-/// [`HeaderError::UnsupportedVersion`] for an intact header of a newer version.
+/// [`HeaderError::Damaged`] for any checksum, magic or field mismatch (a version 1 header
+/// whose reserved bytes are not zero, a version 2 header with record format 0), and
+/// [`HeaderError::UnsupportedVersion`] for an intact header of a newer version. Any record
+/// format of 1 or more is returned, not judged.
 pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderError> {
     let Some(h) = bytes.get(..SEGMENT_HEADER_LEN) else {
         return Err(HeaderError::Damaged("segment header is incomplete"));
@@ -155,12 +197,17 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderError>
     if block_size as usize != BLOCK_SIZE {
         return Err(HeaderError::Damaged("segment block size is not 32 KiB"));
     }
-    if h[24..28] != [0; 4] {
-        return Err(HeaderError::Damaged("reserved header bytes are not zero"));
-    }
+    let record_format = u32::from_le_bytes(h[24..28].try_into().expect("4 bytes"));
+    let record_format = match (version, record_format) {
+        (1, 0) => FIRST_RECORD_FORMAT,
+        (1, _) => return Err(HeaderError::Damaged("reserved header bytes are not zero")),
+        (_, 0) => return Err(HeaderError::Damaged("record format 0 does not exist")),
+        (_, format) => format,
+    };
     Ok(SegmentHeader {
         version,
         segment_id: u64::from_le_bytes(h[16..24].try_into().expect("8 bytes")),
+        record_format,
     })
 }
 
@@ -236,40 +283,112 @@ fn push_fragment(out: &mut Vec<u8>, kind: FragmentKind, payload: &[u8]) {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    /// `h` with its checksum made to match its other bytes again.
+    fn resealed(mut h: [u8; SEGMENT_HEADER_LEN]) -> [u8; SEGMENT_HEADER_LEN] {
+        let crc = masked_crc32c(&[&h[..28]]);
+        h[28..32].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
     #[test]
     fn header_round_trips_and_rejects_each_damage() {
-        let h = encode_segment_header(42);
-        assert_eq!(
-            decode_segment_header(&h),
-            Ok(SegmentHeader {
-                version: 1,
-                segment_id: 42
-            })
-        );
-        assert!(matches!(
-            decode_segment_header(&h[..31]),
-            Err(HeaderError::Damaged(_))
-        ));
-        for byte in 0..SEGMENT_HEADER_LEN {
-            let mut bad = h;
-            bad[byte] ^= 0x10;
-            assert!(
-                matches!(decode_segment_header(&bad), Err(HeaderError::Damaged(_))),
-                "byte {byte}"
+        for (record_format, version) in [(1, 1), (2, 2), (u32::MAX, 2)] {
+            let h = encode_segment_header(42, record_format);
+            assert_eq!(
+                decode_segment_header(&h),
+                Ok(SegmentHeader {
+                    version,
+                    segment_id: 42,
+                    record_format,
+                })
             );
+            assert!(matches!(
+                decode_segment_header(&h[..31]),
+                Err(HeaderError::Damaged(_))
+            ));
+            for byte in 0..SEGMENT_HEADER_LEN {
+                let mut bad = h;
+                bad[byte] ^= 0x10;
+                assert!(
+                    matches!(decode_segment_header(&bad), Err(HeaderError::Damaged(_))),
+                    "record format {record_format}, byte {byte}"
+                );
+            }
         }
+    }
+
+    /// The bytes a version 1 build wrote: a header for record format 1 has not changed.
+    #[test]
+    fn record_format_1_is_written_as_a_version_1_header() {
+        let h = encode_segment_header(7, FIRST_RECORD_FORMAT);
+        let mut v1 = [0u8; SEGMENT_HEADER_LEN];
+        v1[0..8].copy_from_slice(b"FRSDBWAL");
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        v1[12..16].copy_from_slice(&32768u32.to_le_bytes());
+        v1[16..24].copy_from_slice(&7u64.to_le_bytes());
+        assert_eq!(h, resealed(v1));
+        assert_eq!(framing_version_for(1), 1);
+        assert_eq!(framing_version_for(2), FORMAT_VERSION);
+    }
+
+    #[test]
+    fn a_version_2_header_may_name_record_format_1_but_not_0() {
+        let mut h = encode_segment_header(3, 5);
+        h[24..28].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            decode_segment_header(&resealed(h)).unwrap().record_format,
+            1
+        );
+        h[24..28].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(
+            decode_segment_header(&resealed(h)),
+            Err(HeaderError::Damaged("record format 0 does not exist"))
+        );
+    }
+
+    #[test]
+    fn a_version_1_header_must_keep_its_reserved_bytes_zero() {
+        let mut h = encode_segment_header(3, 1);
+        h[24] = 2;
+        assert_eq!(
+            decode_segment_header(&resealed(h)),
+            Err(HeaderError::Damaged("reserved header bytes are not zero"))
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "record format 0 does not exist")]
+    fn record_format_0_is_a_bug() {
+        encode_segment_header(1, 0);
     }
 
     #[test]
     fn newer_version_is_reported_as_such() {
-        let mut h = encode_segment_header(1);
-        h[8..12].copy_from_slice(&2u32.to_le_bytes());
-        let crc = masked_crc32c(&[&h[..28]]);
-        h[28..32].copy_from_slice(&crc.to_le_bytes());
+        let mut h = encode_segment_header(1, 2);
+        h[8..12].copy_from_slice(&3u32.to_le_bytes());
         assert_eq!(
-            decode_segment_header(&h),
-            Err(HeaderError::UnsupportedVersion(2))
+            decode_segment_header(&resealed(h)),
+            Err(HeaderError::UnsupportedVersion(3))
         );
+    }
+
+    proptest! {
+        /// A header with a valid checksum but any other bytes at all: decoding never panics,
+        /// and what it accepts is a header this build could have written.
+        #[test]
+        fn arbitrary_headers_never_panic(body in proptest::array::uniform28(any::<u8>())) {
+            let mut h = [0u8; SEGMENT_HEADER_LEN];
+            h[..28].copy_from_slice(&body);
+            if let Ok(header) = decode_segment_header(&resealed(h)) {
+                prop_assert!(header.record_format >= 1);
+                prop_assert!((1..=FORMAT_VERSION).contains(&header.version));
+                if header.version == 1 {
+                    prop_assert_eq!(header.record_format, FIRST_RECORD_FORMAT);
+                }
+            }
+        }
     }
 
     #[test]

@@ -42,8 +42,14 @@
 //! ```
 //!
 //! The file starts with a 32-byte **header** (the magic `FRSDBWAL`, the framing version,
-//! the block size, the file's id and a checksum), so a file renamed into the wrong place,
-//! or one from a newer version, is refused by name. A writer that closes a file cleanly
+//! the block size, the file's id, the *record format* and a checksum), so a file renamed
+//! into the wrong place, or one from a newer version, is refused by name. The record format
+//! says what the records hold. The framing cannot know that, so the file's writer chooses
+//! the number and the reader hands it to its caller ([`SegmentReader::record_format`]),
+//! which refuses records newer than it understands, by name, instead of finding them
+//! undecodable and calling that damage. A writer whose records are in the first record
+//! format writes a header of framing version 1, as before record formats existed, so that
+//! older builds keep reading what they understand ([`format::framing_version_for`]). A writer that closes a file cleanly
 //! ends it with a **seal**: zeros to the next block boundary, then a `Seal` fragment
 //! holding the record count. One framed file is a **segment**; the WAL writes a sequence
 //! of them (`000001.wal`, `000002.wal`, ...), a manifest is one. `docs/format/wal.md` is the
@@ -96,9 +102,10 @@
 //! use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
 //! use ferris_log::{RecoveryEvent, RecoveryMode, SegmentReader};
 //!
-//! // Three records framed into segment 1. The second does not fit in block 0: it becomes
-//! // a First fragment there and a Last in block 1.
-//! let mut bytes = encode_segment_header(1).to_vec();
+//! // Three records framed into segment 1, whose header says they are in record format 2
+//! // (what that means is the writer's business). The second does not fit in block 0: it
+//! // becomes a First fragment there and a Last in block 1.
+//! let mut bytes = encode_segment_header(1, 2).to_vec();
 //! let mut block_offset = SEGMENT_HEADER_LEN;
 //! for record in [&b"alpha"[..], &[7; 40_000], b"omega"] {
 //!     frame_record(&mut bytes, &mut block_offset, record);
@@ -112,6 +119,7 @@
 //! file.sync()?;
 //!
 //! let mut reader = SegmentReader::open(&fs, path, 1, RecoveryMode::TolerateTornTail)?;
+//! assert_eq!(reader.record_format(), Some(2));
 //! let mut records = Vec::new();
 //! while let Some(record) = reader.next_record()? {
 //!     records.push(record.data);

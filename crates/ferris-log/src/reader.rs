@@ -127,7 +127,7 @@ pub enum RecoveryEvent {
 /// use ferris_log::format::{SEGMENT_HEADER_LEN, encode_segment_header, frame_record};
 /// use ferris_log::{RecoveryMode, SegmentReader};
 ///
-/// let mut bytes = encode_segment_header(7).to_vec();
+/// let mut bytes = encode_segment_header(7, 1).to_vec();
 /// let mut block_offset = SEGMENT_HEADER_LEN;
 /// frame_record(&mut bytes, &mut block_offset, b"hello");
 ///
@@ -135,6 +135,7 @@ pub enum RecoveryEvent {
 /// let path = Path::new("/000007.log");
 /// fs.create(path)?.append(&bytes)?;
 /// let mut reader = SegmentReader::open(&fs, path, 7, RecoveryMode::Strict)?;
+/// assert_eq!(reader.record_format(), Some(1));
 /// let record = reader.next_record()?.expect("one record");
 /// assert_eq!((record.offset, record.data.as_slice()), (32, &b"hello"[..]));
 /// assert_eq!(reader.next_record()?, None);
@@ -145,6 +146,8 @@ pub struct SegmentReader {
     file: Box<dyn ReadableFile>,
     path: PathBuf,
     segment_id: u64,
+    /// The header's record format; `None` when the header was damaged and the mode read on.
+    record_format: Option<u32>,
     len: u64,
     mode: RecoveryMode,
     /// The current block (shorter than `BLOCK_SIZE` only at the end of the file).
@@ -217,6 +220,7 @@ impl SegmentReader {
             file,
             path: path.to_path_buf(),
             segment_id,
+            record_format: None,
             len,
             mode,
             block: Vec::with_capacity(BLOCK_SIZE),
@@ -241,7 +245,10 @@ impl SegmentReader {
                     ),
                 ));
             }
-            Ok(_) => reader.pos = SEGMENT_HEADER_LEN,
+            Ok(header) => {
+                reader.record_format = Some(header.record_format);
+                reader.pos = SEGMENT_HEADER_LEN;
+            }
             Err(HeaderError::UnsupportedVersion(found)) => {
                 return Err(Error::UnsupportedVersion(UnsupportedVersion {
                     file: path.to_path_buf(),
@@ -261,6 +268,17 @@ impl SegmentReader {
     /// The segment's id.
     pub fn segment_id(&self) -> u64 {
         self.segment_id
+    }
+
+    /// What the segment's records hold, as its header says: the record format its writer
+    /// chose (1 for a header of framing version 1). The framing does not judge it: a caller
+    /// that knows which record formats it reads refuses the others, as the WAL does.
+    ///
+    /// `None` when the header was damaged and the recovery mode read on past it (a torn
+    /// header with nothing after it, or [`RecoveryMode::SkipCorrupted`]): the records, if
+    /// any, must then be judged by their own contents.
+    pub fn record_format(&self) -> Option<u32> {
+        self.record_format
     }
 
     /// The file's length when it was opened: the reader reads that far and no further, even

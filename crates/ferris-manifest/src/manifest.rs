@@ -59,7 +59,8 @@ impl ManifestWriter {
         debug_assert!(snapshot.format_version.is_some());
         let path = dir.join(manifest_file_name(number));
         let mut file = fs.create(&path).at(&path)?;
-        file.append(&encode_segment_header(number)).at(&path)?;
+        file.append(&encode_segment_header(number, FORMAT_VERSION))
+            .at(&path)?;
         let mut writer = ManifestWriter {
             number,
             path,

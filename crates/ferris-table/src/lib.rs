@@ -121,6 +121,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+pub mod levels;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

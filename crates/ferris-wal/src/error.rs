@@ -24,8 +24,9 @@ pub enum Error {
     #[error(transparent)]
     Corruption(#[from] Corruption),
 
-    /// A segment was written by a newer format version than this build reads (its framing,
-    /// format `"log"`).
+    /// A segment was written by a newer format version than this build reads: its framing
+    /// (format `"log"`), or its records (format `"WAL record"`,
+    /// [`RECORD_FORMAT`](crate::format::RECORD_FORMAT)).
     #[error(transparent)]
     UnsupportedVersion(#[from] UnsupportedVersion),
 

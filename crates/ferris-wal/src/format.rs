@@ -1,10 +1,60 @@
-//! The WAL's own part of its on-disk format: the names of its segment files.
+//! The WAL's own part of its on-disk format: the names of its segment files, and the
+//! record format its segments' headers declare.
 //!
 //! The bytes inside a segment are the framing of `ferris-log` ([`ferris_log::format`]):
 //! a 32-byte header, then checksummed fragments on a grid of 32 KiB blocks, and a seal when
 //! the segment was closed cleanly. `docs/format/wal.md` specifies both.
+//!
+//! The header carries a *record format*: what the records hold. The framing does not judge
+//! it; the WAL does, here. Its records are write batches (`ferris_core::WriteBatch`), and
+//! record format [`RECORD_FORMAT`] (2) is the batch encoding whose entries may name a
+//! keyspace. Record format 1 is the same encoding from before keyspaces, every entry in the
+//! default keyspace, which the same decoder reads: a batch that names no keyspace is
+//! encoded identically in both. A newer record format is refused by name
+//! ([`check_record_format`]), rather than read until a batch fails to decode and reported
+//! as damage.
 
 use std::path::{Path, PathBuf};
+
+use ferris_core::UnsupportedVersion;
+
+/// The record format the WAL writes, and the newest it reads: write batches whose entries
+/// may name keyspaces.
+pub const RECORD_FORMAT: u32 = 2;
+
+/// The oldest record format the WAL reads: write batches from before keyspaces, which
+/// every segment of framing version 1 holds.
+pub const OLDEST_RECORD_FORMAT: u32 = ferris_log::format::FIRST_RECORD_FORMAT;
+
+/// The name an [`UnsupportedVersion`] gives the WAL's records: a segment whose framing is
+/// too new is format `"log"`, one whose records are too new is this.
+pub const RECORD_FORMAT_NAME: &str = "WAL record";
+
+/// Checks that this build reads the records of the segment at `path`, whose header gave
+/// `record_format` ([`ferris_log::SegmentReader::record_format`]). `None`, a header damaged
+/// beyond reading that the recovery mode went past, passes: the records are then judged by
+/// whether they decode.
+///
+/// # Errors
+///
+/// [`UnsupportedVersion`] (format [`RECORD_FORMAT_NAME`], naming `path`) for a record format
+/// newer than [`RECORD_FORMAT`].
+pub fn check_record_format(
+    path: &Path,
+    record_format: Option<u32>,
+) -> Result<(), UnsupportedVersion> {
+    match record_format {
+        Some(found) if !(OLDEST_RECORD_FORMAT..=RECORD_FORMAT).contains(&found) => {
+            Err(UnsupportedVersion {
+                file: path.to_path_buf(),
+                format: RECORD_FORMAT_NAME,
+                found,
+                supported: RECORD_FORMAT,
+            })
+        }
+        _ => Ok(()),
+    }
+}
 
 /// File-name extension of WAL segments.
 pub const SEGMENT_EXTENSION: &str = "wal";
@@ -31,6 +81,19 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_formats_1_and_2_are_read_and_a_newer_one_is_refused_by_name() {
+        let path = Path::new("/wal/000003.wal");
+        for format in [None, Some(1), Some(2)] {
+            assert_eq!(check_record_format(path, format), Ok(()), "{format:?}");
+        }
+        let err = check_record_format(path, Some(3)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/wal/000003.wal has WAL record format version 3; this build reads versions up to 2"
+        );
+    }
 
     #[test]
     fn segment_names_round_trip() {

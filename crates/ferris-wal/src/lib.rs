@@ -44,7 +44,12 @@
 //!
 //! One record is one `WriteBatch` (from `ferris-core`) in the engine, so a batch is
 //! replayed whole or not at all: its fragments either all check out or the record is
-//! dropped. This crate itself treats records as opaque bytes.
+//! dropped. This crate does not decode the records, but it does declare what they are:
+//! every segment's header names its **record format**, [`format::RECORD_FORMAT`] (2, write
+//! batches whose entries may name keyspaces), and recovery refuses a segment whose records
+//! are newer than that with [`Error::UnsupportedVersion`], instead of replaying it until a
+//! batch fails to decode. Segments from before record formats (framing version 1) hold
+//! format 1, batches of the default keyspace alone, and are replayed as ever.
 //!
 //! ## Writing and recovering
 //!

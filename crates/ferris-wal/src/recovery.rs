@@ -14,7 +14,7 @@ use ferris_fs::FileSystem;
 use ferris_log::{Record, RecoveryEvent, RecoveryMode, SegmentReader};
 
 use crate::error::{Error, Result};
-use crate::format::segment_path;
+use crate::format::{check_record_format, segment_path};
 use crate::writer::list_segments;
 
 /// Options for [`WalRecovery::open`].
@@ -117,7 +117,10 @@ impl WalRecovery {
     ///
     /// As [`SegmentReader::open`] and [`SegmentReader::next_record`] (their errors
     /// converted to the WAL's), plus [`Error::Corruption`] for a missing segment in the
-    /// middle of the sequence (in the modes that do not tolerate it).
+    /// middle of the sequence (in the modes that do not tolerate it), and
+    /// [`Error::UnsupportedVersion`] for a segment whose records are in a newer format
+    /// ([`check_record_format`]), in every mode: its batches may be acknowledged writes,
+    /// so no mode skips it.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
         loop {
             if self.stopped {
@@ -164,6 +167,7 @@ impl WalRecovery {
             self.expected_next = Some(id + 1);
             let path = segment_path(&self.dir, id);
             let reader = SegmentReader::open(&*self.fs, &path, id, self.mode)?;
+            check_record_format(&path, reader.record_format())?;
             self.report.segment_ids.push(id);
             self.current = Some(reader);
         }
@@ -202,7 +206,7 @@ pub struct SegmentCheck {
 /// # Errors
 ///
 /// [`Error::Io`] if the segment cannot be read (`NotFound` when it was removed);
-/// [`Error::UnsupportedVersion`] for a newer format.
+/// [`Error::UnsupportedVersion`] for a newer framing or record format.
 pub fn check_segment(
     fs: &dyn FileSystem,
     path: &Path,
@@ -212,6 +216,7 @@ pub fn check_segment(
 ) -> Result<SegmentCheck> {
     let mut reader = SegmentReader::open_to(fs, path, id, RecoveryMode::TolerateTornTail, end)
         .map_err(Error::from)?;
+    check_record_format(path, reader.record_format())?;
     let mut out = SegmentCheck {
         bytes: reader.file_len(),
         ..SegmentCheck::default()

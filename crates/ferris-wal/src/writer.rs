@@ -32,7 +32,7 @@ use ferris_log::format::{
 };
 
 use crate::error::{Error, Result};
-use crate::format::{parse_segment_file_name, segment_path};
+use crate::format::{RECORD_FORMAT, parse_segment_file_name, segment_path};
 use crate::group::{GroupPacer, Handoff, SPIN, gather};
 
 /// How far ahead of its appends a segment file's length is set, at most (a smaller
@@ -655,7 +655,7 @@ fn open_segment(fs: &dyn FileSystem, dir: &Path, id: u64, options: &WalOptions) 
         .max(BLOCK_SIZE as u64);
     let path = segment_path(dir, id);
     let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
-    file.append(&encode_segment_header(id))
+    file.append(&encode_segment_header(id, RECORD_FORMAT))
         .and_then(|()| file.reserve(reserve_step))
         .and_then(|()| file.sync())
         .map_err(|e| Error::io(&path, e))?;

@@ -234,18 +234,18 @@ fn a_seal_that_miscounts_or_data_after_it_is_corruption() {
 #[test]
 fn a_newer_format_version_is_a_typed_error_in_every_mode() {
     let mut bytes = framed(&records(3, 5), true);
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = ferris_core::checksum::masked_crc32c(&[&bytes[..28]]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     for mode in ALL_MODES {
-        let err = read(&bytes, mode).expect_err("version 2 is from the future");
+        let err = read(&bytes, mode).expect_err("version 3 is from the future");
         let Error::UnsupportedVersion(v) = &err else {
             panic!("{mode:?}: {err}");
         };
-        assert_eq!((v.format, v.found, v.supported), ("log", 2, 1));
+        assert_eq!((v.format, v.found, v.supported), ("log", 3, 2));
         assert_eq!(
             err.to_string(),
-            "/log/000001.log has log format version 2; this build reads versions up to 1"
+            "/log/000001.log has log format version 3; this build reads versions up to 2"
         );
     }
 }
@@ -289,6 +289,10 @@ fn a_damaged_header_before_intact_records_is_corruption() {
     );
     let skip = read(&bytes, RecoveryMode::SkipCorrupted).unwrap();
     assert_eq!(skip.records, records(5, 6));
+    // Past a damaged header the records are read, but what format they are in is unknown.
+    let fs = fs_with(&bytes);
+    let reader = SegmentReader::open(&fs, Path::new(PATH), 1, RecoveryMode::SkipCorrupted).unwrap();
+    assert_eq!(reader.record_format(), None);
 }
 
 proptest! {

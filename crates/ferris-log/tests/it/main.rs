@@ -41,14 +41,19 @@ pub(crate) fn records(n: usize, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The record format the tests' segments declare: not the first, so that their headers are
+/// of the newest framing version. The framing does not judge it.
+pub(crate) const RECORD_FORMAT: u32 = 2;
+
 /// Segment 1 holding `records`, framed from the header on, and sealed if `seal`.
 pub(crate) fn framed(records: &[Vec<u8>], seal: bool) -> Vec<u8> {
-    framed_as(1, records, seal)
+    framed_as(1, RECORD_FORMAT, records, seal)
 }
 
-/// Segment `id` holding `records`, framed from the header on, and sealed if `seal`.
-pub(crate) fn framed_as(id: u64, records: &[Vec<u8>], seal: bool) -> Vec<u8> {
-    let mut out = encode_segment_header(id).to_vec();
+/// Segment `id` whose header declares `record_format`, holding `records`, framed from the
+/// header on, and sealed if `seal`.
+pub(crate) fn framed_as(id: u64, record_format: u32, records: &[Vec<u8>], seal: bool) -> Vec<u8> {
+    let mut out = encode_segment_header(id, record_format).to_vec();
     let mut block_offset = SEGMENT_HEADER_LEN;
     for record in records {
         frame_record(&mut out, &mut block_offset, record);

@@ -1,10 +1,33 @@
 //! Whatever records are framed, the reader gives back exactly those records, in order,
 //! with nothing to report, in every mode.
 
+use std::path::Path;
+
 use ferris_log::format::{BLOCK_SIZE, FRAGMENT_HEADER_LEN, SEGMENT_HEADER_LEN};
+use ferris_log::{RecoveryMode, SegmentReader};
 use proptest::prelude::*;
 
-use crate::{ALL_MODES, framed, read, record_offsets};
+use crate::{ALL_MODES, PATH, framed, framed_as, fs_with, read, record_offsets, records};
+
+/// The reader hands the header's record format to its caller, whatever it is: judging it
+/// is the caller's business. Record format 1 comes from a version 1 header, the others from
+/// version 2 ones.
+#[test]
+fn the_record_format_reaches_the_caller_unjudged() {
+    for format in [1, 2, 7, u32::MAX] {
+        let bytes = framed_as(1, format, &records(2, 1), true);
+        let version = if format == 1 { 1u32 } else { 2 };
+        assert_eq!(&bytes[8..12], &version.to_le_bytes());
+        let fs = fs_with(&bytes);
+        let mut reader =
+            SegmentReader::open(&fs, Path::new(PATH), 1, RecoveryMode::Strict).unwrap();
+        assert_eq!(reader.record_format(), Some(format));
+        assert_eq!(
+            reader.next_record().unwrap().unwrap().data,
+            records(2, 1)[0]
+        );
+    }
+}
 
 /// Records that end exactly at a block boundary, leave fewer than 7 bytes (a zero
 /// trailer), exactly 7 (room for an empty fragment), or span whole blocks.

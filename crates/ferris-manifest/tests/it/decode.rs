@@ -27,7 +27,7 @@ fn replay_bytes(bytes: &[u8]) -> Result<ferris_manifest::Replayed, Error> {
 
 /// A manifest holding `records`, each framed correctly, so every checksum passes.
 fn framed(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = encode_segment_header(1).to_vec();
+    let mut out = encode_segment_header(1, ferris_manifest::FORMAT_VERSION).to_vec();
     let mut block_offset = SEGMENT_HEADER_LEN;
     for record in records {
         frame_record(&mut out, &mut block_offset, record);

@@ -19,6 +19,12 @@ const ALL_MODES: [RecoveryMode; 4] = [
     RecoveryMode::SkipCorrupted,
 ];
 
+/// Makes a segment header's checksum match its bytes again, after a test changed them.
+fn reseal_header(bytes: &mut [u8]) {
+    let crc = ferris_core::checksum::masked_crc32c(&[&bytes[..28]]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// Offsets of each record's first fragment in `bytes` (a valid segment 1).
 fn record_offsets(bytes: &[u8]) -> Vec<u64> {
     let fs = fs_with_segment(bytes);
@@ -186,15 +192,14 @@ fn the_framings_errors_reach_the_caller_as_the_wals() {
     );
 
     let mut newer = segment_bytes(&written, true);
-    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let crc = ferris_core::checksum::masked_crc32c(&[&newer[..28]]);
-    newer[28..32].copy_from_slice(&crc.to_le_bytes());
+    newer[8..12].copy_from_slice(&3u32.to_le_bytes());
+    reseal_header(&mut newer);
     for mode in ALL_MODES {
         let err = recover(&fs_with_segment(&newer), mode)
             .err()
-            .expect("version 2 is from the future");
+            .expect("version 3 is from the future");
         assert!(
-            matches!(&err, Error::UnsupportedVersion(v) if (v.format, v.found, v.supported) == ("log", 2, 1) && v.file == segment),
+            matches!(&err, Error::UnsupportedVersion(v) if (v.format, v.found, v.supported) == ("log", 3, 2) && v.file == segment),
             "{mode:?}: {err}"
         );
     }
@@ -245,4 +250,34 @@ fn a_segment_check_lists_damage_and_refused_records_by_offset() {
         matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
         "{err}"
     );
+}
+
+/// A segment whose header is intact but whose records are in a newer record format than
+/// this build's batches is refused by name, in every mode and by `check_segment`: replaying
+/// it until a batch fails to decode would report damage where there is none, and skipping
+/// it would drop acknowledged writes.
+#[test]
+fn a_newer_record_format_is_refused_by_name_in_every_mode() {
+    let segment = Path::new(DIR).join("000001.wal");
+    let mut newer = segment_bytes(&records(5, 2), true);
+    assert_eq!(
+        &newer[24..28],
+        &2u32.to_le_bytes(),
+        "the WAL writes record format 2"
+    );
+    newer[24..28].copy_from_slice(&3u32.to_le_bytes());
+    reseal_header(&mut newer);
+    let is_refusal = |err: &Error| {
+        matches!(err, Error::UnsupportedVersion(v)
+            if (v.format, v.found, v.supported) == ("WAL record", 3, 2) && v.file == segment)
+    };
+    for mode in ALL_MODES {
+        let err = recover(&fs_with_segment(&newer), mode)
+            .err()
+            .expect("record format 3 is from the future");
+        assert!(is_refusal(&err), "{mode:?}: {err}");
+    }
+    let err = ferris_wal::check_segment(&*fs_with_segment(&newer), &segment, 1, u64::MAX, |_| None)
+        .unwrap_err();
+    assert!(is_refusal(&err), "{err}");
 }
