@@ -25,6 +25,10 @@ pub struct Settings {
     /// FerrisDB only: memory-map tables instead of reading them with `pread` (its
     /// default); the mapped pages a scan or a compaction touches then count in RSS.
     pub mmap: bool,
+    /// Keyspaces to open beside the default one (FerrisDB's keyspaces, RocksDB's column
+    /// families, fjall's keyspaces), each with the settings above, for
+    /// [`Engine::write_in`]. Set by the `keyspaces` workload, not on the command line.
+    pub keyspaces: usize,
 }
 
 /// A block compression codec.
@@ -102,6 +106,9 @@ impl FromStr for EngineKind {
 /// One key-value pair of a batch.
 pub type Entry<'a> = (&'a [u8], &'a [u8]);
 
+/// One key-value pair of a batch, in keyspace number `.0` (of [`Settings::keyspaces`]).
+pub type KeyspaceEntry<'a> = (usize, &'a [u8], &'a [u8]);
+
 /// What the workloads need of an engine. Every call is made from several threads at once
 /// when `--threads` is above one.
 pub trait Engine: Send + Sync {
@@ -118,6 +125,14 @@ pub trait Engine: Send + Sync {
     /// engines without one.
     fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
         keys.iter().map(|key| self.get(key)).collect()
+    }
+
+    /// Writes every entry, each into its keyspace, as one atomic batch (one entry for a
+    /// plain put), synced when the settings say so. `None` for engines without keyspaces
+    /// whose batches span them atomically (sled: its trees take a transaction instead).
+    fn write_in(&self, entries: &[KeyspaceEntry<'_>]) -> Option<Result<()>> {
+        let _ = entries;
+        None
     }
 
     /// Deletes `key`, synced when the settings say so.
@@ -163,6 +178,7 @@ pub fn open(kind: EngineKind, dir: &Path, settings: &Settings) -> Result<Box<dyn
 /// FerrisDB through its public API, as any user would call it.
 struct Ferris {
     db: ferris_engine::Db,
+    keyspaces: Vec<ferris_engine::Keyspace>,
 }
 
 impl Ferris {
@@ -181,9 +197,11 @@ impl Ferris {
             Codec::None => ferris_engine::Compression::None,
             Codec::Zstd => ferris_engine::Compression::Zstd,
         };
-        Ok(Ferris {
-            db: ferris_engine::Db::open(dir, options)?,
-        })
+        let db = ferris_engine::Db::open(dir, options)?;
+        let keyspaces = (0..settings.keyspaces)
+            .map(|i| db.keyspace(&format!("ks{i}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Ferris { db, keyspaces })
     }
 }
 
@@ -199,6 +217,19 @@ impl Engine for Ferris {
             self.db.write(batch)?;
         }
         Ok(())
+    }
+
+    fn write_in(&self, entries: &[KeyspaceEntry<'_>]) -> Option<Result<()>> {
+        let result = if let [(ks, key, value)] = entries {
+            self.keyspaces[*ks].put(key, value)
+        } else {
+            let mut batch = ferris_engine::WriteBatch::new();
+            for (ks, key, value) in entries {
+                batch.put_in(self.keyspaces[*ks].id(), key, value);
+            }
+            self.db.write(batch)
+        };
+        Some(result.map_err(Into::into))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {

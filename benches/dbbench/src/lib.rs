@@ -123,6 +123,7 @@ impl SuiteArgs {
             memtable_bytes: self.memtable_mib << 20,
             bloom_bits_per_key: self.bloom_bits,
             mmap: self.mmap,
+            keyspaces: 0,
         }
     }
 

@@ -10,6 +10,8 @@ use anyhow::Result;
 
 #[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
 use crate::engine::{Codec, Engine, Entry};
+#[cfg(any(feature = "rocksdb", feature = "fjall"))]
+use crate::engine::KeyspaceEntry;
 use crate::engine::{EngineKind, Settings};
 
 /// How `kind` is configured from `settings`, in one line for the report.
@@ -72,6 +74,8 @@ pub fn describe(kind: EngineKind, settings: &Settings) -> String {
 pub(crate) struct Rocks {
     db: rocksdb::DB,
     write: rocksdb::WriteOptions,
+    /// The column families of `Settings::keyspaces`, by number.
+    families: Vec<String>,
 }
 
 #[cfg(feature = "rocksdb")]
@@ -100,9 +104,16 @@ impl Rocks {
         options.set_max_background_jobs(2);
         let mut write = WriteOptions::default();
         write.set_sync(settings.sync);
+        // Each column family with the same options as the default one.
+        let families: Vec<String> = (0..settings.keyspaces).map(|i| format!("ks{i}")).collect();
+        let descriptors: Vec<_> = (families.iter())
+            .map(|name| rocksdb::ColumnFamilyDescriptor::new(name, options.clone()))
+            .collect();
+        options.create_missing_column_families(true);
         Ok(Rocks {
-            db: rocksdb::DB::open(&options, dir)?,
+            db: rocksdb::DB::open_cf_descriptors(&options, dir, descriptors)?,
             write,
+            families,
         })
     }
 }
@@ -120,6 +131,28 @@ impl Engine for Rocks {
             self.db.write_opt(batch, &self.write)?;
         }
         Ok(())
+    }
+
+    /// Column families; the handle is looked up by name per entry (the `rocksdb` crate's
+    /// single-threaded `DB` lends handles out, it does not store them).
+    fn write_in(&self, entries: &[KeyspaceEntry<'_>]) -> Option<Result<()>> {
+        let cf = |ks: usize| {
+            let name = &self.families[ks];
+            (self.db.cf_handle(name)).ok_or_else(|| anyhow::anyhow!("no column family {name}"))
+        };
+        let write = || -> Result<()> {
+            if let [(ks, key, value)] = entries {
+                self.db.put_cf_opt(cf(*ks)?, key, value, &self.write)?;
+            } else {
+                let mut batch = rocksdb::WriteBatch::default();
+                for (ks, key, value) in entries {
+                    batch.put_cf(cf(*ks)?, key, value);
+                }
+                self.db.write_opt(batch, &self.write)?;
+            }
+            Ok(())
+        };
+        Some(write())
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
@@ -188,6 +221,8 @@ impl Engine for Rocks {
 pub(crate) struct Fjall {
     db: fjall::Database,
     keyspace: fjall::Keyspace,
+    /// The keyspaces of `Settings::keyspaces`, by number.
+    keyspaces: Vec<fjall::Keyspace>,
     sync: bool,
 }
 
@@ -206,17 +241,24 @@ impl Fjall {
         };
         let bits = settings.bloom_bits_per_key as f32;
         let memtable = settings.memtable_bytes;
-        let keyspace = db.keyspace("bench", || {
-            fjall::KeyspaceCreateOptions::default()
-                .max_memtable_size(memtable)
-                .data_block_compression_policy(compression)
-                .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
-                    BloomConstructionPolicy::BitsPerKey(bits),
-                )))
-        })?;
+        let open = |name: &str| {
+            db.keyspace(name, || {
+                fjall::KeyspaceCreateOptions::default()
+                    .max_memtable_size(memtable)
+                    .data_block_compression_policy(compression.clone())
+                    .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
+                        BloomConstructionPolicy::BitsPerKey(bits),
+                    )))
+            })
+        };
+        let keyspace = open("bench")?;
+        let keyspaces = (0..settings.keyspaces)
+            .map(|i| open(&format!("ks{i}")))
+            .collect::<Result<_, _>>()?;
         Ok(Fjall {
             db,
             keyspace,
+            keyspaces,
             sync: settings.sync,
         })
     }
@@ -242,6 +284,22 @@ impl Engine for Fjall {
             batch.commit()?;
         }
         self.persist()
+    }
+
+    fn write_in(&self, entries: &[KeyspaceEntry<'_>]) -> Option<Result<()>> {
+        let write = || -> Result<()> {
+            if let [(ks, key, value)] = entries {
+                self.keyspaces[*ks].insert(*key, *value)?;
+            } else {
+                let mut batch = self.db.batch();
+                for (ks, key, value) in entries {
+                    batch.insert(&self.keyspaces[*ks], *key, *value);
+                }
+                batch.commit()?;
+            }
+            self.persist()
+        };
+        Some(write())
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {

@@ -51,11 +51,19 @@ pub enum Workload {
     YcsbF,
     /// `num / 10` deletes of uniformly random existing keys.
     Deleterandom,
+    /// `num` keys written in random order over [`KEYSPACES`] keyspaces (key `k` into
+    /// keyspace `k % KEYSPACES`), on a fresh database; every fourth write is an atomic
+    /// batch that also writes the key into the next keyspace. Ops are entries. Engines
+    /// without atomic batches across keyspaces (sled) skip it.
+    Keyspaces,
 }
+
+/// The keyspaces the `keyspaces` workload writes to.
+pub const KEYSPACES: usize = 4;
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 15] = [
+    pub const ALL: [Workload; 16] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
@@ -71,6 +79,7 @@ impl Workload {
         Workload::YcsbE,
         Workload::YcsbF,
         Workload::Deleterandom,
+        Workload::Keyspaces,
     ];
 
     /// The name on the command line and in the output.
@@ -91,6 +100,7 @@ impl Workload {
             Workload::YcsbE => "ycsb-e",
             Workload::YcsbF => "ycsb-f",
             Workload::Deleterandom => "deleterandom",
+            Workload::Keyspaces => "keyspaces",
         }
     }
 
@@ -98,7 +108,11 @@ impl Workload {
     fn writes(self) -> bool {
         matches!(
             self,
-            Workload::Fillseq | Workload::Fillrandom | Workload::Overwrite | Workload::Deleterandom
+            Workload::Fillseq
+                | Workload::Fillrandom
+                | Workload::Overwrite
+                | Workload::Deleterandom
+                | Workload::Keyspaces
         )
     }
 }
@@ -229,10 +243,24 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         std::fs::remove_dir_all(&db_dir).ok();
     }
 
+    if selected.contains(&Workload::Keyspaces) {
+        let db_dir = dir.join("keyspaces");
+        let mut settings = settings.clone();
+        settings.keyspaces = KEYSPACES;
+        let db = engine::open(kind, &db_dir, &settings)?;
+        if db.write_in(&[]).is_some() {
+            results.push(suite.measure(&*db, &db_dir, Workload::Keyspaces, None)?);
+        } else {
+            eprintln!("{}: no atomic batches across keyspaces; keyspaces skipped", kind.name());
+        }
+        db.close()?;
+        std::fs::remove_dir_all(&db_dir).ok();
+    }
+
     let rest: Vec<Workload> = selected
         .iter()
         .copied()
-        .filter(|w| *w != Workload::Fillseq)
+        .filter(|w| !matches!(w, Workload::Fillseq | Workload::Keyspaces))
         .collect();
     if rest.is_empty() {
         return Ok(results);
@@ -292,12 +320,13 @@ impl Suite<'_> {
             Workload::Seekrandom | Workload::YcsbE => ((reads / 10).max(1), 1),
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => (reads, 1),
             Workload::Deleterandom => ((num / 10).max(1), 1),
+            Workload::Keyspaces => (num, 1),
         };
         // Scans run on one thread: each is one call over the whole database.
         let threads = if units == 1 { 1 } else { threads };
         let progress = progress_bar(self.kind, workload, units * entries_per_unit);
 
-        let permutation = (workload == Workload::Fillrandom).then(|| {
+        let permutation = matches!(workload, Workload::Fillrandom | Workload::Keyspaces).then(|| {
             let mut p: Vec<u64> = (0..num).collect();
             p.shuffle(&mut SmallRng::seed_from_u64(42));
             p
@@ -410,6 +439,18 @@ impl Suite<'_> {
                 Workload::Deleterandom => {
                     db.delete(&key(rng.random_range(0..num)))?;
                     Ok((1, 16))
+                }
+                Workload::Keyspaces => {
+                    let i = permutation.as_ref().expect("a permutation")[unit as usize];
+                    let (k, value) = (key(i), self.values.get(i));
+                    let ks = i as usize % KEYSPACES;
+                    let mut entries = vec![(ks, &k[..], value)];
+                    if unit.is_multiple_of(4) {
+                        entries.push(((ks + 1) % KEYSPACES, &k[..], value));
+                    }
+                    db.write_in(&entries).expect("checked before the workload")?;
+                    let n = entries.len() as u64;
+                    Ok((n, n * entry_bytes))
                 }
             }
         };
