@@ -206,7 +206,7 @@ fn build_image(sealed: bool) -> Image {
         ]),
         keys: BTreeSet::new(),
     };
-    // Round 1: 300 keys, and 60 in the side keyspace, then compacted into the deepest
+    // Round 1: 300 keys, and 24 in the side keyspace, then compacted into the deepest
     // level.
     for i in 0..300 {
         w.put(key(i), value(i, 1));
@@ -214,7 +214,7 @@ fn build_image(sealed: bool) -> Image {
     for i in (0..300).step_by(10) {
         w.delete(key(i));
     }
-    for i in 0..60 {
+    for i in 0..24 {
         w.put_side(key(i), value(i, 11));
     }
     db.compact().unwrap();
@@ -231,7 +231,7 @@ fn build_image(sealed: bool) -> Image {
             .map(|i| ("default", key(i), Some(value(i, 2))))
             .collect(),
     );
-    for i in (0..60).step_by(4) {
+    for i in (0..24).step_by(4) {
         w.put_side(key(i), value(i, 12));
     }
     w.delete_side(key(1));
