@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use ferris_engine::{Db, WriteBatch};
+use ferris_engine::{Db, Keyspace, WriteBatch};
 use ferris_sim::Components;
 
-use crate::workload::{Op, Workload, db_options};
+use crate::workload::{KEYSPACES, Op, Workload, db_options};
 
 /// What the parent tells the child, as `--name value` pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,12 @@ pub fn child_main(args: impl IntoIterator<Item = String>) -> Result<()> {
     let args = ChildArgs::parse(args)?;
     let db = Db::open(&args.dir, db_options(args.cycle, &args.components))
         .with_context(|| format!("opening {}", args.dir.display()))?;
+    // Created (durably) before `ready`, so the parent may insist on them from then on.
+    let keyspaces = KEYSPACES
+        .iter()
+        .map(|name| db.keyspace(name))
+        .collect::<ferris_engine::Result<Vec<Keyspace>>>()
+        .context("opening the keyspaces")?;
     report("ready\n")?;
 
     // Writers hold this for reading around each operation; a pause takes it for writing,
@@ -123,8 +129,10 @@ pub fn child_main(args: impl IntoIterator<Item = String>) -> Result<()> {
         let writers: Vec<_> = (0..args.workload.threads)
             .map(|thread| {
                 let (db, gate, stop, args) = (&db, &gate, &stop, &args);
+                let keyspaces = &keyspaces;
                 s.spawn(move || {
-                    let result = write_loop(db, gate, stop, &args.workload, args.cycle, thread);
+                    let (workload, cycle) = (&args.workload, args.cycle);
+                    let result = write_loop(db, keyspaces, gate, stop, workload, cycle, thread);
                     stop.store(true, Ordering::Relaxed);
                     result
                 })
@@ -144,6 +152,7 @@ pub fn child_main(args: impl IntoIterator<Item = String>) -> Result<()> {
 /// One writer thread: its operations in order, each acknowledged once it returned `Ok`.
 fn write_loop(
     db: &Db,
+    keyspaces: &[Keyspace],
     gate: &RwLock<()>,
     stop: &AtomicBool,
     workload: &Workload,
@@ -163,23 +172,27 @@ fn write_loop(
             let _running = gate
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            apply(db, &op).with_context(|| format!("cycle {cycle} thread {thread} op {n}"))?;
+            apply(db, keyspaces, workload, &op)
+                .with_context(|| format!("cycle {cycle} thread {thread} op {n}"))?;
         }
         report(&format!("ack {thread} {n}\n"))?;
     }
     Ok(())
 }
 
-fn apply(db: &Db, op: &Op) -> Result<()> {
+fn apply(db: &Db, keyspaces: &[Keyspace], workload: &Workload, op: &Op) -> Result<()> {
+    // Every key of the workload has its keyspace; the default one would do for others.
+    let home = |key: &[u8]| &keyspaces[workload.keyspace_of(key).unwrap_or(0)];
     match op {
-        Op::Put { key, value } => db.put(key, value)?,
-        Op::Delete { key } => db.delete(key)?,
+        Op::Put { key, value } => home(key).put(key, value)?,
+        Op::Delete { key } => home(key).delete(key)?,
         Op::Batch(entries) => {
             let mut batch = WriteBatch::new();
             for (key, value) in entries {
+                let id = home(key).id();
                 match value {
-                    Some(value) => batch.put(key, value),
-                    None => batch.delete(key),
+                    Some(value) => batch.put_in(id, key, value),
+                    None => batch.delete_in(id, key),
                 };
             }
             db.write(batch)?;

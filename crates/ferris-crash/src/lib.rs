@@ -53,6 +53,15 @@
 //! over and over, across flushes and compactions. The threads share the engine's write
 //! queue: their writes are grouped into one WAL record and one fsync.
 //!
+//! **Keys live in three keyspaces** ([`KEYSPACES`]): key `n` of every thread is in
+//! `default`, `red` or `blue` by `n % 3` ([`Workload::keyspace_of`]), so puts and deletes
+//! go through three keyspace handles and most batches span keyspaces (one WAL record with
+//! entries flagged with their keyspace). The child creates `red` and `blue` before it
+//! reports `ready`, and the parent after every check, so from then on they must survive
+//! every kill. The loop neither drops keyspaces nor creates them while writers run: each
+//! thread's keys must keep a home for the oracle to trace them; `ferris-sim` covers drops
+//! and creations under power cuts.
+//!
 //! **Everything is small** ([`db_options`]): 32 KiB memtables, 16 KiB WAL segments,
 //! 32 KiB tables, an 8 KiB manifest, a 128 KiB level 1 growing 4× per level, two
 //! compaction threads, and idle work after 20 ms. With syncs on, a child flushes and
@@ -70,13 +79,15 @@
 //!
 //! ## What is checked
 //!
-//! After every kill the parent reopens the database (the open must succeed), reads every
-//! key by a forward scan, a backward scan and a point `get` for every key the workload can
-//! write (all three must agree), and checks the contents with [`check`]:
+//! After every kill the parent reopens the database (the open must succeed), lists its
+//! keyspaces (every one created must be there, and no other), reads every keyspace by a
+//! forward scan, a backward scan and a point `get` for every key the workload can write
+//! (all three must agree, and each key must be in its own keyspace), and checks the
+//! contents of all of them together with [`check`]:
 //!
 //! - each key holds what the acknowledged writes say (the last put's value, or nothing
 //!   after a delete), or what the one in-flight write of its thread would make it;
-//! - an in-flight batch shows in all its keys or none;
+//! - an in-flight batch shows in all its keys or none, across keyspaces;
 //! - nothing else: no value that was never written, no older value, no deleted key back.
 //!
 //! The contents found become the model for the next cycle, so a write that survived one
@@ -212,4 +223,4 @@ mod workload;
 pub use child::child_main;
 pub use model::{Checked, Model, check};
 pub use parent::{Aim, CrashConfig, CrashReport, CycleReport, crash_loop};
-pub use workload::{L0_TRIGGER, Op, Workload, WriteId, db_options, parse_value};
+pub use workload::{KEYSPACES, L0_TRIGGER, Op, Workload, WriteId, db_options, parse_value};

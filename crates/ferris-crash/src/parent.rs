@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::child::ChildArgs;
 use crate::model::{Model, check};
-use crate::workload::{L0_TRIGGER, Workload, db_options};
+use crate::workload::{KEYSPACES, L0_TRIGGER, Workload, db_options};
 
 /// How to run the crash loop. Start from [`CrashConfig::new`] and change what you need.
 #[derive(Debug, Clone)]
@@ -510,7 +510,7 @@ fn run_cycle(
     // Reopen and read everything back. The engine is not expected to panic, but if it
     // does the message should say where.
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        reopen_and_check(config, workload, cycle, &heard.acked, model)
+        reopen_and_check(config, workload, cycle, &heard.acked, heard.ready, model)
     }));
     let (checked, verified) = match read {
         Ok(result) => result?,
@@ -598,31 +598,65 @@ fn reopen_and_check(
     workload: &Workload,
     cycle: u32,
     acked: &[u64],
+    keyspaces_acknowledged: bool,
     model: &Model,
 ) -> Result<(crate::model::Checked, bool)> {
     let db = Db::open(&config.dir, parent_options(cycle, &config.components))
         .context("reopening the database after the kill")?;
 
-    let mut observed = BTreeMap::new();
-    for entry in db.iter().context("scanning")? {
-        let (key, value) = entry.context("scanning")?;
-        observed.insert(key.to_vec(), value.to_vec());
-    }
+    // Every keyspace the database lists is read, and must be one of the workload's: the
+    // child creates them all before it reports `ready`, and this function after every
+    // kill, so from then on each must be there.
+    let names = db.list_keyspaces().context("listing keyspaces")?;
     let mut problems = Vec::new();
-    // The backward scan and point reads take other paths through the engine (filters,
-    // the newest-first search of level 0): they must agree with the forward scan.
-    let mut backward = Vec::new();
-    for entry in db.iter().context("scanning backwards")?.rev() {
-        let (key, value) = entry.context("scanning backwards")?;
-        backward.push((key.to_vec(), value.to_vec()));
+    let must_have_all = keyspaces_acknowledged || cycle > 0;
+    for name in KEYSPACES {
+        if must_have_all && !names.iter().any(|n| n == name) {
+            problems.push(format!(
+                "keyspace {name:?}, acknowledged, is gone: {names:?}"
+            ));
+        }
     }
-    backward.reverse();
-    if !backward.iter().map(|(k, v)| (k, v)).eq(observed.iter()) {
-        problems.push(format!(
-            "a backward scan ({} keys) disagrees with a forward scan ({} keys)",
-            backward.len(),
-            observed.len()
-        ));
+    let mut keyspaces = Vec::new();
+    for name in &names {
+        let Some(index) = KEYSPACES.iter().position(|k| k == name) else {
+            problems.push(format!("keyspace {name:?} was never created"));
+            continue;
+        };
+        let keyspace = db.keyspace(name).context("opening a listed keyspace")?;
+        keyspaces.push((index, keyspace));
+    }
+    let mut observed = BTreeMap::new();
+    for (index, keyspace) in &keyspaces {
+        let name = KEYSPACES[*index];
+        let mut forward = Vec::new();
+        for entry in keyspace.iter().context("scanning")? {
+            let (key, value) = entry.context("scanning")?;
+            if workload.keyspace_of(&key) != Some(*index) {
+                problems.push(format!(
+                    "key {:?} found in keyspace {name}, which it was never written to",
+                    String::from_utf8_lossy(&key)
+                ));
+            }
+            forward.push((key.to_vec(), value.to_vec()));
+        }
+        // The backward scan and point reads take other paths through the engine (filters,
+        // the newest-first search of level 0): they must agree with the forward scan.
+        let mut backward = Vec::new();
+        for entry in keyspace.iter().context("scanning backwards")?.rev() {
+            let (key, value) = entry.context("scanning backwards")?;
+            backward.push((key.to_vec(), value.to_vec()));
+        }
+        backward.reverse();
+        if backward != forward {
+            problems.push(format!(
+                "in keyspace {name}, a backward scan ({} keys) disagrees with a forward scan \
+                 ({} keys)",
+                backward.len(),
+                forward.len()
+            ));
+        }
+        observed.extend(forward);
     }
     let mut asked = std::collections::BTreeSet::new();
     for t in 0..workload.threads {
@@ -632,7 +666,11 @@ fn reopen_and_check(
     }
     asked.extend(observed.keys().cloned());
     for key in &asked {
-        let got = db.get(key).context("reading a key")?;
+        let home = workload.keyspace_of(key).unwrap_or(0);
+        let Some((_, keyspace)) = keyspaces.iter().find(|(index, _)| *index == home) else {
+            continue;
+        };
+        let got = keyspace.get(key).context("reading a key")?;
         if got.as_deref() != observed.get(key).map(Vec::as_slice) {
             problems.push(format!(
                 "get({:?}) returns {:?} bytes where a scan shows {:?} bytes",
@@ -667,6 +705,12 @@ fn reopen_and_check(
             bail!("Db::verify found problems:\n{}", list(&problems));
         }
     }
+    // The parent creates the keyspaces too, so that from the next cycle on they must be
+    // there whether or not that cycle's child got as far as creating them.
+    for name in KEYSPACES {
+        db.keyspace(name).context("creating a keyspace")?;
+    }
+    drop(keyspaces);
     db.close().context("closing the database")?;
     Ok((checked, verified))
 }

@@ -107,6 +107,12 @@ pub struct Workload {
 /// The hot keys of each thread: half of all writes land on them.
 const HOT_KEYS: u32 = 32;
 
+/// The keyspaces the workload writes: key `n` of every thread lives in
+/// `KEYSPACES[n % 3]` ([`Workload::keyspace_of`]), so a batch of several keys usually
+/// spans keyspaces, and must still be whole or absent after a kill. The child creates
+/// `red` and `blue` before it reports `ready`.
+pub const KEYSPACES: [&str; 3] = ["default", "red", "blue"];
+
 impl Workload {
     /// The `op`th operation of `thread` in `cycle`. A pure function: the child performs it,
     /// the parent regenerates it to know what an acknowledgement acknowledged.
@@ -161,6 +167,14 @@ impl Workload {
     /// Key number `n` of `thread`.
     pub fn key(&self, thread: u32, n: u32) -> Vec<u8> {
         format!("t{thread}-{n:06}").into_bytes()
+    }
+
+    /// The keyspace `key` lives in (an index into [`KEYSPACES`]), if it is one of the
+    /// workload's keys: its number modulo 3.
+    pub fn keyspace_of(&self, key: &[u8]) -> Option<usize> {
+        let dash = key.iter().position(|&b| b == b'-')?;
+        let n: u32 = std::str::from_utf8(&key[dash + 1..]).ok()?.parse().ok()?;
+        Some(n as usize % KEYSPACES.len())
     }
 
     /// The thread that owns `key`, if it is one of the workload's keys.
@@ -311,6 +325,17 @@ mod tests {
             }
         }
         assert!(puts > 300, "only {puts} puts in 500 operations");
+        assert_eq!(w.keyspace_of(&w.key(1, 7)), Some(1));
+        assert_eq!(w.keyspace_of(&w.key(2, 33)), Some(0));
+        assert_eq!(w.keyspace_of(b"no dash"), None);
+        // Batches span keyspaces.
+        let spanning = (0..500).filter(|&op| match w.op(2, 1, op) {
+            Op::Batch(entries) => entries
+                .iter()
+                .any(|(k, _)| w.keyspace_of(k) != w.keyspace_of(&entries[0].0)),
+            _ => false,
+        });
+        assert!(spanning.count() > 50);
         assert_eq!(parse_value(b"no marker"), None);
         assert_eq!(parse_value(b"k@1.2#"), None);
     }

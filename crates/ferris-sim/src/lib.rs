@@ -28,7 +28,13 @@
 //!   keep colliding in every level): puts, deletes, atomic batches, gets, scans both
 //!   ways, snapshots and reads through them, flushes, full and ranged compactions, WAL
 //!   syncs and reopens. Every value names the step that wrote it (`s000042.0:aaaa`), so a
-//!   value read back says where it came from;
+//!   value read back says where it came from. Between them, about one step in seven
+//!   ([`KEYSPACE_SHARE`], drawn from a generator of its own so the main operations are
+//!   what they were before keyspaces existed) works on [`KEYSPACES`]: creating and dropping
+//!   `red`, `green` and `blue` (names come back after a drop), puts, deletes, gets and
+//!   scans in them, batches across several keyspaces, snapshot reads of one, and writes
+//!   and reads through the handle of a dropped keyspace, which must fail with its typed
+//!   error and change nothing;
 //! - where the power fails, one to three times ([`SimConfig::max_cuts`]): the first cut
 //!   after `n` file-system operations counted from the first `Db::open`, whichever thread
 //!   performs them; each later one counted from the restart before it, and a third of
@@ -63,10 +69,14 @@
 //! 1. it opens at all, and reads back the same way by full scans forwards and backwards
 //!    and by a get of every key ([`FailureKind::RecoveryFailed`],
 //!    [`FailureKind::WrongRead`]);
-//! 2. what it holds is a **prefix** of the history: the state at the last durability
-//!    point with the first `j` writes in doubt applied, for some `j`. So every write
-//!    acknowledged as durable is there ([`FailureKind::LostWrite`] otherwise), and no
-//!    write is there without every write before it ([`FailureKind::Hole`]);
+//! 2. what it holds, every keyspace `Db::list_keyspaces` names and each one's contents,
+//!    is a **prefix** of the history: the state at the last durability point with the
+//!    first `j` writes in doubt applied, for some `j`. So every write acknowledged as
+//!    durable is there ([`FailureKind::LostWrite`] otherwise), and no write is there
+//!    without every write before it ([`FailureKind::Hole`]); a batch across keyspaces is
+//!    all there or not at all. A keyspace's creation or drop is durable when the call
+//!    returns, unsynced writes before it or not, so in every prefix the acknowledged ones
+//!    are applied: a created keyspace never vanishes, a dropped one never comes back;
 //! 3. `Db::verify` finds no damage in its files ([`FailureKind::Damaged`]).
 //!
 //! What it recovered becomes the model's state, durable (it was on the disk when the
@@ -206,4 +216,4 @@ pub use components::{
 };
 pub use probe::{CutSite, FileKind, Role};
 pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
-pub use workload::{FS_OPS_PER_OP, Op, Setup, Workload, key, value};
+pub use workload::{FS_OPS_PER_OP, KEYSPACE_SHARE, KEYSPACES, Op, Setup, Workload, key, value};

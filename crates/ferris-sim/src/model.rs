@@ -3,18 +3,66 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// Keys to values: what a correct database holds.
+/// Keys to values: what a correct keyspace holds.
 pub(crate) type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// The puts (`Some`) and deletes (`None`) of one write call, applied atomically.
-pub(crate) type Mutation = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+/// The name of the default keyspace, which always exists.
+pub(crate) const DEFAULT: &str = "default";
 
-pub(crate) fn apply(model: &mut Model, mutation: &Mutation) {
-    for (k, v) in mutation {
-        match v {
-            Some(v) => model.insert(k.clone(), v.clone()),
-            None => model.remove(k),
-        };
+/// Every live keyspace, by name, with its contents: what a correct database holds.
+pub(crate) type State = BTreeMap<String, Model>;
+
+/// A state with only the empty default keyspace: a new database.
+pub(crate) fn empty_state() -> State {
+    State::from([(DEFAULT.to_string(), Model::new())])
+}
+
+/// One write call, applied atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mutation {
+    /// Puts (`Some`) and deletes (`None`), each in a keyspace (by name) that is live when
+    /// the write is issued: a put, a delete or a batch, across keyspaces or not.
+    Write(Vec<(String, Vec<u8>, Option<Vec<u8>>)>),
+    /// `Db::keyspace` of a keyspace that did not exist: it now does, empty.
+    Create(String),
+    /// `Db::drop_keyspace` of a live keyspace: it is gone with its contents.
+    Drop(String),
+}
+
+impl Mutation {
+    /// A write into the default keyspace alone.
+    pub(crate) fn default_write(entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Mutation {
+        let entries = entries
+            .into_iter()
+            .map(|(k, v)| (DEFAULT.to_string(), k, v));
+        Mutation::Write(entries.collect())
+    }
+
+    /// Whether this creates or drops a keyspace. The engine makes those durable (in the
+    /// manifest) before it acknowledges them, without syncing the WAL, so an acknowledged
+    /// one survives a power cut even when unsynced writes issued before it do not.
+    fn is_schema(&self) -> bool {
+        !matches!(self, Mutation::Write(_))
+    }
+}
+
+pub(crate) fn apply(state: &mut State, mutation: &Mutation) {
+    match mutation {
+        Mutation::Write(entries) => {
+            for (ks, k, v) in entries {
+                let model = state.entry(ks.clone()).or_default();
+                match v {
+                    Some(v) => model.insert(k.clone(), v.clone()),
+                    None => model.remove(k),
+                };
+            }
+        }
+        Mutation::Create(name) => {
+            state.entry(name.clone()).or_default();
+        }
+        Mutation::Drop(name) => {
+            state.remove(name);
+        }
     }
 }
 
@@ -48,34 +96,54 @@ pub(crate) fn range(
 /// is there without everything before it (no holes), and nothing that was never
 /// written appears. The last entry of `since` may be a write that failed because the power
 /// went: it may or may not have reached the disk.
-#[derive(Debug, Default)]
+///
+/// One exception: a keyspace created or dropped is durable when the call returns (the
+/// engine writes it to the manifest and syncs that), while unsynced writes issued before
+/// it are not. So in the state of prefix `j`, every *acknowledged* creation and drop of
+/// `since` is applied in its place, whatever `j` is; only writes (and a creation or drop
+/// still in flight at the cut) wait for `j`. With synced writes nothing acknowledged is
+/// ever in doubt, and this is the plain prefix rule.
+#[derive(Debug)]
 pub(crate) struct History {
     /// The state at the last durability point.
-    pub(crate) durable: Model,
+    pub(crate) durable: State,
     /// The workload step of the last durability point.
     pub(crate) durable_step: Option<usize>,
-    /// Writes issued after it, with their workload steps, oldest first.
-    pub(crate) since: Vec<(usize, Mutation)>,
+    /// Writes issued after it, with their workload steps and whether they were
+    /// acknowledged, oldest first.
+    pub(crate) since: Vec<(usize, Mutation, bool)>,
     /// Every acknowledged write applied: what reads must see.
-    pub(crate) current: Model,
+    pub(crate) current: State,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            durable: empty_state(),
+            durable_step: None,
+            since: Vec::new(),
+            current: empty_state(),
+        }
+    }
 }
 
 impl History {
     /// Records a write about to be issued: from now on it may be on the disk.
     pub(crate) fn issue(&mut self, step: usize, mutation: Mutation) {
-        self.since.push((step, mutation));
+        self.since.push((step, mutation, false));
     }
 
     /// The write issued last was acknowledged.
     pub(crate) fn acknowledge(&mut self) {
-        if let Some((_, mutation)) = self.since.last() {
+        if let Some((_, mutation, acked)) = self.since.last_mut() {
             apply(&mut self.current, mutation);
+            *acked = true;
         }
     }
 
     /// Everything acknowledged so far is durable, as of `step`.
     pub(crate) fn durable_at(&mut self, step: usize) {
-        for (_, mutation) in self.since.drain(..) {
+        for (_, mutation, _) in self.since.drain(..) {
             apply(&mut self.durable, &mutation);
         }
         self.durable_step = Some(step);
@@ -84,59 +152,77 @@ impl History {
 
     /// After a restart: `recovered` (a prefix of the history, checked) is now what the
     /// disk holds, durably, as of `step`.
-    pub(crate) fn settle(&mut self, recovered: Model, step: usize) {
+    pub(crate) fn settle(&mut self, recovered: State, step: usize) {
         self.current = recovered.clone();
         self.durable = recovered;
         self.since.clear();
         self.durable_step = Some(step);
     }
 
-    /// The prefix `recovered` equals: `Some(j)` if it is `durable` with the first `j`
-    /// writes of `since` applied (the longest such `j`).
-    pub(crate) fn matching_prefix(&self, recovered: &Model) -> Option<usize> {
-        let mut state = self.durable.clone();
-        let mut found = (state == *recovered).then_some(0);
-        for (j, (_, mutation)) in self.since.iter().enumerate() {
-            apply(&mut state, mutation);
-            if state == *recovered {
-                found = Some(j + 1);
+    /// The states a power cut may leave: for each prefix `j`, `durable` with the first `j`
+    /// of `since` applied, and every acknowledged keyspace creation and drop after them
+    /// (see [`History`]). A creation or drop in flight at the cut may have reached the
+    /// manifest whatever became of the unsynced writes before it, so then each prefix
+    /// comes with and without it. Longest prefix first.
+    fn candidates(&self) -> Vec<(usize, State)> {
+        let in_flight_schema =
+            matches!(self.since.last(), Some((_, mutation, false)) if mutation.is_schema());
+        let mut out = Vec::new();
+        for j in (0..=self.since.len()).rev() {
+            for with_in_flight in [false, true] {
+                if with_in_flight && !in_flight_schema {
+                    continue;
+                }
+                let mut state = self.durable.clone();
+                for (i, (_, mutation, acked)) in self.since.iter().enumerate() {
+                    let schema = mutation.is_schema() && (*acked || with_in_flight);
+                    if i < j || schema {
+                        apply(&mut state, mutation);
+                    }
+                }
+                out.push((j, state));
             }
         }
-        found
+        out
     }
 
-    /// Why `recovered` is no prefix, key by key: the keys whose recovered value no prefix
-    /// gives (lost durable writes, or values never written), or, when every key on its own
-    /// is explained, a note that the combination is not (a hole: a later write kept while
-    /// an earlier one was lost).
-    pub(crate) fn explain(&self, recovered: &Model) -> (bool, String) {
-        let mut keys: Vec<&Vec<u8>> = self.durable.keys().chain(recovered.keys()).collect();
-        for (_, mutation) in &self.since {
-            keys.extend(mutation.iter().map(|(k, _)| k));
-        }
+    /// The prefix `recovered` equals: `Some(j)` if it is a state of prefix `j` (the
+    /// longest such `j`).
+    pub(crate) fn matching_prefix(&self, recovered: &State) -> Option<usize> {
+        let candidates = self.candidates();
+        candidates
+            .into_iter()
+            .find(|(_, state)| state == recovered)
+            .map(|(j, _)| j)
+    }
+
+    /// Why `recovered` is no prefix, keyspace by keyspace and key by key: the keyspaces
+    /// and keys whose recovered presence or value no prefix gives (lost durable writes,
+    /// creations or drops, or values never written), or, when every one on its own is
+    /// explained, a note that the combination is not (a hole: a later write kept while an
+    /// earlier one was lost).
+    pub(crate) fn explain(&self, recovered: &State) -> (bool, String) {
+        let candidates: Vec<Flat> = (self.candidates().iter())
+            .map(|(_, state)| flatten(state))
+            .collect();
+        let got = flatten(recovered);
+        let durable = flatten(&self.durable);
+        let mut keys: Vec<&String> = candidates.iter().flat_map(|c| c.keys()).collect();
+        keys.extend(got.keys());
         keys.sort();
         keys.dedup();
         let mut unexplained = Vec::new();
         for k in keys {
-            let got = recovered.get(k);
-            let mut allowed = vec![self.durable.get(k)];
-            for (_, mutation) in &self.since {
-                for (mk, mv) in mutation {
-                    if mk == k {
-                        allowed.push(mv.as_ref());
-                    }
-                }
-            }
-            if !allowed.contains(&got) {
+            let value = got.get(k);
+            if !candidates.iter().any(|c| c.get(k) == value) {
                 unexplained.push(format!(
-                    "{}: recovered {}, durable {}",
-                    show(k),
-                    show_value(got),
-                    show_value(self.durable.get(k))
+                    "{k}: recovered {}, durable {}",
+                    show_value(value),
+                    show_value(durable.get(k))
                 ));
             }
         }
-        let steps: Vec<usize> = self.since.iter().map(|(s, _)| *s).collect();
+        let steps: Vec<usize> = self.since.iter().map(|(s, _, _)| *s).collect();
         let context = format!(
             "last durable point at step {:?}; {} write(s) in doubt after it (steps {steps:?})",
             self.durable_step,
@@ -162,6 +248,28 @@ impl History {
             )
         }
     }
+}
+
+/// A state as one map, for explaining a failure: `keyspace <name>` to `live` for each
+/// live keyspace other than the default, and each key as `<keyspace>/<key>` (the default
+/// keyspace's keys bare, as they always were) to its value.
+type Flat = BTreeMap<String, Vec<u8>>;
+
+fn flatten(state: &State) -> Flat {
+    let mut flat = Flat::new();
+    for (ks, model) in state {
+        if ks != DEFAULT {
+            flat.insert(format!("keyspace {ks}"), b"live".to_vec());
+        }
+        for (k, v) in model {
+            let name = match ks.as_str() {
+                DEFAULT => show(k),
+                _ => format!("{ks}/{}", show(k)),
+            };
+            flat.insert(name, v.clone());
+        }
+    }
+    flat
 }
 
 /// A key or value for a failure message: lossy UTF-8, long values cut short.
@@ -204,15 +312,25 @@ pub(crate) fn first_difference(got: &[(Vec<u8>, Vec<u8>)], want: &[(Vec<u8>, Vec
 mod tests {
     use super::*;
 
-    fn m(pairs: &[(&str, &str)]) -> Model {
+    fn model(pairs: &[(&str, &str)]) -> Model {
         pairs
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect()
     }
 
+    /// A state with only the default keyspace, holding `pairs`.
+    fn m(pairs: &[(&str, &str)]) -> State {
+        State::from([(DEFAULT.to_string(), model(pairs))])
+    }
+
     fn put(k: &str, v: &str) -> Mutation {
-        vec![(k.as_bytes().to_vec(), Some(v.as_bytes().to_vec()))]
+        put_in(DEFAULT, k, v)
+    }
+
+    fn put_in(ks: &str, k: &str, v: &str) -> Mutation {
+        let (k, v) = (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        Mutation::Write(vec![(ks.to_string(), k, Some(v))])
     }
 
     #[test]
@@ -243,8 +361,67 @@ mod tests {
     }
 
     #[test]
+    fn acknowledged_creations_and_drops_hold_in_every_prefix() {
+        let mut h = History::default();
+        h.issue(0, Mutation::Create("red".into()));
+        h.acknowledge();
+        h.durable_at(0);
+        // Unsynced: a write into red, then red dropped (durable on return), then a
+        // batch across default and blue, with blue's creation in between.
+        h.issue(1, put_in("red", "a", "1"));
+        h.acknowledge();
+        h.issue(2, Mutation::Drop("red".into()));
+        h.acknowledge();
+        h.issue(3, Mutation::Create("blue".into()));
+        h.acknowledge();
+        let both = Mutation::Write(vec![
+            (DEFAULT.into(), b"x".to_vec(), Some(b"2".to_vec())),
+            ("blue".into(), b"y".to_vec(), Some(b"3".to_vec())),
+        ]);
+        h.issue(4, both);
+        let blue = |pairs: &[(&str, &str)]| {
+            let mut state = m(pairs);
+            state.insert("blue".into(), model(&[]));
+            state
+        };
+        // Every write lost: red stays dropped and blue stays created all the same.
+        assert_eq!(h.matching_prefix(&blue(&[])), Some(3));
+        let mut all = m(&[("x", "2")]);
+        all.insert("blue".into(), model(&[("y", "3")]));
+        assert_eq!(h.matching_prefix(&all), Some(4));
+        // Red come back, or blue gone: no prefix.
+        let mut red_back = blue(&[]);
+        red_back.insert("red".into(), model(&[("a", "1")]));
+        assert_eq!(h.matching_prefix(&red_back), None);
+        let (unexplained, why) = h.explain(&red_back);
+        assert!(unexplained, "{why}");
+        assert!(why.contains("keyspace red: recovered live"), "{why}");
+        assert_eq!(h.matching_prefix(&m(&[])), None);
+        // Half of the batch across keyspaces: no prefix.
+        let mut half = m(&[("x", "2")]);
+        half.insert("blue".into(), model(&[]));
+        assert_eq!(h.matching_prefix(&half), None);
+        assert!(!h.explain(&half).0);
+    }
+
+    #[test]
+    fn a_creation_in_flight_may_survive_without_the_writes_before_it() {
+        let mut h = History::default();
+        h.issue(0, put("a", "1"));
+        h.acknowledge();
+        h.issue(1, Mutation::Create("red".into()));
+        // The power went during the creation: it may be in the manifest, while the
+        // unsynced put before it never reached the disk.
+        let mut red = m(&[]);
+        red.insert("red".into(), model(&[]));
+        assert_eq!(h.matching_prefix(&red), Some(0));
+        assert_eq!(h.matching_prefix(&m(&[])), Some(0));
+        assert_eq!(h.matching_prefix(&m(&[("a", "1")])), Some(1));
+    }
+
+    #[test]
     fn inverted_ranges_are_empty() {
-        let model = m(&[("a", "1"), ("b", "2")]);
+        let model = model(&[("a", "1"), ("b", "2")]);
         let b = |s: &str| s.as_bytes().to_vec();
         assert!(range(&model, Bound::Included(b("b")), Bound::Excluded(b("a"))).is_empty());
         assert!(range(&model, Bound::Excluded(b("a")), Bound::Excluded(b("a"))).is_empty());

@@ -1,20 +1,25 @@
 //! Running one seed: the workload against the engine and the model, the power cut, and
 //! the checks after the restart.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
-use ferris_engine::{Bytes, Db, DbIter, Options, Snapshot, WriteBatch};
+use ferris_engine::{
+    Bytes, DEFAULT_KEYSPACE, Db, DbIter, Error, Keyspace, KeyspaceId, Options, Snapshot, WriteBatch,
+};
 use ferris_fs::{FileSystem, SimFs};
 
 use crate::components::Components;
-use crate::model::{self, History, Model, Mutation, first_difference, show, show_value};
+use crate::model::{
+    self, DEFAULT, History, Model, Mutation, State, first_difference, show, show_value,
+};
 use crate::panics;
 use crate::probe::{CutSite, Probe};
-use crate::workload::{Op, Workload, key, value};
+use crate::workload::{KEYSPACES, Op, Workload, key, value};
 
 /// Where the database lives on the simulated disk.
 pub const DIR: &str = "/db";
@@ -252,6 +257,19 @@ pub fn run_workload(workload: &Workload, config: &SimConfig) -> Result<SeedRepor
     result
 }
 
+/// A live snapshot, the state it must read, and which keyspace each name was when it was
+/// taken (after a drop and a new creation, the same name is another keyspace).
+type LiveSnapshot = (Snapshot, State, BTreeMap<String, KeyspaceId>);
+
+/// The run's keyspace handles, by name: live ones, and dropped ones kept to check that
+/// they refuse.
+type Handles = BTreeMap<String, Keyspace>;
+
+/// The error a dropped keyspace's handle must give.
+fn dropped(error: &Error) -> bool {
+    matches!(error, Error::KeyspaceDropped { .. })
+}
+
 /// What ended a stretch of the workload between two opens.
 enum End {
     /// The workload asked for a reopen.
@@ -465,24 +483,27 @@ impl<'w> Runner<'w> {
         self.cuts_in_recovery += usize::from(in_recovery);
     }
 
-    /// Runs steps against `db` until a reopen, the end, or the power cut. Snapshots live
-    /// here, so they are released before the `Db` is.
+    /// Runs steps against `db` until a reopen, the end, or the power cut. Snapshots and
+    /// keyspace handles live here, so they are released before the `Db` is.
     fn stretch(&mut self, db: &Db) -> Result<End, SimFailure> {
-        let mut snapshots: Vec<(Snapshot, Model)> = Vec::new();
+        let mut snapshots: Vec<LiveSnapshot> = Vec::new();
+        let mut handles = Handles::new();
         while let Some(op) = self.workload.ops.get(self.step) {
             let step = self.step;
             let done = match op {
                 Op::Put { key: k, value_len } => {
                     let (k, v) = (key(*k), value(step, 0, *value_len));
-                    self.write(step, vec![(k.clone(), Some(v.clone()))], || db.put(k, v))?
+                    let mutation = Mutation::default_write(vec![(k.clone(), Some(v.clone()))]);
+                    self.write(step, mutation, || db.put(k, v))?.is_some()
                 }
                 Op::Delete { key: k } => {
                     let k = key(*k);
-                    self.write(step, vec![(k.clone(), None)], || db.delete(k))?
+                    let mutation = Mutation::default_write(vec![(k.clone(), None)]);
+                    self.write(step, mutation, || db.delete(k))?.is_some()
                 }
                 Op::Batch(entries) => {
                     let mut batch = WriteBatch::new();
-                    let mut mutation = Mutation::new();
+                    let mut mutation = Vec::new();
                     for (entry, (k, v)) in entries.iter().enumerate() {
                         let k = key(*k);
                         match v {
@@ -497,29 +518,17 @@ impl<'w> Runner<'w> {
                             }
                         }
                     }
-                    self.write(step, mutation, || db.write(batch))?
+                    let mutation = Mutation::default_write(mutation);
+                    self.write(step, mutation, || db.write(batch))?.is_some()
                 }
                 Op::Get { key: k } => {
-                    let k = key(*k);
-                    match self.outcome(db.get(&k), "get")? {
-                        None => false,
-                        Some(got) => {
-                            let want = self.history.current.get(&k);
-                            if got.as_deref() != want.map(|v| &v[..]) {
-                                return Err(self.wrong_read(format!(
-                                    "get {}: got {}, want {}",
-                                    show(&k),
-                                    show_value(got.map(|b| b.to_vec()).as_ref()),
-                                    show_value(want)
-                                )));
-                            }
-                            true
-                        }
-                    }
+                    self.check_get("get", &self.history.current[DEFAULT], &key(*k), |k| {
+                        db.get(k)
+                    })?
                 }
                 Op::Scan { lo, hi, reverse } => {
                     let (lo, hi) = (lo.map(key), hi.map(key));
-                    let want = model::range(&self.history.current, lo.clone(), hi.clone());
+                    let want = model::range(&self.history.current[DEFAULT], lo.clone(), hi.clone());
                     self.check_scan("scan", &want, *reverse, || {
                         db.range((lo.clone(), hi.clone()))
                     })?
@@ -527,10 +536,19 @@ impl<'w> Runner<'w> {
                 Op::Snapshot => match self.outcome(db.snapshot(), "snapshot")? {
                     None => false,
                     Some(snapshot) => {
+                        // Which keyspace each name was when the snapshot was taken: after a
+                        // drop and a new creation, the name is another keyspace.
+                        let mut ids = BTreeMap::new();
+                        let names: Vec<String> = self.history.current.keys().cloned().collect();
+                        for name in names {
+                            if let Some((handle, true)) = self.handle(db, &mut handles, &name)? {
+                                ids.insert(name, handle.id());
+                            }
+                        }
                         if snapshots.len() == MAX_SNAPSHOTS {
                             snapshots.remove(0);
                         }
-                        snapshots.push((snapshot, self.history.current.clone()));
+                        snapshots.push((snapshot, self.history.current.clone(), ids));
                         true
                     }
                 },
@@ -543,28 +561,16 @@ impl<'w> Runner<'w> {
                 } => match snapshots.len() {
                     0 => true,
                     n => {
-                        let (snapshot, state) = &snapshots[which % n];
-                        let k = key(*k);
-                        match self.outcome(snapshot.get(&k), "snapshot get")? {
-                            None => false,
-                            Some(got) => {
-                                let want = state.get(&k);
-                                if got.as_deref() != want.map(|v| &v[..]) {
-                                    return Err(self.wrong_read(format!(
-                                        "snapshot (sequence {}) get {}: got {}, want {}",
-                                        snapshot.sequence(),
-                                        show(&k),
-                                        show_value(got.map(|b| b.to_vec()).as_ref()),
-                                        show_value(want)
-                                    )));
-                                }
-                                let (lo, hi) = (lo.map(key), hi.map(key));
-                                let want = model::range(state, lo.clone(), hi.clone());
-                                self.check_scan("snapshot scan", &want, *reverse, || {
-                                    snapshot.range((lo.clone(), hi.clone()))
-                                })?
-                            }
-                        }
+                        let (snapshot, state, _) = &snapshots[which % n];
+                        let what = format!("snapshot (sequence {})", snapshot.sequence());
+                        let model = &state[DEFAULT];
+                        self.check_get(&what, model, &key(*k), |k| snapshot.get(k))?
+                            && self.check_scan(
+                                &what,
+                                &model::range(model, lo.map(key), hi.map(key)),
+                                *reverse,
+                                || snapshot.range((lo.map(key), hi.map(key))),
+                            )?
                     }
                 },
                 Op::ReleaseSnapshot { which } => {
@@ -584,6 +590,183 @@ impl<'w> Runner<'w> {
                     self.step += 1;
                     return Ok(End::Reopen);
                 }
+                Op::CreateKeyspace { keyspace } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let created = if self.history.current.contains_key(name) {
+                        // Live already: the call opens it and must change nothing.
+                        self.outcome(db.keyspace(name), "keyspace")?
+                    } else {
+                        let mutation = Mutation::Create(name.to_string());
+                        self.write(step, mutation, || db.keyspace(name))?
+                    };
+                    match created {
+                        Some(handle) => {
+                            handles.insert(name.to_string(), handle);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                Op::DropKeyspace { keyspace } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    if self.history.current.contains_key(name) {
+                        // The run's handle stays: later steps write through it and must
+                        // get the dropped keyspace's error.
+                        self.handle(db, &mut handles, name)?;
+                        let mutation = Mutation::Drop(name.to_string());
+                        self.write(step, mutation, || db.drop_keyspace(name))?
+                            .is_some()
+                    } else {
+                        // Dropping a keyspace that is not live is not an error.
+                        self.outcome(db.drop_keyspace(name), "drop_keyspace")?
+                            .is_some()
+                    }
+                }
+                Op::PutIn {
+                    keyspace,
+                    key: k,
+                    value_len,
+                } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let (k, v) = (key(*k), value(step, 0, *value_len));
+                    match self.handle(db, &mut handles, name)? {
+                        None => true,
+                        Some((handle, true)) => {
+                            let mutation = Mutation::Write(vec![(
+                                name.to_string(),
+                                k.clone(),
+                                Some(v.clone()),
+                            )]);
+                            self.write(step, mutation, || handle.put(k, v))?.is_some()
+                        }
+                        Some((handle, false)) => {
+                            self.refused("put into a dropped keyspace", handle.put(k, v), dropped)?
+                        }
+                    }
+                }
+                Op::DeleteIn { keyspace, key: k } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let k = key(*k);
+                    match self.handle(db, &mut handles, name)? {
+                        None => true,
+                        Some((handle, true)) => {
+                            let mutation =
+                                Mutation::Write(vec![(name.to_string(), k.clone(), None)]);
+                            self.write(step, mutation, || handle.delete(k))?.is_some()
+                        }
+                        Some((handle, false)) => {
+                            self.refused("delete in a dropped keyspace", handle.delete(k), dropped)?
+                        }
+                    }
+                }
+                Op::BatchIn(entries) => {
+                    let mut batch = WriteBatch::new();
+                    let mut mutation = Vec::new();
+                    let mut names_a_dropped_keyspace = false;
+                    for (entry, (ks, k, v)) in entries.iter().enumerate() {
+                        let name = KEYSPACES[usize::from(*ks)];
+                        let id = if *ks == 0 {
+                            DEFAULT_KEYSPACE
+                        } else {
+                            match self.handle(db, &mut handles, name)? {
+                                // Never created: the entry is left out.
+                                None => continue,
+                                Some((handle, live)) => {
+                                    names_a_dropped_keyspace |= !live;
+                                    handle.id()
+                                }
+                            }
+                        };
+                        let (k, v) = (key(*k), v.map(|len| value(step, entry, len)));
+                        match &v {
+                            Some(v) => batch.put_in(id, &k, v),
+                            None => batch.delete_in(id, &k),
+                        };
+                        mutation.push((name.to_string(), k, v));
+                    }
+                    if names_a_dropped_keyspace {
+                        self.refused("a batch naming a dropped keyspace", db.write(batch), |e| {
+                            matches!(e, Error::NoSuchKeyspace { .. })
+                        })?
+                    } else {
+                        self.write(step, Mutation::Write(mutation), || db.write(batch))?
+                            .is_some()
+                    }
+                }
+                Op::GetIn { keyspace, key: k } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let k = key(*k);
+                    match self.handle(db, &mut handles, name)? {
+                        None => true,
+                        Some((handle, true)) => {
+                            let what = format!("get in {name}");
+                            self.check_get(&what, &self.history.current[name], &k, |k| {
+                                handle.get(k)
+                            })?
+                        }
+                        Some((handle, false)) => {
+                            self.refused("get in a dropped keyspace", handle.get(k), dropped)?
+                        }
+                    }
+                }
+                Op::ScanIn {
+                    keyspace,
+                    lo,
+                    hi,
+                    reverse,
+                } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let (lo, hi) = (lo.map(key), hi.map(key));
+                    match self.handle(db, &mut handles, name)? {
+                        None => true,
+                        Some((handle, true)) => {
+                            let want =
+                                model::range(&self.history.current[name], lo.clone(), hi.clone());
+                            self.check_scan(&format!("scan of {name}"), &want, *reverse, || {
+                                handle.range((lo.clone(), hi.clone()))
+                            })?
+                        }
+                        Some((handle, false)) => self.refused(
+                            "scan of a dropped keyspace",
+                            handle.range((lo, hi)),
+                            dropped,
+                        )?,
+                    }
+                }
+                Op::SnapshotReadIn {
+                    which,
+                    keyspace,
+                    key: k,
+                    lo,
+                    hi,
+                    reverse,
+                } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let handle = self.handle(db, &mut handles, name)?;
+                    let read = match (snapshots.len(), handle) {
+                        (0, _) | (_, None | Some((_, false))) => None,
+                        (n, Some((handle, true))) => {
+                            let (snapshot, state, ids) = &snapshots[which % n];
+                            // Only the keyspace the name meant when the snapshot was taken.
+                            (ids.get(name) == Some(&handle.id()))
+                                .then(|| (snapshot, &state[name], handle))
+                        }
+                    };
+                    match read {
+                        None => true,
+                        Some((snapshot, model, handle)) => {
+                            let what =
+                                format!("snapshot (sequence {}) of {name}", snapshot.sequence());
+                            self.check_get(&what, model, &key(*k), |k| snapshot.get_in(&handle, k))?
+                                && self.check_scan(
+                                    &what,
+                                    &model::range(model, lo.map(key), hi.map(key)),
+                                    *reverse,
+                                    || snapshot.range_in(&handle, (lo.map(key), hi.map(key))),
+                                )?
+                        }
+                    }
+                }
             };
             if !done {
                 // The step the power cut is not retried: the model takes whatever the
@@ -596,24 +779,102 @@ impl<'w> Runner<'w> {
         Ok(End::Done)
     }
 
-    /// Issues one write; `Ok(false)` if the power cut stopped it.
-    fn write(
+    /// The run's handle to keyspace `name`, and whether the keyspace is live: the handle
+    /// held (live, or dropped since it was opened), or for a live keyspace the run holds
+    /// none of, a new one. `None` for a keyspace this stretch never saw and the model does
+    /// not have: opening it would create it.
+    fn handle(
+        &self,
+        db: &Db,
+        handles: &mut Handles,
+        name: &str,
+    ) -> Result<Option<(Keyspace, bool)>, SimFailure> {
+        let live = self.history.current.contains_key(name);
+        if let Some(handle) = handles.get(name) {
+            return Ok(Some((handle.clone(), live)));
+        }
+        if !live {
+            return Ok(None);
+        }
+        // `Db::keyspace` creates a missing keyspace, so ask the list first: a keyspace the
+        // model has and the database does not must not be quietly made again.
+        let Some(names) = self.outcome(db.list_keyspaces(), "list_keyspaces")? else {
+            return Ok(None);
+        };
+        if !names.iter().any(|n| n == name) {
+            return Err(self.wrong_read(format!(
+                "keyspace {name} is live in the model, but not listed: {names:?}"
+            )));
+        }
+        let Some(handle) = self.outcome(db.keyspace(name), "keyspace")? else {
+            return Ok(None);
+        };
+        handles.insert(name.to_string(), handle.clone());
+        Ok(Some((handle, true)))
+    }
+
+    /// A call that must fail with the error `expected` accepts and change nothing (it is
+    /// not issued to the history); `Ok(false)` if the power cut stopped it.
+    fn refused<T>(
+        &self,
+        what: &str,
+        result: ferris_engine::Result<T>,
+        expected: impl Fn(&Error) -> bool,
+    ) -> Result<bool, SimFailure> {
+        match result {
+            Err(_) if self.sim.is_powered_off() => Ok(false),
+            Err(e) if expected(e.root()) => Ok(true),
+            Err(e) => Err(self.fail(
+                FailureKind::UnexpectedError,
+                Some(self.step),
+                format!("{what}: the wrong error: {}", error_chain(&e)),
+            )),
+            Ok(_) => Err(self.wrong_read(format!("{what} succeeded"))),
+        }
+    }
+
+    /// Gets `k` and compares it with `model`; `Ok(false)` if the power cut stopped it.
+    fn check_get(
+        &self,
+        what: &str,
+        model: &Model,
+        k: &[u8],
+        get: impl FnOnce(&[u8]) -> ferris_engine::Result<Option<Bytes>>,
+    ) -> Result<bool, SimFailure> {
+        let Some(got) = self.outcome(get(k), what)? else {
+            return Ok(false);
+        };
+        let want = model.get(k);
+        if got.as_deref() != want.map(|v| &v[..]) {
+            return Err(self.wrong_read(format!(
+                "{what} get {}: got {}, want {}",
+                show(k),
+                show_value(got.map(|b| b.to_vec()).as_ref()),
+                show_value(want)
+            )));
+        }
+        Ok(true)
+    }
+
+    /// Issues one write (a keyspace creation or drop is one too); `Ok(None)` if the power
+    /// cut stopped it.
+    fn write<T>(
         &mut self,
         step: usize,
         mutation: Mutation,
-        call: impl FnOnce() -> ferris_engine::Result<()>,
-    ) -> Result<bool, SimFailure> {
+        call: impl FnOnce() -> ferris_engine::Result<T>,
+    ) -> Result<Option<T>, SimFailure> {
         self.history.issue(step, mutation);
         let result = call();
-        if self.outcome(result, "write")?.is_none() {
-            return Ok(false);
-        }
+        let Some(out) = self.outcome(result, "write")? else {
+            return Ok(None);
+        };
         self.history.acknowledge();
         self.writes_acknowledged += 1;
         if self.workload.setup.sync_writes {
             self.history.durable_at(step);
         }
-        Ok(true)
+        Ok(Some(out))
     }
 
     /// A flush, compaction or WAL sync: when it succeeds, every write acknowledged before
@@ -661,49 +922,93 @@ impl<'w> Runner<'w> {
         Ok(true)
     }
 
-    /// Checks a full scan both ways against the model; `Ok(None)` if the power cut
-    /// stopped it.
+    /// Checks that the database lists the model's keyspaces, and a full scan of each both
+    /// ways against the model; `Ok(None)` if the power cut stopped it.
     fn check_all(&self, db: &Db) -> Result<Option<()>, SimFailure> {
-        let want = model::range(&self.history.current, Bound::Unbounded, Bound::Unbounded);
-        let done = self.check_scan("full scan", &want, true, || db.iter())?;
-        Ok(done.then_some(()))
-    }
-
-    /// After a restart, with `db` just opened: checks that what it holds is a prefix of
-    /// the history, and that its files are intact, then takes it as the model's state.
-    /// `Ok(None)` if a power cut (planned to land inside recovery) stopped the checks.
-    fn check_recovered(&mut self, db: &Db) -> Result<Option<()>, SimFailure> {
-        let failed = FailureKind::RecoveryFailed;
-        let wrong = |detail: String| self.fail(FailureKind::WrongRead, None, detail);
-        let Some(forward) = self.outcome_as(failed, db.iter().and_then(collect), "scan")? else {
+        let Some(mut names) = self.outcome(db.list_keyspaces(), "list_keyspaces")? else {
             return Ok(None);
         };
-        let backward = db.iter().and_then(|it| collect(it.rev()));
-        let Some(mut backward) = self.outcome_as(failed, backward, "reverse scan")? else {
-            return Ok(None);
-        };
-        backward.reverse();
-        if backward != forward {
-            return Err(wrong(format!(
-                "the recovered database scans differently backwards: {}",
-                first_difference(&backward, &forward)
+        names.sort();
+        let want: Vec<&String> = self.history.current.keys().collect();
+        if names.iter().collect::<Vec<_>>() != want {
+            return Err(self.wrong_read(format!(
+                "the database lists keyspaces {names:?}, the model has {want:?}"
             )));
         }
-        let recovered: Model = forward.into_iter().collect();
-        for k in 0..self.workload.setup.n_keys {
-            let k = key(k);
-            let Some(got) = self.outcome_as(failed, db.get(&k), "get")? else {
+        for (name, model) in &self.history.current {
+            let Some(keyspace) = self.outcome(db.keyspace(name), "keyspace")? else {
                 return Ok(None);
             };
-            if got.as_deref() != recovered.get(&k).map(|v| &v[..]) {
-                return Err(wrong(format!(
-                    "the recovered database's get {} gives {}, its scan {}",
-                    show(&k),
-                    show_value(got.map(|b| b.to_vec()).as_ref()),
-                    show_value(recovered.get(&k))
-                )));
+            let want = model::range(model, Bound::Unbounded, Bound::Unbounded);
+            let what = format!("full scan of {name}");
+            if !self.check_scan(&what, &want, true, || keyspace.iter())? {
+                return Ok(None);
             }
         }
+        Ok(Some(()))
+    }
+
+    /// Reads every keyspace the database lists, by a forward scan, a backward scan and a
+    /// get of every key of the seed's key space, which must agree; `Ok(None)` if the power
+    /// cut stopped it.
+    fn read_recovered(&self, db: &Db) -> Result<Option<State>, SimFailure> {
+        let failed = FailureKind::RecoveryFailed;
+        let wrong = |detail: String| self.fail(FailureKind::WrongRead, None, detail);
+        let Some(names) = self.outcome_as(failed, db.list_keyspaces(), "list_keyspaces")? else {
+            return Ok(None);
+        };
+        let mut state = State::new();
+        for name in names {
+            // Listed, so this opens it and creates nothing.
+            let Some(keyspace) = self.outcome_as(failed, db.keyspace(&name), "keyspace")? else {
+                return Ok(None);
+            };
+            let forward = keyspace.iter().and_then(collect);
+            let Some(forward) = self.outcome_as(failed, forward, "scan")? else {
+                return Ok(None);
+            };
+            let backward = keyspace.iter().and_then(|it| collect(it.rev()));
+            let Some(mut backward) = self.outcome_as(failed, backward, "reverse scan")? else {
+                return Ok(None);
+            };
+            backward.reverse();
+            if backward != forward {
+                return Err(wrong(format!(
+                    "the recovered database scans {name} differently backwards: {}",
+                    first_difference(&backward, &forward)
+                )));
+            }
+            let recovered: Model = forward.into_iter().collect();
+            for k in 0..self.workload.setup.n_keys {
+                let k = key(k);
+                let Some(got) = self.outcome_as(failed, keyspace.get(&k), "get")? else {
+                    return Ok(None);
+                };
+                if got.as_deref() != recovered.get(&k).map(|v| &v[..]) {
+                    return Err(wrong(format!(
+                        "the recovered database's get {} in {name} gives {}, its scan {}",
+                        show(&k),
+                        show_value(got.map(|b| b.to_vec()).as_ref()),
+                        show_value(recovered.get(&k))
+                    )));
+                }
+            }
+            if state.insert(name.clone(), recovered).is_some() {
+                return Err(wrong(format!("the database lists keyspace {name} twice")));
+            }
+        }
+        Ok(Some(state))
+    }
+
+    /// After a restart, with `db` just opened: checks that what it holds (its keyspaces
+    /// and their contents) is a prefix of the history, and that its files are intact,
+    /// then takes it as the model's state. `Ok(None)` if a power cut (planned to land
+    /// inside recovery) stopped the checks.
+    fn check_recovered(&mut self, db: &Db) -> Result<Option<()>, SimFailure> {
+        let failed = FailureKind::RecoveryFailed;
+        let Some(recovered) = self.read_recovered(db)? else {
+            return Ok(None);
+        };
         let Some(prefix) = self.history.matching_prefix(&recovered) else {
             let (lost, why) = self.history.explain(&recovered);
             let kind = if lost {
@@ -771,21 +1076,39 @@ impl<'w> Runner<'w> {
         let db = Db::open(DIR, self.options.clone())
             .map_err(|e| after("a second open after recovery", e))?;
         let mut want = self.history.current.clone();
-        want.insert(AFTER_RECOVERY.to_vec(), b"ok".to_vec());
-        let want: Vec<_> = want.into_iter().collect();
-        let got = db
-            .iter()
-            .and_then(collect)
-            .map_err(|e| after("reading after the second open", e))?;
-        if got != want {
+        let default = want.entry(DEFAULT.to_string()).or_default();
+        default.insert(AFTER_RECOVERY.to_vec(), b"ok".to_vec());
+        let mut names = db
+            .list_keyspaces()
+            .map_err(|e| after("listing keyspaces after the second open", e))?;
+        names.sort();
+        if names.iter().ne(want.keys()) {
             return Err(self.fail(
                 FailureKind::AfterRecovery,
                 None,
                 format!(
-                    "after a write and a clean reopen: {}",
-                    first_difference(&got, &want)
+                    "after a write and a clean reopen: keyspaces {names:?}, want {:?}",
+                    want.keys().collect::<Vec<_>>()
                 ),
             ));
+        }
+        for (name, want) in want {
+            let got = db
+                .keyspace(&name)
+                .and_then(|ks| ks.iter())
+                .and_then(collect)
+                .map_err(|e| after("reading after the second open", e))?;
+            let want: Vec<_> = want.into_iter().collect();
+            if got != want {
+                return Err(self.fail(
+                    FailureKind::AfterRecovery,
+                    None,
+                    format!(
+                        "after a write and a clean reopen, in {name}: {}",
+                        first_difference(&got, &want)
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -204,18 +204,93 @@ pub enum Op {
     /// `Db::close`, drop, and `Db::open` again (snapshots are released first), then a
     /// full scan checked against the model.
     Reopen,
+    /// `Db::keyspace` of [`KEYSPACES`]`[keyspace]` (never the default): creates it, durably,
+    /// if it is not live; a no-op if it is.
+    CreateKeyspace {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+    },
+    /// `Db::drop_keyspace` of [`KEYSPACES`]`[keyspace]` (never the default); a no-op if it
+    /// is not live. The handle the run held stays, so later steps write through a dropped
+    /// keyspace's handle and must get its typed error.
+    DropKeyspace {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+    },
+    /// `Keyspace::put` into a keyspace other than the default. Skipped if the keyspace was
+    /// never created; through a dropped keyspace's handle it must fail with
+    /// `Error::KeyspaceDropped` and change nothing.
+    PutIn {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+        /// Filler bytes in the value.
+        value_len: u16,
+    },
+    /// `Keyspace::delete`, as [`Op::PutIn`].
+    DeleteIn {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+    },
+    /// `Db::write` of one batch across keyspaces (`WriteBatch::put_in` and `delete_in`):
+    /// `(keyspace, key, filler length or delete)`, the default keyspace being 0. Entries
+    /// in keyspaces never created are left out; an entry naming a dropped keyspace makes
+    /// the whole batch fail with `Error::NoSuchKeyspace`, and apply nothing.
+    BatchIn(Vec<(u8, u16, Option<u16>)>),
+    /// `Keyspace::get`, checked against the model, as [`Op::PutIn`].
+    GetIn {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+    },
+    /// `Keyspace::range`, as [`Op::Scan`] in one keyspace.
+    ScanIn {
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+        /// The lower bound, as a key index.
+        lo: Bound<u16>,
+        /// The upper bound, as a key index.
+        hi: Bound<u16>,
+        /// Also walk it backwards.
+        reverse: bool,
+    },
+    /// `Snapshot::get_in` and `Snapshot::range_in` through a live snapshot, as
+    /// [`Op::SnapshotRead`] in a keyspace other than the default; nothing if that keyspace
+    /// was not live when the snapshot was taken, or is not the same keyspace now.
+    SnapshotReadIn {
+        /// Which live snapshot.
+        which: usize,
+        /// Index into [`KEYSPACES`], 1 to 3.
+        keyspace: u8,
+        /// A key to get.
+        key: u16,
+        /// The scan's lower bound.
+        lo: Bound<u16>,
+        /// The scan's upper bound.
+        hi: Bound<u16>,
+        /// Walk backwards.
+        reverse: bool,
+    },
 }
+
+/// The keyspaces a workload uses: the default one (index 0) and three it creates, drops,
+/// and creates again. Few, so that names are reused after a drop.
+pub const KEYSPACES: [&str; 4] = ["default", "red", "green", "blue"];
+
+/// The share of keyspace operations: after each operation of the main mix, one of
+/// [`Op::CreateKeyspace`] to [`Op::SnapshotReadIn`] follows with this probability.
+pub const KEYSPACE_SHARE: f64 = 0.15;
 
 impl Op {
     fn generate(rng: &mut SmallRng, setup: &Setup) -> Op {
         let n_keys = setup.n_keys;
         let key = |rng: &mut SmallRng| rng.random_range(0..n_keys);
         let value_len = |rng: &mut SmallRng| rng.random_range(0..=setup.max_value_len);
-        let bound = |rng: &mut SmallRng| match rng.random_range(0..3) {
-            0 => Bound::Unbounded,
-            1 => Bound::Included(rng.random_range(0..n_keys)),
-            _ => Bound::Excluded(rng.random_range(0..n_keys)),
-        };
+        let bound = |rng: &mut SmallRng| bound(rng, n_keys);
         // Weights out of 100.
         match rng.random_range(0..100) {
             0..30 => Op::Put {
@@ -265,6 +340,73 @@ impl Op {
             _ => Op::Reopen,
         }
     }
+
+    /// A keyspace operation, drawn from its own generator (see [`Workload::generate`]).
+    fn generate_keyspace_op(rng: &mut SmallRng, setup: &Setup) -> Op {
+        let n_keys = setup.n_keys;
+        let key = |rng: &mut SmallRng| rng.random_range(0..n_keys);
+        let keyspace = |rng: &mut SmallRng| rng.random_range(1..KEYSPACES.len() as u8);
+        let value_len = |rng: &mut SmallRng| rng.random_range(0..=setup.max_value_len);
+        let bound = |rng: &mut SmallRng| bound(rng, n_keys);
+        // Weights out of 100.
+        match rng.random_range(0..100) {
+            0..18 => Op::CreateKeyspace {
+                keyspace: keyspace(rng),
+            },
+            18..25 => Op::DropKeyspace {
+                keyspace: keyspace(rng),
+            },
+            25..45 => Op::PutIn {
+                keyspace: keyspace(rng),
+                key: key(rng),
+                value_len: value_len(rng),
+            },
+            45..52 => Op::DeleteIn {
+                keyspace: keyspace(rng),
+                key: key(rng),
+            },
+            52..75 => {
+                let n = rng.random_range(2..=8);
+                Op::BatchIn(
+                    (0..n)
+                        .map(|_| {
+                            let ks = rng.random_range(0..KEYSPACES.len() as u8);
+                            let k = key(rng);
+                            let v = rng.random_bool(0.75).then(|| value_len(rng));
+                            (ks, k, v)
+                        })
+                        .collect(),
+                )
+            }
+            75..84 => Op::GetIn {
+                keyspace: keyspace(rng),
+                key: key(rng),
+            },
+            84..92 => Op::ScanIn {
+                keyspace: keyspace(rng),
+                lo: bound(rng),
+                hi: bound(rng),
+                reverse: rng.random_bool(0.5),
+            },
+            _ => Op::SnapshotReadIn {
+                which: rng.random_range(0..4),
+                keyspace: keyspace(rng),
+                key: key(rng),
+                lo: bound(rng),
+                hi: bound(rng),
+                reverse: rng.random_bool(0.5),
+            },
+        }
+    }
+}
+
+/// A scan bound over key indices below `n_keys`: unbounded, included or excluded.
+fn bound(rng: &mut SmallRng, n_keys: u16) -> Bound<u16> {
+    match rng.random_range(0..3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(rng.random_range(0..n_keys)),
+        _ => Bound::Excluded(rng.random_range(0..n_keys)),
+    }
 }
 
 /// The key with index `k`: `k0000`, `k0001`, ...
@@ -292,7 +434,8 @@ pub struct Workload {
     pub seed: u64,
     /// The engine's settings.
     pub setup: Setup,
-    /// The operations, run in order from one thread.
+    /// The operations, run in order from one thread: [`SimConfig::ops_per_seed`] of the
+    /// main mix, with keyspace operations ([`KEYSPACE_SHARE`]) between them.
     pub ops: Vec<Op>,
     /// The power cuts, in order: the first fails the power after that many file-system
     /// operations counted from the first `Db::open` (background threads' included), each
@@ -304,7 +447,7 @@ pub struct Workload {
 
 /// A little under the file-system operations one workload operation costs, on average
 /// over seeds (`cargo xtask sim --no-cut` prints that figure). First cuts are drawn below
-/// `ops.len() * FS_OPS_PER_OP`, so they land inside the workload nearly always, and
+/// the main operations' count times `FS_OPS_PER_OP`, so they land inside the workload nearly always, and
 /// spread over all of it.
 pub const FS_OPS_PER_OP: u64 = 9;
 
@@ -313,10 +456,22 @@ impl Workload {
     pub fn generate(seed: u64, config: &SimConfig) -> Workload {
         let mut rng = SmallRng::seed_from_u64(seed);
         let setup = Setup::generate(&mut rng);
-        let ops = (0..config.ops_per_seed)
+        let main = (0..config.ops_per_seed)
             .map(|_| Op::generate(&mut rng, &setup))
             .collect::<Vec<_>>();
-        let horizon = (ops.len() as u64 * FS_OPS_PER_OP).max(1);
+        // Keyspace operations come from a generator of their own, slotted in between, so
+        // the seed's main operations, settings and cut counts are what they were before
+        // keyspaces existed: the seeds still exercise what they did.
+        let mut keyspace_rng = SmallRng::seed_from_u64(seed ^ 0x6b65_7973_7061_6365);
+        let mut ops = Vec::with_capacity(main.len() * 6 / 5);
+        for op in &main {
+            ops.push(op.clone());
+            if keyspace_rng.random_bool(KEYSPACE_SHARE) {
+                ops.push(Op::generate_keyspace_op(&mut keyspace_rng, &setup));
+            }
+        }
+        // The cuts are drawn over the main operations alone, as they always were.
+        let horizon = (main.len() as u64 * FS_OPS_PER_OP).max(1);
         let n_cuts = match config.max_cuts {
             0 => 0,
             max => rng.random_range(1..=max),
@@ -363,5 +518,52 @@ impl fmt::Display for Workload {
             writeln!(f, "{i:5} {op:?}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_keyspace_op(op: &Op) -> bool {
+        matches!(
+            op,
+            Op::CreateKeyspace { .. }
+                | Op::DropKeyspace { .. }
+                | Op::PutIn { .. }
+                | Op::DeleteIn { .. }
+                | Op::BatchIn(_)
+                | Op::GetIn { .. }
+                | Op::ScanIn { .. }
+                | Op::SnapshotReadIn { .. }
+        )
+    }
+
+    #[test]
+    fn keyspace_operations_are_a_modest_share_beside_the_main_mix() {
+        let config = SimConfig::default();
+        let (mut main, mut keyspace) = (0, Vec::new());
+        for seed in 0..200 {
+            let w = Workload::generate(seed, &config);
+            let (ks, rest): (Vec<&Op>, Vec<&Op>) = w.ops.iter().partition(|op| is_keyspace_op(op));
+            // The main operations are all there, whatever came between them.
+            assert_eq!(rest.len(), config.ops_per_seed, "seed {seed}");
+            main += rest.len();
+            keyspace.extend(ks.into_iter().cloned());
+        }
+        let share = keyspace.len() as f64 / main as f64;
+        assert!((0.1..0.2).contains(&share), "keyspace share {share}");
+        let count = |f: fn(&Op) -> bool| keyspace.iter().filter(|op| f(op)).count();
+        assert!(count(|o| matches!(o, Op::CreateKeyspace { .. })) > 300);
+        assert!(count(|o| matches!(o, Op::DropKeyspace { .. })) > 100);
+        assert!(count(|o| matches!(o, Op::PutIn { .. } | Op::DeleteIn { .. })) > 300);
+        // Batches that span several keyspaces.
+        let spanning = |o: &Op| match o {
+            Op::BatchIn(entries) => entries.iter().any(|e| e.0 != entries[0].0),
+            _ => false,
+        };
+        assert!(count(spanning) > 300);
+        assert!(count(|o| matches!(o, Op::GetIn { .. } | Op::ScanIn { .. })) > 200);
+        assert!(count(|o| matches!(o, Op::SnapshotReadIn { .. })) > 50);
     }
 }

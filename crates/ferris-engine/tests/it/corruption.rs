@@ -1,12 +1,15 @@
 //! The corruption sweep: flip bits across every kind of file a database is made of, and
 //! check that the damage is always either harmless or caught, never turned into wrong data.
 //!
-//! A small database is built once (puts, deletes and a batch; flushed and compacted so
-//! tables sit in two levels; more writes left unflushed in the WAL), and its files are
+//! A small database is built once (puts, deletes and batches, in the default keyspace and
+//! a second one, `side`, some batches across both; flushed and compacted so each keyspace
+//! has tables in two levels; more writes of both left unflushed in the WAL, where the
+//! side keyspace's entries carry its id), and its files are
 //! copied out of the simulated disk as an *image*: the state a power cut would leave while
 //! it runs. Then, for each bit chosen, a fresh [`SimFs`] is loaded with the image with that
-//! one bit flipped, the database is opened, and everything is read back: a point get of
-//! every key ever written, a full scan forwards and one backwards, and [`Db::verify`].
+//! one bit flipped, the database is opened, and everything is read back: the list of
+//! keyspaces, a point get of every key ever written in its keyspace, a full scan of each
+//! keyspace forwards and one backwards, and [`Db::verify`].
 //!
 //! What each flip may do:
 //!
@@ -43,7 +46,7 @@ use std::path::Path;
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::Instant;
 
-use ferris_engine::{Db, Error, WriteBatch};
+use ferris_engine::{Db, Error, Keyspace, WriteBatch};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_wal::{RecoveryMode, SegmentReader};
 
@@ -61,16 +64,23 @@ const BLOCK_SIZE: u64 = 32 << 10;
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// The keyspace beside the default one: it has tables of its own, in two levels, and
+/// entries in the WAL flagged with its id, some in batches with the default keyspace.
+const SIDE: &str = "side";
+
+/// Every keyspace's contents, by name.
+type State = BTreeMap<String, Model>;
+
 /// A database's files, frozen, and what reading them must give.
 struct Image {
     /// The live files, by name: CURRENT, the manifest, the tables, the WAL segments.
     files: BTreeMap<String, Vec<u8>>,
     /// The data, as the model has it after every write.
-    model: Model,
+    model: State,
     /// The data before the last WAL record, the one write a flip may make recovery drop.
-    before_last: Model,
-    /// Every key ever written, deleted ones included.
-    keys: BTreeSet<Vec<u8>>,
+    before_last: State,
+    /// Every key ever written, deleted ones included, with its keyspace.
+    keys: BTreeSet<(String, Vec<u8>)>,
     /// The newest WAL segment and the offset of its last record.
     last_wal_record: (String, u64),
     /// The manifest and the offset of its last record.
@@ -120,41 +130,60 @@ fn value(i: usize, round: usize) -> Vec<u8> {
     format!("v{round}-{i}-{}", "x".repeat(i % 5 * 20)).into_bytes()
 }
 
+/// One entry of a batch: its keyspace, its key, and its value or a delete.
+type BatchEntry<'a> = (&'a str, Vec<u8>, Option<Vec<u8>>);
+
 struct Writer<'a> {
     db: &'a Db,
-    model: Model,
-    keys: BTreeSet<Vec<u8>>,
+    side: Keyspace,
+    model: State,
+    keys: BTreeSet<(String, Vec<u8>)>,
 }
 
 impl Writer<'_> {
     fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
         self.db.put(&k, &v).unwrap();
-        self.keys.insert(k.clone());
-        self.model.insert(k, v);
+        self.record("default", k, Some(v));
     }
 
     fn delete(&mut self, k: Vec<u8>) {
         self.db.delete(&k).unwrap();
-        self.keys.insert(k.clone());
-        self.model.remove(&k);
+        self.record("default", k, None);
     }
 
-    fn batch(&mut self, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+    fn put_side(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.side.put(&k, &v).unwrap();
+        self.record(SIDE, k, Some(v));
+    }
+
+    fn delete_side(&mut self, k: Vec<u8>) {
+        self.side.delete(&k).unwrap();
+        self.record(SIDE, k, None);
+    }
+
+    /// One batch of `(keyspace, key, value or delete)`, across keyspaces.
+    fn batch(&mut self, ops: Vec<BatchEntry<'_>>) {
         let mut batch = WriteBatch::new();
-        for (k, v) in &ops {
+        for (ks, k, v) in &ops {
+            let id = self.db.keyspace(ks).unwrap().id();
             match v {
-                Some(v) => batch.put(k, v),
-                None => batch.delete(k),
+                Some(v) => batch.put_in(id, k, v),
+                None => batch.delete_in(id, k),
             };
         }
         self.db.write(batch).unwrap();
-        for (k, v) in ops {
-            self.keys.insert(k.clone());
-            match v {
-                Some(v) => self.model.insert(k, v),
-                None => self.model.remove(&k),
-            };
+        for (ks, k, v) in ops {
+            self.record(ks, k, v);
         }
+    }
+
+    fn record(&mut self, ks: &str, k: Vec<u8>, v: Option<Vec<u8>>) {
+        self.keys.insert((ks.to_string(), k.clone()));
+        let model = self.model.entry(ks.to_string()).or_default();
+        match v {
+            Some(v) => model.insert(k, v),
+            None => model.remove(&k),
+        };
     }
 }
 
@@ -170,15 +199,23 @@ fn build_image(sealed: bool) -> Image {
     let db = Db::open(DIR, options).unwrap();
     let mut w = Writer {
         db: &db,
-        model: Model::new(),
+        side: db.keyspace(SIDE).unwrap(),
+        model: State::from([
+            ("default".to_string(), Model::new()),
+            (SIDE.into(), Model::new()),
+        ]),
         keys: BTreeSet::new(),
     };
-    // Round 1: 300 keys, then compacted into the deepest level.
+    // Round 1: 300 keys, and 24 in the side keyspace, then compacted into the deepest
+    // level.
     for i in 0..300 {
         w.put(key(i), value(i, 1));
     }
     for i in (0..300).step_by(10) {
         w.delete(key(i));
+    }
+    for i in 0..24 {
+        w.put_side(key(i), value(i, 11));
     }
     db.compact().unwrap();
     // Round 2: overwrites and deletes, some of keys in the deepest level, flushed to
@@ -189,7 +226,15 @@ fn build_image(sealed: bool) -> Image {
     for i in (1..300).step_by(7) {
         w.delete(key(i));
     }
-    w.batch((300..320).map(|i| (key(i), Some(value(i, 2)))).collect());
+    w.batch(
+        (300..320)
+            .map(|i| ("default", key(i), Some(value(i, 2))))
+            .collect(),
+    );
+    for i in (0..24).step_by(4) {
+        w.put_side(key(i), value(i, 12));
+    }
+    w.delete_side(key(1));
     db.flush().unwrap();
     // Round 3, left in the WAL: puts, deletes of keys in tables, and a batch last.
     let mut n_unflushed = 1;
@@ -201,19 +246,29 @@ fn build_image(sealed: bool) -> Image {
         w.delete(key(i));
         n_unflushed += 1;
     }
+    // The side keyspace's WAL entries carry its id: a put, a delete of a key in its
+    // tables, and the last batch, across both keyspaces.
+    w.put_side(key(7), value(7, 13));
+    w.delete_side(key(8));
+    n_unflushed += 2;
     let before_last = w.model.clone();
     w.batch(vec![
-        (key(3), Some(value(3, 4))),
-        (key(6), None),
-        (key(400), Some(value(400, 4))),
+        ("default", key(3), Some(value(3, 4))),
+        ("default", key(6), None),
+        (SIDE, key(12), None),
+        ("default", key(400), Some(value(400, 4))),
+        (SIDE, key(400), Some(value(400, 14))),
     ]);
     let (model, keys) = (w.model, w.keys);
 
-    let levels: Vec<usize> = db.stats().levels.iter().map(|l| l.files).collect();
-    assert!(
-        levels[0] >= 1 && levels[1..].iter().any(|&n| n > 0),
-        "tables in level 0 and a deeper one: {levels:?}"
-    );
+    for keyspace in ["default", SIDE] {
+        let stats = db.keyspace(keyspace).unwrap().stats().unwrap();
+        let levels: Vec<usize> = stats.levels.iter().map(|l| l.files).collect();
+        assert!(
+            levels[0] >= 1 && levels[1..].iter().any(|&n| n > 0),
+            "{keyspace}: tables in level 0 and a deeper one: {levels:?}"
+        );
+    }
     if sealed {
         db.close().unwrap();
     }
@@ -451,7 +506,7 @@ fn names_file(error: &Error, path: &Path) -> Result<(), String> {
 
 /// The states reads may show after a flip at `bit` of `name`: the model, and also the
 /// state before the WAL's last record when the flip is inside that record.
-fn allowed_states<'a>(image: &'a Image, name: &str, bit: u64) -> Vec<(&'a Model, bool)> {
+fn allowed_states<'a>(image: &'a Image, name: &str, bit: u64) -> Vec<(&'a State, bool)> {
     let mut states = vec![(&image.model, false)];
     let (wal, offset) = &image.last_wal_record;
     if name == wal && bit / 8 >= *offset {
@@ -473,24 +528,36 @@ fn check_flip(image: &Image, name: &str, bit: u64, seed: u64) -> Result<Outcome,
     // Each candidate state survives while every read agrees with it.
     let mut candidates = allowed_states(image, name, bit);
     let mut caught = false;
-    let mut check = |what: &str, agrees: &dyn Fn(&Model) -> bool| -> Result<(), String> {
+    let mut check = |what: &str, agrees: &dyn Fn(&State) -> bool| -> Result<(), String> {
         candidates.retain(|(state, _)| agrees(state));
         if candidates.is_empty() {
             return Err(format!("wrong data: {what}"));
         }
         Ok(())
     };
-    for k in &image.keys {
-        match db.get(k) {
+    // `Db::keyspace` creates a keyspace it does not find, so the list comes first: a
+    // keyspace a flip made disappear is wrong data, not an empty keyspace.
+    let listed = db
+        .list_keyspaces()
+        .map_err(|e| format!("list_keyspaces: {e}"))?;
+    let listed: BTreeSet<String> = listed.into_iter().collect();
+    let what = format!("the database lists keyspaces {listed:?}");
+    check(&what, &|state| state.keys().eq(listed.iter()))?;
+    let keyspaces = (listed.iter())
+        .map(|name| Ok((name.clone(), db.keyspace(name)?)))
+        .collect::<Result<BTreeMap<String, Keyspace>, Error>>()
+        .map_err(|e| format!("keyspace: {e}"))?;
+    for (ks, k) in &image.keys {
+        match keyspaces[ks].get(k) {
             Ok(got) => {
                 let got = got.map(|v| v.to_vec());
                 let what = format!(
-                    "get({}) = {:?}, the model has {:?}",
+                    "get({}) in {ks} = {:?}, the model has {:?}",
                     String::from_utf8_lossy(k),
                     got.as_deref().map(String::from_utf8_lossy),
-                    image.model.get(k).map(|v| String::from_utf8_lossy(v)),
+                    image.model[ks].get(k).map(|v| String::from_utf8_lossy(v)),
                 );
-                check(&what, &|state| state.get(k) == got.as_ref())?;
+                check(&what, &|state| state[ks].get(k) == got.as_ref())?;
             }
             Err(e) => {
                 names_file(&e, &path).map_err(|why| format!("get failed: {why}"))?;
@@ -498,8 +565,8 @@ fn check_flip(image: &Image, name: &str, bit: u64, seed: u64) -> Result<Outcome,
             }
         }
     }
-    for reverse in [false, true] {
-        let iter = db.iter().map_err(|e| format!("iter: {e}"))?;
+    for ((ks, keyspace), reverse) in keyspaces.iter().flat_map(|k| [(k, false), (k, true)]) {
+        let iter = keyspace.iter().map_err(|e| format!("iter: {e}"))?;
         let iter: Box<dyn Iterator<Item = _>> = if reverse {
             Box::new(iter.rev())
         } else {
@@ -519,7 +586,8 @@ fn check_flip(image: &Image, name: &str, bit: u64, seed: u64) -> Result<Outcome,
             }
         }
         // What a scan yielded before an error must be the start of the full scan.
-        let agrees = |state: &Model| {
+        let agrees = |state: &State| {
+            let state = &state[ks];
             let expected: Vec<(Vec<u8>, Vec<u8>)> = if reverse {
                 state
                     .iter()
@@ -536,13 +604,14 @@ fn check_flip(image: &Image, name: &str, bit: u64, seed: u64) -> Result<Outcome,
             }
         };
         let what = format!(
-            "a {} scan yielded {} entries (complete: {complete}), the model has {}",
+            "a {} scan of {ks} yielded {} entries (complete: {complete}), the model has {}",
             if reverse { "reverse" } else { "forward" },
             seen.len(),
-            image.model.len()
+            image.model[ks].len()
         );
         check(&what, &agrees)?;
     }
+    drop(keyspaces);
     let report = db.verify().map_err(|e| format!("verify failed: {e}"))?;
     let live = report.files.iter().any(|f| f.path == path);
     let reported = report.problems.iter().any(|p| p.file == path);
@@ -765,8 +834,8 @@ fn a_flipped_bit_in_the_last_edit_of_the_manifest_does_not_lose_a_compaction() {
     let last = edits.pop().unwrap();
     let image = Image {
         files,
-        model: Model::new(),
-        before_last: Model::new(),
+        model: State::new(),
+        before_last: State::new(),
         keys: BTreeSet::new(),
         last_wal_record: (String::new(), 0),
         last_manifest_record: (manifest.clone(), last),

@@ -11,7 +11,8 @@ fn a_seed_always_generates_the_same_workload() {
         let b = Workload::generate(seed, &config);
         assert_eq!(a, b, "seed {seed}");
         assert_eq!(a.digest(), b.digest(), "seed {seed}");
-        assert_eq!(a.ops.len(), config.ops_per_seed);
+        // The main mix, and keyspace operations between its steps.
+        assert!(a.ops.len() >= config.ops_per_seed, "seed {seed}");
         assert!(!a.cuts.is_empty() && a.cuts.len() <= config.max_cuts);
     }
     assert_ne!(
