@@ -438,6 +438,12 @@ impl VersionSet {
         }
         work.check()?;
         let id = m.state().next_keyspace_id;
+        // `first_log` was read before the lock: a flush may since have retired every
+        // segment up to the other keyspaces' log numbers, and a log number below them
+        // would name a segment that is gone (the next open calls that corruption). The
+        // keyspace has no writes before its creation, so any segment up to the one its
+        // first write lands in will do.
+        let first_log = first_log.max(m.state().log_number());
         let edit = VersionEdit {
             created: vec![KeyspaceDef {
                 id,
