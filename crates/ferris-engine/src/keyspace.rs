@@ -109,6 +109,10 @@ impl Db {
     /// database's own. A keyspace created here is in the manifest (fsync'd) when this
     /// returns, so it survives a crash from then on. `"default"` is the default keyspace.
     ///
+    /// Creating (or dropping) a keyspace does not sync the WAL: writes made before it
+    /// without `sync` may be lost to a power cut that the creation survives, as they may
+    /// be lost to any power cut before the next durable write.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidKeyspaceName`] for an empty name, one over 255 bytes, or one with a
