@@ -8,10 +8,10 @@ use std::path::Path;
 #[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
 use anyhow::Result;
 
-#[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
-use crate::engine::{Codec, Engine, Entry};
 #[cfg(any(feature = "rocksdb", feature = "fjall"))]
 use crate::engine::KeyspaceEntry;
+#[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
+use crate::engine::{Codec, Engine, Entry};
 use crate::engine::{EngineKind, Settings};
 
 /// How `kind` is configured from `settings`, in one line for the report.

@@ -251,7 +251,10 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         if db.write_in(&[]).is_some() {
             results.push(suite.measure(&*db, &db_dir, Workload::Keyspaces, None)?);
         } else {
-            eprintln!("{}: no atomic batches across keyspaces; keyspaces skipped", kind.name());
+            eprintln!(
+                "{}: no atomic batches across keyspaces; keyspaces skipped",
+                kind.name()
+            );
         }
         db.close()?;
         std::fs::remove_dir_all(&db_dir).ok();
@@ -326,11 +329,12 @@ impl Suite<'_> {
         let threads = if units == 1 { 1 } else { threads };
         let progress = progress_bar(self.kind, workload, units * entries_per_unit);
 
-        let permutation = matches!(workload, Workload::Fillrandom | Workload::Keyspaces).then(|| {
-            let mut p: Vec<u64> = (0..num).collect();
-            p.shuffle(&mut SmallRng::seed_from_u64(42));
-            p
-        });
+        let permutation =
+            matches!(workload, Workload::Fillrandom | Workload::Keyspaces).then(|| {
+                let mut p: Vec<u64> = (0..num).collect();
+                p.shuffle(&mut SmallRng::seed_from_u64(42));
+                p
+            });
         let zipf = matches!(
             workload,
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbE | Workload::YcsbF
@@ -448,7 +452,8 @@ impl Suite<'_> {
                     if unit.is_multiple_of(4) {
                         entries.push(((ks + 1) % KEYSPACES, &k[..], value));
                     }
-                    db.write_in(&entries).expect("checked before the workload")?;
+                    db.write_in(&entries)
+                        .expect("checked before the workload")?;
                     let n = entries.len() as u64;
                     Ok((n, n * entry_bytes))
                 }

@@ -142,18 +142,29 @@ impl Shared {
             sync |= *s;
             batch.append(theirs);
         }
-        // Only a full memtable needs freezing: the ones this group writes to.
+        // Only a full memtable needs freezing: the ones this group writes to (those still
+        // live). A group in one keyspace, the usual case, allocates nothing for this.
         let single = batch.single_keyspace();
-        let ids = single.map_or_else(|| batch.keyspaces(), |id| vec![id]);
-        let targets: Vec<Arc<KeyspaceCore>> = ids
-            .iter()
-            .filter_map(|&id| self.versions.keyspace(id))
-            .collect();
+        let (one, many): (Option<Arc<KeyspaceCore>>, Vec<Arc<KeyspaceCore>>) = match single {
+            Some(id) => (self.versions.keyspace(id), Vec::new()),
+            None => {
+                let live = batch.keyspaces().into_iter();
+                (
+                    None,
+                    live.filter_map(|id| self.versions.keyspace(id)).collect(),
+                )
+            }
+        };
+        let targets = if single.is_some() {
+            one.as_slice()
+        } else {
+            &many
+        };
         let full = |k: &Arc<KeyspaceCore>| {
             k.current().mem.approximate_size() >= k.options.write_buffer_size
         };
         if targets.iter().any(full) {
-            self.freeze_memtable(&targets, false)?;
+            self.freeze_memtable(targets, false)?;
         }
         let last = self.writes.visible();
         batch.set_seq(last + 1);
@@ -171,10 +182,9 @@ impl Shared {
         // A keyspace dropped since the batch was checked is gone: its entries are simply
         // not applied (as if written just before the drop), and recovery skips them too.
         let user_bytes = match single {
-            Some(id) => self.apply_to(&targets, id, batch.iter()),
-            None => ids
-                .iter()
-                .map(|&id| self.apply_to(&targets, id, batch.iter_in(id)))
+            Some(id) => self.apply_to(targets, id, batch.iter()),
+            None => (targets.iter())
+                .map(|k| self.apply_to(targets, k.id, batch.iter_in(k.id)))
                 .sum(),
         };
         // Only now may readers see the group: every entry is in the memtable.
