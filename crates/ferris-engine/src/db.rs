@@ -18,7 +18,7 @@ use ferris_core::iter::{owned_bounds, prefix_bounds};
 use crate::iter::DbIter;
 use crate::keyspace::{Keyspace, KeyspaceStats};
 use crate::options::Options;
-use crate::versions::{Env, KeyspaceCore, VersionSet};
+use crate::versions::{Env, KeyspaceCore, SuperVersion, VersionSet};
 use crate::work::Work;
 use crate::write::{Job, Writes};
 
@@ -185,15 +185,34 @@ impl Shared {
         self.work.check()
     }
 
+    /// What a read of `keyspace` pins, and the sequence number it reads at: `snapshot`'s,
+    /// or (for `None`) the last one published.
+    ///
+    /// The super version is pinned *before* the sequence number is read, as RocksDB does:
+    /// read the other way round, a flush and a compaction between the two could replace
+    /// the tables holding the versions visible at that sequence number (no snapshot
+    /// protects them) with ones holding only newer versions, and the read would see
+    /// neither. Pinned first, a read may miss a write that lands in a memtable frozen in
+    /// between, which is a write concurrent with the read.
+    pub(crate) fn pin(
+        &self,
+        keyspace: &KeyspaceCore,
+        snapshot: Option<SeqNo>,
+    ) -> Result<(Arc<SuperVersion>, SeqNo)> {
+        self.check_open()?;
+        keyspace.check()?;
+        let sv = keyspace.current();
+        Ok((sv, snapshot.unwrap_or_else(|| self.writes.visible())))
+    }
+
     pub(crate) fn get_at(
         &self,
         keyspace: &KeyspaceCore,
         key: &[u8],
-        snapshot: SeqNo,
+        snapshot: Option<SeqNo>,
     ) -> Result<Option<Bytes>> {
-        self.check_open()?;
-        keyspace.check()?;
-        keyspace.current().get(key, snapshot)
+        let (sv, seq) = self.pin(keyspace, snapshot)?;
+        sv.get(key, seq)
     }
 
     /// A scan of `keyspace` at `snapshot` between user-key bounds (from `owned_bounds` or
@@ -201,12 +220,11 @@ impl Shared {
     pub(crate) fn iter_at(
         &self,
         keyspace: &KeyspaceCore,
-        snapshot: SeqNo,
+        snapshot: Option<SeqNo>,
         (lo, hi): (Bound<Bytes>, Bound<Bytes>),
     ) -> Result<DbIter> {
-        self.check_open()?;
-        keyspace.check()?;
-        Ok(DbIter::new(keyspace.current(), snapshot, lo, hi))
+        let (sv, seq) = self.pin(keyspace, snapshot)?;
+        Ok(DbIter::new(sv, seq, lo, hi))
     }
 
     /// Checks and queues `batch`; see [`Db::write_opt`].
@@ -409,9 +427,8 @@ impl Db {
     /// [`Error::Corruption`] or [`Error::Io`] if a table read fails or finds damage;
     /// [`Error::Closed`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let snapshot = self.shared.writes.visible();
         let default = &self.shared.versions.default;
-        self.shared.get_at(default, key.as_ref(), snapshot)
+        self.shared.get_at(default, key.as_ref(), None)
     }
 
     /// The entries whose keys lie in `bounds`, in key order; `.rev()` walks backwards.
@@ -431,10 +448,8 @@ impl Db {
     ///
     /// [`Error::Closed`]; read errors are yielded by the iterator.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        let snapshot = self.shared.writes.visible();
         let default = &self.shared.versions.default;
-        self.shared
-            .iter_at(default, snapshot, owned_bounds(&bounds))
+        self.shared.iter_at(default, None, owned_bounds(&bounds))
     }
 
     /// The entries whose keys start with `prefix`, in key order.
@@ -443,9 +458,8 @@ impl Db {
     ///
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
-        let snapshot = self.shared.writes.visible();
         let default = &self.shared.versions.default;
-        (self.shared).iter_at(default, snapshot, prefix_bounds(prefix.as_ref()))
+        (self.shared).iter_at(default, None, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry, in key order.
@@ -679,7 +693,7 @@ impl Snapshot {
     pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.db
             .shared
-            .get_at(keyspace.core(), key.as_ref(), self.seq)
+            .get_at(keyspace.core(), key.as_ref(), Some(self.seq))
     }
 
     /// The entries of the default keyspace in `bounds` as they were when the snapshot was
@@ -702,7 +716,7 @@ impl Snapshot {
         keyspace: &Keyspace,
         bounds: R,
     ) -> Result<DbIter> {
-        (self.db.shared).iter_at(keyspace.core(), self.seq, owned_bounds(&bounds))
+        (self.db.shared).iter_at(keyspace.core(), Some(self.seq), owned_bounds(&bounds))
     }
 
     /// The entries of the default keyspace starting with `prefix` as they were when the
@@ -713,7 +727,7 @@ impl Snapshot {
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
         let (shared, bounds) = (&self.db.shared, prefix_bounds(prefix.as_ref()));
-        shared.iter_at(&shared.versions.default, self.seq, bounds)
+        shared.iter_at(&shared.versions.default, Some(self.seq), bounds)
     }
 
     /// Every entry of the default keyspace as of the snapshot.

@@ -289,8 +289,7 @@ impl Keyspace {
     ///
     /// As [`Db::get`]; [`Error::KeyspaceDropped`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let snapshot = self.db.shared.writes.visible();
-        self.db.shared.get_at(&self.core, key.as_ref(), snapshot)
+        self.db.shared.get_at(&self.core, key.as_ref(), None)
     }
 
     /// The entries of this keyspace whose keys lie in `bounds`, in key order; `.rev()`
@@ -300,8 +299,7 @@ impl Keyspace {
     ///
     /// As [`Db::range`]; [`Error::KeyspaceDropped`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        let snapshot = self.db.shared.writes.visible();
-        (self.db.shared).iter_at(&self.core, snapshot, owned_bounds(&bounds))
+        (self.db.shared).iter_at(&self.core, None, owned_bounds(&bounds))
     }
 
     /// The entries of this keyspace whose keys start with `prefix`, in key order.
@@ -310,8 +308,7 @@ impl Keyspace {
     ///
     /// As [`Keyspace::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
-        let snapshot = self.db.shared.writes.visible();
-        (self.db.shared).iter_at(&self.core, snapshot, prefix_bounds(prefix.as_ref()))
+        (self.db.shared).iter_at(&self.core, None, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry of this keyspace, in key order.

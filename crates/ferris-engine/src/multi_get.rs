@@ -73,8 +73,7 @@ impl Db {
         &self,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
-        let snapshot = self.shared.writes.visible();
-        multi_get_at(&self.shared, &self.shared.versions.default, keys, snapshot)
+        multi_get_at(&self.shared, &self.shared.versions.default, keys, None)
     }
 }
 
@@ -89,7 +88,7 @@ impl Keyspace {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
         let shared = &self.db().shared;
-        multi_get_at(shared, self.core(), keys, shared.writes.visible())
+        multi_get_at(shared, self.core(), keys, None)
     }
 }
 
@@ -104,7 +103,12 @@ impl Snapshot {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
         let shared = &self.db().shared;
-        multi_get_at(shared, &shared.versions.default, keys, self.sequence())
+        multi_get_at(
+            shared,
+            &shared.versions.default,
+            keys,
+            Some(self.sequence()),
+        )
     }
 
     /// [`Db::multi_get`] in `keyspace`, as of the snapshot.
@@ -117,19 +121,22 @@ impl Snapshot {
         keyspace: &Keyspace,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
-        multi_get_at(&self.db().shared, keyspace.core(), keys, self.sequence())
+        multi_get_at(
+            &self.db().shared,
+            keyspace.core(),
+            keys,
+            Some(self.sequence()),
+        )
     }
 }
 
-/// The values of `keys` in `keyspace` at `snapshot`, in the order given.
+/// The values of `keys` in `keyspace` at `snapshot` (or now), in the order given.
 fn multi_get_at<K: AsRef<[u8]>>(
     shared: &Shared,
     keyspace: &KeyspaceCore,
     keys: impl IntoIterator<Item = K>,
-    snapshot: SeqNo,
+    snapshot: Option<SeqNo>,
 ) -> Result<Vec<Option<Bytes>>> {
-    shared.check_open()?;
-    keyspace.check()?;
     let keys: Vec<K> = keys.into_iter().collect();
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_unstable_by(|&a, &b| compare_user_keys(keys[a].as_ref(), keys[b].as_ref()));
@@ -143,6 +150,7 @@ fn multi_get_at<K: AsRef<[u8]>>(
         }
         which[i] = distinct.len() - 1;
     }
-    let values = keyspace.current().multi_get(&distinct, snapshot)?;
+    let (sv, seq) = shared.pin(keyspace, snapshot)?;
+    let values = sv.multi_get(&distinct, seq)?;
     Ok(which.into_iter().map(|d| values[d].clone()).collect())
 }
