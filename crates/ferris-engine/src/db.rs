@@ -245,6 +245,25 @@ impl Shared {
         self.submit(Job::Write { batch, sync }).map(drop)
     }
 
+    /// One put (or, with no value, one delete) in `keyspace`: the one-entry batch behind
+    /// `put` and `delete` of `Db` and `Keyspace` alike.
+    pub(crate) fn put(
+        &self,
+        keyspace: &KeyspaceCore,
+        key: &[u8],
+        value: Option<&[u8]>,
+        options: WriteOptions,
+    ) -> Result<()> {
+        keyspace.check()?;
+        // The tag, two lengths and (outside the default keyspace) the id.
+        let mut batch = WriteBatch::with_capacity(key.len() + value.map_or(0, <[u8]>::len) + 16);
+        match value {
+            Some(value) => batch.put_in(keyspace.id, key, value),
+            None => batch.delete_in(keyspace.id, key),
+        };
+        self.write(batch, options)
+    }
+
     /// Freezes the memtables of `keyspace` (or of every keyspace) and waits until they
     /// are in tables.
     pub(crate) fn flush_and_wait(&self, keyspace: Option<&Arc<KeyspaceCore>>) -> Result<()> {
@@ -364,10 +383,8 @@ impl Db {
         value: impl AsRef<[u8]>,
         options: WriteOptions,
     ) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        let mut batch = WriteBatch::with_capacity(key.len() + value.len() + 11);
-        batch.put(key, value);
-        self.shared.write(batch, options)
+        let default = &self.shared.versions.default;
+        (self.shared).put(default, key.as_ref(), Some(value.as_ref()), options)
     }
 
     /// Deletes `key` (deleting a key that is not there is not an error).
@@ -385,9 +402,8 @@ impl Db {
     ///
     /// As [`Db::write`].
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.delete(key);
-        self.shared.write(batch, options)
+        let default = &self.shared.versions.default;
+        (self.shared).put(default, key.as_ref(), None, options)
     }
 
     /// Applies every put and delete in `batch` atomically, in whichever keyspaces they
@@ -682,7 +698,8 @@ impl Snapshot {
     ///
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.get_in(&self.db.default_keyspace(), key)
+        let shared = &self.db.shared;
+        shared.get_at(&shared.versions.default, key.as_ref(), Some(self.seq))
     }
 
     /// The value `key` had in `keyspace` when the snapshot was taken.
@@ -703,7 +720,12 @@ impl Snapshot {
     ///
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
-        self.range_in(&self.db.default_keyspace(), bounds)
+        let shared = &self.db.shared;
+        shared.iter_at(
+            &shared.versions.default,
+            Some(self.seq),
+            owned_bounds(&bounds),
+        )
     }
 
     /// The entries of `keyspace` in `bounds` as they were when the snapshot was taken.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::iter::{owned_bounds, prefix_bounds};
-use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, WriteBatch};
+use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId};
 use ferris_manifest::{DEFAULT_KEYSPACE_NAME, check_keyspace_name};
 
 use crate::db::{Db, LevelStats, WriteOptions};
@@ -198,11 +198,6 @@ impl Db {
         }
     }
 
-    /// The default keyspace, which the database's own methods read and write.
-    pub(crate) fn default_keyspace(&self) -> Keyspace {
-        self.handle(Arc::clone(&self.shared.versions.default))
-    }
-
     fn handle(&self, core: Arc<KeyspaceCore>) -> Keyspace {
         Keyspace {
             db: self.clone(),
@@ -217,7 +212,7 @@ impl Keyspace {
         &self.core.name
     }
 
-    /// The keyspace's id, for [`WriteBatch::put_in`] and [`WriteBatch::delete_in`]. Ids
+    /// The keyspace's id, for [`WriteBatch::put_in`](crate::WriteBatch::put_in) and [`WriteBatch::delete_in`](crate::WriteBatch::delete_in). Ids
     /// are never reused within a database, even after a drop.
     pub fn id(&self) -> KeyspaceId {
         self.core.id
@@ -251,11 +246,7 @@ impl Keyspace {
         value: impl AsRef<[u8]>,
         options: WriteOptions,
     ) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        // The tag, two lengths and (outside the default keyspace) the id.
-        let mut batch = WriteBatch::with_capacity(key.len() + value.len() + 16);
-        batch.put_in(self.core.id, key, value);
-        self.write(batch, options)
+        (self.db.shared).put(&self.core, key.as_ref(), Some(value.as_ref()), options)
     }
 
     /// Deletes `key` from this keyspace.
@@ -273,14 +264,7 @@ impl Keyspace {
     ///
     /// As [`Keyspace::put`].
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.delete_in(self.core.id, key);
-        self.write(batch, options)
-    }
-
-    fn write(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
-        self.core.check()?;
-        self.db.shared.write(batch, options)
+        (self.db.shared).put(&self.core, key.as_ref(), None, options)
     }
 
     /// The value of `key` in this keyspace, or `None`.

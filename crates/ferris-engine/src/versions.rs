@@ -337,7 +337,12 @@ impl VersionSet {
     /// The strongest write pressure any keyspace's strategy asks for: the keyspaces share
     /// one WAL and one write queue, so one falling behind holds all writes back.
     pub(crate) fn pressure(&self) -> WritePressure {
-        if self.keyspaces.read().map_or(1, |m| m.len()) == 1 {
+        let count = (self
+            .keyspaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
+        .len();
+        if count == 1 {
             return self.default.current().version.pressure;
         }
         let all = self.keyspaces();

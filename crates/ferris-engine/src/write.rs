@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferris_compaction::WritePressure;
-use ferris_core::{BatchIter, KeyspaceId, WriteBatch};
+use ferris_core::{BatchIter, WriteBatch};
 use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
@@ -179,12 +179,13 @@ impl Shared {
             .append_with(batch.as_bytes(), mode)
             .map_err(|e| self.work.poisoned_by(e.into()))?;
         let wal_time = started.map(|t| t.elapsed());
-        // A keyspace dropped since the batch was checked is gone: its entries are simply
-        // not applied (as if written just before the drop), and recovery skips them too.
+        // A keyspace dropped since the batch was checked is not among the targets: its
+        // entries are simply not applied (as if written just before the drop), and
+        // recovery skips them too.
         let user_bytes = match single {
-            Some(id) => self.apply_to(targets, id, batch.iter()),
+            Some(_) => targets.iter().map(|k| self.apply_to(k, batch.iter())).sum(),
             None => (targets.iter())
-                .map(|k| self.apply_to(targets, k.id, batch.iter_in(k.id)))
+                .map(|k| self.apply_to(k, batch.iter_in(k.id)))
                 .sum(),
         };
         // Only now may readers see the group: every entry is in the memtable.
@@ -197,17 +198,9 @@ impl Shared {
         Ok(wal_time)
     }
 
-    /// Applies `entries` to keyspace `id`'s active memtable (if it is among `targets`, the
-    /// live keyspaces of the group), noting the WAL segment its first write went to.
-    fn apply_to(
-        &self,
-        targets: &[Arc<KeyspaceCore>],
-        id: KeyspaceId,
-        entries: BatchIter<'_>,
-    ) -> u64 {
-        let Some(keyspace) = targets.iter().find(|k| k.id == id) else {
-            return 0;
-        };
+    /// Applies `entries` to `keyspace`'s active memtable, noting the WAL segment its first
+    /// write went to.
+    fn apply_to(&self, keyspace: &KeyspaceCore, entries: BatchIter<'_>) -> u64 {
         if keyspace.first_log.load(Ordering::Relaxed) == 0 {
             // Only the leader writes, so nobody races this; a failure to read the id only
             // leaves the keyspace unmarked, and a flush marks it again.
