@@ -106,7 +106,10 @@ impl Rocks {
         write.set_sync(settings.sync);
         // Each column family with the same options as the default one.
         let families: Vec<String> = (0..settings.keyspaces).map(|i| format!("ks{i}")).collect();
-        let descriptors: Vec<_> = (families.iter())
+        // The default family is named too: `cf_handle` lends out only the families opened
+        // by name, and the batched MultiGet takes a handle.
+        let descriptors: Vec<_> = (std::iter::once(rocksdb::DEFAULT_COLUMN_FAMILY_NAME))
+            .chain(families.iter().map(String::as_str))
             .map(|name| rocksdb::ColumnFamilyDescriptor::new(name, options.clone()))
             .collect();
         options.create_missing_column_families(true);
