@@ -24,7 +24,7 @@
 //!   prefault(len) ──► reserve(len), with the page cache set up ahead for the
 //!                     appends to come (only a matter of speed)
 //!   sync()        ──► the file's bytes and length so far are durable ...
-//!   sync_dir(dir) ──► ... and so are creates, renames and removes in `dir`
+//!   sync_dir(dir) ──► ... and so are creates, renames, links and removes in `dir`
 //! ```
 //!
 //! A file created, written and synced, whose directory was never synced, may vanish in a
@@ -149,7 +149,7 @@ pub use std_fs::{StdFs, StdFsOptions};
 /// - Appended bytes are readable at once by any reader, and durable only after
 ///   [`WritableFile::sync`] returns `Ok`.
 /// - [`rename`](FileSystem::rename) atomically replaces `to` if it exists.
-/// - Directory changes (create, rename, remove) are durable only after
+/// - Directory changes (create, rename, hard link, remove) are durable only after
 ///   [`sync_dir`](FileSystem::sync_dir) on the directory that holds them.
 /// - [`lock`](FileSystem::lock) takes an exclusive advisory lock, creating the lock file if
 ///   needed, and fails with [`io::ErrorKind::WouldBlock`] if another holder has it. The lock
@@ -186,6 +186,20 @@ pub trait FileSystem: Send + Sync + fmt::Debug + 'static {
     ///
     /// [`io::ErrorKind::NotFound`] if `path` does not exist; any other I/O error.
     fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// Gives the file at `original` a second name, `link` (a hard link): both names then
+    /// read the same bytes, and removing one leaves the other. Like a create, the new name
+    /// is durable only after [`sync_dir`](FileSystem::sync_dir) on `link`'s directory.
+    /// The file's bytes are as durable as they were under `original`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if `original` does not exist,
+    /// [`io::ErrorKind::AlreadyExists`] if `link` does, and
+    /// [`io::ErrorKind::CrossesDevices`] or [`io::ErrorKind::Unsupported`] where the file
+    /// system cannot link the two paths (different file systems, or none that links):
+    /// [`link_or_copy`] then copies instead. Any other I/O error.
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()>;
 
     /// The names (not paths) of the entries in `dir`, sorted.
     ///
@@ -349,6 +363,58 @@ pub(crate) fn check_read_bounds(offset: u64, len: u64, file_len: u64) -> io::Res
             format!("read of {len} bytes at offset {offset} runs past the end of a {file_len}-byte file"),
         )
     })
+}
+
+/// How [`link_or_copy`] gave a file its second name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// A hard link: no byte was copied.
+    Linked,
+    /// A copy of this many bytes, synced.
+    Copied(u64),
+}
+
+/// The bytes a copy reads and appends at a time.
+const COPY_CHUNK: u64 = 1 << 20;
+
+/// Gives the immutable file at `from` the name `to`: a hard link where the file system
+/// can make one, otherwise a copy, written and synced. Either way `to`'s bytes are durable
+/// when this returns; its name is durable after [`FileSystem::sync_dir`] on its directory.
+/// The file must not change while this runs (a table, never a log being appended).
+///
+/// A link is tried first because it costs nothing and shares the disk space; it fails
+/// across file systems ([`io::ErrorKind::CrossesDevices`]) and on file systems without
+/// links ([`io::ErrorKind::Unsupported`], and `EPERM`, which some report instead). Only
+/// those fall back to a copy: any other failure (a missing `from`, an existing `to`, a
+/// full disk) is returned as it is.
+///
+/// # Errors
+///
+/// The link's error if it is not one that a copy may get around; otherwise the copy's:
+/// [`io::ErrorKind::AlreadyExists`] if `to` exists, or any I/O error. A failed copy may
+/// leave a partial `to` behind for the caller to remove.
+pub fn link_or_copy(fs: &dyn FileSystem, from: &Path, to: &Path) -> io::Result<Transfer> {
+    match fs.hard_link(from, to) {
+        Ok(()) => return Ok(Transfer::Linked),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::CrossesDevices
+                    | io::ErrorKind::Unsupported
+                    | io::ErrorKind::PermissionDenied
+            ) => {}
+        Err(e) => return Err(e),
+    }
+    let source = fs.open(from)?;
+    let mut target = fs.create(to)?;
+    let mut offset = 0;
+    while offset < source.len() {
+        let len = COPY_CHUNK.min(source.len() - offset);
+        target.append(&source.read_vec(offset, len)?)?;
+        offset += len;
+    }
+    target.sync()?;
+    Ok(Transfer::Copied(offset))
 }
 
 /// An exclusive lock on a file, released on drop.

@@ -212,6 +212,10 @@ impl FileSystem for Probe {
         self.run(Op::Remove, path, || self.sim.remove(path))
     }
 
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.run(Op::Link, link, || self.sim.hard_link(original, link))
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         self.run(Op::List, dir, || self.sim.list(dir))
     }

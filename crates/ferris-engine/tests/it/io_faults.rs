@@ -536,6 +536,9 @@ impl FileSystem for ShortReads {
     fn remove(&self, path: &Path) -> io::Result<()> {
         self.sim.remove(path)
     }
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.sim.hard_link(original, link)
+    }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         self.sim.list(dir)
     }
@@ -875,6 +878,9 @@ impl FileSystem for Gated {
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
         self.sim.remove(path)
+    }
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.sim.hard_link(original, link)
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         self.sim.list(dir)

@@ -220,6 +220,21 @@ impl Disk {
         Ok(ino)
     }
 
+    /// A second name for `original`'s inode: the new name is logged in its directory as a
+    /// create of that inode, so a power cut before the directory is synced loses the name
+    /// and never the bytes.
+    pub(super) fn link(&mut self, original: &Path, link: &Path) -> io::Result<()> {
+        let ino = self.file(original)?;
+        self.check_dir(parent(link))?;
+        if self.live.contains_key(link) || self.dirs.contains(link) {
+            return Err(error(io::ErrorKind::AlreadyExists, link, "already exists"));
+        }
+        self.live.insert(link.to_path_buf(), ino);
+        let path = link.to_path_buf();
+        self.log(parent(link), Change::Create { path, ino });
+        Ok(())
+    }
+
     /// The inode named by `path`, created empty if the name is free.
     pub(super) fn open_or_create(&mut self, path: &Path) -> io::Result<InodeId> {
         self.check_dir(parent(path))?;

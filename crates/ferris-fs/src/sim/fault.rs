@@ -28,6 +28,8 @@ pub enum Op {
     Rename,
     /// [`FileSystem::remove`](crate::FileSystem::remove).
     Remove,
+    /// [`FileSystem::hard_link`](crate::FileSystem::hard_link).
+    Link,
     /// [`FileSystem::list`](crate::FileSystem::list) and
     /// [`FileSystem::exists`](crate::FileSystem::exists).
     List,
@@ -51,6 +53,7 @@ impl fmt::Display for Op {
             Op::SyncDir => "sync_dir",
             Op::Rename => "rename",
             Op::Remove => "remove",
+            Op::Link => "hard_link",
             Op::List => "list",
             Op::Lock => "lock",
             Op::Read => "read",

@@ -472,6 +472,15 @@ impl FileSystem for SimFs {
         state.disk.remove(&path)
     }
 
+    /// Links within or across directories; the new name is a pending change of `link`'s
+    /// directory, as a create is.
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        let (original, link) = (normalize(original), normalize(link));
+        let mut state = self.state();
+        state.begin_plain(Op::Link, &[&original, &link])?;
+        state.disk.link(&original, &link)
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let dir = normalize(dir);
         let mut state = self.state();

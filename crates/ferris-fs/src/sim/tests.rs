@@ -619,6 +619,7 @@ fn a_faulted_operation_changes_nothing() {
         Op::Create,
         Op::Rename,
         Op::Remove,
+        Op::Link,
         Op::Lock,
         Op::CreateDir,
         Op::Append,
@@ -629,6 +630,7 @@ fn a_faulted_operation_changes_nothing() {
     assert!(fs.create(path("/d/g")).is_err());
     assert!(fs.rename(path("/d/f"), path("/d/g")).is_err());
     assert!(fs.remove(path("/d/f")).is_err());
+    assert!(fs.hard_link(path("/d/f"), path("/d/h")).is_err());
     assert!(fs.lock(path("/d/LOCK")).is_err());
     assert!(fs.create_dir_all(path("/d/sub")).is_err());
     assert!(file.append(b"more").is_err());
@@ -1280,4 +1282,104 @@ proptest! {
     ) {
         run_random(seed, &steps);
     }
+}
+
+#[test]
+fn a_hard_link_shares_the_bytes_and_its_name_needs_a_directory_sync() {
+    let (mut kept, mut lost) = (0, 0);
+    for seed in 0..64 {
+        let fs = setup(seed);
+        fs.create_dir_all(path("/e")).unwrap();
+        write(&fs, "/d/f", b"table bytes", true);
+        fs.sync_dir(path("/d")).unwrap();
+        fs.hard_link(path("/d/f"), path("/e/g")).unwrap();
+        assert_eq!(read(&fs, "/e/g").as_deref(), Some(&b"table bytes"[..]));
+        let exists = fs.hard_link(path("/d/f"), path("/e/g")).unwrap_err();
+        assert_eq!(exists.kind(), io::ErrorKind::AlreadyExists);
+        let missing = fs.hard_link(path("/d/nope"), path("/e/h")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        // Removing the original name, durably, leaves the link's bytes.
+        fs.remove(path("/d/f")).unwrap();
+        fs.sync_dir(path("/d")).unwrap();
+        assert_eq!(read(&fs, "/e/g").as_deref(), Some(&b"table bytes"[..]));
+        let synced = seed % 2 == 0;
+        if synced {
+            fs.sync_dir(path("/e")).unwrap();
+        }
+        fs.crash();
+        assert_eq!(read(&fs, "/d/f"), None);
+        match read(&fs, "/e/g") {
+            Some(bytes) => {
+                assert_eq!(bytes, b"table bytes", "a link never holds other bytes");
+                kept += 1;
+            }
+            None => {
+                assert!(!synced, "a synced link survives the crash");
+                lost += 1;
+            }
+        }
+    }
+    assert!(kept > 0 && lost > 0, "kept {kept}, lost {lost}");
+}
+
+/// A file system that links nothing, as across two devices.
+#[derive(Debug)]
+struct NoLinks(SimFs);
+
+impl FileSystem for NoLinks {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.0.create(path)
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
+        self.0.open(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.0.remove(path)
+    }
+    fn hard_link(&self, _: &Path, _: &Path) -> io::Result<()> {
+        Err(io::ErrorKind::CrossesDevices.into())
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.0.list(dir)
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.0.exists(path)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.0.create_dir_all(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        self.0.lock(path)
+    }
+}
+
+#[test]
+fn link_or_copy_links_where_it_can_and_copies_a_synced_file_where_it_cannot() {
+    let fs = setup(7);
+    let big = pattern(3 * (1 << 20) + 17, 5);
+    write(&fs, "/d/f", &big, true);
+    fs.sync_dir(path("/d")).unwrap();
+    let linked = crate::link_or_copy(&fs, path("/d/f"), path("/d/g")).unwrap();
+    assert_eq!(linked, crate::Transfer::Linked);
+
+    let no_links = NoLinks(fs.clone());
+    let copied = crate::link_or_copy(&no_links, path("/d/f"), path("/d/h")).unwrap();
+    assert_eq!(copied, crate::Transfer::Copied(big.len() as u64));
+    fs.sync_dir(path("/d")).unwrap();
+    fs.crash();
+    // The copy was synced before its name: after the crash it is whole.
+    assert_eq!(read(&fs, "/d/h").unwrap(), big);
+    assert_eq!(read(&fs, "/d/g").unwrap(), big);
+
+    // Errors a copy cannot get around are returned as they are.
+    let exists = crate::link_or_copy(&fs, path("/d/f"), path("/d/g")).unwrap_err();
+    assert_eq!(exists.kind(), io::ErrorKind::AlreadyExists);
+    let missing = crate::link_or_copy(&no_links, path("/d/x"), path("/d/y")).unwrap_err();
+    assert_eq!(missing.kind(), io::ErrorKind::NotFound);
 }

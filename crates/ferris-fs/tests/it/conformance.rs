@@ -174,6 +174,24 @@ fn rename_moves_a_file_and_replaces_the_target(#[values(Impl::Std, Impl::Sim)] i
 }
 
 #[rstest]
+fn a_hard_link_is_a_second_name_for_the_same_bytes(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
+    let h = Harness::new(imp);
+    h.write("a", b"immutable");
+    h.fs.create_dir_all(&h.path("sub")).unwrap();
+    let link = h.path("sub").join("b");
+    h.fs.hard_link(&h.path("a"), &link).unwrap();
+    h.fs.remove(&h.path("a")).unwrap();
+    let file = h.fs.open(&link).unwrap();
+    assert_eq!(file.read_vec(0, file.len()).unwrap(), b"immutable");
+    let err = h.fs.hard_link(&link, &link).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    let err = h.fs.hard_link(&h.path("a"), &h.path("c")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let moved = ferris_fs::link_or_copy(&*h.fs, &link, &h.path("c")).unwrap();
+    assert_eq!(moved, ferris_fs::Transfer::Linked);
+}
+
+#[rstest]
 fn remove_deletes_a_file(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
     let h = Harness::new(imp);
     h.write("a", b"x");

@@ -83,6 +83,9 @@ impl FileSystem for HookFs {
     fn remove(&self, path: &Path) -> io::Result<()> {
         self.inner.remove(path)
     }
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.inner.hard_link(original, link)
+    }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let hook = self.on_list.lock().unwrap().take();
         if let Some(hook) = hook {
