@@ -1,5 +1,5 @@
 //! The database-level commands: `ferris manifest dump`, `get`, `put`, `delete`, `scan`,
-//! `stats`.
+//! `stats`, `checkpoint`.
 
 use std::path::Path;
 
@@ -404,6 +404,39 @@ pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
         );
         out!(
             "write amplification: unknown (counted only while a process has the database open: see Db::stats)"
+        );
+    }
+    Ok(Verdict::Intact)
+}
+
+pub(crate) fn checkpoint(dir: &Path, target: &Path, as_json: bool) -> Result<Verdict> {
+    let db = open(dir)?;
+    let stats = (db.checkpoint(target))
+        .with_context(|| format!("writing a checkpoint into {}", target.display()))?;
+    db.close()?;
+    if as_json {
+        let out = json!({
+            "ok": true,
+            "op": "checkpoint",
+            "target": target.display().to_string(),
+            "seq": stats.sequence,
+            "tables_linked": stats.tables_linked,
+            "tables_copied": stats.tables_copied,
+            "bytes_copied": stats.bytes_copied,
+            "tables_written": stats.tables_written,
+            "bytes_written": stats.bytes_written,
+        });
+        out!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        out!(
+            "checkpoint at sequence {} in {}: {} tables linked, {} copied ({} bytes), {} written from memory ({} bytes)",
+            stats.sequence,
+            target.display(),
+            stats.tables_linked,
+            stats.tables_copied,
+            stats.bytes_copied,
+            stats.tables_written,
+            stats.bytes_written
         );
     }
     Ok(Verdict::Intact)

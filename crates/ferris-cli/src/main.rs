@@ -20,6 +20,7 @@
 //! ferris scan DIR [--prefix P | --from A --to B] [--reverse] [--limit N] [--json]
 //! ferris stats DIR [--json]                 levels, files, sizes and amplification
 //! ferris verify DIR [--json]                every checksum of every live file
+//! ferris checkpoint DIR TARGET [--json]     a copy as of one moment, tables hard-linked
 //! ```
 //!
 //! ## The design
@@ -322,6 +323,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a checkpoint of the database into TARGET (new or empty): a copy as of one
+    /// moment that opens as a database, its tables hard-linked where TARGET is on the same
+    /// file system. The database must not be open elsewhere; a service takes checkpoints
+    /// with `Db::checkpoint` while it runs.
+    Checkpoint {
+        /// The database directory.
+        dir: PathBuf,
+        /// The directory to write the checkpoint into.
+        target: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Levels, files and sizes, and the space and read amplification they imply.
     Stats {
         /// The database directory.
@@ -407,6 +421,7 @@ fn main() -> ExitCode {
             json,
         } => db::put(&dir, &key, &value, json),
         Command::Delete { dir, key, json } => db::delete(&dir, &key, json),
+        Command::Checkpoint { dir, target, json } => db::checkpoint(&dir, &target, json),
         Command::Scan {
             dir,
             prefix,

@@ -630,6 +630,43 @@ impl Db {
         crate::verify::verify(&self.shared)
     }
 
+    /// Writes a checkpoint into `target`: a copy of the database as of one moment, taken
+    /// while reads and writes go on, that opens as a database of its own. `target` must
+    /// not exist or be an empty directory, outside this database's directory.
+    ///
+    /// Table files are shared with the checkpoint through hard links where `target` is on
+    /// the same file system (no byte is copied, and the disk space is shared until
+    /// compaction replaces the table here), and copied otherwise; what only the memtables
+    /// hold is written as new tables, so the checkpoint has no WAL to replay. A power cut
+    /// or a failure during the call leaves no checkpoint: CURRENT is written last, and a
+    /// directory without it does not open. [`CheckpointStats`](crate::CheckpointStats)
+    /// says what was linked, copied and written, and the sequence number the checkpoint
+    /// holds.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use ferris_engine::{Db, Options};
+    ///
+    /// let db = Db::open(dir.path().join("db"), Options::default())?;
+    /// db.put("k", "v1")?;
+    /// let checkpoint = db.checkpoint(dir.path().join("backup"))?;
+    /// db.put("k", "v2")?;
+    ///
+    /// let backup = Db::open(dir.path().join("backup"), Options::default())?;
+    /// assert_eq!(backup.get("k")?.as_deref(), Some(&b"v1"[..]));
+    /// assert_eq!(checkpoint.sequence, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CheckpointTarget`] if `target` is not empty or lies inside the database;
+    /// [`Error::Io`] if it cannot be written (nothing is left in it then);
+    /// [`Error::Closed`], [`Error::Poisoned`].
+    pub fn checkpoint(&self, target: impl AsRef<Path>) -> Result<crate::CheckpointStats> {
+        self.shared.checkpoint(target.as_ref())
+    }
+
     /// Shuts down cleanly: waits for writes in flight, stops the background threads, seals
     /// and syncs the WAL and releases the lock. Frozen memtables not yet flushed stay in
     /// the WAL and are replayed by the next open. Every later call fails with

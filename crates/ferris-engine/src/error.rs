@@ -77,6 +77,14 @@ pub enum Error {
         source: Arc<Error>,
     },
 
+    /// A checkpoint cannot be written into this directory.
+    #[error("cannot write a checkpoint into {}: {reason}", path.display())]
+    CheckpointTarget {
+        /// The target directory.
+        path: PathBuf,
+        /// Why not: it is not empty, or it lies inside the database.
+        reason: String,
+    },
     /// The database was closed.
     #[error("the database is closed")]
     Closed,

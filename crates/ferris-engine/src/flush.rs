@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ferris_core::Memtable;
+use ferris_core::{Memtable, SeqNo};
 use ferris_manifest::VersionEdit;
 use ferris_table::{TableBuilder, TableOptions};
 
@@ -150,12 +150,7 @@ impl Shared {
     /// Copies every entry of `mem` into `table`, then finishes and opens it.
     fn write_table(&self, mut table: NewTable, mem: &Arc<dyn Memtable>) -> Result<Arc<TableFile>> {
         let mut entries = Arc::clone(mem).iter();
-        entries.seek_to_first();
-        while entries.valid() {
-            table.builder.add(entries.key(), &entries.value())?;
-            entries.next();
-        }
-        entries.status()?;
+        table.builder.add_all(&mut *entries, SeqNo::MAX)?;
         self.finish_table(table)
     }
 }

@@ -96,7 +96,7 @@
 //!
 //! What is not wiring lives in the crate whose job it is (the write queue in
 //! `ferris_wal::group`, the merge rules in `ferris-compaction`, the iterators in
-//! `ferris_core::iter`), and the engine's own code stays at most 2,800 lines as
+//! `ferris_core::iter`), and the engine's own code stays at most 3,000 lines as
 //! `cargo xtask loc ferris-engine` counts them: a test in `xtask/src/loc.rs` fails past
 //! that.
 //!
@@ -312,7 +312,8 @@
 //!    since every open writes a lock, a WAL segment and a manifest).
 //! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
 //!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
-//!    tables, WAL segments or foreign files ([`Error::NotADatabase`]). Before anything is
+//!    tables, WAL segments or foreign files, or [`Options::create_if_missing`] is off
+//!    ([`Error::NotADatabase`], checked before the lock file is written). Before anything is
 //!    deleted, the files that state needs must be there: a missing WAL segment at the
 //!    manifest's log number is corruption, and so is a damaged last manifest edit that had
 //!    taken effect (the segments or tables it retired are gone), which a torn write cannot
@@ -340,6 +341,23 @@
 //! every table block, bypassing the cache, and every WAL segment not yet flushed) while
 //! the database runs, and returns a [`VerifyReport`] listing every problem with its file
 //! and offset; `ferris verify DIR` prints it.
+//!
+//! ## Checkpoints
+//!
+//! [`Db::checkpoint`] writes a copy of the database as of one sequence number into a new
+//! directory, while reads and writes go on, and the copy opens as a database of its own
+//! (a backup, a clone for a test, a replica's starting point). A job in the write queue
+//! pins every keyspace's super version and reads the sequence number `S`, so writers wait
+//! only for that; then every pinned table is hard-linked into the target (copied when the
+//! target is on another file system, see [`ferris_fs::link_or_copy`]), and what the pinned
+//! memtables hold up to `S` is written as one new level-0 table per keyspace, so the copy
+//! needs no WAL. The pinned versions keep compaction from deleting a table before it is
+//! linked. A new manifest and then CURRENT commit the copy: a power cut or a failure
+//! before CURRENT leaves a directory that does not open ([`Error::NotADatabase`]), never
+//! half a checkpoint that does; a failed call removes what it wrote. A linked table
+//! shares its disk space with the source until a compaction there replaces it, so a
+//! checkpoint costs almost nothing at first and its full size once the source has
+//! rewritten its tables. `ferris checkpoint DIR TARGET` takes one from the command line.
 //!
 //! # Durability
 //!
@@ -392,6 +410,7 @@
 
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod compaction;
 mod db;
 mod error;
@@ -408,6 +427,7 @@ mod work;
 mod write;
 
 pub use bytes::Bytes;
+pub use checkpoint::CheckpointStats;
 pub use db::{Db, LevelStats, Snapshot, Stats, WriteOptions};
 pub use error::{Corruption, Error, IoError, Result, UnsupportedVersion};
 pub use ferris_compaction::{CompactionOptions, Strategy};

@@ -61,6 +61,8 @@ impl FlushPriority {
 #[non_exhaustive]
 pub struct Options {
     /// Create the directory and an empty database when there is none (default `true`).
+    /// Off, a directory without CURRENT (missing, empty, or an interrupted checkpoint)
+    /// is [`Error::NotADatabase`](crate::Error::NotADatabase), and nothing is written.
     pub create_if_missing: bool,
     /// Every write is fsync'd to the WAL before it returns (default `true`). Concurrent
     /// writers share fsyncs through group commit. With `false`, a write returns once it is

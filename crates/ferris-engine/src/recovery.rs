@@ -45,6 +45,18 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
         }
     }
+    // RocksDB's rule: without create_if_missing, a directory without CURRENT is no
+    // database (an empty one, or an interrupted checkpoint), checked before the lock file
+    // is written into it.
+    let current = dir.join(CURRENT);
+    if !options.create_if_missing && !fs.exists(&current).map_err(|e| Error::io(&current, e))? {
+        // Name a stranger file if there is one: the more useful answer.
+        check_empty(&*fs, &*options.table_format, dir)?;
+        return Err(Error::NotADatabase {
+            path: dir.to_path_buf(),
+            reason: "it has no CURRENT file (and create_if_missing is off)".into(),
+        });
+    }
     let lock_path = dir.join(LOCK);
     let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
         io::ErrorKind::WouldBlock => Error::Locked {
@@ -73,7 +85,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
             replayed.state
         }
         None => {
-            check_empty(&env, dir)?;
+            check_empty(&*env.fs, env.format(), dir)?;
             tracing::info!(dir = %dir.display(), "creating a new database");
             LevelState::default()
         }
@@ -326,10 +338,10 @@ fn classify(format: &dyn TableFormat, name: &str) -> Kind {
 /// A directory without CURRENT becomes a new database only if it holds nothing but what a
 /// crash during creation leaves (the lock, a manifest, temporaries). Tables or WAL
 /// segments without CURRENT mean CURRENT was lost, and guessing could destroy data.
-fn check_empty(env: &Env, dir: &Path) -> Result<()> {
-    let names = env.fs.list(dir).map_err(|e| Error::io(dir, e))?;
+fn check_empty(fs: &dyn FileSystem, format: &dyn TableFormat, dir: &Path) -> Result<()> {
+    let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
     for name in &names {
-        let reason = match classify(env.format(), name) {
+        let reason = match classify(format, name) {
             Kind::Lock | Kind::Manifest(_) | Kind::Temporary | Kind::Current => continue,
             Kind::Table(_) | Kind::Segment(_) => format!(
                 "it holds {name} but no CURRENT file; refusing to guess which files are live"

@@ -58,6 +58,9 @@ pub(crate) enum Job {
     /// Freeze the memtable of one keyspace, or of all (`None`), if it holds anything, so
     /// it will be flushed; yields the id of the newest frozen memtable.
     Freeze(Option<Arc<KeyspaceCore>>),
+    /// Pin every keyspace's super version at one sequence number, for a checkpoint;
+    /// yields the sequence number.
+    Capture(crate::checkpoint::Captured),
 }
 
 impl GroupJob for Job {
@@ -65,7 +68,7 @@ impl GroupJob for Job {
         matches!(self, Job::Write { sync: true, .. })
     }
 
-    /// Writes join a write's group; a freeze leads alone.
+    /// Writes join a write's group; a freeze or a capture leads alone.
     fn joins(&self, lead: &Job) -> Option<usize> {
         match (lead, self) {
             (Job::Write { .. }, Job::Write { batch, .. }) => Some(batch.as_bytes().len()),
@@ -111,6 +114,7 @@ impl Shared {
                 };
                 (self.freeze_memtable(&all, true), None)
             }
+            Job::Capture(into) => (self.capture(into), None),
             // Only the WAL write and fsync count as the group's time, not a stall for flow
             // control or a flush: the next leader may wait for half of it.
             Job::Write { .. } => match self.write_group(group) {

@@ -389,8 +389,8 @@ pub trait TableFormat: Send + Sync + fmt::Debug {
 ///   engine's next open removes. `finish` fsyncs the file, renames it into place and
 ///   fsyncs the directory, so after it returns the table survives a cut under its name.
 ///
-/// What an implementor writes: `add`, `estimated_size`, `len` and `finish`; `is_empty`
-/// and `prefault` have defaults.
+/// What an implementor writes: `add`, `estimated_size`, `len` and `finish`; `add_all`,
+/// `is_empty` and `prefault` have defaults.
 pub trait TableBuilder: Send + fmt::Debug {
     /// Adds an entry.
     ///
@@ -399,6 +399,24 @@ pub trait TableBuilder: Send + fmt::Debug {
     /// [`Error::InvalidInput`] if `key` does not sort after the previous key;
     /// [`Error::Io`] if writing fails.
     fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> Result<()>;
+
+    /// Adds every entry of `entries` from its first on, skipping those with a sequence
+    /// number above `max_seq` (`SeqNo::MAX` keeps all): a flush writes a whole memtable,
+    /// a checkpoint what memtables held at its moment.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add`](TableBuilder::add), and the iterator's own error.
+    fn add_all(&mut self, entries: &mut dyn InternalIterator, max_seq: SeqNo) -> Result<()> {
+        entries.seek_to_first();
+        while entries.valid() {
+            if entries.key().seq <= max_seq {
+                self.add(entries.key(), &entries.value())?;
+            }
+            entries.next();
+        }
+        entries.status()
+    }
 
     /// About how large the file would be if finished now, in bytes: what compaction cuts
     /// its outputs by.

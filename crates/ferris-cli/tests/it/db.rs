@@ -285,3 +285,23 @@ fn a_scan_whose_reader_stops_early_ends_quietly() {
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+#[test]
+fn checkpoint_writes_a_copy_that_the_other_commands_open() {
+    let (tmp, db) = db_dir();
+    for (k, v) in [("apple", "red"), ("pear", "green")] {
+        assert_eq!(ferris(&["put", &db, k, v]).code, 0);
+    }
+    let target = tmp.path().join("backup").display().to_string();
+    let run = ferris(&["checkpoint", "--json", &db, &target]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!((&v["ok"], &v["seq"]), (&true.into(), &2.into()));
+    assert_eq!(ferris(&["put", &db, "plum", "purple"]).code, 0);
+    let run = ferris(&["scan", &target]);
+    assert_eq!(run.stdout, "apple\tred\npear\tgreen\n");
+    // A second checkpoint into the same, now full, directory is refused.
+    let run = ferris(&["checkpoint", &db, &target]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not empty"), "{}", run.stderr);
+}

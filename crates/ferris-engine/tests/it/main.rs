@@ -3,6 +3,7 @@
 
 mod api;
 mod bad_input;
+mod checkpoint;
 mod concurrency;
 mod corruption;
 mod golden;
