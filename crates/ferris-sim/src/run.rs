@@ -767,6 +767,7 @@ impl<'w> Runner<'w> {
                         }
                     }
                 }
+                Op::Checkpoint => self.check_checkpoint(db, step)?.is_some(),
             };
             if !done {
                 // The step the power cut is not retried: the model takes whatever the
@@ -946,6 +947,43 @@ impl<'w> Runner<'w> {
             }
         }
         Ok(Some(()))
+    }
+
+    /// [`Op::Checkpoint`]: takes a checkpoint at `step` into a directory of its own, opens
+    /// it and reads it whole; it must hold the model's current state and verify clean.
+    /// `Ok(None)` if the power cut stopped it.
+    fn check_checkpoint(&self, db: &Db, step: usize) -> Result<Option<()>, SimFailure> {
+        let target = format!("/checkpoint-{step}");
+        if self
+            .outcome(db.checkpoint(&target), "checkpoint")?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let Some(copy) =
+            self.outcome(Db::open(&target, self.options.clone()), "open checkpoint")?
+        else {
+            return Ok(None);
+        };
+        let Some(state) = self.read_recovered(&copy)? else {
+            return Ok(None);
+        };
+        if state != self.history.current {
+            let diff = self.history.explain(&state).1;
+            return Err(self.wrong_read(format!(
+                "the checkpoint at step {step} is not the database's state then: {diff}"
+            )));
+        }
+        let Some(report) = self.outcome(copy.verify(), "verify checkpoint")? else {
+            return Ok(None);
+        };
+        if !report.is_clean() {
+            let problems: Vec<String> = (report.problems.iter())
+                .map(|p| format!("{} at {}: {}", p.file.display(), p.offset, p.reason))
+                .collect();
+            return Err(self.fail(FailureKind::Damaged, None, problems.join("; ")));
+        }
+        self.outcome(copy.close(), "close checkpoint")
     }
 
     /// Reads every keyspace the database lists, by a forward scan, a backward scan and a

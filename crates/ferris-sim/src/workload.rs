@@ -275,6 +275,10 @@ pub enum Op {
         /// Walk backwards.
         reverse: bool,
     },
+    /// `Db::checkpoint` into a new directory, which is then opened and read whole: it
+    /// must hold exactly the model's state (the workload is one thread, so the
+    /// checkpoint's moment is this step), every keyspace, and verify clean.
+    Checkpoint,
 }
 
 /// The keyspaces a workload uses: the default one (index 0) and three it creates, drops,
@@ -282,7 +286,7 @@ pub enum Op {
 pub const KEYSPACES: [&str; 4] = ["default", "red", "green", "blue"];
 
 /// The share of keyspace operations: after each operation of the main mix, one of
-/// [`Op::CreateKeyspace`] to [`Op::SnapshotReadIn`] follows with this probability.
+/// [`Op::CreateKeyspace`] to [`Op::Checkpoint`] follows with this probability.
 pub const KEYSPACE_SHARE: f64 = 0.15;
 
 impl Op {
@@ -388,6 +392,7 @@ impl Op {
                 hi: bound(rng),
                 reverse: rng.random_bool(0.5),
             },
+            96.. => Op::Checkpoint,
             _ => Op::SnapshotReadIn {
                 which: rng.random_range(0..4),
                 keyspace: keyspace(rng),
@@ -536,6 +541,7 @@ mod tests {
                 | Op::GetIn { .. }
                 | Op::ScanIn { .. }
                 | Op::SnapshotReadIn { .. }
+                | Op::Checkpoint
         )
     }
 
@@ -565,5 +571,6 @@ mod tests {
         assert!(count(spanning) > 300);
         assert!(count(|o| matches!(o, Op::GetIn { .. } | Op::ScanIn { .. })) > 200);
         assert!(count(|o| matches!(o, Op::SnapshotReadIn { .. })) > 50);
+        assert!(count(|o| matches!(o, Op::Checkpoint)) > 50);
     }
 }
