@@ -76,6 +76,12 @@ impl EngineKind {
         }
     }
 
+    /// Whether the engine takes checkpoints while it runs (fjall 3.1 and sled have no
+    /// such call).
+    pub fn has_checkpoint(self) -> bool {
+        matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
+    }
+
     /// Whether this build can run the engine (its feature is on).
     pub fn available(self) -> bool {
         match self {
@@ -144,6 +150,13 @@ pub trait Engine: Send + Sync {
 
     /// Reads every entry, forward or in reverse; returns how many.
     fn scan_all(&self, reverse: bool) -> Result<usize>;
+
+    /// Writes a checkpoint (a copy that opens as a database, taken while the engine runs)
+    /// into `target`, a directory that does not exist yet. `None` for engines without one.
+    fn checkpoint(&self, target: &Path) -> Option<Result<()>> {
+        let _ = target;
+        None
+    }
 
     /// What the engine itself reports about its state, for the notes column (empty for
     /// engines that report nothing comparable).
@@ -234,6 +247,10 @@ impl Engine for Ferris {
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
         Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn checkpoint(&self, target: &Path) -> Option<Result<()>> {
+        Some(self.db.checkpoint(target).map(drop).map_err(Into::into))
     }
 
     fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {

@@ -9,8 +9,10 @@
 //!   peers' sides are in `peers.rs`, each behind its feature so that `cargo test
 //!   --workspace` never compiles RocksDB.
 //! - [`workload::Workload`]: db_bench's fillseq, fillrandom, overwrite, readrandom,
-//!   multiget (RocksDB's `MultiGet`), readmissing, readseq, readreverse, seekrandom and deleterandom, and YCSB A, B, C, E
-//!   and F with scrambled zipfian keys ([`zipf`]).
+//!   multiget (RocksDB's `MultiGet`), readmissing, readseq, readreverse, seekrandom and
+//!   deleterandom, YCSB A, B, C, E and F with scrambled zipfian keys ([`zipf`]), a
+//!   checkpoint of the filled database (RocksDB's `Checkpoint`), and writes over four
+//!   keyspaces.
 //! - [`run`]: runs each engine in a child process of its own, one after another, so each
 //!   engine's peak RSS and disk writes are its own, then prints one table with every
 //!   figure as a ratio of FerrisDB over each peer, and optionally writes JSON and an SVG

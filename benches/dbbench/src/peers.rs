@@ -176,6 +176,17 @@ impl Engine for Rocks {
             .collect()
     }
 
+    /// RocksDB's `Checkpoint`: hard links for the table files, after a flush of the
+    /// memtables (its default), and copies of the manifest and the live WAL.
+    fn checkpoint(&self, target: &Path) -> Option<Result<()>> {
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.db);
+        Some(
+            checkpoint
+                .and_then(|c| c.create_checkpoint(target))
+                .map_err(Into::into),
+        )
+    }
+
     fn delete(&self, key: &[u8]) -> Result<()> {
         Ok(self.db.delete_opt(key, &self.write)?)
     }

@@ -46,6 +46,32 @@ pub(crate) fn dir_size(dir: &Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
+/// The bytes of the files in `dir` (not nested) that share their data with another name
+/// (hard links), and of those that do not.
+pub(crate) fn linked_and_own_bytes(dir: &Path) -> std::io::Result<(u64, u64)> {
+    let (mut linked, mut own) = (0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            match links(&meta) > 1 {
+                true => linked += stored_len(&meta),
+                false => own += stored_len(&meta),
+            }
+        }
+    }
+    Ok((linked, own))
+}
+
+#[cfg(unix)]
+fn links(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn links(_: &std::fs::Metadata) -> u64 {
+    1
+}
+
 #[cfg(unix)]
 fn stored_len(meta: &std::fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
@@ -103,6 +129,20 @@ mod tests {
             assert!(size < 1 << 20, "{size} bytes: the 64 MiB hole was counted");
         }
         assert!(size >= 10, "{size}");
+    }
+
+    #[test]
+    fn hard_links_count_as_linked_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, [1u8; 4096]).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::hard_link(&a, dir.path().join("sub/a")).unwrap();
+        std::fs::write(&b, [2u8; 4096]).unwrap();
+        let (linked, own) = linked_and_own_bytes(dir.path()).unwrap();
+        if cfg!(unix) {
+            assert_eq!((linked, own), (4096, 4096));
+        }
     }
 
     #[test]

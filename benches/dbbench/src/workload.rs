@@ -49,6 +49,11 @@ pub enum Workload {
     YcsbE,
     /// YCSB F: 50% reads, 50% read-modify-writes, zipfian.
     YcsbF,
+    /// One checkpoint of the filled database into a new directory beside it (removed
+    /// afterwards), taken through the engine's own call; ops are the entries it holds, so
+    /// MB/s is how fast it captures the data. The note says how many bytes are hard links
+    /// and how many were copied or written. Engines without checkpoints skip it.
+    Checkpoint,
     /// `num / 10` deletes of uniformly random existing keys.
     Deleterandom,
     /// `num` keys written in random order over [`KEYSPACES`] keyspaces (key `k` into
@@ -63,7 +68,7 @@ pub const KEYSPACES: usize = 4;
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 16] = [
+    pub const ALL: [Workload; 17] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
@@ -78,6 +83,7 @@ impl Workload {
         Workload::YcsbC,
         Workload::YcsbE,
         Workload::YcsbF,
+        Workload::Checkpoint,
         Workload::Deleterandom,
         Workload::Keyspaces,
     ];
@@ -99,6 +105,7 @@ impl Workload {
             Workload::YcsbC => "ycsb-c",
             Workload::YcsbE => "ycsb-e",
             Workload::YcsbF => "ycsb-f",
+            Workload::Checkpoint => "checkpoint",
             Workload::Deleterandom => "deleterandom",
             Workload::Keyspaces => "keyspaces",
         }
@@ -280,6 +287,10 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         if workload == Workload::Fillrandom {
             continue;
         }
+        if workload == Workload::Checkpoint && !kind.has_checkpoint() {
+            eprintln!("{}: no checkpoints; checkpoint skipped", kind.name());
+            continue;
+        }
         let settle = (workload == Workload::Overwrite).then_some(args.settle_seconds);
         results.push(suite.measure(&*db, &db_dir, workload, settle)?);
     }
@@ -324,6 +335,7 @@ impl Suite<'_> {
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => (reads, 1),
             Workload::Deleterandom => ((num / 10).max(1), 1),
             Workload::Keyspaces => (num, 1),
+            Workload::Checkpoint => (1, num),
         };
         // Scans run on one thread: each is one call over the whole database.
         let threads = if units == 1 { 1 } else { threads };
@@ -351,6 +363,7 @@ impl Suite<'_> {
         };
         let value_size = args.value_size;
         let entry_bytes = self.entry_bytes;
+        let checkpoint_dir = db_dir.with_file_name("checkpoint");
         let op = |unit: u64, rng: &mut SmallRng| -> Result<(u64, u64)> {
             match workload {
                 Workload::Fillseq | Workload::Fillrandom | Workload::Overwrite => {
@@ -440,6 +453,11 @@ impl Suite<'_> {
                         Ok((1, n * entry_bytes))
                     }
                 }
+                Workload::Checkpoint => {
+                    db.checkpoint(&checkpoint_dir)
+                        .expect("checked before the workload")?;
+                    Ok((num, num * entry_bytes))
+                }
                 Workload::Deleterandom => {
                     db.delete(&key(rng.random_range(0..num)))?;
                     Ok((1, 16))
@@ -508,6 +526,16 @@ impl Suite<'_> {
         if let Some(secs) = settle {
             std::thread::sleep(Duration::from_secs(secs));
             notes.push(format!("disk figures after a {secs} s quiescent wait"));
+        }
+        if workload == Workload::Checkpoint {
+            let (linked, own) = proc::linked_and_own_bytes(&checkpoint_dir)?;
+            let mib = |b: u64| b as f64 / (1 << 20) as f64;
+            notes.push(format!(
+                "checkpoint: {:.1} MiB hard-linked, {:.1} MiB copied or written",
+                mib(linked),
+                mib(own)
+            ));
+            std::fs::remove_dir_all(&checkpoint_dir).ok();
         }
         notes.push(db.stats_note());
         notes.retain(|n| !n.is_empty());
