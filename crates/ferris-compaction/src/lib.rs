@@ -66,6 +66,14 @@
 //! alone: FIFO compaction, which never merges and drops the oldest tables once the
 //! database outgrows a size cap, for logs and time series.
 //!
+//! **Compaction filters** ([`CompactionFilter`]) are the user's hook into the merge: for
+//! the newest version of each key that no live snapshot reads, a filter may keep it,
+//! remove the key (the merge writes a tombstone in its place, or nothing at the bottom) or
+//! change its value. Versions a snapshot reads are never shown to it, so a snapshot's view
+//! never changes under it. Data a filter should see only meets it when a compaction
+//! rewrites it; a manual compaction of a database with a filter ends by rewriting the
+//! deepest level too ([`rewrite_bottom`]), so `Db::compact_range` forces it over a range.
+//!
 //! ## The amplification, measured
 //!
 //! `cargo xtask compaction-sim` runs both strategies over a synthetic workload with no I/O
@@ -172,15 +180,17 @@
 
 #![forbid(unsafe_code)]
 
+mod filter;
 mod merge;
 mod output;
 mod picker;
 mod tiered;
 
+pub use filter::{CompactionFilter, Decision};
 pub use merge::{CompactionIterator, MergeRules, MergeStats};
 pub use output::{OutputCuts, grandparents, is_bottommost};
 pub use picker::{
     Choice, CompactionOptions, Leveled, Reason, Strategy, View, WritePressure, key_range,
-    manual_step,
+    manual_step, rewrite_bottom,
 };
 pub use tiered::Tiered;

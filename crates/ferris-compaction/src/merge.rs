@@ -1,11 +1,16 @@
 //! The merge rules: which versions a compaction keeps, as an iterator over its inputs.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ferris_core::iter::InternalIterator;
-use ferris_core::{InternalKeyRef, Result, SeqNo, ValueKind};
+use ferris_core::{Error, InternalKeyRef, Result, SeqNo, ValueKind};
+
+use crate::filter::{CompactionFilter, Decision};
 
 /// What a merge must know beyond its inputs to decide which versions to keep.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct MergeRules {
     /// The sequence numbers of the live snapshots, in any order. A snapshot at `s` reads
     /// the newest version of each key with a sequence number at or below `s`, so the
@@ -18,6 +23,9 @@ pub struct MergeRules {
     ///
     /// [`is_bottommost`]: crate::is_bottommost
     pub bottommost: bool,
+    /// The user's hook on the newest version of each key that no snapshot reads, and
+    /// the level the merge writes to, which it is told.
+    pub filter: Option<(Arc<dyn CompactionFilter>, usize)>,
 }
 
 /// What a merge dropped, and what it kept, for stats and logs.
@@ -32,8 +40,13 @@ pub struct MergeStats {
     /// Versions dropped because a newer version of the same key is visible to every
     /// reader that could see them (the same snapshot stripe).
     pub shadowed: u64,
-    /// Tombstones dropped because the output is bottommost and every snapshot sees them.
+    /// Tombstones dropped because the output is bottommost and every snapshot sees them
+    /// (tombstones the filter put in place of a removed key included).
     pub tombstones_dropped: u64,
+    /// Keys the compaction filter removed (each written as a tombstone, or dropped).
+    pub filter_removed: u64,
+    /// Values the compaction filter changed.
+    pub filter_changed: u64,
 }
 
 /// The versions a compaction keeps, in order: a filter over the merged input tables that
@@ -80,7 +93,7 @@ pub struct MergeStats {
 /// let del = |k: &str, seq| (InternalKey::new(k.as_bytes().to_vec(), seq, ValueKind::Delete), Bytes::new());
 /// let input = VecIter::new(vec![put("a", 9), put("a", 7), put("a", 3), del("b", 8), put("b", 2)]);
 /// // A snapshot at 5 still reads a@3; nobody can read a@7 (a@9 hides it from all).
-/// let rules = MergeRules { snapshots: vec![5], bottommost: true };
+/// let rules = MergeRules { snapshots: vec![5], bottommost: true, filter: None };
 /// let mut merge = CompactionIterator::new(input, rules);
 /// let mut kept = Vec::new();
 /// while merge.valid() {
@@ -113,6 +126,11 @@ pub struct CompactionIterator<I> {
     kept_of_key: bool,
     /// Whether the current entry is the first kept entry of its user key.
     first_of_user_key: bool,
+    filter: Option<(Arc<dyn CompactionFilter>, usize)>,
+    /// What the filter made of the current entry: a tombstone (`None`) or a new value.
+    filtered: Option<Option<Bytes>>,
+    /// A panic of the filter, which ends the merge.
+    failed: Option<Error>,
     stats: MergeStats,
 }
 
@@ -123,6 +141,7 @@ impl<I: InternalIterator> CompactionIterator<I> {
         let MergeRules {
             mut snapshots,
             bottommost,
+            filter,
         } = rules;
         snapshots.sort_unstable();
         snapshots.dedup();
@@ -135,6 +154,9 @@ impl<I: InternalIterator> CompactionIterator<I> {
             last_stripe: None,
             kept_of_key: false,
             first_of_user_key: false,
+            filter,
+            filtered: None,
+            failed: None,
             stats: MergeStats::default(),
         };
         merge.settle();
@@ -144,18 +166,26 @@ impl<I: InternalIterator> CompactionIterator<I> {
     /// Whether the iterator is on a kept entry. False at the end, and after an input
     /// error ([`status`](CompactionIterator::status) tells which).
     pub fn valid(&self) -> bool {
-        self.input.valid()
+        self.failed.is_none() && self.input.valid()
     }
 
-    /// The current entry's key. Called only while [`valid`](CompactionIterator::valid).
+    /// The current entry's key (a tombstone where the filter removed the key). Called only
+    /// while [`valid`](CompactionIterator::valid).
     pub fn key(&self) -> InternalKeyRef<'_> {
-        self.input.key()
+        let mut key = self.input.key();
+        if let Some(None) = self.filtered {
+            key.kind = ValueKind::Delete;
+        }
+        key
     }
 
-    /// The current entry's value (empty for a tombstone). Called only while
-    /// [`valid`](CompactionIterator::valid).
+    /// The current entry's value (empty for a tombstone), as the filter left it. Called
+    /// only while [`valid`](CompactionIterator::valid).
     pub fn value(&self) -> Bytes {
-        self.input.value()
+        match &self.filtered {
+            None => self.input.value(),
+            Some(value) => value.clone().unwrap_or_default(),
+        }
     }
 
     /// Whether the current entry is the first kept entry of its user key: the only places
@@ -178,9 +208,12 @@ impl<I: InternalIterator> CompactionIterator<I> {
     /// # Errors
     ///
     /// The input's error: an I/O failure or damage in an input table, with its file and
-    /// offset.
+    /// offset; [`Error::InvalidInput`] naming the compaction filter if it panicked.
     pub fn status(&self) -> Result<()> {
-        self.input.status()
+        match &self.failed {
+            Some(e) => Err(e.clone()),
+            None => self.input.status(),
+        }
     }
 
     /// What the merge has read, kept and dropped so far.
@@ -198,9 +231,41 @@ impl<I: InternalIterator> CompactionIterator<I> {
         self.snapshots.partition_point(|&s| s < seq)
     }
 
+    /// What the filter decides for the current entry, if it is one the filter sees: a
+    /// value in the top stripe, newer than every snapshot (the caller has checked that it
+    /// is its stripe's newest). `Err` if the filter panicked.
+    fn run_filter(&self, stripe: usize) -> std::result::Result<Option<Option<Bytes>>, Error> {
+        let Some((filter, level)) = &self.filter else {
+            return Ok(None);
+        };
+        let key = self.input.key();
+        if stripe != self.snapshots.len() || key.kind != ValueKind::Put {
+            return Ok(None);
+        }
+        let value = self.input.value();
+        let decided = catch_unwind(AssertUnwindSafe(|| {
+            filter.filter(*level, key.user_key, &value)
+        }));
+        match decided {
+            Ok(Decision::Keep) => Ok(None),
+            Ok(Decision::Remove) => Ok(Some(None)),
+            Ok(Decision::ChangeValue(v)) => Ok(Some(Some(v))),
+            Err(panic) => {
+                let why = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::InvalidInput(format!(
+                    "compaction filter {:?} panicked: {why}",
+                    filter.name()
+                )))
+            }
+        }
+    }
+
     /// Reads from the input's current entry on until one to keep, or the end.
     fn settle(&mut self) {
         self.first_of_user_key = false;
+        self.filtered = None;
         while self.input.valid() {
             self.stats.read += 1;
             let key = self.input.key();
@@ -220,11 +285,24 @@ impl<I: InternalIterator> CompactionIterator<I> {
                 continue;
             }
             self.last_stripe = Some(stripe);
+            match self.run_filter(stripe) {
+                Ok(filtered) => self.filtered = filtered,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return;
+                }
+            }
+            match &self.filtered {
+                Some(None) => self.stats.filter_removed += 1,
+                Some(Some(_)) => self.stats.filter_changed += 1,
+                None => {}
+            }
             // A tombstone every snapshot sees, with nothing older below the inputs, hides
             // nothing from anyone. The older versions it hid fall to the rule above: they
             // are in the same stripe.
-            if key.kind == ValueKind::Delete && self.bottommost && stripe == 0 {
+            if self.key().kind == ValueKind::Delete && self.bottommost && stripe == 0 {
                 self.stats.tombstones_dropped += 1;
+                self.filtered = None;
                 self.input.next();
                 continue;
             }
@@ -371,7 +449,7 @@ mod tests {
             bottommost in any::<bool>(),
             n_inputs in 1usize..5,
         ) {
-            let rules = MergeRules { snapshots: snapshots.clone(), bottommost };
+            let rules = MergeRules { snapshots: snapshots.clone(), bottommost, filter: None };
             let (kept, firsts, stats) = run(CompactionIterator::new(inputs(&entries, n_inputs), rules));
             prop_assert_eq!(&kept, &model(&entries, &snapshots, bottommost));
             for (i, first) in firsts.iter().enumerate() {
@@ -389,15 +467,139 @@ mod tests {
             }
         }
 
+        /// A filter changes what the present reads of the keys whose newest version no
+        /// snapshot reads, exactly as it decided, and nothing any snapshot reads.
+        #[test]
+        fn a_filter_changes_only_what_no_snapshot_reads(
+            entries in history(),
+            snapshots in proptest::collection::vec(0u64..64, 0..4),
+            bottommost in any::<bool>(),
+        ) {
+            let filter: Arc<dyn CompactionFilter> = Arc::new(ByKey);
+            let rules = MergeRules { snapshots: snapshots.clone(), bottommost, filter: Some((filter, 3)) };
+            let (kept, _, stats) = run(CompactionIterator::new(inputs(&entries, 2), rules));
+            prop_assert_eq!(stats.read, entries.len() as u64);
+            prop_assert_eq!(stats.read, stats.kept + stats.shadowed + stats.tombstones_dropped);
+            let before = reads(&entries, &snapshots);
+            let after = reads(&kept, &snapshots);
+            prop_assert_eq!(&after, &before, "every snapshot reads what it read");
+            // The present: the newest version of each key, filtered if it is newer than
+            // every snapshot.
+            let newest_snapshot = snapshots.iter().copied().max().unwrap_or(0);
+            let mut want = reads(&entries, &[SeqNo::MAX]);
+            for (key, value) in entries.iter().rev() {
+                let newest = entries.iter().filter(|(k, _)| k.user_key() == key.user_key()).map(|(k, _)| k.seq()).max();
+                if Some(key.seq()) != newest || key.kind() != ValueKind::Put || key.seq() <= newest_snapshot {
+                    continue;
+                }
+                let slot = (key.user_key().to_vec(), SeqNo::MAX);
+                match ByKey.filter(3, key.user_key(), value) {
+                    Decision::Keep => {}
+                    Decision::Remove => { want.remove(&slot); }
+                    Decision::ChangeValue(v) => { want.insert(slot, Some(v)); }
+                }
+            }
+            prop_assert_eq!(reads(&kept, &[SeqNo::MAX]), want);
+        }
+
         /// With no snapshot, a bottommost merge leaves at most one version of each key, and
         /// never a tombstone: the state a full compaction promises.
         #[test]
         fn a_bottommost_merge_without_snapshots_keeps_one_live_value_per_key(entries in history()) {
-            let rules = MergeRules { snapshots: Vec::new(), bottommost: true };
+            let rules = MergeRules { snapshots: Vec::new(), bottommost: true, filter: None };
             let (kept, firsts, _) = run(CompactionIterator::new(inputs(&entries, 2), rules));
             prop_assert!(firsts.iter().all(|&f| f), "one entry per key");
             prop_assert!(kept.iter().all(|(k, _)| k.kind() == ValueKind::Put));
         }
+    }
+
+    /// Removes keys whose last byte is a multiple of 3, rewrites the value of those one
+    /// above, and keeps the rest.
+    #[derive(Debug)]
+    struct ByKey;
+
+    impl CompactionFilter for ByKey {
+        fn name(&self) -> &str {
+            "by-key"
+        }
+
+        fn filter(&self, level: usize, key: &[u8], _: &[u8]) -> Decision {
+            assert_eq!(level, 3, "the filter is told the output level");
+            match key[key.len() - 1] % 3 {
+                0 => Decision::Remove,
+                1 => Decision::ChangeValue(Bytes::from_static(b"changed")),
+                _ => Decision::Keep,
+            }
+        }
+    }
+
+    #[derive(Debug)]
+    struct Panics;
+
+    impl CompactionFilter for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+
+        fn filter(&self, _: usize, key: &[u8], _: &[u8]) -> Decision {
+            assert!(key != b"k\x02", "a bug in the filter");
+            Decision::Keep
+        }
+    }
+
+    #[test]
+    fn a_removed_key_above_the_bottom_leaves_a_tombstone_over_older_versions() {
+        let entries = vec![entry(3, 9, true), entry(3, 2, true), entry(4, 5, true)];
+        let filter: Arc<dyn CompactionFilter> = Arc::new(ByKey);
+        let rules = MergeRules {
+            snapshots: Vec::new(),
+            bottommost: false,
+            filter: Some((filter.clone(), 3)),
+        };
+        let (kept, _, stats) = run(CompactionIterator::new(
+            VecIter::new(entries.clone()),
+            rules,
+        ));
+        let tombstone = InternalKey::new(vec![b'k', 3], 9, ValueKind::Delete);
+        let changed = InternalKey::new(vec![b'k', 4], 5, ValueKind::Put);
+        assert_eq!(
+            kept,
+            vec![
+                (tombstone, Bytes::new()),
+                (changed, Bytes::from_static(b"changed"))
+            ]
+        );
+        assert_eq!((stats.filter_removed, stats.filter_changed), (1, 1));
+        // At the bottom the tombstone itself goes.
+        let rules = MergeRules {
+            snapshots: Vec::new(),
+            bottommost: true,
+            filter: Some((filter, 3)),
+        };
+        let (kept, _, stats) = run(CompactionIterator::new(VecIter::new(entries), rules));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(stats.tombstones_dropped, 1);
+    }
+
+    #[test]
+    fn a_panicking_filter_stops_the_merge_with_an_error_naming_it() {
+        let entries = vec![entry(1, 9, true), entry(2, 5, true), entry(3, 4, true)];
+        let filter: Arc<dyn CompactionFilter> = Arc::new(Panics);
+        let rules = MergeRules {
+            snapshots: Vec::new(),
+            bottommost: true,
+            filter: Some((filter, 1)),
+        };
+        let mut merge = CompactionIterator::new(VecIter::new(entries), rules);
+        assert!(merge.valid());
+        merge.next();
+        assert!(!merge.valid());
+        let e = merge.status().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"panics\" panicked: a bug in the filter"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -406,6 +608,7 @@ mod tests {
         let rules = MergeRules {
             snapshots: vec![6],
             bottommost: true,
+            filter: None,
         };
         let (kept, _, stats) = run(CompactionIterator::new(
             VecIter::new(entries.clone()),
@@ -419,6 +622,7 @@ mod tests {
         let rules = MergeRules {
             snapshots: vec![6],
             bottommost: false,
+            filter: None,
         };
         let (kept, _, _) = run(CompactionIterator::new(
             VecIter::new(entries.clone()),
@@ -434,6 +638,7 @@ mod tests {
         let rules = MergeRules {
             snapshots: Vec::new(),
             bottommost: true,
+            filter: None,
         };
         let (kept, firsts, stats) = run(CompactionIterator::new(
             VecIter::new(entries.clone()),
@@ -447,7 +652,8 @@ mod tests {
                 read: 3,
                 kept: 1,
                 shadowed: 1,
-                tombstones_dropped: 1
+                tombstones_dropped: 1,
+                ..MergeStats::default()
             }
         );
     }

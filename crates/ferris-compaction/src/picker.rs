@@ -540,6 +540,37 @@ pub fn manual_step(view: &View, range: Option<(&[u8], &[u8])>) -> Choice {
     Choice::Nothing
 }
 
+/// The last step of a manual compaction when a [`CompactionFilter`](crate::CompactionFilter)
+/// is set: the tables of the deepest level holding keys in `range` (`None` for all) and
+/// numbered below `older_than` (the first file number of the manual compaction, so a table
+/// it wrote is not rewritten again) merged into new tables of the same level, so that the
+/// filter sees data no other compaction would read again (RocksDB's
+/// `kIfHaveCompactionFilter` for the bottommost level). [`Choice::Nothing`] once none is
+/// left, while one is busy, or when only level 0 holds tables (a strategy that keeps its
+/// tables there, such as FIFO, never merges them).
+pub fn rewrite_bottom(view: &View, range: Option<(&[u8], &[u8])>, older_than: u64) -> Choice {
+    let deepest = view.levels.deepest_nonempty();
+    if deepest == 0 {
+        return Choice::Nothing;
+    }
+    let files = match range {
+        None => view.levels.level(deepest).to_vec(),
+        Some((lo, hi)) => view.overlapping(deepest, lo, hi),
+    };
+    let files: Vec<Arc<FileMeta>> = files
+        .into_iter()
+        .filter(|f| f.number < older_than)
+        .collect();
+    if files.is_empty() || view.is_busy(&files) {
+        return Choice::Nothing;
+    }
+    Choice::Merge {
+        inputs: vec![(deepest, files)],
+        output_level: deepest,
+        reason: Reason::Manual,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,6 +836,45 @@ mod tests {
                 files: vec![(3, dead)]
             }
         );
+    }
+
+    #[test]
+    fn a_bottom_rewrite_takes_the_deepest_tables_older_than_the_mark_once() {
+        let view = view(&[
+            (
+                2,
+                vec![
+                    table(3, "a", "f", 10),
+                    table(7, "g", "m", 10),
+                    table(12, "n", "z", 10),
+                ],
+            ),
+            (0, vec![table(20, "a", "z", 10)]),
+        ]);
+        let Choice::Merge {
+            inputs,
+            output_level,
+            reason,
+        } = rewrite_bottom(&view, None, 10)
+        else {
+            panic!("the tables below the mark are rewritten");
+        };
+        let numbers: Vec<u64> = inputs[0].1.iter().map(|f| f.number).collect();
+        assert_eq!(
+            (inputs[0].0, numbers, output_level, reason),
+            (2, vec![3, 7], 2, Reason::Manual)
+        );
+        let Choice::Merge { inputs, .. } = rewrite_bottom(&view, Some((b"h", b"i")), 10) else {
+            panic!("a range takes the tables it overlaps");
+        };
+        assert_eq!(inputs[0].1.len(), 1);
+        assert_eq!(
+            rewrite_bottom(&view, None, 3),
+            Choice::Nothing,
+            "all newer than the mark"
+        );
+        let only_l0 = View::new(Levels::from_files(vec![(0, table(1, "a", "z", 10))]));
+        assert_eq!(rewrite_bottom(&only_l0, None, 10), Choice::Nothing);
     }
 
     #[test]

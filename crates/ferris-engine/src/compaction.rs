@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use ferris_compaction::{
     Choice, CompactionIterator, MergeRules, OutputCuts, Reason, grandparents, is_bottommost,
+    rewrite_bottom,
 };
 use ferris_core::FileMeta;
 use ferris_core::iter::MergingIterator;
@@ -48,7 +49,13 @@ impl Shared {
                 let choice = match manual {
                     Some(range) => {
                         let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
-                        strategy.manual(&view, range)
+                        match strategy.manual(&view, range) {
+                            // The filter must see what is already at the bottom too.
+                            Choice::Nothing if options.compaction_filter.is_some() => {
+                                rewrite_bottom(&view, range, work.manual_mark)
+                            }
+                            choice => choice,
+                        }
                     }
                     None => strategy.choose(&view, &options.compaction),
                 };
@@ -167,6 +174,7 @@ impl Shared {
         let rules = MergeRules {
             snapshots: self.snapshot_seqs(),
             bottommost: is_bottommost(levels, inputs, output_level),
+            filter: (keyspace.options.compaction_filter.clone()).map(|f| (f, output_level)),
         };
         let mut merge = CompactionIterator::new(MergingIterator::new(sources), rules);
         let options = &keyspace.options;

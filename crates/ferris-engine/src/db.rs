@@ -284,7 +284,9 @@ impl Shared {
             Some(k) => vec![k.id],
             None => self.versions.keyspaces().iter().map(|k| k.id).collect(),
         };
+        let mark = self.versions.with_state(|_, state| state.next_file_number);
         let target = self.work.update(|s| {
+            s.manual_mark = mark;
             for id in ids {
                 // A manual compaction already queued is widened to cover both requests.
                 let widened = match (s.manual.remove(&id), range.clone()) {

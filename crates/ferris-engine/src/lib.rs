@@ -199,6 +199,17 @@
 //! strategy for a manual compaction (the leveled and tiered strategies merge every level
 //! down into the deepest one); [`Db::compact_range`] does the same for a key range.
 //!
+//! [`Options::compaction_filter`] (or a keyspace's own, in [`KeyspaceOptions`]) runs a
+//! [`CompactionFilter`] on the newest version of each key that no snapshot reads, as
+//! compactions write it: keep it, remove the key, or change its value, for expiring data
+//! or rewriting it without a write per key. The cost model is compaction's: flushes do
+//! not run the filter, and data meets it only when a compaction rewrites it, so what a
+//! filter removes keeps its space until then. [`Db::compact`] and [`Db::compact_range`]
+//! force it: with a filter set, a manual compaction ends by rewriting the deepest level's
+//! tables in its range too. A filter that panics fails its compaction, which poisons the
+//! database ([`Error::Poisoned`], the panic in the source); nothing was installed, so the
+//! data is as it was, and a reopen with a fixed filter goes on.
+//!
 //! ## Idle work
 //!
 //! Under load the engine holds work back on purpose: a memtable is flushed only when
@@ -430,7 +441,7 @@ pub use bytes::Bytes;
 pub use checkpoint::CheckpointStats;
 pub use db::{Db, LevelStats, Snapshot, Stats, WriteOptions};
 pub use error::{Corruption, Error, IoError, Result, UnsupportedVersion};
-pub use ferris_compaction::{CompactionOptions, Strategy};
+pub use ferris_compaction::{CompactionFilter, CompactionOptions, Decision, Strategy};
 pub use ferris_core::{
     DEFAULT_KEYSPACE, KeyspaceId, LimitError, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN,
     MemtableFactory, WriteBatch,

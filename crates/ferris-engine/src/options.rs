@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferris_compaction::{CompactionOptions, Strategy};
+use ferris_compaction::{CompactionFilter, CompactionOptions, Strategy};
 use ferris_core::MemtableFactory;
 use ferris_fs::{FileSystem, StdFs};
 use ferris_table::{Compression, TableFormat, TableOptions};
@@ -98,6 +98,12 @@ pub struct Options {
     /// decides what to compact, and how hard writes are held back while compaction
     /// catches up.
     pub compaction_strategy: Arc<dyn Strategy>,
+    /// A hook run on the newest version of each key that no snapshot reads, as
+    /// compactions write it: keep it, remove the key, or change its value (see
+    /// [`CompactionFilter`] for what it sees and when). `None` by default. A filter that
+    /// panics fails its compaction, which poisons the database with the panic as the
+    /// error's source; the data stays as it was.
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
     /// Makes the memtables (default the lock-free skip list,
     /// [`ferris_memtable::SkipListFactory`]).
     pub memtable: Arc<dyn MemtableFactory>,
@@ -176,6 +182,8 @@ pub struct KeyspaceOptions {
     pub compaction: CompactionOptions,
     /// As [`Options::compaction_strategy`]; fixed when the keyspace is created.
     pub compaction_strategy: Arc<dyn Strategy>,
+    /// As [`Options::compaction_filter`].
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 impl From<&Options> for KeyspaceOptions {
@@ -188,6 +196,7 @@ impl From<&Options> for KeyspaceOptions {
             compression: o.compression,
             compaction: o.compaction,
             compaction_strategy: Arc::clone(&o.compaction_strategy),
+            compaction_filter: o.compaction_filter.clone(),
         }
     }
 }
@@ -202,11 +211,13 @@ impl KeyspaceOptions {
         t
     }
 
-    /// What differs between these options and `other`, if anything (strategies compare by
-    /// name).
+    /// What differs between these options and `other`, if anything (strategies and
+    /// filters compare by name).
     pub(crate) fn difference(&self, other: &KeyspaceOptions) -> Option<String> {
         let (a, b) = (self, other);
         let strategy = |o: &KeyspaceOptions| o.compaction_strategy.name().to_string();
+        let filter =
+            |o: &KeyspaceOptions| o.compaction_filter.as_ref().map(|f| f.name().to_string());
         let fields = [
             (
                 "write_buffer_size",
@@ -220,6 +231,7 @@ impl KeyspaceOptions {
             ("compression", a.compression != b.compression),
             ("compaction", a.compaction != b.compaction),
             ("compaction_strategy", strategy(a) != strategy(b)),
+            ("compaction_filter", filter(a) != filter(b)),
         ];
         let differ: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
         (!differ.is_empty())
@@ -243,6 +255,7 @@ impl Default for Options {
             max_manifest_size: 4 << 20,
             compaction: CompactionOptions::default(),
             compaction_strategy: Arc::new(ferris_compaction::Leveled),
+            compaction_filter: None,
             memtable: Arc::new(ferris_memtable::SkipListFactory),
             table_format: Arc::new(ferris_sstable::SstableFormat),
             compaction_threads: 1,

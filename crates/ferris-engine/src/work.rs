@@ -53,6 +53,9 @@ pub(crate) struct WorkState {
     /// so far are finished once no keyspace has one left.
     pub(crate) manual_wanted: u64,
     pub(crate) manual_done: u64,
+    /// The next file number when the last manual compaction was asked for: with a
+    /// compaction filter, the deepest level's tables older than this are rewritten too.
+    pub(crate) manual_mark: u64,
     /// The last sequence number at which the idle thread found the database quiet and
     /// flushed it. While no write has come since, compactions see an idle view.
     pub(crate) idle_seq: Option<SeqNo>,

@@ -4,6 +4,7 @@
 mod api;
 mod bad_input;
 mod checkpoint;
+mod compaction_filter;
 mod concurrency;
 mod corruption;
 mod golden;
