@@ -119,20 +119,21 @@
 //! MANIFEST-000008
 //! $ ferris stats /tmp/db
 //! level  files        bytes
-//! L0         1          228
+//! L0         1          229
 //! L1         0            0
 //! L2         0            0
 //! L3         0            0
 //! L4         0            0
 //! L5         0            0
 //! L6         0            0
-//! tables: 228 bytes; memtable (replayed from the WAL): 0 bytes
+//! tables: 229 bytes; memtable (replayed from the WAL): 0 bytes
 //! last sequence number: 4
 //! space amplification: 1.00 (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)
 //! read amplification: 1 (tables a point lookup may probe: 1 in L0 + one in each of 0 deeper non-empty levels)
 //! write amplification: unknown (counted only while a process has the database open: see Db::stats)
 //! $ ferris table dump /tmp/db/000006.sst
 //! table /tmp/db/000006.sst
+//!   keyspace:     0
 //!   entries:      4 (1 tombstones)
 //!   keys:         apple@1:Put .. plum@3:Put
 //!   sequences:    1 .. 4
@@ -141,7 +142,7 @@
 //!            0      78  q@72057594037927935:Put
 //! $ ferris manifest dump /tmp/db
 //! /tmp/db/MANIFEST-000009 (2 edits)
-//!   @32       format 2, next file 10, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 7, +L0 000006.sst (228 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//!   @32       format 2, next file 10, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 7, +L0 000006.sst (229 bytes, 4 entries, keys apple..plum, seqs 1..4)
 //!   @111      next file 10, last seq 4, log 8
 //! current version:
 //!   keyspace 0 "default" (sstable, leveled), log number 8
@@ -150,17 +151,17 @@
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
 //!   manifest  MANIFEST-000010     124 bytes, 2 records
-//!   table     000006.sst          228 bytes, 4 blocks, 4 records
+//!   table     000006.sst          229 bytes, 4 blocks, 4 records
 //!   wal       000009.wal           32 bytes, 0 records
-//! checked 4 files, 420 bytes, 4 blocks, 7 records: intact
+//! checked 4 files, 421 bytes, 4 blocks, 7 records: intact
 //! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
 //!   manifest  MANIFEST-000011     124 bytes, 2 records
-//!   table     000006.sst          228 bytes, 4 blocks, 0 records
+//!   table     000006.sst          229 bytes, 4 blocks, 0 records
 //!   wal       000010.wal           32 bytes, 0 records
 //! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
-//! checked 4 files, 420 bytes, 4 blocks, 3 records: 1 problem
+//! checked 4 files, 421 bytes, 4 blocks, 3 records: 1 problem
 //! (exit 1)
 //! $ ferris get /tmp/db apple
 //! ferris: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch

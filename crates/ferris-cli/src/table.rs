@@ -83,6 +83,7 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
                 "raw_bytes": p.raw_bytes,
                 "data_uncompressed_bytes": p.data_uncompressed_bytes,
                 "data_stored_bytes": p.data_stored_bytes,
+                "keyspace": p.keyspace,
             },
             "index": index_json,
             "blocks": blocks_json,
@@ -94,6 +95,7 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
         return Ok(());
     }
     out!("table {}", path.display());
+    out!("  keyspace:     {}", p.keyspace);
     out!(
         "  entries:      {} ({} tombstones)",
         p.n_entries,

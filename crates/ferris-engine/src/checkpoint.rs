@@ -215,7 +215,7 @@ impl Shared {
         let number = self.versions.take_file_number();
         let env = &self.env;
         written.push(target.join(env.format().file_name(number)));
-        let options = keyspace.options.table_options();
+        let options = keyspace.options.table_options(keyspace.id);
         let mut builder = env.format().create(&env.fs, target, number, &options)?;
         // Writes after the capture are skipped: not part of the checkpoint.
         builder.add_all(&mut MergingIterator::new(mems), sequence)?;

@@ -184,7 +184,7 @@ impl Shared {
             &options.compaction,
         );
         let mut outputs = Vec::new();
-        let table_options = options.table_options();
+        let table_options = options.table_options(keyspace.id);
         let finished = self.write_outputs(&mut merge, &mut cuts, table_options, &mut outputs);
         if !matches!(finished, Ok(true)) {
             // None of them is in the manifest: they go when dropped.

@@ -57,7 +57,7 @@ impl Shared {
                 return;
             };
             match self.flush(&keyspace, &frozen, &mut next) {
-                Ok(Some(size)) => last = Some((size, keyspace.options.table_options())),
+                Ok(Some(size)) => last = Some((size, keyspace.options.table_options(keyspace.id))),
                 Ok(None) => {}
                 Err(e) => self.work.poison(e),
             }
@@ -88,7 +88,8 @@ impl Shared {
     /// manifest. Flushes and compactions both end their tables here.
     pub(crate) fn finish_table(&self, table: NewTable) -> Result<Arc<TableFile>> {
         let properties = table.builder.finish()?;
-        TableFile::open(&self.env, Arc::new(properties.to_meta(table.number)))
+        let meta = Arc::new(properties.to_meta(table.number));
+        TableFile::open(&self.env, meta, table.options.keyspace)
     }
 
     /// Writes `keyspace`'s `frozen` memtable to a table (the one prepared in `next`, if it
@@ -103,7 +104,7 @@ impl Shared {
         let started = std::time::Instant::now();
         let mut added = Vec::new();
         if !frozen.mem.is_empty() {
-            let options = keyspace.options.table_options();
+            let options = keyspace.options.table_options(keyspace.id);
             let table = match next.take().filter(|t| t.options == options) {
                 Some(table) => table,
                 None => self.create_table(options)?,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferris_compaction::{CompactionFilter, CompactionOptions, Strategy};
-use ferris_core::MemtableFactory;
+use ferris_core::{KeyspaceId, MemtableFactory};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_table::{Compression, TableFormat, TableOptions};
 use ferris_wal::RecoveryMode;
@@ -202,9 +202,11 @@ impl From<&Options> for KeyspaceOptions {
 }
 
 impl KeyspaceOptions {
-    /// The hints the table format is given for every table of the keyspace.
-    pub(crate) fn table_options(&self) -> TableOptions {
+    /// The hints the table format is given for every table of keyspace `id`, which it
+    /// records.
+    pub(crate) fn table_options(&self, id: KeyspaceId) -> TableOptions {
         let mut t = TableOptions::default();
+        t.keyspace = id;
         t.block_size = self.block_size;
         t.bloom_bits_per_key = self.bloom_bits_per_key;
         t.compression = self.compression;

@@ -159,7 +159,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
     let mut keyspaces = BTreeMap::new();
     for (id, options) in options {
         let keyspace = &state.keyspaces[&id];
-        let tables = open_tables(&env, &keyspace.levels)?;
+        let tables = open_tables(&env, &keyspace.levels, id)?;
         let name = keyspace.def.name.clone();
         let core = KeyspaceCore::new(id, name, options, tables, Arc::clone(&mems[&id]));
         let first = first_logs.get(&id).copied().unwrap_or(0);

@@ -10,7 +10,8 @@
 //! - every table of the current version, opened afresh (so its footer and meta blocks are
 //!   read from the disk again, not from memory) and checked by
 //!   the table format's [`verify`](ferris_table::TableReader::verify): every block's checksum, every entry
-//!   decoded and in order, and its properties against the manifest's record of it;
+//!   decoded and in order, and its properties against the manifest's record of it
+//!   (the keyspace it recorded included);
 //! - every live WAL segment, read to its end as recovery would, each record decoded as a
 //!   write batch.
 //!
@@ -22,7 +23,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ferris_core::WriteBatch;
+use ferris_core::{KeyspaceId, WriteBatch};
 use ferris_manifest::{CURRENT, manifest_file_name};
 use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
@@ -178,7 +179,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     let trusted = !shared.work.is_poisoned();
     let (svs, segments) = shared.versions.with_state(|number, state| {
         let svs: Vec<_> = (shared.versions.keyspaces().iter())
-            .map(|k| k.current())
+            .map(|k| (k.id, k.current()))
             .collect();
         let checked = ferris_manifest::check(&*env.fs, &env.dir, number, trusted.then_some(state))?;
         let mut current = FileCheck::new(env.path(CURRENT), FileKind::Current);
@@ -195,14 +196,21 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
             .collect();
         Ok::<_, Error>((svs, segments))
     })?;
-    for (_, file) in svs.iter().flat_map(|sv| sv.version.levels.files()) {
-        check_table(env, file, &mut report)?;
+    for (id, sv) in &svs {
+        for (_, file) in sv.version.levels.files() {
+            check_table(env, *id, file, &mut report)?;
+        }
     }
     check_wal(shared, &segments, &mut report)?;
     Ok(report)
 }
 
-fn check_table(env: &Env, file: &TableFile, report: &mut VerifyReport) -> Result<()> {
+fn check_table(
+    env: &Env,
+    keyspace: KeyspaceId,
+    file: &TableFile,
+    report: &mut VerifyReport,
+) -> Result<()> {
     let path = file.reader.path().to_path_buf();
     let mut check = FileCheck::new(path.clone(), FileKind::Table);
     // Opened afresh and without the block cache, so that every byte comes from the disk
@@ -243,6 +251,9 @@ fn check_table(env: &Env, file: &TableFile, report: &mut VerifyReport) -> Result
     };
     if let Some(reason) = disagreement {
         report.problems.push(Corruption::new(&path, 0, reason));
+    }
+    if let Err(e) = props.check_keyspace(&path, keyspace) {
+        report.record(&path, e)?;
     }
     report.files.push(check);
     Ok(())

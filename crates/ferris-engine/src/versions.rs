@@ -55,12 +55,20 @@ impl LevelTable for TableFile {
 }
 
 impl TableFile {
-    /// Opens table `meta.number` of `dir` through `format`.
-    pub(crate) fn open(env: &Env, meta: Arc<FileMeta>) -> Result<Arc<TableFile>> {
+    /// Opens table `meta.number` of `dir` through `format`, as a table of `keyspace`: one
+    /// that recorded another keyspace is corruption, never served.
+    pub(crate) fn open(
+        env: &Env,
+        meta: Arc<FileMeta>,
+        keyspace: KeyspaceId,
+    ) -> Result<Arc<TableFile>> {
         let reader = env
             .options
             .table_format
             .open(&env.fs, &env.dir, meta.number, &env.read)?;
+        reader
+            .properties()
+            .check_keyspace(reader.path(), keyspace)?;
         Ok(Arc::new(TableFile {
             meta,
             reader,
@@ -590,14 +598,15 @@ fn judged(options: &KeyspaceOptions, levels: Levels<Arc<TableFile>>) -> Version 
     }
 }
 
-/// Opens every table of `levels`.
+/// Opens every table of `levels`, the manifest's record of keyspace `keyspace`.
 pub(crate) fn open_tables(
     env: &Env,
     levels: &Levels<Arc<FileMeta>>,
+    keyspace: KeyspaceId,
 ) -> Result<Levels<Arc<TableFile>>> {
     let mut files = Vec::new();
     for (level, meta) in levels.files() {
-        files.push((level, TableFile::open(env, Arc::clone(meta))?));
+        files.push((level, TableFile::open(env, Arc::clone(meta), keyspace)?));
     }
     Ok(Levels::from_files(files))
 }

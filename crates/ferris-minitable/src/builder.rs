@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use ferris_core::{Error, InternalKey, InternalKeyRef, MAX_SEQNO, Result, ValueKind};
 use ferris_fs::{FileSystem, WritableFile};
-use ferris_table::{TableBuilder, TableName, TableProperties};
+use ferris_table::{TableBuilder, TableName, TableOptions, TableProperties};
 
-use crate::format::{Footer, Handle, Properties, crc, put_entry};
+use crate::format::{FORMAT_VERSION, Footer, Handle, Properties, crc, put_entry};
 
 /// Bytes gathered before they are handed to the file. Without the buffer every block
 /// would cost two appends (the block and its checksum), each a system call on a real
@@ -48,12 +48,12 @@ pub(crate) struct MinitableBuilder {
 
 impl MinitableBuilder {
     /// Starts writing table `number`, which will appear as `dir/NNNNNN.mtb`, by creating
-    /// `dir/NNNNNN.mtb.tmp`.
+    /// `dir/NNNNNN.mtb.tmp`, with `options`' block size and keyspace.
     pub(crate) fn create(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         number: u64,
-        block_size: usize,
+        options: &TableOptions,
     ) -> Result<MinitableBuilder> {
         let name = |temporary| TableName { number, temporary }.to_file_name(crate::EXTENSION);
         let path = dir.join(name(false));
@@ -65,7 +65,7 @@ impl MinitableBuilder {
             path,
             tmp_path,
             file,
-            block_size,
+            block_size: options.block_size,
             out: Vec::with_capacity(WRITE_BUFFER_BYTES),
             offset: 0,
             block: Vec::new(),
@@ -73,6 +73,7 @@ impl MinitableBuilder {
             last_key: Vec::new(),
             props: Properties {
                 min_seq: MAX_SEQNO,
+                keyspace: options.keyspace,
                 ..Properties::default()
             },
             failed: None,
@@ -157,7 +158,12 @@ impl MinitableBuilder {
         let index = std::mem::take(&mut self.index);
         let index = self.write_block(&index)?;
         let properties = self.write_block(&self.props.encode())?;
-        self.append(&Footer { index, properties }.encode())?;
+        let footer = Footer {
+            version: FORMAT_VERSION,
+            index,
+            properties,
+        };
+        self.append(&footer.encode())?;
         self.write_out()?;
         // The bytes must be durable before the name is: renamed first, a power cut could
         // leave the table under its real name with a torn tail.
@@ -183,7 +189,8 @@ impl MinitableBuilder {
             self.props.max_seq,
             self.props.raw_bytes,
             self.offset,
-        ))
+        )
+        .with_keyspace(self.props.keyspace))
     }
 }
 

@@ -12,15 +12,20 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use ferris_core::checksum::masked_crc32c;
-use ferris_core::coding::{Decoder, put_varint64};
+use ferris_core::coding::{Decoder, put_varint32, put_varint64};
 use ferris_core::key::compare_encoded;
-use ferris_core::{DecodeError, InternalKeyRef, SeqNo};
+use ferris_core::{DEFAULT_KEYSPACE, DecodeError, InternalKeyRef, KeyspaceId, SeqNo};
 
 /// The last 8 bytes of every minitable: ASCII `FRSDBMIN`.
 pub const MAGIC: [u8; 8] = *b"FRSDBMIN";
 
-/// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes, and the newest it reads. Version 2 added
+/// [`Properties::keyspace`]; version 1 tables still read, as tables of the default
+/// keyspace.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The first format version whose properties record the table's keyspace.
+pub const KEYSPACE_VERSION: u32 = 2;
 
 /// Size of the footer that closes every minitable.
 pub const FOOTER_LEN: usize = 48;
@@ -91,6 +96,9 @@ impl Handle {
 /// The footer: where the index and the properties are, the format version, and the magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footer {
+    /// The format version the table was written in ([`FORMAT_VERSION`] for a table this
+    /// build writes): it says how to decode the properties.
+    pub version: u32,
     /// The index block.
     pub index: Handle,
     /// The properties block.
@@ -117,7 +125,7 @@ impl Footer {
         let mut out = Vec::with_capacity(FOOTER_LEN);
         self.index.encode_into(&mut out);
         self.properties.encode_into(&mut out);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&crc(&out).to_le_bytes());
         out.extend_from_slice(&MAGIC);
         out.try_into()
@@ -147,6 +155,7 @@ impl Footer {
             )),
             v if v > FORMAT_VERSION => Err(FooterError::UnsupportedVersion(v)),
             _ => Ok(Footer {
+                version,
                 index: Handle::decode(&fields[..16]).expect("16 bytes"),
                 properties: Handle::decode(&fields[16..32]).expect("16 bytes"),
             }),
@@ -171,11 +180,14 @@ pub struct Properties {
     pub smallest: Vec<u8>,
     /// The largest internal key, encoded.
     pub largest: Vec<u8>,
+    /// The keyspace the table belongs to; [`DEFAULT_KEYSPACE`] in a version 1 table,
+    /// which does not record it.
+    pub keyspace: KeyspaceId,
 }
 
 impl Properties {
-    /// Encodes the properties: five varints, then the two keys, each a varint length and
-    /// its bytes.
+    /// Encodes the properties as [`FORMAT_VERSION`] lays them out: five varints, then the
+    /// two keys, each a varint length and its bytes, then the keyspace, a varint.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for v in [
@@ -191,15 +203,19 @@ impl Properties {
             put_varint64(&mut out, key.len() as u64);
             out.extend_from_slice(key);
         }
+        put_varint32(&mut out, self.keyspace);
         out
     }
 
-    /// Decodes the properties.
+    /// Decodes properties written in format `version` (the footer's): from version 2 on
+    /// they end in the keyspace, and before that the table belongs to
+    /// [`DEFAULT_KEYSPACE`].
     ///
     /// # Errors
     ///
-    /// A [`DecodeError`] for a truncated field or bytes after the last one.
-    pub fn decode(bytes: &[u8]) -> Result<Properties, DecodeError> {
+    /// A [`DecodeError`] for a truncated field (one the version has that is missing) or
+    /// bytes after the version's last field.
+    pub fn decode(bytes: &[u8], version: u32) -> Result<Properties, DecodeError> {
         let mut d = Decoder::new(bytes);
         let p = Properties {
             entries: d.varint64()?,
@@ -209,6 +225,11 @@ impl Properties {
             raw_bytes: d.varint64()?,
             smallest: d.length_prefixed()?.to_vec(),
             largest: d.length_prefixed()?.to_vec(),
+            keyspace: if version >= KEYSPACE_VERSION {
+                d.varint32()?
+            } else {
+                DEFAULT_KEYSPACE
+            },
         };
         if !d.is_empty() {
             return Err(DecodeError::new(d.position(), "bytes after the properties"));
@@ -361,6 +382,7 @@ mod tests {
     #[test]
     fn footer_round_trips_and_every_flipped_bit_is_refused() {
         let footer = Footer {
+            version: FORMAT_VERSION,
             index: Handle {
                 offset: 300,
                 size: 40,
@@ -388,12 +410,13 @@ mod tests {
     #[test]
     fn a_newer_version_is_told_apart_from_damage() {
         let mut bytes = Footer {
+            version: FORMAT_VERSION,
             index: Handle::default(),
             properties: Handle::default(),
         }
         .encode();
         for (version, expected) in [
-            (2, Err(FooterError::UnsupportedVersion(2))),
+            (3, Err(FooterError::UnsupportedVersion(3))),
             (
                 0,
                 Err(FooterError::Damaged(
@@ -406,6 +429,36 @@ mod tests {
             bytes[36..40].copy_from_slice(&sum.to_le_bytes());
             assert_eq!(Footer::decode(&bytes), expected);
         }
+    }
+
+    /// A version 1 block is a version 2 block without its last field: each is refused
+    /// as the other, and a version 1 table belongs to the default keyspace.
+    #[test]
+    fn properties_decode_by_the_footers_version() {
+        let p = Properties {
+            entries: 3,
+            smallest: key("a", 1),
+            largest: key("b", 1),
+            keyspace: 7,
+            ..Properties::default()
+        };
+        let v2 = p.encode();
+        let v1 = &v2[..v2.len() - 1];
+        assert_eq!(Properties::decode(&v2, 2), Ok(p.clone()));
+        assert_eq!(
+            Properties::decode(v1, 1),
+            Ok(Properties {
+                keyspace: DEFAULT_KEYSPACE,
+                ..p
+            })
+        );
+        let reason = |bytes: &[u8], version| Properties::decode(bytes, version).unwrap_err().reason;
+        assert_eq!(reason(v1, 2), "truncated varint");
+        assert_eq!(reason(&v2, 1), "bytes after the properties");
+        assert_eq!(
+            reason(&[&v2[..], &[0]].concat(), 2),
+            "bytes after the properties"
+        );
     }
 
     #[test]
@@ -458,14 +511,17 @@ mod tests {
                 raw_bytes: n.wrapping_mul(3),
                 smallest,
                 largest,
+                keyspace: (n >> 32) as u32,
             };
-            prop_assert_eq!(Properties::decode(&p.encode()).unwrap(), p);
+            prop_assert_eq!(Properties::decode(&p.encode(), FORMAT_VERSION).unwrap(), p);
         }
 
         /// The decoders take any bytes without panicking.
         #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = Properties::decode(&bytes);
+            for version in 1..=FORMAT_VERSION {
+                let _ = Properties::decode(&bytes, version);
+            }
             let _ = Handle::decode(&bytes);
             if let Ok(block) = Block::decode(Bytes::from(bytes.clone())) {
                 for i in 0..block.len() {

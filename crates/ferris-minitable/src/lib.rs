@@ -38,7 +38,7 @@
 //! footer:
 //! 0              16                  32        36         40               48
 //! | index handle | properties handle | version | checksum | magic FRSDBMIN |
-//!   offset: u64, size: u64 each        u32: 1    u32: masked CRC-32C of bytes 0..36
+//!   offset: u64, size: u64 each        u32: 2    u32: masked CRC-32C of bytes 0..36
 //! ```
 //!
 //! - **Data blocks** hold whole entries, one after the other: no key shares bytes with
@@ -54,8 +54,11 @@
 //!   read two. (What the last key costs is `seek_for_prev` on the first entry of a block,
 //!   which steps back one block; a reverse seek is the rarer operation.)
 //! - **The properties** are what the builder counted: entries, tombstones, the smallest
-//!   and largest sequence numbers, the raw bytes, the smallest and largest keys. The
-//!   engine records them in its manifest without scanning the table.
+//!   and largest sequence numbers, the raw bytes, the smallest and largest keys, and the
+//!   keyspace the table was written for ([`TableOptions::keyspace`]). The engine records
+//!   them in its manifest without scanning the table, and refuses a table that its
+//!   manifest lists under another keyspace. Version 2 added the keyspace; a version 1
+//!   table still reads, as one of the default keyspace.
 //! - **The footer** is at the end because a table is written front to back and only the
 //!   end knows where the index went. It is fixed-size so a reader finds it from the
 //!   file's length alone; its magic says "this is a minitable", its version says which
@@ -196,7 +199,7 @@
 //! 3. Index by each block's *first* key instead of its last. Which lookups now read two
 //!    blocks? Run `ferris-conformance` against your version: does it still pass?
 //! 4. Add restart points to the data blocks, bump [`format::FORMAT_VERSION`], keep
-//!    reading version 1, and keep the version 1 golden file passing.
+//!    reading versions 1 and 2, and keep their golden files passing.
 //!
 //! # What to read next
 //!
@@ -253,7 +256,7 @@ impl TableFormat for MinitableFormat {
         number: u64,
         options: &TableOptions,
     ) -> Result<Box<dyn TableBuilder>> {
-        let builder = MinitableBuilder::create(Arc::clone(fs), dir, number, options.block_size)?;
+        let builder = MinitableBuilder::create(Arc::clone(fs), dir, number, options)?;
         Ok(Box::new(builder))
     }
 

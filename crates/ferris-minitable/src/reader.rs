@@ -78,7 +78,7 @@ impl MinitableReader {
         let handles = decode_handles(&index, footer.index.offset)
             .map_err(|reason| corrupt(footer.index.offset, reason))?;
         let properties_block = read_block(&*file, path, footer.properties, footer_at)?;
-        let props = Properties::decode(&properties_block)
+        let props = Properties::decode(&properties_block, footer.version)
             .map_err(|e| corrupt(footer.properties.offset, format!("properties block: {e}")))?;
         let properties = check_properties(&props, &index, len)
             .map_err(|reason| corrupt(footer.properties.offset, reason))?;
@@ -299,7 +299,8 @@ fn check_properties(
         p.max_seq,
         p.raw_bytes,
         file_size,
-    ))
+    )
+    .with_keyspace(p.keyspace))
 }
 
 /// Files damage found by `verify` in `check`; an I/O error ends the check instead.

@@ -91,7 +91,7 @@
 //!
 //! ## The format
 //!
-//! `docs/format/table.md` is the byte-level specification (version 1). A table is its
+//! `docs/format/table.md` is the byte-level specification (version 2). A table is its
 //! blocks, each followed by a 5-byte trailer (a compression byte and a masked CRC-32C of
 //! the stored bytes and that byte), then a fixed 64-byte footer:
 //!
@@ -111,17 +111,19 @@
 //! | 24 | 8 | filter size | u64 |
 //! | 32 | 8 | properties offset | u64 |
 //! | 40 | 8 | properties size | u64 |
-//! | 48 | 4 | format version | `1` |
+//! | 48 | 4 | format version | `2` |
 //! | 52 | 4 | footer checksum | masked CRC-32C of bytes 0..52 followed by one zero byte |
 //! | 56 | 8 | magic | ASCII `FRSDBSST` |
 //!
 //! All integers are little-endian. A reader starts at the end: the magic identifies the
 //! file, the checksum and version are checked, and the footer's handles (offset and size,
 //! checked against the file's length before anything is read) locate the index, the filter
-//! and the properties. The index maps a separator key per data block to that block's
-//! handle, so every block is found by handle, never by position. The spec gives the
-//! layout of every block kind, what each checksum covers, and the crash analysis of table
-//! creation.
+//! and the properties: counts, bounds and sequence numbers, and the keyspace the table
+//! belongs to ([`TableOptions::keyspace`]; version 2 added it, and a version 1 table,
+//! which still reads, belongs to the default keyspace). The index maps a separator key
+//! per data block to that block's handle, so every block is found by handle, never by
+//! position. The spec gives the layout of every block kind, what each checksum covers,
+//! and the crash analysis of table creation.
 //!
 //! Reads check only the blocks they touch. [`Table::verify`] checks them all: it reads
 //! every data block from the file (never from the cache), verifies its checksum, decodes

@@ -48,7 +48,10 @@
 //! file, which [`TableFormat::parse_file_name`] recognises (`temporary: true`) so that
 //! recovery can remove it. A builder dropped without `finish` removes its temporary file
 //! itself. A table holds at least one entry: finishing an empty builder is
-//! [`Error::InvalidInput`]. A table that is finished but not yet named in the manifest
+//! [`Error::InvalidInput`]. The table records the keyspace it belongs to,
+//! [`TableOptions::keyspace`], and reports it back as [`TableProperties::keyspace`] from
+//! `finish` and from every reader that opens it: the one thing in [`TableOptions`] that is
+//! not a hint. A table that is finished but not yet named in the manifest
 //! (a power cut between the two) is the engine's business, not the format's: no version
 //! lists it, and the next open removes it.
 //!
@@ -128,7 +131,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferris_core::iter::InternalIterator;
-use ferris_core::{Corruption, InternalKey, InternalKeyRef, Lookup, Result, SeqNo};
+use ferris_core::{
+    Corruption, DEFAULT_KEYSPACE, InternalKey, InternalKeyRef, KeyspaceId, Lookup, Result, SeqNo,
+};
 use ferris_fs::FileSystem;
 
 pub use cache::{BlockCache, CacheStats};
@@ -146,7 +151,8 @@ pub enum Compression {
 }
 
 /// How tables are written: hints every format may use or ignore (a format without
-/// compression ignores [`TableOptions::compression`]).
+/// compression ignores [`TableOptions::compression`]), and one fact every format records:
+/// [`TableOptions::keyspace`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TableOptions {
@@ -157,6 +163,11 @@ pub struct TableOptions {
     pub bloom_bits_per_key: usize,
     /// Block compression (default none).
     pub compression: Compression,
+    /// The keyspace the table belongs to (default [`DEFAULT_KEYSPACE`]). Not a hint: every
+    /// format records it in the file and reports it back as
+    /// [`TableProperties::keyspace`], so that a table listed under the wrong keyspace is
+    /// caught, and a table found alone can be attributed.
+    pub keyspace: KeyspaceId,
 }
 
 impl Default for TableOptions {
@@ -165,6 +176,7 @@ impl Default for TableOptions {
             block_size: 4096,
             bloom_bits_per_key: 10,
             compression: Compression::None,
+            keyspace: DEFAULT_KEYSPACE,
         }
     }
 }
@@ -251,10 +263,15 @@ pub struct TableProperties {
     pub raw_bytes: u64,
     /// The file's size in bytes.
     pub file_size: u64,
+    /// The keyspace the table belongs to, as its writer recorded it
+    /// ([`TableOptions::keyspace`]); [`DEFAULT_KEYSPACE`] for a table of a format version
+    /// that predates keyspaces.
+    pub keyspace: KeyspaceId,
 }
 
 impl TableProperties {
-    /// Properties for a table of the given bounds and counts (a helper for formats).
+    /// Properties for a table of the given bounds and counts (a helper for formats), in
+    /// [`DEFAULT_KEYSPACE`] until [`TableProperties::with_keyspace`] says otherwise.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         smallest: InternalKey,
@@ -275,7 +292,35 @@ impl TableProperties {
             max_seq,
             raw_bytes,
             file_size,
+            keyspace: DEFAULT_KEYSPACE,
         }
+    }
+
+    /// These properties, for a table of `keyspace`.
+    pub fn with_keyspace(mut self, keyspace: KeyspaceId) -> TableProperties {
+        self.keyspace = keyspace;
+        self
+    }
+
+    /// Checks that the table at `path` belongs to `expected`, the keyspace something
+    /// else (the engine's manifest) lists it under.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] naming `path` and both keyspaces when the table recorded
+    /// another: the table, or the record of it, is not what was written.
+    pub fn check_keyspace(&self, path: &Path, expected: KeyspaceId) -> Result<()> {
+        if self.keyspace == expected {
+            return Ok(());
+        }
+        Err(Error::corruption(
+            path,
+            0,
+            format!(
+                "the table belongs to keyspace {} but is listed under keyspace {expected}",
+                self.keyspace
+            ),
+        ))
     }
 
     /// The manifest's record of table `number` with these properties.
@@ -343,7 +388,9 @@ pub trait TableFormat: Send + Sync + fmt::Debug {
     /// (`None`) something else.
     fn parse_file_name(&self, name: &str) -> Option<TableName>;
 
-    /// Starts writing table `number` in `dir`.
+    /// Starts writing table `number` in `dir`. The table records `options.keyspace`,
+    /// and its properties report it back (from [`TableBuilder::finish`] and
+    /// [`TableReader::properties`]).
     ///
     /// # Errors
     ///
@@ -443,7 +490,8 @@ pub trait TableBuilder: Send + fmt::Debug {
     }
 
     /// Completes the table and makes it durable under its name (file and directory
-    /// entry). Returns what the table holds.
+    /// entry). Returns what the table holds, [`TableProperties::keyspace`] being the
+    /// keyspace it was created for.
     ///
     /// # Errors
     ///
@@ -516,7 +564,9 @@ pub trait TableReader: Send + Sync + fmt::Debug {
     /// compaction reads each block once, and would only evict what readers need).
     fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator>;
 
-    /// What the writer recorded about the table.
+    /// What the writer recorded about the table, the same as its
+    /// [`TableBuilder::finish`] returned (keyspace included; [`DEFAULT_KEYSPACE`] for a
+    /// table of a format version that recorded none).
     fn properties(&self) -> &TableProperties;
 
     /// The file.
@@ -534,6 +584,23 @@ pub trait TableReader: Send + Sync + fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_of_another_keyspace_is_corruption_naming_both() {
+        let key = |seq| InternalKey::new(&b"k"[..], seq, ferris_core::ValueKind::Put);
+        let props = TableProperties::new(key(2), key(1), 2, 0, 1, 2, 10, 100);
+        assert_eq!(props.keyspace, DEFAULT_KEYSPACE);
+        let props = props.with_keyspace(7);
+        let path = Path::new("/db/000012.sst");
+        props.check_keyspace(path, 7).unwrap();
+        let err = props.check_keyspace(path, 3).unwrap_err();
+        let damage = err.as_corruption().expect("corruption");
+        assert_eq!(damage.file, path);
+        assert_eq!(
+            damage.reason,
+            "the table belongs to keyspace 7 but is listed under keyspace 3"
+        );
+    }
 
     #[test]
     fn conventional_names_parse_back_and_only_they_do() {

@@ -53,6 +53,7 @@ fn write_table(dir: &Path) -> PathBuf {
     let path = dir.join("000007.sst");
     let mut options = TableOptions::default();
     options.block_size = 64;
+    options.keyspace = 3;
     let mut w = TableWriter::create(fs(), &path, options).unwrap();
     for i in 0..20u64 {
         w.add(
@@ -236,6 +237,7 @@ fn table_dump_shows_properties_index_and_blocks() {
         run.stdout
     );
     assert!(run.stdout.contains("key00@100:Put"), "{}", run.stdout);
+    assert!(run.stdout.contains("keyspace:     3\n"), "{}", run.stdout);
     assert!(
         !run.stdout.contains("block at"),
         "blocks only with --blocks"
@@ -263,6 +265,7 @@ fn table_dump_json_parses() {
     assert_eq!(run.code, 0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["properties"]["entries"], 20);
+    assert_eq!(v["properties"]["keyspace"], 3);
     let n_entries: usize = v["blocks"]
         .as_array()
         .unwrap()

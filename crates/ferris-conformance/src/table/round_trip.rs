@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferris_core::{InternalKey, Lookup, ValueKind};
+use ferris_core::{DEFAULT_KEYSPACE, InternalKey, KeyspaceId, Lookup, ValueKind};
 use ferris_table::{BlockCache, ReadOptions, TableFormat, TableName, TableProperties, TableReader};
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -16,6 +16,10 @@ use crate::failure::{Checking, Context, Outcome, Problem, ensure, equal};
 use crate::iterator::Walk;
 use crate::model::{Model, lookup_agrees};
 use crate::{Failure, random, show};
+
+/// The keyspaces the seeds' tables are written for, in turn: seed 0's is 7, and the
+/// largest id takes the most bytes a format may spend on it.
+const KEYSPACES: [KeyspaceId; 4] = [7, DEFAULT_KEYSPACE, KeyspaceId::MAX, 1];
 
 /// Runs [`round_trips_seed`] for every seed of [`SEEDS`].
 ///
@@ -37,7 +41,8 @@ pub fn round_trips(format: &dyn TableFormat) -> Result<(), Failure> {
 ///   the properties [`TableBuilder::finish`](ferris_table::TableBuilder::finish) returns
 ///   are those the reader reports: the first and last keys, the counts of entries and
 ///   tombstones, the smallest and largest sequence numbers, the bytes of keys and values,
-///   and the file's length.
+///   the file's length, and the keyspace the table was written for
+///   ([`TableOptions::keyspace`](ferris_table::TableOptions::keyspace): 7 for seed 0).
 /// - Lookups of every user key (and of near misses) at many snapshots, batched lookups
 ///   ([`TableReader::get_many`]) of sorted sets of keys with some answers given
 ///   beforehand, full scans both ways, and a random walk of seeks, `seek_for_prev`s and steps both ways agree with
@@ -71,7 +76,8 @@ fn round_trip(format: &dyn TableFormat, seed: u64) -> Outcome {
         max_value: 5000,
     };
     let model = generate::entries(&mut rng, shape);
-    let options = generate::options(&mut rng);
+    let mut options = generate::options(&mut rng);
+    options.keyspace = KEYSPACES[seed as usize % KEYSPACES.len()];
     let disk = Disk::new(seed);
 
     let mut builder = format
@@ -122,7 +128,7 @@ fn round_trip(format: &dyn TableFormat, seed: u64) -> Outcome {
         )
     })?;
     let file_len = disk.read_file(&format.file_name(NUMBER))?.len() as u64;
-    check_properties(&properties, &model, file_len)?;
+    check_properties(&properties, &model, file_len, options.keyspace)?;
 
     let reader = open(format, &disk, &ReadOptions::default()).context("open")?;
     ensure(reader.properties() == &properties, || {
@@ -161,8 +167,13 @@ fn round_trip(format: &dyn TableFormat, seed: u64) -> Outcome {
     check_cache(format, &disk, &model, &mut rng)
 }
 
-/// The properties of a table of `model`, `file_len` bytes long.
-fn check_properties(p: &TableProperties, model: &Model, file_len: u64) -> Outcome {
+/// The properties of a table of `model`, `file_len` bytes long, written for `keyspace`.
+fn check_properties(
+    p: &TableProperties,
+    model: &Model,
+    file_len: u64,
+    keyspace: KeyspaceId,
+) -> Outcome {
     let entries = model.entries();
     let (first, last) = (&entries[0].0, &entries[entries.len() - 1].0);
     let tombstones = entries
@@ -187,7 +198,8 @@ fn check_properties(p: &TableProperties, model: &Model, file_len: u64) -> Outcom
     equal("the properties' min_seq", p.min_seq, min_seq)?;
     equal("the properties' max_seq", p.max_seq, max_seq)?;
     equal("the properties' raw_bytes", p.raw_bytes, raw_bytes)?;
-    equal("the properties' file_size", p.file_size, file_len)
+    equal("the properties' file_size", p.file_size, file_len)?;
+    equal("the properties' keyspace", p.keyspace, keyspace)
 }
 
 /// Every kind of read, compared with the model: scans both ways, lookups, and a random

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! So opening it reads tables from two levels and replays a WAL segment, and the test
-//! checks the result against the same history run on a model.
+//! checks the result against the same history run on a model. Its tables record no
+//! keyspace (table format 2 added that): they are the default keyspace's, at open and in
+//! `Db::verify`, which compares each table's keyspace with the manifest's.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! between threads, and per-write durability.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -474,6 +475,59 @@ fn a_quiet_keyspace_does_not_hold_the_wal_back() {
         0,
         "flushed with the rest"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Tables of another keyspace
+
+/// Table files record the keyspace they were written for (table format 2). Here keyspace
+/// `a`'s table is copied over the default keyspace's, as a mix-up of files would leave
+/// it: the manifest now lists a table of `a` under the default keyspace. `Db::verify`
+/// reports it while the database runs, and the next open refuses the database rather than
+/// serve `a`'s keys as the default keyspace's.
+#[test]
+fn a_table_listed_under_another_keyspace_is_corruption() {
+    let sim = SimFs::new(19);
+    let db = Db::open(DIR, stable_options(&sim)).unwrap();
+    let a = db.keyspace("a").unwrap();
+    db.put("apple", "red").unwrap();
+    db.flush().unwrap();
+    a.put("apple", "green").unwrap();
+    a.flush().unwrap();
+    // Table numbers grow: the default keyspace's table was written first.
+    let mut tables: Vec<String> = (sim.list(Path::new(DIR)).unwrap().into_iter())
+        .filter(|name| name.ends_with(".sst"))
+        .collect();
+    tables.sort();
+    let [default_table, a_table] = &tables[..] else {
+        panic!("two tables, one per keyspace: {tables:?}")
+    };
+    let listed = Path::new(DIR).join(default_table);
+    let bytes = {
+        let file = sim.open(&Path::new(DIR).join(a_table)).unwrap();
+        file.read_vec(0, file.len()).unwrap()
+    };
+    sim.remove(&listed).unwrap();
+    let mut file = sim.create(&listed).unwrap();
+    file.append(&bytes).unwrap();
+    file.sync().unwrap();
+    let reason = format!(
+        "the table belongs to keyspace {} but is listed under keyspace 0",
+        a.id()
+    );
+
+    let report = db.verify().unwrap();
+    assert!(
+        (report.problems.iter()).any(|p| p.file == listed && p.reason == reason),
+        "{:#?}",
+        report.problems
+    );
+    drop(a);
+    db.close().unwrap();
+    match Db::open(DIR, stable_options(&sim)) {
+        Err(Error::Corruption(c)) => assert_eq!((c.file, c.reason), (listed, reason)),
+        other => panic!("expected the mix-up refused as corruption, got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

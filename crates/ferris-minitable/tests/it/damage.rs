@@ -112,7 +112,8 @@ fn set_version(bytes: &mut [u8], version: u32) {
 #[test]
 fn a_newer_version_is_unsupported_and_version_0_is_damage() {
     let mut bytes = real_table();
-    set_version(&mut bytes, 2);
+    let newer = ferris_minitable::format::FORMAT_VERSION + 1;
+    set_version(&mut bytes, newer);
     let e = open_and_verify(&bytes).unwrap_err();
     let Error::UnsupportedVersion(UnsupportedVersion {
         format,
@@ -123,9 +124,20 @@ fn a_newer_version_is_unsupported_and_version_0_is_damage() {
     else {
         panic!("{e}")
     };
-    assert_eq!((format, found, supported), ("minitable", 2, 1));
+    assert_eq!((format, found, supported), ("minitable", newer, newer - 1));
     set_version(&mut bytes, 0);
     assert!(open_and_verify(&bytes).unwrap_err().is_corruption());
+}
+
+/// A version 2 table whose footer says version 1 (an intact footer, so only the
+/// properties can tell): its properties end in a field version 1 does not have, which is
+/// damage, not a table of the default keyspace.
+#[test]
+fn a_v2_table_labelled_v1_is_damage() {
+    let mut bytes = real_table();
+    set_version(&mut bytes, 1);
+    let e = open_and_verify(&bytes).unwrap_err();
+    assert!(e.to_string().contains("bytes after the properties"), "{e}");
 }
 
 /// Replaces the block at `h` in `bytes` with `new` (the same size) under a valid
@@ -203,7 +215,7 @@ fn a_block_whose_last_key_is_not_its_index_key_is_caught() {
 fn properties_that_disagree_with_the_blocks_are_reported_by_verify() {
     let (mut bytes, _) = two_key_table();
     let (footer, _) = footer_of(&bytes);
-    let mut props = Properties::decode(&block(&bytes, footer.properties)).unwrap();
+    let mut props = Properties::decode(&block(&bytes, footer.properties), footer.version).unwrap();
     props.entries += 1; // 2 -> 3: the same varint length, so the same block size
     replace_block(&mut bytes, footer.properties, &props.encode());
     let check = open_and_verify(&bytes).unwrap();

@@ -60,6 +60,7 @@ impl TableFormat for SstableFormat {
                 ferris_table::Compression::Zstd => Compression::Zstd,
                 _ => Compression::None,
             },
+            keyspace: options.keyspace,
             ..TableOptions::default()
         };
         let path = self.path(dir, number);
@@ -115,7 +116,8 @@ fn generic_properties(
         props.max_seq,
         props.raw_bytes,
         file_size,
-    ))
+    )
+    .with_keyspace(props.keyspace))
 }
 
 /// A [`TableWriter`] behind the [`TableBuilder`] trait.

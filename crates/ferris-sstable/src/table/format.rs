@@ -1,14 +1,19 @@
 //! The table file's fixed parts: block handles, block trailers, the properties and the
 //! footer. `docs/format/table.md` is the byte-level specification.
 
-use ferris_core::coding::{Decoder, put_varint64};
-use ferris_core::{DecodeError, SeqNo};
+use ferris_core::coding::{Decoder, put_varint32, put_varint64};
+use ferris_core::{DEFAULT_KEYSPACE, DecodeError, KeyspaceId, SeqNo};
 
 /// The last 8 bytes of every table file.
 pub const MAGIC: [u8; 8] = *b"FRSDBSST";
 
-/// The table format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The table format version this build writes, and the newest it reads. Version 2 added
+/// [`Properties::keyspace`]; version 1 tables still read, as tables of the default
+/// keyspace.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The first format version whose properties record the table's keyspace.
+pub const KEYSPACE_VERSION: u32 = 2;
 
 /// Size of the footer at the end of every table.
 pub const FOOTER_LEN: usize = 64;
@@ -80,9 +85,13 @@ pub fn block_crc(stored: &[u8], compression: u8) -> u32 {
     ferris_core::checksum::masked_crc32c(&[stored, &[compression]])
 }
 
-/// The footer: where the index, filter and properties blocks are.
+/// The footer: where the index, filter and properties blocks are, and the format version
+/// of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footer {
+    /// The format version the table was written in ([`FORMAT_VERSION`] for a table this
+    /// build writes): it says how to decode the properties.
+    pub version: u32,
     /// The index block.
     pub index: BlockHandle,
     /// The filter block.
@@ -116,7 +125,7 @@ impl Footer {
             f[16 * i..16 * i + 8].copy_from_slice(&h.offset.to_le_bytes());
             f[16 * i + 8..16 * i + 16].copy_from_slice(&h.size.to_le_bytes());
         }
-        f[48..52].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        f[48..52].copy_from_slice(&self.version.to_le_bytes());
         let crc = block_crc(&f[..52], 0);
         f[52..56].copy_from_slice(&crc.to_le_bytes());
         f[56..64].copy_from_slice(&MAGIC);
@@ -150,6 +159,7 @@ impl Footer {
             size: u64::from_le_bytes(f[16 * i + 8..16 * i + 16].try_into().expect("8 bytes")),
         };
         Ok(Footer {
+            version,
             index: handle(0),
             filter: handle(1),
             properties: handle(2),
@@ -181,10 +191,14 @@ pub struct Properties {
     pub data_uncompressed_bytes: u64,
     /// Bytes of data blocks as stored (after compression, without trailers).
     pub data_stored_bytes: u64,
+    /// The keyspace the table belongs to; [`DEFAULT_KEYSPACE`] in a version 1 table,
+    /// which does not record it.
+    pub keyspace: KeyspaceId,
 }
 
 impl Properties {
-    /// Encodes the properties: varints and length-prefixed keys, in field order.
+    /// Encodes the properties as [`FORMAT_VERSION`] lays them out: varints and
+    /// length-prefixed keys, in field order.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for v in [self.n_entries, self.n_tombstones, self.n_data_blocks] {
@@ -203,15 +217,19 @@ impl Properties {
         ] {
             put_varint64(&mut out, v);
         }
+        put_varint32(&mut out, self.keyspace);
         out
     }
 
-    /// Decodes properties.
+    /// Decodes properties written in format `version` (the footer's): from version 2 on
+    /// they end in the keyspace, and before that the table belongs to
+    /// [`DEFAULT_KEYSPACE`].
     ///
     /// # Errors
     ///
-    /// A [`DecodeError`] for truncated or trailing bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Properties, DecodeError> {
+    /// A [`DecodeError`] for truncated or trailing bytes: a field the version has that is
+    /// missing, or bytes after the version's last field.
+    pub fn decode(bytes: &[u8], version: u32) -> Result<Properties, DecodeError> {
         let mut d = Decoder::new(bytes);
         let p = Properties {
             n_entries: d.varint64()?,
@@ -224,6 +242,11 @@ impl Properties {
             raw_bytes: d.varint64()?,
             data_uncompressed_bytes: d.varint64()?,
             data_stored_bytes: d.varint64()?,
+            keyspace: if version >= KEYSPACE_VERSION {
+                d.varint32()?
+            } else {
+                DEFAULT_KEYSPACE
+            },
         };
         if !d.is_empty() {
             return Err(DecodeError::new(d.position(), "bytes after the properties"));
@@ -268,6 +291,7 @@ mod tests {
     #[test]
     fn footer_round_trips_and_every_damage_is_caught() {
         let footer = Footer {
+            version: FORMAT_VERSION,
             index: BlockHandle {
                 offset: 100,
                 size: 20,
@@ -288,6 +312,38 @@ mod tests {
                 "byte {byte}"
             );
         }
+    }
+
+    /// A version 1 block is a version 2 block without its last field: each is refused
+    /// as the other, and a version 1 table belongs to the default keyspace.
+    #[test]
+    fn properties_decode_by_the_footers_version() {
+        let p = Properties {
+            n_entries: 3,
+            smallest_key: b"a\0\0\0\0\0\0\0\x01".to_vec(),
+            keyspace: 7,
+            ..Properties::default()
+        };
+        let v2 = p.encode();
+        let v1 = &v2[..v2.len() - 1];
+        assert_eq!(Properties::decode(&v2, 2), Ok(p.clone()));
+        let as_v1 = Properties::decode(v1, 1).unwrap();
+        assert_eq!(as_v1.keyspace, DEFAULT_KEYSPACE);
+        assert_eq!(as_v1, Properties { keyspace: 0, ..p });
+        assert_eq!(
+            Properties::decode(v1, 2).unwrap_err().reason,
+            "truncated varint"
+        );
+        assert_eq!(
+            Properties::decode(&v2, 1).unwrap_err().reason,
+            "bytes after the properties"
+        );
+        let mut trailing = v2.clone();
+        trailing.push(0);
+        assert_eq!(
+            Properties::decode(&trailing, 2).unwrap_err().reason,
+            "bytes after the properties"
+        );
     }
 
     #[test]
@@ -319,9 +375,16 @@ mod tests {
         }
 
         #[test]
-        fn properties_round_trip(n in any::<u64>(), k in proptest::collection::vec(any::<u8>(), 0..10)) {
-            let p = Properties { n_entries: n, smallest_key: k.clone(), largest_key: k, max_seq: n >> 8, ..Properties::default() };
-            prop_assert_eq!(Properties::decode(&p.encode()).unwrap(), p);
+        fn properties_round_trip(n in any::<u64>(), keyspace in any::<u32>(), k in proptest::collection::vec(any::<u8>(), 0..10)) {
+            let p = Properties { n_entries: n, smallest_key: k.clone(), largest_key: k, max_seq: n >> 8, keyspace, ..Properties::default() };
+            prop_assert_eq!(Properties::decode(&p.encode(), FORMAT_VERSION).unwrap(), p);
+        }
+
+        /// Properties decode strictly by version: never a panic, and each version's
+        /// fields exactly, with nothing missing and nothing after them.
+        #[test]
+        fn properties_decode_any_bytes_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..64), version in 1..=FORMAT_VERSION) {
+            let _ = Properties::decode(&bytes, version);
         }
     }
 }

@@ -114,7 +114,7 @@ impl Table {
         };
         table.filter = table.read_block_bytes(footer.filter)?;
         let properties = table.read_block_bytes(footer.properties)?;
-        table.properties = Properties::decode(&properties).map_err(|e| {
+        table.properties = Properties::decode(&properties, footer.version).map_err(|e| {
             Error::corruption(
                 path,
                 footer.properties.offset,

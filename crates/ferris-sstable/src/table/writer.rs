@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferris_core::key::{InternalKeyRef, compare_encoded};
-use ferris_core::{InternalKey, MAX_SEQNO, ValueKind};
+use ferris_core::{DEFAULT_KEYSPACE, InternalKey, KeyspaceId, MAX_SEQNO, ValueKind};
 use ferris_fs::{FileSystem, WritableFile};
 
 use crate::block::{BlockBuilder, DEFAULT_RESTART_INTERVAL};
 use crate::error::{Error, Result};
 use crate::filter::{BloomBuilder, DEFAULT_BITS_PER_KEY};
 use crate::table::format::{
-    BLOCK_TRAILER_LEN, BlockHandle, Compression, Footer, Properties, block_crc, short_successor,
-    shortest_separator,
+    BLOCK_TRAILER_LEN, BlockHandle, Compression, FORMAT_VERSION, Footer, Properties, block_crc,
+    short_successor, shortest_separator,
 };
 
 /// How a table is written.
@@ -32,6 +32,9 @@ pub struct TableOptions {
     pub compression: Compression,
     /// The zstd level when compressing (default 3).
     pub zstd_level: i32,
+    /// The keyspace the table belongs to (default [`DEFAULT_KEYSPACE`]), recorded in its
+    /// properties.
+    pub keyspace: KeyspaceId,
 }
 
 impl Default for TableOptions {
@@ -42,6 +45,7 @@ impl Default for TableOptions {
             bloom_bits_per_key: DEFAULT_BITS_PER_KEY,
             compression: Compression::None,
             zstd_level: 3,
+            keyspace: DEFAULT_KEYSPACE,
         }
     }
 }
@@ -123,6 +127,7 @@ impl TableWriter {
             last_key: Vec::new(),
             props: Properties {
                 min_seq: MAX_SEQNO,
+                keyspace: options.keyspace,
                 ..Properties::default()
             },
             scratch: Vec::new(),
@@ -266,6 +271,7 @@ impl TableWriter {
         let index_block = self.index.finish();
         let index = self.write_block(&index_block, Compression::None)?;
         let footer = Footer {
+            version: FORMAT_VERSION,
             index,
             filter,
             properties,

@@ -82,17 +82,33 @@ fn every_truncation_is_an_error() {
 fn a_newer_version_is_a_typed_error() {
     let (mut bytes, _) = table_bytes(Compression::None);
     let footer = bytes.len() - 64;
-    bytes[footer + 48..footer + 52].copy_from_slice(&2u32.to_le_bytes());
+    let newer = ferris_sstable::table::format::FORMAT_VERSION + 1;
+    bytes[footer + 48..footer + 52].copy_from_slice(&newer.to_le_bytes());
     let crc = ferris_sstable::table::format::block_crc(&bytes[footer..footer + 52], 0);
     bytes[footer + 52..footer + 56].copy_from_slice(&crc.to_le_bytes());
     assert!(matches!(
         read_all(&bytes),
         Err(Error::UnsupportedVersion(ferris_core::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found,
+            supported: ferris_sstable::table::format::FORMAT_VERSION,
             ..
-        }))
+        })) if found == newer
     ));
+}
+
+/// A version 2 table whose footer says version 1 (an intact footer, so only the
+/// properties can tell): its properties end in a field version 1 does not have, which is
+/// damage, not a table of the default keyspace.
+#[test]
+fn a_v2_table_labelled_v1_is_damage() {
+    let (mut bytes, _) = table_bytes(Compression::None);
+    let footer = bytes.len() - 64;
+    bytes[footer + 48..footer + 52].copy_from_slice(&1u32.to_le_bytes());
+    let crc = ferris_sstable::table::format::block_crc(&bytes[footer..footer + 52], 0);
+    bytes[footer + 52..footer + 56].copy_from_slice(&crc.to_le_bytes());
+    let e = read_all(&bytes).unwrap_err();
+    assert!(e.is_corruption(), "{e}");
+    assert!(e.to_string().contains("bytes after the properties"), "{e}");
 }
 
 proptest! {

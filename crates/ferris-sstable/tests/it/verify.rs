@@ -109,6 +109,8 @@ fn an_empty_table_verifies_clean() {
 #[case::raw(Compression::None, "v1-raw.sst")]
 #[case::raw_index_restart_1(Compression::None, "v1-raw-index-restart-1.sst")]
 #[case::zstd(Compression::Zstd, "v1-zstd.sst")]
+#[case::v2_raw(Compression::None, "v2-raw.sst")]
+#[case::v2_zstd(Compression::Zstd, "v2-zstd.sst")]
 fn the_golden_tables_verify_clean(#[case] _compression: Compression, #[case] name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -224,7 +226,7 @@ fn properties_that_disagree_with_the_blocks_are_reported() {
     let footer = Footer::decode(bytes[footer_at..].try_into().unwrap()).unwrap();
     let h = footer.properties;
     let stored = &bytes[h.offset as usize..(h.offset + h.size) as usize];
-    let mut props = Properties::decode(stored).unwrap();
+    let mut props = Properties::decode(stored, footer.version).unwrap();
     props.n_entries += 1; // 2 -> 3: the same varint length, so the same block size
     replace_block(&mut bytes, h, &props.encode());
     let check = open_and_verify(&bytes).unwrap();
@@ -253,6 +255,7 @@ fn bytes_outside_every_block_are_reported() {
     spliced.extend_from_slice(&[0xaa; 3]);
     spliced.extend_from_slice(&bytes[gap_at..footer_at]);
     let moved = Footer {
+        version: footer.version,
         index: shift(footer.index),
         filter: shift(footer.filter),
         properties: shift(footer.properties),

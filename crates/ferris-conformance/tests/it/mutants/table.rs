@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ferris_conformance::Failure;
 use ferris_conformance::table;
 use ferris_core::iter::InternalIterator;
-use ferris_core::{Error, InternalKeyRef, Lookup, MAX_SEQNO, Result, SeqNo};
+use ferris_core::{DEFAULT_KEYSPACE, Error, InternalKeyRef, Lookup, MAX_SEQNO, Result, SeqNo};
 use ferris_fs::FileSystem;
 use ferris_minitable::MinitableFormat;
 use ferris_table::{
@@ -32,6 +32,9 @@ enum Mutation {
     IoAsCorruption,
     /// `get_many` looks up every key, overwriting the answers a newer table gave.
     GetManyOverwrites,
+    /// Every table is written as one of the default keyspace, whatever it was created
+    /// for: the engine could no longer tell a table listed under the wrong keyspace.
+    ForgetsKeyspace,
 }
 
 #[derive(Debug)]
@@ -69,6 +72,11 @@ impl TableFormat for Mutant {
         number: u64,
         options: &TableOptions,
     ) -> Result<Box<dyn TableBuilder>> {
+        let mut options = *options;
+        if self.0 == Mutation::ForgetsKeyspace {
+            options.keyspace = DEFAULT_KEYSPACE;
+        }
+        let options = &options;
         if self.0 != Mutation::RenamesWithoutDirSync {
             return MinitableFormat.create(fs, dir, number, options);
         }
@@ -269,4 +277,12 @@ fn a_get_many_that_overwrites_given_answers_fails_the_round_trips() {
     assert_replays(f, |seed| {
         table::round_trips_seed(&Mutant(Mutation::GetManyOverwrites), seed)
     });
+}
+
+#[test]
+fn a_format_that_forgets_the_keyspace_fails_the_round_trips_at_seed_0() {
+    let f = failure("round_trips", Mutation::ForgetsKeyspace);
+    assert_eq!(f.seed(), Some(0), "{f}");
+    assert_eq!(f.detail(), "the properties' keyspace", "{f}");
+    assert_eq!((f.got(), f.expected()), (Some("0"), Some("7")), "{f}");
 }
