@@ -12,11 +12,20 @@ use serde_json::json;
 
 use crate::Verdict;
 
-/// Opens an existing database (never creates one: a typo must not make a new database).
+/// Opens an existing database for writing (never creates one: a typo must not make a
+/// new database).
 pub(crate) fn open(dir: &Path) -> Result<Db> {
     let mut options = Options::default();
     options.create_if_missing = false;
     Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))
+}
+
+/// Opens an existing database read-only, for the commands that only read: it writes
+/// nothing, so they work on a read-only directory and on a database another process has
+/// open, which they see as it was at this moment.
+pub(crate) fn open_read_only(dir: &Path) -> Result<Db> {
+    Db::open_read_only(dir, Options::default())
+        .with_context(|| format!("opening {} read-only", dir.display()))
 }
 
 /// Keys and values are printed as text when they are UTF-8 without control characters,
@@ -231,7 +240,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
 }
 
 pub(crate) fn get(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
-    let db = open(dir)?;
+    let db = open_read_only(dir)?;
     let value = db.get(key)?;
     if as_json {
         let out = match &value {
@@ -292,7 +301,7 @@ pub(crate) struct ScanArgs<'a> {
 
 pub(crate) fn scan(dir: &Path, args: &ScanArgs<'_>) -> Result<Verdict> {
     use std::ops::Bound;
-    let db = open(dir)?;
+    let db = open_read_only(dir)?;
     let iter = match args.prefix {
         Some(p) => db.prefix(p)?,
         None => {
@@ -354,7 +363,7 @@ impl Amplification {
 }
 
 pub(crate) fn stats(dir: &Path, as_json: bool) -> Result<Verdict> {
-    let db = open(dir)?;
+    let db = open_read_only(dir)?;
     let s = db.stats();
     db.close()?;
     let live: u64 = s.levels.iter().map(|l| l.bytes).sum();

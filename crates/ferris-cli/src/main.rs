@@ -45,18 +45,21 @@
 //! **The database commands go through `ferris_engine::Db`.** `get`, `put`, `delete`,
 //! `scan`, `stats` and `verify` open the database as any program would, so they see what
 //! a program would see: the memtable replayed from the WAL, old versions hidden by newer
-//! ones, deletes applied. Opening is not read-only, and that is the trade-off. Every open takes
-//! the `LOCK` (a database another process has open fails with `Error::Locked`), replays
-//! the WAL, writes a fresh manifest and switches `CURRENT` to it, starts a WAL segment,
-//! and deletes leftovers; an open that replays four or more segments flushes them into a
-//! table (each command is one open, so in the walk-through below the open after the fourth
-//! write does). So even `ferris get` needs write access and changes file names: compare the
-//! manifest's name in `ls` and in `manifest dump` below. The alternative, a read-only open
-//! that replays the WAL into memory and writes nothing, would be a second recovery path
-//! to keep correct; the dumps cover the read-only need instead. Only `put` creates a
-//! database: the others open with `create_if_missing` off, so a mistyped directory is an
-//! error, not a new empty database. `put` and `delete` are synced writes, durable when the
-//! command exits, and close the database cleanly.
+//! ones, deletes applied. The commands that only read (`get`, `scan`, `stats`, `verify`)
+//! open it with `Db::open_read_only`, which replays the WAL into memory and writes
+//! nothing: no `LOCK`, no new manifest or WAL segment, no cleanup. So they work on a
+//! read-only directory and on a database another process has open for writing, and see
+//! it as it was when the command opened it (a writer's later changes are not seen; if the
+//! writer changes it under every attempt to read it, the command fails with
+//! `ConcurrentChange` and can simply be run again). `put` and `delete` open it for writing:
+//! they take the `LOCK` (a database another process has open fails with
+//! `Error::Locked`), replay the WAL, write a fresh manifest and switch `CURRENT` to it,
+//! start a WAL segment, and delete leftovers; an open that replays four or more segments
+//! flushes them into a table (each command is one open, so in the walk-through below the
+//! fifth write does). Compare `ls` before and after the reads below: they changed
+//! nothing. Only `put` creates a database: the others refuse a directory that is not one,
+//! so a mistyped directory is an error, not a new empty database. `put` and `delete` are
+//! synced writes, durable when the command exits, and close the database cleanly.
 //!
 //! `verify` opens the database, then reads back CURRENT, the manifest, every live table
 //! (every block, bypassing the cache) and every live WAL segment through `Db::verify`,
@@ -112,11 +115,20 @@
 //! apple   red
 //! plum    purple
 //! $ ls /tmp/db
-//! 000006.sst
-//! 000007.wal
+//! 000001.wal
+//! 000002.wal
+//! 000003.wal
+//! 000004.wal
 //! CURRENT
 //! LOCK
-//! MANIFEST-000008
+//! MANIFEST-000004
+//! $ ferris put /tmp/db fig yellow
+//! $ ls /tmp/db
+//! 000005.wal
+//! 000006.sst
+//! CURRENT
+//! LOCK
+//! MANIFEST-000005
 //! $ ferris stats /tmp/db
 //! level  files        bytes
 //! L0         1          229
@@ -126,8 +138,8 @@
 //! L4         0            0
 //! L5         0            0
 //! L6         0            0
-//! tables: 229 bytes; memtable (replayed from the WAL): 0 bytes
-//! last sequence number: 4
+//! tables: 229 bytes; memtable (replayed from the WAL): 137 bytes
+//! last sequence number: 5
 //! space amplification: 1.00 (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)
 //! read amplification: 1 (tables a point lookup may probe: 1 in L0 + one in each of 0 deeper non-empty levels)
 //! write amplification: unknown (counted only while a process has the database open: see Db::stats)
@@ -141,36 +153,38 @@
 //! index:
 //!            0      78  q@72057594037927935:Put
 //! $ ferris manifest dump /tmp/db
-//! /tmp/db/MANIFEST-000009 (2 edits)
-//!   @32       format 2, next file 10, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 7, +L0 000006.sst (229 bytes, 4 entries, keys apple..plum, seqs 1..4)
-//!   @111      next file 10, last seq 4, log 8
+//! /tmp/db/MANIFEST-000005 (2 edits)
+//!   @32       format 2, next file 6, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 1
+//!   @75       next file 7, last seq 4, log 5, +L0 000006.sst (229 bytes, 4 entries, keys apple..plum, seqs 1..4)
 //! current version:
-//!   keyspace 0 "default" (sstable, leveled), log number 8
+//!   keyspace 0 "default" (sstable, leveled), log number 5
 //!     L0: 000006.sst
-//!   log number 8, next file number 10, last sequence 4
+//!   log number 5, next file number 7, last sequence 4
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000010     124 bytes, 2 records
+//!   manifest  MANIFEST-000005     124 bytes, 2 records
 //!   table     000006.sst          229 bytes, 4 blocks, 4 records
-//!   wal       000009.wal           32 bytes, 0 records
-//! checked 4 files, 421 bytes, 4 blocks, 7 records: intact
+//!   wal       000005.wal        32783 bytes, 1 record
+//! checked 4 files, 33172 bytes, 4 blocks, 8 records: intact
 //! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
-//!   manifest  MANIFEST-000011     124 bytes, 2 records
+//!   manifest  MANIFEST-000005     124 bytes, 2 records
 //!   table     000006.sst          229 bytes, 4 blocks, 0 records
-//!   wal       000010.wal           32 bytes, 0 records
+//!   wal       000005.wal        32783 bytes, 1 record
 //! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
-//! checked 4 files, 421 bytes, 4 blocks, 3 records: 1 problem
+//! checked 4 files, 33172 bytes, 4 blocks, 4 records: 1 problem
 //! (exit 1)
 //! $ ferris get /tmp/db apple
 //! ferris: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch
 //! (exit 2)
 //! ```
 //!
-//! The first `get` is the fifth open: it replayed the four segments the writes had left and
-//! flushed them into `000006.sst`, which is why `stats` finds a table after four small
-//! writes. The table holds four entries for
+//! The reads wrote nothing: the first `ls` still shows the four WAL segments the four
+//! writes left (each open for writing starts one). The `put` of `fig` is the fifth open
+//! for writing: it replayed those four segments, flushed them into `000006.sst` and
+//! retired them before writing `fig` to a new segment, which is why `stats` finds a table
+//! and a memtable. The table holds four entries for
 //! three keys: `pear`'s put and its tombstone, which `scan` hides; a compaction into the
 //! deepest level would drop both. Its one index entry is a separator, the shortest key
 //! after the block's last one (`q` > `plum`), at the largest sequence number. The byte
@@ -185,10 +199,11 @@
 //! |---|---|
 //! | 0 | the file or database is intact (a torn WAL tail, which a crash leaves, counts as intact), or the command did what it was asked |
 //! | 1 | `wal dump`, `table dump`, `manifest dump` or `verify` found damage (printed with its file and offset); or `get` found no value |
-//! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked, a directory it may not write, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
+//! | 2 | bad usage; a database that cannot be opened for a reason other than damage (missing, not a database, locked or a directory it may not write for `put` and `delete`, changing under every attempt for the reading commands, a newer format version); a file that cannot be read; or damage met by `get`, `scan`, `put`, `delete` or `stats`, which report it as an error naming the file and offset |
 //! | 141 | standard output's reader went away before the command finished (see below) |
 //!
-//! - The dumps never write, and work on a database in use. The database commands write
+//! - The dumps and the reading commands (`get`, `scan`, `stats`, `verify`) never write,
+//!   and work on a database in use and on a read-only directory. `put` and `delete` write
 //!   (see above), and need the lock.
 //! - `put` and `delete` are durable when the command exits 0.
 //! - `verify` checks every checksum of every live file, and in tables the key order and
@@ -212,11 +227,12 @@
 //!    How many entries does a 4 KiB block hold with your keys and values?
 //! 3. Flip one byte in the middle of that table (`printf '\xff' | dd of=FILE bs=1
 //!    seek=N conv=notrunc`) and run `ferris verify /tmp/db`. Which block does it name?
-//! 4. Run `ls /tmp/db`, then `ferris get /tmp/db k`, then `ls` again. Which files changed,
-//!    and which step of the engine's recovery changed each?
-//! 5. Hold the database open from a small program (`Db::open`, then wait for a line on
-//!    standard input) and run `ferris stats` on it. Which error do you get, and why can `ferris manifest
-//!    dump` still answer?
+//! 4. Run `ls /tmp/db`, then `ferris delete /tmp/db k`, then `ls` again. Which files
+//!    changed, and which step of the engine's recovery changed each? Why does `ferris get`
+//!    change none?
+//! 5. Hold the database open from a small program (`Db::open`, write a key, then wait for
+//!    a line on standard input) and run `ferris get` and `ferris put` on it. Why does one
+//!    answer and the other fail, and does `get` see the key the program wrote?
 //!
 //! ## What to read next
 //!
@@ -269,7 +285,8 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
-    /// Print the value of KEY (exit 1 if it is not set).
+    /// Print the value of KEY (exit 1 if it is not set). Opens the database read-only:
+    /// works while another process has it open, and writes nothing.
     Get {
         /// The database directory.
         dir: PathBuf,
@@ -301,7 +318,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print keys and values in order, one per line (tab-separated).
+    /// Print keys and values in order, one per line (tab-separated). Opens the database
+    /// read-only: works while another process has it open, and writes nothing.
     Scan {
         /// The database directory.
         dir: PathBuf,
@@ -337,7 +355,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Levels, files and sizes, and the space and read amplification they imply.
+    /// Levels, files and sizes, and the space and read amplification they imply. Opens
+    /// the database read-only: works while another process has it open.
     Stats {
         /// The database directory.
         dir: PathBuf,
@@ -347,6 +366,7 @@ enum Command {
     },
     /// Check every checksum of every live file: CURRENT, the manifest, every table and
     /// every WAL segment. Exit 0 when intact, 1 naming the file and offset of any damage.
+    /// Opens the database read-only: works while another process has it open.
     Verify {
         /// The database directory.
         dir: PathBuf,

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::Verdict;
 
 pub(crate) fn verify(dir: &Path, as_json: bool) -> Result<Verdict> {
-    let (report, opened) = match crate::db::open(dir) {
+    let (report, opened) = match crate::db::open_read_only(dir) {
         Ok(db) => {
             let report = db
                 .verify()

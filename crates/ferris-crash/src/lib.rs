@@ -94,6 +94,15 @@
 //! kill must survive every later one. Every few cycles, and after the last, `Db::verify`
 //! reads every live file back and must find no problem.
 //!
+//! While the child runs, once per cycle at a moment drawn from the seed, the parent also
+//! opens the database with `Db::open_read_only` beside it, without the lock the child
+//! holds, and reads every keyspace. The open must succeed or fail with
+//! `Error::ConcurrentChange` (the child changed the database under every attempt: counted,
+//! not a failure); any other error fails the cycle. What it read is checked after the kill
+//! with [`check_live`]: each thread's keys must show one prefix of its writes, at least
+//! every write acknowledged before the open and at most what the thread had begun by the
+//! kill, so a torn batch, a lost write or a mix of two moments fails the cycle.
+//!
 //! ## Example
 //!
 //! The oracle is a pure function, so its rules can be shown without killing anything. Here
@@ -221,6 +230,6 @@ mod parent;
 mod workload;
 
 pub use child::child_main;
-pub use model::{Checked, Model, check};
+pub use model::{Checked, Model, check, check_live};
 pub use parent::{Aim, CrashConfig, CrashReport, CycleReport, crash_loop};
 pub use workload::{KEYSPACES, L0_TRIGGER, Op, Workload, WriteId, db_options, parse_value};

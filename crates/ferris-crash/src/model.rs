@@ -200,6 +200,79 @@ pub fn check(
     })
 }
 
+/// Checks `observed` (every key and value a read-only open saw while the child of `cycle`
+/// was running) against the acknowledged history: thread `t` had `before[t]` operations
+/// acknowledged when the open began, and `after[t]` by the time the child was killed.
+///
+/// Each thread owns its keys, so each thread's keys must show one prefix of its stream:
+/// the model plus its first `k` operations of this cycle, for some `k` from `before[t]`
+/// (every write acknowledged before the open is seen) to `after[t] + 1` (nothing is seen
+/// that the thread had not written, or begun, by the kill). A batch seen in part matches
+/// no prefix, and neither does a lost or invented value.
+///
+/// # Errors
+///
+/// One line per thread whose keys match no prefix, and per key no thread owns.
+pub fn check_live(
+    model: &Model,
+    workload: &Workload,
+    cycle: u32,
+    before: &[u64],
+    after: &[u64],
+    observed: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut owned = BTreeSet::new();
+    for (thread, (&first, &last)) in (0u32..).zip(before.iter().zip(after)) {
+        let keys: Vec<Vec<u8>> = (0..workload.keys_per_thread)
+            .map(|n| workload.key(thread, n))
+            .collect();
+        owned.extend(keys.iter().cloned());
+        let mut must = model.clone();
+        for op in 0..first {
+            let id = WriteId { cycle, thread, op };
+            must.apply(id, &workload.op(cycle, thread, op));
+        }
+        // Keys where the model differs from what was seen; applying an operation changes
+        // only the keys it writes, so the count is kept up to date key by key.
+        let differs =
+            |must: &Model, key: &[u8]| must.value(key) != observed.get(key).map(Vec::as_slice);
+        let mut differing = keys.iter().filter(|k| differs(&must, k)).count();
+        let mut k = first;
+        while differing > 0 && k <= last {
+            let op = workload.op(cycle, thread, k);
+            let written: BTreeSet<Vec<u8>> = op.effects().into_iter().map(|(key, _)| key).collect();
+            differing -= written.iter().filter(|key| differs(&must, key)).count();
+            must.apply(
+                WriteId {
+                    cycle,
+                    thread,
+                    op: k,
+                },
+                &op,
+            );
+            differing += written.iter().filter(|key| differs(&must, key)).count();
+            k += 1;
+        }
+        if differing > 0 {
+            problems.push(format!(
+                "thread {thread}'s keys match no prefix of its writes from op {first} (acknowledged \
+                 before the read) to op {} (begun by the kill): a torn batch, a lost write or \
+                 a value never written",
+                last + 1
+            ));
+        }
+    }
+    for key in observed.keys().filter(|key| !owned.contains(*key)) {
+        problems.push(format!("key {} belongs to no writer thread", show(key)));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
 /// A key for a message: it is printable in this workload, but be safe.
 fn show(key: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(key))
@@ -389,5 +462,49 @@ mod tests {
         // An empty database after cycle 1 loses everything cycle 0 acknowledged.
         let problems = check(&first.model, &W, 1, &[0, 0], &BTreeMap::new()).unwrap_err();
         assert_eq!(problems.len(), first.model.len());
+    }
+
+    /// A live read may see any prefix of each thread's stream between what was
+    /// acknowledged before it and what was begun by the kill; not less, and never a batch
+    /// in part.
+    #[test]
+    fn a_live_read_must_show_a_prefix_of_each_thread() {
+        let acked_put = next_put(0, 0, 20);
+        let before = [acked_put + 1, 20];
+        let after = [80, 70];
+        let live = |seen: &[u64]| {
+            let observed = contents(0, seen, &[false, false]);
+            check_live(&Model::default(), &W, 0, &before, &after, &observed)
+        };
+        assert!(live(&before).is_ok());
+        assert!(
+            live(&[55, 71]).is_ok(),
+            "the op in flight at the kill may show"
+        );
+        let lost = live(&[acked_put, 20]);
+        assert!(
+            lost.is_err(),
+            "the acknowledged put of op {acked_put} is missing"
+        );
+        let late = next_put(0, 1, 71);
+        assert!(
+            live(&[55, late + 1]).is_err(),
+            "op {late} was begun after the kill"
+        );
+
+        let batch = (40..)
+            .find(|&op| matches!(W.op(0, 0, op), Op::Batch(ref e) if e.len() > 1))
+            .unwrap();
+        let Op::Batch(entries) = W.op(0, 0, batch) else {
+            unreachable!()
+        };
+        let mut torn = contents(0, &[batch, 70], &[false, false]);
+        let (key, value) = &entries[0];
+        match value {
+            Some(value) => torn.insert(key.clone(), value.clone()),
+            None => torn.remove(key),
+        };
+        let result = check_live(&Model::default(), &W, 0, &before, &after, &torn);
+        assert!(result.is_err(), "half of the batch of op {batch} shows");
     }
 }

@@ -15,7 +15,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::child::ChildArgs;
-use crate::model::{Model, check};
+use crate::model::{Model, check, check_live};
 use crate::workload::{KEYSPACES, L0_TRIGGER, Workload, db_options};
 
 /// How to run the crash loop. Start from [`CrashConfig::new`] and change what you need.
@@ -128,6 +128,11 @@ pub struct CycleReport {
     pub unacked_lost: u32,
     /// `Db::verify` ran after this cycle (and found nothing wrong).
     pub verified: bool,
+    /// A read-only open beside the running child read the database, and what it saw was
+    /// a prefix of each writer's history (`check_live`): `Some(true)`; `Some(false)` if the
+    /// open met the child's changes on every attempt (`Error::ConcurrentChange`); `None`
+    /// if the cycle ended before its moment came.
+    pub live_read: Option<bool>,
     /// Flushes and compactions the child had completed, from its last report.
     pub child_flushes: u64,
     /// See `child_flushes`.
@@ -167,6 +172,10 @@ pub struct CrashReport {
     pub unacked_lost: u64,
     /// Runs of `Db::verify`, all clean.
     pub verifies: u32,
+    /// Read-only opens beside a running child that read the database, all consistent.
+    pub live_reads: u32,
+    /// Read-only opens beside a running child that met its changes on every attempt.
+    pub live_reads_busy: u32,
     /// Flushes the children completed.
     pub child_flushes: u64,
     /// Compactions the children completed.
@@ -191,6 +200,8 @@ impl CrashReport {
         self.unacked_survived += u64::from(c.unacked_survived);
         self.unacked_lost += u64::from(c.unacked_lost);
         self.verifies += u32::from(c.verified);
+        self.live_reads += u32::from(c.live_read == Some(true));
+        self.live_reads_busy += u32::from(c.live_read == Some(false));
         self.child_flushes += c.child_flushes;
         self.child_compactions += c.child_compactions;
     }
@@ -239,6 +250,11 @@ impl std::fmt::Display for CrashReport {
             self.child_flushes, self.child_compactions
         )?;
         writeln!(f, "Db::verify runs, all clean   {}", self.verifies)?;
+        writeln!(
+            f,
+            "live read-only opens         {} consistent, {} met changes throughout",
+            self.live_reads, self.live_reads_busy
+        )?;
         write!(f, "wall time                    {:.1?}", self.elapsed)
     }
 }
@@ -405,6 +421,8 @@ fn run_cycle(
     };
     // Drawn whether used or not, so the schedule does not depend on timing.
     let aim_delay = rng.random_range(Duration::ZERO..Duration::from_millis(3));
+    // When a read-only open reads the database beside the running child.
+    let live_at = rng.random_range(Duration::ZERO..max_run);
 
     let args = ChildArgs {
         dir: config.dir.clone(),
@@ -450,12 +468,22 @@ fn run_cycle(
         acked: vec![0; workload.threads as usize],
         stats: ChildStats::default(),
     };
+    let mut live: Option<Option<Live>> = None;
     loop {
         let elapsed = spawned.elapsed();
+        let live_due = live.is_none() && heard.ready;
+        if live_due && elapsed >= live_at {
+            live = Some(read_live(config, cycle, &heard.acked)?);
+            continue;
+        }
         let Some(left) = deadline_after.checked_sub(elapsed) else {
             break;
         };
-        match rx.recv_timeout(left) {
+        let wait = match live_due {
+            true => left.min(live_at - elapsed),
+            false => left,
+        };
+        match rx.recv_timeout(wait) {
             Ok(line) => {
                 heard.hear(&line)?;
                 if heard.ready && heard.open_time.is_none() {
@@ -470,8 +498,10 @@ fn run_cycle(
                     deadline_after = deadline_after.min(spawned.elapsed() + aim_delay);
                 }
             }
-            // The deadline, or the child closed its stdout (it exited: caught below).
-            Err(_) => break,
+            // The moment for the live read (or the deadline: checked above).
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            // The child closed its stdout (it exited: caught below).
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     let ran = spawned.elapsed();
@@ -500,6 +530,26 @@ fn run_cycle(
     }
     #[cfg(not(unix))]
     let _ = (status, stderr);
+
+    // Every operation a thread had applied when the live read began was acknowledged by
+    // the kill, but for the one it was doing: the acknowledgements heard now bound it.
+    if let Some(Some(live)) = &live {
+        check_live(
+            model,
+            workload,
+            cycle,
+            &live.before,
+            &heard.acked,
+            &live.observed,
+        )
+        .map_err(|problems| {
+            anyhow::anyhow!(
+                "a read-only open beside the running child saw a state no prefix of the \
+                     acknowledged history explains:\n{}",
+                list(&problems)
+            )
+        })?;
+    }
 
     let format = config.components.table_format.build();
     let (table_being_written, unlisted_tables) = inspect_files(&config.dir, &*format);
@@ -533,6 +583,7 @@ fn run_cycle(
         unacked_survived: checked.unacked_survived,
         unacked_lost: checked.unacked_lost,
         verified,
+        live_read: live.map(|live| live.is_some()),
         child_flushes: heard.stats.flushes,
         child_compactions: heard.stats.compactions,
     };
@@ -583,6 +634,36 @@ fn inspect_files(dir: &Path, format: &dyn TableFormat) -> (bool, usize) {
             .count()
     });
     (tmp, unlisted)
+}
+
+/// What a read-only open beside the running child saw.
+struct Live {
+    /// Per thread, the operations acknowledged when the open began.
+    before: Vec<u64>,
+    /// Every key and value of every keyspace.
+    observed: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Opens the database read-only while the child writes to it, and reads every keyspace.
+/// `None` if the open met the child's changes on every attempt
+/// (`Error::ConcurrentChange`): the one error it may meet; any other fails the cycle.
+fn read_live(config: &CrashConfig, cycle: u32, acked: &[u64]) -> Result<Option<Live>> {
+    let before = acked.to_vec();
+    let options = parent_options(cycle, &config.components);
+    let db = match Db::open_read_only(&config.dir, options) {
+        Ok(db) => db,
+        Err(ferris_engine::Error::ConcurrentChange { .. }) => return Ok(None),
+        Err(e) => return Err(e).context("a read-only open beside the running child"),
+    };
+    let mut observed = BTreeMap::new();
+    for name in db.list_keyspaces().context("listing keyspaces read-only")? {
+        let keyspace = db.keyspace(&name).context("a keyspace, read-only")?;
+        for entry in keyspace.iter().context("scanning read-only")? {
+            let (key, value) = entry.context("scanning read-only")?;
+            observed.insert(key.to_vec(), value.to_vec());
+        }
+    }
+    Ok(Some(Live { before, observed }))
 }
 
 /// The options the parent reopens with: the child's, without idle work (the parent only

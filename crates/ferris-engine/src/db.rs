@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferris_core::{DEFAULT_KEYSPACE, SeqNo, WriteBatch};
 use ferris_fs::FileLock;
+use ferris_wal::Wal;
 
 use crate::error::{Error, Result};
 use ferris_core::iter::{owned_bounds, prefix_bounds};
@@ -180,8 +181,11 @@ impl Shared {
         open.then_some(()).ok_or(Error::Closed)
     }
 
+    /// Checks that a write may go ahead: the database is open, was not opened read-only,
+    /// and is not poisoned.
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        self.writes.wal()?;
         self.work.check()
     }
 
@@ -333,14 +337,8 @@ impl Db {
     /// - [`Error::UnsupportedVersion`] for files from a newer format;
     /// - [`Error::Io`] when the disk fails.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let shared = Arc::new(crate::recovery::open(path.as_ref(), options)?);
-        let db = Db {
-            shared: Arc::clone(&shared),
-            handle: Arc::new(Handle {
-                shared: Arc::clone(&shared),
-                threads: Mutex::new(Vec::new()),
-            }),
-        };
+        let shared = Arc::new(crate::recovery::open(path.as_ref(), options, true)?);
+        let db = Db::over(&shared);
         let spawn = |name: String, work: fn(&Arc<Shared>)| {
             let worker = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -363,6 +361,51 @@ impl Db {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = threads;
         Ok(db)
+    }
+
+    /// Opens the database in `path` for reading only, as it is at this moment: writes
+    /// nothing at all (no lock, manifest, WAL segment or cleanup) and replays the WAL into
+    /// memory, so it works on a read-only mount and beside a process that has the
+    /// database open for writing. Reads, snapshots, [`Db::multi_get`], existing
+    /// keyspaces, [`Db::stats`] and [`Db::verify`] work as usual; what that writer does
+    /// later is not seen (open again to see it). Every write fails with
+    /// [`Error::OpenedReadOnly`]. No background threads run.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use ferris_engine::{Db, Error};
+    ///
+    /// let writer = Db::open(dir.path(), Default::default())?;
+    /// writer.put("k", "v1")?;
+    /// let reader = Db::open_read_only(dir.path(), Default::default())?;
+    /// writer.put("k", "v2")?;
+    /// assert_eq!(reader.get("k")?.as_deref(), Some(&b"v1"[..])); // as of its open
+    /// assert!(matches!(reader.put("k", "v3"), Err(Error::OpenedReadOnly)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::NotADatabase`] if the directory does not exist (whatever
+    ///   [`Options::create_if_missing`] says), has no CURRENT file, or holds something else;
+    /// - [`Error::ConcurrentChange`] if a writer changed the database under every attempt
+    ///   to read it (the files read did not fit together each time);
+    /// - [`Error::Corruption`], [`Error::UnsupportedVersion`], [`Error::Io`] as
+    ///   [`Db::open`].
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let shared = crate::recovery::open(path.as_ref(), options, false)?;
+        Ok(Db::over(&Arc::new(shared)))
+    }
+
+    /// A handle on `shared`, with no background threads yet.
+    fn over(shared: &Arc<Shared>) -> Db {
+        Db {
+            shared: Arc::clone(shared),
+            handle: Arc::new(Handle {
+                shared: Arc::clone(shared),
+                threads: Mutex::new(Vec::new()),
+            }),
+        }
     }
 
     /// Sets `key` to `value`.
@@ -422,6 +465,7 @@ impl Db {
     ///   acknowledged, and the database is poisoned; a write grouped with it gets the same
     ///   error);
     /// - [`Error::Poisoned`] after an earlier failure;
+    /// - [`Error::OpenedReadOnly`] for a database opened with [`Db::open_read_only`];
     /// - [`Error::Closed`] after [`Db::close`].
     ///
     /// Nothing of a batch refused with an error is written.
@@ -553,13 +597,12 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the fsync fails (the database is then poisoned); [`Error::Closed`].
+    /// [`Error::Io`] if the fsync fails (the database is then poisoned);
+    /// [`Error::OpenedReadOnly`]; [`Error::Closed`].
     pub fn sync_wal(&self) -> Result<()> {
         self.shared.check_writable()?;
         let work = &self.shared.work;
-        self.shared
-            .writes
-            .wal
+        (self.shared.writes.wal()?)
             .sync()
             .map_err(|e| work.poisoned_by(e.into()))
     }
@@ -573,7 +616,7 @@ impl Db {
             total.add(&KeyspaceStats::of(&keyspace));
         }
         let c = &shared.stats;
-        let wal = shared.writes.wal.stats();
+        let wal = (shared.writes.wal.as_ref()).map_or_else(Default::default, Wal::stats);
         let user = c.user_bytes.load(Ordering::Relaxed);
         let table = c.table_bytes.load(Ordering::Relaxed);
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -699,7 +742,8 @@ impl Handle {
                 tracing::error!("a background thread panicked");
             }
         }
-        let result = shared.writes.wal.close().map_err(Error::from);
+        let wal = shared.writes.wal.as_ref();
+        let result = wal.map_or(Ok(()), Wal::close).map_err(Error::from);
         shared
             .lock
             .lock()

@@ -45,17 +45,40 @@ pub enum Error {
     },
 
     /// The database directory cannot be written: the file system is mounted read-only,
-    /// or this process lacks write permission there. FerrisDB always writes when it
-    /// opens a database (its lock file, a new WAL segment and a new manifest), so it
-    /// cannot open one it may only read; copy the directory somewhere writable to look
-    /// inside it.
-    #[error("{} is not writable (FerrisDB writes its LOCK, log and manifest there on open)", path.display())]
+    /// or this process lacks write permission there. [`Db::open`](crate::Db::open) always
+    /// writes (its lock file, a new WAL segment and a new manifest), so it cannot open one
+    /// it may only read; [`Db::open_read_only`](crate::Db::open_read_only) can.
+    #[error("{} is not writable (FerrisDB writes its LOCK, log and manifest there on open; open it read-only to read it)", path.display())]
     ReadOnly {
         /// The file or directory that could not be written.
         path: PathBuf,
         /// The underlying error (`ReadOnlyFilesystem` or `PermissionDenied`).
         #[source]
         source: Arc<io::Error>,
+    },
+
+    /// A write (a put, delete, batch, flush, compaction, WAL sync, or creating or dropping
+    /// a keyspace) on a database opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only): it writes nothing, and reads
+    /// the database as it was when it opened. Nothing was changed.
+    #[error("the database was opened read-only: it takes no writes")]
+    OpenedReadOnly,
+
+    /// [`Db::open_read_only`](crate::Db::open_read_only) found the database changing under
+    /// it on every attempt: a writer beside it flushed, compacted or switched manifests
+    /// between the reads of one attempt, so the files read did not fit together (a table
+    /// or WAL segment the manifest named was gone). Nothing inconsistent was served;
+    /// opening again usually succeeds. The last attempt's failure is the
+    /// [`source`](std::error::Error::source).
+    #[error("{} kept changing while it was opened read-only ({attempts} attempts); try again", path.display())]
+    ConcurrentChange {
+        /// The database directory.
+        path: PathBuf,
+        /// The attempts made.
+        attempts: usize,
+        /// Why the last attempt failed.
+        #[source]
+        source: Arc<Error>,
     },
 
     /// The directory holds something that is not a FerrisDB database.

@@ -134,7 +134,8 @@ impl Shared {
         // This happens before `flush()` callers are released, so when `Db::flush` returns
         // the segments are gone.
         let needed = self.versions.log_number();
-        if let Err(e) = self.writes.wal.remove_segments_before(needed) {
+        let wal = self.writes.wal.as_ref();
+        if let Some(Err(e)) = wal.map(|wal| wal.remove_segments_before(needed)) {
             tracing::warn!(error = %e, "could not remove old WAL segments; the next open will");
         }
         self.work.update(|s| s.flushed = s.flushed.max(frozen.id));

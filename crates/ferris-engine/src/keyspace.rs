@@ -117,7 +117,8 @@ impl Db {
     ///
     /// [`Error::InvalidKeyspaceName`] for an empty name, one over 255 bytes, or one with a
     /// control character; when it creates the keyspace, the errors of a manifest write
-    /// ([`Error::Io`], [`Error::Poisoned`]); [`Error::Closed`].
+    /// ([`Error::Io`], [`Error::Poisoned`]), and [`Error::OpenedReadOnly`] in a database
+    /// opened read-only; [`Error::Closed`].
     pub fn keyspace(&self, name: &str) -> Result<Keyspace> {
         self.shared.check_open()?;
         if let Some(live) = self.shared.versions.keyspace_named(name) {
@@ -147,7 +148,7 @@ impl Db {
             None => {
                 shared.check_writable()?;
                 let work = &shared.work;
-                let first_log = (shared.writes.wal.active_segment_id())
+                let first_log = (shared.writes.wal()?.active_segment_id())
                     .map_err(|e| work.poisoned_by(e.into()))?;
                 let versions = &shared.versions;
                 versions.create_keyspace(&shared.env, work, name, options.clone(), first_log)?
@@ -183,7 +184,8 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for the default keyspace, which cannot be dropped; the
-    /// errors of a manifest write ([`Error::Io`], [`Error::Poisoned`]); [`Error::Closed`].
+    /// errors of a manifest write ([`Error::Io`], [`Error::Poisoned`]);
+    /// [`Error::OpenedReadOnly`]; [`Error::Closed`].
     pub fn drop_keyspace(&self, name: &str) -> Result<()> {
         let shared = &self.shared;
         shared.check_writable()?;

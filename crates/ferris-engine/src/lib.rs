@@ -96,7 +96,7 @@
 //!
 //! What is not wiring lives in the crate whose job it is (the write queue in
 //! `ferris_wal::group`, the merge rules in `ferris-compaction`, the iterators in
-//! `ferris_core::iter`), and the engine's own code stays at most 3,000 lines as
+//! `ferris_core::iter`), and the engine's own code stays at most 3,100 lines as
 //! `cargo xtask loc ferris-engine` counts them: a test in `xtask/src/loc.rs` fails past
 //! that.
 //!
@@ -320,7 +320,7 @@
 //!
 //! 1. Create the directory if needed, then take an OS lock on `LOCK` ([`Error::Locked`]
 //!    if another `Db` holds it; [`Error::ReadOnly`] if the directory cannot be written,
-//!    since every open writes a lock, a WAL segment and a manifest).
+//!    since every open for writing writes a lock, a WAL segment and a manifest).
 //! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
 //!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
 //!    tables, WAL segments or foreign files, or [`Options::create_if_missing`] is off
@@ -344,6 +344,43 @@
 //!    otherwise pile them up), or when a lenient recovery mode skipped damage, the
 //!    recovered memtable is frozen and flushed during the open, by the flush thread's own
 //!    code, and every replayed segment is retired.
+//!
+//! ## Read-only open
+//!
+//! [`Db::open_read_only`] runs steps 2 and 3 and nothing else: no lock, no deletions, no
+//! new manifest or WAL segment, no flush, no background threads. What it replayed stays in
+//! memory, and it serves reads as of its open. It works on a read-only mount, and beside
+//! a process that has the database open for writing; every write on it fails with
+//! [`Error::OpenedReadOnly`], and changes nothing.
+//!
+//! Beside a live writer, the files it reads may not fit together: between reading
+//! `CURRENT`, the manifest, the WAL and the tables, the writer may switch manifests, or
+//! delete the WAL segments a flush retired and the tables a compaction replaced. Two
+//! facts make that detectable. A name is never reused and a file only grows at its end,
+//! so a file read is the one meant, or missing. And a writer deletes a file only after
+//! the manifest change that let it go, so a missing file comes with a moved manifest
+//! (another `CURRENT`, or a longer manifest). An attempt that fails while the manifest
+//! moved starts over (`ferris_manifest::read_consistent`); the same failure twice over a
+//! still manifest is the database's own (damage is reported as damage); and after eight
+//! attempts that each met a change the open fails with [`Error::ConcurrentChange`]. A torn
+//! tail in the manifest or the newest WAL segment is a write in progress, read as the end,
+//! so a batch is seen whole or not at all. Once open, its tables stay open, and on Unix a
+//! file the writer deletes stays readable through its handle. The module
+//! `src/recovery.rs` gives the full argument; the crash loop (`ferris-crash`) reads
+//! beside a writer it kills, and checks each read is a prefix of every writer's history.
+//!
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! use ferris_engine::{Db, Error, Options};
+//!
+//! let writer = Db::open(dir.path(), Options::default())?;
+//! writer.put("config", "v1")?;
+//! let reader = Db::open_read_only(dir.path(), Options::default())?; // no lock needed
+//! writer.put("config", "v2")?;
+//! assert_eq!(reader.get("config")?.as_deref(), Some(&b"v1"[..])); // as of its open
+//! assert!(matches!(reader.delete("config"), Err(Error::OpenedReadOnly)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ## Checking the files
 //!
@@ -402,6 +439,11 @@
 //! - A single flush thread; a snapshot does not survive a reopen.
 //! - Keyspaces share one table format and one memtable kind ([`Options::table_format`],
 //!   [`Options::memtable`]); the rest of their options are their own.
+//! - A database opened read-only does not follow its writer: open it again to see newer
+//!   writes. Its [`Db::verify`] reads the WAL segments whole, with no writer's length to
+//!   stop at, so beside a writer appending at that moment it may report the record being
+//!   written as damage; run it again to tell (damage stays, a write in progress does not).
+//!   A file the writer retired since the open is checked through the handle still open.
 //!
 //! ## Exercises
 //!

@@ -1,4 +1,44 @@
 //! Opening a database: lock, CURRENT, manifest, tables, WAL replay, cleanup.
+//!
+//! # Read-only open
+//!
+//! [`Db::open_read_only`](crate::Db::open_read_only) reads the same way and writes
+//! nothing: no lock, no cleanup, no new manifest or WAL segment, no flush. It keeps the
+//! replayed manifest as a read-only [`Manifest`] and the replayed WAL in memtables, and has
+//! no WAL of its own (`Writes::wal` is `None`), which is what refuses every write.
+//!
+//! Without the lock, a writer may be at work beside it, and between its reads of CURRENT,
+//! the manifest, the WAL segments and the tables the writer may append edits, switch
+//! manifests, and delete the WAL segments a flush retired and the tables a compaction
+//! replaced. What keeps the reader from serving a state that mixes two moments:
+//!
+//! - Every name is used once (file numbers and segment ids only grow), and a file's bytes
+//!   only ever grow at its end, so a file read is either the one the manifest meant or
+//!   missing; never another one under the same name.
+//! - A writer deletes a file only after the manifest change that let it go (an edit
+//!   appended and synced, or CURRENT switched). So a file the replayed state needs and the
+//!   reader cannot find means the manifest moved meanwhile: the attempt failed, and it
+//!   starts over ([`ferris_manifest::read_consistent`] compares the manifest's position
+//!   before and after). Each check that finds such a file missing fails the attempt: the
+//!   manifest CURRENT names, a live table, and the WAL segment at the log number (the
+//!   first segment replayed must be that one; a later first one means the writer retired
+//!   it after a flush this state does not include, and replaying from there would lose
+//!   that flush's writes).
+//! - A torn tail (a record cut short with nothing intact after it) in the manifest or in
+//!   the newest WAL segment is a write in progress, read as the end, as recovery after a
+//!   crash reads it; every record is whole and checksummed, so a batch is seen whole or
+//!   not at all. A torn record in an older segment is what a crash left before the
+//!   writer's own open, which replayed it the same way: a live writer seals a segment
+//!   before it starts the next, and never rewrites one. A record caught half-copied with
+//!   a finished one after it (a reader's pages copied at different moments) looks like
+//!   damage; the next attempt sees it whole, so damage only counts when two attempts in a
+//!   row meet it the same way over a manifest that stood still.
+//! - Once open, the tables stay open (and on Unix a deleted file stays readable through
+//!   its handle), so the reader keeps serving the state of its open while the writer
+//!   retires files.
+//!
+//! After [`READ_ONLY_ATTEMPTS`] attempts that each met a change, the open fails with
+//! [`Error::ConcurrentChange`]; damage and I/O failures are reported as themselves.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -9,12 +49,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, Memtable, WriteBatch};
 use ferris_fs::FileSystem;
 use ferris_manifest::{
-    CURRENT, CURRENT_TMP, LevelState, manifest_file_name, parse_manifest_file_name, read_current,
-    replay,
+    CURRENT, CURRENT_TMP, LevelState, Manifest, Raced, manifest_file_name,
+    parse_manifest_file_name, read_consistent, read_current, replay,
 };
 use ferris_table::{BlockCache, ReadOptions, TableFormat};
 use ferris_wal::format::{parse_segment_file_name, segment_path};
-use ferris_wal::{RecoveryEvent, RecoveryOptions, Wal, WalOptions, WalRecovery};
+use ferris_wal::{RecoveryEvent, RecoveryOptions, RecoveryReport, Wal, WalOptions, WalRecovery};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
@@ -29,14 +69,24 @@ pub(crate) const LOCK: &str = "LOCK";
 /// Open flushes what it replayed once this many WAL segments needed replay.
 const MAX_REPLAYED_SEGMENTS: usize = 4;
 
-pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
+/// How many times a read-only open reads the database before it gives up on a writer
+/// that changes it under every attempt.
+const READ_ONLY_ATTEMPTS: usize = 8;
+
+/// Opens the database in `dir`: for writing, or (`writable` false) for reading only,
+/// writing nothing (see the module docs).
+pub(crate) fn open(dir: &Path, options: Options, writable: bool) -> Result<Shared> {
     let fs = Arc::clone(&options.file_system);
     let exists = fs.exists(dir).map_err(|e| Error::io(dir, e))?;
     if !exists {
-        if !options.create_if_missing {
+        if !options.create_if_missing || !writable {
             return Err(Error::NotADatabase {
                 path: dir.to_path_buf(),
-                reason: "the directory does not exist (and create_if_missing is off)".into(),
+                reason: match writable {
+                    true => "the directory does not exist (and create_if_missing is off)",
+                    false => "the directory does not exist",
+                }
+                .into(),
             });
         }
         fs.create_dir_all(dir)
@@ -58,7 +108,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         });
     }
     let lock_path = dir.join(LOCK);
-    let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+    let lock = writable.then(|| fs.lock(&lock_path)).transpose();
+    let lock = lock.map_err(|e| match e.kind() {
         io::ErrorKind::WouldBlock => Error::Locked {
             path: lock_path.clone(),
         },
@@ -70,7 +121,115 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         dir: dir.to_path_buf(),
         options,
     };
+    let loaded = match writable {
+        true => load(&env, true)?,
+        false => load_consistent(&env)?,
+    };
+    let Loaded {
+        state,
+        current,
+        keyspaces,
+        report,
+        damaged,
+    } = loaded;
+    let last_seq = state.last_sequence;
+    let (manifest, wal) = match (writable, current) {
+        (false, Some(number)) => (Manifest::read_only(&env.fs, dir, number, state), None),
+        (false, None) => {
+            return Err(Error::NotADatabase {
+                path: dir.to_path_buf(),
+                reason: "it has no CURRENT file (a database opened read-only is never created)"
+                    .into(),
+            });
+        }
+        // Every open for writing starts a fresh manifest holding one snapshot, then
+        // switches CURRENT, and starts a new WAL segment.
+        (true, _) => {
+            if current.is_none() {
+                tracing::info!(dir = %dir.display(), "creating a new database");
+            }
+            let max = env.options.max_manifest_size;
+            let manifest = Manifest::create(&env.fs, dir, state, max)?;
+            if let Some(old) = current {
+                let path = env.path(manifest_file_name(old));
+                env.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+                env.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            let mut wal_options = WalOptions::default();
+            wal_options.segment_size = env.options.wal_segment_size;
+            let fs = Arc::clone(&env.fs);
+            let wal = Wal::create(fs, dir, report.next_segment_id, wal_options)?;
+            (manifest, Some(wal))
+        }
+    };
+    let (priority, threads) = (env.options.flush_priority, env.options.compaction_threads);
+    let shared = Shared {
+        env,
+        versions: VersionSet::new(manifest, keyspaces),
+        writes: Writes::new(wal, last_seq),
+        work: Work::new(priority.resolve(threads)),
+        snapshots: Default::default(),
+        stats: Default::default(),
+        closed: AtomicBool::new(false),
+        lock: std::sync::Mutex::new(lock),
+    };
 
+    // The recovered memtable is written to a table at once, and every replayed segment
+    // retired, when:
+    // - damage was skipped (only in the lenient recovery modes): replaying those segments
+    //   again later, past the damage, could resurrect writes from after a hole;
+    // - there was nothing to replay: the segments are empty and can simply go;
+    // - many segments have piled up, as they do when a database is opened for a few writes
+    //   at a time (each open starts a new segment): without this they would grow without
+    //   bound until the memtable filled.
+    // It is the flush thread's own flush, run before the thread starts. A database opened
+    // read-only keeps what it replayed in memory.
+    let keyspaces = shared.versions.keyspaces();
+    let nothing = keyspaces.iter().all(|k| k.current().mem.is_empty());
+    if writable && (damaged || nothing || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS) {
+        for keyspace in &keyspaces {
+            shared
+                .versions
+                .freeze(&shared.env, keyspace, report.next_segment_id);
+            let frozen = Arc::clone(&keyspace.current().frozen[0]);
+            shared.flush(keyspace, &frozen, &mut None)?;
+        }
+    }
+    Ok(shared)
+}
+
+/// What [`load`] read: the state the manifest describes, with the keyspaces built on it
+/// (tables open, the WAL replayed into their memtables).
+struct Loaded {
+    state: LevelState,
+    /// The manifest CURRENT named; `None` for a new database.
+    current: Option<u64>,
+    keyspaces: BTreeMap<KeyspaceId, Arc<KeyspaceCore>>,
+    report: RecoveryReport,
+    /// WAL recovery skipped damage (only in the lenient modes).
+    damaged: bool,
+}
+
+/// Reads the database (`load`) for a read-only open, starting over while a writer
+/// changes it under the reads; see the module docs.
+fn load_consistent(env: &Env) -> Result<Loaded> {
+    let (fs, dir) = (&*env.fs, &env.dir);
+    let loaded = read_consistent(fs, dir, READ_ONLY_ATTEMPTS, || load(env, false));
+    loaded.map_err(|raced| match raced {
+        Raced::Failed(e) => e,
+        Raced::Changing { attempts, last } => Error::ConcurrentChange {
+            path: dir.clone(),
+            attempts,
+            source: Arc::new(last),
+        },
+    })
+}
+
+/// Reads CURRENT and replays the manifest, replays the WAL into memtables, checks that
+/// the files the state needs are there, and opens the live tables; for a `writable`
+/// open, removes what a crash left behind before anything new is written.
+fn load(env: &Env, writable: bool) -> Result<Loaded> {
+    let dir = &env.dir;
     let current = read_current(&*env.fs, dir)?;
     let mut torn_manifest = None;
     let mut state = match current {
@@ -86,19 +245,10 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         }
         None => {
             check_empty(&*env.fs, env.format(), dir)?;
-            tracing::info!(dir = %dir.display(), "creating a new database");
             LevelState::default()
         }
     };
-    // Before anything is deleted: the state replayed must be one the files on disk can
-    // back, or removing "leftovers" below would destroy what a damaged edit described.
-    check_needed_files(&env, &state, torn_manifest)?;
-    // Leftovers go before anything new is written: a crash can leave files under numbers
-    // the manifest never recorded as used (a table written but not yet in an edit, a new
-    // manifest CURRENT was not yet switched to), and this open is about to hand those
-    // numbers out again.
-    remove_leftovers(&env, &state, current)?;
-    let options = keyspace_options(&env, &mut state)?;
+    let options = keyspace_options(env, &mut state)?;
     let mems: BTreeMap<KeyspaceId, Arc<dyn Memtable>> = (state.keyspaces.keys())
         .map(|&id| (id, env.options.memtable.create()))
         .collect();
@@ -145,6 +295,17 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
         }
     }
     let report = recovery.finish();
+    // Before anything is deleted: the state replayed must be one the files on disk can
+    // back, or removing "leftovers" below would destroy what a damaged edit described.
+    let first_segment = report.segment_ids.first().copied();
+    check_needed_files(env, &state, first_segment, torn_manifest)?;
+    // Leftovers go before anything new is written: a crash can leave files under numbers
+    // the manifest never recorded as used (a table written but not yet in an edit, a new
+    // manifest CURRENT was not yet switched to), and this open is about to hand those
+    // numbers out again.
+    if writable {
+        remove_leftovers(env, &state, current)?;
+    }
     let mut damaged = false;
     for event in &report.events {
         tracing::warn!(?event, "WAL recovery tolerated damage");
@@ -159,63 +320,20 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<Shared> {
     let mut keyspaces = BTreeMap::new();
     for (id, options) in options {
         let keyspace = &state.keyspaces[&id];
-        let tables = open_tables(&env, &keyspace.levels, id)?;
+        let tables = open_tables(env, &keyspace.levels, id)?;
         let name = keyspace.def.name.clone();
         let core = KeyspaceCore::new(id, name, options, tables, Arc::clone(&mems[&id]));
         let first = first_logs.get(&id).copied().unwrap_or(0);
         core.first_log.store(first, Ordering::Relaxed);
         keyspaces.insert(id, Arc::new(core));
     }
-
-    // Every open starts a fresh manifest holding one snapshot, then switches CURRENT.
-    let last_seq = state.last_sequence;
-    let versions = VersionSet::create(&env, state, keyspaces)?;
-    if let Some(old) = current {
-        let path = env.path(manifest_file_name(old));
-        env.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
-        env.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let mut wal_options = WalOptions::default();
-    wal_options.segment_size = env.options.wal_segment_size;
-    let wal = Wal::create(
-        Arc::clone(&env.fs),
-        dir,
-        report.next_segment_id,
-        wal_options,
-    )?;
-    let (priority, threads) = (env.options.flush_priority, env.options.compaction_threads);
-    let shared = Shared {
-        env,
-        versions,
-        writes: Writes::new(wal, last_seq),
-        work: Work::new(priority.resolve(threads)),
-        snapshots: Default::default(),
-        stats: Default::default(),
-        closed: AtomicBool::new(false),
-        lock: std::sync::Mutex::new(Some(lock)),
-    };
-
-    // The recovered memtable is written to a table at once, and every replayed segment
-    // retired, when:
-    // - damage was skipped (only in the lenient recovery modes): replaying those segments
-    //   again later, past the damage, could resurrect writes from after a hole;
-    // - there was nothing to replay: the segments are empty and can simply go;
-    // - many segments have piled up, as they do when a database is opened for a few writes
-    //   at a time (each open starts a new segment): without this they would grow without
-    //   bound until the memtable filled.
-    // It is the flush thread's own flush, run before the thread starts.
-    let keyspaces = shared.versions.keyspaces();
-    let nothing = keyspaces.iter().all(|k| k.current().mem.is_empty());
-    if damaged || nothing || report.segment_ids.len() >= MAX_REPLAYED_SEGMENTS {
-        for keyspace in &keyspaces {
-            shared
-                .versions
-                .freeze(&shared.env, keyspace, report.next_segment_id);
-            let frozen = Arc::clone(&keyspace.current().frozen[0]);
-            shared.flush(keyspace, &frozen, &mut None)?;
-        }
-    }
-    Ok(shared)
+    Ok(Loaded {
+        state,
+        current,
+        keyspaces,
+        report,
+        damaged,
+    })
 }
 
 /// The options each keyspace of `state` runs with (declared in [`Options::keyspaces`], or
@@ -246,8 +364,8 @@ fn keyspace_options(
 }
 
 /// Checks that the files the replayed `state` needs are on disk: the WAL segment at its
-/// log number (when any later one exists) and, after a torn manifest tail, every live
-/// table.
+/// log number (when any later one exists: `first_present` is the first segment the WAL
+/// replay found at or past it) and, after a torn manifest tail, every live table.
 ///
 /// A manifest whose last record fails its checksum is taken for one torn by a crash during
 /// the append, and the edit is dropped: it never took effect. But a bit flipped in a last
@@ -264,13 +382,11 @@ fn keyspace_options(
 fn check_needed_files(
     env: &Env,
     state: &LevelState,
+    first_present: Option<u64>,
     torn_manifest: Option<(PathBuf, u64)>,
 ) -> Result<()> {
     let (fs, dir) = (&*env.fs, &env.dir);
     let first_needed = state.log_number().max(1);
-    let first_present = ferris_wal::list_segments(fs, dir)?
-        .into_iter()
-        .find(|&id| id >= state.log_number());
     let mut missing = match first_present {
         Some(first) if first != first_needed => Some((
             segment_path(dir, first_needed),

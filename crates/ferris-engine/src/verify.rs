@@ -22,6 +22,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ferris_core::{KeyspaceId, WriteBatch};
 use ferris_manifest::{CURRENT, manifest_file_name};
@@ -175,9 +176,16 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     // read here is one consistent state. The pinned super version keeps its tables from
     // being deleted after the lock is let go.
     // A poisoned database's manifest may be behind or ahead of its state in memory, and
-    // CURRENT may name either manifest: then only the checksums are checked.
-    let trusted = !shared.work.is_poisoned();
+    // CURRENT may name either manifest: then only the checksums are checked. So too in a
+    // database opened read-only, whose state is the manifest's as of the open: a writer
+    // beside it may have appended edits or switched manifests since.
+    let read_only = shared.writes.wal.is_none();
+    let trusted = !read_only && !shared.work.is_poisoned();
     let (svs, segments) = shared.versions.with_state(|number, state| {
+        let number = match read_only {
+            true => ferris_manifest::read_current(&*env.fs, &env.dir)?.unwrap_or(number),
+            false => number,
+        };
         let svs: Vec<_> = (shared.versions.keyspaces().iter())
             .map(|k| (k.id, k.current()))
             .collect();
@@ -198,7 +206,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     })?;
     for (id, sv) in &svs {
         for (_, file) in sv.version.levels.files() {
-            check_table(env, *id, file, &mut report)?;
+            check_table(env, *id, file, read_only, &mut report)?;
         }
     }
     check_wal(shared, &segments, &mut report)?;
@@ -209,6 +217,7 @@ fn check_table(
     env: &Env,
     keyspace: KeyspaceId,
     file: &TableFile,
+    read_only: bool,
     report: &mut VerifyReport,
 ) -> Result<()> {
     let path = file.reader.path().to_path_buf();
@@ -221,6 +230,11 @@ fn check_table(
         .open(&env.fs, &env.dir, file.meta.number, &uncached)
     {
         Ok(table) => table,
+        // A writer beside a database opened read-only may have retired the table since the
+        // open; the reader opened then still reads it (and `verify` bypasses every cache).
+        Err(ferris_core::Error::Io(e)) if read_only && e.kind() == io::ErrorKind::NotFound => {
+            Arc::clone(&file.reader)
+        }
         Err(e) => {
             report.files.push(check);
             return report.record(&path, e);
@@ -281,7 +295,7 @@ fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Re
     // Asked after the listing, so a segment listed as live and sealed since is read whole,
     // and one created since was not listed. A poisoned or closed WAL appends nothing more,
     // so then every segment is read whole.
-    let live = shared.writes.wal.active_segment_len().ok();
+    let live = (shared.writes.wal.as_ref()).and_then(|wal| wal.active_segment_len().ok());
     for &id in segments {
         let path = segment_path(dir, id);
         let end = match live {

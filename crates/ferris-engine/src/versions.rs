@@ -291,21 +291,19 @@ pub(crate) struct VersionSet {
 }
 
 impl VersionSet {
-    /// A version set over `keyspaces` (which hold the default keyspace), starting a new
-    /// manifest that holds `state` as its snapshot and pointing CURRENT at it.
-    pub(crate) fn create(
-        env: &Env,
-        state: LevelState,
+    /// A version set over `keyspaces` (which hold the default keyspace), recorded in
+    /// `manifest` (a new one, or for a database opened read-only, the one it replayed).
+    pub(crate) fn new(
+        manifest: Manifest,
         keyspaces: BTreeMap<KeyspaceId, Arc<KeyspaceCore>>,
-    ) -> Result<VersionSet> {
-        let manifest = Manifest::create(&env.fs, &env.dir, state, env.options.max_manifest_size)?;
-        Ok(VersionSet {
+    ) -> VersionSet {
+        VersionSet {
             manifest: Mutex::new(manifest),
             default: Arc::clone(&keyspaces[&DEFAULT_KEYSPACE]),
             keyspaces: RwLock::new(keyspaces),
             frozen_ids: AtomicU64::new(0),
             draining: Mutex::default(),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Manifest> {

@@ -37,7 +37,7 @@ use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
 use crate::db::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::versions::KeyspaceCore;
 
 /// A group stops growing at this many encoded bytes (beyond its leader's own batch), so a
@@ -82,18 +82,25 @@ impl GroupJob for Job {
 pub(crate) struct Writes {
     /// Writers line up here; the one at the front leads a group (see the module docs).
     pub(crate) queue: GroupQueue<Job, Result<u64>>,
-    pub(crate) wal: Wal,
+    /// `None` in a database opened read-only.
+    pub(crate) wal: Option<Wal>,
     /// The last sequence number whose write is fully in the memtable: what reads see.
     pub(crate) last_seq: AtomicU64,
 }
 
 impl Writes {
-    pub(crate) fn new(wal: Wal, last_seq: u64) -> Writes {
+    pub(crate) fn new(wal: Option<Wal>, last_seq: u64) -> Writes {
         Writes {
             queue: GroupQueue::new(MAX_GROUP_BYTES),
             wal,
             last_seq: AtomicU64::new(last_seq),
         }
+    }
+
+    /// The WAL, or [`Error::OpenedReadOnly`] for a database opened read-only: what every
+    /// write checks first.
+    pub(crate) fn wal(&self) -> Result<&Wal> {
+        self.wal.as_ref().ok_or(Error::OpenedReadOnly)
     }
 
     /// The sequence number a read starting now sees.
@@ -178,8 +185,7 @@ impl Shared {
             SyncMode::Manual
         };
         let started = sync.then(Instant::now);
-        self.writes
-            .wal
+        (self.writes.wal()?)
             .append_with(batch.as_bytes(), mode)
             .map_err(|e| self.work.poisoned_by(e.into()))?;
         let wal_time = started.map(|t| t.elapsed());
@@ -208,7 +214,7 @@ impl Shared {
         if keyspace.first_log.load(Ordering::Relaxed) == 0 {
             // Only the leader writes, so nobody races this; a failure to read the id only
             // leaves the keyspace unmarked, and a flush marks it again.
-            if let Ok(segment) = self.writes.wal.active_segment_id() {
+            if let Some(Ok(segment)) = self.writes.wal.as_ref().map(Wal::active_segment_id) {
                 keyspace.first_log.store(segment, Ordering::Relaxed);
             }
         }
@@ -278,9 +284,7 @@ impl Shared {
                 continue;
             }
             self.work.check()?;
-            let next_log = self
-                .writes
-                .wal
+            let next_log = (self.writes.wal()?)
                 .rotate()
                 .map_err(|e| self.work.poisoned_by(e.into()))?;
             let lagging = self.versions.keyspaces().into_iter().filter(|k| {

@@ -97,6 +97,91 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<Option<u64>> {
     decode_current(&path, &bytes).map(Some)
 }
 
+/// Where a database's manifest stands: the number CURRENT names and that manifest's
+/// length in bytes (0 if it is gone); `None` without CURRENT.
+///
+/// A writer changes the set of live files only by appending an edit to the manifest or
+/// switching to a new one, and deletes a file (a table, a WAL segment, an old manifest)
+/// only after the change that let it go. So a reader that found a file missing while the
+/// position moved met a writer at work, not damage: it compares the position before its
+/// read with the one after.
+///
+/// # Errors
+///
+/// As [`read_current`]; [`Error::Io`] if the manifest is there but cannot be opened.
+pub fn manifest_position(fs: &dyn FileSystem, dir: &Path) -> Result<Option<(u64, u64)>> {
+    let Some(number) = read_current(fs, dir)? else {
+        return Ok(None);
+    };
+    let path = dir.join(manifest_file_name(number));
+    let len = match fs.open(&path) {
+        Ok(file) => file.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    Ok(Some((number, len)))
+}
+
+/// How a [`read_consistent`] that found no consistent state ended.
+#[derive(Debug)]
+pub enum Raced<E> {
+    /// The same failure twice in a row while the manifest stood still: the database's
+    /// own state (damage, a missing file), not a writer's doing.
+    Failed(E),
+    /// Every attempt failed while the manifest moved: a writer kept changing the
+    /// database. `last` is the last attempt's failure.
+    Changing {
+        /// The attempts made.
+        attempts: usize,
+        /// Why the last one failed.
+        last: E,
+    },
+}
+
+/// Runs `read` (which reads a database's files: CURRENT, the manifest, what it names)
+/// until it succeeds, at most `attempts` times (at least once), for a reader that takes no lock beside a
+/// writer that may retire files under it.
+///
+/// A failed attempt is one that met a writer at work if the [`manifest_position`] moved
+/// while it ran, or if it failed differently from the attempt before (a WAL record being
+/// appended while it was read, say): it starts over. The same failure twice over a
+/// manifest that stood still is returned as [`Raced::Failed`], so damage is never passed
+/// off as a race.
+///
+/// # Errors
+///
+/// [`Raced::Failed`] as above, or for a position that cannot be read; [`Raced::Changing`]
+/// once the attempts are used up.
+pub fn read_consistent<T, E: std::fmt::Display + From<Error>>(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    attempts: usize,
+    mut read: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, Raced<E>> {
+    let position = || manifest_position(fs, dir).map_err(|e| Raced::Failed(E::from(e)));
+    let (mut last, mut attempt) = (None, 0);
+    loop {
+        attempt += 1;
+        let before = position()?;
+        let e = match read() {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let message = e.to_string();
+        if last.as_ref() == Some(&message) && position()? == before {
+            return Err(Raced::Failed(e));
+        }
+        if attempt >= attempts {
+            return Err(Raced::Changing {
+                attempts: attempt,
+                last: e,
+            });
+        }
+        tracing::debug!(error = %message, "a read met a writer's change; starting over");
+        last = Some(message);
+    }
+}
+
 /// Points CURRENT at manifest `number`, atomically: the new contents are written to
 /// `CURRENT.tmp` and synced, renamed over CURRENT, and the directory is synced. A crash
 /// at any point leaves CURRENT naming either the old manifest or the new one, whole.

@@ -127,8 +127,8 @@ mod manifest;
 
 pub use check::{ManifestCheck, check};
 pub use current::{
-    CURRENT, CURRENT_MAGIC, CURRENT_TMP, CURRENT_VERSION, decode_current, encode_current,
-    read_current, write_current,
+    CURRENT, CURRENT_MAGIC, CURRENT_TMP, CURRENT_VERSION, Raced, decode_current, encode_current,
+    manifest_position, read_consistent, read_current, write_current,
 };
 pub use edit::{
     DEFAULT_KEYSPACE_NAME, FORMAT_VERSION, FileMeta, KeyspaceDef, KeyspaceState, LevelState,

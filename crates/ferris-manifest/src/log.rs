@@ -52,7 +52,9 @@ use crate::manifest::{ManifestWriter, manifest_file_name};
 pub struct Manifest {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
-    writer: ManifestWriter,
+    number: u64,
+    /// `None` for a manifest opened with [`Manifest::read_only`].
+    writer: Option<ManifestWriter>,
     state: LevelState,
     max_size: u64,
 }
@@ -77,10 +79,31 @@ impl Manifest {
         Ok(Manifest {
             fs: Arc::clone(fs),
             dir: dir.to_path_buf(),
-            writer,
+            number,
+            writer: Some(writer),
             state,
             max_size,
         })
+    }
+
+    /// Manifest `number` of `dir`, already replayed into `state` (by
+    /// [`replay`](crate::replay)), held for reading only: it writes nothing, and
+    /// [`Manifest::append`] refuses every edit. What a database opened read-only holds, so
+    /// that it reads its state the way a writer does.
+    pub fn read_only(
+        fs: &Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        state: LevelState,
+    ) -> Manifest {
+        Manifest {
+            fs: Arc::clone(fs),
+            dir: dir.to_path_buf(),
+            number,
+            writer: None,
+            state,
+            max_size: u64::MAX,
+        }
     }
 
     /// The state every edit so far adds up to.
@@ -90,7 +113,7 @@ impl Manifest {
 
     /// The live manifest's file number.
     pub fn number(&self) -> u64 {
-        self.writer.number()
+        self.number
     }
 
     /// Hands out a file number (for a table or a manifest), never the same twice. The
@@ -104,13 +127,17 @@ impl Manifest {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] if the edit contradicts the state (nothing is written);
-    /// [`Error::Io`] if the write or fsync fails.
+    /// [`Error::InvalidInput`] if the edit contradicts the state, or the manifest was
+    /// opened [read-only](Manifest::read_only) (nothing is written); [`Error::Io`] if the
+    /// write or fsync fails.
     pub fn append(&mut self, mut edit: VersionEdit) -> Result<()> {
+        let Some(writer) = &mut self.writer else {
+            return Err(Error::InvalidInput("the manifest is open read-only".into()));
+        };
         edit.next_file_number = Some(self.state.next_file_number);
         let mut next = self.state.clone();
         next.apply(&edit).map_err(Error::InvalidInput)?;
-        self.writer.append(&edit)?;
+        writer.append(&edit)?;
         self.state = next;
         Ok(())
     }
@@ -124,14 +151,20 @@ impl Manifest {
     /// [`Error::Io`] if the new manifest or CURRENT cannot be written. A manifest left
     /// behind unremoved is no error: the next open removes it.
     pub fn switch_if_large(&mut self) -> Result<bool> {
-        if self.writer.len() <= self.max_size {
+        // A read-only manifest never grows.
+        if self
+            .writer
+            .as_ref()
+            .is_none_or(|w| w.len() <= self.max_size)
+        {
             return Ok(false);
         }
         let number = self.state.take_file_number();
         let writer = ManifestWriter::create(&self.fs, &self.dir, number, &self.state.snapshot())?;
         write_current(&*self.fs, &self.dir, number)?;
-        let old = std::mem::replace(&mut self.writer, writer);
-        let old_path = self.dir.join(manifest_file_name(old.number()));
+        self.writer = Some(writer);
+        let old = std::mem::replace(&mut self.number, number);
+        let old_path = self.dir.join(manifest_file_name(old));
         if let Err(e) = self.fs.remove(&old_path) {
             tracing::warn!(file = %old_path.display(), error = %e, "could not remove the old manifest");
         }
@@ -167,5 +200,88 @@ mod tests {
         let replayed = replay(&sim, Path::new("/db"), number).unwrap();
         assert_eq!(replayed.state, before);
         assert_eq!(replayed.edits, 1);
+    }
+
+    /// A manifest held read-only writes nothing and refuses edits; the position a reader
+    /// compares moves with every edit a writer appends and every switch it makes.
+    #[test]
+    fn a_read_only_manifest_refuses_edits_and_the_position_tracks_the_writer() {
+        let sim = SimFs::new(4);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim.clone());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        assert_eq!(crate::manifest_position(&sim, dir).unwrap(), None);
+        let mut writer = Manifest::create(&fs, dir, LevelState::default(), 200).unwrap();
+        let start = crate::manifest_position(&sim, dir).unwrap().unwrap();
+        assert_eq!(start.0, writer.number());
+
+        let number = read_current(&sim, dir).unwrap().unwrap();
+        let state = replay(&sim, dir, number).unwrap().state;
+        let mut reader = Manifest::read_only(&fs, dir, number, state.clone());
+        let files = sim.list(dir).unwrap();
+        let edit = VersionEdit {
+            log_numbers: vec![(0, 2)],
+            ..VersionEdit::default()
+        };
+        assert!(matches!(
+            reader.append(edit.clone()),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(!reader.switch_if_large().unwrap());
+        assert_eq!((reader.number(), reader.state()), (number, &state));
+        assert_eq!(sim.list(dir).unwrap(), files);
+
+        writer.append(edit).unwrap();
+        let appended = crate::manifest_position(&sim, dir).unwrap().unwrap();
+        assert_eq!(appended.0, start.0);
+        assert!(appended.1 > start.1);
+        while !writer.switch_if_large().unwrap() {
+            writer.append(VersionEdit::default()).unwrap();
+        }
+        let switched = crate::manifest_position(&sim, dir).unwrap().unwrap();
+        assert_eq!(switched.0, writer.number());
+        assert_ne!(switched.0, start.0);
+    }
+
+    /// A read that fails once is tried again; one that fails the same way while the
+    /// manifest stands still is the answer; one that fails while a writer keeps appending
+    /// edits is given up after the attempts allowed.
+    #[test]
+    fn a_consistent_read_retries_passing_failures_only() {
+        use crate::{Raced, read_consistent};
+        let sim = SimFs::new(5);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim.clone());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let mut writer = Manifest::create(&fs, dir, LevelState::default(), 1 << 20).unwrap();
+        let failure = || Error::InvalidInput("missing".into());
+
+        let mut calls = 0;
+        let once = read_consistent(&sim, dir, 4, || {
+            calls += 1;
+            if calls == 1 {
+                Err(failure())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(once.unwrap(), 2);
+
+        calls = 0;
+        let lasting = read_consistent(&sim, dir, 4, || -> Result<()> {
+            calls += 1;
+            Err(failure())
+        });
+        assert!(matches!(
+            lasting,
+            Err(Raced::Failed(Error::InvalidInput(_)))
+        ));
+        assert_eq!(calls, 2);
+
+        let changing = read_consistent(&sim, dir, 4, || -> Result<()> {
+            writer.append(VersionEdit::default()).unwrap();
+            Err(failure())
+        });
+        assert!(matches!(changing, Err(Raced::Changing { attempts: 4, .. })));
     }
 }

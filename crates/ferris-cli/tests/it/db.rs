@@ -305,3 +305,61 @@ fn checkpoint_writes_a_copy_that_the_other_commands_open() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("not empty"), "{}", run.stderr);
 }
+
+/// The commands that only read open the database read-only: they work while another
+/// process (here, this test) has it open for writing, see what it has written, and leave
+/// every file as it was; the commands that write are refused by the lock.
+#[test]
+fn read_commands_work_on_a_database_held_open_for_writing() {
+    let (_tmp, db) = db_dir();
+    let mut options = ferris_engine::Options::default();
+    // Small, so the writer has tables as well as WAL-only writes.
+    options.write_buffer_size = 4 << 10;
+    let writer = ferris_engine::Db::open(&db, options).unwrap();
+    for i in 0..200 {
+        writer.put(format!("k{i:03}"), "x".repeat(50)).unwrap();
+    }
+    writer.flush().unwrap();
+    writer.put("apple", "red").unwrap();
+    let listing = |dir: &str| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = listing(&db);
+
+    let run = ferris(&["get", &db, "apple"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "red\n"),
+        "{}",
+        run.stderr
+    );
+    let run = ferris(&["scan", &db, "--prefix", "k", "--limit", "3"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 3);
+    let run = ferris(&["stats", &db, "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run.stdout)["last_sequence"], 201);
+    let run = ferris(&["verify", &db]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("intact"), "{}", run.stdout);
+    let run = ferris(&["manifest", "dump", &db]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(listing(&db), before, "a read-only command changed a file");
+
+    let run = ferris(&["put", &db, "k", "v"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("locked"), "{}", run.stderr);
+    // What the writer does next, the next command sees.
+    writer.put("apple", "green").unwrap();
+    let run = ferris(&["get", &db, "apple"]);
+    assert_eq!(run.stdout, "green\n");
+}
