@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
@@ -285,6 +285,9 @@ pub(crate) struct VersionSet {
     pub(crate) default: Arc<KeyspaceCore>,
     /// The id the last frozen memtable got.
     frozen_ids: AtomicU64,
+    /// The strongest write pressure of any keyspace's version ([`VersionSet::pressure`]),
+    /// kept as versions change: flow control reads it on every write group.
+    pressure: AtomicU8,
     /// Dropped keyspaces whose frozen memtables the flush thread must still let go of, in
     /// freezing order, so that `Db::flush` callers waiting for them are released.
     draining: Mutex<Vec<Arc<KeyspaceCore>>>,
@@ -297,13 +300,35 @@ impl VersionSet {
         manifest: Manifest,
         keyspaces: BTreeMap<KeyspaceId, Arc<KeyspaceCore>>,
     ) -> VersionSet {
-        VersionSet {
+        let versions = VersionSet {
             manifest: Mutex::new(manifest),
             default: Arc::clone(&keyspaces[&DEFAULT_KEYSPACE]),
             keyspaces: RwLock::new(keyspaces),
             frozen_ids: AtomicU64::new(0),
+            pressure: AtomicU8::new(0),
             draining: Mutex::default(),
-        }
+        };
+        versions.refresh_pressure();
+        versions
+    }
+
+    /// Publishes `sv` as `keyspace`'s super version, and the write pressure it implies.
+    /// Called only under the manifest lock, so two publishes never store their pressures
+    /// out of order.
+    fn publish(&self, keyspace: &KeyspaceCore, sv: SuperVersion) {
+        keyspace.publish(sv);
+        self.refresh_pressure();
+    }
+
+    fn refresh_pressure(&self) {
+        let each = self.keyspaces().into_iter();
+        let strongest = each.map(|k| k.current().version.pressure).max();
+        let code = match strongest.unwrap_or_default() {
+            WritePressure::None => 0,
+            WritePressure::Slowdown => 1,
+            _ => 2,
+        };
+        self.pressure.store(code, Ordering::Release);
     }
 
     fn lock(&self) -> MutexGuard<'_, Manifest> {
@@ -343,17 +368,11 @@ impl VersionSet {
     /// The strongest write pressure any keyspace's strategy asks for: the keyspaces share
     /// one WAL and one write queue, so one falling behind holds all writes back.
     pub(crate) fn pressure(&self) -> WritePressure {
-        let count = (self
-            .keyspaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner))
-        .len();
-        if count == 1 {
-            return self.default.current().version.pressure;
+        match self.pressure.load(Ordering::Acquire) {
+            0 => WritePressure::None,
+            1 => WritePressure::Slowdown,
+            _ => WritePressure::Stop,
         }
-        let all = self.keyspaces();
-        let each = all.iter().map(|k| k.current().version.pressure);
-        each.max().unwrap_or_default()
     }
 
     /// Hands out a file number (for a table or a manifest), never the same twice.
@@ -396,11 +415,14 @@ impl VersionSet {
         if keyspace.check().is_err() {
             // Dropped: the tables go, and so does the frozen memtable flushed into one.
             added.iter().for_each(|f| f.mark_obsolete());
-            keyspace.publish(SuperVersion {
-                mem: Arc::clone(&sv.mem),
-                frozen: frozen(),
-                version: Arc::clone(&sv.version),
-            });
+            self.publish(
+                keyspace,
+                SuperVersion {
+                    mem: Arc::clone(&sv.mem),
+                    frozen: frozen(),
+                    version: Arc::clone(&sv.version),
+                },
+            );
             return Ok(());
         }
         // A clean keyspace this flush moves forward may have been dropped since.
@@ -414,11 +436,14 @@ impl VersionSet {
             work.poisoned_by(Error::Corruption(Corruption::new(file, 0, reason)))
         })?;
         m.append(edit).map_err(|e| work.poisoned_by(e.into()))?;
-        keyspace.publish(SuperVersion {
-            mem: Arc::clone(&sv.mem),
-            frozen: frozen(),
-            version: Arc::new(judged(&keyspace.options, levels)),
-        });
+        self.publish(
+            keyspace,
+            SuperVersion {
+                mem: Arc::clone(&sv.mem),
+                frozen: frozen(),
+                version: Arc::new(judged(&keyspace.options, levels)),
+            },
+        );
         for file in removed {
             file.mark_obsolete();
         }
@@ -507,6 +532,8 @@ impl VersionSet {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         map.remove(&keyspace.id);
+        // Let go before publishing: the new pressure is read from the keyspace map.
+        drop(map);
         let sv = keyspace.current();
         for (_, file) in sv.version.levels.files() {
             file.mark_obsolete();
@@ -514,11 +541,14 @@ impl VersionSet {
         // Handles may live on: they must not keep the tables (or the data in memory), so
         // the space is given back as soon as the reads in flight let go. Frozen memtables
         // stay until the flush thread lets go of them (see `oldest_frozen`).
-        keyspace.publish(SuperVersion {
-            mem: env.options.memtable.create(),
-            frozen: sv.frozen.clone(),
-            version: Arc::new(Version::default()),
-        });
+        self.publish(
+            keyspace,
+            SuperVersion {
+                mem: env.options.memtable.create(),
+                frozen: sv.frozen.clone(),
+                version: Arc::new(Version::default()),
+            },
+        );
         if !sv.frozen.is_empty() {
             let mut draining = self.draining.lock().unwrap_or_else(PoisonError::into_inner);
             draining.push(Arc::clone(keyspace));
@@ -559,11 +589,14 @@ impl VersionSet {
         );
         let mut all = vec![frozen];
         all.extend(sv.frozen.iter().cloned());
-        keyspace.publish(SuperVersion {
-            mem: env.options.memtable.create(),
-            frozen: all,
-            version: Arc::clone(&sv.version),
-        });
+        self.publish(
+            keyspace,
+            SuperVersion {
+                mem: env.options.memtable.create(),
+                frozen: all,
+                version: Arc::clone(&sv.version),
+            },
+        );
         keyspace.first_log.store(0, Ordering::Release);
         self.frozen_ids.store(id, Ordering::Release);
         id
