@@ -185,6 +185,22 @@ pub enum WritePressure {
 }
 
 impl WritePressure {
+    /// The pressure as one byte, in the variants' order (0, 1, 2), for keeping it in an
+    /// atomic.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The pressure [`code`](WritePressure::code) gave; any byte above the largest reads
+    /// as [`Stop`](WritePressure::Stop).
+    pub fn from_code(code: u8) -> WritePressure {
+        match code {
+            0 => WritePressure::None,
+            1 => WritePressure::Slowdown,
+            _ => WritePressure::Stop,
+        }
+    }
+
     /// The pressure of `tables` tables in level 0 ([`Stop`](WritePressure::Stop) at
     /// [`CompactionOptions::l0_stop_trigger`], [`Slowdown`](WritePressure::Slowdown) at
     /// [`CompactionOptions::l0_slowdown_trigger`]): every read may have to consult each
@@ -836,6 +852,18 @@ mod tests {
                 files: vec![(3, dead)]
             }
         );
+    }
+
+    #[test]
+    fn a_pressure_survives_its_code() {
+        for p in [
+            WritePressure::None,
+            WritePressure::Slowdown,
+            WritePressure::Stop,
+        ] {
+            assert_eq!(WritePressure::from_code(p.code()), p);
+        }
+        assert_eq!(WritePressure::from_code(200), WritePressure::Stop);
     }
 
     #[test]

@@ -323,11 +323,7 @@ impl VersionSet {
     fn refresh_pressure(&self) {
         let each = self.keyspaces().into_iter();
         let strongest = each.map(|k| k.current().version.pressure).max();
-        let code = match strongest.unwrap_or_default() {
-            WritePressure::None => 0,
-            WritePressure::Slowdown => 1,
-            _ => 2,
-        };
+        let code = strongest.unwrap_or_default().code();
         self.pressure.store(code, Ordering::Release);
     }
 
@@ -368,11 +364,7 @@ impl VersionSet {
     /// The strongest write pressure any keyspace's strategy asks for: the keyspaces share
     /// one WAL and one write queue, so one falling behind holds all writes back.
     pub(crate) fn pressure(&self) -> WritePressure {
-        match self.pressure.load(Ordering::Acquire) {
-            0 => WritePressure::None,
-            1 => WritePressure::Slowdown,
-            _ => WritePressure::Stop,
-        }
+        WritePressure::from_code(self.pressure.load(Ordering::Acquire))
     }
 
     /// Hands out a file number (for a table or a manifest), never the same twice.
