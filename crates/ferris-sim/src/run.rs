@@ -949,6 +949,14 @@ impl<'w> Runner<'w> {
         Ok(Some(()))
     }
 
+    /// The failure for a `Db::verify` report that found damage, naming every problem.
+    fn damaged(&self, report: &ferris_engine::VerifyReport) -> SimFailure {
+        let problems: Vec<String> = (report.problems.iter())
+            .map(|p| format!("{} at {}: {}", p.file.display(), p.offset, p.reason))
+            .collect();
+        self.fail(FailureKind::Damaged, None, problems.join("; "))
+    }
+
     /// [`Op::Checkpoint`]: takes a checkpoint at `step` into a directory of its own, opens
     /// it and reads it whole; it must hold the model's current state and verify clean.
     /// `Ok(None)` if the power cut stopped it.
@@ -978,10 +986,7 @@ impl<'w> Runner<'w> {
             return Ok(None);
         };
         if !report.is_clean() {
-            let problems: Vec<String> = (report.problems.iter())
-                .map(|p| format!("{} at {}: {}", p.file.display(), p.offset, p.reason))
-                .collect();
-            return Err(self.fail(FailureKind::Damaged, None, problems.join("; ")));
+            return Err(self.damaged(&report));
         }
         self.outcome(copy.close(), "close checkpoint")
     }
@@ -1073,12 +1078,7 @@ impl<'w> Runner<'w> {
                 // Files verify could not read once the power went are not damage.
                 return Ok(None);
             }
-            let problems: Vec<String> = report
-                .problems
-                .iter()
-                .map(|p| format!("{} at {}: {}", p.file.display(), p.offset, p.reason))
-                .collect();
-            return Err(self.fail(FailureKind::Damaged, None, problems.join("; ")));
+            return Err(self.damaged(&report));
         }
         Ok(Some(()))
     }
