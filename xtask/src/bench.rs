@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
-use ferris_core::{BatchEntry, DEFAULT_KEYSPACE, SeqNo, ValueKind};
+use ferris_core::{BatchEntry, BatchOp, DEFAULT_KEYSPACE, SeqNo};
 use ferris_dbbench::SuiteArgs;
 use ferris_dbbench::engine::EngineKind;
 use ferris_engine::{Db, Options};
@@ -384,7 +384,7 @@ fn memtable(n: usize, value_size: usize) -> Result<Vec<Row>> {
                         table.apply([BatchEntry {
                             seq,
                             keyspace: DEFAULT_KEYSPACE,
-                            kind: ValueKind::Put,
+                            kind: BatchOp::Put,
                             key: &key[..],
                             value: &value[..],
                         }]);

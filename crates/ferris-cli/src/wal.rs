@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ferris_core::{BatchEntry, DEFAULT_KEYSPACE, ValueKind, WriteBatch};
+use ferris_core::{BatchEntry, BatchOp, DEFAULT_KEYSPACE, WriteBatch};
 use ferris_fs::StdFs;
 use ferris_wal::format::{check_record_format, parse_segment_file_name};
 use ferris_wal::{RecoveryEvent, RecoveryMode, SegmentReader};
@@ -24,7 +24,7 @@ fn entry_text(e: &BatchEntry<'_>) -> String {
         format!("keyspace {}: ", e.keyspace)
     };
     let (kind, value) = match e.kind {
-        ValueKind::Put if e.value.len() > VALUE_SHOWN => (
+        BatchOp::Put if e.value.len() > VALUE_SHOWN => (
             "put",
             format!(
                 " = {}... ({} bytes)",
@@ -32,8 +32,10 @@ fn entry_text(e: &BatchEntry<'_>) -> String {
                 e.value.len()
             ),
         ),
-        ValueKind::Put => ("put", format!(" = {}", show(e.value))),
-        ValueKind::Delete => ("delete", String::new()),
+        BatchOp::Put => ("put", format!(" = {}", show(e.value))),
+        BatchOp::Delete => ("delete", String::new()),
+        BatchOp::DeleteRange if e.value.is_empty() => ("delete", " .. (no end)".to_string()),
+        BatchOp::DeleteRange => ("delete", format!(" .. {}", show(e.value))),
     };
     format!("@{} {kind:<6} {keyspace}{}{value}", e.seq, show(e.key))
 }

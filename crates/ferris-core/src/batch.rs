@@ -11,7 +11,12 @@
 //!
 //! entry = kind: u8 | (kind & 0x80: varint32 keyspace) | varint key_len | key
 //!         | (kind & 0x7f == Put: varint value_len | value)
+//!         | (kind & 0x7f == DeleteRange: varint end_len | end)
 //! ```
+//!
+//! The kinds are [`BatchOp`]'s: `0` delete, `1` put, `2` range delete. A range delete's
+//! key is the first key of the range (possibly empty: from the first key) and its end the
+//! first key past it, exclusive, or empty for no end ([`crate::range_del`]).
 //!
 //! Entry `i` is written at sequence number `seq + i`, so a batch of `n` entries uses the
 //! sequence numbers `seq ..= seq + n - 1`. `seq` is zero until the engine assigns it at
@@ -34,7 +39,7 @@
 //! that keyspace's memtable.
 //!
 //! ```
-//! use ferris_core::{DEFAULT_KEYSPACE, ValueKind, WriteBatch};
+//! use ferris_core::{BatchOp, DEFAULT_KEYSPACE, WriteBatch};
 //!
 //! let mut batch = WriteBatch::new();
 //! batch.put(b"apple", b"red");
@@ -45,7 +50,7 @@
 //! let decoded = WriteBatch::decode(batch.as_bytes())?;
 //! let entries: Vec<_> = decoded.iter().collect();
 //! assert_eq!(entries[0].seq, 100);
-//! assert_eq!(entries[0].kind, ValueKind::Put);
+//! assert_eq!(entries[0].kind, BatchOp::Put);
 //! assert_eq!(entries[0].keyspace, DEFAULT_KEYSPACE);
 //! assert_eq!((entries[1].keyspace, entries[1].key), (7, &b"pear"[..]));
 //! assert_eq!(entries[1].seq, 101);
@@ -58,6 +63,8 @@
 //! # Ok::<(), ferris_core::DecodeError>(())
 //! ```
 
+use std::ops::RangeBounds;
+
 use crate::coding::{Decoder, put_varint32, put_varint64};
 use crate::key::{SeqNo, ValueKind};
 use crate::{DEFAULT_KEYSPACE, DecodeError, KeyspaceId, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -68,6 +75,42 @@ pub const BATCH_HEADER_LEN: usize = 12;
 /// The bit of an entry's kind byte that says a varint32 keyspace id follows it. Entries of
 /// [`DEFAULT_KEYSPACE`] never set it.
 pub const KEYSPACE_FLAG: u8 = 0x80;
+
+/// What a batch entry does. The numbers are the entry's kind byte on disk (WAL records);
+/// never renumber them. `Delete` and `Put` share [`ValueKind`]'s numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BatchOp {
+    /// Delete one key.
+    Delete = 0,
+    /// Put a value under a key.
+    Put = 1,
+    /// Delete every key from [`BatchEntry::key`] (inclusive) to [`BatchEntry::value`]
+    /// (exclusive; empty: no end). Only in record format 3 and later.
+    DeleteRange = 2,
+}
+
+impl BatchOp {
+    /// Decodes a kind byte (without the keyspace flag), or `None` for one no format defines.
+    pub fn from_u8(tag: u8) -> Option<BatchOp> {
+        match tag {
+            0 => Some(BatchOp::Delete),
+            1 => Some(BatchOp::Put),
+            2 => Some(BatchOp::DeleteRange),
+            _ => None,
+        }
+    }
+
+    /// The kind of version a point entry leaves in a memtable; `None` for a range delete,
+    /// which leaves a range tombstone instead.
+    pub fn value_kind(self) -> Option<ValueKind> {
+        match self {
+            BatchOp::Delete => Some(ValueKind::Delete),
+            BatchOp::Put => Some(ValueKind::Put),
+            BatchOp::DeleteRange => None,
+        }
+    }
+}
 
 /// Which keyspaces a batch's entries are in, kept up to date as entries are added so that
 /// the engine can route a batch without walking it.
@@ -107,6 +150,10 @@ pub struct WriteBatch {
     max_key_len: usize,
     max_value_len: usize,
     has_empty_key: bool,
+    /// A range delete over no key was asked for ([`LimitError::EmptyRange`]).
+    has_empty_range: bool,
+    /// Some entry is a range delete.
+    has_range: bool,
     span: Span,
 }
 
@@ -145,6 +192,8 @@ impl WriteBatch {
             max_key_len: 0,
             max_value_len: 0,
             has_empty_key: false,
+            has_empty_range: false,
+            has_range: false,
             span: Span::Empty,
         }
     }
@@ -170,7 +219,7 @@ impl WriteBatch {
         value: impl AsRef<[u8]>,
     ) -> &mut WriteBatch {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.push_header(keyspace, ValueKind::Put, key);
+        self.push_header(keyspace, BatchOp::Put, key);
         put_varint64(&mut self.rep, value.len() as u64);
         self.rep.extend_from_slice(value);
         self.max_value_len = self.max_value_len.max(value.len());
@@ -192,11 +241,91 @@ impl WriteBatch {
     ///
     /// Panics if the batch would hold more than `u32::MAX` entries.
     pub fn delete_in(&mut self, keyspace: KeyspaceId, key: impl AsRef<[u8]>) -> &mut WriteBatch {
-        self.push_header(keyspace, ValueKind::Delete, key.as_ref());
+        self.push_header(keyspace, BatchOp::Delete, key.as_ref());
         self
     }
 
-    fn push_header(&mut self, keyspace: KeyspaceId, kind: ValueKind, key: &[u8]) {
+    /// Adds a delete of every key in `range` in the default keyspace: one entry, whatever
+    /// the range holds. See [`WriteBatch::delete_range_in`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn delete_range<K: AsRef<[u8]>>(&mut self, range: impl RangeBounds<K>) -> &mut WriteBatch {
+        self.delete_range_in(DEFAULT_KEYSPACE, range)
+    }
+
+    /// Adds a delete of every key in `range` in `keyspace`: one range tombstone
+    /// ([`crate::range_del`]) covering every version written before it. A range that holds
+    /// no key (reversed, or empty like `"b".."b"`) makes [`WriteBatch::check_limits`] fail
+    /// with [`LimitError::EmptyRange`], so the engine refuses the batch.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn delete_range_in<K: AsRef<[u8]>>(
+        &mut self,
+        keyspace: KeyspaceId,
+        range: impl RangeBounds<K>,
+    ) -> &mut WriteBatch {
+        match crate::range_del::key_range(&range) {
+            Some((start, end)) => self.push_range(keyspace, &start, end.as_deref()),
+            None => {
+                self.has_empty_range = true;
+                self
+            }
+        }
+    }
+
+    /// Adds a delete of every key starting with `prefix` in `keyspace` (all of them for an
+    /// empty prefix).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn delete_prefix_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        prefix: impl AsRef<[u8]>,
+    ) -> &mut WriteBatch {
+        let (start, end) = crate::range_del::prefix_range(prefix.as_ref());
+        self.push_range(keyspace, &start, end.as_deref())
+    }
+
+    /// Adds a delete of every key starting with `prefix` in the default keyspace.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn delete_prefix(&mut self, prefix: impl AsRef<[u8]>) -> &mut WriteBatch {
+        self.delete_prefix_in(DEFAULT_KEYSPACE, prefix)
+    }
+
+    fn push_range(
+        &mut self,
+        keyspace: KeyspaceId,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> &mut WriteBatch {
+        // The start may be empty: a range from the first key.
+        let had_empty = self.has_empty_key;
+        self.push_header(keyspace, BatchOp::DeleteRange, start);
+        self.has_empty_key = had_empty;
+        let end = end.unwrap_or_default();
+        put_varint64(&mut self.rep, end.len() as u64);
+        self.rep.extend_from_slice(end);
+        // An inclusive end is stored as the key after it, one byte longer.
+        self.max_key_len = self.max_key_len.max(end.len().saturating_sub(1));
+        self.has_range = true;
+        self
+    }
+
+    /// Whether the batch holds a range delete, which only record format 3 can carry.
+    pub fn has_range_delete(&self) -> bool {
+        self.has_range
+    }
+
+    fn push_header(&mut self, keyspace: KeyspaceId, kind: BatchOp, key: &[u8]) {
         self.count = self
             .count
             .checked_add(1)
@@ -232,6 +361,8 @@ impl WriteBatch {
         self.max_key_len = self.max_key_len.max(other.max_key_len);
         self.max_value_len = self.max_value_len.max(other.max_value_len);
         self.has_empty_key |= other.has_empty_key;
+        self.has_empty_range |= other.has_empty_range;
+        self.has_range |= other.has_range;
         self.span = self.span.with(other.span);
         self
     }
@@ -254,6 +385,8 @@ impl WriteBatch {
         self.max_key_len = 0;
         self.max_value_len = 0;
         self.has_empty_key = false;
+        self.has_empty_range = false;
+        self.has_range = false;
         self.span = Span::Empty;
     }
 
@@ -303,6 +436,9 @@ impl WriteBatch {
     pub fn check_limits(&self) -> Result<(), LimitError> {
         if self.has_empty_key {
             return Err(LimitError::EmptyKey);
+        }
+        if self.has_empty_range {
+            return Err(LimitError::EmptyRange);
         }
         if self.max_key_len > MAX_KEY_LEN {
             return Err(LimitError::KeyTooLarge {
@@ -463,11 +599,12 @@ pub struct BatchEntry<'a> {
     pub seq: SeqNo,
     /// The keyspace it writes to.
     pub keyspace: KeyspaceId,
-    /// Put or delete.
-    pub kind: ValueKind,
-    /// The user key.
+    /// Put, delete or range delete.
+    pub kind: BatchOp,
+    /// The user key; for a range delete, the range's first key.
     pub key: &'a [u8],
-    /// The value; empty for a delete.
+    /// The value; empty for a delete; for a range delete, the first key past the range
+    /// (empty: no end).
     pub value: &'a [u8],
 }
 
@@ -496,7 +633,7 @@ impl<'a> BatchIter<'a> {
     fn try_next(&mut self) -> Result<BatchEntry<'a>, DecodeError> {
         let kind_at = self.decoder.position();
         let tag = self.decoder.u8()?;
-        let kind = ValueKind::from_u8(tag & !KEYSPACE_FLAG)
+        let kind = BatchOp::from_u8(tag & !KEYSPACE_FLAG)
             .ok_or(DecodeError::new(kind_at, "unknown batch entry kind"))?;
         let keyspace = if tag & KEYSPACE_FLAG == 0 {
             DEFAULT_KEYSPACE
@@ -516,8 +653,16 @@ impl<'a> BatchIter<'a> {
         };
         let key = self.decoder.length_prefixed()?;
         let value = match kind {
-            ValueKind::Put => self.decoder.length_prefixed()?,
-            ValueKind::Delete => &[],
+            BatchOp::Put => self.decoder.length_prefixed()?,
+            BatchOp::Delete => &[],
+            BatchOp::DeleteRange => {
+                let end_at = self.decoder.position();
+                let end = self.decoder.length_prefixed()?;
+                if !end.is_empty() && key >= end {
+                    return Err(DecodeError::new(end_at, "range delete over no key"));
+                }
+                end
+            }
         };
         let entry = BatchEntry {
             seq: self.seq,
@@ -566,6 +711,9 @@ pub enum LimitError {
     /// one byte, which keeps bounds and prefixes unambiguous.
     #[error("keys must not be empty")]
     EmptyKey,
+    /// A range delete's range holds no key: reversed (`"b".."a"`) or empty (`"a".."a"`).
+    #[error("a range delete's range must hold at least one key")]
+    EmptyRange,
     /// A key is longer than [`MAX_KEY_LEN`].
     #[error("key of {len} bytes exceeds the limit of {max} bytes")]
     KeyTooLarge {
@@ -620,9 +768,9 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (10, ValueKind::Put, b"a".to_vec()),
-                (11, ValueKind::Delete, b"b".to_vec()),
-                (12, ValueKind::Put, b"c".to_vec()),
+                (10, BatchOp::Put, b"a".to_vec()),
+                (11, BatchOp::Delete, b"b".to_vec()),
+                (12, BatchOp::Put, b"c".to_vec()),
             ]
         );
         assert_eq!(a.max_value_len(), 300);
@@ -713,7 +861,44 @@ mod tests {
         );
         let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
         let got: Vec<_> = decoded.iter().map(|e| (e.keyspace, e.kind)).collect();
-        assert_eq!(got, [(300, ValueKind::Put), (1, ValueKind::Delete)]);
+        assert_eq!(got, [(300, BatchOp::Put), (1, BatchOp::Delete)]);
+    }
+
+    #[test]
+    fn a_range_delete_is_one_entry_carrying_its_end() {
+        let mut batch = WriteBatch::new();
+        batch.delete_range("b".."d").delete_prefix_in(4, b"x\xff");
+        batch.delete_range::<&str>(..);
+        assert!(batch.has_range_delete());
+        assert_eq!(batch.check_limits(), Ok(()));
+        let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
+        let got: Vec<_> = decoded
+            .iter()
+            .map(|e| (e.keyspace, e.kind, e.key, e.value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, BatchOp::DeleteRange, &b"b"[..], &b"d"[..]),
+                (4, BatchOp::DeleteRange, &b"x\xff"[..], &b"y"[..]),
+                (0, BatchOp::DeleteRange, &b""[..], &b""[..]),
+            ]
+        );
+        // Bytes no builder writes: a range whose end is not after its start.
+        let err = WriteBatch::decode(&one_entry(&[2, 1, b'd', 1, b'b'])).unwrap_err();
+        assert_eq!(err.reason, "range delete over no key");
+    }
+
+    #[test]
+    fn a_range_over_no_key_fails_the_limit_check() {
+        let mut batch = WriteBatch::new();
+        batch.put("a", "1").delete_range("d".."b");
+        assert_eq!(batch.check_limits(), Err(LimitError::EmptyRange));
+        assert_eq!(batch.len(), 1, "nothing was added for the empty range");
+        // An inclusive end at the longest key is one byte longer, and still accepted.
+        let mut batch = WriteBatch::new();
+        batch.delete_range(vec![0u8; 1]..=vec![0u8; MAX_KEY_LEN]);
+        assert_eq!(batch.check_limits(), Ok(()));
     }
 
     /// A batch whose body is `body`, with a count of one entry.
@@ -727,7 +912,7 @@ mod tests {
     #[rstest::rstest]
     #[case::flagged_default(&[0x81, 0x00, 1, b'k', 1, b'v'], 13, "keyspace flag on an entry of the default keyspace")]
     #[case::overlong_default(&[0x81, 0x80, 0x00, 1, b'k', 1, b'v'], 13, "keyspace flag on an entry of the default keyspace")]
-    #[case::unknown_kind(&[0x82, 0x01, 1, b'k'], 12, "unknown batch entry kind")]
+    #[case::unknown_kind(&[0x83, 0x01, 1, b'k'], 12, "unknown batch entry kind")]
     #[case::unknown_kind_without_flag(&[0x7f, 1, b'k'], 12, "unknown batch entry kind")]
     #[case::truncated_keyspace(&[0x80, 0x80], 13, "truncated varint")]
     #[case::keyspace_past_32_bits(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 1, b'k'], 13, "varint overflows 32 bits")]
@@ -839,7 +1024,7 @@ mod tests {
                 .map(|(i, (keyspace, is_put, k, v))| BatchEntry {
                     seq: seq + i as u64,
                     keyspace: *keyspace,
-                    kind: if *is_put { ValueKind::Put } else { ValueKind::Delete },
+                    kind: if *is_put { BatchOp::Put } else { BatchOp::Delete },
                     key: k,
                     value: if *is_put { v } else { &[] },
                 })

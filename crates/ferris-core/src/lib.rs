@@ -78,7 +78,7 @@
 //!
 //! ```
 //! use ferris_core::key::compare_encoded;
-//! use ferris_core::{InternalKey, ValueKind, WriteBatch};
+//! use ferris_core::{BatchOp, InternalKey, ValueKind, WriteBatch};
 //!
 //! let mut encoded = vec![
 //!     InternalKey::new(&b"pear"[..], 1, ValueKind::Put).encode(),
@@ -106,7 +106,7 @@
 //! let bytes = batch.as_bytes().to_vec();
 //! let decoded = WriteBatch::decode(&bytes)?;
 //! let entries: Vec<_> = decoded.iter().map(|e| (e.seq, e.kind, e.key)).collect();
-//! assert_eq!(entries, [(10, ValueKind::Put, &b"apple"[..]), (11, ValueKind::Delete, &b"pear"[..])]);
+//! assert_eq!(entries, [(10, BatchOp::Put, &b"apple"[..]), (11, BatchOp::Delete, &b"pear"[..])]);
 //!
 //! // Cut short, the same bytes are an error, never a panic or a shorter batch.
 //! assert!(WriteBatch::decode(&bytes[..bytes.len() - 1]).is_err());
@@ -166,8 +166,9 @@ pub mod iter;
 pub mod key;
 pub mod level;
 pub mod memtable;
+pub mod range_del;
 
-pub use batch::{BatchEntry, BatchIter, BatchRef, LimitError, WriteBatch};
+pub use batch::{BatchEntry, BatchIter, BatchOp, BatchRef, LimitError, WriteBatch};
 pub use error::{Corruption, Error, IoError, IoResultExt, Result, UnsupportedVersion};
 pub use iter::InternalIterator;
 pub use key::{InternalKey, InternalKeyRef, MAX_SEQNO, SeqNo, ValueKind};

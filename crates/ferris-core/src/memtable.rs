@@ -35,6 +35,14 @@
 //!   or may not see entries applied after it was created.
 //! - **Memory.** [`Memtable::approximate_size`] only grows as entries are applied, and is
 //!   close enough to the memory held that the engine's write buffer bounds it.
+//! - **Range deletes.** A batch entry of kind [`BatchOp::DeleteRange`](crate::BatchOp)
+//!   adds a range tombstone ([`crate::range_del`]), kept apart from the versions:
+//!   [`Memtable::range_tombstones`] hands them over fragmented (for scans, flushes and
+//!   checkpoints), and [`Memtable::get`] honours them, answering [`Lookup::Deleted`] for a
+//!   key under a tombstone newer than the key's newest version here
+//!   ([`Tombstones::resolve`](crate::range_del::Tombstones::resolve)). [`Memtable::iter`]
+//!   yields versions only. [`Memtable::len`] counts tombstones too, so a memtable holding
+//!   only a range delete is not empty, and is flushed.
 //! - **No I/O.** A power cut loses the memtable, and recovery rebuilds it from the WAL:
 //!   nothing here needs to be durable.
 
@@ -46,6 +54,7 @@ use bytes::Bytes;
 use crate::batch::BatchIter;
 use crate::iter::InternalIterator;
 use crate::key::SeqNo;
+use crate::range_del::Tombstones;
 
 /// What a point lookup found for a key: its newest visible version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +76,9 @@ pub enum Lookup {
 /// - **Power cuts:** a memtable does no I/O and nothing in it is durable; a power cut
 ///   leaves nothing of it, and recovery rebuilds a new one from the write-ahead log.
 ///
-/// What an implementor writes: `apply`, `get`, `iter`, `approximate_size` and `len`;
+/// What an implementor writes: `apply`, `get`, `range_tombstones`, `iter`,
+/// `approximate_size` and `len` (a [`MemTombstones`](crate::range_del::MemTombstones)
+/// keeps the range tombstones);
 /// `is_empty` has a default. `ferris_memtable::BTreeMemtable` is the shortest correct
 /// implementation, and `ferris_conformance::memtable::check_factory` checks one.
 pub trait Memtable: Send + Sync + fmt::Debug {
@@ -77,8 +88,13 @@ pub trait Memtable: Send + Sync + fmt::Debug {
     fn apply(&self, entries: BatchIter<'_>) -> u64;
 
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or
-    /// `None` when there is none here.
+    /// `None` when there is none here. A range tombstone at most `snapshot` over the key
+    /// and newer than that version (or over a key with no version here) answers
+    /// [`Lookup::Deleted`].
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup>;
+
+    /// The range tombstones applied so far, fragmented.
+    fn range_tombstones(&self) -> Arc<Tombstones>;
 
     /// An iterator over every version, in internal-key order, that keeps the memtable
     /// alive for as long as it lives.
@@ -88,7 +104,7 @@ pub trait Memtable: Send + Sync + fmt::Debug {
     /// buffer size.
     fn approximate_size(&self) -> usize;
 
-    /// How many versions it holds.
+    /// How many versions and range tombstones it holds.
     fn len(&self) -> usize;
 
     /// True when it holds nothing.

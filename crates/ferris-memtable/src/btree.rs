@@ -203,6 +203,7 @@ use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
+use ferris_core::range_del::{MemTombstones, RangeTombstone, Tombstones};
 use ferris_core::{
     BatchIter, InternalIterator, InternalKey, InternalKeyRef, Lookup, Memtable, MemtableFactory,
     SeqNo, ValueKind,
@@ -229,6 +230,8 @@ struct Inner {
     map: BTreeMap<InternalKey, Bytes>,
     /// The running total behind [`Memtable::approximate_size`].
     size: usize,
+    /// Range deletes, kept apart from the versions ([`ferris_core::range_del`]).
+    range_tombstones: MemTombstones,
 }
 
 /// Which end of a range an iterator step takes.
@@ -290,14 +293,26 @@ impl Memtable for BTreeMemtable {
         let mut inner = self.write();
         let mut inserted = 0;
         for entry in entries {
-            // The batch's bytes belong to the caller, so the key and value are copied. A
-            // delete's value is already empty: the batch stores none for it.
-            let key = InternalKey::new(Bytes::copy_from_slice(entry.key), entry.seq, entry.kind);
-            let value = Bytes::copy_from_slice(entry.value);
             let bytes = entry.key.len() + entry.value.len();
             inserted += bytes as u64;
             inner.size += bytes + BTREE_ENTRY_OVERHEAD;
-            inner.map.insert(key, value);
+            // The batch's bytes belong to the caller, so the key and value are copied. A
+            // delete's value is already empty: the batch stores none for it. A range
+            // delete's "value" is the end of its range.
+            let start = Bytes::copy_from_slice(entry.key);
+            let value = Bytes::copy_from_slice(entry.value);
+            match entry.kind.value_kind() {
+                Some(kind) => {
+                    inner
+                        .map
+                        .insert(InternalKey::new(start, entry.seq, kind), value);
+                }
+                None => {
+                    let end = (!value.is_empty()).then_some(value);
+                    let tombstone = RangeTombstone::new(start, end, entry.seq);
+                    inner.range_tombstones.add(tombstone);
+                }
+            }
         }
         inserted
     }
@@ -308,14 +323,17 @@ impl Memtable for BTreeMemtable {
         // belongs to the same user key at all.
         let probe = InternalKey::seek_key(Bytes::copy_from_slice(user_key), snapshot);
         let inner = self.read();
-        let (key, value) = inner.map.range(probe..).next()?;
-        if key.user_key() != user_key {
-            return None;
-        }
-        Some(match key.kind() {
-            ValueKind::Put => Lookup::Value(value.clone()),
-            ValueKind::Delete => Lookup::Deleted,
-        })
+        let point = (inner.map.range(probe..).next())
+            .filter(|(key, _)| key.user_key() == user_key)
+            .map(|(key, value)| match key.kind() {
+                ValueKind::Put => (key.seq(), Lookup::Value(value.clone())),
+                ValueKind::Delete => (key.seq(), Lookup::Deleted),
+            });
+        inner.range_tombstones.resolve(user_key, snapshot, point)
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        self.read().range_tombstones.get()
     }
 
     fn iter(self: Arc<Self>) -> Box<dyn InternalIterator> {
@@ -330,7 +348,8 @@ impl Memtable for BTreeMemtable {
     }
 
     fn len(&self) -> usize {
-        self.read().map.len()
+        let inner = self.read();
+        inner.map.len() + inner.range_tombstones.len()
     }
 }
 

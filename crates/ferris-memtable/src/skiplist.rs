@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::SkipMap;
 use ferris_core::key::{TRAILER_LEN, pack_trailer};
+use ferris_core::range_del::{MemTombstones, RangeTombstone, Tombstones};
 use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, Lookup, MAX_SEQNO, SeqNo, ValueKind};
 
 use crate::cursor::Cursor;
@@ -65,6 +66,8 @@ pub struct SkipListMemtable {
     n_entries: AtomicUsize,
     min_seq: AtomicU64,
     max_seq: AtomicU64,
+    /// Range deletes, kept apart from the versions ([`ferris_core::range_del`]).
+    range_tombstones: MemTombstones,
 }
 
 impl Default for SkipListMemtable {
@@ -83,6 +86,7 @@ impl SkipListMemtable {
             n_entries: AtomicUsize::new(0),
             min_seq: AtomicU64::new(u64::MAX),
             max_seq: AtomicU64::new(0),
+            range_tombstones: MemTombstones::default(),
         }
     }
 
@@ -131,20 +135,49 @@ impl SkipListMemtable {
         let mut arena = self.arena.lock().unwrap_or_else(PoisonError::into_inner);
         for entry in entries {
             bytes += (entry.key.len() + entry.value.len()) as u64;
+            let Some(kind) = entry.kind.value_kind() else {
+                self.add_range_tombstone(&entry);
+                continue;
+            };
             let user = if entry.key.len() <= INLINE_KEY_LEN {
                 UserKey::new(entry.key)
             } else {
                 UserKey::Heap(arena.copy(entry.key))
             };
             let value = arena.copy(entry.value);
-            self.insert_key(Key::new(user, entry.seq, entry.kind), value);
+            self.insert_key(Key::new(user, entry.seq, kind), value);
         }
         bytes
     }
 
+    /// Adds the range tombstone a [`BatchOp::DeleteRange`](ferris_core::BatchOp) entry
+    /// carries.
+    fn add_range_tombstone(&self, entry: &BatchEntry<'_>) {
+        let end = (!entry.value.is_empty()).then(|| Bytes::copy_from_slice(entry.value));
+        let key = Bytes::copy_from_slice(entry.key);
+        (self.range_tombstones).add(RangeTombstone::new(key, end, entry.seq));
+        let size = entry.key.len() + entry.value.len() + ENTRY_OVERHEAD;
+        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        self.n_entries.fetch_add(1, Ordering::Relaxed);
+        self.min_seq.fetch_min(entry.seq, Ordering::Relaxed);
+        self.max_seq.fetch_max(entry.seq, Ordering::Relaxed);
+    }
+
+    /// The range tombstones applied so far, fragmented.
+    pub fn range_tombstones(&self) -> Arc<Tombstones> {
+        self.range_tombstones.get()
+    }
+
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or `None`
-    /// if this memtable holds no such version (so older layers must be asked).
+    /// if this memtable holds no such version (so older layers must be asked). A range
+    /// tombstone over the key newer than that version answers [`Lookup::Deleted`].
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
+        let point = self.get_version(user_key, snapshot);
+        (self.range_tombstones).resolve(user_key, snapshot, point)
+    }
+
+    /// The newest version of `user_key` at most `snapshot`, with its sequence number.
+    fn get_version(&self, user_key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Lookup)> {
         let probe = Probe {
             user_key,
             trailer: pack_trailer(snapshot.min(MAX_SEQNO), ValueKind::MAX),
@@ -156,10 +189,13 @@ impl SkipListMemtable {
         if key.user.as_slice() != user_key {
             return None;
         }
-        Some(match key.kind {
-            ValueKind::Put => Lookup::Value(entry.value().clone()),
-            ValueKind::Delete => Lookup::Deleted,
-        })
+        Some((
+            key.seq,
+            match key.kind {
+                ValueKind::Put => Lookup::Value(entry.value().clone()),
+                ValueKind::Delete => Lookup::Deleted,
+            },
+        ))
     }
 
     /// Calls `f` with every entry in internal-key order, without copying keys or values
@@ -250,6 +286,10 @@ impl ferris_core::Memtable for SkipListMemtable {
 
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
         SkipListMemtable::get(self, user_key, snapshot)
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        SkipListMemtable::range_tombstones(self)
     }
 
     fn iter(self: Arc<Self>) -> Box<dyn ferris_core::InternalIterator> {

@@ -68,6 +68,22 @@
 //! [`Error::Corruption`] naming the file and offset, never a panic and never a wrong
 //! answer.
 //!
+//! **Range tombstones.** A table may also hold range deletes ([`ferris_core::range_del`]):
+//! [`TableBuilder::add_range_tombstones`] takes them at any time before `finish`, and the
+//! table keeps them in a part of its own, apart from the entries.
+//! [`TableReader::range_tombstones`] hands them back, fragmented, as they were added
+//! (loaded when the table opens: a reader consults them for every lookup in its range).
+//! [`TableReader::get`] and [`TableReader::get_many`] honour them: a tombstone over the
+//! key, visible at the snapshot and newer than the key's newest version in the table (or
+//! over a key the table holds no version of), answers [`Lookup::Deleted`]
+//! ([`Tombstones::resolve`](ferris_core::range_del::Tombstones::resolve)).
+//! [`TableReader::iter`] yields entries only. The table's key range
+//! ([`TableProperties::smallest`], [`TableProperties::largest`]) holds what its
+//! tombstones cover ([`Tombstones::largest_key`](ferris_core::range_del::Tombstones::largest_key)),
+//! so a table holding only a tombstone is a table, and the levels find it for every key it
+//! covers. A format that cannot store them keeps the trait's defaults: adding is
+//! [`Error::InvalidInput`], and its tables have none.
+//!
 //! **Checking.** [`TableReader::verify`] reads the whole file back, bypassing any cache,
 //! and lists every piece of damage it finds instead of stopping at the first.
 //!
@@ -131,6 +147,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferris_core::iter::InternalIterator;
+use ferris_core::range_del::Tombstones;
 use ferris_core::{
     Corruption, DEFAULT_KEYSPACE, InternalKey, InternalKeyRef, KeyspaceId, Lookup, Result, SeqNo,
 };
@@ -465,6 +482,23 @@ pub trait TableBuilder: Send + fmt::Debug {
         entries.status()
     }
 
+    /// Adds range tombstones ([`ferris_core::range_del`]), written at `finish` with those
+    /// added before; the table's key range grows to hold what they cover. May be called
+    /// before, between or after entries.
+    ///
+    /// # Errors
+    ///
+    /// The default, for a format that cannot store range tombstones, is
+    /// [`Error::InvalidInput`] whenever `tombstones` is not empty.
+    fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> Result<()> {
+        if tombstones.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(
+            "this table format cannot store range tombstones".into(),
+        ))
+    }
+
     /// About how large the file would be if finished now, in bytes: what compaction cuts
     /// its outputs by.
     fn estimated_size(&self) -> u64;
@@ -518,12 +552,19 @@ pub trait TableBuilder: Send + fmt::Debug {
 /// [`get_many`](TableReader::get_many) has a default that loops over `get`.
 pub trait TableReader: Send + Sync + fmt::Debug {
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or
-    /// `None` when the table holds none.
+    /// `None` when the table holds none; [`Lookup::Deleted`] when one of the table's range
+    /// tombstones at most `snapshot` covers the key and is newer than that version (see
+    /// the [crate docs](crate#the-contract)).
     ///
     /// # Errors
     ///
     /// [`Error::Io`] or [`Error::Corruption`] from the blocks read.
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>>;
+
+    /// The table's range tombstones, fragmented; empty for a table without any.
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        Arc::default()
+    }
 
     /// Many lookups at one `snapshot`: for each `i` whose `found[i]` is `None`, sets it to
     /// what [`get`](TableReader::get)`(keys[i], snapshot)` answers (which may be `None`

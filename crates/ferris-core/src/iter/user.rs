@@ -2,12 +2,14 @@
 //! deleted keys hidden, within bounds, from either end.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::Result;
 use crate::iter::{InternalIterator, first_of, last_of};
 use crate::key::{InternalKeyRef, SeqNo, ValueKind};
+use crate::range_del::Tombstones;
 
 /// How many unwanted entries of one user key in a row a scan steps over before it seeks
 /// past the rest (RocksDB's `max_sequential_skip_in_iterations` is 8 too).
@@ -66,6 +68,9 @@ pub struct UserIter {
     /// reused, so that deciding a key costs a copy into them and no allocation.
     front_last: Option<Vec<u8>>,
     back_last: Option<Vec<u8>>,
+    /// Range tombstones over the scan, from every source it merges; `None` when there are
+    /// none, so a scan without them checks nothing per key.
+    tombstones: Option<Arc<Tombstones>>,
     done: bool,
 }
 
@@ -150,8 +155,30 @@ impl UserIter {
             back: None,
             front_last: None,
             back_last: None,
+            tombstones: None,
             done: empty,
         }
+    }
+
+    /// Hides every version `tombstones` covers at the iterator's snapshot
+    /// ([`crate::range_del`]): they must be every range tombstone of every source `make`
+    /// merges, or at least every one over the iterator's bounds.
+    pub fn with_range_tombstones(mut self, tombstones: Arc<Tombstones>) -> UserIter {
+        self.tombstones = (!tombstones.is_empty()).then_some(tombstones);
+        self
+    }
+
+    /// Whether a range tombstone in `tombstones` hides the version `key @ seq` from a reader
+    /// at `snapshot`.
+    fn covered(
+        tombstones: &Option<Arc<Tombstones>>,
+        key: &[u8],
+        seq: SeqNo,
+        snapshot: SeqNo,
+    ) -> bool {
+        tombstones
+            .as_ref()
+            .is_some_and(|t| t.covers(key, seq, snapshot))
     }
 
     /// The iterator ran out: with the error that ended it, if one did.
@@ -208,8 +235,10 @@ impl UserIter {
                 self.done = true;
                 return None;
             }
+            let live = key.kind == ValueKind::Put
+                && !Self::covered(&self.tombstones, key.user_key, key.seq, self.snapshot);
             let last = remember(&mut self.front_last, key.user_key);
-            let value = (key.kind == ValueKind::Put).then(|| it.value());
+            let value = live.then(|| it.value());
             it.next();
             if let Some(value) = value {
                 return Some(Ok((Bytes::copy_from_slice(last), value)));
@@ -249,7 +278,7 @@ impl UserIter {
             // Going backwards, a key's versions come oldest first: the last one visible
             // at the snapshot is the newest, and decides.
             let user = remember(&mut self.back_last, key.user_key);
-            let mut newest: Option<(ValueKind, Bytes)> = None;
+            let mut newest: Option<(ValueKind, SeqNo, Bytes)> = None;
             let mut steps = 0;
             while it.valid() && it.key().user_key == user {
                 steps += 1;
@@ -263,14 +292,14 @@ impl UserIter {
                     });
                     newest = None;
                     if it.valid() && it.key().user_key == user {
-                        newest = Some((it.key().kind, it.value()));
+                        newest = Some((it.key().kind, it.key().seq, it.value()));
                     }
                     it.seek_for_prev(first_of(user));
                     break;
                 }
                 let key = it.key();
                 if key.seq <= self.snapshot {
-                    newest = Some((key.kind, it.value()));
+                    newest = Some((key.kind, key.seq, it.value()));
                 }
                 it.prev();
             }
@@ -278,8 +307,10 @@ impl UserIter {
                 self.done = true;
                 return Some(Err(e));
             }
-            if let Some((ValueKind::Put, value)) = newest {
-                return Some(Ok((Bytes::copy_from_slice(user), value)));
+            if let Some((ValueKind::Put, seq, value)) = newest {
+                if !Self::covered(&self.tombstones, user, seq, self.snapshot) {
+                    return Some(Ok((Bytes::copy_from_slice(user), value)));
+                }
             }
         }
     }
@@ -315,9 +346,15 @@ mod tests {
     use crate::iter::VecIter;
     use crate::iter::tests::entries;
     use crate::key::InternalKey;
+    use crate::range_del::RangeTombstone;
 
-    /// What a reader at `snapshot` sees, from a plain map of versions.
-    fn model(all: &[(InternalKey, Bytes)], snapshot: SeqNo) -> Vec<(Bytes, Bytes)> {
+    /// What a reader at `snapshot` sees, from a plain map of versions and a list of range
+    /// tombstones.
+    fn model(
+        all: &[(InternalKey, Bytes)],
+        tombstones: &[RangeTombstone],
+        snapshot: SeqNo,
+    ) -> Vec<(Bytes, Bytes)> {
         let mut newest: BTreeMap<Vec<u8>, (SeqNo, ValueKind, Bytes)> = BTreeMap::new();
         for (k, v) in all {
             if k.seq() <= snapshot
@@ -328,9 +365,12 @@ mod tests {
                 newest.insert(k.user_key().to_vec(), (k.seq(), k.kind(), v.clone()));
             }
         }
+        let deleted = |k: &[u8], seq: SeqNo| {
+            (tombstones.iter()).any(|t| t.contains(k) && t.seq <= snapshot && t.seq > seq)
+        };
         newest
             .into_iter()
-            .filter(|(_, (_, kind, _))| *kind == ValueKind::Put)
+            .filter(|(k, (seq, kind, _))| *kind == ValueKind::Put && !deleted(k, *seq))
             .map(|(k, (_, _, v))| (Bytes::from(k), v))
             .collect()
     }
@@ -368,7 +408,15 @@ mod tests {
             lo in (any::<u8>(), any::<u8>()),
             hi in (any::<u8>(), any::<u8>()),
             ends in proptest::collection::vec(any::<bool>(), 0..40),
+            ranges in proptest::collection::vec((0u8..14, 0u8..15, 0u64..130), 0..3),
         ) {
+            let tombstones: Vec<RangeTombstone> = ranges
+                .into_iter()
+                .map(|(a, b, seq)| {
+                    let end = (b < 14).then(|| Bytes::from(vec![b'k', b]));
+                    RangeTombstone::new(vec![b'k', a], end, seq)
+                })
+                .collect();
             // A hot key with many versions, past the sequential-skip limit both ways.
             for seq in 0..hot {
                 let kind = if seq % 5 == 4 { ValueKind::Delete } else { ValueKind::Put };
@@ -376,13 +424,14 @@ mod tests {
             }
             let snapshot = if snapshot >= 40 { 100 + hot / 2 } else { snapshot };
             let (lo, hi) = (bound(lo), bound(hi));
-            let want: Vec<_> = model(&all, snapshot)
+            let want: Vec<_> = model(&all, &tombstones, snapshot)
                 .into_iter()
                 .filter(|(k, _)| !below_lo(&lo, k) && !above_hi(&hi, k))
                 .collect();
             let versions = VecIter::new(all);
             let make: MakeIter = Box::new(move || Box::new(versions.clone()));
-            let mut it = UserIter::new(make, snapshot, lo, hi);
+            let mut it = UserIter::new(make, snapshot, lo, hi)
+                .with_range_tombstones(Arc::new(Tombstones::new(tombstones)));
             let (mut front, mut back) = (Vec::new(), Vec::new());
             let mut ends = ends.into_iter();
             loop {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ferris_compaction::{Choice, CompactionOptions, Strategy, View, WritePressure};
+use ferris_core::range_del::Tombstones;
 use ferris_core::{BatchIter, InternalIterator, Lookup, Memtable, MemtableFactory, SeqNo};
 use ferris_engine::Db;
 use ferris_fs::{FileSystem, SimFs};
@@ -28,6 +29,9 @@ impl Memtable for Counted {
     }
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
         self.inner.get(user_key, snapshot)
+    }
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        self.inner.range_tombstones()
     }
     fn iter(self: Arc<Self>) -> Box<dyn InternalIterator> {
         Arc::clone(&self.inner).iter()

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo, ValueKind, WriteBatch};
+use ferris_core::{BatchOp, DEFAULT_KEYSPACE, KeyspaceId, SeqNo, WriteBatch};
 use ferris_wal::format::RECORD_FORMAT;
 use ferris_wal::{RecoveryMode, SegmentReader, SyncMode, Wal};
 
@@ -53,7 +53,7 @@ fn the_v1_golden_segment_still_reads_back_exactly() {
 }
 
 /// One entry of the v2 golden batches: sequence number, keyspace, kind, key, value.
-type Entry = (SeqNo, KeyspaceId, ValueKind, Vec<u8>, Vec<u8>);
+type Entry = (SeqNo, KeyspaceId, BatchOp, Vec<u8>, Vec<u8>);
 
 /// The batches of the v2 golden segment: one in three keyspaces (one of them the default,
 /// one an id that takes a five-byte varint), one in a single keyspace other than the
@@ -89,15 +89,15 @@ fn v2_entries() -> Vec<Vec<Entry>> {
     let plum: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
     vec![
         vec![
-            e(1, DEFAULT_KEYSPACE, ValueKind::Put, b"apple", b"red"),
-            e(2, 1, ValueKind::Put, b"apple", b"green"),
-            e(3, u32::MAX, ValueKind::Delete, b"pear", b""),
+            e(1, DEFAULT_KEYSPACE, BatchOp::Put, b"apple", b"red"),
+            e(2, 1, BatchOp::Put, b"apple", b"green"),
+            e(3, u32::MAX, BatchOp::Delete, b"pear", b""),
         ],
         vec![
-            e(4, 7, ValueKind::Put, b"plum", &plum),
-            e(5, 7, ValueKind::Delete, b"quince", b""),
+            e(4, 7, BatchOp::Put, b"plum", &plum),
+            e(5, 7, BatchOp::Delete, b"quince", b""),
         ],
-        vec![e(6, DEFAULT_KEYSPACE, ValueKind::Delete, b"apple", b"")],
+        vec![e(6, DEFAULT_KEYSPACE, BatchOp::Delete, b"apple", b"")],
         vec![],
     ]
 }

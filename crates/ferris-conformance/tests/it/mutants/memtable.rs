@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ferris_conformance::{Failure, memtable};
+use ferris_core::range_del::Tombstones;
 use ferris_core::{
     BatchIter, InternalIterator, Lookup, Memtable, MemtableFactory, SeqNo, ValueKind,
 };
@@ -40,6 +41,10 @@ impl Memtable for Broken {
             (Bug::PanicsOnAbsentKeys, None) => panic!("no such key"),
             (_, found) => found,
         }
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        self.inner.range_tombstones()
     }
 
     fn iter(self: Arc<Self>) -> Box<dyn InternalIterator> {
