@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, Memtable, WriteBatch};
+use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, Memtable};
 use ferris_fs::FileSystem;
 use ferris_manifest::{
     CURRENT, CURRENT_TMP, LevelState, Manifest, Raced, manifest_file_name,
@@ -54,7 +54,9 @@ use ferris_manifest::{
 };
 use ferris_table::{BlockCache, ReadOptions, TableFormat};
 use ferris_wal::format::{parse_segment_file_name, segment_path};
-use ferris_wal::{RecoveryEvent, RecoveryOptions, RecoveryReport, Wal, WalOptions, WalRecovery};
+use ferris_wal::{
+    RecoveryEvent, RecoveryOptions, RecoveryReport, Route, Wal, WalOptions, WalRecovery,
+};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
@@ -252,48 +254,22 @@ fn load(env: &Env, writable: bool) -> Result<Loaded> {
     let mems: BTreeMap<KeyspaceId, Arc<dyn Memtable>> = (state.keyspaces.keys())
         .map(|&id| (id, env.options.memtable.create()))
         .collect();
-    // The first WAL segment each keyspace's replayed writes came from.
-    let mut first_logs = BTreeMap::new();
-
     // Replay the WAL segments some keyspace says are not yet all in its tables.
     let mut recovery_options = RecoveryOptions::default();
     recovery_options.mode = env.options.wal_recovery_mode;
     recovery_options.min_segment_id = state.log_number();
     let mut recovery = WalRecovery::open(Arc::clone(&env.fs), dir, recovery_options)?;
-    while let Some(record) = recovery.next_record()? {
-        let corrupt = |reason: String| {
-            let file = segment_path(dir, record.segment_id);
-            Error::Corruption(ferris_core::Corruption::new(file, record.offset, reason))
-        };
-        let batch = WriteBatch::decode(&record.data)
-            .map_err(|e| corrupt(format!("a WAL record is not a write batch: {e}")))?;
-        let single = batch.single_keyspace();
-        for id in single.map_or_else(|| batch.keyspaces(), |id| vec![id]) {
-            let Some(keyspace) = state.keyspaces.get(&id) else {
-                // A dropped keyspace's writes stay behind in the WAL until it is retired.
-                if id < state.next_keyspace_id {
-                    continue;
-                }
-                return Err(corrupt(format!(
-                    "a WAL record names keyspace {id}, never created"
-                )));
-            };
-            // Older segments' writes of this keyspace are in its tables already.
-            if record.segment_id < keyspace.log_number {
-                continue;
-            }
-            first_logs.entry(id).or_insert(record.segment_id);
-            let entries = if single.is_some() {
-                batch.iter()
-            } else {
-                batch.iter_in(id)
-            };
-            mems[&id].apply(entries);
-        }
-        if let Some(last) = batch.last_seq() {
-            state.last_sequence = state.last_sequence.max(last);
-        }
-    }
+    let replayed = recovery.replay_batches(|id| match state.keyspaces.get(&id) {
+        Some(keyspace) => Route::Apply {
+            memtable: &*mems[&id],
+            from_segment: keyspace.log_number,
+        },
+        // A dropped keyspace's writes stay behind in the WAL until it is retired.
+        None if id < state.next_keyspace_id => Route::Dropped,
+        None => Route::Unknown,
+    })?;
+    state.last_sequence = state.last_sequence.max(replayed.last_sequence);
+    let first_logs = replayed.first_segments;
     let report = recovery.finish();
     // Before anything is deleted: the state replayed must be one the files on disk can
     // back, or removing "leftovers" below would destroy what a damaged edit described.

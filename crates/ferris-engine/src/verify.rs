@@ -24,7 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferris_core::{KeyspaceId, WriteBatch};
+use ferris_core::KeyspaceId;
 use ferris_manifest::{CURRENT, manifest_file_name};
 use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
@@ -275,21 +275,9 @@ fn check_table(
 
 fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Result<()> {
     let dir = &shared.env.dir;
-    for pair in segments.windows(2) {
-        if pair[1] != pair[0] + 1 {
-            // Segments are created in sequence and deleted oldest first: a gap is a segment
-            // lost, with the writes it held.
-            let missing = pair[0] + 1;
-            report.problems.push(Corruption::new(
-                segment_path(dir, missing),
-                0,
-                format!(
-                    "segment {missing} is missing (found segment {} after it)",
-                    pair[1]
-                ),
-            ));
-        }
-    }
+    report
+        .problems
+        .extend(ferris_wal::missing_segments(dir, segments));
     // The live segment is read only as far as finished groups fill it: past that, a
     // group may be being written while the reader looks (see `SegmentReader::open_to`).
     // Asked after the listing, so a segment listed as live and sealed since is read whole,
@@ -302,12 +290,9 @@ fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Re
             Some((active, len)) if active == id => len,
             _ => u64::MAX,
         };
-        let is_batch = |record: &[u8]| {
-            let e = WriteBatch::decode(record).err()?;
-            Some(format!("a WAL record is not a write batch: {e}"))
-        };
         let mut check = FileCheck::new(path.clone(), FileKind::Wal);
-        match ferris_wal::check_segment(&*shared.env.fs, &path, id, end, is_batch) {
+        match ferris_wal::check_segment(&*shared.env.fs, &path, id, end, ferris_wal::batch_problem)
+        {
             Ok(checked) => {
                 (check.bytes, check.records) = (checked.bytes, checked.records);
                 check.torn_tail = checked.torn_tail;

@@ -7,10 +7,11 @@
 //!
 //! The header carries a *record format*: what the records hold. The framing does not judge
 //! it; the WAL does, here. Its records are write batches (`ferris_core::WriteBatch`), and
-//! record format [`RECORD_FORMAT`] (2) is the batch encoding whose entries may name a
-//! keyspace. Record format 1 is the same encoding from before keyspaces, every entry in the
-//! default keyspace, which the same decoder reads: a batch that names no keyspace is
-//! encoded identically in both. A newer record format is refused by name
+//! record format [`RECORD_FORMAT`] (3) is the batch encoding whose entries may name a
+//! keyspace and may be range deletes (`ferris_core::BatchOp::DeleteRange`). Record format 2
+//! is the same encoding without range deletes, and record format 1 the same from before
+//! keyspaces, every entry in the default keyspace; the same decoder reads all three: a batch
+//! of puts and deletes that names no keyspace is encoded identically in each. A newer record format is refused by name
 //! ([`check_record_format`]), rather than read until a batch fails to decode and reported
 //! as damage.
 
@@ -19,8 +20,8 @@ use std::path::{Path, PathBuf};
 use ferris_core::UnsupportedVersion;
 
 /// The record format the WAL writes, and the newest it reads: write batches whose entries
-/// may name keyspaces.
-pub const RECORD_FORMAT: u32 = 2;
+/// may name keyspaces and may delete ranges.
+pub const RECORD_FORMAT: u32 = 3;
 
 /// The oldest record format the WAL reads: write batches from before keyspaces, which
 /// every segment of framing version 1 holds.
@@ -83,15 +84,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_formats_1_and_2_are_read_and_a_newer_one_is_refused_by_name() {
+    fn record_formats_1_to_3_are_read_and_a_newer_one_is_refused_by_name() {
         let path = Path::new("/wal/000003.wal");
-        for format in [None, Some(1), Some(2)] {
+        for format in [None, Some(1), Some(2), Some(3)] {
             assert_eq!(check_record_format(path, format), Ok(()), "{format:?}");
         }
-        let err = check_record_format(path, Some(3)).unwrap_err();
+        let err = check_record_format(path, Some(4)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/wal/000003.wal has WAL record format version 3; this build reads versions up to 2"
+            "/wal/000003.wal has WAL record format version 4; this build reads versions up to 3"
         );
     }
 

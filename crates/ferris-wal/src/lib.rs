@@ -45,8 +45,9 @@
 //! One record is one `WriteBatch` (from `ferris-core`) in the engine, so a batch is
 //! replayed whole or not at all: its fragments either all check out or the record is
 //! dropped. This crate does not decode the records, but it does declare what they are:
-//! every segment's header names its **record format**, [`format::RECORD_FORMAT`] (2, write
-//! batches whose entries may name keyspaces), and recovery refuses a segment whose records
+//! every segment's header names its **record format**, [`format::RECORD_FORMAT`] (3, write
+//! batches whose entries may name keyspaces and delete ranges; 2 had no range deletes),
+//! and recovery refuses a segment whose records
 //! are newer than that with [`Error::UnsupportedVersion`], instead of replaying it until a
 //! batch fails to decode. Segments from before record formats (framing version 1) hold
 //! format 1, batches of the default keyspace alone, and are replayed as ever.
@@ -192,6 +193,7 @@ mod error;
 pub mod format;
 pub mod group;
 mod recovery;
+mod replay;
 mod writer;
 
 pub use error::{Error, Result};
@@ -199,4 +201,5 @@ pub use error::{Error, Result};
 // `ferris wal dump` reads a single segment with them.
 pub use ferris_log::{MAX_RECORD_LEN, Record, RecoveryEvent, RecoveryMode, SegmentReader};
 pub use recovery::{RecoveryOptions, RecoveryReport, SegmentCheck, WalRecovery, check_segment};
+pub use replay::{Replayed, Route, batch_problem, missing_segments};
 pub use writer::{RESERVE_STEP, SyncMode, Wal, WalOptions, WalStats, list_segments};

@@ -159,7 +159,7 @@ impl WalRecovery {
                         return Err(Error::corruption(
                             segment_path(&self.dir, expected),
                             0,
-                            format!("segment {expected} is missing (found segment {id} after it)"),
+                            crate::replay::missing_reason(expected, id),
                         ));
                     }
                 }
@@ -171,6 +171,11 @@ impl WalRecovery {
             self.report.segment_ids.push(id);
             self.current = Some(reader);
         }
+    }
+
+    /// The directory being recovered.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Ends recovery and returns what it found. Call it after [`WalRecovery::next_record`]

@@ -262,14 +262,14 @@ fn a_newer_record_format_is_refused_by_name_in_every_mode() {
     let mut newer = segment_bytes(&records(5, 2), true);
     assert_eq!(
         &newer[24..28],
-        &2u32.to_le_bytes(),
-        "the WAL writes record format 2"
+        &3u32.to_le_bytes(),
+        "the WAL writes record format 3"
     );
-    newer[24..28].copy_from_slice(&3u32.to_le_bytes());
+    newer[24..28].copy_from_slice(&4u32.to_le_bytes());
     reseal_header(&mut newer);
     let is_refusal = |err: &Error| {
         matches!(err, Error::UnsupportedVersion(v)
-            if (v.format, v.found, v.supported) == ("WAL record", 3, 2) && v.file == segment)
+            if (v.format, v.found, v.supported) == ("WAL record", 4, 3) && v.file == segment)
     };
     for mode in ALL_MODES {
         let err = recover(&fs_with_segment(&newer), mode)

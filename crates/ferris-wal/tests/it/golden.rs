@@ -7,7 +7,9 @@
 //! - `v1-000001.wal`: framing version 1, whose header names no record format (record
 //!   format 1). Its records are opaque bytes: the framing is what it pins.
 //! - `v2-000001.wal`: framing version 2, record format 2: write batches whose entries name
-//!   keyspaces, as this build's `Wal` writes them.
+//!   keyspaces.
+//! - `v3-000001.wal`: framing version 2, record format 3: the same batches and one of range
+//!   deletes, as this build's `Wal` writes them.
 
 use std::path::{Path, PathBuf};
 
@@ -102,22 +104,48 @@ fn v2_entries() -> Vec<Vec<Entry>> {
     ]
 }
 
-#[test]
-fn the_v2_golden_segment_reads_back_as_batches_and_is_what_we_still_write() {
-    let records: Vec<Vec<u8>> = v2_batches().iter().map(|b| b.as_bytes().to_vec()).collect();
-    let today = segment_bytes(&records, true);
-    if std::env::var_os("FERRIS_BLESS").is_some() {
-        std::fs::write(golden_path("v2-000001.wal"), &today).unwrap();
-    }
-    let golden = std::fs::read(golden_path("v2-000001.wal"))
-        .expect("golden file (bless with FERRIS_BLESS=1)");
-    assert_eq!(&golden[8..12], &2u32.to_le_bytes(), "framing version 2");
-    assert_eq!(record_format_of(&golden), Some(RECORD_FORMAT));
+/// The batches of the v3 golden segment: the v2 ones, then one of range deletes (a bounded
+/// range, a prefix in keyspace 7, and a range with no end).
+fn v3_batches() -> Vec<WriteBatch> {
+    let mut batches = v2_batches();
+    let mut ranges = WriteBatch::new();
+    ranges
+        .delete_range("b".."d")
+        .delete_prefix_in(7, b"pl")
+        .delete_range("x"..);
+    ranges.set_seq(7);
+    batches.push(ranges);
+    batches
+}
 
-    let got = recover(&fs_with_segment(&golden), RecoveryMode::Strict).unwrap();
+/// What the v3 batches hold, entry by entry.
+fn v3_entries() -> Vec<Vec<Entry>> {
+    let mut entries = v2_entries();
+    entries.push(vec![
+        (
+            7,
+            DEFAULT_KEYSPACE,
+            BatchOp::DeleteRange,
+            b"b".to_vec(),
+            b"d".to_vec(),
+        ),
+        (8, 7, BatchOp::DeleteRange, b"pl".to_vec(), b"pm".to_vec()),
+        (
+            9,
+            DEFAULT_KEYSPACE,
+            BatchOp::DeleteRange,
+            b"x".to_vec(),
+            Vec::new(),
+        ),
+    ]);
+    entries
+}
+
+/// The batches of a golden segment, entry by entry.
+fn entries_of(golden: &[u8]) -> Vec<Vec<Entry>> {
+    let got = recover(&fs_with_segment(golden), RecoveryMode::Strict).unwrap();
     assert!(got.events.is_empty());
-    let entries: Vec<Vec<Entry>> = got
-        .records
+    got.records
         .iter()
         .map(|r| {
             let batch = WriteBatch::decode(r).expect("a write batch");
@@ -126,8 +154,29 @@ fn the_v2_golden_segment_reads_back_as_batches_and_is_what_we_still_write() {
                 .map(|e| (e.seq, e.keyspace, e.kind, e.key.to_vec(), e.value.to_vec()))
                 .collect()
         })
-        .collect();
-    assert_eq!(entries, v2_entries());
+        .collect()
+}
+
+#[test]
+fn the_v2_golden_segment_still_reads_back_as_batches() {
+    let golden = std::fs::read(golden_path("v2-000001.wal")).expect("golden file");
+    assert_eq!(&golden[8..12], &2u32.to_le_bytes(), "framing version 2");
+    assert_eq!(record_format_of(&golden), Some(2));
+    assert_eq!(entries_of(&golden), v2_entries());
+}
+
+#[test]
+fn the_v3_golden_segment_reads_back_as_batches_and_is_what_we_still_write() {
+    let records: Vec<Vec<u8>> = v3_batches().iter().map(|b| b.as_bytes().to_vec()).collect();
+    let today = segment_bytes(&records, true);
+    if std::env::var_os("FERRIS_BLESS").is_some() {
+        std::fs::write(golden_path("v3-000001.wal"), &today).unwrap();
+    }
+    let golden = std::fs::read(golden_path("v3-000001.wal"))
+        .expect("golden file (bless with FERRIS_BLESS=1)");
+    assert_eq!(&golden[8..12], &2u32.to_le_bytes(), "framing version 2");
+    assert_eq!(record_format_of(&golden), Some(RECORD_FORMAT));
+    assert_eq!(entries_of(&golden), v3_entries());
     assert!(
         today == golden,
         "the writer's output changed: a format change needs a new version"

@@ -5,6 +5,7 @@ mod concurrency;
 mod damage;
 mod golden;
 mod power_cut;
+mod replay;
 mod round_trip;
 
 use std::path::Path;
