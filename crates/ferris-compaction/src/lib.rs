@@ -202,6 +202,10 @@
 //!    the two newest, once with `bottommost` and once without, where the oldest version
 //!    is a tombstone. Which versions survive each time, and why may the tombstone go
 //!    only in one of them?
+//! 6. Give the same merge a range tombstone over the key, newer than the oldest version
+//!    and older than the snapshot ([`MergeRules::range_tombstones`]). Which versions
+//!    does it take with it, and which range tombstones survive, with and without
+//!    `bottommost`?
 //!
 //! ## What to read next
 //!

@@ -323,6 +323,32 @@ impl<I: InternalIterator> CompactionIterator<I> {
     /// here never overlap, and between them they hold every tombstone.
     ///
     /// Empty, and nothing is cut, before any entry has been kept.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use bytes::Bytes;
+    /// use ferris_compaction::{CompactionIterator, MergeRules};
+    /// use ferris_core::iter::VecIter;
+    /// use ferris_core::range_del::{RangeTombstone, Tombstones};
+    /// use ferris_core::{InternalKey, ValueKind};
+    ///
+    /// let put = |k: &str| (InternalKey::new(k.as_bytes().to_vec(), 9, ValueKind::Put), Bytes::new());
+    /// // Written before the puts, the delete of [a, z) hides none of them, but it may
+    /// // hide older versions in the levels below: it stays, split between the tables.
+    /// let tombstone = RangeTombstone::new("a", Some(Bytes::from("z")), 5);
+    /// let rules = MergeRules {
+    ///     range_tombstones: Arc::new(Tombstones::new([tombstone])),
+    ///     ..MergeRules::default()
+    /// };
+    /// let mut merge = CompactionIterator::new(VecIter::new(vec![put("b"), put("m")]), rules);
+    /// merge.next(); // "b" written to the first table; cut before "m".
+    /// let first = merge.cut_range_tombstones();
+    /// assert_eq!(first.fragments()[0].end.as_deref(), Some(&b"b\0"[..]));
+    /// assert_eq!(first.largest_key().as_deref(), Some(&b"b"[..]));
+    /// merge.next(); // "m" written to the second table, the last.
+    /// let second = merge.rest_range_tombstones();
+    /// assert_eq!(second.smallest_key().map(|k| &k[..]), Some(&b"b\0"[..]));
+    /// ```
     pub fn cut_range_tombstones(&mut self) -> Tombstones {
         let Some(last) = &self.kept_before else {
             return Tombstones::default();
