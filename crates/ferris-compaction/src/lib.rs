@@ -23,7 +23,8 @@
 //!
 //! The *rules* of a merge live here too, just as pure. [`CompactionIterator`] filters the
 //! merged inputs down to the versions someone can still read: the newest of each snapshot
-//! stripe, and no tombstone at the bottom that every snapshot sees ([`MergeRules`],
+//! stripe, none a range tombstone hides from every reader, and no tombstone at the bottom
+//! that every snapshot sees ([`MergeRules`],
 //! [`is_bottommost`]). [`OutputCuts`] says where the output tables end. The engine only
 //! feeds table iterators in and writes what comes out, so the rules are tested here
 //! with in-memory iterators, and never touch a file.
@@ -73,6 +74,36 @@
 //! never changes under it. Data a filter should see only meets it when a compaction
 //! rewrites it; a manual compaction of a database with a filter ends by rewriting the
 //! deepest level too ([`rewrite_bottom`]), so `Db::compact_range` forces it over a range.
+//!
+//! ## Range tombstones
+//!
+//! A range tombstone (`ferris_core::range_del`) deletes every key in `[start, end)` older
+//! than itself with one entry. Table files keep them apart from their entries, so the
+//! engine hands the merge the union of its inputs' ([`MergeRules::range_tombstones`]),
+//! and the merge treats them by the same stripes as point versions:
+//!
+//! - A version `k @ s` under a tombstone `@ t` with `s < t` is dropped when no snapshot
+//!   lies between them (at or above `s`, below `t`): every reader that could see it sees
+//!   the tombstone too. A snapshot between them still reads `k @ s`, so it stays.
+//! - Over each fragment of the key space, of several tombstones in one stripe only the
+//!   newest stays: it hides everything the older ones hide, from everyone who sees them.
+//! - In a bottommost merge, a tombstone every snapshot sees goes as well, as a point
+//!   tombstone does: all it covered has just been dropped, and nothing older lies below.
+//!
+//! ```text
+//!   snapshot:              s=5
+//!   tombstone [a, z):   3   |   9          kept: @3, @9 (bottommost: @9 alone)
+//!   versions of k:   2   4  |  6   11      kept: k@4 (s=5 reads it), k@11 (newer)
+//! ```
+//!
+//! What survives is divided between the output tables. Each table's metadata claims the
+//! user keys its tombstones cover, and the tables of a level must not overlap, so where
+//! the engine cuts the output after key `x`, the tombstones are cut at `x\0`: the
+//! smallest key after `x`, so the first table claims up to `x` exactly and the next one
+//! begins after it ([`CompactionIterator::cut_range_tombstones`]). Cut at the next
+//! table's first key instead, both tables would claim that key. The last table takes the
+//! rest, and a merge whose every entry was deleted still writes one table with the
+//! tombstones alone, for they may hide versions in the levels below.
 //!
 //! ## The amplification, measured
 //!
@@ -149,7 +180,10 @@
 //! - [`CompactionIterator`] keeps, for every snapshot and for the present, the version
 //!   that reader sees of every key: a proptest checks it against a model over random
 //!   histories and snapshot sets. It drops a tombstone only in a bottommost merge, and
-//!   only when every snapshot sees it.
+//!   only when every snapshot sees it. With range tombstones in the input, the same
+//!   proptest cuts the output at random and checks that every reader finds the same in
+//!   the output tables, each key read under its own table's tombstones, and that no two
+//!   tables claim a key.
 //! - [`CompactionIterator::next`] reads past every entry it drops before returning, so a
 //!   long run of dropped versions is one call: a caller that checks for shutdown between
 //!   calls checks less often there.
@@ -168,6 +202,10 @@
 //!    the two newest, once with `bottommost` and once without, where the oldest version
 //!    is a tombstone. Which versions survive each time, and why may the tombstone go
 //!    only in one of them?
+//! 6. Give the same merge a range tombstone over the key, newer than the oldest version
+//!    and older than the snapshot ([`MergeRules::range_tombstones`]). Which versions
+//!    does it take with it, and which range tombstones survive, with and without
+//!    `bottommost`?
 //!
 //! ## What to read next
 //!

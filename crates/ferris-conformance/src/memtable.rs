@@ -1,11 +1,12 @@
 //! The [`Memtable`] suite: run it on a [`MemtableFactory`] with [`check_factory`].
 //!
 //! The contract is in [`ferris_core::memtable`]. The suite checks it on fresh memtables
-//! from the factory, in three checks, each drawing its cases from seeds:
+//! from the factory, in four checks, each drawing its cases from seeds:
 //!
 //! | check | what it demands |
 //! |---|---|
 //! | [`against_model`] | random batches (many versions per key, puts and tombstones, empty and large values, short and long keys) applied one after another, each checked as it lands: [`Memtable::apply`] returns the bytes of keys and values, [`Memtable::approximate_size`] grows with every batch and by at least those bytes, [`Memtable::len`] counts every version, [`Memtable::is_empty`] agrees. Halfway and at the end, [`Memtable::get`] agrees with the model for every key written (and absent ones beside them) at every interesting snapshot (0, every batch's first and last sequence number, every version's sequence number and its neighbours, the largest), and the iterator is walked beside the model as the [`iterator`](crate::iterator) suite walks one: full scans both ways, every kind of seek, turning around, a random walk |
+//! | [`range_deletes`] | random batches mixing puts and deletes with range deletes (`WriteBatch::delete_range`, `delete_prefix` and, on half the seeds, their `_in` forms in a keyspace of its own), the first batch a range delete alone: [`Memtable::len`] counts the range deletes too, so that memtable is not empty; [`Memtable::range_tombstones`] returns every one, fragmented; [`Memtable::get`] answers `Deleted` for a key under a range delete it sees that is newer than the key's newest version it sees, and that version otherwise (a snapshot before the delete still reads the key), for keys written and absent ones, at every snapshot around each version and each delete; and the iterator yields the versions alone, no entry for a range delete |
 //! | [`iterators_across_applies`] | iterators created and positioned, then moved while more batches are applied, and run to their ends after the memtable's own handle is dropped: every entry they yield is a real entry with its value, each step moves in its direction, and a scan misses none of the entries that were there when it began |
 //! | [`concurrent_readers`] | real threads: one writer applies batches at increasing sequence numbers and publishes the last one it applied (release); two readers load it (acquire) and check that a lookup at that snapshot sees, for every key, exactly the newest write up to it, that an iterator created then holds every one of those writes, and that the length and size never go back |
 //!
@@ -29,14 +30,15 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
+use std::ops::{Range, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_core::{
-    InternalIterator, InternalKey, Lookup, MAX_SEQNO, Memtable, MemtableFactory, SeqNo, ValueKind,
-    WriteBatch,
+    DEFAULT_KEYSPACE, InternalIterator, InternalKey, KeyspaceId, Lookup, MAX_SEQNO, Memtable,
+    MemtableFactory, SeqNo, ValueKind, WriteBatch,
 };
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -57,8 +59,9 @@ pub const CONCURRENT_SEEDS: Range<u64> = 0..3;
 pub type Check = fn(&dyn MemtableFactory) -> Result<(), Failure>;
 
 /// Every check, with its name, in the order [`check_factory`] runs them.
-pub const CHECKS: [(&str, Check); 3] = [
+pub const CHECKS: [(&str, Check); 4] = [
     ("against_model", against_model),
+    ("range_deletes", range_deletes),
     ("iterators_across_applies", iterators_across_applies),
     ("concurrent_readers", concurrent_readers),
 ];
@@ -131,6 +134,217 @@ pub fn against_model_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<()
         }
         Ok(())
     })
+}
+
+/// Range deletes among puts and deletes, checked against a model of the ranges as
+/// written, for every seed of [`SEEDS`]: see the [module docs](self).
+///
+/// # Errors
+///
+/// The first [`Failure`].
+pub fn range_deletes(factory: &dyn MemtableFactory) -> Result<(), Failure> {
+    SEEDS
+        .into_iter()
+        .try_for_each(|seed| range_deletes_seed(factory, seed))
+}
+
+/// One seed of [`range_deletes`].
+///
+/// # Errors
+///
+/// A [`Failure`] naming the seed and the answer that differs from the model: a length,
+/// the tombstones, a lookup, or an entry of the iterator.
+pub fn range_deletes_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<(), Failure> {
+    Checking::new(&name(factory), "range_deletes").seed(seed, || {
+        let mut rng = random::rng(seed);
+        let memtable = factory.create();
+        let n_keys = rng.random_range(2..=12);
+        let mut keys = random::user_keys(&mut rng, n_keys);
+        keys.sort();
+        // Half the seeds write to a keyspace of their own, through the `_in` builders,
+        // and apply that keyspace's entries, as the engine does.
+        let keyspace = if seed.is_multiple_of(2) {
+            DEFAULT_KEYSPACE
+        } else {
+            7
+        };
+        let mut model = Model::default();
+        let mut deletes: Vec<RangeTombstone> = Vec::new();
+        let mut seq = rng.random_range(1..=1_000);
+        for i in 0..rng.random_range(2..=12) {
+            // The first batch is a range delete alone: a memtable holding only that is
+            // not empty, or it would never be flushed.
+            let n_ops = if i == 0 { 0 } else { rng.random_range(1..=6) };
+            let batch = RangeBatch::new(&mut rng, &keys, keyspace, seq, n_ops);
+            let len = memtable.len();
+            memtable.apply(batch.batch.iter_in(keyspace));
+            let n = batch.entries.len() + batch.deletes.len();
+            equal(
+                format_args!(
+                    "len() after the batch at {seq}, of {n} entries ({} range deletes)",
+                    batch.deletes.len()
+                ),
+                memtable.len(),
+                len + n,
+            )?;
+            equal(
+                format_args!("is_empty() after the batch at {seq}"),
+                memtable.is_empty(),
+                false,
+            )?;
+            model.add(&batch.entries);
+            deletes.extend(batch.deletes);
+            seq += n as SeqNo + rng.random_range(0..3);
+        }
+        check_range_reads(&memtable, &model, &deletes, &keys)
+            .map_err(|p| p.within(format_args!("after {} range deletes", deletes.len())))
+    })
+}
+
+/// A batch of [`range_deletes`]: a range delete, then `n_ops` puts, deletes and range
+/// deletes, at `seq` onwards in `keyspace`; its versions, and its range deletes as the
+/// ranges they must cover.
+struct RangeBatch {
+    batch: WriteBatch,
+    entries: Vec<Entry>,
+    deletes: Vec<RangeTombstone>,
+}
+
+impl RangeBatch {
+    fn new(
+        rng: &mut SmallRng,
+        keys: &[Bytes],
+        keyspace: KeyspaceId,
+        seq: SeqNo,
+        n_ops: usize,
+    ) -> RangeBatch {
+        let mut out = RangeBatch {
+            batch: WriteBatch::new(),
+            entries: Vec::new(),
+            deletes: Vec::new(),
+        };
+        for i in 0..=n_ops {
+            let at = seq + i as SeqNo;
+            if i == 0 || rng.random_bool(0.3) {
+                out.delete_range(rng, keys, keyspace, at);
+                continue;
+            }
+            let key = keys[rng.random_range(0..keys.len())].clone();
+            let kind = random::kind(rng);
+            let value = match kind {
+                ValueKind::Put => random::value(rng),
+                ValueKind::Delete => Bytes::new(),
+            };
+            match kind {
+                ValueKind::Put => out.batch.put_in(keyspace, &key, &value),
+                ValueKind::Delete => out.batch.delete_in(keyspace, &key),
+            };
+            out.entries.push((InternalKey::new(key, at, kind), value));
+        }
+        out.batch.set_seq(seq);
+        out
+    }
+
+    /// Adds a range delete at `seq` between two of `keys` (or from or to no key), in one
+    /// of the forms a batch builds them, and the range it must cover, worked out here
+    /// rather than by `ferris_core::range_del::key_range`.
+    fn delete_range(&mut self, rng: &mut SmallRng, keys: &[Bytes], ks: KeyspaceId, seq: SeqNo) {
+        let i = rng.random_range(0..keys.len());
+        let j = rng.random_range(i..keys.len());
+        let (a, b) = (keys[i].clone(), keys[j].clone());
+        let after = |k: &Bytes| Some(Bytes::from([&k[..], &[0]].concat()));
+        let batch = &mut self.batch;
+        let (start, end) = match rng.random_range(0..5) {
+            // An empty range (`a..a`) would make the batch refused: it is never written.
+            0 if i < j => {
+                add_range(batch, ks, a.clone()..b.clone());
+                (a, Some(b))
+            }
+            0 | 1 => {
+                add_range(batch, ks, a.clone()..=b.clone());
+                (a, after(&b))
+            }
+            2 => {
+                add_range(batch, ks, a.clone()..);
+                (a, None)
+            }
+            3 => {
+                add_range(batch, ks, ..=b.clone());
+                (Bytes::new(), after(&b))
+            }
+            _ => {
+                // Every key beginning with `a`'s first byte: up to the next byte, if any.
+                let prefix = a.slice(..1);
+                if ks == DEFAULT_KEYSPACE {
+                    batch.delete_prefix(&prefix);
+                } else {
+                    batch.delete_prefix_in(ks, &prefix);
+                }
+                let end = (prefix[0] != 0xff).then(|| Bytes::from(vec![prefix[0] + 1]));
+                (prefix, end)
+            }
+        };
+        self.deletes.push(RangeTombstone { start, end, seq });
+    }
+}
+
+/// Adds a delete of `range`: through `delete_range` in the default keyspace, and
+/// `delete_range_in` in any other.
+fn add_range(batch: &mut WriteBatch, ks: KeyspaceId, range: impl RangeBounds<Bytes>) {
+    if ks == DEFAULT_KEYSPACE {
+        batch.delete_range(range);
+    } else {
+        batch.delete_range_in(ks, range);
+    }
+}
+
+/// The newest range delete of `deletes` over `key` at most `snapshot`, if any.
+fn newest_delete(deletes: &[RangeTombstone], key: &[u8], snapshot: SeqNo) -> Option<SeqNo> {
+    let over = |t: &&RangeTombstone| {
+        &t.start[..] <= key && t.end.as_ref().is_none_or(|e| key < &e[..]) && t.seq <= snapshot
+    };
+    deletes.iter().filter(over).map(|t| t.seq).max()
+}
+
+/// The tombstones, lookups at every interesting snapshot, and a scan of the iterator,
+/// against `model` (the versions) and `deletes` (the range deletes as written).
+fn check_range_reads(
+    memtable: &Arc<dyn Memtable>,
+    model: &Model,
+    deletes: &[RangeTombstone],
+    keys: &[Bytes],
+) -> Outcome {
+    let want = Tombstones::new(deletes.iter().cloned());
+    let got = memtable.range_tombstones();
+    ensure(*got == want, || {
+        Problem::mismatch(
+            "range_tombstones()",
+            format_args!("{got:?}"),
+            format_args!("{want:?}"),
+        )
+    })?;
+    for key in &probes(keys) {
+        let mut snapshots: BTreeSet<SeqNo> = [0, MAX_SEQNO].into();
+        for seq in model.versions(key).chain(deletes.iter().map(|t| t.seq)) {
+            snapshots.extend([seq - 1, seq, seq + 1]);
+        }
+        for snapshot in snapshots {
+            let newest = model.versions(key).find(|&s| s <= snapshot);
+            let want = match newest_delete(deletes, key, snapshot) {
+                Some(t) if newest.is_none_or(|s| s < t) => Some(Lookup::Deleted),
+                _ => model.get(key, snapshot),
+            };
+            lookup_agrees(
+                format_args!("get({}, {snapshot})", show::bytes(key)),
+                &memtable.get(key, snapshot),
+                &want,
+            )?;
+        }
+    }
+    // The model holds the versions alone: an entry for a range delete is one too many.
+    let mut walk = Walk::new(Arc::clone(memtable).iter(), model);
+    walk.scan_both_ways()?;
+    walk.seek_each(&targets(model.entries()))
 }
 
 /// Iterators kept while batches are applied, for every seed of [`SEEDS`]: see the
@@ -451,6 +665,19 @@ fn apply_checked(memtable: &dyn Memtable, batch: &WriteBatch, entries: &[Entry])
     )
 }
 
+/// Keys to look up: the keys written, and absent ones beside them, one byte longer and
+/// one byte shorter.
+fn probes(keys: &[Bytes]) -> BTreeSet<Bytes> {
+    let mut probes: BTreeSet<Bytes> = keys.iter().cloned().collect();
+    for key in keys {
+        probes.insert(Bytes::from([&key[..], &[0]].concat()));
+        if key.len() > 1 {
+            probes.insert(key.slice(..key.len() - 1));
+        }
+    }
+    probes
+}
+
 /// Lookups at every interesting snapshot, and a walk of the iterator, against `model`;
 /// `boundaries` are the batches' first and last sequence numbers.
 fn check_reads(
@@ -460,15 +687,7 @@ fn check_reads(
     keys: &[Bytes],
     rng: &mut SmallRng,
 ) -> Outcome {
-    // Keys written, and absent ones beside them: one byte longer, one byte shorter.
-    let mut probes: BTreeSet<Bytes> = keys.iter().cloned().collect();
-    for key in keys {
-        probes.insert(Bytes::from([&key[..], &[0]].concat()));
-        if key.len() > 1 {
-            probes.insert(key.slice(..key.len() - 1));
-        }
-    }
-    for key in &probes {
+    for key in &probes(keys) {
         let mut snapshots: BTreeSet<SeqNo> = [0, MAX_SEQNO, SeqNo::MAX].into();
         snapshots.extend(boundaries);
         for seq in model.versions(key) {

@@ -256,8 +256,27 @@ impl Tombstones {
     }
 
     /// The union of several sets.
-    pub fn union<'a>(sets: impl IntoIterator<Item = &'a Tombstones>) -> Tombstones {
-        Tombstones::new(sets.into_iter().flat_map(Tombstones::iter))
+    pub fn union<T: AsRef<Tombstones>>(sets: impl IntoIterator<Item = T>) -> Tombstones {
+        let sets: Vec<T> = sets.into_iter().collect();
+        Tombstones::new(sets.iter().flat_map(|t| t.as_ref().iter()))
+    }
+
+    /// The union of several shared sets, for a reader of all of their sources: the one set
+    /// itself, not a copy, when only one is not empty (the usual case), and
+    /// [`Tombstones::none`] when none has any.
+    pub fn merged(sets: impl IntoIterator<Item = Arc<Tombstones>>) -> Arc<Tombstones> {
+        let mut all: Vec<Arc<Tombstones>> = sets.into_iter().filter(|t| !t.is_empty()).collect();
+        match all.len() {
+            0 | 1 => all.pop().unwrap_or_else(Tombstones::none),
+            _ => Arc::new(Tombstones::union(all)),
+        }
+    }
+
+    /// An empty set behind an `Arc`, shared rather than allocated each time: what a source
+    /// without range tombstones hands a reader.
+    pub fn none() -> Arc<Tombstones> {
+        static NONE: std::sync::LazyLock<Arc<Tombstones>> = std::sync::LazyLock::new(Arc::default);
+        Arc::clone(&NONE)
     }
 
     /// The fragment holding `key`, if any.
@@ -444,6 +463,12 @@ impl Tombstones {
     }
 }
 
+impl AsRef<Tombstones> for Tombstones {
+    fn as_ref(&self) -> &Tombstones {
+        self
+    }
+}
+
 /// Appends a fragment, joined to the last one when they touch and carry the same numbers.
 fn push_joined(fragments: &mut Vec<Fragment>, start: Bytes, end: Option<Bytes>, seqs: Vec<SeqNo>) {
     if let Some(last) = fragments.last_mut()
@@ -509,7 +534,7 @@ impl MemTombstones {
     /// The tombstones, fragmented.
     pub fn get(&self) -> Arc<Tombstones> {
         if self.is_empty() {
-            return Arc::default();
+            return Tombstones::none();
         }
         if let Some(built) = &self.state.read().unwrap_or_else(|e| e.into_inner()).built {
             return Arc::clone(built);
@@ -624,6 +649,18 @@ mod tests {
         );
         assert_eq!(prefix_range(b"ab\xff"), (b(b"ab\xff"), Some(b(b"ac"))));
         assert_eq!(prefix_range(b"\xff\xff"), (b(b"\xff\xff"), None));
+    }
+
+    #[test]
+    fn merging_shares_a_lone_set_and_unites_several() {
+        let a = Arc::new(Tombstones::new([t("a", Some("c"), 3)]));
+        let b = Arc::new(Tombstones::new([t("b", Some("d"), 5)]));
+        let lone = Tombstones::merged([Tombstones::none(), Arc::clone(&a)]);
+        assert!(Arc::ptr_eq(&lone, &a));
+        let both = Tombstones::merged([a, b]);
+        assert_eq!(both.covering(b"b", 10), Some(5));
+        assert_eq!(both.covering(b"a", 10), Some(3));
+        assert!(Tombstones::merged([]).is_empty());
     }
 
     #[test]

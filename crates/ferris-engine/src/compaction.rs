@@ -12,6 +12,7 @@ use ferris_compaction::{
 };
 use ferris_core::FileMeta;
 use ferris_core::iter::MergingIterator;
+use ferris_core::range_del::Tombstones;
 use ferris_manifest::VersionEdit;
 
 use crate::db::Shared;
@@ -165,16 +166,16 @@ impl Shared {
         let levels = &version.levels;
         // Each input block is read once, and the inputs are deleted once the outputs are
         // in: caching them would only evict the blocks readers need.
-        let sources = inputs
-            .iter()
-            .flat_map(|(_, files)| files)
+        let readers: Vec<_> = (inputs.iter().flat_map(|(_, files)| files))
             .filter_map(|meta| levels.find(meta.number))
-            .map(|(_, f)| Arc::clone(&f.reader).iter(false))
+            .map(|(_, f)| &f.reader)
             .collect();
+        let sources = readers.iter().map(|r| Arc::clone(r).iter(false)).collect();
         let rules = MergeRules {
             snapshots: self.snapshot_seqs(),
             bottommost: is_bottommost(levels, inputs, output_level),
             filter: (keyspace.options.compaction_filter.clone()).map(|f| (f, output_level)),
+            range_tombstones: Tombstones::merged(readers.iter().map(|r| r.range_tombstones())),
         };
         let mut merge = CompactionIterator::new(MergingIterator::new(sources), rules);
         let options = &keyspace.options;
@@ -218,8 +219,10 @@ impl Shared {
             let open = current.as_ref().map(|t| t.builder.estimated_size());
             if merge.first_of_user_key()
                 && cuts.should_cut(merge.key().user_key, open)
-                && let Some(table) = current.take()
+                && let Some(mut table) = current.take()
             {
+                // Its part of the range tombstones: up to its last key, and no further.
+                table.builder.add_range_tombstones(&merge.cut_range_tombstones())?;
                 outputs.push(self.finish_table(table)?);
             }
             let table = match &mut current {
@@ -230,7 +233,14 @@ impl Shared {
             merge.next();
         }
         merge.status()?;
-        if let Some(table) = current {
+        // The rest of the range tombstones; a table of them alone if no entry was kept, for
+        // they may still hide versions in the levels below.
+        let rest = merge.rest_range_tombstones();
+        if current.is_none() && !rest.is_empty() {
+            current = Some(self.create_table(options)?);
+        }
+        if let Some(mut table) = current {
+            table.builder.add_range_tombstones(&rest)?;
             outputs.push(self.finish_table(table)?);
         }
         Ok(true)

@@ -307,10 +307,10 @@ impl UserIter {
                 self.done = true;
                 return Some(Err(e));
             }
-            if let Some((ValueKind::Put, seq, value)) = newest {
-                if !Self::covered(&self.tombstones, user, seq, self.snapshot) {
-                    return Some(Ok((Bytes::copy_from_slice(user), value)));
-                }
+            if let Some((ValueKind::Put, seq, value)) = newest
+                && !Self::covered(&self.tombstones, user, seq, self.snapshot)
+            {
+                return Some(Ok((Bytes::copy_from_slice(user), value)));
             }
         }
     }

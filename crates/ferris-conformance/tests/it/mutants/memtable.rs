@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use ferris_conformance::{Failure, memtable};
 use ferris_core::range_del::Tombstones;
 use ferris_core::{
-    BatchIter, InternalIterator, Lookup, Memtable, MemtableFactory, SeqNo, ValueKind,
+    BatchIter, InternalIterator, InternalKey, Lookup, Memtable, MemtableFactory, SeqNo, ValueKind,
 };
 use ferris_memtable::BTreeMemtable;
 
@@ -22,6 +23,8 @@ enum Bug {
     IteratorsHideTombstones,
     /// A lookup of a key it never held panics.
     PanicsOnAbsentKeys,
+    /// Lookups answer from the versions alone, as if no range had been deleted.
+    IgnoresRangeTombstones,
 }
 
 #[derive(Debug)]
@@ -36,6 +39,9 @@ impl Memtable for Broken {
     }
 
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
+        if self.bug == Bug::IgnoresRangeTombstones {
+            return newest_version(Arc::clone(&self.inner).iter(), user_key, snapshot);
+        }
         match (self.bug, self.inner.get(user_key, snapshot)) {
             (Bug::TombstoneIsAbsent, Some(Lookup::Deleted)) => None,
             (Bug::PanicsOnAbsentKeys, None) => panic!("no such key"),
@@ -70,6 +76,23 @@ impl Memtable for Broken {
     }
 }
 
+/// The newest version of `user_key` at most `snapshot` among the versions `it` yields
+/// (never a range tombstone: iterators yield versions alone).
+fn newest_version(
+    mut it: Box<dyn InternalIterator>,
+    user_key: &[u8],
+    snapshot: SeqNo,
+) -> Option<Lookup> {
+    it.seek(InternalKey::seek_key(Bytes::copy_from_slice(user_key), snapshot).as_ref());
+    if !it.valid() || it.key().user_key != user_key {
+        return None;
+    }
+    Some(match it.key().kind {
+        ValueKind::Put => Lookup::Value(it.value()),
+        ValueKind::Delete => Lookup::Deleted,
+    })
+}
+
 /// Moves on past every tombstone the iterator lands on, in the move's direction.
 fn hide_tombstones(it: &mut dyn InternalIterator, moved: Move<'_>) {
     while it.valid() && it.key().kind == ValueKind::Delete {
@@ -101,6 +124,17 @@ fn a_tombstone_read_as_absent_is_caught_and_its_seed_replays() {
     assert!(f.detail().contains("get("), "{f}");
     assert_eq!((f.got(), f.expected()), (Some("None"), Some("Deleted")));
     assert_replays(f, |seed| memtable::against_model_seed(&factory, seed));
+}
+
+#[test]
+fn a_lookup_that_ignores_range_deletes_is_caught_and_its_seed_replays() {
+    let factory = BrokenFactory(Bug::IgnoresRangeTombstones);
+    // Without range deletes it answers as the B-tree memtable does.
+    let f = caught(memtable::check_factory(&factory), "range_deletes");
+    assert!(f.detail().contains("get("), "{f}");
+    assert_eq!(f.expected(), Some("Deleted"), "{f}");
+    assert_ne!(f.got(), Some("Deleted"), "{f}");
+    assert_replays(f, |seed| memtable::range_deletes_seed(&factory, seed));
 }
 
 /// The failure seed `seed` of the concurrent readers gives a memtable with `bug`.
