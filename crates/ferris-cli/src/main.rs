@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! ferris wal dump FILE [--json]             every record and entry of a WAL segment
-//! ferris table dump FILE [--blocks] [--json] a table's properties, index and entries
+//! ferris table dump FILE [--blocks] [--json] a table's properties, range tombstones, index, entries
 //! ferris manifest dump DIR [--json]         the version edits and the current version
 //! ferris get DIR KEY [--json]               a value
 //! ferris put DIR KEY VALUE [--json]         set a key (creates the database if needed)
