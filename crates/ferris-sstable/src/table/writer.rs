@@ -244,7 +244,7 @@ impl TableWriter {
         Ok(())
     }
 
-    /// True when range tombstones were added (even ones that turn out empty ranges).
+    /// True when range tombstones were added: the table will hold some.
     pub fn has_range_tombstones(&self) -> bool {
         !self.range_tombstones.is_empty()
     }
