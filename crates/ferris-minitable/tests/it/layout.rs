@@ -59,6 +59,30 @@ fn range_tombstones_lie_between_the_index_and_the_properties() {
     }
 }
 
+/// A tombstone numbered past the largest sequence number would make a block no reader
+/// takes back: the builder refuses it, and goes on.
+#[test]
+fn a_range_tombstone_past_the_largest_sequence_number_is_refused() {
+    use ferris_core::range_del::{RangeTombstone, Tombstones};
+    use ferris_minitable::MinitableFormat;
+    use ferris_table::TableFormat;
+    let (_, fs) = sim();
+    let mut builder = MinitableFormat
+        .create(&fs, crate::dir(), crate::NUMBER, &options(256))
+        .unwrap();
+    let past = Tombstones::new([RangeTombstone::new("a", None, MAX_SEQNO + 1)]);
+    let refused = builder.add_range_tombstones(&past);
+    assert!(
+        matches!(refused, Err(ferris_core::Error::InvalidInput(_))),
+        "{refused:?}"
+    );
+    // Nothing was added: the builder is still empty.
+    assert!(matches!(
+        builder.finish(),
+        Err(ferris_core::Error::InvalidInput(_))
+    ));
+}
+
 #[test]
 fn blocks_close_at_the_block_size_and_the_index_names_each_last_key() {
     let (_, fs) = sim();

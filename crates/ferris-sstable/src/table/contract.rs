@@ -444,6 +444,44 @@ mod tests {
         }
     }
 
+    /// A key the bloom filter rules out has no version in the table, but a range
+    /// tombstone may still cover it: the lookup must answer `Deleted`, not `None`.
+    #[test]
+    fn a_key_the_filter_rules_out_is_still_deleted_under_a_range_tombstone() {
+        use ferris_core::range_del::RangeTombstone;
+        let sim = SimFs::new(3);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim);
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let format = SstableFormat;
+        let mut builder = format
+            .create(&fs, dir, 1, &FormatOptions::default())
+            .unwrap();
+        let past = Tombstones::new([RangeTombstone::new("a", None, ferris_core::MAX_SEQNO + 1)]);
+        assert!(matches!(
+            builder.add_range_tombstones(&past),
+            Err(ferris_core::Error::InvalidInput(_))
+        ));
+        let over = Tombstones::new([RangeTombstone::new("a", Some("m".into()), 9)]);
+        builder.add_range_tombstones(&over).unwrap();
+        for k in ["b", "k"] {
+            let key = InternalKey::new(k.as_bytes(), 4, ValueKind::Put);
+            builder.add(key.as_ref(), b"v").unwrap();
+        }
+        builder.finish().unwrap();
+        let reader = format
+            .open(&fs, dir, 1, &FormatReadOptions::default())
+            .unwrap();
+        assert!(!reader.range_tombstones().is_empty());
+        let mut found = vec![None; 3];
+        reader.get_many(&[b"c", b"k", b"z"], 9, &mut found).unwrap();
+        for (key, want) in [(&b"c"[..], Some(Lookup::Deleted)), (b"z", None)] {
+            assert_eq!(reader.get(key, 9).unwrap(), want);
+        }
+        assert_eq!(found, [Some(Lookup::Deleted), Some(Lookup::Deleted), None]);
+        assert_eq!(reader.get(b"c", 8).unwrap(), None, "before the tombstone");
+    }
+
     /// Found by `ferris-conformance`'s `io_faults`: after an `add` failed to write a
     /// buffered block, the builder took more entries and `finish` succeeded. The writer
     /// had counted the lost bytes in its offsets, so the index pointed past the blocks
