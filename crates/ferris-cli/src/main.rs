@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! ferris wal dump FILE [--json]             every record and entry of a WAL segment
-//! ferris table dump FILE [--blocks] [--json] a table's properties, index and entries
+//! ferris table dump FILE [--blocks] [--json] a table's properties, range tombstones, index, entries
 //! ferris manifest dump DIR [--json]         the version edits and the current version
 //! ferris get DIR KEY [--json]               a value
 //! ferris put DIR KEY VALUE [--json]         set a key (creates the database if needed)
@@ -131,14 +131,14 @@
 //! MANIFEST-000005
 //! $ ferris stats /tmp/db
 //! level  files        bytes
-//! L0         1          229
+//! L0         1          230
 //! L1         0            0
 //! L2         0            0
 //! L3         0            0
 //! L4         0            0
 //! L5         0            0
 //! L6         0            0
-//! tables: 229 bytes; memtable (replayed from the WAL): 137 bytes
+//! tables: 230 bytes; memtable (replayed from the WAL): 137 bytes
 //! last sequence number: 5
 //! space amplification: 1.00 (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)
 //! read amplification: 1 (tables a point lookup may probe: 1 in L0 + one in each of 0 deeper non-empty levels)
@@ -155,7 +155,7 @@
 //! $ ferris manifest dump /tmp/db
 //! /tmp/db/MANIFEST-000005 (2 edits)
 //!   @32       format 2, next file 6, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 1
-//!   @75       next file 7, last seq 4, log 5, +L0 000006.sst (229 bytes, 4 entries, keys apple..plum, seqs 1..4)
+//!   @75       next file 7, last seq 4, log 5, +L0 000006.sst (230 bytes, 4 entries, keys apple..plum, seqs 1..4)
 //! current version:
 //!   keyspace 0 "default" (sstable, leveled), log number 5
 //!     L0: 000006.sst
@@ -163,17 +163,17 @@
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
 //!   manifest  MANIFEST-000005     124 bytes, 2 records
-//!   table     000006.sst          229 bytes, 4 blocks, 4 records
+//!   table     000006.sst          230 bytes, 4 blocks, 4 records
 //!   wal       000005.wal        32783 bytes, 1 record
-//! checked 4 files, 33172 bytes, 4 blocks, 8 records: intact
+//! checked 4 files, 33173 bytes, 4 blocks, 8 records: intact
 //! $ printf 'X' | dd of=/tmp/db/000006.sst bs=1 seek=10 conv=notrunc status=none
 //! $ ferris verify /tmp/db
 //!   current   CURRENT              36 bytes, 1 record
 //!   manifest  MANIFEST-000005     124 bytes, 2 records
-//!   table     000006.sst          229 bytes, 4 blocks, 0 records
+//!   table     000006.sst          230 bytes, 4 blocks, 0 records
 //!   wal       000005.wal        32783 bytes, 1 record
 //! DAMAGED /tmp/db/000006.sst at offset 0: block checksum mismatch
-//! checked 4 files, 33172 bytes, 4 blocks, 4 records: 1 problem
+//! checked 4 files, 33173 bytes, 4 blocks, 4 records: 1 problem
 //! (exit 1)
 //! $ ferris get /tmp/db apple
 //! ferris: corruption in /tmp/db/000006.sst at offset 0: block checksum mismatch

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ferris_core::InternalKeyRef;
+use ferris_core::range_del::Fragment;
 use ferris_fs::StdFs;
 use ferris_sstable::{Error, Table};
 use serde_json::json;
@@ -16,6 +17,25 @@ fn show_key(encoded: &[u8]) -> String {
         Ok(k) => format!("{k:?}"),
         Err(_) => format!("<not an internal key: {}>", encoded.escape_ascii()),
     }
+}
+
+/// A table's bound for people: `(none)` in a table without entries, whose properties
+/// hold no key.
+fn show_bound(n_entries: u64, encoded: &[u8]) -> String {
+    if n_entries == 0 {
+        return "(none)".to_owned();
+    }
+    show_key(encoded)
+}
+
+/// A range tombstone fragment for people: `[start, end) @seq, seq`.
+fn show_fragment(f: &Fragment) -> String {
+    let end = f
+        .end
+        .as_ref()
+        .map_or_else(|| "(no end)".to_owned(), |e| e.escape_ascii().to_string());
+    let seqs: Vec<String> = f.seqs.iter().map(ToString::to_string).collect();
+    format!("[{}, {end}) @{}", f.start.escape_ascii(), seqs.join(", "))
 }
 
 pub(crate) fn dump(path: &Path, blocks: bool, as_json: bool) -> Result<Verdict> {
@@ -70,21 +90,35 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
                 json!({"offset": h.offset, "size": h.size, "entries": entries})
             })
             .collect();
+        let tombstones_json: Vec<_> = table
+            .range_tombstones()
+            .fragments()
+            .iter()
+            .map(|f| {
+                json!({
+                    "start": f.start.escape_ascii().to_string(),
+                    "end": f.end.as_ref().map(|e| e.escape_ascii().to_string()),
+                    "seqs": f.seqs,
+                })
+            })
+            .collect();
         let out = json!({
             "file": path.display().to_string(),
             "properties": {
                 "entries": p.n_entries,
                 "tombstones": p.n_tombstones,
                 "data_blocks": p.n_data_blocks,
-                "smallest_key": show_key(&p.smallest_key),
-                "largest_key": show_key(&p.largest_key),
+                "smallest_key": show_bound(p.n_entries, &p.smallest_key),
+                "largest_key": show_bound(p.n_entries, &p.largest_key),
                 "min_seq": p.min_seq,
                 "max_seq": p.max_seq,
                 "raw_bytes": p.raw_bytes,
                 "data_uncompressed_bytes": p.data_uncompressed_bytes,
                 "data_stored_bytes": p.data_stored_bytes,
                 "keyspace": p.keyspace,
+                "range_tombstones": p.range_tombstones,
             },
+            "range_tombstones": tombstones_json,
             "index": index_json,
             "blocks": blocks_json,
         });
@@ -103,8 +137,8 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
     );
     out!(
         "  keys:         {} .. {}",
-        show_key(&p.smallest_key),
-        show_key(&p.largest_key)
+        show_bound(p.n_entries, &p.smallest_key),
+        show_bound(p.n_entries, &p.largest_key)
     );
     out!("  sequences:    {} .. {}", p.min_seq, p.max_seq);
     out!(
@@ -114,6 +148,13 @@ fn dump_inner(path: &Path, blocks: bool, as_json: bool) -> Result<(), Error> {
         p.data_stored_bytes,
         p.raw_bytes
     );
+    let tombstones = table.range_tombstones();
+    if !tombstones.is_empty() {
+        out!("range tombstones ({}):", p.range_tombstones);
+        for f in tombstones.fragments() {
+            out!("  {}", show_fragment(f));
+        }
+    }
     out!("index:");
     for (k, h) in &index {
         out!("  {:>10}  {:>6}  {}", h.offset, h.size, show_key(k));

@@ -96,7 +96,7 @@
 //!
 //! | contract | run it | checks | limits |
 //! |---|---|---|---|
-//! | [`TableFormat`](ferris_table::TableFormat) | [`table::check_format`] | `names`, `builder_contract`, `round_trips` (12 seeds), `power_cuts`, `io_faults`, `bit_flips`, `hostile_bytes` (300 seeds) | small tables (a few hundred entries, one of a few MiB); `SimFs` only; bit flips of one small table |
+//! | [`TableFormat`](ferris_table::TableFormat) | [`table::check_format`] | `names`, `builder_contract`, `round_trips` (12 seeds), `range_tombstones` (a fixed case, tombstones alone, 8 seeds), `power_cuts`, `io_faults`, `bit_flips`, `hostile_bytes` (300 seeds) | small tables (a few hundred entries, one of a few MiB); `SimFs` only; bit flips of one small table |
 //! | [`Memtable`](ferris_core::Memtable) | [`memtable::check_factory`] | `against_model` (24 seeds), `iterators_across_applies` (24 seeds), `concurrent_readers` (3 seeds, real threads) | up to 40 batches of 8 entries; a race shows only when the threads' timing exposes it |
 //! | [`InternalIterator`](ferris_core::InternalIterator) | [`iterator::check_iterator`] | `scans`, `seeks`, `random_walks` (48 seeds each) | up to 150 entries; the status must stay `Ok`, so failing iterators are the table suite's business |
 //! | [`Strategy`](ferris_compaction::Strategy) | [`strategy::check_strategy`] | `empty_view`, `random_views` (400 seeds), `simulations` (40 seeds) | the rules a choice must keep, not how good it is; views of table metadata, keys below 1000 |

@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferris_core::{Error, InternalKey, InternalKeyRef, MAX_SEQNO, Result, ValueKind};
+use ferris_core::range_del::{RangeTombstone, Tombstones};
+use ferris_core::{Error, InternalKeyRef, MAX_SEQNO, Result, ValueKind};
 use ferris_fs::{FileSystem, WritableFile};
 use ferris_table::{TableBuilder, TableName, TableOptions, TableProperties};
 
@@ -39,6 +40,8 @@ pub(crate) struct MinitableBuilder {
     /// The last key added, encoded; the index key of the open block when it is closed.
     last_key: Vec<u8>,
     props: Properties,
+    /// Range tombstones added so far, fragmented together when the table is finished.
+    range_tombstones: Vec<RangeTombstone>,
     /// The first I/O error: the file's contents are unknown from then on, so every later
     /// call fails with it (the builder is poisoned).
     failed: Option<Error>,
@@ -76,6 +79,7 @@ impl MinitableBuilder {
                 keyspace: options.keyspace,
                 ..Properties::default()
             },
+            range_tombstones: Vec::new(),
             failed: None,
             renamed: false,
         })
@@ -140,23 +144,35 @@ impl MinitableBuilder {
         self.failed.get_or_insert(error).clone()
     }
 
-    /// Everything after the last entry: the last block, the index, the properties and the
-    /// footer, then the sync, the rename and the directory sync.
+    /// Everything after the last entry: the last block, the index, the range tombstones
+    /// (if any), the properties and the footer, then the sync, the rename and the
+    /// directory sync.
     fn complete(&mut self) -> Result<TableProperties> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.props.entries == 0 {
+        if self.props.entries == 0 && self.range_tombstones.is_empty() {
             return Err(Error::InvalidInput(
-                "a table needs at least one entry".into(),
+                "a table needs at least one entry or range tombstone".into(),
             ));
         }
         if !self.block.is_empty() {
             self.finish_block()?;
         }
+        if self.props.entries == 0 {
+            // Tombstones only: no keys, and no sequence numbers of entries.
+            self.props.min_seq = 0;
+        }
         self.props.largest = self.last_key.clone();
         let index = std::mem::take(&mut self.index);
         let index = self.write_block(&index)?;
+        let tombstones = Tombstones::new(std::mem::take(&mut self.range_tombstones));
+        if !tombstones.is_empty() {
+            let mut block = Vec::new();
+            tombstones.encode(&mut block);
+            self.props.range_tombstone_block = self.write_block(&block)?;
+            self.props.range_tombstones = tombstones.len() as u64;
+        }
         let properties = self.write_block(&self.props.encode())?;
         let footer = Footer {
             version: FORMAT_VERSION,
@@ -177,20 +193,10 @@ impl MinitableBuilder {
         self.fs
             .sync_dir(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
-        let key = |bytes: &[u8]| {
-            InternalKey::decode(bytes).expect("the builder only takes internal keys")
-        };
-        Ok(TableProperties::new(
-            key(&self.props.smallest),
-            key(&self.props.largest),
-            self.props.entries,
-            self.props.tombstones,
-            self.props.min_seq,
-            self.props.max_seq,
-            self.props.raw_bytes,
-            self.offset,
+        Ok(
+            crate::reader::table_properties(&self.props, self.offset, &tombstones)
+                .expect("the builder only takes internal keys"),
         )
-        .with_keyspace(self.props.keyspace))
     }
 }
 
@@ -222,6 +228,22 @@ impl TableBuilder for MinitableBuilder {
         if self.block.len() >= self.block_size {
             self.finish_block()?;
         }
+        Ok(())
+    }
+
+    fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if let Some((_, max)) = tombstones.seq_range()
+            && max > MAX_SEQNO
+        {
+            // No reader would take the block back.
+            return Err(Error::InvalidInput(format!(
+                "range tombstone sequence number {max} is past the largest, {MAX_SEQNO}"
+            )));
+        }
+        self.range_tombstones.extend(tombstones.iter());
         Ok(())
     }
 

@@ -20,12 +20,16 @@ use ferris_core::{DEFAULT_KEYSPACE, DecodeError, InternalKeyRef, KeyspaceId, Seq
 pub const MAGIC: [u8; 8] = *b"FRSDBMIN";
 
 /// The format version this build writes, and the newest it reads. Version 2 added
-/// [`Properties::keyspace`]; version 1 tables still read, as tables of the default
-/// keyspace.
-pub const FORMAT_VERSION: u32 = 2;
+/// [`Properties::keyspace`], version 3 range tombstones ([`Properties::range_tombstones`]
+/// and their block); version 1 tables still read, as tables of the default keyspace, and
+/// version 1 and 2 tables as tables without range tombstones.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The first format version whose properties record the table's keyspace.
 pub const KEYSPACE_VERSION: u32 = 2;
+
+/// The first format version that stores range tombstones.
+pub const RANGE_TOMBSTONE_VERSION: u32 = 3;
 
 /// Size of the footer that closes every minitable.
 pub const FOOTER_LEN: usize = 48;
@@ -183,11 +187,21 @@ pub struct Properties {
     /// The keyspace the table belongs to; [`DEFAULT_KEYSPACE`] in a version 1 table,
     /// which does not record it.
     pub keyspace: KeyspaceId,
+    /// Range tombstones in the range-tombstone block, as
+    /// `ferris_core::range_del::Tombstones::len` counts them; 0 (and no block) before
+    /// version 3. The counts, bounds and sequence numbers above are the data blocks'
+    /// alone.
+    pub range_tombstones: u64,
+    /// Where the range-tombstone block is, between the index and the properties; only
+    /// meaningful (and only encoded) when [`Properties::range_tombstones`] is not 0.
+    pub range_tombstone_block: Handle,
 }
 
 impl Properties {
     /// Encodes the properties as [`FORMAT_VERSION`] lays them out: five varints, then the
-    /// two keys, each a varint length and its bytes, then the keyspace, a varint.
+    /// two keys, each a varint length and its bytes, then the keyspace, a varint, then
+    /// the range-tombstone count, a varint, followed by the range-tombstone block's
+    /// [`Handle`] (16 bytes) only when that count is not 0.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for v in [
@@ -204,12 +218,17 @@ impl Properties {
             out.extend_from_slice(key);
         }
         put_varint32(&mut out, self.keyspace);
+        put_varint64(&mut out, self.range_tombstones);
+        if self.range_tombstones > 0 {
+            self.range_tombstone_block.encode_into(&mut out);
+        }
         out
     }
 
     /// Decodes properties written in format `version` (the footer's): from version 2 on
-    /// they end in the keyspace, and before that the table belongs to
-    /// [`DEFAULT_KEYSPACE`].
+    /// they hold the keyspace (before that the table belongs to [`DEFAULT_KEYSPACE`]),
+    /// and from version 3 on they end in the range-tombstone count and, when it is not 0,
+    /// the range-tombstone block's handle.
     ///
     /// # Errors
     ///
@@ -217,7 +236,7 @@ impl Properties {
     /// bytes after the version's last field.
     pub fn decode(bytes: &[u8], version: u32) -> Result<Properties, DecodeError> {
         let mut d = Decoder::new(bytes);
-        let p = Properties {
+        let mut p = Properties {
             entries: d.varint64()?,
             tombstones: d.varint64()?,
             min_seq: d.varint64()?,
@@ -230,7 +249,17 @@ impl Properties {
             } else {
                 DEFAULT_KEYSPACE
             },
+            range_tombstones: 0,
+            range_tombstone_block: Handle::default(),
         };
+        if version >= RANGE_TOMBSTONE_VERSION {
+            p.range_tombstones = d.varint64()?;
+            if p.range_tombstones > 0 {
+                let at = d.position();
+                p.range_tombstone_block =
+                    Handle::decode(d.bytes(HANDLE_LEN)?).map_err(|e| e.at(at))?;
+            }
+        }
         if !d.is_empty() {
             return Err(DecodeError::new(d.position(), "bytes after the properties"));
         }
@@ -304,14 +333,24 @@ impl Block {
         &self.bytes
     }
 
-    /// The number of entries (at least one).
+    /// The number of entries (at least one, except in [`Block::empty`]).
     pub fn len(&self) -> usize {
         self.spans.len()
     }
 
-    /// True when the block holds no entries, which a decoded block never does.
+    /// True when the block holds no entries, which a decoded block never does: only
+    /// [`Block::empty`] is.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+
+    /// A block of no entries: the index of a table that holds range tombstones and no
+    /// entries, whose index block is stored as zero bytes.
+    pub fn empty() -> Block {
+        Block {
+            bytes: Bytes::new(),
+            spans: Vec::new(),
+        }
     }
 
     /// The encoded internal key of entry `i`.
@@ -415,8 +454,9 @@ mod tests {
             properties: Handle::default(),
         }
         .encode();
+        let newer = FORMAT_VERSION + 1;
         for (version, expected) in [
-            (3, Err(FooterError::UnsupportedVersion(3))),
+            (newer, Err(FooterError::UnsupportedVersion(newer))),
             (
                 0,
                 Err(FooterError::Damaged(
@@ -431,8 +471,10 @@ mod tests {
         }
     }
 
-    /// A version 1 block is a version 2 block without its last field: each is refused
-    /// as the other, and a version 1 table belongs to the default keyspace.
+    /// A version 1 block is a version 2 block without its last field, and a version 2
+    /// block a version 3 block without its range-tombstone count: each is refused as
+    /// another, a version 1 table belongs to the default keyspace, and tables before
+    /// version 3 have no range tombstones.
     #[test]
     fn properties_decode_by_the_footers_version() {
         let p = Properties {
@@ -442,7 +484,34 @@ mod tests {
             keyspace: 7,
             ..Properties::default()
         };
-        let v2 = p.encode();
+        let v3 = p.encode();
+        assert_eq!(Properties::decode(&v3, 3), Ok(p.clone()));
+        let with_block = Properties {
+            range_tombstones: 2,
+            range_tombstone_block: Handle {
+                offset: 70,
+                size: 12,
+            },
+            ..p.clone()
+        };
+        let bytes = with_block.encode();
+        assert_eq!(bytes.len(), v3.len() + HANDLE_LEN);
+        assert_eq!(Properties::decode(&bytes, 3), Ok(with_block));
+        assert_eq!(
+            Properties::decode(&bytes[..bytes.len() - 1], 3)
+                .unwrap_err()
+                .reason,
+            "length runs past the end of the input"
+        );
+        let v2 = v3[..v3.len() - 1].to_vec();
+        assert_eq!(
+            Properties::decode(&v2, 3).unwrap_err().reason,
+            "truncated varint"
+        );
+        assert_eq!(
+            Properties::decode(&v3, 2).unwrap_err().reason,
+            "bytes after the properties"
+        );
         let v1 = &v2[..v2.len() - 1];
         assert_eq!(Properties::decode(&v2, 2), Ok(p.clone()));
         assert_eq!(
@@ -512,6 +581,12 @@ mod tests {
                 smallest,
                 largest,
                 keyspace: (n >> 32) as u32,
+                range_tombstones: n % 3,
+                range_tombstone_block: if n % 3 > 0 {
+                    Handle { offset: n >> 4, size: n >> 50 }
+                } else {
+                    Handle::default()
+                },
             };
             prop_assert_eq!(Properties::decode(&p.encode(), FORMAT_VERSION).unwrap(), p);
         }

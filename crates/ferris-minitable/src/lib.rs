@@ -20,15 +20,16 @@
 //! ## The layout
 //!
 //! A minitable is a sorted run of entries cut into blocks, an index with one entry per
-//! block, the table's properties, and a fixed 48-byte footer. Every block is followed by
+//! block, the table's range tombstones (when it has any), the table's properties, and a
+//! fixed 48-byte footer. Every block is followed by
 //! its masked CRC-32C. `docs/format/minitable.md` is the byte-level specification; all
 //! integers are little-endian.
 //!
 //! ```text
-//! +--------------+-----+-----+--------------+-----+-------+-----+------------+-----+--------+
-//! | data block 0 | crc | ... | data block n | crc | index | crc | properties | crc | footer |
-//! +--------------+-----+-----+--------------+-----+-------+-----+------------+-----+--------+
-//!  offset 0                                                                         48 bytes
+//! +--------------+-----+-----+--------------+-----+-------+-----+-------------+-----+------------+-----+--------+
+//! | data block 0 | crc | ... | data block n | crc | index | crc | range dels? | crc | properties | crc | footer |
+//! +--------------+-----+-----+--------------+-----+-------+-----+-------------+-----+------------+-----+--------+
+//!  offset 0                                                                                          48 bytes
 //!
 //! entry (data and index blocks alike):
 //! +-------------------+---------------------+-----------------------+-------+
@@ -38,7 +39,7 @@
 //! footer:
 //! 0              16                  32        36         40               48
 //! | index handle | properties handle | version | checksum | magic FRSDBMIN |
-//!   offset: u64, size: u64 each        u32: 2    u32: masked CRC-32C of bytes 0..36
+//!   offset: u64, size: u64 each        u32: 3    u32: masked CRC-32C of bytes 0..36
 //! ```
 //!
 //! - **Data blocks** hold whole entries, one after the other: no key shares bytes with
@@ -58,13 +59,20 @@
 //!   keyspace the table was written for ([`TableOptions::keyspace`]). The engine records
 //!   them in its manifest without scanning the table, and refuses a table that its
 //!   manifest lists under another keyspace. Version 2 added the keyspace; a version 1
-//!   table still reads, as one of the default keyspace.
+//!   table still reads, as one of the default keyspace. Version 3 added the count of
+//!   range tombstones and, when there are any, the handle of their block.
+//! - **The range tombstones** (`ferris_core::range_del`, version 3) are one block whose
+//!   bytes are `Tombstones::encode`, read at open and kept in memory: a lookup resolves
+//!   the version it finds against them, so a key under a newer range delete answers
+//!   [`Lookup::Deleted`](ferris_core::Lookup::Deleted). A table may hold only range
+//!   tombstones, with no data block and an empty index.
 //! - **The footer** is at the end because a table is written front to back and only the
 //!   end knows where the index went. It is fixed-size so a reader finds it from the
 //!   file's length alone; its magic says "this is a minitable", its version says which
 //!   layout, and its own checksum covers both handles and the version.
 //!
-//! Opening a table reads the footer, the index and the properties and checks all three
+//! Opening a table reads the footer, the properties, the index and the range tombstones
+//! and checks them all
 //! (and that the blocks lie back to back, so no byte escapes a checksum). A lookup
 //! binary-searches the index (held in memory) for the one block, reads and checks it,
 //! and walks it from the front: with no restart points a block can only be decoded in

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferris_core::iter::InternalIterator;
 use ferris_core::key::compare_encoded;
+use ferris_core::range_del::Tombstones;
 use ferris_core::{
     Corruption, Error, InternalKey, IoResultExt, Lookup, MAX_SEQNO, Result, SeqNo,
     UnsupportedVersion, ValueKind,
@@ -21,8 +22,9 @@ use crate::format::{
 };
 use crate::iter::MinitableIter;
 
-/// An open minitable. Opening reads and checks the footer, the index and the properties;
-/// data blocks are read (and checked) when a lookup or an iterator needs them.
+/// An open minitable. Opening reads and checks the footer, the properties, the index and
+/// the range tombstones (kept in memory, decoded); data blocks are read (and checked)
+/// when a lookup or an iterator needs them.
 #[derive(Debug)]
 pub(crate) struct MinitableReader {
     /// The first half of this table's keys in the block cache.
@@ -39,6 +41,12 @@ pub(crate) struct MinitableReader {
     handles: Vec<Handle>,
     /// The properties block as read at open, for [`TableReader::verify`] to compare.
     properties_block: Bytes,
+    /// The properties block, decoded: the data blocks' own counts and bounds.
+    props: Properties,
+    /// The range-tombstone block as read at open (empty when there is none), for
+    /// [`TableReader::verify`] to compare.
+    range_tombstone_block: Bytes,
+    range_tombstones: Arc<Tombstones>,
     properties: TableProperties,
 }
 
@@ -59,28 +67,50 @@ impl MinitableReader {
             ));
         };
         let footer = read_footer(&*file, path, footer_at)?;
-        // The blocks lie back to back: the data blocks from offset 0, then the index, the
-        // properties and the footer. Checking that here means no byte of the file lies
-        // outside a checksum, and no handle can point anywhere else.
-        if footer.properties.end() != Some(footer_at)
-            || footer.index.end() != Some(footer.properties.offset)
-        {
-            return Err(Error::corruption(
-                path,
-                footer_at,
-                "the footer's handles do not lay out the file",
-            ));
-        }
         let corrupt = |offset: u64, reason: String| Error::corruption(path, offset, reason);
-        let index_block = read_block(&*file, path, footer.index, footer_at)?;
-        let index = Block::decode(index_block)
-            .map_err(|e| corrupt(footer.index.offset, format!("index block: {e}")))?;
-        let handles = decode_handles(&index, footer.index.offset)
-            .map_err(|reason| corrupt(footer.index.offset, reason))?;
+        // The blocks lie back to back: the data blocks from offset 0, then the index, the
+        // range tombstones (if any), the properties and the footer. Checking that here
+        // means no byte of the file lies outside a checksum, and no handle can point
+        // anywhere else.
+        let laid_out = |ok: bool| {
+            ok.then_some(()).ok_or_else(|| {
+                corrupt(
+                    footer_at,
+                    "the footer's handles do not lay out the file".into(),
+                )
+            })
+        };
+        laid_out(footer.properties.end() == Some(footer_at))?;
         let properties_block = read_block(&*file, path, footer.properties, footer_at)?;
         let props = Properties::decode(&properties_block, footer.version)
             .map_err(|e| corrupt(footer.properties.offset, format!("properties block: {e}")))?;
-        let properties = check_properties(&props, &index, len)
+        let tombstones_at = props.range_tombstone_block;
+        let index_end = if props.range_tombstones > 0 {
+            laid_out(tombstones_at.end() == Some(footer.properties.offset))?;
+            tombstones_at.offset
+        } else {
+            footer.properties.offset
+        };
+        laid_out(footer.index.end() == Some(index_end))?;
+        let index_block = read_block(&*file, path, footer.index, footer_at)?;
+        // A table of range tombstones alone has an index of no entries.
+        let index = if index_block.is_empty() && props.entries == 0 {
+            Block::empty()
+        } else {
+            Block::decode(index_block)
+                .map_err(|e| corrupt(footer.index.offset, format!("index block: {e}")))?
+        };
+        let handles = decode_handles(&index, footer.index.offset)
+            .map_err(|reason| corrupt(footer.index.offset, reason))?;
+        let (range_tombstone_block, range_tombstones) = if props.range_tombstones > 0 {
+            let bytes = read_block(&*file, path, tombstones_at, footer_at)?;
+            let tombstones = decode_tombstones(&bytes, props.range_tombstones)
+                .map_err(|reason| corrupt(tombstones_at.offset, reason))?;
+            (bytes, tombstones)
+        } else {
+            (Bytes::new(), Tombstones::default())
+        };
+        let properties = check_properties(&props, &index, len, &range_tombstones)
             .map_err(|reason| corrupt(footer.properties.offset, reason))?;
         Ok(MinitableReader {
             id: BlockCache::next_table_id(),
@@ -92,6 +122,9 @@ impl MinitableReader {
             index,
             handles,
             properties_block,
+            props,
+            range_tombstone_block,
+            range_tombstones: Arc::new(range_tombstones),
             properties,
         })
     }
@@ -166,7 +199,7 @@ impl MinitableReader {
             }
             Err(e) => push_damage(check, e)?,
         }
-        let meta = [
+        let mut meta = vec![
             (self.footer.index, self.index.as_bytes().clone(), "index"),
             (
                 self.footer.properties,
@@ -174,6 +207,13 @@ impl MinitableReader {
                 "properties",
             ),
         ];
+        if self.props.range_tombstones > 0 {
+            meta.push((
+                self.props.range_tombstone_block,
+                self.range_tombstone_block.clone(),
+                "range tombstone",
+            ));
+        }
         for (handle, at_open, what) in meta {
             check.blocks += 1;
             check.bytes += handle.size + BLOCK_TRAILER_LEN as u64;
@@ -260,17 +300,67 @@ fn decode_handles(index: &Block, index_offset: u64) -> Result<Vec<Handle>, Strin
     Ok(handles)
 }
 
+/// Decodes a range-tombstone block, which must hold `count` tombstones.
+fn decode_tombstones(bytes: &[u8], count: u64) -> Result<Tombstones, String> {
+    let tombstones =
+        Tombstones::decode(bytes).map_err(|e| format!("range tombstone block: {e}"))?;
+    if tombstones.len() as u64 != count {
+        return Err(format!(
+            "range tombstones: the properties say {count} but the block holds {}",
+            tombstones.len()
+        ));
+    }
+    Ok(tombstones)
+}
+
+/// The format-neutral properties of a table with properties `p` and `tombstones`: the
+/// entries' bounds (none for a table of tombstones alone) widened by the tombstones'.
+pub(crate) fn table_properties(
+    p: &Properties,
+    file_size: u64,
+    tombstones: &Tombstones,
+) -> Result<TableProperties, String> {
+    let key = |what: &str, bytes: &[u8]| {
+        if p.entries == 0 {
+            // `with_range_tombstones` replaces it: the table has tombstones only.
+            return Ok(InternalKey::new(Bytes::new(), 0, ValueKind::Delete));
+        }
+        InternalKey::decode(bytes).map_err(|e| format!("the {what} key: {e}"))
+    };
+    Ok(TableProperties::new(
+        key("smallest", &p.smallest)?,
+        key("largest", &p.largest)?,
+        p.entries,
+        p.tombstones,
+        p.min_seq,
+        p.max_seq,
+        p.raw_bytes,
+        file_size,
+    )
+    .with_keyspace(p.keyspace)
+    .with_range_tombstones(tombstones))
+}
+
 /// The format-neutral properties, once they are checked against the index.
 fn check_properties(
     p: &Properties,
     index: &Block,
     file_size: u64,
+    tombstones: &Tombstones,
 ) -> Result<TableProperties, String> {
+    if p.entries == 0 {
+        // Only a table of range tombstones has no entries, and then no keys either.
+        let empty = index.is_empty() && p.smallest.is_empty() && p.largest.is_empty();
+        if !empty || tombstones.is_empty() || p.tombstones > 0 || p.min_seq > 0 || p.max_seq > 0 {
+            return Err("a table without entries that is not one of range tombstones".into());
+        }
+        return table_properties(p, file_size, tombstones);
+    }
     let key = |what: &str, bytes: &[u8]| {
         InternalKey::decode(bytes).map_err(|e| format!("the {what} key: {e}"))
     };
     let (smallest, largest) = (key("smallest", &p.smallest)?, key("largest", &p.largest)?);
-    if p.largest != index.key(index.len() - 1) {
+    if index.is_empty() || p.largest != index.key(index.len() - 1) {
         return Err("the largest key is not the last block's last key".into());
     }
     if smallest > largest {
@@ -290,17 +380,7 @@ fn check_properties(
             p.min_seq, p.max_seq
         ));
     }
-    Ok(TableProperties::new(
-        smallest,
-        largest,
-        p.entries,
-        p.tombstones,
-        p.min_seq,
-        p.max_seq,
-        p.raw_bytes,
-        file_size,
-    )
-    .with_keyspace(p.keyspace))
+    table_properties(p, file_size, tombstones)
 }
 
 /// Files damage found by `verify` in `check`; an I/O error ends the check instead.
@@ -327,6 +407,43 @@ struct Totals {
 
 impl TableReader for MinitableReader {
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>> {
+        let point = self.point(user_key, snapshot)?;
+        if self.range_tombstones.is_empty() {
+            return Ok(point.map(|(_, found)| found));
+        }
+        Ok(self.range_tombstones.resolve(user_key, snapshot, point))
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        Arc::clone(&self.range_tombstones)
+    }
+
+    fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
+        Box::new(MinitableIter::new(self, fill_cache))
+    }
+
+    fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads every byte of the file again, none from the cache: the footer, the index,
+    /// the range tombstones and the properties (which must be what was read at open), and
+    /// each data block, whose checksum, entries and place in the index are checked. The
+    /// entries must add up to the properties. Damage in one block does not stop the
+    /// others being checked.
+    fn verify(&self) -> Result<TableCheck> {
+        self.verify_all()
+    }
+}
+
+impl MinitableReader {
+    /// The newest entry for `user_key` at or below `snapshot`, with its sequence number;
+    /// range tombstones are left to the caller.
+    fn point(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<(SeqNo, Lookup)>> {
         // Without a filter, the key range is the only way to skip the table unread.
         let p = &self.properties;
         if user_key < p.smallest.user_key() || user_key > p.largest.user_key() {
@@ -345,29 +462,15 @@ impl TableReader for MinitableReader {
         if key.user_key != user_key {
             return Ok(None);
         }
-        Ok(Some(match key.kind {
+        let found = match key.kind {
             ValueKind::Put => Lookup::Value(block.value(at)),
             ValueKind::Delete => Lookup::Deleted,
-        }))
+        };
+        Ok(Some((key.seq, found)))
     }
 
-    fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
-        Box::new(MinitableIter::new(self, fill_cache))
-    }
-
-    fn properties(&self) -> &TableProperties {
-        &self.properties
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Reads every byte of the file again, none from the cache: the footer, the index and
-    /// the properties (which must be what was read at open), and each data block, whose
-    /// checksum, entries and place in the index are checked. The entries must add up to
-    /// the properties. Damage in one block does not stop the others being checked.
-    fn verify(&self) -> Result<TableCheck> {
+    /// See [`TableReader::verify`].
+    fn verify_all(&self) -> Result<TableCheck> {
         let mut check = TableCheck::default();
         let mut totals = Totals {
             min_seq: MAX_SEQNO,
@@ -394,6 +497,10 @@ impl TableReader for MinitableReader {
             }
         }
         check.entries = totals.entries;
+        if totals.entries == 0 {
+            // As the builder records a table of range tombstones alone.
+            totals.min_seq = 0;
+        }
         self.verify_meta(&mut check)?;
         // The totals only mean something when every block could be read.
         if check.damage.is_empty()
@@ -412,8 +519,8 @@ impl TableReader for MinitableReader {
 impl MinitableReader {
     /// How the data blocks' totals disagree with the properties, if they do.
     fn mismatch(&self, totals: &Totals) -> Option<String> {
-        let p = &self.properties;
-        let smallest = p.smallest.encode();
+        // The properties block's own counts: the data blocks', without range tombstones.
+        let p = &self.props;
         [
             ("entries", p.entries, totals.entries),
             ("tombstones", p.tombstones, totals.tombstones),
@@ -427,7 +534,7 @@ impl MinitableReader {
             format!("{what}: the properties say {said} but the data blocks hold {found}")
         })
         .or_else(|| {
-            (totals.smallest.as_deref() != Some(smallest.as_slice()))
+            (totals.smallest.as_deref().unwrap_or_default() != p.smallest.as_slice())
                 .then(|| "the smallest key is not the first block's first key".to_owned())
         })
     }

@@ -91,16 +91,16 @@
 //!
 //! ## The format
 //!
-//! `docs/format/table.md` is the byte-level specification (version 2). A table is its
+//! `docs/format/table.md` is the byte-level specification (version 3). A table is its
 //! blocks, each followed by a 5-byte trailer (a compression byte and a masked CRC-32C of
 //! the stored bytes and that byte), then a fixed 64-byte footer:
 //!
 //! ```text
-//! +--------------+---+-----+--------------+---+--------+---+------------+---+-------+---+--------+
-//! | data block 0 | T | ... | data block n | T | filter | T | properties | T | index | T | footer |
-//! +--------------+---+-----+--------------+---+--------+---+------------+---+-------+---+--------+
-//!                                                                                        64 bytes
-//! T = block trailer (5 bytes)
+//! +--------------+---+-----+--------------+---+--------+---+-------------+---+------------+---+-------+---+--------+
+//! | data block 0 | T | ... | data block n | T | filter | T | range dels? | T | properties | T | index | T | footer |
+//! +--------------+---+-----+--------------+---+--------+---+-------------+---+------------+---+-------+---+--------+
+//!                                                                                                         64 bytes
+//! T = block trailer (5 bytes); the range-tombstone block only in a table that has range tombstones
 //! ```
 //!
 //! | offset | size | footer field | value |
@@ -111,7 +111,7 @@
 //! | 24 | 8 | filter size | u64 |
 //! | 32 | 8 | properties offset | u64 |
 //! | 40 | 8 | properties size | u64 |
-//! | 48 | 4 | format version | `2` |
+//! | 48 | 4 | format version | `3` |
 //! | 52 | 4 | footer checksum | masked CRC-32C of bytes 0..52 followed by one zero byte |
 //! | 56 | 8 | magic | ASCII `FRSDBSST` |
 //!
@@ -120,7 +120,13 @@
 //! checked against the file's length before anything is read) locate the index, the filter
 //! and the properties: counts, bounds and sequence numbers, and the keyspace the table
 //! belongs to ([`TableOptions::keyspace`]; version 2 added it, and a version 1 table,
-//! which still reads, belongs to the default keyspace). The index maps a separator key
+//! which still reads, belongs to the default keyspace), and from version 3 the count of
+//! range tombstones and, when there are any, the handle of their block
+//! ([`TableWriter::add_range_tombstones`], `ferris_core::range_del`): its payload is
+//! `Tombstones::encode`, read and kept in memory at open ([`Table::range_tombstones`]).
+//! A version 1 or 2 table has none. [`Table::get`] returns the entry it finds and leaves
+//! range tombstones to its caller; [`SstableFormat`]'s reader resolves the two, as the
+//! `ferris_table` contract asks. The index maps a separator key
 //! per data block to that block's handle, so every block is found by handle, never by
 //! position. The spec gives the layout of every block kind, what each checksum covers,
 //! and the crash analysis of table creation.

@@ -47,8 +47,8 @@
 //! fsync the directory). A power cut at any moment before that leaves at most a temporary
 //! file, which [`TableFormat::parse_file_name`] recognises (`temporary: true`) so that
 //! recovery can remove it. A builder dropped without `finish` removes its temporary file
-//! itself. A table holds at least one entry: finishing an empty builder is
-//! [`Error::InvalidInput`]. The table records the keyspace it belongs to,
+//! itself. A table holds at least one entry or range tombstone: finishing a builder given
+//! neither is [`Error::InvalidInput`]. The table records the keyspace it belongs to,
 //! [`TableOptions::keyspace`], and reports it back as [`TableProperties::keyspace`] from
 //! `finish` and from every reader that opens it: the one thing in [`TableOptions`] that is
 //! not a hint. A table that is finished but not yet named in the manifest
@@ -150,6 +150,7 @@ use ferris_core::iter::InternalIterator;
 use ferris_core::range_del::Tombstones;
 use ferris_core::{
     Corruption, DEFAULT_KEYSPACE, InternalKey, InternalKeyRef, KeyspaceId, Lookup, Result, SeqNo,
+    ValueKind,
 };
 use ferris_fs::FileSystem;
 
@@ -264,17 +265,19 @@ impl TableName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TableProperties {
-    /// The smallest internal key.
+    /// The smallest internal key, or the start of the first range tombstone when that
+    /// sorts first (see [`TableProperties::with_range_tombstones`]).
     pub smallest: InternalKey,
-    /// The largest internal key.
+    /// The largest internal key, or the greatest key the range tombstones cover when that
+    /// sorts last.
     pub largest: InternalKey,
     /// Entries (versions), tombstones included.
     pub entries: u64,
     /// Tombstones.
     pub tombstones: u64,
-    /// The smallest sequence number.
+    /// The smallest sequence number, of entries and range tombstones alike.
     pub min_seq: SeqNo,
-    /// The largest sequence number.
+    /// The largest sequence number, of entries and range tombstones alike.
     pub max_seq: SeqNo,
     /// Bytes of keys (encoded internal keys) and values, before any encoding.
     pub raw_bytes: u64,
@@ -284,6 +287,9 @@ pub struct TableProperties {
     /// ([`TableOptions::keyspace`]); [`DEFAULT_KEYSPACE`] for a table of a format version
     /// that predates keyspaces.
     pub keyspace: KeyspaceId,
+    /// Range tombstones, counted as [`Tombstones::len`] counts them (one per fragment and
+    /// sequence number); 0 for a table of a format version that predates them.
+    pub range_tombstones: u64,
 }
 
 impl TableProperties {
@@ -310,12 +316,54 @@ impl TableProperties {
             raw_bytes,
             file_size,
             keyspace: DEFAULT_KEYSPACE,
+            range_tombstones: 0,
         }
     }
 
     /// These properties, for a table of `keyspace`.
     pub fn with_keyspace(mut self, keyspace: KeyspaceId) -> TableProperties {
         self.keyspace = keyspace;
+        self
+    }
+
+    /// These properties, for a table that also holds `tombstones`: a helper for formats,
+    /// which record their entries' bounds and add the tombstones' here, so that the
+    /// table's key range holds what its tombstones cover (see the
+    /// [crate docs](crate#the-contract)).
+    ///
+    /// [`TableProperties::range_tombstones`] becomes their count. The bounds widen to
+    /// hold `(start, newest tombstone seq, Delete)` of the first fragment and
+    /// `(`[`Tombstones::largest_key`]`, 0, Delete)`, each taken only where it sorts
+    /// before [`smallest`](TableProperties::smallest) (after
+    /// [`largest`](TableProperties::largest)) in internal-key order: user key first, and
+    /// for one user key the trailer that sorts before (after) every version of it. The
+    /// sequence numbers widen to the tombstones'. With no entries
+    /// ([`TableProperties::entries`] 0) the bounds and sequence numbers are the
+    /// tombstones' alone; with no tombstones nothing changes.
+    pub fn with_range_tombstones(mut self, tombstones: &Tombstones) -> TableProperties {
+        let (Some(start), Some(end), Some((lo, hi))) = (
+            tombstones.smallest_key(),
+            tombstones.largest_key(),
+            tombstones.seq_range(),
+        ) else {
+            return self;
+        };
+        let smallest = InternalKey::new(start.clone(), hi, ValueKind::Delete);
+        let largest = InternalKey::new(end, 0, ValueKind::Delete);
+        self.range_tombstones = tombstones.len() as u64;
+        if self.entries == 0 {
+            (self.smallest, self.largest) = (smallest, largest);
+            (self.min_seq, self.max_seq) = (lo, hi);
+            return self;
+        }
+        if smallest < self.smallest {
+            self.smallest = smallest;
+        }
+        if largest > self.largest {
+            self.largest = largest;
+        }
+        self.min_seq = self.min_seq.min(lo);
+        self.max_seq = self.max_seq.max(hi);
         self
     }
 
@@ -529,7 +577,8 @@ pub trait TableBuilder: Send + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a table with no entries; [`Error::Io`] for any failed
+    /// [`Error::InvalidInput`] for a table with neither entries nor range tombstones;
+    /// [`Error::Io`] for any failed
     /// write, sync or rename (the table then never appears, and its temporary file is
     /// removed if it can be).
     fn finish(self: Box<Self>) -> Result<TableProperties>;
@@ -640,6 +689,59 @@ mod tests {
         assert_eq!(
             damage.reason,
             "the table belongs to keyspace 7 but is listed under keyspace 3"
+        );
+    }
+
+    #[test]
+    fn range_tombstones_widen_the_bounds_only_where_they_reach_further() {
+        use ferris_core::range_del::RangeTombstone;
+        let key = |k: &'static str, seq, kind| InternalKey::new(k.as_bytes(), seq, kind);
+        let entries = TableProperties::new(
+            key("c", 4, ValueKind::Put),
+            key("m", 3, ValueKind::Put),
+            2,
+            0,
+            3,
+            4,
+            10,
+            100,
+        );
+        let inside = Tombstones::new([RangeTombstone::new("d", Some("e".into()), 9)]);
+        let p = entries.clone().with_range_tombstones(&inside);
+        assert_eq!(
+            (&p.smallest, &p.largest),
+            (&entries.smallest, &entries.largest)
+        );
+        assert_eq!((p.min_seq, p.max_seq, p.range_tombstones), (3, 9, 1));
+        // Starting at the first entry's user key: the tombstone's newer trailer sorts first.
+        let over = Tombstones::new([
+            RangeTombstone::new("c", Some("m\0".into()), 2),
+            RangeTombstone::new("c", Some("d".into()), 7),
+        ]);
+        let p = entries.clone().with_range_tombstones(&over);
+        assert_eq!(p.smallest, key("c", 7, ValueKind::Delete));
+        assert_eq!(p.largest, key("m", 0, ValueKind::Delete));
+        assert_eq!((p.min_seq, p.max_seq, p.range_tombstones), (2, 7, 3));
+        // No entries: the tombstones' bounds alone.
+        let empty = TableProperties::new(
+            key("", 0, ValueKind::Delete),
+            key("", 0, ValueKind::Delete),
+            0,
+            0,
+            0,
+            0,
+            0,
+            50,
+        );
+        let p = empty.with_range_tombstones(&inside);
+        assert_eq!(p.smallest, key("d", 9, ValueKind::Delete));
+        assert_eq!(p.largest, key("e", 0, ValueKind::Delete));
+        assert_eq!((p.min_seq, p.max_seq), (9, 9));
+        assert_eq!(
+            entries
+                .clone()
+                .with_range_tombstones(&Tombstones::default()),
+            entries
         );
     }
 

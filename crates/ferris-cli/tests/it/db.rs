@@ -174,11 +174,11 @@ fn stats_after_a_compaction_divides_by_the_deepest_level() {
     assert!(deepest > 0, "the compaction moved the keys down: {v}");
     let bytes = |l: &serde_json::Value| l["bytes"].as_u64().unwrap() as f64;
     let total: f64 = levels.iter().map(bytes).sum();
-    assert_eq!(
-        v["space_amplification"],
-        total / bytes(&levels[deepest]),
-        "{v}"
-    );
+    // Within a few ulps: serde_json (without its `float_roundtrip` feature) may parse
+    // the printed figure back one ulp off, as it does for 2398 / 2051.
+    let space = v["space_amplification"].as_f64().unwrap();
+    let want = total / bytes(&levels[deepest]);
+    assert!((space - want).abs() <= want * 4.0 * f64::EPSILON, "{v}");
     assert!(v["space_amplification"].as_f64().unwrap() > 1.0, "{v}");
     assert_eq!(
         v["read_amplification"], 2,

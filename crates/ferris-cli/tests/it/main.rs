@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_core::{InternalKey, ValueKind, WriteBatch};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_sstable::{TableOptions, TableWriter};
@@ -50,11 +51,17 @@ fn write_wal(dir: &Path) -> PathBuf {
 }
 
 fn write_table(dir: &Path) -> PathBuf {
+    write_table_with(dir, &Tombstones::default())
+}
+
+/// [`write_table`], with range tombstones too.
+fn write_table_with(dir: &Path, tombstones: &Tombstones) -> PathBuf {
     let path = dir.join("000007.sst");
     let mut options = TableOptions::default();
     options.block_size = 64;
     options.keyspace = 3;
     let mut w = TableWriter::create(fs(), &path, options).unwrap();
+    w.add_range_tombstones(tombstones).unwrap();
     for i in 0..20u64 {
         w.add(
             &InternalKey::new(format!("key{i:02}"), 100 - i, ValueKind::Put),
@@ -273,6 +280,48 @@ fn table_dump_json_parses() {
         .map(|b| b["entries"].as_array().unwrap().len())
         .sum();
     assert_eq!(n_entries, 20);
+}
+
+#[test]
+fn table_dump_lists_range_tombstones_in_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let tombstones = Tombstones::new([
+        RangeTombstone::new("key03", Some("key09".into()), 200),
+        RangeTombstone::new("key05", Some("key12".into()), 300),
+        RangeTombstone::new("zz", None, 7),
+    ]);
+    let path = write_table_with(dir.path(), &tombstones);
+    let run = ferris(&["table", "dump", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed = [
+        "range tombstones (5):",
+        "  [key03, key05) @200",
+        "  [key05, key09) @300, 200",
+        "  [key09, key12) @300",
+        "  [zz, (no end)) @7",
+    ]
+    .join("\n");
+    assert!(run.stdout.contains(&listed), "{}", run.stdout);
+    let run = ferris(&["table", "dump", "--json", path.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["properties"]["range_tombstones"], 5);
+    let fragments = v["range_tombstones"].as_array().unwrap();
+    assert_eq!(fragments.len(), 4);
+    assert_eq!(
+        fragments[1],
+        serde_json::json!({"start": "key05", "end": "key09", "seqs": [300, 200]})
+    );
+    assert_eq!(fragments[3]["end"], serde_json::Value::Null);
+    // A table without any lists none, and says so in JSON.
+    let other = tempfile::tempdir().unwrap();
+    let plain = write_table(other.path());
+    let run = ferris(&["table", "dump", plain.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("range tombstones"), "{}", run.stdout);
+    let run = ferris(&["table", "dump", "--json", plain.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["properties"]["range_tombstones"], 0);
+    assert_eq!(v["range_tombstones"], serde_json::json!([]));
 }
 
 #[test]

@@ -1,18 +1,19 @@
 //! Damaged bytes: every one reported, none answered wrongly, nothing panics.
 
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_table::{ReadOptions, TableFormat, TableOptions};
 use rand::Rng;
 
 use super::HOSTILE_SEEDS;
 use super::generate::{self, Shape, probes};
 use super::harness::{
-    Answer, Disk, NUMBER, build, describe_read, difference, open, reads, reported_as_damage,
+    Answer, Disk, NUMBER, build_with, describe_read, difference, open, reads, reported_as_damage,
 };
 use crate::failure::{Checking, Context, Outcome, Problem, ensure};
 use crate::{Failure, random};
 
-/// A small table of several blocks, its bytes, the lookups that read all of it, and the
-/// answers of the intact table to every read.
+/// A small table of several blocks and two range tombstones, its bytes, the lookups that
+/// read all of it, and the answers of the intact table to every read.
 struct Small {
     bytes: Vec<u8>,
     probes: Vec<(bytes::Bytes, u64)>,
@@ -31,8 +32,17 @@ fn small_table(checking: Checking<'_>, format: &dyn TableFormat) -> Result<Small
         let model = generate::entries(&mut rng, shape);
         let mut options = TableOptions::default();
         options.block_size = 64;
+        // Over the second and third user keys, newer than half the versions; and from
+        // the last key on, with no end, older than every version.
+        let keys = model.user_keys();
+        let mut seqs: Vec<u64> = model.entries().iter().map(|(k, _)| k.seq()).collect();
+        seqs.sort_unstable();
+        let tombstones = Tombstones::new([
+            RangeTombstone::new(keys[1].clone(), Some(keys[3].clone()), seqs[seqs.len() / 2]),
+            RangeTombstone::new(keys[keys.len() - 1].clone(), None, 1),
+        ]);
         let disk = Disk::new(0);
-        build(format, &disk, model.entries(), &options).context("a build")?;
+        build_with(format, &disk, model.entries(), &tombstones, &options).context("a build")?;
         let bytes = disk.read_file(&format.file_name(NUMBER))?;
         let probes = probes(&model, &mut rng, 3);
         let reader = open(format, &disk, &ReadOptions::default()).context("open")?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::iter::InternalIterator;
+use ferris_core::range_del::Tombstones;
 use ferris_core::{Error, Lookup, MAX_SEQNO, SeqNo};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_table::{ReadOptions, TableFormat, TableOptions, TableProperties, TableReader};
@@ -75,7 +76,19 @@ pub(super) fn build(
     entries: &[Entry],
     options: &TableOptions,
 ) -> ferris_core::Result<TableProperties> {
+    build_with(format, disk, entries, &Tombstones::default(), options)
+}
+
+/// [`build`], with range tombstones too (added before the entries).
+pub(super) fn build_with(
+    format: &dyn TableFormat,
+    disk: &Disk,
+    entries: &[Entry],
+    tombstones: &Tombstones,
+    options: &TableOptions,
+) -> ferris_core::Result<TableProperties> {
     let mut builder = format.create(&disk.fs, &disk.dir, NUMBER, options)?;
+    builder.add_range_tombstones(tombstones)?;
     for (key, value) in entries {
         builder.add(key.as_ref(), value)?;
     }

@@ -32,6 +32,11 @@ macro_rules! table_suite {
             }
 
             #[test]
+            fn range_tombstones() -> Result<(), Failure> {
+                table::range_tombstones(format())
+            }
+
+            #[test]
             fn power_cuts() -> Result<(), Failure> {
                 table::power_cuts(format())
             }

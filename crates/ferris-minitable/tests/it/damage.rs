@@ -13,12 +13,15 @@ use ferris_minitable::format::{
 use ferris_table::{ReadOptions, TableCheck};
 use proptest::prelude::*;
 
-use crate::{entries, open, options, put_table, scan, sim, table_bytes, write};
+use crate::{
+    entries, open, options, put_table, range_tombstones, scan, sim, table_bytes, write, write_with,
+};
 
-/// A real table of 30 keys with 2 versions each, in 256-byte blocks.
+/// A real table of 30 keys with 2 versions each, in 256-byte blocks, and range
+/// tombstones.
 fn real_table() -> Vec<u8> {
     let (_, fs) = sim();
-    write(&fs, &entries(30, 2), &options(256)).unwrap();
+    write_with(&fs, &entries(30, 2), &range_tombstones(), &options(256)).unwrap();
     table_bytes(&fs)
 }
 
@@ -40,19 +43,21 @@ fn footer_of(bytes: &[u8]) -> (Footer, usize) {
     (Footer::decode(bytes[at..].try_into().unwrap()).unwrap(), at)
 }
 
-/// Where each checksummed region of `bytes` starts, and whether `open` reads it (the
-/// index, the properties and the footer) or only `verify` (the data blocks).
+/// Where each checksummed region of `bytes` starts, in file order, and whether `open`
+/// reads it (the index, the range tombstones, the properties and the footer) or only
+/// `verify` (the data blocks).
 fn regions(bytes: &[u8]) -> Vec<(u64, bool)> {
     let (footer, footer_at) = footer_of(bytes);
     let index = Block::decode(block(bytes, footer.index)).unwrap();
     let mut out: Vec<(u64, bool)> = (0..index.len())
         .map(|i| (Handle::decode(&index.value(i)).unwrap().offset, false))
         .collect();
-    out.extend([
-        (footer.index.offset, true),
-        (footer.properties.offset, true),
-        (footer_at as u64, true),
-    ]);
+    let props = Properties::decode(&block(bytes, footer.properties), footer.version).unwrap();
+    out.push((footer.index.offset, true));
+    if props.range_tombstones > 0 {
+        out.push((props.range_tombstone_block.offset, true));
+    }
+    out.extend([(footer.properties.offset, true), (footer_at as u64, true)]);
     out
 }
 
@@ -60,8 +65,8 @@ fn block(bytes: &[u8], h: Handle) -> Bytes {
     Bytes::copy_from_slice(&bytes[h.offset as usize..(h.offset + h.size) as usize])
 }
 
-/// Every bit of a table flipped in turn is found: by `open` for the index, the
-/// properties and the footer, by `verify` for a data block, and either way named at the
+/// Every bit of a table flipped in turn is found: by `open` for the index, the range
+/// tombstones, the properties and the footer, by `verify` for a data block, and either way named at the
 /// offset of the block (or footer) that holds it.
 #[test]
 fn every_bit_flip_is_found_at_its_block() {
@@ -129,15 +134,17 @@ fn a_newer_version_is_unsupported_and_version_0_is_damage() {
     assert!(open_and_verify(&bytes).unwrap_err().is_corruption());
 }
 
-/// A version 2 table whose footer says version 1 (an intact footer, so only the
-/// properties can tell): its properties end in a field version 1 does not have, which is
-/// damage, not a table of the default keyspace.
+/// A version 3 table whose footer says version 1 or 2 (an intact footer, so only the
+/// properties can tell): its properties end in fields those versions do not have, which
+/// is damage, not an older table.
 #[test]
-fn a_v2_table_labelled_v1_is_damage() {
-    let mut bytes = real_table();
-    set_version(&mut bytes, 1);
-    let e = open_and_verify(&bytes).unwrap_err();
-    assert!(e.to_string().contains("bytes after the properties"), "{e}");
+fn a_v3_table_labelled_older_is_damage() {
+    for version in [1, 2] {
+        let mut bytes = real_table();
+        set_version(&mut bytes, version);
+        let e = open_and_verify(&bytes).unwrap_err();
+        assert!(e.to_string().contains("bytes after the properties"), "{e}");
+    }
 }
 
 /// Replaces the block at `h` in `bytes` with `new` (the same size) under a valid
@@ -231,7 +238,8 @@ fn properties_that_disagree_with_the_blocks_are_reported_by_verify() {
 
 /// `verify` reads the file again rather than trusting what `open` read: damage done to
 /// the file on a real disk after the table was opened is found in each of its regions
-/// (a data block, the index, the properties, the footer), at the region's offset.
+/// (a data block, the index, the range tombstones, the properties, the footer), at the
+/// region's offset.
 #[test]
 fn damage_done_after_open_is_found_by_verify() {
     use std::io::{Read, Seek, SeekFrom, Write};
@@ -243,8 +251,15 @@ fn damage_done_after_open_is_found_by_verify() {
     let bytes = real_table();
     let regions = regions(&bytes);
     let n = regions.len();
-    // The second data block, the index, the properties and the footer.
-    for (region, _) in [regions[1], regions[n - 3], regions[n - 2], regions[n - 1]] {
+    // The second data block, the index, the range tombstones, the properties and the
+    // footer.
+    let last = [
+        regions[n - 4],
+        regions[n - 3],
+        regions[n - 2],
+        regions[n - 1],
+    ];
+    for (region, _) in std::iter::once(regions[1]).chain(last) {
         let dir = tempfile::tempdir().unwrap();
         let fs: Arc<dyn FileSystem> = Arc::new(StdFs::default());
         let path = MinitableFormat.path(dir.path(), crate::NUMBER);

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferris_core::coding::varint_len;
 use ferris_core::{InternalKey, Lookup, MAX_SEQNO, ValueKind};
-use ferris_minitable::format::{BLOCK_TRAILER_LEN, Block, FOOTER_LEN, Footer, Handle};
+use ferris_minitable::format::{BLOCK_TRAILER_LEN, Block, FOOTER_LEN, Footer, Handle, Properties};
 use ferris_table::{BlockCache, Compression, ReadOptions};
 
-use crate::{Entry, entries, open, options, scan, sim, table_bytes, write};
+use crate::{
+    Entry, entries, open, options, range_tombstones, scan, sim, table_bytes, write, write_with,
+};
 
 /// The bytes of block `handle` in `bytes`, without its trailer.
 fn block_at(bytes: &[u8], handle: Handle) -> Bytes {
@@ -24,6 +26,61 @@ fn index_of(bytes: &[u8]) -> (Footer, Block) {
         footer,
         Block::decode(block_at(bytes, footer.index)).unwrap(),
     )
+}
+
+/// The range-tombstone block lies between the index and the properties, where the
+/// properties' handle says; a table of tombstones alone has no data block and an empty
+/// index, and still answers lookups under them.
+#[test]
+fn range_tombstones_lie_between_the_index_and_the_properties() {
+    for want in [entries(30, 2), Vec::new()] {
+        let (_, fs) = sim();
+        write_with(&fs, &want, &range_tombstones(), &options(256)).unwrap();
+        let bytes = table_bytes(&fs);
+        let footer_at = bytes.len() - FOOTER_LEN;
+        let footer = Footer::decode(bytes[footer_at..].try_into().unwrap()).unwrap();
+        let props =
+            Properties::decode(&block_at(&bytes, footer.properties), footer.version).unwrap();
+        let at = props.range_tombstone_block;
+        assert_eq!(footer.index.end(), Some(at.offset));
+        assert_eq!(at.end(), Some(footer.properties.offset));
+        assert_eq!(props.range_tombstones, 5);
+        let reader = open(&fs, &ReadOptions::default()).unwrap();
+        assert_eq!(scan(&reader).unwrap(), want);
+        assert_eq!(
+            reader.get(b"key000004", 500).unwrap(),
+            Some(Lookup::Deleted)
+        );
+        assert!(reader.verify().unwrap().is_intact());
+        if want.is_empty() {
+            assert_eq!((footer.index.offset, footer.index.size), (0, 0));
+            assert_eq!(reader.get(b"key000001", MAX_SEQNO).unwrap(), None);
+        }
+    }
+}
+
+/// A tombstone numbered past the largest sequence number would make a block no reader
+/// takes back: the builder refuses it, and goes on.
+#[test]
+fn a_range_tombstone_past_the_largest_sequence_number_is_refused() {
+    use ferris_core::range_del::{RangeTombstone, Tombstones};
+    use ferris_minitable::MinitableFormat;
+    use ferris_table::TableFormat;
+    let (_, fs) = sim();
+    let mut builder = MinitableFormat
+        .create(&fs, crate::dir(), crate::NUMBER, &options(256))
+        .unwrap();
+    let past = Tombstones::new([RangeTombstone::new("a", None, MAX_SEQNO + 1)]);
+    let refused = builder.add_range_tombstones(&past);
+    assert!(
+        matches!(refused, Err(ferris_core::Error::InvalidInput(_))),
+        "{refused:?}"
+    );
+    // Nothing was added: the builder is still empty.
+    assert!(matches!(
+        builder.finish(),
+        Err(ferris_core::Error::InvalidInput(_))
+    ));
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_core::{InternalKey, ValueKind};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_minitable::MinitableFormat;
@@ -71,7 +72,29 @@ pub(crate) fn write(
     entries: &[Entry],
     options: &TableOptions,
 ) -> ferris_core::Result<ferris_table::TableProperties> {
+    write_with(fs, entries, &Tombstones::default(), options)
+}
+
+/// Range tombstones over keys of [`entries`]: two overlapping ranges, covering some
+/// versions of `key000003` to `key000011` and not others, and one with no end past the
+/// last key.
+pub(crate) fn range_tombstones() -> Tombstones {
+    Tombstones::new([
+        RangeTombstone::new("key000003", Some("key000007".into()), 450),
+        RangeTombstone::new("key000005", Some("key000012".into()), 1000),
+        RangeTombstone::new("key000028", None, 50),
+    ])
+}
+
+/// [`write`], with range tombstones too.
+pub(crate) fn write_with(
+    fs: &Arc<dyn FileSystem>,
+    entries: &[Entry],
+    tombstones: &Tombstones,
+    options: &TableOptions,
+) -> ferris_core::Result<ferris_table::TableProperties> {
     let mut builder = MinitableFormat.create(fs, dir(), NUMBER, options)?;
+    builder.add_range_tombstones(tombstones)?;
     for (key, value) in entries {
         builder.add(key.as_ref(), value)?;
     }

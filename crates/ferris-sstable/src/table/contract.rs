@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::key::{TRAILER_LEN, compare_encoded};
+use ferris_core::range_del::Tombstones;
 use ferris_core::{InternalIterator, InternalKey, InternalKeyRef, Lookup, SeqNo, ValueKind};
 use ferris_fs::FileSystem;
 use ferris_table::{
@@ -85,7 +86,12 @@ impl TableFormat for SstableFormat {
             block_cache: options.cache.clone(),
         };
         let table = Table::open_with(&**fs, &path, read)?;
-        let properties = generic_properties(&path, table.properties(), table.file_size())?;
+        let properties = generic_properties(
+            &path,
+            table.properties(),
+            table.file_size(),
+            table.range_tombstones(),
+        )?;
         Ok(Arc::new(SstableReader {
             table: Arc::new(table),
             properties,
@@ -93,11 +99,12 @@ impl TableFormat for SstableFormat {
     }
 }
 
-/// The format-neutral description of a table with these properties.
+/// The format-neutral description of a table with these properties and range tombstones.
 fn generic_properties(
     path: &Path,
     props: &Properties,
     file_size: u64,
+    tombstones: &Tombstones,
 ) -> ferris_core::Result<TableProperties> {
     let key = |bytes: &[u8]| -> ferris_core::Result<InternalKey> {
         if props.n_entries == 0 {
@@ -117,7 +124,8 @@ fn generic_properties(
         props.raw_bytes,
         file_size,
     )
-    .with_keyspace(props.keyspace))
+    .with_keyspace(props.keyspace)
+    .with_range_tombstones(tombstones))
 }
 
 /// A [`TableWriter`] behind the [`TableBuilder`] trait.
@@ -146,6 +154,13 @@ impl TableBuilder for SstableBuilder {
         result
     }
 
+    fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> ferris_core::Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        self.writer.add_range_tombstones(tombstones)
+    }
+
     fn estimated_size(&self) -> u64 {
         self.writer.estimated_size()
     }
@@ -166,14 +181,14 @@ impl TableBuilder for SstableBuilder {
             // Dropping the writer removes its temporary file.
             return Err(e);
         }
-        if self.writer.is_empty() {
+        if self.writer.is_empty() && !self.writer.has_range_tombstones() {
             return Err(ferris_core::Error::InvalidInput(
-                "a table needs at least one entry".into(),
+                "a table needs at least one entry or range tombstone".into(),
             ));
         }
         let path = self.path;
-        let (props, len) = self.writer.finish_with_len()?;
-        generic_properties(&path, &props, len)
+        let (props, len, tombstones) = self.writer.finish_with_tombstones()?;
+        generic_properties(&path, &props, len, &tombstones)
     }
 }
 
@@ -184,15 +199,29 @@ struct SstableReader {
     properties: TableProperties,
 }
 
+/// What a point lookup answers for an entry of the table.
+fn lookup(kind: ValueKind, value: Bytes) -> Lookup {
+    match kind {
+        ValueKind::Put => Lookup::Value(value),
+        ValueKind::Delete => Lookup::Deleted,
+    }
+}
+
 impl TableReader for SstableReader {
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> ferris_core::Result<Option<Lookup>> {
-        Ok(self
-            .table
-            .get(user_key, snapshot)?
-            .map(|(key, value)| match key.kind() {
-                ValueKind::Put => Lookup::Value(value),
-                ValueKind::Delete => Lookup::Deleted,
-            }))
+        // A key the bloom filter rules out has no version here, but a range tombstone
+        // may still cover it: `Table::get` answers `None` and `resolve` decides.
+        let point = self.table.get(user_key, snapshot)?;
+        let tombstones = self.table.range_tombstones();
+        if tombstones.is_empty() {
+            return Ok(point.map(|(key, value)| lookup(key.kind(), value)));
+        }
+        let point = point.map(|(key, value)| (key.seq(), lookup(key.kind(), value)));
+        Ok(tombstones.resolve(user_key, snapshot, point))
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        Arc::clone(self.table.range_tombstones())
     }
 
     fn get_many(
@@ -201,11 +230,32 @@ impl TableReader for SstableReader {
         snapshot: SeqNo,
         found: &mut [Option<Lookup>],
     ) -> ferris_core::Result<()> {
-        self.table
-            .get_many(keys, snapshot, found, |key, value| match key.kind {
-                ValueKind::Put => Lookup::Value(value),
-                ValueKind::Delete => Lookup::Deleted,
-            })
+        let tombstones = self.table.range_tombstones();
+        if tombstones.is_empty() {
+            return self
+                .table
+                .get_many(keys, snapshot, found, |key, value| lookup(key.kind, value));
+        }
+        // The keys not answered yet, with their sequence numbers kept for `resolve`.
+        let (open, open_keys): (Vec<usize>, Vec<&[u8]>) = keys
+            .iter()
+            .zip(found.iter())
+            .enumerate()
+            .filter(|(_, (_, slot))| slot.is_none())
+            .map(|(i, (key, _))| (i, *key))
+            .unzip();
+        let mut points = vec![None; open.len()];
+        let result = self
+            .table
+            .get_many(&open_keys, snapshot, &mut points, |key, value| {
+                (key.seq, lookup(key.kind, value))
+            });
+        if result.is_ok() {
+            for ((i, key), point) in open.into_iter().zip(open_keys).zip(points) {
+                found[i] = tombstones.resolve(key, snapshot, point);
+            }
+        }
+        result
     }
 
     fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
@@ -392,6 +442,44 @@ mod tests {
         ] {
             assert_eq!(f.parse_file_name(other), None, "{other}");
         }
+    }
+
+    /// A key the bloom filter rules out has no version in the table, but a range
+    /// tombstone may still cover it: the lookup must answer `Deleted`, not `None`.
+    #[test]
+    fn a_key_the_filter_rules_out_is_still_deleted_under_a_range_tombstone() {
+        use ferris_core::range_del::RangeTombstone;
+        let sim = SimFs::new(3);
+        let fs: Arc<dyn FileSystem> = Arc::new(sim);
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let format = SstableFormat;
+        let mut builder = format
+            .create(&fs, dir, 1, &FormatOptions::default())
+            .unwrap();
+        let past = Tombstones::new([RangeTombstone::new("a", None, ferris_core::MAX_SEQNO + 1)]);
+        assert!(matches!(
+            builder.add_range_tombstones(&past),
+            Err(ferris_core::Error::InvalidInput(_))
+        ));
+        let over = Tombstones::new([RangeTombstone::new("a", Some("m".into()), 9)]);
+        builder.add_range_tombstones(&over).unwrap();
+        for k in ["b", "k"] {
+            let key = InternalKey::new(k.as_bytes(), 4, ValueKind::Put);
+            builder.add(key.as_ref(), b"v").unwrap();
+        }
+        builder.finish().unwrap();
+        let reader = format
+            .open(&fs, dir, 1, &FormatReadOptions::default())
+            .unwrap();
+        assert!(!reader.range_tombstones().is_empty());
+        let mut found = vec![None; 3];
+        reader.get_many(&[b"c", b"k", b"z"], 9, &mut found).unwrap();
+        for (key, want) in [(&b"c"[..], Some(Lookup::Deleted)), (b"z", None)] {
+            assert_eq!(reader.get(key, 9).unwrap(), want);
+        }
+        assert_eq!(found, [Some(Lookup::Deleted), Some(Lookup::Deleted), None]);
+        assert_eq!(reader.get(b"c", 8).unwrap(), None, "before the tombstone");
     }
 
     /// Found by `ferris-conformance`'s `io_faults`: after an `add` failed to write a

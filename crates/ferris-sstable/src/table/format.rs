@@ -8,12 +8,16 @@ use ferris_core::{DEFAULT_KEYSPACE, DecodeError, KeyspaceId, SeqNo};
 pub const MAGIC: [u8; 8] = *b"FRSDBSST";
 
 /// The table format version this build writes, and the newest it reads. Version 2 added
-/// [`Properties::keyspace`]; version 1 tables still read, as tables of the default
-/// keyspace.
-pub const FORMAT_VERSION: u32 = 2;
+/// [`Properties::keyspace`], version 3 range tombstones ([`Properties::range_tombstones`]
+/// and their block); version 1 tables still read, as tables of the default keyspace,
+/// and version 1 and 2 tables as tables without range tombstones.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The first format version whose properties record the table's keyspace.
 pub const KEYSPACE_VERSION: u32 = 2;
+
+/// The first format version that stores range tombstones.
+pub const RANGE_TOMBSTONE_VERSION: u32 = 3;
 
 /// Size of the footer at the end of every table.
 pub const FOOTER_LEN: usize = 64;
@@ -194,11 +198,20 @@ pub struct Properties {
     /// The keyspace the table belongs to; [`DEFAULT_KEYSPACE`] in a version 1 table,
     /// which does not record it.
     pub keyspace: KeyspaceId,
+    /// Range tombstones in the range-tombstone block, as
+    /// `ferris_core::range_del::Tombstones::len` counts them; 0 (and no block) before
+    /// version 3. The bounds and sequence numbers above are the data blocks' alone.
+    pub range_tombstones: u64,
+    /// Where the range-tombstone block is; only meaningful (and only encoded) when
+    /// [`Properties::range_tombstones`] is not 0: a table without range tombstones has
+    /// no such block.
+    pub range_tombstone_block: BlockHandle,
 }
 
 impl Properties {
     /// Encodes the properties as [`FORMAT_VERSION`] lays them out: varints and
-    /// length-prefixed keys, in field order.
+    /// length-prefixed keys, in field order, the block handle (two varints) only after a
+    /// range-tombstone count that is not 0.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for v in [self.n_entries, self.n_tombstones, self.n_data_blocks] {
@@ -218,12 +231,17 @@ impl Properties {
             put_varint64(&mut out, v);
         }
         put_varint32(&mut out, self.keyspace);
+        put_varint64(&mut out, self.range_tombstones);
+        if self.range_tombstones > 0 {
+            self.range_tombstone_block.encode_into(&mut out);
+        }
         out
     }
 
     /// Decodes properties written in format `version` (the footer's): from version 2 on
-    /// they end in the keyspace, and before that the table belongs to
-    /// [`DEFAULT_KEYSPACE`].
+    /// they hold the keyspace (before that the table belongs to [`DEFAULT_KEYSPACE`]),
+    /// and from version 3 on they end in the range-tombstone count and, when it is not 0,
+    /// the range-tombstone block's handle.
     ///
     /// # Errors
     ///
@@ -231,7 +249,7 @@ impl Properties {
     /// missing, or bytes after the version's last field.
     pub fn decode(bytes: &[u8], version: u32) -> Result<Properties, DecodeError> {
         let mut d = Decoder::new(bytes);
-        let p = Properties {
+        let mut p = Properties {
             n_entries: d.varint64()?,
             n_tombstones: d.varint64()?,
             n_data_blocks: d.varint64()?,
@@ -247,7 +265,18 @@ impl Properties {
             } else {
                 DEFAULT_KEYSPACE
             },
+            range_tombstones: 0,
+            range_tombstone_block: BlockHandle::default(),
         };
+        if version >= RANGE_TOMBSTONE_VERSION {
+            p.range_tombstones = d.varint64()?;
+            if p.range_tombstones > 0 {
+                p.range_tombstone_block = BlockHandle {
+                    offset: d.varint64()?,
+                    size: d.varint64()?,
+                };
+            }
+        }
         if !d.is_empty() {
             return Err(DecodeError::new(d.position(), "bytes after the properties"));
         }
@@ -314,8 +343,10 @@ mod tests {
         }
     }
 
-    /// A version 1 block is a version 2 block without its last field: each is refused
-    /// as the other, and a version 1 table belongs to the default keyspace.
+    /// A version 1 block is a version 2 block without its last field, and a version 2
+    /// block a version 3 block without its range-tombstone count: each is refused as
+    /// another, a version 1 table belongs to the default keyspace, and tables before
+    /// version 3 hold no range tombstones.
     #[test]
     fn properties_decode_by_the_footers_version() {
         let p = Properties {
@@ -324,7 +355,33 @@ mod tests {
             keyspace: 7,
             ..Properties::default()
         };
-        let v2 = p.encode();
+        let v3 = p.encode();
+        assert_eq!(Properties::decode(&v3, 3), Ok(p.clone()));
+        let v2 = &v3[..v3.len() - 1];
+        assert_eq!(
+            Properties::decode(v2, 3).unwrap_err().reason,
+            "truncated varint"
+        );
+        assert_eq!(
+            Properties::decode(&v3, 2).unwrap_err().reason,
+            "bytes after the properties"
+        );
+        let with_block = Properties {
+            range_tombstones: 4,
+            range_tombstone_block: BlockHandle {
+                offset: 9,
+                size: 30,
+            },
+            ..p.clone()
+        };
+        let bytes = with_block.encode();
+        assert_eq!(Properties::decode(&bytes, 3), Ok(with_block));
+        assert_eq!(
+            bytes.len(),
+            v3.len() + 2,
+            "a handle of two one-byte varints"
+        );
+        let v2 = v2.to_vec();
         let v1 = &v2[..v2.len() - 1];
         assert_eq!(Properties::decode(&v2, 2), Ok(p.clone()));
         let as_v1 = Properties::decode(v1, 1).unwrap();
@@ -376,7 +433,9 @@ mod tests {
 
         #[test]
         fn properties_round_trip(n in any::<u64>(), keyspace in any::<u32>(), k in proptest::collection::vec(any::<u8>(), 0..10)) {
-            let p = Properties { n_entries: n, smallest_key: k.clone(), largest_key: k, max_seq: n >> 8, keyspace, ..Properties::default() };
+            let range_tombstone_block = BlockHandle { offset: n >> 3, size: n >> 40 };
+            let range_tombstones = n % 3;
+            let p = Properties { n_entries: n, smallest_key: k.clone(), largest_key: k, max_seq: n >> 8, keyspace, range_tombstones, range_tombstone_block: if range_tombstones > 0 { range_tombstone_block } else { BlockHandle::default() }, ..Properties::default() };
             prop_assert_eq!(Properties::decode(&p.encode(), FORMAT_VERSION).unwrap(), p);
         }
 

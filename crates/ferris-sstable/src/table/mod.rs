@@ -1,9 +1,10 @@
-//! Tables: data blocks, a filter, properties and an index, closed by a footer.
+//! Tables: data blocks, a filter, range tombstones (when there are any), properties and an
+//! index, closed by a footer.
 //!
 //! ```text
-//! +--------------+-----+--------------+--------+------------+-------+--------+
-//! | data block 0 | ... | data block n | filter | properties | index | footer |
-//! +--------------+-----+--------------+--------+------------+-------+--------+
+//! +--------------+-----+--------------+--------+-------------+------------+-------+--------+
+//! | data block 0 | ... | data block n | filter | range dels? | properties | index | footer |
+//! +--------------+-----+--------------+--------+-------------+------------+-------+--------+
 //!  each block is followed by a 5-byte trailer: compression (1) | masked crc32c (4)
 //! ```
 //!

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::key::{InternalKeyRef, compare_encoded};
+use ferris_core::range_del::Tombstones;
 use ferris_core::{InternalKey, SeqNo, ValueKind};
 use ferris_fs::{FileSystem, ReadableFile};
 
@@ -39,8 +40,9 @@ impl ReadOptions {
 
 /// An open table file.
 ///
-/// Opening reads and verifies the footer, the index, the filter and the properties; data
-/// blocks are read, verified and decompressed when a lookup or cursor needs them.
+/// Opening reads and verifies the footer, the index, the filter, the properties and the
+/// range tombstones (kept in memory: every lookup may consult them); data blocks are
+/// read, verified and decompressed when a lookup or cursor needs them.
 #[derive(Debug)]
 pub struct Table {
     id: u64,
@@ -54,6 +56,8 @@ pub struct Table {
     pub(super) footer: Footer,
     pub(super) filter: Bytes,
     pub(super) properties: Properties,
+    /// The range-tombstone block, decoded; empty when the table has none.
+    pub(super) range_tombstones: Arc<Tombstones>,
 }
 
 impl Table {
@@ -111,6 +115,7 @@ impl Table {
             footer,
             filter: Bytes::new(),
             properties: Properties::default(),
+            range_tombstones: Arc::default(),
         };
         table.filter = table.read_block_bytes(footer.filter)?;
         let properties = table.read_block_bytes(footer.properties)?;
@@ -125,7 +130,36 @@ impl Table {
         table.index = Block::new(index).map_err(|e| {
             Error::corruption(path, footer.index.offset, format!("index block: {e}"))
         })?;
+        table.range_tombstones = Arc::new(table.read_range_tombstones()?);
         Ok(table)
+    }
+
+    /// Reads, verifies and decodes the range-tombstone block the properties name, if
+    /// they name one, and checks it holds as many tombstones as they say.
+    pub(super) fn read_range_tombstones(&self) -> Result<Tombstones> {
+        let (count, handle) = (
+            self.properties.range_tombstones,
+            self.properties.range_tombstone_block,
+        );
+        if count == 0 {
+            return Ok(Tombstones::default());
+        }
+        let corrupt = |reason: String| Error::corruption(&self.path, handle.offset, reason);
+        let bytes = self.read_block_bytes(handle)?;
+        let tombstones = Tombstones::decode(&bytes)
+            .map_err(|e| corrupt(format!("range tombstone block: {e}")))?;
+        if tombstones.len() as u64 != count {
+            return Err(corrupt(format!(
+                "range tombstones: the properties say {count} but the block holds {}",
+                tombstones.len()
+            )));
+        }
+        Ok(tombstones)
+    }
+
+    /// The table's range tombstones, fragmented; empty when it has none.
+    pub fn range_tombstones(&self) -> &Arc<Tombstones> {
+        &self.range_tombstones
     }
 
     /// What the writer recorded about the table.
@@ -147,6 +181,8 @@ impl Table {
     /// internal key (which says whether it is a value or a tombstone) and value.
     ///
     /// The bloom filter is asked first; a "no" answers without reading any data block.
+    /// Range tombstones are not consulted: a caller resolves the entry against
+    /// [`Table::range_tombstones`] (`SstableFormat`'s reader does).
     ///
     /// # Errors
     ///

@@ -19,7 +19,8 @@ use crate::table::format::{BLOCK_TRAILER_LEN, BlockHandle, FOOTER_LEN};
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct TableCheck {
-    /// Checksummed blocks: every data block, and the filter, properties and index blocks.
+    /// Checksummed blocks: every data block, and the filter, properties and index blocks,
+    /// and the range-tombstone block of a table that has one.
     pub blocks: u64,
     /// Data blocks among them.
     pub data_blocks: u64,
@@ -53,7 +54,8 @@ impl Table {
     /// Reads and checks every data block of the table, bypassing the block cache.
     ///
     /// Each block is read from the file, its checksum verified, decompressed and decoded
-    /// entry by entry. Every key must be an internal key, sort after the one before it and
+    /// entry by entry; the range-tombstone block is read and decoded again too, and must
+    /// hold what was read at open. Every key must be an internal key, sort after the one before it and
     /// lie between its block's index separator and the previous one, and be in the bloom
     /// filter; the blocks must tile the file with no gap; and the entries must add up to
     /// what the properties say. Damage in one data block does not stop the others being
@@ -111,11 +113,26 @@ impl Table {
             lower = Some(separator);
         }
         check.entries = totals.entries;
-        let meta = [
+        let mut meta = vec![
             self.footer.filter,
             self.footer.properties,
             self.footer.index,
         ];
+        if self.properties.range_tombstones > 0 {
+            meta.push(self.properties.range_tombstone_block);
+            // Read again from the file: open read it once, and damage since would
+            // otherwise go unseen until the table is next opened.
+            match self.read_range_tombstones() {
+                Ok(now) if now == *self.range_tombstones => {}
+                Ok(_) => check.damage.push(Error::corruption(
+                    &self.path,
+                    self.properties.range_tombstone_block.offset,
+                    "the range tombstone block differs from the one read at open",
+                )),
+                Err(e) if e.is_corruption() => check.damage.push(e),
+                Err(e) => return Err(e),
+            }
+        }
         check.blocks += meta.len() as u64;
         check.bytes += meta
             .iter()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferris_core::key::{InternalKeyRef, compare_encoded};
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_core::{DEFAULT_KEYSPACE, InternalKey, KeyspaceId, MAX_SEQNO, ValueKind};
 use ferris_fs::{FileSystem, WritableFile};
 
@@ -70,6 +71,8 @@ pub struct TableWriter {
     pending: Option<BlockHandle>,
     last_key: Vec<u8>,
     props: Properties,
+    /// Range tombstones added so far, fragmented together at `finish`.
+    range_tombstones: Vec<RangeTombstone>,
     scratch: Vec<u8>,
     /// Blocks and trailers not yet handed to the file: they go out in writes of about
     /// [`WRITE_BUFFER_BYTES`], not two system calls per block.
@@ -130,6 +133,7 @@ impl TableWriter {
                 keyspace: options.keyspace,
                 ..Properties::default()
             },
+            range_tombstones: Vec::new(),
             scratch: Vec::new(),
             out: Vec::with_capacity(WRITE_BUFFER_BYTES),
             reserved: false,
@@ -218,6 +222,33 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Adds range tombstones (`ferris_core::range_del`), at any time before
+    /// [`TableWriter::finish`]: they are fragmented together with those added before and
+    /// stored in the table's range-tombstone block. The properties' bounds and sequence
+    /// numbers stay the data blocks'; `ferris_table::TableProperties::with_range_tombstones`
+    /// adds the tombstones' to them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a sequence number past `MAX_SEQNO`, which no reader
+    /// would accept back; nothing is added then.
+    pub fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> Result<()> {
+        if let Some((_, max)) = tombstones.seq_range()
+            && max > MAX_SEQNO
+        {
+            return Err(Error::InvalidInput(format!(
+                "range tombstone sequence number {max} is past the largest, {MAX_SEQNO}"
+            )));
+        }
+        self.range_tombstones.extend(tombstones.iter());
+        Ok(())
+    }
+
+    /// True when range tombstones were added: the table will hold some.
+    pub fn has_range_tombstones(&self) -> bool {
+        !self.range_tombstones.is_empty()
+    }
+
     /// Bytes written so far plus the open data block: what the file would roughly weigh now.
     pub fn estimated_size(&self) -> u64 {
         self.offset + self.data.estimated_size() as u64
@@ -233,7 +264,7 @@ impl TableWriter {
         self.props.n_entries == 0
     }
 
-    /// Writes the filter, properties, index and footer, syncs the file, and moves it to
+    /// Writes the filter, range tombstones (if any), properties, index and footer, syncs the file, and moves it to
     /// its real name (then syncs the directory). Returns the table's properties.
     ///
     /// # Errors
@@ -249,7 +280,13 @@ impl TableWriter {
     /// # Errors
     ///
     /// As [`TableWriter::finish`].
-    pub fn finish_with_len(mut self) -> Result<(Properties, u64)> {
+    pub fn finish_with_len(self) -> Result<(Properties, u64)> {
+        self.finish_with_tombstones()
+            .map(|(props, len, _)| (props, len))
+    }
+
+    /// [`TableWriter::finish_with_len`], also returning the range tombstones written.
+    pub(crate) fn finish_with_tombstones(mut self) -> Result<(Properties, u64, Tombstones)> {
         if !self.data.is_empty() {
             self.flush_data_block()?;
         }
@@ -267,6 +304,13 @@ impl TableWriter {
             Vec::new()
         };
         let filter = self.write_block(&filter, Compression::None)?;
+        let tombstones = Tombstones::new(std::mem::take(&mut self.range_tombstones));
+        if !tombstones.is_empty() {
+            let mut block = Vec::new();
+            tombstones.encode(&mut block);
+            self.props.range_tombstone_block = self.write_block(&block, Compression::None)?;
+            self.props.range_tombstones = tombstones.len() as u64;
+        }
         let properties = self.write_block(&self.props.encode(), Compression::None)?;
         let index_block = self.index.finish();
         let index = self.write_block(&index_block, Compression::None)?;
@@ -292,7 +336,7 @@ impl TableWriter {
         self.finished = true;
         let dir = self.path.parent().unwrap_or(Path::new(""));
         self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        Ok((std::mem::take(&mut self.props), self.offset))
+        Ok((std::mem::take(&mut self.props), self.offset, tombstones))
     }
 
     fn flush_data_block(&mut self) -> Result<()> {

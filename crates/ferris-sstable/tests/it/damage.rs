@@ -6,7 +6,7 @@ use ferris_core::InternalKey;
 use ferris_sstable::{Compression, Error, Table, TableOptions};
 use proptest::prelude::*;
 
-use crate::{entries, path, scan, sim, write};
+use crate::{entries, path, range_tombstones, scan, sim, write_with};
 
 fn table_bytes(compression: Compression) -> (Vec<u8>, Vec<(InternalKey, Bytes)>) {
     let (_, fs) = sim();
@@ -14,19 +14,21 @@ fn table_bytes(compression: Compression) -> (Vec<u8>, Vec<(InternalKey, Bytes)>)
     let mut options = TableOptions::default();
     options.block_size = 256;
     options.compression = compression;
-    write(&fs, "t.sst", &want, options);
+    write_with(&fs, "t.sst", &want, &range_tombstones(), options);
     let file = fs.open(&path("t.sst")).unwrap();
     (file.read_vec(0, file.len()).unwrap(), want)
 }
 
 type Entry = (InternalKey, Bytes);
 
-/// Opens `bytes` as a table and reads all of it, by scan and by lookups.
+/// Opens `bytes` as a table and reads all of it, by scan and by lookups, and checks its
+/// range tombstones are the ones written.
 fn read_all(bytes: &[u8]) -> ferris_sstable::Result<(Vec<Entry>, Vec<Option<Entry>>)> {
     let (_, fs) = sim();
     let mut f = fs.create(&path("x.sst")).unwrap();
     f.append(bytes).unwrap();
     let table = Table::open(&*fs, &path("x.sst"))?;
+    assert_eq!(**table.range_tombstones(), range_tombstones());
     let scanned = scan(&table)?;
     let mut looked_up = Vec::new();
     for i in 0..40 {

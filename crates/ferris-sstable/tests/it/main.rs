@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferris_core::range_del::{RangeTombstone, Tombstones};
 use ferris_core::{InternalKey, ValueKind};
 use ferris_fs::{FileSystem, SimFs};
 use ferris_sstable::{Table, TableOptions, TableWriter};
@@ -58,7 +59,30 @@ pub(crate) fn write(
     entries: &[(InternalKey, Bytes)],
     options: TableOptions,
 ) -> Table {
+    write_with(fs, name, entries, &Tombstones::default(), options)
+}
+
+/// Range tombstones over keys of [`entries`]: two overlapping ranges, covering some
+/// versions of `key000003` to `key000011` and not others, and one with no end past the
+/// last key.
+pub(crate) fn range_tombstones() -> Tombstones {
+    Tombstones::new([
+        RangeTombstone::new("key000003", Some("key000007".into()), 450),
+        RangeTombstone::new("key000005", Some("key000012".into()), 1000),
+        RangeTombstone::new("key000028", None, 50),
+    ])
+}
+
+/// [`write`], with range tombstones too.
+pub(crate) fn write_with(
+    fs: &Arc<dyn FileSystem>,
+    name: &str,
+    entries: &[(InternalKey, Bytes)],
+    tombstones: &Tombstones,
+    options: TableOptions,
+) -> Table {
     let mut w = TableWriter::create(fs.clone(), &path(name), options).unwrap();
+    w.add_range_tombstones(tombstones).unwrap();
     for (k, v) in entries {
         w.add(k, v).unwrap();
     }

@@ -14,7 +14,7 @@ use ferris_sstable::table::format::{
 use ferris_sstable::{Compression, Error, Table, TableCheck, TableOptions};
 use proptest::prelude::*;
 
-use crate::{entries, path, sim, write};
+use crate::{entries, path, range_tombstones, sim, write, write_with};
 
 fn options(compression: Compression) -> TableOptions {
     let mut o = TableOptions::default();
@@ -23,10 +23,11 @@ fn options(compression: Compression) -> TableOptions {
     o
 }
 
-/// The bytes of a real table of several data blocks.
+/// The bytes of a real table of several data blocks and a range-tombstone block.
 fn table_bytes(compression: Compression) -> Vec<u8> {
     let (_, fs) = sim();
-    write(&fs, "t.sst", &entries(30, 2), options(compression));
+    let o = options(compression);
+    write_with(&fs, "t.sst", &entries(30, 2), &range_tombstones(), o);
     let file = fs.open(&path("t.sst")).unwrap();
     file.read_vec(0, file.len()).unwrap()
 }
@@ -65,6 +66,7 @@ fn region_starts(bytes: &[u8]) -> Vec<u64> {
         .map(|(_, h)| h.offset)
         .collect();
     starts.extend([footer.filter, footer.properties, footer.index].map(|h| h.offset));
+    starts.push(table.properties().range_tombstone_block.offset);
     starts.push(footer_at as u64);
     starts.sort_unstable();
     starts
@@ -96,6 +98,28 @@ fn an_intact_table_verifies_clean_with_every_byte_counted(
 }
 
 #[test]
+fn a_table_with_range_tombstones_verifies_their_block_too() {
+    let (_, fs) = sim();
+    let o = options(Compression::None);
+    let with = write_with(&fs, "t.sst", &entries(30, 2), &range_tombstones(), o);
+    let without = write(&fs, "u.sst", &entries(30, 2), o);
+    let (check, plain) = (with.verify().unwrap(), without.verify().unwrap());
+    assert!(check.is_intact(), "{:?}", check.damage);
+    assert_eq!(
+        check.blocks,
+        plain.blocks + 1,
+        "plus the range-tombstone block"
+    );
+    assert_eq!(check.bytes, with.file_size());
+    // Only the tombstones: no data block, and still a table.
+    let only = write_with(&fs, "o.sst", &[], &range_tombstones(), o);
+    let check = only.verify().unwrap();
+    assert!(check.is_intact(), "{:?}", check.damage);
+    assert_eq!((check.data_blocks, check.entries), (0, 0));
+    assert_eq!(**only.range_tombstones(), range_tombstones());
+}
+
+#[test]
 fn an_empty_table_verifies_clean() {
     let (_, fs) = sim();
     let table = write(&fs, "e.sst", &[], TableOptions::default());
@@ -111,6 +135,8 @@ fn an_empty_table_verifies_clean() {
 #[case::zstd(Compression::Zstd, "v1-zstd.sst")]
 #[case::v2_raw(Compression::None, "v2-raw.sst")]
 #[case::v2_zstd(Compression::Zstd, "v2-zstd.sst")]
+#[case::v3_raw(Compression::None, "v3-raw.sst")]
+#[case::v3_zstd(Compression::Zstd, "v3-zstd.sst")]
 fn the_golden_tables_verify_clean(#[case] _compression: Compression, #[case] name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ferris_conformance::Failure;
 use ferris_conformance::table;
 use ferris_core::iter::InternalIterator;
+use ferris_core::range_del::Tombstones;
 use ferris_core::{DEFAULT_KEYSPACE, Error, InternalKeyRef, Lookup, MAX_SEQNO, Result, SeqNo};
 use ferris_fs::FileSystem;
 use ferris_minitable::MinitableFormat;
@@ -35,6 +36,8 @@ enum Mutation {
     /// Every table is written as one of the default keyspace, whatever it was created
     /// for: the engine could no longer tell a table listed under the wrong keyspace.
     ForgetsKeyspace,
+    /// The builder accepts range tombstones and drops them: keys they delete come back.
+    DropsRangeTombstones,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,10 @@ impl TableFormat for Mutant {
             options.keyspace = DEFAULT_KEYSPACE;
         }
         let options = &options;
+        if self.0 == Mutation::DropsRangeTombstones {
+            let inner = MinitableFormat.create(fs, dir, number, options)?;
+            return Ok(Box::new(Forgetful(inner)));
+        }
         if self.0 != Mutation::RenamesWithoutDirSync {
             return MinitableFormat.create(fs, dir, number, options);
         }
@@ -116,6 +123,10 @@ impl TableBuilder for Detour {
         self.inner.add(key, value)
     }
 
+    fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> Result<()> {
+        self.inner.add_range_tombstones(tombstones)
+    }
+
     fn estimated_size(&self) -> u64 {
         self.inner.estimated_size()
     }
@@ -130,6 +141,32 @@ impl TableBuilder for Detour {
             .rename(&self.from, &self.to)
             .map_err(|e| Error::io(&self.from, e))?;
         Ok(properties)
+    }
+}
+
+/// A builder that takes range tombstones and forgets them.
+#[derive(Debug)]
+struct Forgetful(Box<dyn TableBuilder>);
+
+impl TableBuilder for Forgetful {
+    fn add(&mut self, key: InternalKeyRef<'_>, value: &[u8]) -> Result<()> {
+        self.0.add(key, value)
+    }
+
+    fn add_range_tombstones(&mut self, _: &Tombstones) -> Result<()> {
+        Ok(())
+    }
+
+    fn estimated_size(&self) -> u64 {
+        self.0.estimated_size()
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    fn finish(self: Box<Self>) -> Result<TableProperties> {
+        self.0.finish()
     }
 }
 
@@ -166,6 +203,10 @@ impl TableReader for MutantReader {
             found.fill(None);
         }
         self.inner.get_many(keys, snapshot, found)
+    }
+
+    fn range_tombstones(&self) -> Arc<Tombstones> {
+        self.inner.range_tombstones()
     }
 
     fn iter(self: Arc<Self>, fill_cache: bool) -> Box<dyn InternalIterator> {
@@ -285,4 +326,12 @@ fn a_format_that_forgets_the_keyspace_fails_the_round_trips_at_seed_0() {
     assert_eq!(f.seed(), Some(0), "{f}");
     assert_eq!(f.detail(), "the properties' keyspace", "{f}");
     assert_eq!((f.got(), f.expected()), (Some("0"), Some("7")), "{f}");
+}
+
+#[test]
+fn a_builder_that_drops_range_tombstones_fails_the_range_tombstones_check() {
+    let f = failure("range_tombstones", Mutation::DropsRangeTombstones);
+    assert_eq!(f.case(), "a fixed table", "{f}");
+    assert_eq!(f.detail(), "range_tombstones()", "{f}");
+    assert_eq!(f.got(), Some("[]"), "{f}");
 }
