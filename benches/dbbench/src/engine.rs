@@ -82,6 +82,11 @@ impl EngineKind {
         matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
     }
 
+    /// Whether the engine deletes a key range with one call (fjall 3.1 and sled do not).
+    pub fn has_delete_range(self) -> bool {
+        matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
+    }
+
     /// Whether this build can run the engine (its feature is on).
     pub fn available(self) -> bool {
         match self {
@@ -143,6 +148,14 @@ pub trait Engine: Send + Sync {
 
     /// Deletes `key`, synced when the settings say so.
     fn delete(&self, key: &[u8]) -> Result<()>;
+
+    /// Deletes every key from `from` (inclusive) to `to` (exclusive) with the engine's
+    /// range delete, synced when the settings say so. `None` for engines without one
+    /// (fjall 3.1, sled).
+    fn delete_range(&self, from: &[u8], to: &[u8]) -> Option<Result<()>> {
+        let _ = (from, to);
+        None
+    }
 
     /// Seeks to the first key at or after `start` and reads up to `n` entries forward;
     /// returns how many it read.
@@ -247,6 +260,10 @@ impl Engine for Ferris {
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
         Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn delete_range(&self, from: &[u8], to: &[u8]) -> Option<Result<()>> {
+        Some(self.db.delete_range(from..to).map_err(Into::into))
     }
 
     fn checkpoint(&self, target: &Path) -> Option<Result<()>> {

@@ -191,6 +191,16 @@ impl Engine for Rocks {
         Ok(self.db.delete_opt(key, &self.write)?)
     }
 
+    /// `DeleteRange` on the default column family.
+    fn delete_range(&self, from: &[u8], to: &[u8]) -> Option<Result<()>> {
+        let delete = || -> Result<()> {
+            let cf = (self.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME))
+                .ok_or_else(|| anyhow::anyhow!("no default column family"))?;
+            Ok(self.db.delete_range_cf_opt(cf, from, to, &self.write)?)
+        };
+        Some(delete())
+    }
+
     fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
         let mut iter = self.db.raw_iterator();
         iter.seek(start);

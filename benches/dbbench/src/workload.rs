@@ -56,6 +56,21 @@ pub enum Workload {
     Checkpoint,
     /// `num / 10` deletes of uniformly random existing keys.
     Deleterandom,
+    /// On a fresh database filled in key order (untimed), every key deleted one call at a
+    /// time, in key order; ops are keys.
+    Deleteseq,
+    /// After `deleteseq`: `reads` gets of random deleted keys (each must be missing).
+    DeleteseqGet,
+    /// After `deleteseq`: one full forward scan (it must find nothing); ops are keys
+    /// deleted, so the rate is how fast the scan passes over them.
+    DeleteseqScan,
+    /// On a fresh database filled in key order (untimed), every key deleted with one call
+    /// of the engine's range delete; ops are keys. Engines without one skip it.
+    Deleterange,
+    /// After `deleterange`: as `deleteseq-get`.
+    DeleterangeGet,
+    /// After `deleterange`: as `deleteseq-scan`.
+    DeleterangeScan,
     /// `num` keys written in random order over [`KEYSPACES`] keyspaces (key `k` into
     /// keyspace `k % KEYSPACES`), on a fresh database; every fourth write is an atomic
     /// batch that also writes the key into the next keyspace. Ops are entries. Engines
@@ -63,12 +78,27 @@ pub enum Workload {
     Keyspaces,
 }
 
+/// The delete workloads, each group on a database of its own: the deletes, then the reads
+/// of what they deleted.
+const DELETE_GROUPS: [[Workload; 3]; 2] = [
+    [
+        Workload::Deleteseq,
+        Workload::DeleteseqGet,
+        Workload::DeleteseqScan,
+    ],
+    [
+        Workload::Deleterange,
+        Workload::DeleterangeGet,
+        Workload::DeleterangeScan,
+    ],
+];
+
 /// The keyspaces the `keyspaces` workload writes to.
 pub const KEYSPACES: usize = 4;
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 17] = [
+    pub const ALL: [Workload; 23] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
@@ -86,6 +116,12 @@ impl Workload {
         Workload::Checkpoint,
         Workload::Deleterandom,
         Workload::Keyspaces,
+        Workload::Deleteseq,
+        Workload::DeleteseqGet,
+        Workload::DeleteseqScan,
+        Workload::Deleterange,
+        Workload::DeleterangeGet,
+        Workload::DeleterangeScan,
     ];
 
     /// The name on the command line and in the output.
@@ -108,6 +144,12 @@ impl Workload {
             Workload::Checkpoint => "checkpoint",
             Workload::Deleterandom => "deleterandom",
             Workload::Keyspaces => "keyspaces",
+            Workload::Deleteseq => "deleteseq",
+            Workload::DeleteseqGet => "deleteseq-get",
+            Workload::DeleteseqScan => "deleteseq-scan",
+            Workload::Deleterange => "deleterange",
+            Workload::DeleterangeGet => "deleterange-get",
+            Workload::DeleterangeScan => "deleterange-scan",
         }
     }
 
@@ -120,6 +162,8 @@ impl Workload {
                 | Workload::Overwrite
                 | Workload::Deleterandom
                 | Workload::Keyspaces
+                | Workload::Deleteseq
+                | Workload::Deleterange
         )
     }
 }
@@ -267,10 +311,36 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         std::fs::remove_dir_all(&db_dir).ok();
     }
 
+    // The deletes run on databases of their own, filled in key order: one deleted key by
+    // key, one with a range delete, each followed by the reads of what it deleted.
+    for group in DELETE_GROUPS {
+        let wanted: Vec<Workload> = group.into_iter().filter(|w| selected.contains(w)).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        if group[0] == Workload::Deleterange && !kind.has_delete_range() {
+            eprintln!("{}: no range deletes; deleterange skipped", kind.name());
+            continue;
+        }
+        let db_dir = dir.join(group[0].name());
+        let db = engine::open(kind, &db_dir, &settings)?;
+        suite.measure(&*db, &db_dir, Workload::Fillseq, None)?;
+        for workload in group {
+            // The reads after need the deletes made, reported or not.
+            let measured = suite.measure(&*db, &db_dir, workload, None)?;
+            if wanted.contains(&workload) {
+                results.push(measured);
+            }
+        }
+        db.close()?;
+        std::fs::remove_dir_all(&db_dir).ok();
+    }
+
     let rest: Vec<Workload> = selected
         .iter()
         .copied()
         .filter(|w| !matches!(w, Workload::Fillseq | Workload::Keyspaces))
+        .filter(|w| !DELETE_GROUPS.iter().flatten().any(|g| g == w))
         .collect();
     if rest.is_empty() {
         return Ok(results);
@@ -334,6 +404,9 @@ impl Suite<'_> {
             Workload::Seekrandom | Workload::YcsbE => ((reads / 10).max(1), 1),
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => (reads, 1),
             Workload::Deleterandom => ((num / 10).max(1), 1),
+            Workload::Deleteseq => (num, 1),
+            Workload::DeleteseqGet | Workload::DeleterangeGet => (reads, 1),
+            Workload::Deleterange | Workload::DeleteseqScan | Workload::DeleterangeScan => (1, num),
             Workload::Keyspaces => (num, 1),
             Workload::Checkpoint => (1, num),
         };
@@ -461,6 +534,25 @@ impl Suite<'_> {
                 Workload::Deleterandom => {
                     db.delete(&key(rng.random_range(0..num)))?;
                     Ok((1, 16))
+                }
+                Workload::Deleteseq => {
+                    db.delete(&key(unit))?;
+                    Ok((1, 16))
+                }
+                Workload::Deleterange => {
+                    db.delete_range(&key(0), &key(num))
+                        .expect("checked before the workload")?;
+                    Ok((num, num * 16))
+                }
+                Workload::DeleteseqGet | Workload::DeleterangeGet => {
+                    let k = key(rng.random_range(0..num));
+                    ensure!(db.get(&k)?.is_none(), "a deleted key was found");
+                    Ok((1, 16))
+                }
+                Workload::DeleteseqScan | Workload::DeleterangeScan => {
+                    let found = db.scan_all(false)?;
+                    ensure!(found == 0, "a scan after deleting every key found {found}");
+                    Ok((num, num * 16))
                 }
                 Workload::Keyspaces => {
                     let i = permutation.as_ref().expect("a permutation")[unit as usize];

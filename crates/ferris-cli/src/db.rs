@@ -290,6 +290,35 @@ pub(crate) fn delete(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
     Ok(Verdict::Intact)
 }
 
+/// `ferris delete-range`: every key starting with `prefix`, or from `from` (inclusive) to
+/// `to` (exclusive).
+pub(crate) fn delete_range(
+    dir: &Path,
+    prefix: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
+    as_json: bool,
+) -> Result<Verdict> {
+    use std::ops::Bound;
+    let db = open(dir)?;
+    match prefix {
+        Some(p) => db.delete_prefix(p)?,
+        None => {
+            let lo = from.map_or(Bound::Unbounded, Bound::Included);
+            let hi = to.map_or(Bound::Unbounded, Bound::Excluded);
+            db.delete_range::<&str, _>((lo, hi))?;
+        }
+    }
+    let seq = db.stats().last_sequence;
+    db.close()?;
+    if as_json {
+        let show = |k: Option<&str>| k.map(|k| show(k.as_bytes()));
+        let out = json!({"ok": true, "op": "delete_range", "prefix": show(prefix),
+            "from": show(from), "to": show(to), "seq": seq});
+        out!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(Verdict::Intact)
+}
+
 pub(crate) struct ScanArgs<'a> {
     pub(crate) prefix: Option<&'a str>,
     pub(crate) from: Option<&'a str>,

@@ -17,6 +17,7 @@
 //! ferris get DIR KEY [--json]               a value
 //! ferris put DIR KEY VALUE [--json]         set a key (creates the database if needed)
 //! ferris delete DIR KEY [--json]            delete a key
+//! ferris delete-range DIR (--prefix P | --from A --to B) [--json]   delete a range, one write
 //! ferris scan DIR [--prefix P | --from A --to B] [--reverse] [--limit N] [--json]
 //! ferris stats DIR [--json]                 levels, files, sizes and amplification
 //! ferris verify DIR [--json]                every checksum of every live file
@@ -268,6 +269,20 @@ struct Cli {
     command: Command,
 }
 
+/// The keys a command works on: those starting with a prefix, or a range of them.
+#[derive(clap::Args, Debug)]
+struct KeyRange {
+    /// Only keys starting with this.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    prefix: Option<String>,
+    /// The first key (inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// The end key (exclusive).
+    #[arg(long)]
+    to: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write-ahead log segments.
@@ -318,20 +333,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delete every key in a range with one write (a range tombstone): the keys starting
+    /// with --prefix, or those from --from (inclusive) to --to (exclusive); at least one
+    /// is needed.
+    #[command(group = clap::ArgGroup::new("range").required(true).multiple(true).args(["prefix", "from", "to"]))]
+    DeleteRange {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        keys: KeyRange,
+        /// Print JSON (otherwise nothing is printed on success).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print keys and values in order, one per line (tab-separated). Opens the database
     /// read-only: works while another process has it open, and writes nothing.
     Scan {
         /// The database directory.
         dir: PathBuf,
-        /// Only keys starting with this.
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        prefix: Option<String>,
-        /// The first key (inclusive).
-        #[arg(long)]
-        from: Option<String>,
-        /// The end key (exclusive).
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        keys: KeyRange,
         /// Walk backwards.
         #[arg(long)]
         reverse: bool,
@@ -442,12 +463,20 @@ fn main() -> ExitCode {
             json,
         } => db::put(&dir, &key, &value, json),
         Command::Delete { dir, key, json } => db::delete(&dir, &key, json),
+        Command::DeleteRange {
+            dir,
+            keys: KeyRange { prefix, from, to },
+            json,
+        } => db::delete_range(
+            &dir,
+            prefix.as_deref(),
+            (from.as_deref(), to.as_deref()),
+            json,
+        ),
         Command::Checkpoint { dir, target, json } => db::checkpoint(&dir, &target, json),
         Command::Scan {
             dir,
-            prefix,
-            from,
-            to,
+            keys: KeyRange { prefix, from, to },
             reverse,
             limit,
             json,

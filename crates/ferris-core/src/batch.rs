@@ -198,6 +198,18 @@ impl WriteBatch {
         }
     }
 
+    /// A batch of one put of `value` (or, with `None`, one delete) of `key` in `keyspace`,
+    /// allocated to its size at once: what a single `put` or `delete` call writes.
+    pub fn one(keyspace: KeyspaceId, key: &[u8], value: Option<&[u8]>) -> WriteBatch {
+        // The tag, two lengths and (outside the default keyspace) the id.
+        let mut batch = WriteBatch::with_capacity(key.len() + value.map_or(0, <[u8]>::len) + 16);
+        match value {
+            Some(value) => batch.put_in(keyspace, key, value),
+            None => batch.delete_in(keyspace, key),
+        };
+        batch
+    }
+
     /// Adds a put of `value` under `key` in the default keyspace.
     ///
     /// # Panics
@@ -862,6 +874,17 @@ mod tests {
         let decoded = WriteBatch::decode(batch.as_bytes()).unwrap();
         let got: Vec<_> = decoded.iter().map(|e| (e.keyspace, e.kind)).collect();
         assert_eq!(got, [(300, BatchOp::Put), (1, BatchOp::Delete)]);
+    }
+
+    #[test]
+    fn a_batch_of_one_holds_its_entry_in_one_allocation() {
+        let put = WriteBatch::one(3, b"k", Some(b"v"));
+        let mut want = WriteBatch::new();
+        want.put_in(3, b"k", b"v");
+        assert_eq!(put.as_bytes(), want.as_bytes());
+        assert!(put.rep.capacity() >= put.rep.len() && put.rep.capacity() <= put.rep.len() + 16);
+        let delete = WriteBatch::one(DEFAULT_KEYSPACE, b"k", None);
+        assert_eq!(delete.iter().next().map(|e| e.kind), Some(BatchOp::Delete));
     }
 
     #[test]

@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ferris_core::iter::{InternalIterator, MergingIterator};
-use ferris_core::{Levels, SeqNo};
+use ferris_core::range_del::Tombstones;
+use ferris_core::{Levels, Memtable, SeqNo};
 use ferris_fs::Transfer;
 use ferris_manifest::{KeyspaceDef, KeyspaceState, LevelState, Manifest};
 
@@ -205,10 +206,10 @@ impl Shared {
         written: &mut Vec<PathBuf>,
     ) -> Result<Option<ferris_core::FileMeta>> {
         let mems = std::iter::once(&sv.mem).chain(sv.frozen.iter().map(|f| &f.mem));
-        let mems: Vec<Box<dyn InternalIterator>> = mems
-            .filter(|m| !m.is_empty())
-            .map(|m| Arc::clone(m).iter())
-            .collect();
+        let mems: Vec<&Arc<dyn Memtable>> = mems.filter(|m| !m.is_empty()).collect();
+        let tombstones = Tombstones::union(mems.iter().map(|m| m.range_tombstones()));
+        let mems: Vec<Box<dyn InternalIterator>> =
+            mems.into_iter().map(|m| Arc::clone(m).iter()).collect();
         if mems.is_empty() {
             return Ok(None);
         }
@@ -219,7 +220,9 @@ impl Shared {
         let mut builder = env.format().create(&env.fs, target, number, &options)?;
         // Writes after the capture are skipped: not part of the checkpoint.
         builder.add_all(&mut MergingIterator::new(mems), sequence)?;
-        if builder.is_empty() {
+        let tombstones = tombstones.visible_at(sequence);
+        builder.add_range_tombstones(&tombstones)?;
+        if builder.is_empty() && tombstones.is_empty() {
             // Dropping an unfinished builder removes its temporary file.
             return Ok(None);
         }

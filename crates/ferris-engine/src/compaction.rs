@@ -222,7 +222,9 @@ impl Shared {
                 && let Some(mut table) = current.take()
             {
                 // Its part of the range tombstones: up to its last key, and no further.
-                table.builder.add_range_tombstones(&merge.cut_range_tombstones())?;
+                table
+                    .builder
+                    .add_range_tombstones(&merge.cut_range_tombstones())?;
                 outputs.push(self.finish_table(table)?);
             }
             let table = match &mut current {

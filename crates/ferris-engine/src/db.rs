@@ -177,8 +177,11 @@ pub struct LevelStats {
 
 impl Shared {
     pub(crate) fn check_open(&self) -> Result<()> {
-        let open = !self.closed.load(Ordering::Acquire);
-        open.then_some(()).ok_or(Error::Closed)
+        // Not `ok_or`, which makes the error (and drops it) on every call: see `Writes::wal`.
+        match self.closed.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(Error::Closed),
+        }
     }
 
     /// Checks that a write may go ahead: the database is open, was not opened read-only,
@@ -259,13 +262,7 @@ impl Shared {
         options: WriteOptions,
     ) -> Result<()> {
         keyspace.check()?;
-        // The tag, two lengths and (outside the default keyspace) the id.
-        let mut batch = WriteBatch::with_capacity(key.len() + value.map_or(0, <[u8]>::len) + 16);
-        match value {
-            Some(value) => batch.put_in(keyspace.id, key, value),
-            None => batch.delete_in(keyspace.id, key),
-        };
-        self.write(batch, options)
+        self.write(WriteBatch::one(keyspace.id, key, value), options)
     }
 
     /// Freezes the memtables of `keyspace` (or of every keyspace) and waits until they
@@ -449,6 +446,46 @@ impl Db {
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
         let default = &self.shared.versions.default;
         (self.shared).put(default, key.as_ref(), None, options)
+    }
+
+    /// Deletes every key in `range` (`"a".."c"`, `"k"..`, `..=b"x"`), with one write
+    /// whatever the range holds: a range tombstone ([`ferris_core::range_del`]), which
+    /// reads, scans (both ways) and snapshots honour at once, and compaction turns into
+    /// space as it reaches the data. A key written after it is there again; a snapshot
+    /// taken before it still sees every key it covers. For durability other than
+    /// [`Options::sync_writes`], or to delete a range together with other writes,
+    /// [`WriteBatch::delete_range`] and [`Db::write_opt`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = ferris_engine::Db::open(dir.path(), Default::default())?;
+    /// for key in ["a1", "a2", "b1", "b2", "c1"] {
+    ///     db.put(key, "v")?;
+    /// }
+    /// db.delete_range("a2"..="b1")?;
+    /// db.delete_prefix("c")?;
+    /// let keys: Vec<_> = db.iter()?.map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["a1", "b2"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Limit`] with `LimitError::EmptyRange` for a range that holds no key
+    /// (reversed, or `"b".."b"`), or with `KeyTooLarge` for a bound over the key limit;
+    /// otherwise as [`Db::write`].
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.write(std::mem::take(WriteBatch::new().delete_range(range)))
+    }
+
+    /// Deletes every key that starts with `prefix` (every key, for an empty one), as
+    /// [`Db::delete_range`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        self.write(std::mem::take(WriteBatch::new().delete_prefix(prefix)))
     }
 
     /// Applies every put and delete in `batch` atomically, in whichever keyspaces they

@@ -149,10 +149,14 @@ impl Shared {
         Ok(size)
     }
 
-    /// Copies every entry of `mem` into `table`, then finishes and opens it.
+    /// Copies every entry and range tombstone of `mem` into `table`, then finishes and
+    /// opens it.
     fn write_table(&self, mut table: NewTable, mem: &Arc<dyn Memtable>) -> Result<Arc<TableFile>> {
         let mut entries = Arc::clone(mem).iter();
         table.builder.add_all(&mut *entries, SeqNo::MAX)?;
+        table
+            .builder
+            .add_range_tombstones(&mem.range_tombstones())?;
         self.finish_table(table)
     }
 }

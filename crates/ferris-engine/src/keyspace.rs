@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::iter::{owned_bounds, prefix_bounds};
-use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId};
+use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, WriteBatch};
 use ferris_manifest::{DEFAULT_KEYSPACE_NAME, check_keyspace_name};
 
 use crate::db::{Db, LevelStats, WriteOptions};
@@ -267,6 +267,29 @@ impl Keyspace {
     /// As [`Keyspace::put`].
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
         (self.db.shared).put(&self.core, key.as_ref(), None, options)
+    }
+
+    /// [`Db::delete_range`] in this keyspace.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::delete_range`]; [`Error::KeyspaceDropped`].
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        let id = self.core.id;
+        self.db
+            .write(std::mem::take(WriteBatch::new().delete_range_in(id, range)))
+    }
+
+    /// [`Db::delete_prefix`] in this keyspace.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::delete_range`]; [`Error::KeyspaceDropped`].
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        let id = self.core.id;
+        self.db.write(std::mem::take(
+            WriteBatch::new().delete_prefix_in(id, prefix),
+        ))
     }
 
     /// The value of `key` in this keyspace, or `None`.

@@ -382,6 +382,37 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Range deletes
+//!
+//! [`Db::delete_range`] and [`Db::delete_prefix`] (and [`WriteBatch::delete_range`], with
+//! other writes, atomically) delete every key in a range with **one** entry, a range
+//! tombstone (`ferris_core::range_del`): one WAL record, one sequence number, whatever the
+//! range holds. It covers every version of every key in the range written before it:
+//!
+//! - **in memory**, the memtable keeps its tombstones beside its skip list, and answers a
+//!   point lookup under one as deleted;
+//! - **in tables**, a flush writes them into a block of their own in the level-0 table
+//!   (the table's key range grows to hold what they cover, so the levels find it for every
+//!   such key); a table's `get` answers for its own tombstones the same way, so a point
+//!   read still stops at the first layer that knows anything about the key;
+//! - **scans** gather the tombstones of every source they merge (memtables, and the tables
+//!   that hold any, listed once per version) into one fragmented set, and `UserIter`
+//!   hides each version one of them covers, in both directions;
+//! - **snapshots** see a tombstone only if it is no newer than they are, like any entry;
+//! - **compaction** gathers its inputs' tombstones too, drops every version one covers in
+//!   the same snapshot stripe, hands each output table the part of the tombstones between
+//!   it and its neighbours, and at the bottom level drops a tombstone every snapshot sees:
+//!   nothing older is left for it to cover. That is when the space comes back, so as with
+//!   a compaction filter, [`Db::compact_range`] over the range forces it.
+//!
+//! The cost model: the write is O(1); reads in the range pay a binary search per layer that
+//! holds tombstones, and a scan over a deleted range still steps over the versions it
+//! covers until compaction drops them (`cargo xtask bench` measures both, the
+//! `deleterange` rows against deleting every key one by one). Many overlapping range
+//! deletes in one memtable are refragmented after each, when first read.
+//! `ferris delete-range DIR --prefix P` (or `--from A --to B`) runs one from the command
+//! line.
+//!
 //! ## Checking the files
 //!
 //! Reads verify the checksum of every block they touch, but a block nobody reads can sit

@@ -247,23 +247,8 @@ fn check_table(
     for damage in checked.damage {
         report.record(&path, damage)?;
     }
-    let (meta, props) = (&file.meta, table.properties());
-    let disagreement = if props.file_size != meta.size {
-        Some(format!(
-            "the file holds {} bytes but the manifest says {}",
-            props.file_size, meta.size
-        ))
-    } else if props.entries != meta.entries {
-        Some(format!(
-            "the table holds {} entries but the manifest says {}",
-            props.entries, meta.entries
-        ))
-    } else if props.smallest != meta.smallest || props.largest != meta.largest {
-        Some("the table's key range is not the one the manifest records".to_string())
-    } else {
-        None
-    };
-    if let Some(reason) = disagreement {
+    let props = table.properties();
+    if let Some(reason) = props.disagreement(&file.meta) {
         report.problems.push(Corruption::new(&path, 0, reason));
     }
     if let Err(e) = props.check_keyspace(&path, keyspace) {

@@ -188,6 +188,9 @@ pub(crate) struct SuperVersion {
 #[derive(Debug, Default)]
 pub(crate) struct Version {
     pub(crate) levels: Levels<Arc<TableFile>>,
+    /// The tables holding range tombstones, which every scan over their keys consults:
+    /// found once per version, not once per scan.
+    pub(crate) tombstone_tables: Vec<Arc<TableFile>>,
     pub(crate) pressure: WritePressure,
     pub(crate) pending_bytes: u64,
 }
@@ -614,9 +617,13 @@ impl VersionSet {
 fn judged(options: &KeyspaceOptions, levels: Levels<Arc<TableFile>>) -> Version {
     let view = View::new(levels.map(|f| Arc::clone(&f.meta)));
     let (strategy, compaction) = (&options.compaction_strategy, &options.compaction);
+    let with_tombstones = levels.files().map(|(_, f)| f);
     Version {
         pressure: strategy.write_pressure(&view, compaction),
         pending_bytes: strategy.pending_compaction_bytes(&view, compaction),
+        tombstone_tables: (with_tombstones.filter(|f| !f.reader.range_tombstones().is_empty()))
+            .cloned()
+            .collect(),
         levels,
     }
 }

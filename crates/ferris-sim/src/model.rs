@@ -23,6 +23,16 @@ pub(crate) enum Mutation {
     /// Puts (`Some`) and deletes (`None`), each in a keyspace (by name) that is live when
     /// the write is issued: a put, a delete or a batch, across keyspaces or not.
     Write(Vec<(String, Vec<u8>, Option<Vec<u8>>)>),
+    /// A range delete in a live keyspace: every key from `lo` on, up to `hi` (exclusive;
+    /// `None`: to the end), is gone.
+    DeleteRange {
+        /// The keyspace's name.
+        keyspace: String,
+        /// The first key deleted.
+        lo: Vec<u8>,
+        /// The first key past the range, if any.
+        hi: Option<Vec<u8>>,
+    },
     /// `Db::keyspace` of a keyspace that did not exist: it now does, empty.
     Create(String),
     /// `Db::drop_keyspace` of a live keyspace: it is gone with its contents.
@@ -42,7 +52,7 @@ impl Mutation {
     /// manifest) before it acknowledges them, without syncing the WAL, so an acknowledged
     /// one survives a power cut even when unsynced writes issued before it do not.
     fn is_schema(&self) -> bool {
-        !matches!(self, Mutation::Write(_))
+        !matches!(self, Mutation::Write(_) | Mutation::DeleteRange { .. })
     }
 }
 
@@ -55,6 +65,13 @@ pub(crate) fn apply(state: &mut State, mutation: &Mutation) {
                     Some(v) => model.insert(k.clone(), v.clone()),
                     None => model.remove(k),
                 };
+            }
+        }
+        Mutation::DeleteRange { keyspace, lo, hi } => {
+            let model = state.entry(keyspace.clone()).or_default();
+            let hi = hi.clone().map_or(Bound::Unbounded, Bound::Excluded);
+            for (k, _) in range(model, Bound::Included(lo.clone()), hi) {
+                model.remove(&k);
             }
         }
         Mutation::Create(name) => {

@@ -501,6 +501,20 @@ impl<'w> Runner<'w> {
                     let mutation = Mutation::default_write(vec![(k.clone(), None)]);
                     self.write(step, mutation, || db.delete(k))?.is_some()
                 }
+                Op::DeleteRange { lo, hi } => {
+                    let (lo, hi) = (key(*lo), hi.map(key));
+                    let mutation = Mutation::DeleteRange {
+                        keyspace: DEFAULT.to_string(),
+                        lo: lo.clone(),
+                        hi: hi.clone(),
+                    };
+                    let bounds = (
+                        Bound::Included(lo),
+                        hi.map_or(Bound::Unbounded, Bound::Excluded),
+                    );
+                    self.write(step, mutation, || db.delete_range(bounds))?
+                        .is_some()
+                }
                 Op::Batch(entries) => {
                     let mut batch = WriteBatch::new();
                     let mut mutation = Vec::new();

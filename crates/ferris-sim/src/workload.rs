@@ -148,6 +148,14 @@ pub enum Op {
         /// The key index.
         key: u16,
     },
+    /// `Db::delete_range` from key `lo` (inclusive) to key `hi` (exclusive; `None`: to the
+    /// end). Never empty: `hi` is after `lo`.
+    DeleteRange {
+        /// The first key index deleted.
+        lo: u16,
+        /// The first key index past the range, if any.
+        hi: Option<u16>,
+    },
     /// `Db::write` of a batch: puts (with their filler length) and deletes (`None`).
     Batch(Vec<(u16, Option<u16>)>),
     /// `Db::get`, checked against the model.
@@ -301,7 +309,16 @@ impl Op {
                 key: key(rng),
                 value_len: value_len(rng),
             },
-            30..38 => Op::Delete { key: key(rng) },
+            30..36 => Op::Delete { key: key(rng) },
+            36..38 => {
+                // A short range mostly, so that some keys survive; sometimes to the end.
+                let lo = key(rng);
+                let hi = lo + rng.random_range(1..=n_keys / 8 + 1);
+                Op::DeleteRange {
+                    lo,
+                    hi: (hi < n_keys && rng.random_bool(0.9)).then_some(hi),
+                }
+            }
             38..48 => {
                 let n = rng.random_range(1..=8);
                 Op::Batch(

@@ -401,6 +401,28 @@ impl TableProperties {
             tombstones: self.tombstones,
         }
     }
+
+    /// What the manifest's record of the table, `meta`, says otherwise than these
+    /// properties (read from the table itself): its size, its entry count or its key
+    /// range, or `None` when they agree. The two are written from the same properties, so
+    /// a difference is damage to one or the other.
+    pub fn disagreement(&self, meta: &ferris_core::FileMeta) -> Option<String> {
+        if self.file_size != meta.size {
+            Some(format!(
+                "the file holds {} bytes but the manifest says {}",
+                self.file_size, meta.size
+            ))
+        } else if self.entries != meta.entries {
+            Some(format!(
+                "the table holds {} entries but the manifest says {}",
+                self.entries, meta.entries
+            ))
+        } else if self.smallest != meta.smallest || self.largest != meta.largest {
+            Some("the table's key range is not the one the manifest records".to_string())
+        } else {
+            None
+        }
+    }
 }
 
 /// What [`TableReader::verify`] read, and the damage it found.
@@ -689,6 +711,27 @@ mod tests {
         assert_eq!(
             damage.reason,
             "the table belongs to keyspace 7 but is listed under keyspace 3"
+        );
+    }
+
+    #[test]
+    fn a_manifest_record_agrees_with_its_table_until_one_of_them_changes() {
+        let key = |seq| InternalKey::new(&b"k"[..], seq, ferris_core::ValueKind::Put);
+        let props = TableProperties::new(key(2), key(1), 2, 0, 1, 2, 10, 100);
+        let mut meta = props.to_meta(12);
+        assert_eq!(props.disagreement(&meta), None);
+        meta.entries = 3;
+        let reason = props.disagreement(&meta).unwrap();
+        assert_eq!(reason, "the table holds 2 entries but the manifest says 3");
+        meta.entries = 2;
+        meta.largest = key(0);
+        assert!(props.disagreement(&meta).unwrap().contains("key range"));
+        meta.size = 99;
+        assert!(
+            props
+                .disagreement(&meta)
+                .unwrap()
+                .contains("holds 100 bytes")
         );
     }
 

@@ -52,6 +52,12 @@
 //! batch fails to decode. Segments from before record formats (framing version 1) hold
 //! format 1, batches of the default keyspace alone, and are replayed as ever.
 //!
+//! Replay is the one place the WAL looks inside its records:
+//! [`WalRecovery::replay_batches`] decodes each as a batch and applies each keyspace's
+//! entries to the memtable the caller routes that keyspace to ([`Route`]), skipping
+//! segments older than the keyspace's log number (their writes are in its tables), and
+//! keyspaces dropped since; a keyspace that never existed is damage.
+//!
 //! ## Writing and recovering
 //!
 //! ```

@@ -33,6 +33,29 @@ fn put_get_delete_and_scan_round_trip() {
 }
 
 #[test]
+fn delete_range_removes_a_prefix_or_a_range_with_one_write() {
+    let (_tmp, db) = db_dir();
+    for k in ["a1", "a2", "b1", "b2", "c1"] {
+        assert_eq!(ferris(&["put", &db, k, "v"]).code, 0);
+    }
+    let run = ferris(&["delete-range", &db, "--prefix", "a"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = ferris(&["delete-range", "--json", &db, "--from", "b2", "--to", "c2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(
+        (&v["op"], &v["from"], &v["seq"]),
+        (&"delete_range".into(), &"b2".into(), &7.into())
+    );
+    assert_eq!(ferris(&["scan", &db]).stdout, "b1\tv\n");
+    // No range at all is refused by the parser; an empty one by the database.
+    assert_ne!(ferris(&["delete-range", &db]).code, 0);
+    let run = ferris(&["delete-range", &db, "--from", "z", "--to", "a"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("at least one key"), "{}", run.stderr);
+}
+
+#[test]
 fn get_put_and_delete_print_json_with_json() {
     let (_tmp, db) = db_dir();
     let run = ferris(&["put", "--json", &db, "apple", "red"]);

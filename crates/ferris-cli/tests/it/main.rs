@@ -132,7 +132,8 @@ fn wal_dump_names_the_keyspace_of_entries_outside_the_default_one() {
     batch
         .put(b"apple", b"red")
         .put_in(3, b"plum", vec![b'p'; 100])
-        .delete_in(7, b"pear");
+        .delete_in(7, b"pear")
+        .delete_range("b".."c");
     batch.set_seq(10);
     wal.append(batch.as_bytes()).unwrap();
     wal.close().unwrap();
@@ -144,11 +145,12 @@ fn wal_dump_names_the_keyspace_of_entries_outside_the_default_one() {
         "@10 put    apple = red",
         "@11 put    keyspace 3: plum = pppppppppppppppppppppppppppppppp... (100 bytes)",
         "@12 delete keyspace 7: pear",
+        "@13 delete b .. c",
     ] {
         assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
     }
     let v = json(&ferris(&["wal", "dump", "--json", path.to_str().unwrap()]).stdout);
-    assert_eq!(v["record_format"], 2);
+    assert_eq!(v["record_format"], 3);
     assert_eq!(
         v["records"][0]["batch"]["keyspaces"],
         serde_json::json!([0, 3, 7])
@@ -162,14 +164,14 @@ fn wal_dump_refuses_a_newer_record_format() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_wal(dir.path());
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[24..28].copy_from_slice(&3u32.to_le_bytes());
+    bytes[24..28].copy_from_slice(&4u32.to_le_bytes());
     let crc = ferris_core::checksum::masked_crc32c(&[&bytes[..28]]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, bytes).unwrap();
     let run = ferris(&["wal", "dump", path.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
-        run.stderr.contains("WAL record format version 3"),
+        run.stderr.contains("WAL record format version 4"),
         "{}",
         run.stderr
     );

@@ -14,6 +14,7 @@ mod keyspaces;
 mod model;
 mod multi_get;
 mod power_cut;
+mod range_delete;
 mod read_only;
 mod swap;
 mod verify;

@@ -1,5 +1,5 @@
-//! A model check: random puts, deletes, batches, flushes, reopens, snapshot reads and
-//! scans both ways, against a `BTreeMap`.
+//! A model check: random puts, deletes, range and prefix deletes, batches, flushes,
+//! compactions, reopens, snapshot reads and scans both ways, against a `BTreeMap`.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -14,13 +14,18 @@ use crate::{DIR, Plug, sim_options};
 enum Op {
     Put(u8, u16),
     Delete(u8),
+    /// `delete_range` between two bounds (refused, and nothing changed, when empty).
+    DeleteRange(Bound<u8>, Bound<u8>),
+    /// `delete_prefix` of the keys whose index has this tens digit.
+    DeletePrefix(u8),
     Batch(Vec<(u8, Option<u16>)>),
     Flush,
     Compact,
     Reopen,
-    /// Take a snapshot, make these writes (and maybe a flush), then check that the
-    /// snapshot still reads the state from before them.
-    Snapshot(Vec<(u8, Option<u16>)>, bool),
+    /// Take a snapshot, make these writes (and maybe a range delete from this key over
+    /// five keys, and a compaction), then check that the snapshot still reads the state
+    /// from before them.
+    Snapshot(Vec<(u8, Option<u16>)>, Option<u8>, bool),
     Scan(Bound<u8>, Bound<u8>, bool),
     Get(u8),
 }
@@ -44,11 +49,13 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => (k.clone(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
         3 => k.clone().prop_map(Op::Delete),
+        2 => (bound.clone(), bound.clone()).prop_map(|(a, b)| Op::DeleteRange(a, b)),
+        1 => (0u8..4).prop_map(Op::DeletePrefix),
         3 => proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..6).prop_map(Op::Batch),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
-        2 => (proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..20), any::<bool>()).prop_map(|(w, f)| Op::Snapshot(w, f)),
+        2 => (proptest::collection::vec((k.clone(), proptest::option::of(any::<u16>())), 1..20), proptest::option::of(k.clone()), any::<bool>()).prop_map(|(w, r, f)| Op::Snapshot(w, r, f)),
         2 => (bound.clone(), bound, any::<bool>()).prop_map(|(a, b, r)| Op::Scan(a, b, r)),
         3 => k.prop_map(Op::Get),
     ]
@@ -56,22 +63,31 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Model = BTreeMap<String, String>;
 
-fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, String)> {
-    let b = |x: &Bound<u8>| x.map(key);
-    let (lo, hi) = (b(lo), b(hi));
-    let empty = match (&lo, &hi) {
+/// Whether bounds over key indexes hold no key.
+fn is_empty(lo: &Bound<u8>, hi: &Bound<u8>) -> bool {
+    match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
         | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
         _ => false,
-    };
-    if empty {
+    }
+}
+
+fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, String)> {
+    if is_empty(lo, hi) {
         return Vec::new();
     }
     model
-        .range((lo, hi))
+        .range((lo.map(key), hi.map(key)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Deletes what `delete_range(lo..hi)` deletes from the model.
+fn delete_range_model(model: &mut Model, lo: &Bound<u8>, hi: &Bound<u8>) {
+    for (k, _) in scan_model(model, lo, hi) {
+        model.remove(&k);
+    }
 }
 
 fn run(ops: Vec<Op>, plug: Plug) {
@@ -90,6 +106,27 @@ fn run(ops: Vec<Op>, plug: Plug) {
             Op::Delete(k) => {
                 db.delete(key(k)).unwrap();
                 model.remove(&key(k));
+            }
+            Op::DeleteRange(lo, hi) => {
+                let result = db.delete_range((lo.map(key), hi.map(key)));
+                match is_empty(&lo, &hi) {
+                    true => assert!(
+                        matches!(
+                            result,
+                            Err(ferris_engine::Error::Limit(
+                                ferris_core::LimitError::EmptyRange
+                            ))
+                        ),
+                        "{result:?}"
+                    ),
+                    false => result.unwrap(),
+                }
+                delete_range_model(&mut model, &lo, &hi);
+            }
+            Op::DeletePrefix(tens) => {
+                db.delete_prefix(format!("key0{tens}")).unwrap();
+                let lo = Bound::Included(tens * 10);
+                delete_range_model(&mut model, &lo, &Bound::Excluded(tens * 10 + 10));
             }
             Op::Batch(entries) => {
                 let mut batch = WriteBatch::new();
@@ -113,7 +150,7 @@ fn run(ops: Vec<Op>, plug: Plug) {
                 drop(db);
                 db = Db::open(DIR, options.clone()).unwrap();
             }
-            Op::Snapshot(writes, flush) => {
+            Op::Snapshot(writes, range, flush) => {
                 let before = model.clone();
                 let snap = db.snapshot().unwrap();
                 for (k, v) in writes {
@@ -127,6 +164,11 @@ fn run(ops: Vec<Op>, plug: Plug) {
                             model.remove(&key(k));
                         }
                     }
+                }
+                if let Some(k) = range {
+                    let (lo, hi) = (Bound::Included(k), Bound::Excluded(k.saturating_add(5)));
+                    db.delete_range((lo.map(key), hi.map(key))).unwrap();
+                    delete_range_model(&mut model, &lo, &hi);
                 }
                 if flush {
                     // Compaction must keep every version the snapshot can see.
