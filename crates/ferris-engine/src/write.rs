@@ -32,13 +32,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferris_compaction::WritePressure;
-use ferris_core::{BatchIter, WriteBatch};
+use ferris_core::{BatchIter, DEFAULT_KEYSPACE, WriteBatch};
 use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::versions::KeyspaceCore;
+use crate::versions::{KeyspaceCore, SuperVersion};
 
 /// A group stops growing at this many encoded bytes (beyond its leader's own batch), so a
 /// small write never waits behind megabytes of others.
@@ -100,7 +100,12 @@ impl Writes {
     /// The WAL, or [`Error::OpenedReadOnly`] for a database opened read-only: what every
     /// write checks first.
     pub(crate) fn wal(&self) -> Result<&Wal> {
-        self.wal.as_ref().ok_or(Error::OpenedReadOnly)
+        // Not `ok_or`: an error made eagerly is dropped on every write, and dropping an
+        // `Error` is a call (with the one in `check_open`, 45 instructions per put).
+        match &self.wal {
+            Some(wal) => Ok(wal),
+            None => Err(Error::OpenedReadOnly),
+        }
     }
 
     /// The sequence number a read starting now sees.
@@ -154,28 +159,33 @@ impl Shared {
             batch.append(theirs);
         }
         // Only a full memtable needs freezing: the ones this group writes to (those still
-        // live). A group in one keyspace, the usual case, allocates nothing for this.
+        // live). A group in one keyspace, the usual case, allocates nothing for this, and
+        // one in the default keyspace (never dropped) does not even look it up.
+        let (one, many): (Option<Arc<KeyspaceCore>>, Vec<Arc<KeyspaceCore>>);
         let single = batch.single_keyspace();
-        let (one, many): (Option<Arc<KeyspaceCore>>, Vec<Arc<KeyspaceCore>>) = match single {
-            Some(id) => (self.versions.keyspace(id), Vec::new()),
+        let targets: &[Arc<KeyspaceCore>] = match single {
+            Some(DEFAULT_KEYSPACE) => std::slice::from_ref(&self.versions.default),
+            Some(id) => {
+                one = self.versions.keyspace(id);
+                one.as_slice()
+            }
             None => {
                 let live = batch.keyspaces().into_iter();
-                (
-                    None,
-                    live.filter_map(|id| self.versions.keyspace(id)).collect(),
-                )
+                many = live.filter_map(|id| self.versions.keyspace(id)).collect();
+                &many
             }
         };
-        let targets = if single.is_some() {
-            one.as_slice()
-        } else {
-            &many
+        // The first target's super version, read once for the check and the apply: its
+        // active memtable changes only in a freeze, and only a leader (this one) freezes.
+        let mut first = targets.first().map(|k| k.current());
+        let full = |k: &Arc<KeyspaceCore>, sv: &SuperVersion| {
+            sv.mem.approximate_size() >= k.options.write_buffer_size
         };
-        let full = |k: &Arc<KeyspaceCore>| {
-            k.current().mem.approximate_size() >= k.options.write_buffer_size
-        };
-        if targets.iter().any(full) {
+        if (targets.iter().zip(&first)).any(|(k, sv)| full(k, sv))
+            || (targets.iter().skip(1)).any(|k| full(k, &k.current()))
+        {
             self.freeze_memtable(targets, false)?;
+            first = targets.first().map(|k| k.current());
         }
         let last = self.writes.visible();
         batch.set_seq(last + 1);
@@ -192,12 +202,16 @@ impl Shared {
         // A keyspace dropped since the batch was checked is not among the targets: its
         // entries are simply not applied (as if written just before the drop), and
         // recovery skips them too.
-        let user_bytes = match single {
-            Some(_) => targets.iter().map(|k| self.apply_to(k, batch.iter())).sum(),
-            None => (targets.iter())
-                .map(|k| self.apply_to(k, batch.iter_in(k.id)))
-                .sum(),
+        let entries = |k: &KeyspaceCore| match single {
+            Some(_) => batch.iter(),
+            None => batch.iter_in(k.id),
         };
+        let mut user_bytes = 0;
+        for k in targets {
+            // The first target's was read already; `take` leaves `None` for the rest.
+            let sv = first.take().unwrap_or_else(|| k.current());
+            user_bytes += self.apply_to(k, &sv, entries(k));
+        }
         // Only now may readers see the group: every entry is in the memtable.
         self.writes
             .last_seq
@@ -208,9 +222,9 @@ impl Shared {
         Ok(wal_time)
     }
 
-    /// Applies `entries` to `keyspace`'s active memtable, noting the WAL segment its first
-    /// write went to.
-    fn apply_to(&self, keyspace: &KeyspaceCore, entries: BatchIter<'_>) -> u64 {
+    /// Applies `entries` to `keyspace`'s active memtable (that of `sv`, its current super
+    /// version), noting the WAL segment its first write went to.
+    fn apply_to(&self, keyspace: &KeyspaceCore, sv: &SuperVersion, entries: BatchIter<'_>) -> u64 {
         if keyspace.first_log.load(Ordering::Relaxed) == 0 {
             // Only the leader writes, so nobody races this; a failure to read the id only
             // leaves the keyspace unmarked, and a flush marks it again.
@@ -218,7 +232,7 @@ impl Shared {
                 keyspace.first_log.store(segment, Ordering::Relaxed);
             }
         }
-        keyspace.current().mem.apply(entries)
+        sv.mem.apply(entries)
     }
 
     /// Holds writes back as the compaction strategy asks (RocksDB's write stalls): a
