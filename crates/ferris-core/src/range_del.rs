@@ -265,10 +265,14 @@ impl Tombstones {
     /// itself, not a copy, when only one is not empty (the usual case), and
     /// [`Tombstones::none`] when none has any.
     pub fn merged(sets: impl IntoIterator<Item = Arc<Tombstones>>) -> Arc<Tombstones> {
-        let mut all: Vec<Arc<Tombstones>> = sets.into_iter().filter(|t| !t.is_empty()).collect();
-        match all.len() {
-            0 | 1 => all.pop().unwrap_or_else(Tombstones::none),
-            _ => Arc::new(Tombstones::union(all)),
+        // No allocation unless two sources have tombstones: every scan calls this.
+        let mut sets = sets.into_iter().filter(|t| !t.is_empty());
+        let Some(first) = sets.next() else {
+            return Tombstones::none();
+        };
+        match sets.next() {
+            None => first,
+            Some(second) => Arc::new(Tombstones::union([first, second].into_iter().chain(sets))),
         }
     }
 
