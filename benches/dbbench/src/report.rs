@@ -42,7 +42,7 @@ pub fn print_table(report: &SuiteReport) {
         println!("each row: the engine's median run of {rounds} rounds");
     }
     println!(
-        "{:<13} {:<9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}  notes",
+        "{:<16} {:<9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}  notes",
         "workload",
         "engine",
         "ops/s",
@@ -62,7 +62,7 @@ pub fn print_table(report: &SuiteReport) {
             .collect();
         for (i, m) in rows.iter().enumerate() {
             println!(
-                "{:<13} {:<9} {:>11.0} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>6} {:>9}  {}",
+                "{:<16} {:<9} {:>11.0} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>6} {:>9}  {}",
                 if i == 0 { workload.name() } else { "" },
                 m.engine,
                 m.ops_per_sec(),
@@ -96,7 +96,7 @@ pub fn print_table(report: &SuiteReport) {
     println!(
         "FerrisDB over each peer ({of_rounds}ops/s ratio; above 1.00x FerrisDB is faster; peak RSS ratio: below 1.00x FerrisDB uses less)"
     );
-    print!("{:<13}", "workload");
+    print!("{:<16}", "workload");
     for peer in &peers {
         print!(" {peer:>10}");
     }
@@ -107,13 +107,13 @@ pub fn print_table(report: &SuiteReport) {
         if median_run(report, FERRIS, workload).is_none() {
             continue;
         }
-        print!("{:<13}", workload.name());
+        print!("{:<16}", workload.name());
         for peer in &peers {
             print!(" {:>10}", cell(&ops_ratios(report, peer, workload)));
         }
         println!();
     }
-    print!("{:<13}", "peak RSS");
+    print!("{:<16}", "peak RSS");
     for peer in &peers {
         print!(" {:>10}", cell(&rss_ratios(report, peer)));
     }
@@ -125,7 +125,7 @@ pub fn print_table(report: &SuiteReport) {
             if median_run(report, FERRIS, workload).is_none() {
                 continue;
             }
-            print!("{:<13}", workload.name());
+            print!("{:<16}", workload.name());
             for peer in &peers {
                 let ratios: Vec<String> = ops_ratios(report, peer, workload)
                     .iter()
