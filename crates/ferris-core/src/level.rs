@@ -42,8 +42,10 @@
 //! # Ok::<(), String>(())
 //! ```
 
-use std::ops::Range;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::key::{InternalKey, SeqNo};
 
@@ -76,6 +78,12 @@ impl FileMeta {
     /// Whether the table's user-key range overlaps `[lo, hi]` (inclusive user keys).
     pub fn overlaps(&self, lo: &[u8], hi: &[u8]) -> bool {
         self.smallest.user_key() <= hi && self.largest.user_key() >= lo
+    }
+
+    /// Whether the table's keys may lie between the scan bounds `lo` and `hi`.
+    pub fn meets(&self, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+        !crate::iter::below_lo(lo, self.largest.user_key())
+            && !crate::iter::above_hi(hi, self.smallest.user_key())
     }
 }
 

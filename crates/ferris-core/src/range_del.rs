@@ -290,6 +290,12 @@ impl Tombstones {
         f.contains(key).then_some(f)
     }
 
+    /// The bounds of the fragment holding `key`, if any: the range around it in which
+    /// every key is under the same tombstones.
+    pub fn fragment_bounds(&self, key: &[u8]) -> Option<(Bytes, Option<Bytes>)> {
+        self.fragment(key).map(|f| (f.start.clone(), f.end.clone()))
+    }
+
     /// The newest tombstone over `key` that a reader at `snapshot` sees: its sequence
     /// number, or `None`.
     pub fn covering(&self, key: &[u8], snapshot: SeqNo) -> Option<SeqNo> {

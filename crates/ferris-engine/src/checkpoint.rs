@@ -26,8 +26,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ferris_core::iter::{InternalIterator, MergingIterator};
-use ferris_core::range_del::Tombstones;
 use ferris_core::{Levels, Memtable, SeqNo};
 use ferris_fs::Transfer;
 use ferris_manifest::{KeyspaceDef, KeyspaceState, LevelState, Manifest};
@@ -206,10 +204,7 @@ impl Shared {
         written: &mut Vec<PathBuf>,
     ) -> Result<Option<ferris_core::FileMeta>> {
         let mems = std::iter::once(&sv.mem).chain(sv.frozen.iter().map(|f| &f.mem));
-        let mems: Vec<&Arc<dyn Memtable>> = mems.filter(|m| !m.is_empty()).collect();
-        let tombstones = Tombstones::union(mems.iter().map(|m| m.range_tombstones()));
-        let mems: Vec<Box<dyn InternalIterator>> =
-            mems.into_iter().map(|m| Arc::clone(m).iter()).collect();
+        let mems: Vec<Arc<dyn Memtable>> = mems.filter(|m| !m.is_empty()).cloned().collect();
         if mems.is_empty() {
             return Ok(None);
         }
@@ -219,10 +214,7 @@ impl Shared {
         let options = keyspace.options.table_options(keyspace.id);
         let mut builder = env.format().create(&env.fs, target, number, &options)?;
         // Writes after the capture are skipped: not part of the checkpoint.
-        builder.add_all(&mut MergingIterator::new(mems), sequence)?;
-        let tombstones = tombstones.visible_at(sequence);
-        builder.add_range_tombstones(&tombstones)?;
-        if builder.is_empty() && tombstones.is_empty() {
+        if !builder.add_memtables(&mems, sequence)? {
             // Dropping an unfinished builder removes its temporary file.
             return Ok(None);
         }

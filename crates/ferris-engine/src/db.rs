@@ -681,13 +681,8 @@ impl Db {
             stalls: load(&c.stalls),
             stall_time: Duration::from_micros(load(&c.stall_micros)),
             wal_syncs: wal.syncs,
-            block_cache: shared
-                .env
-                .read
-                .cache
-                .as_ref()
-                .map(|cache| cache.stats())
-                .unwrap_or_default(),
+            block_cache: (shared.env.read.cache.as_ref())
+                .map_or_else(Default::default, |c| c.stats()),
         }
     }
 

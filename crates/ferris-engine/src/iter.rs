@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferris_core::SeqNo;
 use ferris_core::iter::{
-    ConcatIterator, InternalIterator, MergingIterator, UserIter, above_hi, below_lo,
+    ConcatIterator, InternalIterator, MergingIterator, UserIter, skip_covered,
 };
 use ferris_core::range_del::Tombstones;
 
@@ -42,7 +42,8 @@ impl DbIter {
     ) -> DbIter {
         let (l, h) = (lo.clone(), hi.clone());
         let tombstones = range_tombstones(&sv, &lo, &hi);
-        let make = Box::new(move || Box::new(merge(&sv, &l, &h)) as Box<dyn InternalIterator>);
+        let make =
+            Box::new(move || Box::new(merge(&sv, &l, &h, snapshot)) as Box<dyn InternalIterator>);
         DbIter {
             inner: UserIter::new(make, snapshot, lo, hi).with_range_tombstones(tombstones),
         }
@@ -53,36 +54,48 @@ impl DbIter {
 /// `lo` and `hi`, as one set.
 fn range_tombstones(sv: &SuperVersion, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> Arc<Tombstones> {
     let mems = std::iter::once(&sv.mem).chain(sv.frozen.iter().map(|f| &f.mem));
-    let tables = (sv.version.tombstone_tables.iter()).filter(|f| in_range(f, lo, hi));
+    let tables = (sv.version.tombstone_tables.iter()).filter(|(_, f)| f.meta.meets(lo, hi));
     Tombstones::merged(
-        (mems.map(|m| m.range_tombstones())).chain(tables.map(|f| f.reader.range_tombstones())),
+        (mems.map(|m| m.range_tombstones()))
+            .chain(tables.map(|(_, f)| f.reader.range_tombstones())),
     )
 }
 
-/// Whether the table's keys may lie between `lo` and `hi`.
-fn in_range(f: &TableFile, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-    !below_lo(lo, f.meta.largest.user_key()) && !above_hi(hi, f.meta.smallest.user_key())
-}
-
-/// The merge of what a scan between `lo` and `hi` reads: the memtables, each level-0
-/// table whose keys may lie in the range, and one level iterator per deeper level (over
-/// its tables in the range), which opens one table at a time.
-fn merge(sv: &SuperVersion, lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> MergingIterator {
-    let mut sources: Vec<Box<dyn InternalIterator>> = vec![Arc::clone(&sv.mem).iter()];
-    sources.extend(sv.frozen.iter().map(|f| Arc::clone(&f.mem).iter()));
-    let in_range = |f: &&Arc<TableFile>| in_range(f, lo, hi);
+/// The merge of what a scan between `lo` and `hi` reads at `snapshot`: the memtables,
+/// each level-0 table whose keys may lie in the range, and one level iterator per deeper
+/// level (over its tables in the range), which opens one table at a time; newest first,
+/// each with its range tombstones, so that older sources seek past what newer ones delete
+/// (`ferris_core::iter::skip_covered`).
+fn merge(
+    sv: &SuperVersion,
+    lo: &Bound<Bytes>,
+    hi: &Bound<Bytes>,
+    snapshot: SeqNo,
+) -> MergingIterator {
+    let mems = std::iter::once(&sv.mem).chain(sv.frozen.iter().map(|f| &f.mem));
+    let mut sources: Vec<_> = mems
+        .map(|m| (Arc::clone(m).iter(), m.range_tombstones()))
+        .collect();
+    let in_range = |f: &&Arc<TableFile>| f.meta.meets(lo, hi);
     let open = |f: &Arc<TableFile>| Arc::clone(&f.reader).iter(true);
-    let mut levels = sv.version.levels.levels();
-    if let Some(level0) = levels.next() {
-        sources.extend(level0.iter().filter(in_range).map(open));
+    let mut levels = sv.version.levels.levels().enumerate();
+    if let Some((_, level0)) = levels.next() {
+        let tables = level0.iter().filter(in_range);
+        sources.extend(tables.map(|f| (open(f), f.reader.range_tombstones())));
     }
-    for level in levels {
+    for (n, level) in levels {
         let files: Vec<Arc<TableFile>> = level.iter().filter(in_range).cloned().collect();
         if !files.is_empty() {
-            sources.push(Box::new(ConcatIterator::new(files, Box::new(open))));
+            let holders =
+                (sv.version.tombstone_tables.iter()).filter(|(l, f)| *l == n && in_range(&f));
+            let tombstones = Tombstones::merged(holders.map(|(_, f)| f.reader.range_tombstones()));
+            sources.push((
+                Box::new(ConcatIterator::new(files, Box::new(open))),
+                tombstones,
+            ));
         }
     }
-    MergingIterator::new(sources)
+    MergingIterator::new(skip_covered(sources, snapshot))
 }
 
 impl Iterator for DbIter {

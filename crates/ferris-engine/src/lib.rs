@@ -395,9 +395,12 @@
 //!   (the table's key range grows to hold what they cover, so the levels find it for every
 //!   such key); a table's `get` answers for its own tombstones the same way, so a point
 //!   read still stops at the first layer that knows anything about the key;
-//! - **scans** gather the tombstones of every source they merge (memtables, and the tables
-//!   that hold any, listed once per version) into one fragmented set, and `UserIter`
-//!   hides each version one of them covers, in both directions;
+//! - **scans** give each source they merge (the memtables, level-0 tables and deeper
+//!   levels, newest first) the tombstones of every newer source, and an older source's
+//!   iterator seeks past what those cover in one step (`ferris_core::iter::skip_covered`:
+//!   every version an older source holds of a key is older than a newer source's
+//!   tombstone over it); `UserIter` then hides what is left under a tombstone of its own
+//!   source, checking each version, in both directions;
 //! - **snapshots** see a tombstone only if it is no newer than they are, like any entry;
 //! - **compaction** gathers its inputs' tombstones too, drops every version one covers in
 //!   the same snapshot stripe, hands each output table the part of the tombstones between
@@ -406,8 +409,9 @@
 //!   a compaction filter, [`Db::compact_range`] over the range forces it.
 //!
 //! The cost model: the write is O(1); reads in the range pay a binary search per layer that
-//! holds tombstones, and a scan over a deleted range still steps over the versions it
-//! covers until compaction drops them (`cargo xtask bench` measures both, the
+//! holds tombstones; a scan over a deleted range seeks past what older layers hold there
+//! but still steps over the versions in the tombstone's own layer (the memtable, right
+//! after the delete) until compaction drops them (`cargo xtask bench` measures both, the
 //! `deleterange` rows against deleting every key one by one). Many overlapping range
 //! deletes in one memtable are refragmented after each, when first read.
 //! `ferris delete-range DIR --prefix P` (or `--from A --to B`) runs one from the command

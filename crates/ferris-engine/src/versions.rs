@@ -188,9 +188,9 @@ pub(crate) struct SuperVersion {
 #[derive(Debug, Default)]
 pub(crate) struct Version {
     pub(crate) levels: Levels<Arc<TableFile>>,
-    /// The tables holding range tombstones, which every scan over their keys consults:
-    /// found once per version, not once per scan.
-    pub(crate) tombstone_tables: Vec<Arc<TableFile>>,
+    /// The tables holding range tombstones, with their levels, which every scan over
+    /// their keys consults: found once per version, not once per scan.
+    pub(crate) tombstone_tables: Vec<(usize, Arc<TableFile>)>,
     pub(crate) pressure: WritePressure,
     pub(crate) pending_bytes: u64,
 }
@@ -617,13 +617,13 @@ impl VersionSet {
 fn judged(options: &KeyspaceOptions, levels: Levels<Arc<TableFile>>) -> Version {
     let view = View::new(levels.map(|f| Arc::clone(&f.meta)));
     let (strategy, compaction) = (&options.compaction_strategy, &options.compaction);
-    let with_tombstones = levels.files().map(|(_, f)| f);
+    let with_tombstones = levels
+        .files()
+        .filter(|(_, f)| !f.reader.range_tombstones().is_empty());
     Version {
         pressure: strategy.write_pressure(&view, compaction),
         pending_bytes: strategy.pending_compaction_bytes(&view, compaction),
-        tombstone_tables: (with_tombstones.filter(|f| !f.reader.range_tombstones().is_empty()))
-            .cloned()
-            .collect(),
+        tombstone_tables: with_tombstones.map(|(l, f)| (l, Arc::clone(f))).collect(),
         levels,
     }
 }

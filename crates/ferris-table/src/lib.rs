@@ -149,8 +149,8 @@ use std::sync::Arc;
 use ferris_core::iter::InternalIterator;
 use ferris_core::range_del::Tombstones;
 use ferris_core::{
-    Corruption, DEFAULT_KEYSPACE, InternalKey, InternalKeyRef, KeyspaceId, Lookup, Result, SeqNo,
-    ValueKind,
+    Corruption, DEFAULT_KEYSPACE, InternalKey, InternalKeyRef, KeyspaceId, Lookup, Memtable,
+    Result, SeqNo, ValueKind,
 };
 use ferris_fs::FileSystem;
 
@@ -550,6 +550,30 @@ pub trait TableBuilder: Send + fmt::Debug {
             entries.next();
         }
         entries.status()
+    }
+
+    /// Adds what `mems` hold up to `max_seq`: their versions, merged, and the range
+    /// tombstones a reader at `max_seq` sees (a flush writes one whole memtable with
+    /// `SeqNo::MAX`, a checkpoint what several held at its moment). Returns whether it
+    /// added anything.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](TableBuilder::add) and
+    /// [`add_range_tombstones`](TableBuilder::add_range_tombstones), and an iterator's own.
+    fn add_memtables(&mut self, mems: &[Arc<dyn Memtable>], max_seq: SeqNo) -> Result<bool> {
+        let before = self.len();
+        let mut iters: Vec<Box<dyn InternalIterator>> =
+            mems.iter().map(|m| Arc::clone(m).iter()).collect();
+        match iters.len() {
+            // One memtable needs no merge: a flush copies it straight.
+            1 => self.add_all(&mut *iters.remove(0), max_seq)?,
+            _ => self.add_all(&mut ferris_core::iter::MergingIterator::new(iters), max_seq)?,
+        }
+        let tombstones = Tombstones::union(mems.iter().map(|m| m.range_tombstones()));
+        let tombstones = tombstones.visible_at(max_seq);
+        self.add_range_tombstones(&tombstones)?;
+        Ok(self.len() > before || !tombstones.is_empty())
     }
 
     /// Adds range tombstones ([`ferris_core::range_del`]), written at `finish` with those

@@ -1,0 +1,254 @@
+//! Skipping what newer sources' range tombstones cover, inside a merge.
+//!
+//! A scan merges sources from newest to oldest: the memtables, the level-0 tables newest
+//! first, then one run per deeper level. Every version an older source holds of a key is
+//! older than anything a newer source holds of that key (compaction moves a key's versions
+//! down together, tombstones and all), so a range tombstone in a newer source covers every
+//! version of every key in its range in all the older sources. Their iterators need not
+//! walk through such a range one version at a time, only for the reader to hide each: they
+//! can seek past it. [`skip_covered`] wraps each source in a [`SkipCovered`] holding the
+//! tombstones of every newer source that the reader sees, and a source's own tombstones
+//! stay for the reader's per-version check ([`UserIter`](crate::iter::UserIter)), since
+//! a source may hold versions newer than its own tombstones. RocksDB's merging iterator
+//! seeks past range tombstones the same way.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use ferris_core::iter::{InternalIterator, VecIter, skip_covered};
+//! use ferris_core::range_del::{RangeTombstone, Tombstones};
+//! use ferris_core::{InternalKey, ValueKind};
+//!
+//! let put = |k: &str, seq| (InternalKey::new(Bytes::copy_from_slice(k.as_bytes()), seq, ValueKind::Put), Bytes::new());
+//! // The newer source deleted "b".."y" at 10; the older one holds "a" to "z".
+//! let newer = Tombstones::new([RangeTombstone::new("b", Some("y".into()), 10)]);
+//! let older = VecIter::new(vec![put("a", 1), put("c", 2), put("m", 3), put("z", 4)]);
+//! let mut sources = skip_covered(
+//!     vec![
+//!         (Box::new(VecIter::new(vec![])) as Box<dyn InternalIterator>, Arc::new(newer)),
+//!         (Box::new(older), Arc::default()),
+//!     ],
+//!     100,
+//! );
+//! let older = &mut sources[1];
+//! older.seek_to_first();
+//! let mut keys = Vec::new();
+//! while older.valid() {
+//!     keys.push(older.key().user_key.to_vec());
+//!     older.next();
+//! }
+//! assert_eq!(keys, [b"a".to_vec(), b"z".to_vec()]);
+//! ```
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::iter::{InternalIterator, first_of};
+use crate::key::{InternalKeyRef, SeqNo};
+use crate::range_del::Tombstones;
+
+/// One source of a merge, stepping past every key a newer source's range tombstone covers
+/// (see the [module docs](self)).
+pub struct SkipCovered {
+    inner: Box<dyn InternalIterator>,
+    /// The tombstones of the newer sources that the reader sees.
+    newer: Arc<Tombstones>,
+}
+
+impl std::fmt::Debug for SkipCovered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkipCovered")
+            .field("newer", &self.newer.fragments().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wraps each of `sources` (newest first, each with its own range tombstones) so that it
+/// skips what the newer ones' tombstones visible at `snapshot` cover. A source with no
+/// newer tombstones above it is returned as it is: a merge without range tombstones pays
+/// nothing.
+pub fn skip_covered(
+    sources: Vec<(Box<dyn InternalIterator>, Arc<Tombstones>)>,
+    snapshot: SeqNo,
+) -> Vec<Box<dyn InternalIterator>> {
+    let mut newer: Option<Arc<Tombstones>> = None;
+    let mut out = Vec::with_capacity(sources.len());
+    for (inner, own) in sources {
+        out.push(match &newer {
+            Some(newer) => Box::new(SkipCovered {
+                inner,
+                newer: Arc::clone(newer),
+            }) as Box<dyn InternalIterator>,
+            None => inner,
+        });
+        let own = own.visible_at(snapshot);
+        if !own.is_empty() {
+            newer = Some(Arc::new(match newer.take() {
+                Some(above) => Tombstones::union([&*above, &own]),
+                None => own,
+            }));
+        }
+    }
+    out
+}
+
+impl SkipCovered {
+    /// Moves forward past every covered key, one seek per tombstone fragment.
+    fn skip_forward(&mut self) {
+        while self.inner.valid() {
+            let Some((_, end)) = self.newer.fragment_bounds(self.inner.key().user_key) else {
+                return;
+            };
+            match end {
+                Some(end) => self.inner.seek(first_of(&end)),
+                None => {
+                    // Covered to the end of the key space.
+                    self.inner.seek_to_last();
+                    self.inner.next();
+                }
+            }
+        }
+    }
+
+    /// Moves backward past every covered key, one seek per tombstone fragment.
+    fn skip_backward(&mut self) {
+        while self.inner.valid() {
+            let Some((start, _)) = self.newer.fragment_bounds(self.inner.key().user_key) else {
+                return;
+            };
+            // The smallest internal key of `start`: the last entry before it is the last
+            // one of a smaller user key.
+            self.inner.seek_for_prev(first_of(&start));
+        }
+    }
+}
+
+impl InternalIterator for SkipCovered {
+    fn valid(&self) -> bool {
+        self.inner.valid()
+    }
+
+    fn key(&self) -> InternalKeyRef<'_> {
+        self.inner.key()
+    }
+
+    fn value(&self) -> Bytes {
+        self.inner.value()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.inner.seek_to_first();
+        self.skip_forward();
+    }
+
+    fn seek_to_last(&mut self) {
+        self.inner.seek_to_last();
+        self.skip_backward();
+    }
+
+    fn seek(&mut self, target: InternalKeyRef<'_>) {
+        self.inner.seek(target);
+        self.skip_forward();
+    }
+
+    fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
+        self.inner.seek_for_prev(target);
+        self.skip_backward();
+    }
+
+    fn next(&mut self) {
+        self.inner.next();
+        self.skip_forward();
+    }
+
+    fn prev(&mut self) {
+        self.inner.prev();
+        self.skip_backward();
+    }
+
+    fn status(&self) -> Result<()> {
+        self.inner.status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::iter::VecIter;
+    use crate::key::{InternalKey, ValueKind};
+    use crate::range_del::RangeTombstone;
+
+    fn collect(it: &mut dyn InternalIterator, forward: bool) -> Vec<(Vec<u8>, SeqNo)> {
+        let mut out = Vec::new();
+        if forward {
+            it.seek_to_first();
+        } else {
+            it.seek_to_last();
+        }
+        while it.valid() {
+            out.push((it.key().user_key.to_vec(), it.key().seq));
+            if forward { it.next() } else { it.prev() }
+        }
+        if !forward {
+            out.reverse();
+        }
+        out
+    }
+
+    proptest! {
+        /// Either way, a wrapped source yields exactly its versions that no newer
+        /// tombstone visible at the snapshot covers.
+        #[test]
+        fn a_wrapped_source_yields_what_no_newer_tombstone_covers(
+            keys in proptest::collection::btree_set(0u8..40, 0..30),
+            ranges in proptest::collection::vec((0u8..40, 0u8..41, 50u64..60), 0..4),
+            snapshot in 50u64..62,
+            forward in any::<bool>(),
+        ) {
+            let versions: Vec<(InternalKey, Bytes)> = keys
+                .iter()
+                .map(|&k| (InternalKey::new(vec![k], u64::from(k) % 7 + 1, ValueKind::Put), Bytes::new()))
+                .collect();
+            let list: Vec<RangeTombstone> = ranges
+                .iter()
+                .map(|&(a, b, seq)| RangeTombstone::new(vec![a], (b < 40).then(|| Bytes::from(vec![b])), seq))
+                .collect();
+            let newer = Arc::new(Tombstones::new(list.clone()));
+            let mut wrapped = skip_covered(
+                vec![
+                    (Box::new(VecIter::new(Vec::new())) as Box<dyn InternalIterator>, newer),
+                    (Box::new(VecIter::new(versions.clone())), Arc::default()),
+                ],
+                snapshot,
+            );
+            let want: Vec<(Vec<u8>, SeqNo)> = versions
+                .iter()
+                .map(|(k, _)| (k.user_key().to_vec(), k.seq()))
+                .filter(|(k, _)| !list.iter().any(|t| t.seq <= snapshot && t.contains(k)))
+                .collect();
+            prop_assert_eq!(collect(&mut *wrapped[1], forward), want);
+        }
+    }
+
+    #[test]
+    fn a_reader_older_than_the_tombstone_skips_nothing() {
+        let own = Arc::new(Tombstones::new([RangeTombstone::new("a", None, 5)]));
+        let older = vec![(InternalKey::new(&b"b"[..], 1, ValueKind::Put), Bytes::new())];
+        let mut sources = skip_covered(
+            vec![
+                (
+                    Box::new(VecIter::new(Vec::new())) as Box<dyn InternalIterator>,
+                    own,
+                ),
+                (Box::new(VecIter::new(older)), Arc::default()),
+            ],
+            4,
+        );
+        assert_eq!(collect(&mut *sources[1], true), [(b"b".to_vec(), 1)]);
+        assert_eq!(collect(&mut *sources[1], false), [(b"b".to_vec(), 1)]);
+    }
+}
