@@ -50,7 +50,7 @@ use crate::key::{InternalKeyRef, SeqNo};
 use crate::range_del::Tombstones;
 
 /// One source of a merge, stepping past every key a newer source's range tombstone covers
-/// (see the [module docs](self)).
+/// (see [`skip_covered`]).
 pub struct SkipCovered {
     inner: Box<dyn InternalIterator>,
     /// The tombstones of the newer sources that the reader sees.
@@ -66,7 +66,13 @@ impl std::fmt::Debug for SkipCovered {
 }
 
 /// Wraps each of `sources` (newest first, each with its own range tombstones) so that it
-/// skips what the newer ones' tombstones visible at `snapshot` cover. A source with no
+/// skips what the newer ones' tombstones visible at `snapshot` cover. Every version an
+/// older source holds of a key is older than anything a newer source holds of it
+/// (compaction moves a key's versions down together, tombstones and all), so a newer
+/// source's tombstone covers all of them: the older source seeks past its range in one
+/// step. A source's own tombstones are left to the reader's per-version check
+/// ([`UserIter::with_range_tombstones`](crate::iter::UserIter::with_range_tombstones)),
+/// since a source may hold versions newer than its own tombstones. A source with no
 /// newer tombstones above it is returned as it is: a merge without range tombstones pays
 /// nothing.
 pub fn skip_covered(
