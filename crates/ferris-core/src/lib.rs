@@ -138,7 +138,8 @@
 //!
 //! This is chapter 0 of the book. Read [`key`] first, then [`batch`], [`coding`] and
 //! [`checksum`]. Come back for [`iter`], [`memtable`] and [`level`] when the memtable
-//! and the engine use them, and for [`error`] with the first file format.
+//! and the engine use them, for [`error`] with the first file format, and for
+//! [`range_del`] (deleting a whole key range with one entry) after the engine's read path.
 //!
 //! ## Exercises
 //!
@@ -150,6 +151,9 @@
 //!    trust a length it reads?
 //! 3. How many bytes does a varint take for a 100-byte value's length, and for a 1 MiB
 //!    one? What would a fixed `u32` cost for a table of a million 10-byte keys?
+//! 4. Build [`range_del::Tombstones`] from `["a", "m") @ 5` and `["f", "z") @ 9` and
+//!    print its fragments. Which sequence numbers cover `"g"`, and which one does a
+//!    reader at snapshot 7 see? Why does a lookup need only one binary search?
 //!
 //! ## What to read next
 //!
