@@ -170,6 +170,7 @@ pub fn range_deletes_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<()
         };
         let mut model = Model::default();
         let mut deletes: Vec<RangeTombstone> = Vec::new();
+        let mut newest: SeqNo = 0;
         let mut seq = rng.random_range(1..=1_000);
         for i in 0..rng.random_range(2..=12) {
             // The first batch is a range delete alone: a memtable holding only that is
@@ -193,6 +194,16 @@ pub fn range_deletes_seed(factory: &dyn MemtableFactory, seed: u64) -> Result<()
                 false,
             )?;
             model.add(&batch.entries);
+            newest = (batch.entries.iter().map(|(k, _)| k.seq())).fold(newest, SeqNo::max);
+            // A scan trusts it to skip what the memtable's own newer range tombstones cover:
+            // it must count every version and no range delete.
+            if let Some(claimed) = memtable.newest_version() {
+                equal(
+                    format_args!("newest_version() after the batch at {seq}"),
+                    claimed,
+                    newest,
+                )?;
+            }
             deletes.extend(batch.deletes);
             seq += n as SeqNo + rng.random_range(0..3);
         }

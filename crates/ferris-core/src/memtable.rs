@@ -96,6 +96,15 @@ pub trait Memtable: Send + Sync + fmt::Debug {
     /// The range tombstones applied so far, fragmented.
     fn range_tombstones(&self) -> Arc<Tombstones>;
 
+    /// The largest sequence number of any version (not range tombstone) applied so far (0
+    /// for none), if the memtable keeps it. A scan then seeks past the ranges of this
+    /// memtable's own range tombstones newer than that, which cover every version it holds
+    /// there ([`skip_covered`](crate::iter::skip_covered)); the default, `None`, leaves the
+    /// scan to check each version.
+    fn newest_version(&self) -> Option<SeqNo> {
+        None
+    }
+
     /// An iterator over every version, in internal-key order, that keeps the memtable
     /// alive for as long as it lives.
     fn iter(self: Arc<Self>) -> Box<dyn InternalIterator>;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferris_core::SeqNo;
 use ferris_core::iter::{
-    ConcatIterator, InternalIterator, MergingIterator, UserIter, skip_covered,
+    ConcatIterator, InternalIterator, MergingIterator, Source, UserIter, skip_covered,
 };
 use ferris_core::range_del::Tombstones;
 
@@ -73,15 +73,13 @@ fn merge(
     snapshot: SeqNo,
 ) -> MergingIterator {
     let mems = std::iter::once(&sv.mem).chain(sv.frozen.iter().map(|f| &f.mem));
-    let mut sources: Vec<_> = mems
-        .map(|m| (Arc::clone(m).iter(), m.range_tombstones()))
-        .collect();
+    let mut sources: Vec<Source> = mems.map(Source::memtable).collect();
     let in_range = |f: &&Arc<TableFile>| f.meta.meets(lo, hi);
     let open = |f: &Arc<TableFile>| Arc::clone(&f.reader).iter(true);
     let mut levels = sv.version.levels.levels().enumerate();
     if let Some((_, level0)) = levels.next() {
         let tables = level0.iter().filter(in_range);
-        sources.extend(tables.map(|f| (open(f), f.reader.range_tombstones())));
+        sources.extend(tables.map(|f| Source::new(open(f), f.reader.range_tombstones())));
     }
     for (n, level) in levels {
         let files: Vec<Arc<TableFile>> = level.iter().filter(in_range).cloned().collect();
@@ -89,7 +87,7 @@ fn merge(
             let holders =
                 (sv.version.tombstone_tables.iter()).filter(|(l, f)| *l == n && in_range(&f));
             let tombstones = Tombstones::merged(holders.map(|(_, f)| f.reader.range_tombstones()));
-            sources.push((
+            sources.push(Source::new(
                 Box::new(ConcatIterator::new(files, Box::new(open))),
                 tombstones,
             ));

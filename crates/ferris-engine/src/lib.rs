@@ -399,8 +399,9 @@
 //!   levels, newest first) the tombstones of every newer source, and an older source's
 //!   iterator seeks past what those cover in one step (`ferris_core::iter::skip_covered`:
 //!   every version an older source holds of a key is older than a newer source's
-//!   tombstone over it); `UserIter` then hides what is left under a tombstone of its own
-//!   source, checking each version, in both directions;
+//!   tombstone over it), as does a memtable past its own tombstones newer than every
+//!   version it holds (`Memtable::newest_version`); `UserIter` then hides what is left
+//!   under a tombstone of its own source, checking each version, in both directions;
 //! - **snapshots** see a tombstone only if it is no newer than they are, like any entry;
 //! - **compaction** gathers its inputs' tombstones too, drops every version one covers in
 //!   the same snapshot stripe, hands each output table the part of the tombstones between
@@ -409,9 +410,10 @@
 //!   a compaction filter, [`Db::compact_range`] over the range forces it.
 //!
 //! The cost model: the write is O(1); reads in the range pay a binary search per layer that
-//! holds tombstones; a scan over a deleted range seeks past what older layers hold there
-//! but still steps over the versions in the tombstone's own layer (the memtable, right
-//! after the delete) until compaction drops them (`cargo xtask bench` measures both, the
+//! holds tombstones; a scan over a deleted range seeks past what it covers, except the
+//! versions of the tombstone's own layer when that layer also holds newer versions (a
+//! table, or a memtable written to after the delete), which it steps over until
+//! compaction drops them (`cargo xtask bench` measures both, the
 //! `deleterange` rows against deleting every key one by one). Many overlapping range
 //! deletes in one memtable are refragmented after each, when first read.
 //! `ferris delete-range DIR --prefix P` (or `--from A --to B`) runs one from the command

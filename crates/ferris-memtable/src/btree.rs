@@ -232,6 +232,8 @@ struct Inner {
     size: usize,
     /// Range deletes, kept apart from the versions ([`ferris_core::range_del`]).
     range_tombstones: MemTombstones,
+    /// The largest sequence number of a version, 0 before the first.
+    newest_version: SeqNo,
 }
 
 /// Which end of a range an iterator step takes.
@@ -303,9 +305,9 @@ impl Memtable for BTreeMemtable {
             let value = Bytes::copy_from_slice(entry.value);
             match entry.kind.value_kind() {
                 Some(kind) => {
-                    inner
-                        .map
-                        .insert(InternalKey::new(start, entry.seq, kind), value);
+                    let key = InternalKey::new(start, entry.seq, kind);
+                    inner.map.insert(key, value);
+                    inner.newest_version = inner.newest_version.max(entry.seq);
                 }
                 None => {
                     let end = (!value.is_empty()).then_some(value);
@@ -334,6 +336,10 @@ impl Memtable for BTreeMemtable {
 
     fn range_tombstones(&self) -> Arc<Tombstones> {
         self.read().range_tombstones.get()
+    }
+
+    fn newest_version(&self) -> Option<SeqNo> {
+        Some(self.read().newest_version)
     }
 
     fn iter(self: Arc<Self>) -> Box<dyn InternalIterator> {

@@ -159,8 +159,6 @@ impl SkipListMemtable {
         let size = entry.key.len() + entry.value.len() + ENTRY_OVERHEAD;
         self.approximate_size.fetch_add(size, Ordering::Relaxed);
         self.n_entries.fetch_add(1, Ordering::Relaxed);
-        self.min_seq.fetch_min(entry.seq, Ordering::Relaxed);
-        self.max_seq.fetch_max(entry.seq, Ordering::Relaxed);
     }
 
     /// The range tombstones applied so far, fragmented.
@@ -263,7 +261,8 @@ impl SkipListMemtable {
         self.len() == 0
     }
 
-    /// The smallest and largest sequence numbers inserted, or `None` when empty.
+    /// The smallest and largest sequence numbers of the versions inserted (range
+    /// tombstones not counted), or `None` when there are none.
     pub fn seq_range(&self) -> Option<(SeqNo, SeqNo)> {
         let min = self.min_seq.load(Ordering::Relaxed);
         (min != u64::MAX).then(|| (min, self.max_seq.load(Ordering::Relaxed)))
@@ -290,6 +289,12 @@ impl ferris_core::Memtable for SkipListMemtable {
 
     fn range_tombstones(&self) -> Arc<Tombstones> {
         SkipListMemtable::range_tombstones(self)
+    }
+
+    // Read by a scan after it loaded its sequence number (an acquire), so it counts every
+    // version that number makes visible.
+    fn newest_version(&self) -> Option<SeqNo> {
+        Some(self.seq_range().map_or(0, |(_, max)| max))
     }
 
     fn iter(self: Arc<Self>) -> Box<dyn ferris_core::InternalIterator> {

@@ -15,7 +15,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use bytes::Bytes;
-//! use ferris_core::iter::{InternalIterator, VecIter, skip_covered};
+//! use ferris_core::iter::{InternalIterator, Source, VecIter, skip_covered};
 //! use ferris_core::range_del::{RangeTombstone, Tombstones};
 //! use ferris_core::{InternalKey, ValueKind};
 //!
@@ -25,8 +25,8 @@
 //! let older = VecIter::new(vec![put("a", 1), put("c", 2), put("m", 3), put("z", 4)]);
 //! let mut sources = skip_covered(
 //!     vec![
-//!         (Box::new(VecIter::new(vec![])) as Box<dyn InternalIterator>, Arc::new(newer)),
-//!         (Box::new(older), Arc::default()),
+//!         Source::new(Box::new(VecIter::new(vec![])), Arc::new(newer)),
+//!         Source::new(Box::new(older), Arc::default()),
 //!     ],
 //!     100,
 //! );
@@ -47,10 +47,11 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::iter::{InternalIterator, first_of};
 use crate::key::{InternalKeyRef, SeqNo};
+use crate::memtable::Memtable;
 use crate::range_del::Tombstones;
 
-/// One source of a merge, stepping past every key a newer source's range tombstone covers
-/// (see [`skip_covered`]).
+/// One source of a merge, stepping past every key that range tombstones covering all of
+/// its versions there cover (see [`skip_covered`]).
 pub struct SkipCovered {
     inner: Box<dyn InternalIterator>,
     /// The tombstones of the newer sources that the reader sees.
@@ -65,31 +66,69 @@ impl std::fmt::Debug for SkipCovered {
     }
 }
 
-/// Wraps each of `sources` (newest first, each with its own range tombstones) so that it
-/// skips what the newer ones' tombstones visible at `snapshot` cover. Every version an
-/// older source holds of a key is older than anything a newer source holds of it
-/// (compaction moves a key's versions down together, tombstones and all), so a newer
-/// source's tombstone covers all of them: the older source seeks past its range in one
-/// step. A source's own tombstones are left to the reader's per-version check
+/// One source of a merge, as [`skip_covered`] takes it: its iterator, its own range
+/// tombstones, and the newest sequence number of any version it holds, if known.
+pub struct Source {
+    /// The source's iterator.
+    pub iter: Box<dyn InternalIterator>,
+    /// The source's own range tombstones.
+    pub tombstones: Arc<Tombstones>,
+    /// The largest sequence number of its versions (0 for none), when the source knows it:
+    /// its own tombstones newer than that cover every version it holds in their ranges.
+    pub newest_version: Option<SeqNo>,
+}
+
+impl Source {
+    /// A source whose newest version is not known (a table or a level).
+    pub fn new(iter: Box<dyn InternalIterator>, tombstones: Arc<Tombstones>) -> Source {
+        Source {
+            iter,
+            tombstones,
+            newest_version: None,
+        }
+    }
+
+    /// A memtable as a source: its iterator, its tombstones and its newest version.
+    pub fn memtable(mem: &Arc<dyn Memtable>) -> Source {
+        Source {
+            iter: Arc::clone(mem).iter(),
+            tombstones: mem.range_tombstones(),
+            newest_version: mem.newest_version(),
+        }
+    }
+}
+
+/// Wraps each of `sources` (newest first) so that it skips what the range tombstones
+/// visible at `snapshot` cover in all of it: every newer source's, and its own that are
+/// newer than its newest version. Every version an older source holds of a key is older
+/// than anything a newer source holds of it (compaction moves a key's versions down
+/// together, tombstones and all), so a newer source's tombstone covers all of them: the
+/// older source seeks past its range in one step. A source's other tombstones are left
+/// to the reader's per-version check
 /// ([`UserIter::with_range_tombstones`](crate::iter::UserIter::with_range_tombstones)),
-/// since a source may hold versions newer than its own tombstones. A source with no
-/// newer tombstones above it is returned as it is: a merge without range tombstones pays
-/// nothing.
-pub fn skip_covered(
-    sources: Vec<(Box<dyn InternalIterator>, Arc<Tombstones>)>,
-    snapshot: SeqNo,
-) -> Vec<Box<dyn InternalIterator>> {
+/// since the source may hold versions newer than them. A source with nothing to skip is
+/// returned as it is: a merge without range tombstones pays nothing.
+pub fn skip_covered(sources: Vec<Source>, snapshot: SeqNo) -> Vec<Box<dyn InternalIterator>> {
     let mut newer: Option<Arc<Tombstones>> = None;
     let mut out = Vec::with_capacity(sources.len());
-    for (inner, own) in sources {
-        out.push(match &newer {
+    for source in sources {
+        let own = source.tombstones.visible_at(snapshot);
+        let over_all = (source.newest_version)
+            .map(|v| own.retain_seqs(|_, t| t > v))
+            .filter(|t| !t.is_empty());
+        let skip = match (&newer, over_all) {
+            (None, None) => None,
+            (Some(newer), None) => Some(Arc::clone(newer)),
+            (None, Some(own)) => Some(Arc::new(own)),
+            (Some(newer), Some(own)) => Some(Arc::new(Tombstones::union([&**newer, &own]))),
+        };
+        out.push(match skip {
             Some(newer) => Box::new(SkipCovered {
-                inner,
-                newer: Arc::clone(newer),
+                inner: source.iter,
+                newer,
             }) as Box<dyn InternalIterator>,
-            None => inner,
+            None => source.iter,
         });
-        let own = own.visible_at(snapshot);
         if !own.is_empty() {
             newer = Some(Arc::new(match newer.take() {
                 Some(above) => Tombstones::union([&*above, &own]),
@@ -226,8 +265,8 @@ mod tests {
             let newer = Arc::new(Tombstones::new(list.clone()));
             let mut wrapped = skip_covered(
                 vec![
-                    (Box::new(VecIter::new(Vec::new())) as Box<dyn InternalIterator>, newer),
-                    (Box::new(VecIter::new(versions.clone())), Arc::default()),
+                    Source::new(Box::new(VecIter::new(Vec::new())), newer),
+                    Source::new(Box::new(VecIter::new(versions.clone())), Arc::default()),
                 ],
                 snapshot,
             );
@@ -238,6 +277,35 @@ mod tests {
                 .collect();
             prop_assert_eq!(collect(&mut *wrapped[1], forward), want);
         }
+
+        /// A source's own tombstones newer than its newest version are skipped over as
+        /// well; older ones (which newer versions of the source may escape) are not.
+        #[test]
+        fn own_tombstones_newer_than_every_version_are_skipped_too(
+            keys in proptest::collection::btree_set(0u8..40, 0..30),
+            ranges in proptest::collection::vec((0u8..40, 0u8..41, 1u64..12), 0..4),
+            snapshot in 1u64..14,
+            forward in any::<bool>(),
+        ) {
+            let versions: Vec<(InternalKey, Bytes)> = keys
+                .iter()
+                .map(|&k| (InternalKey::new(vec![k], u64::from(k) % 9 + 1, ValueKind::Put), Bytes::new()))
+                .collect();
+            let newest = versions.iter().map(|(k, _)| k.seq()).max().unwrap_or(0);
+            let list: Vec<RangeTombstone> = ranges
+                .iter()
+                .map(|&(a, b, seq)| RangeTombstone::new(vec![a], (b < 40).then(|| Bytes::from(vec![b])), seq))
+                .collect();
+            let mut source = Source::new(Box::new(VecIter::new(versions.clone())), Arc::new(Tombstones::new(list.clone())));
+            source.newest_version = Some(newest);
+            let mut wrapped = skip_covered(vec![source], snapshot);
+            let want: Vec<(Vec<u8>, SeqNo)> = versions
+                .iter()
+                .map(|(k, _)| (k.user_key().to_vec(), k.seq()))
+                .filter(|(k, _)| !list.iter().any(|t| t.seq <= snapshot && t.seq > newest && t.contains(k)))
+                .collect();
+            prop_assert_eq!(collect(&mut *wrapped[0], forward), want);
+        }
     }
 
     #[test]
@@ -246,11 +314,8 @@ mod tests {
         let older = vec![(InternalKey::new(&b"b"[..], 1, ValueKind::Put), Bytes::new())];
         let mut sources = skip_covered(
             vec![
-                (
-                    Box::new(VecIter::new(Vec::new())) as Box<dyn InternalIterator>,
-                    own,
-                ),
-                (Box::new(VecIter::new(older)), Arc::default()),
+                Source::new(Box::new(VecIter::new(Vec::new())), own),
+                Source::new(Box::new(VecIter::new(older)), Arc::default()),
             ],
             4,
         );

@@ -90,7 +90,7 @@ mod vec;
 use bytes::Bytes;
 
 pub use concat::{ConcatIterator, OpenFile};
-pub use covered::{SkipCovered, skip_covered};
+pub use covered::{SkipCovered, Source, skip_covered};
 pub use merge::MergingIterator;
 pub use user::{MakeIter, UserIter, above_hi, below_lo, owned_bounds, prefix_bounds};
 pub use vec::VecIter;
