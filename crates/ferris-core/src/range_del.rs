@@ -401,6 +401,23 @@ impl Tombstones {
         self.fragments.iter().map(|f| f.seqs.len()).sum()
     }
 
+    /// Checks that a table may store these: [`Tombstones::decode`] refuses a sequence
+    /// number past [`MAX_SEQNO`], and tombstones built in memory are not checked, so a
+    /// writer that stored one would write a table no reader takes back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the largest number when
+    /// it is past [`MAX_SEQNO`].
+    pub fn check_storable(&self) -> Result<(), crate::Error> {
+        match self.seq_range() {
+            Some((_, max)) if max > MAX_SEQNO => Err(crate::Error::InvalidInput(format!(
+                "range tombstone sequence number {max} is past the largest, {MAX_SEQNO}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Appends the encoding (see the [module docs](self#encoding)) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_varint32(out, self.fragments.len() as u32);
@@ -529,16 +546,6 @@ impl MemTombstones {
     /// How many tombstones were added.
     pub fn len(&self) -> usize {
         self.count.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Bytes of memory the tombstones hold, roughly: their keys and numbers.
-    pub fn approximate_size(&self) -> usize {
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state
-            .list
-            .iter()
-            .map(|t| t.start.len() + t.end.as_ref().map_or(0, Bytes::len) + 32)
-            .sum()
     }
 
     /// The tombstones, fragmented.

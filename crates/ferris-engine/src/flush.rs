@@ -152,11 +152,9 @@ impl Shared {
     /// Copies every entry and range tombstone of `mem` into `table`, then finishes and
     /// opens it.
     fn write_table(&self, mut table: NewTable, mem: &Arc<dyn Memtable>) -> Result<Arc<TableFile>> {
-        let mut entries = Arc::clone(mem).iter();
-        table.builder.add_all(&mut *entries, SeqNo::MAX)?;
         table
             .builder
-            .add_range_tombstones(&mem.range_tombstones())?;
+            .add_memtables(std::slice::from_ref(mem), SeqNo::MAX)?;
         self.finish_table(table)
     }
 }

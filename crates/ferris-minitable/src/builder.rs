@@ -235,14 +235,7 @@ impl TableBuilder for MinitableBuilder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if let Some((_, max)) = tombstones.seq_range()
-            && max > MAX_SEQNO
-        {
-            // No reader would take the block back.
-            return Err(Error::InvalidInput(format!(
-                "range tombstone sequence number {max} is past the largest, {MAX_SEQNO}"
-            )));
-        }
+        tombstones.check_storable()?;
         self.range_tombstones.extend(tombstones.iter());
         Ok(())
     }

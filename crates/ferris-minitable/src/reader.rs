@@ -408,9 +408,6 @@ struct Totals {
 impl TableReader for MinitableReader {
     fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Lookup>> {
         let point = self.point(user_key, snapshot)?;
-        if self.range_tombstones.is_empty() {
-            return Ok(point.map(|(_, found)| found));
-        }
         Ok(self.range_tombstones.resolve(user_key, snapshot, point))
     }
 

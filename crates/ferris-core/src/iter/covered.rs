@@ -244,6 +244,20 @@ mod tests {
         out
     }
 
+    /// One put of each of `keys` (one byte each), at a sequence number from 1 to `spread`.
+    fn versions(keys: &std::collections::BTreeSet<u8>, spread: u64) -> Vec<(InternalKey, Bytes)> {
+        let put = |k: u8| InternalKey::new(vec![k], u64::from(k) % spread + 1, ValueKind::Put);
+        keys.iter().map(|&k| (put(k), Bytes::new())).collect()
+    }
+
+    /// Tombstones over one-byte keys `[a, b)` at `seq`; `b` of 40 or more has no end.
+    fn tombstones(ranges: &[(u8, u8, SeqNo)]) -> Vec<RangeTombstone> {
+        let end = |b: u8| (b < 40).then(|| Bytes::from(vec![b]));
+        (ranges.iter())
+            .map(|&(a, b, seq)| RangeTombstone::new(vec![a], end(b), seq))
+            .collect()
+    }
+
     proptest! {
         /// Either way, a wrapped source yields exactly its versions that no newer
         /// tombstone visible at the snapshot covers.
@@ -254,14 +268,8 @@ mod tests {
             snapshot in 50u64..62,
             forward in any::<bool>(),
         ) {
-            let versions: Vec<(InternalKey, Bytes)> = keys
-                .iter()
-                .map(|&k| (InternalKey::new(vec![k], u64::from(k) % 7 + 1, ValueKind::Put), Bytes::new()))
-                .collect();
-            let list: Vec<RangeTombstone> = ranges
-                .iter()
-                .map(|&(a, b, seq)| RangeTombstone::new(vec![a], (b < 40).then(|| Bytes::from(vec![b])), seq))
-                .collect();
+            let versions = versions(&keys, 7);
+            let list = tombstones(&ranges);
             let newer = Arc::new(Tombstones::new(list.clone()));
             let mut wrapped = skip_covered(
                 vec![
@@ -287,15 +295,9 @@ mod tests {
             snapshot in 1u64..14,
             forward in any::<bool>(),
         ) {
-            let versions: Vec<(InternalKey, Bytes)> = keys
-                .iter()
-                .map(|&k| (InternalKey::new(vec![k], u64::from(k) % 9 + 1, ValueKind::Put), Bytes::new()))
-                .collect();
+            let versions = versions(&keys, 9);
             let newest = versions.iter().map(|(k, _)| k.seq()).max().unwrap_or(0);
-            let list: Vec<RangeTombstone> = ranges
-                .iter()
-                .map(|&(a, b, seq)| RangeTombstone::new(vec![a], (b < 40).then(|| Bytes::from(vec![b])), seq))
-                .collect();
+            let list = tombstones(&ranges);
             let mut source = Source::new(Box::new(VecIter::new(versions.clone())), Arc::new(Tombstones::new(list.clone())));
             source.newest_version = Some(newest);
             let mut wrapped = skip_covered(vec![source], snapshot);

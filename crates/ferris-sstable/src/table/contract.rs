@@ -212,12 +212,11 @@ impl TableReader for SstableReader {
         // A key the bloom filter rules out has no version here, but a range tombstone
         // may still cover it: `Table::get` answers `None` and `resolve` decides.
         let point = self.table.get(user_key, snapshot)?;
-        let tombstones = self.table.range_tombstones();
-        if tombstones.is_empty() {
-            return Ok(point.map(|(key, value)| lookup(key.kind(), value)));
-        }
         let point = point.map(|(key, value)| (key.seq(), lookup(key.kind(), value)));
-        Ok(tombstones.resolve(user_key, snapshot, point))
+        Ok(self
+            .table
+            .range_tombstones()
+            .resolve(user_key, snapshot, point))
     }
 
     fn range_tombstones(&self) -> Arc<Tombstones> {

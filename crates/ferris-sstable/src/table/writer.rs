@@ -233,13 +233,7 @@ impl TableWriter {
     /// [`Error::InvalidInput`] for a sequence number past `MAX_SEQNO`, which no reader
     /// would accept back; nothing is added then.
     pub fn add_range_tombstones(&mut self, tombstones: &Tombstones) -> Result<()> {
-        if let Some((_, max)) = tombstones.seq_range()
-            && max > MAX_SEQNO
-        {
-            return Err(Error::InvalidInput(format!(
-                "range tombstone sequence number {max} is past the largest, {MAX_SEQNO}"
-            )));
-        }
+        tombstones.check_storable()?;
         self.range_tombstones.extend(tombstones.iter());
         Ok(())
     }
