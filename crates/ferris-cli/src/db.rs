@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use ferris_engine::{Db, Options};
 use ferris_fs::StdFs;
 use ferris_log::{RecoveryMode, SegmentReader};
-use ferris_manifest::{VersionEdit, manifest_file_name, read_current};
+use ferris_manifest::{KeyspaceDef, VersionEdit, manifest_file_name, read_current};
 use serde_json::json;
 
 use crate::Verdict;
@@ -39,6 +39,13 @@ pub(crate) fn show(bytes: &[u8]) -> String {
 
 fn key_json(key: &ferris_core::InternalKey) -> serde_json::Value {
     json!({"user_key": show(key.user_key()), "seq": key.seq(), "kind": format!("{:?}", key.kind())})
+}
+
+/// What a keyspace is, as the text dump shows it in parentheses: `sstable, leveled`, with
+/// `, expiring` added for a keyspace whose values carry an expiry time.
+fn what(def: &KeyspaceDef) -> String {
+    let expiring = if def.expiring { ", expiring" } else { "" };
+    format!("{}, {}{expiring}", def.table_format, def.strategy)
 }
 
 pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
@@ -113,6 +120,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                     "next_keyspace_id": e.next_keyspace_id,
                     "created": e.created.iter().map(|d| json!({
                         "id": d.id, "name": d.name, "table_format": d.table_format, "strategy": d.strategy,
+                        "expiring": d.expiring,
                     })).collect::<Vec<_>>(),
                     "dropped": e.dropped,
                     "log_numbers": e.log_numbers.iter().map(|(k, n)| json!({"keyspace": k, "log_number": n})).collect::<Vec<_>>(),
@@ -134,7 +142,8 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                     .collect();
                 json!({
                     "id": k.def.id, "name": k.def.name, "table_format": k.def.table_format,
-                    "strategy": k.def.strategy, "levels": levels, "log_number": k.log_number,
+                    "strategy": k.def.strategy, "expiring": k.def.expiring,
+                    "levels": levels, "log_number": k.log_number,
                 })
             })
             .collect();
@@ -167,11 +176,7 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
                 parts.push(format!("next keyspace {v}"));
             }
             for d in &e.created {
-                let (format, strategy) = (&d.table_format, &d.strategy);
-                parts.push(format!(
-                    "+keyspace {} {:?} ({format}, {strategy})",
-                    d.id, d.name
-                ));
+                parts.push(format!("+keyspace {} {:?} ({})", d.id, d.name, what(d)));
             }
             for id in &e.dropped {
                 parts.push(format!("-keyspace {id}"));
@@ -212,11 +217,10 @@ pub(crate) fn manifest_dump(dir: &Path, as_json: bool) -> Result<Verdict> {
         for keyspace in state.keyspaces.values() {
             let def = &keyspace.def;
             out!(
-                "  keyspace {} {:?} ({}, {}), log number {}",
+                "  keyspace {} {:?} ({}), log number {}",
                 def.id,
                 def.name,
-                def.table_format,
-                def.strategy,
+                what(def),
                 keyspace.log_number
             );
             for (level, files) in keyspace.levels.levels().enumerate() {

@@ -155,7 +155,7 @@
 //!            0      78  q@72057594037927935:Put
 //! $ ferris manifest dump /tmp/db
 //! /tmp/db/MANIFEST-000005 (2 edits)
-//!   @32       format 2, next file 6, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 1
+//!   @32       format 3, next file 6, last seq 4, next keyspace 1, +keyspace 0 "default" (sstable, leveled), log 1
 //!   @75       next file 7, last seq 4, log 5, +L0 000006.sst (230 bytes, 4 entries, keys apple..plum, seqs 1..4)
 //! current version:
 //!   keyspace 0 "default" (sstable, leveled), log number 5

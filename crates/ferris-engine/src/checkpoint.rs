@@ -169,6 +169,7 @@ impl Shared {
                 name: keyspace.name.clone(),
                 table_format: format.name().to_string(),
                 strategy: keyspace.options.compaction_strategy.name().to_string(),
+                expiring: false,
             };
             let levels = Levels::from_files(files);
             let log_number = 0;

@@ -329,7 +329,7 @@ fn keyspace_options(
             None => KeyspaceOptions::from(&env.options),
         };
         let strategy = options.compaction_strategy.name();
-        let conformed = def.conform(env.format().name(), strategy);
+        let conformed = def.conform(env.format().name(), strategy, false);
         conformed.map_err(|reason| Error::KeyspaceOptions {
             name: def.name.clone(),
             reason: format!("{reason} (name its options in Options::keyspaces)"),

@@ -11,7 +11,9 @@ use ferris_core::{DEFAULT_KEYSPACE, DecodeError, InternalKey, KeyspaceId, SeqNo}
 
 /// The manifest format this build writes, and the newest it reads. Version 2 added
 /// keyspaces; a version 1 manifest reads as a database whose only keyspace is the default.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 3 added expiring keyspaces ([`KeyspaceDef::expiring`]); every keyspace of a
+/// version 1 or 2 manifest reads as not expiring.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The default keyspace's name.
 pub const DEFAULT_KEYSPACE_NAME: &str = "default";
@@ -32,6 +34,9 @@ const TAG_KEYSPACE: u64 = 7;
 const TAG_CREATE_KEYSPACE: u64 = 8;
 const TAG_DROP_KEYSPACE: u64 = 9;
 const TAG_NEXT_KEYSPACE_ID: u64 = 10;
+// Version 3. A flag on a keyspace created in the same edit rather than a fourth string in
+// tag 8: a keyspace that does not expire then encodes exactly as in version 2.
+const TAG_EXPIRING_KEYSPACE: u64 = 11;
 
 /// Checks a keyspace name: 1 to [`MAX_KEYSPACE_NAME_LEN`] bytes, no control characters
 /// (names are printed by tools and logs, one per line).
@@ -52,10 +57,12 @@ pub fn check_keyspace_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// What a keyspace is, fixed when it is created: its name, and the names of the table
-/// format its tables are written in and of the compaction strategy that shapes its levels.
-/// Opening it again with another format or strategy would misread its files or reshape
-/// them, so the engine refuses that; tuning options (block size, bloom bits, compression,
+/// What a keyspace is, fixed when it is created: its name, the names of the table format
+/// its tables are written in and of the compaction strategy that shapes its levels, and
+/// whether its values expire. Opening it again with another format or strategy would
+/// misread its files or reshape them, and opening it as expiring when it was not would
+/// read the end of every value as an expiry time, so the engine refuses these (see
+/// [`KeyspaceDef::conform`]); tuning options (block size, bloom bits, compression,
 /// buffer sizes) are not recorded and may change between opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyspaceDef {
@@ -68,17 +75,32 @@ pub struct KeyspaceDef {
     pub table_format: String,
     /// `Strategy::name` of its compaction strategy; empty when not recorded.
     pub strategy: String,
+    /// Whether its values expire: every value stored in it, in the WAL and in its tables,
+    /// ends with an 8-byte little-endian expiry time (milliseconds since the UNIX epoch,
+    /// 0 for never), which the components below the engine store as opaque bytes. Fixed
+    /// when the keyspace is created, since it decides how every value is read; false for
+    /// every keyspace of a version 1 or 2 manifest, which predate expiry.
+    pub expiring: bool,
 }
 
 impl KeyspaceDef {
-    /// Checks that a keyspace opened with table format `format` and compaction strategy
-    /// `strategy` is the keyspace this defines, and records them where nothing was recorded
-    /// (a version 1 database's default keyspace).
+    /// Checks that a keyspace opened with table format `format`, compaction strategy
+    /// `strategy` and, if `expiring`, a time to live, is the keyspace this defines, and
+    /// records the format and strategy where nothing was recorded (a version 1 database's
+    /// default keyspace).
+    ///
+    /// The recorded [`expiring`](KeyspaceDef::expiring) flag decides how values are read,
+    /// whatever the opener declares. Declaring `expiring` for a keyspace created without
+    /// it is refused: its values hold no expiry trailer, and the flag is never turned on
+    /// after creation, not even where nothing else was recorded (a version 1 database's
+    /// default keyspace holds values without trailers too). Declaring no expiry for an
+    /// expiring keyspace is fine: its values keep their trailers and the flag stays set;
+    /// new values simply get no default time to live.
     ///
     /// # Errors
     ///
     /// What contradicts the definition, in a sentence.
-    pub fn conform(&mut self, format: &str, strategy: &str) -> Result<(), String> {
+    pub fn conform(&mut self, format: &str, strategy: &str, expiring: bool) -> Result<(), String> {
         let differs = |recorded: &str, given: &str| !recorded.is_empty() && recorded != given;
         if differs(&self.table_format, format) {
             return Err(format!(
@@ -91,6 +113,9 @@ impl KeyspaceDef {
                 "created with compaction strategy {:?}, opened with {strategy:?}",
                 self.strategy
             ));
+        }
+        if expiring && !self.expiring {
+            return Err("created without expiring values, opened with a time to live".into());
         }
         self.table_format = format.to_string();
         self.strategy = strategy.to_string();
@@ -154,6 +179,10 @@ impl VersionEdit {
                 put_varint64(&mut out, text.len() as u64);
                 out.extend_from_slice(text.as_bytes());
             }
+            if def.expiring {
+                put_varint64(&mut out, TAG_EXPIRING_KEYSPACE);
+                put_varint64(&mut out, u64::from(def.id));
+            }
         }
         for &id in &self.dropped {
             put_varint64(&mut out, TAG_DROP_KEYSPACE);
@@ -208,7 +237,8 @@ impl VersionEdit {
     /// # Errors
     ///
     /// A [`DecodeError`] for truncated fields, an unknown tag, a level out of range, a
-    /// keyspace id or name out of range, or a key that is not an internal key.
+    /// keyspace id or name out of range, a key that is not an internal key, or an expiring
+    /// keyspace tag naming no keyspace the edit created before it.
     pub fn decode(bytes: &[u8]) -> Result<VersionEdit, DecodeError> {
         let mut d = Decoder::new(bytes);
         let mut edit = VersionEdit::default();
@@ -256,7 +286,18 @@ impl VersionEdit {
                         name,
                         table_format: text(&mut d)?,
                         strategy: text(&mut d)?,
+                        expiring: false,
                     });
+                }
+                TAG_EXPIRING_KEYSPACE => {
+                    let id = d.varint32()?;
+                    // The flag belongs to the definition, so it may only follow the tag
+                    // that creates the keyspace: a flag with nothing to attach to is damage.
+                    let def = edit.created.iter_mut().rev().find(|def| def.id == id);
+                    let def = def.ok_or_else(|| {
+                        DecodeError::new(at, "expiring keyspace not created in this edit")
+                    })?;
+                    def.expiring = true;
                 }
                 TAG_DROP_KEYSPACE => edit.dropped.push(d.varint32()?),
                 TAG_NEXT_KEYSPACE_ID => edit.next_keyspace_id = Some(d.varint32()?),
@@ -296,7 +337,7 @@ fn internal_key(d: &mut Decoder<'_>) -> Result<InternalKey, DecodeError> {
 /// One live keyspace in a [`LevelState`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyspaceState {
-    /// What it is: name, table format, strategy.
+    /// What it is: name, table format, strategy, whether its values expire.
     pub def: KeyspaceDef,
     /// Its live files, in each level's order (level 0 newest first, deeper levels by
     /// smallest key): the layout every reader of the levels shares.
@@ -339,6 +380,7 @@ impl Default for LevelState {
             name: DEFAULT_KEYSPACE_NAME.into(),
             table_format: String::new(),
             strategy: String::new(),
+            expiring: false,
         };
         LevelState {
             keyspaces: BTreeMap::from([(DEFAULT_KEYSPACE, KeyspaceState::new(default))]),
@@ -543,6 +585,7 @@ mod tests {
                 name: "index".into(),
                 table_format: "sstable".into(),
                 strategy: "leveled".into(),
+                expiring: false,
             }],
             dropped: vec![2],
             log_numbers: vec![(0, 7), (3, 9)],
@@ -728,7 +771,152 @@ mod tests {
             name: name.into(),
             table_format: "sstable".into(),
             strategy: "leveled".into(),
+            expiring: false,
         }
+    }
+
+    /// The bytes of a create keyspace field (tag 8) for `def`, written out by hand as the
+    /// spec lays them out: a version 2 reader must find a keyspace that does not expire
+    /// encoded exactly as it was.
+    fn tag_8(def: &KeyspaceDef) -> Vec<u8> {
+        let mut bytes = vec![8, def.id as u8];
+        for text in [&def.name, &def.table_format, &def.strategy] {
+            bytes.push(text.len() as u8);
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        bytes
+    }
+
+    /// An expiring keyspace is its create field followed by tag 11 naming it; one that does
+    /// not expire encodes byte for byte as in version 2. Both round-trip.
+    #[test]
+    fn the_expiring_flag_follows_its_create_field_and_round_trips() {
+        let plain = def(1, "index");
+        let expiring = KeyspaceDef {
+            expiring: true,
+            ..def(2, "sessions")
+        };
+        let only_plain = VersionEdit {
+            created: vec![plain.clone()],
+            ..VersionEdit::default()
+        };
+        assert_eq!(only_plain.encode(), tag_8(&plain), "as in version 2");
+        let both = VersionEdit {
+            created: vec![expiring.clone(), plain.clone()],
+            ..VersionEdit::default()
+        };
+        let mut bytes = tag_8(&expiring);
+        bytes.extend([11, 2]);
+        bytes.extend(tag_8(&plain));
+        assert_eq!(both.encode(), bytes);
+        let decoded = VersionEdit::decode(&bytes).unwrap();
+        assert_eq!(decoded, both);
+        assert!(decoded.created[0].expiring && !decoded.created[1].expiring);
+        // A repeated flag changes nothing.
+        bytes.extend([11, 2]);
+        assert_eq!(VersionEdit::decode(&bytes).unwrap(), both);
+    }
+
+    /// Tag 11 sets a flag on a keyspace the same edit created earlier; naming any other
+    /// keyspace (never created, created only later in the edit, or created by an earlier
+    /// edit) is damage, not a flag to drop or to apply to a live keyspace.
+    #[test]
+    fn an_expiring_tag_for_a_keyspace_not_created_before_it_is_corruption() {
+        let created = tag_8(&def(1, "index"));
+        let mut flag_first = vec![11, 1];
+        flag_first.extend(&created);
+        let mut other_id = created.clone();
+        other_id.extend([11, 2]);
+        for bytes in [vec![11, 1], flag_first, other_id] {
+            let err = VersionEdit::decode(&bytes).unwrap_err();
+            assert_eq!(
+                err.reason, "expiring keyspace not created in this edit",
+                "{bytes:?}"
+            );
+        }
+        let err = VersionEdit::decode(&[11]).unwrap_err();
+        assert_ne!(err.reason, "unknown version edit tag", "tag 11 is known");
+    }
+
+    /// The flag lives in the state's definition, and a snapshot (the first edit of every
+    /// new manifest) writes it again, so rotating the manifest never forgets it.
+    #[test]
+    fn a_snapshot_keeps_the_expiring_flag() {
+        let mut state = LevelState::default();
+        let sessions = KeyspaceDef {
+            expiring: true,
+            ..def(1, "sessions")
+        };
+        state
+            .apply(&VersionEdit {
+                created: vec![sessions, def(2, "index")],
+                ..VersionEdit::default()
+            })
+            .unwrap();
+        let snapshot = VersionEdit::decode(&state.snapshot().encode()).unwrap();
+        let mut rebuilt = LevelState::default();
+        rebuilt.apply(&snapshot).unwrap();
+        assert_eq!(rebuilt, state);
+        assert!(rebuilt.keyspace_named("sessions").unwrap().def.expiring);
+        assert!(!rebuilt.keyspace_named("index").unwrap().def.expiring);
+        assert!(!rebuilt.default_keyspace().def.expiring);
+    }
+
+    /// Once the default keyspace's definition is recorded, a snapshot must repeat it, the
+    /// flag included: a definition that turns expiry on or off is refused.
+    #[test]
+    fn the_default_keyspace_cannot_change_its_expiring_flag() {
+        let mut state = LevelState::default();
+        let record = |d: KeyspaceDef| VersionEdit {
+            created: vec![d],
+            ..VersionEdit::default()
+        };
+        state.apply(&record(def(0, "default"))).unwrap();
+        let expiring = KeyspaceDef {
+            expiring: true,
+            ..def(0, "default")
+        };
+        let err = state.apply(&record(expiring)).unwrap_err();
+        assert!(err.contains("definition changes"), "{err}");
+        state.apply(&record(def(0, "default"))).unwrap();
+    }
+
+    /// The recorded flag is what counts: declaring a time to live for a keyspace created
+    /// without one is refused (even where nothing else was recorded), and declaring none
+    /// for an expiring keyspace is accepted and keeps the flag.
+    #[test]
+    fn conform_keeps_the_recorded_expiring_flag() {
+        let mut plain = def(1, "index");
+        let err = plain.conform("sstable", "leveled", true).unwrap_err();
+        assert_eq!(
+            err,
+            "created without expiring values, opened with a time to live"
+        );
+        assert!(!plain.expiring);
+        plain.conform("sstable", "leveled", false).unwrap();
+
+        let mut unrecorded = LevelState::default().default_keyspace().def.clone();
+        assert!(unrecorded.conform("sstable", "leveled", true).is_err());
+        assert!(
+            unrecorded.table_format.is_empty(),
+            "nothing recorded on error"
+        );
+        unrecorded.conform("sstable", "leveled", false).unwrap();
+        assert_eq!(unrecorded, def(0, "default"));
+
+        let mut expiring = KeyspaceDef {
+            expiring: true,
+            ..def(2, "sessions")
+        };
+        expiring.conform("sstable", "leveled", false).unwrap();
+        assert!(expiring.expiring, "not cleared by an opener without a ttl");
+        expiring.conform("sstable", "leveled", true).unwrap();
+        assert!(expiring.expiring);
+        // Format and strategy are still checked first, as before.
+        let err = expiring.conform("minitable", "leveled", true).unwrap_err();
+        assert!(err.contains("table format"), "{err}");
+        let err = expiring.conform("sstable", "tiered", false).unwrap_err();
+        assert!(err.contains("compaction strategy"), "{err}");
     }
 
     /// Keyspaces are created under new ids and unique names, hold their own files and log

@@ -15,7 +15,10 @@
 //! segment still needed, the next file number, the last sequence number used). A database
 //! holds one or more **keyspaces** (separate key spaces sharing the WAL and the manifest;
 //! RocksDB's column families): an edit also creates and drops keyspaces, and each file and
-//! each WAL log number it names belongs to one keyspace. Edits are
+//! each WAL log number it names belongs to one keyspace. A keyspace's definition
+//! ([`KeyspaceDef`]) is fixed when it is created: its table format, its compaction
+//! strategy, and whether it is **expiring**, its every value ending in an 8-byte expiry
+//! time (manifest format 3; the keyspaces of older manifests never expire). Edits are
 //! appended, one record each, to the **manifest**, a log in `ferris-log`'s record framing,
 //! the one the WAL's segments use too (`docs/format/wal.md`): 32 KiB blocks, checksummed
 //! fragments, a torn tail told from corruption. Each manifest file is one segment of that

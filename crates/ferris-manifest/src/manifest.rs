@@ -143,6 +143,20 @@ pub struct Replayed {
 pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Replayed> {
     let path = dir.join(manifest_file_name(number));
     let mut reader = SegmentReader::open(fs, &path, number, RecoveryMode::TolerateTornTail)?;
+    let newer = |found: u32| {
+        Error::UnsupportedVersion(UnsupportedVersion {
+            file: path.clone(),
+            format: "manifest",
+            found,
+            supported: FORMAT_VERSION,
+        })
+    };
+    // The header names the format of the edits before any is decoded: a newer format's
+    // first edit may hold tags this build does not know, which decoding would call
+    // corruption. (A damaged header names none; the first edit's tag 1 is checked below.)
+    if let Some(found) = reader.record_format().filter(|&v| v > FORMAT_VERSION) {
+        return Err(newer(found));
+    }
     let mut state = LevelState::default();
     let mut edits = 0u64;
     while let Some(record) = reader.next_record()? {
@@ -152,14 +166,7 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Replayed> 
         if edits == 0 {
             match edit.format_version {
                 None => return Err(corrupt("the first edit has no format version".into())),
-                Some(v) if v > FORMAT_VERSION => {
-                    return Err(Error::UnsupportedVersion(UnsupportedVersion {
-                        file: path,
-                        format: "manifest",
-                        found: v,
-                        supported: FORMAT_VERSION,
-                    }));
-                }
+                Some(v) if v > FORMAT_VERSION => return Err(newer(v)),
                 Some(_) => {}
             }
         }

@@ -27,7 +27,12 @@ fn replay_bytes(bytes: &[u8]) -> Result<ferris_manifest::Replayed, Error> {
 
 /// A manifest holding `records`, each framed correctly, so every checksum passes.
 fn framed(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = encode_segment_header(1, ferris_manifest::FORMAT_VERSION).to_vec();
+    framed_as(ferris_manifest::FORMAT_VERSION, records)
+}
+
+/// As [`framed`], with a header naming `record_format` as the format of the edits.
+fn framed_as(record_format: u32, records: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = encode_segment_header(1, record_format).to_vec();
     let mut block_offset = SEGMENT_HEADER_LEN;
     for record in records {
         frame_record(&mut out, &mut block_offset, record);
@@ -61,7 +66,9 @@ fn assert_typed(result: Result<ferris_manifest::Replayed, Error>) -> Result<(), 
 
 /// A manifest from a newer version is refused by name, and the name says which part is
 /// new: the framing below the edits (`"log"`, shared with the WAL) or the edits themselves
-/// (`"manifest"`).
+/// (`"manifest"`, from the header's record format or the first edit's tag 1). A newer
+/// format's first edit may hold a tag this build does not know: the header refuses it by
+/// name before the edit is decoded, rather than calling the unknown tag corruption.
 #[test]
 fn a_newer_framing_or_edit_version_is_refused_by_name() {
     let framing = ferris_log::format::FORMAT_VERSION;
@@ -74,10 +81,19 @@ fn a_newer_framing_or_edit_version_is_refused_by_name() {
     let edits = ferris_manifest::FORMAT_VERSION;
     snapshot.format_version = Some(edits + 1);
     let newer_edits = framed(&[snapshot.encode()]);
+    // Tag 1, the newer version, then a tag no version of this build knows.
+    let unknown_tag = vec![1, (edits + 1) as u8, 99, 0];
+    let newer_header = framed_as(edits + 1, std::slice::from_ref(&unknown_tag));
+    let err = replay_bytes(&framed(&[unknown_tag])).unwrap_err();
+    assert!(
+        err.is_corruption(),
+        "same edit, this version's header: {err}"
+    );
 
     for (bytes, format, supported) in [
         (newer_framing, "log", framing),
         (newer_edits, "manifest", edits),
+        (newer_header, "manifest", edits),
     ] {
         let err = replay_bytes(&bytes).unwrap_err();
         let Error::UnsupportedVersion(v) = &err else {

@@ -9,6 +9,11 @@
 //!   cannot drift either. It reads as a database whose only keyspace is the default.
 //! - `v2-MANIFEST-000002`: format 2, with keyspaces: a snapshot holding the default
 //!   keyspace and a keyspace `index`, then a flush into `index`, then `index` dropped.
+//!   Its edits are still what this build encodes for them, byte for byte: version 3 left
+//!   a keyspace that does not expire as it was.
+//! - `v3-MANIFEST-000002`: format 3, with expiring keyspaces: a snapshot holding the
+//!   default keyspace, `index` and the expiring `sessions`, a flush into `sessions`,
+//!   `index` dropped, then the expiring `cache` created. This is what this build writes.
 //!
 //! A deliberate format change bumps the version and adds new golden files (regenerate the
 //! newest with `FERRIS_BLESS=1 cargo test -p ferris-manifest golden`); the old ones stay,
@@ -19,6 +24,7 @@ use std::sync::Arc;
 
 use ferris_core::{InternalKey, ValueKind};
 use ferris_fs::FileSystem;
+use ferris_log::{RecoveryMode, SegmentReader};
 use ferris_manifest::{
     CURRENT, FORMAT_VERSION, FileMeta, KeyspaceDef, LevelState, ManifestWriter, VersionEdit,
     decode_current, manifest_file_name, read_current, replay, write_current,
@@ -48,17 +54,22 @@ fn flushed_table() -> FileMeta {
     }
 }
 
-/// The edits of the version 2 golden manifest: the snapshot of a database holding the
-/// default keyspace and `index`, a flush into `index`, and `index` dropped.
-fn golden_edits() -> [VersionEdit; 3] {
-    let def = |id, name: &str| KeyspaceDef {
+fn def(id: u32, name: &str, expiring: bool) -> KeyspaceDef {
+    KeyspaceDef {
         id,
         name: name.into(),
         table_format: "sstable".into(),
         strategy: "leveled".into(),
-    };
+        expiring,
+    }
+}
+
+/// The edits of the version 2 golden manifest: the snapshot of a database holding the
+/// default keyspace and `index`, a flush into `index`, and `index` dropped.
+fn golden_edits_v2() -> [VersionEdit; 3] {
+    let def = |id, name: &str| def(id, name, false);
     let snapshot = VersionEdit {
-        format_version: Some(FORMAT_VERSION),
+        format_version: Some(2),
         next_file_number: Some(3),
         last_sequence: Some(0),
         next_keyspace_id: Some(2),
@@ -81,20 +92,60 @@ fn golden_edits() -> [VersionEdit; 3] {
     [snapshot, flush, drop]
 }
 
+/// The edits of the version 3 golden manifest: the snapshot of a database holding the
+/// default keyspace, `index` and the expiring `sessions`; a flush into `sessions`; `index`
+/// dropped; and the expiring `cache` created, as the engine writes a creation.
+fn golden_edits_v3() -> [VersionEdit; 4] {
+    let snapshot = VersionEdit {
+        format_version: Some(FORMAT_VERSION),
+        next_file_number: Some(3),
+        last_sequence: Some(0),
+        next_keyspace_id: Some(3),
+        created: vec![
+            def(0, "default", false),
+            def(1, "index", false),
+            def(2, "sessions", true),
+        ],
+        log_numbers: vec![(0, 1), (1, 1), (2, 1)],
+        ..VersionEdit::default()
+    };
+    let flush = VersionEdit {
+        log_numbers: vec![(0, 2), (1, 2), (2, 2)],
+        next_file_number: Some(4),
+        last_sequence: Some(9),
+        added: vec![(2, 0, flushed_table())],
+        ..VersionEdit::default()
+    };
+    let drop = VersionEdit {
+        dropped: vec![1],
+        next_file_number: Some(4),
+        ..VersionEdit::default()
+    };
+    let create = VersionEdit {
+        created: vec![def(3, "cache", true)],
+        next_keyspace_id: Some(4),
+        log_numbers: vec![(3, 2)],
+        next_file_number: Some(4),
+        ..VersionEdit::default()
+    };
+    [snapshot, flush, drop, create]
+}
+
 fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Vec<u8> {
     let file = fs.open(path).unwrap();
     file.read_vec(0, file.len()).unwrap()
 }
 
-/// What this build writes today: the manifest through `ManifestWriter`, then CURRENT
-/// through `write_current`, as the engine does.
-fn write_today() -> (Vec<u8>, Vec<u8>) {
+/// What this build writes today for `edits` (a snapshot first): the manifest through
+/// `ManifestWriter`, then CURRENT through `write_current`, as the engine does.
+fn write_today(edits: &[VersionEdit]) -> (Vec<u8>, Vec<u8>) {
     let (_sim, fs) = sim(1);
     let dir = Path::new(DIR);
-    let [snapshot, flush, drop] = golden_edits();
-    let mut writer = ManifestWriter::create(&fs, dir, MANIFEST_NUMBER, &snapshot).unwrap();
-    writer.append(&flush).unwrap();
-    writer.append(&drop).unwrap();
+    let (snapshot, rest) = edits.split_first().expect("a snapshot");
+    let mut writer = ManifestWriter::create(&fs, dir, MANIFEST_NUMBER, snapshot).unwrap();
+    for edit in rest {
+        writer.append(edit).unwrap();
+    }
     write_current(&*fs, dir, MANIFEST_NUMBER).unwrap();
     (
         read_all(&fs, &dir.join(manifest_file_name(MANIFEST_NUMBER))),
@@ -135,6 +186,30 @@ fn worked_example_in_the_spec() -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// The record format a golden manifest's header names, and its records' bytes.
+fn records_of(manifest: &[u8]) -> (Option<u32>, Vec<Vec<u8>>) {
+    let (_sim, fs) = sim(3);
+    let path = Path::new(DIR).join(manifest_file_name(MANIFEST_NUMBER));
+    let mut file = fs.create(&path).unwrap();
+    file.append(manifest).unwrap();
+    let mut reader =
+        SegmentReader::open(&*fs, &path, MANIFEST_NUMBER, RecoveryMode::Strict).unwrap();
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record.data);
+    }
+    (reader.record_format(), records)
+}
+
+/// The state `edits` add up to.
+fn state_of(edits: &[VersionEdit]) -> LevelState {
+    let mut state = LevelState::default();
+    for edit in edits {
+        state.apply(edit).unwrap();
+    }
+    state
 }
 
 /// Puts `files` into a fresh simulated directory and replays its manifest.
@@ -188,7 +263,7 @@ fn the_v1_golden_manifest_and_current_read_back_as_the_default_keyspace() {
     assert_eq!(default.levels.len(), 1, "nothing below level 0");
 
     // CURRENT's format did not change: it is still written byte for byte.
-    let (_, current_today) = write_today();
+    let (_, current_today) = write_today(&golden_edits_v3());
     assert!(
         current_today == current,
         "CURRENT's encoding changed: a format change needs a new version"
@@ -210,28 +285,76 @@ fn the_v1_golden_manifest_and_current_read_back_as_the_default_keyspace() {
     );
 }
 
+/// A version 2 manifest replays as it always did, every keyspace not expiring, and each of
+/// its edits is still what this build encodes for it: version 3 changed the encoding of
+/// no keyspace that does not expire. Only the version (in the header and in tag 1) is
+/// written differently today, so the whole file is no longer compared.
 #[test]
-fn the_v2_golden_manifest_reads_back_and_is_what_we_still_write() {
-    let (manifest_today, _) = write_today();
-    if std::env::var_os("FERRIS_BLESS").is_some() {
-        std::fs::write(golden_path("v2-MANIFEST-000002"), &manifest_today).unwrap();
-    }
-    let manifest = std::fs::read(golden_path("v2-MANIFEST-000002"))
-        .expect("golden manifest (bless with FERRIS_BLESS=1)");
+fn the_v2_golden_manifest_reads_back_and_its_edits_encode_as_before() {
+    let manifest = std::fs::read(golden_path("v2-MANIFEST-000002")).unwrap();
     let current = std::fs::read(golden_path("v1-CURRENT")).unwrap();
     let replayed = replay_golden(&[
         (manifest_file_name(MANIFEST_NUMBER), &manifest),
         (CURRENT.to_string(), &current),
     ]);
     assert_eq!(replayed.edits, 3);
-    let mut expected = LevelState::default();
-    for edit in golden_edits() {
-        expected.apply(&edit).unwrap();
-    }
-    assert_eq!(replayed.state, expected);
+    assert_eq!(replayed.state, state_of(&golden_edits_v2()));
     assert_eq!(replayed.state.keyspaces.len(), 1, "index was dropped");
     assert_eq!(replayed.state.next_keyspace_id, 2, "its id is not reused");
     assert_eq!(replayed.state.live_files().count(), 0);
+    assert!(!replayed.state.default_keyspace().def.expiring);
+
+    let (record_format, records) = records_of(&manifest);
+    assert_eq!(record_format, Some(2));
+    let encoded: Vec<Vec<u8>> = golden_edits_v2().iter().map(VersionEdit::encode).collect();
+    assert!(
+        records == encoded,
+        "a version 2 edit no longer encodes as it did: a format change needs a new version"
+    );
+}
+
+#[test]
+fn the_v3_golden_manifest_reads_back_and_is_what_we_still_write() {
+    let (manifest_today, _) = write_today(&golden_edits_v3());
+    if std::env::var_os("FERRIS_BLESS").is_some() {
+        std::fs::write(golden_path("v3-MANIFEST-000002"), &manifest_today).unwrap();
+    }
+    let manifest = std::fs::read(golden_path("v3-MANIFEST-000002"))
+        .expect("golden manifest (bless with FERRIS_BLESS=1)");
+    let current = std::fs::read(golden_path("v1-CURRENT")).unwrap();
+    let replayed = replay_golden(&[
+        (manifest_file_name(MANIFEST_NUMBER), &manifest),
+        (CURRENT.to_string(), &current),
+    ]);
+    assert_eq!(replayed.edits, 4);
+    let state = replayed.state;
+    assert_eq!(state, state_of(&golden_edits_v3()));
+    let expiring: Vec<(&str, bool)> = (state.keyspaces.values())
+        .map(|k| (k.def.name.as_str(), k.def.expiring))
+        .collect();
+    assert_eq!(
+        expiring,
+        [("default", false), ("sessions", true), ("cache", true)]
+    );
+    let sessions = state.keyspace_named("sessions").unwrap();
+    assert_eq!(sessions.levels.level(0).len(), 1);
+    assert_eq!(state.next_keyspace_id, 4);
+    // The flag is tag 11 right after the create field of `sessions` in the snapshot.
+    let (record_format, records) = records_of(&manifest);
+    assert_eq!(record_format, Some(FORMAT_VERSION));
+    let sessions_field = [
+        &[8, 2, 8][..],
+        b"sessions",
+        &[7],
+        b"sstable",
+        &[7],
+        b"leveled",
+    ];
+    let flagged = [&sessions_field[..], &[&[11, 2][..]]].concat().concat();
+    assert!(
+        records[0].windows(flagged.len()).any(|w| w == flagged),
+        "the snapshot does not flag sessions with tag 11 after its create field"
+    );
     assert!(
         manifest_today == manifest,
         "the manifest writer's output changed: a format change needs a new version"

@@ -1,5 +1,5 @@
 //! Integration tests of ferris-manifest: replay after power cuts and after damage, and the
-//! golden files of format version 1.
+//! golden files of every format version.
 
 mod damage;
 mod decode;
