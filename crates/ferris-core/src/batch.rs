@@ -64,8 +64,10 @@
 //! ```
 
 use std::ops::RangeBounds;
+use std::time::Duration;
 
 use crate::coding::{Decoder, put_varint32, put_varint64};
+use crate::expiry::{EXPIRY_LEN, Ttl};
 use crate::key::{SeqNo, ValueKind};
 use crate::{DEFAULT_KEYSPACE, DecodeError, KeyspaceId, MAX_BATCH_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
 
@@ -155,6 +157,24 @@ pub struct WriteBatch {
     /// Some entry is a range delete.
     has_range: bool,
     span: Span,
+    /// Puts in the batch.
+    puts: u32,
+    /// The puts that carry an expiry trailer, in order ([`WriteBatch::put_with_ttl_in`]).
+    expiring: Vec<ExpiringPut>,
+}
+
+/// A put whose value ends with an expiry trailer ([`crate::expiry`]), and what the trailer
+/// is still to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ExpiringPut {
+    /// Its place in the batch.
+    index: u32,
+    keyspace: KeyspaceId,
+    /// Where its trailer starts in the encoded batch.
+    at: usize,
+    /// Its time to live, until [`WriteBatch::resolve_expiry`] turns it into an expiry
+    /// time; `None` once it has, or for a put that never expires.
+    ttl: Option<Duration>,
 }
 
 impl Default for WriteBatch {
@@ -195,6 +215,8 @@ impl WriteBatch {
             has_empty_range: false,
             has_range: false,
             span: Span::Empty,
+            puts: 0,
+            expiring: Vec::new(),
         }
     }
 
@@ -207,6 +229,20 @@ impl WriteBatch {
             Some(value) => batch.put_in(keyspace, key, value),
             None => batch.delete_in(keyspace, key),
         };
+        batch
+    }
+
+    /// A batch of one put with an expiry trailer still to be set ([`WriteBatch::put_expiring_in`]),
+    /// allocated to its size at once: what a single put into an expiring keyspace writes.
+    pub fn one_expiring(
+        keyspace: KeyspaceId,
+        key: &[u8],
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> WriteBatch {
+        let len = key.len() + value.len() + EXPIRY_LEN + 16;
+        let mut batch = WriteBatch::with_capacity(len);
+        batch.put_expiring_in(keyspace, key, value, ttl);
         batch
     }
 
@@ -230,12 +266,168 @@ impl WriteBatch {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> &mut WriteBatch {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        self.push_header(keyspace, BatchOp::Put, key);
-        put_varint64(&mut self.rep, value.len() as u64);
-        self.rep.extend_from_slice(value);
-        self.max_value_len = self.max_value_len.max(value.len());
+        self.push_put(keyspace, key.as_ref(), value.as_ref(), 0);
         self
+    }
+
+    /// Adds a put of `value` under `key` in the default keyspace that expires `ttl` after
+    /// it is written. See [`WriteBatch::put_with_ttl_in`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn put_with_ttl(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> &mut WriteBatch {
+        self.put_with_ttl_in(DEFAULT_KEYSPACE, key, value, ttl)
+    }
+
+    /// Adds a put of `value` under `key` in `keyspace` that expires `ttl` after it is
+    /// written (when the engine takes the batch), in place of the keyspace's default
+    /// ([`Ttl::On`]): from then on the key reads as absent. The keyspace must have been
+    /// created with expiring values; if not, the engine refuses the batch with
+    /// [`LimitError::TtlNotEnabled`]. The value is stored 8 bytes longer, so the largest
+    /// one accepted is 8 bytes short of [`MAX_VALUE_LEN`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn put_with_ttl_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> &mut WriteBatch {
+        self.put_expiring_in(keyspace, key, value, Some(ttl))
+    }
+
+    /// [`WriteBatch::put_with_ttl_in`] with the time to live optional: `None` makes a
+    /// value that never expires, whatever the keyspace's default.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the batch would hold more than `u32::MAX` entries.
+    pub fn put_expiring_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Option<Duration>,
+    ) -> &mut WriteBatch {
+        self.push_expiring(keyspace, key.as_ref(), value.as_ref(), ttl);
+        self
+    }
+
+    /// A put whose value is followed by an expiry trailer still to be set, living `ttl`
+    /// (`None`: never expiring).
+    fn push_expiring(
+        &mut self,
+        keyspace: KeyspaceId,
+        key: &[u8],
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) {
+        self.push_put(keyspace, key, value, EXPIRY_LEN);
+        self.expiring.push(ExpiringPut {
+            index: self.count - 1,
+            keyspace,
+            at: self.rep.len() - EXPIRY_LEN,
+            ttl,
+        });
+    }
+
+    /// A put of `value` and `trailer` zero bytes after it.
+    fn push_put(&mut self, keyspace: KeyspaceId, key: &[u8], value: &[u8], trailer: usize) {
+        self.push_header(keyspace, BatchOp::Put, key);
+        let len = value.len() + trailer;
+        put_varint64(&mut self.rep, len as u64);
+        self.rep.extend_from_slice(value);
+        self.rep.resize(self.rep.len() + trailer, 0);
+        self.max_value_len = self.max_value_len.max(len);
+        self.puts += 1;
+    }
+
+    /// Makes the batch what expiring keyspaces store ([`crate::expiry`]), as the engine
+    /// does once when it takes a batch, with `ttl_of` saying how each keyspace's values
+    /// expire and `now` the time of the write: every put into an expiring keyspace gets
+    /// an expiry trailer, set from its own time to live, or else from its keyspace's
+    /// default. Puts that already carry one keep it, so a second call changes nothing.
+    ///
+    /// Cheap when every put into an expiring keyspace was made with a time to live (only
+    /// their trailers are written, in place); otherwise the batch is encoded again, with
+    /// the trailers added.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::TtlNotEnabled`] for a put with a time to live into a keyspace whose
+    /// values do not expire.
+    pub fn resolve_expiry(
+        &mut self,
+        now: u64,
+        ttl_of: impl Fn(KeyspaceId) -> Ttl,
+    ) -> Result<(), LimitError> {
+        if let Some(put) = self.expiring.iter().find(|p| !ttl_of(p.keyspace).is_on()) {
+            return Err(LimitError::TtlNotEnabled {
+                keyspace: put.keyspace,
+            });
+        }
+        let bare = match self.span {
+            Span::Empty => 0,
+            Span::One(k) if ttl_of(k).is_on() => self.puts as usize - self.expiring.len(),
+            Span::One(_) => 0,
+            Span::Several => {
+                let puts = self.iter().filter(|e| e.kind == BatchOp::Put);
+                puts.filter(|e| ttl_of(e.keyspace).is_on()).count() - self.expiring.len()
+            }
+        };
+        if bare > 0 {
+            self.add_trailers(&ttl_of);
+        }
+        for put in &mut self.expiring {
+            if let Some(ttl) = put.ttl.take() {
+                let expiry = crate::expiry::expires_at(now, ttl);
+                self.rep[put.at..put.at + EXPIRY_LEN].copy_from_slice(&expiry.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the batch again with a trailer after every put into an expiring keyspace
+    /// that has none, to live its keyspace's default.
+    fn add_trailers(&mut self, ttl_of: &impl Fn(KeyspaceId) -> Ttl) {
+        let mut out = WriteBatch::with_capacity(self.rep.len() + self.puts as usize * 8);
+        let mut expiring = self.expiring.iter().peekable();
+        for (i, e) in self.iter().enumerate() {
+            let (k, key, value) = (e.keyspace, e.key, e.value);
+            let carried = expiring.next_if(|p| p.index as usize == i);
+            match (e.kind, ttl_of(k), carried) {
+                (BatchOp::Put, _, Some(put)) => {
+                    let value = &value[..value.len() - EXPIRY_LEN];
+                    out.push_expiring(k, key, value, put.ttl);
+                }
+                (BatchOp::Put, Ttl::On { default }, None) => {
+                    out.push_expiring(k, key, value, default);
+                }
+                (BatchOp::Put, Ttl::Off, None) => {
+                    out.put_in(k, key, value);
+                }
+                (BatchOp::Delete, ..) => {
+                    out.delete_in(k, key);
+                }
+                (BatchOp::DeleteRange, ..) => {
+                    out.push_range(k, key, (!value.is_empty()).then_some(value));
+                }
+            }
+        }
+        out.set_seq(self.seq());
+        // Limits found before (an empty key or range, which no entry records) stay found.
+        out.has_empty_key |= self.has_empty_key;
+        out.has_empty_range |= self.has_empty_range;
+        *self = out;
     }
 
     /// Adds a delete of `key` in the default keyspace.
@@ -332,6 +524,11 @@ impl WriteBatch {
         self
     }
 
+    /// Whether some put was given a time to live ([`WriteBatch::put_with_ttl_in`]).
+    pub fn has_ttl(&self) -> bool {
+        !self.expiring.is_empty()
+    }
+
     /// Whether the batch holds a range delete, which only record format 3 can carry.
     pub fn has_range_delete(&self) -> bool {
         self.has_range
@@ -376,6 +573,14 @@ impl WriteBatch {
         self.has_empty_range |= other.has_empty_range;
         self.has_range |= other.has_range;
         self.span = self.span.with(other.span);
+        let (index, at) = (self.count - other.count, self.rep.len() - other.rep.len());
+        self.expiring
+            .extend(other.expiring.iter().map(|p| ExpiringPut {
+                index: p.index + index,
+                at: p.at + at,
+                ..p.clone()
+            }));
+        self.puts += other.puts;
         self
     }
 
@@ -400,6 +605,8 @@ impl WriteBatch {
         self.has_empty_range = false;
         self.has_range = false;
         self.span = Span::Empty;
+        self.puts = 0;
+        self.expiring.clear();
     }
 
     /// The keyspace every entry is in: `Some(k)` when all entries are in `k`,
@@ -726,6 +933,13 @@ pub enum LimitError {
     /// A range delete's range holds no key: reversed (`"b".."a"`) or empty (`"a".."a"`).
     #[error("a range delete's range must hold at least one key")]
     EmptyRange,
+    /// A put with a time to live into a keyspace created without expiring values
+    /// ([`Ttl::Off`]).
+    #[error("a put with a time to live into keyspace {keyspace}, whose values do not expire")]
+    TtlNotEnabled {
+        /// The keyspace's id.
+        keyspace: KeyspaceId,
+    },
     /// A key is longer than [`MAX_KEY_LEN`].
     #[error("key of {len} bytes exceeds the limit of {max} bytes")]
     KeyTooLarge {
@@ -986,6 +1200,124 @@ mod tests {
         only_2.put_in(2, b"x", b"");
         assert_eq!(only_2.iter_in(0).size_hint(), (0, Some(0)));
         assert_eq!(only_2.iter_in(2).size_hint(), (1, Some(1)));
+    }
+
+    #[test]
+    fn a_put_with_a_ttl_into_a_keyspace_that_does_not_expire_is_refused() {
+        let mut batch = WriteBatch::new();
+        batch
+            .put_in(1, b"a", b"1")
+            .put_with_ttl_in(2, b"b", b"2", Duration::from_secs(1));
+        let ttl_of = |k| match k {
+            1 => Ttl::On { default: None },
+            _ => Ttl::Off,
+        };
+        let refused = batch.resolve_expiry(0, ttl_of);
+        assert_eq!(refused, Err(LimitError::TtlNotEnabled { keyspace: 2 }));
+    }
+
+    #[test]
+    fn a_put_with_a_ttl_is_stamped_in_place() {
+        let mut batch = WriteBatch::new();
+        batch.put_with_ttl(b"k", b"v", Duration::from_millis(250));
+        let before = batch.as_bytes().len();
+        batch
+            .resolve_expiry(1_000, |_| Ttl::On { default: None })
+            .unwrap();
+        assert_eq!(batch.as_bytes().len(), before, "no second encoding");
+        let entry = batch.iter().next().unwrap();
+        assert_eq!(crate::expiry::split(entry.value), Some((&b"v"[..], 1_250)));
+        assert_eq!(batch.max_value_len(), 1 + EXPIRY_LEN);
+    }
+
+    /// An expiring-keyspace operation: keyspace, what it does, key, value.
+    #[derive(Debug, Clone)]
+    enum Act {
+        Put,
+        PutTtl(u64),
+        Delete,
+        DeleteRange,
+    }
+
+    fn acts() -> impl Strategy<Value = Vec<(KeyspaceId, Act, Vec<u8>, Vec<u8>)>> {
+        let act = prop_oneof![
+            Just(Act::Put),
+            (0u64..1_000).prop_map(Act::PutTtl),
+            Just(Act::Delete),
+            Just(Act::DeleteRange),
+        ];
+        let key = proptest::collection::vec(any::<u8>(), 1..4);
+        let value = proptest::collection::vec(any::<u8>(), 0..12);
+        proptest::collection::vec((0u32..4, act, key, value), 0..16)
+    }
+
+    /// Keyspaces 1 and 3 expire (1 after 100 ms by default, 3 never by default); 0 and 2
+    /// do not.
+    fn ttl_of(keyspace: KeyspaceId) -> Ttl {
+        match keyspace {
+            1 => Ttl::On {
+                default: Some(Duration::from_millis(100)),
+            },
+            3 => Ttl::On { default: None },
+            _ => Ttl::Off,
+        }
+    }
+
+    fn build_acts(acts: &[(KeyspaceId, Act, Vec<u8>, Vec<u8>)]) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        for (k, act, key, value) in acts {
+            match act {
+                // Only expiring keyspaces take a time to live.
+                Act::PutTtl(ms) if ttl_of(*k).is_on() => {
+                    batch.put_with_ttl_in(*k, key, value, Duration::from_millis(*ms))
+                }
+                Act::Put | Act::PutTtl(_) => batch.put_in(*k, key, value),
+                Act::Delete => batch.delete_in(*k, key),
+                Act::DeleteRange => batch.delete_prefix_in(*k, key),
+            };
+        }
+        batch
+    }
+
+    proptest! {
+        /// After `resolve_expiry`, every put into an expiring keyspace ends with the
+        /// expiry its own time to live or its keyspace's default gives, every other entry
+        /// is as it was, and resolving again, or resolving the pieces before appending
+        /// them, gives the same bytes.
+        #[test]
+        fn resolving_expiry_trails_exactly_the_puts_of_expiring_keyspaces(a in acts(), b in acts()) {
+            let now = 5_000;
+            let all: Vec<_> = a.iter().chain(&b).cloned().collect();
+            let mut batch = build_acts(&all);
+            batch.set_seq(7);
+            batch.resolve_expiry(now, ttl_of).unwrap();
+            let entries: Vec<BatchEntry<'_>> = batch.iter().collect();
+            prop_assert_eq!(entries.len(), all.len());
+            for (e, (k, act, key, value)) in entries.iter().zip(&all) {
+                prop_assert_eq!((e.keyspace, e.key), (*k, &key[..]));
+                let expiry = match (act, ttl_of(*k)) {
+                    (Act::Put | Act::PutTtl(_), Ttl::Off) => None,
+                    (Act::PutTtl(ms), _) => Some(now + ms),
+                    (Act::Put, Ttl::On { default }) => Some(default.map_or(0, |d| now + d.as_millis() as u64)),
+                    (Act::Delete | Act::DeleteRange, _) => None,
+                };
+                match expiry {
+                    Some(expiry) => prop_assert_eq!(crate::expiry::split(e.value), Some((&value[..], expiry))),
+                    None if matches!(act, Act::Put | Act::PutTtl(_)) => prop_assert_eq!(e.value, &value[..]),
+                    None => {}
+                }
+            }
+            prop_assert_eq!(batch.seq(), 7);
+            let once = batch.as_bytes().to_vec();
+            batch.resolve_expiry(now, ttl_of).unwrap();
+            prop_assert_eq!(batch.as_bytes(), &once[..]);
+            let (mut first, mut second) = (build_acts(&a), build_acts(&b));
+            first.resolve_expiry(now, ttl_of).unwrap();
+            second.resolve_expiry(now, ttl_of).unwrap();
+            first.append(&second).set_seq(7);
+            prop_assert_eq!(first.as_bytes(), &once[..]);
+            prop_assert!(WriteBatch::decode(&once).is_ok());
+        }
     }
 
     /// A batch operation for the property tests: keyspace, put or delete, key, value.

@@ -166,6 +166,7 @@ pub mod batch;
 pub mod checksum;
 pub mod coding;
 pub mod error;
+pub mod expiry;
 pub mod iter;
 pub mod key;
 pub mod level;
