@@ -224,7 +224,7 @@ mod output;
 mod picker;
 mod tiered;
 
-pub use filter::{CompactionFilter, Decision};
+pub use filter::{CompactionFilter, Decision, ExpiryFilter};
 pub use merge::{CompactionIterator, MergeRules, MergeStats};
 pub use output::{OutputCuts, grandparents, is_bottommost};
 pub use picker::{
