@@ -169,7 +169,7 @@ impl Shared {
                 name: keyspace.name.clone(),
                 table_format: format.name().to_string(),
                 strategy: keyspace.options.compaction_strategy.name().to_string(),
-                expiring: false,
+                expiring: keyspace.options.ttl.is_on(),
             };
             let levels = Levels::from_files(files);
             let log_number = 0;

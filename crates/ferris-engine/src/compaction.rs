@@ -52,7 +52,9 @@ impl Shared {
                         let range = range.as_ref().map(|(lo, hi)| (&lo[..], &hi[..]));
                         match strategy.manual(&view, range) {
                             // The filter must see what is already at the bottom too.
-                            Choice::Nothing if options.compaction_filter.is_some() => {
+                            Choice::Nothing
+                                if options.compaction_filter.is_some() || options.ttl.is_on() =>
+                            {
                                 rewrite_bottom(&view, range, work.manual_mark)
                             }
                             choice => choice,
@@ -174,7 +176,8 @@ impl Shared {
         let rules = MergeRules {
             snapshots: self.snapshot_seqs(),
             bottommost: is_bottommost(levels, inputs, output_level),
-            filter: (keyspace.options.compaction_filter.clone()).map(|f| (f, output_level)),
+            filter: (keyspace.options.filter(|| self.env.options.clock.now()))
+                .map(|f| (f, output_level)),
             range_tombstones: Tombstones::merged(readers.iter().map(|r| r.range_tombstones())),
         };
         let mut merge = CompactionIterator::new(MergingIterator::new(sources), rules);

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferris_core::expiry::{self, Ttl};
 use ferris_core::{DEFAULT_KEYSPACE, SeqNo, WriteBatch};
 use ferris_fs::FileLock;
 use ferris_wal::Wal;
@@ -216,53 +217,79 @@ impl Shared {
         &self,
         keyspace: &KeyspaceCore,
         key: &[u8],
-        snapshot: Option<SeqNo>,
+        at: ReadPoint,
     ) -> Result<Option<Bytes>> {
-        let (sv, seq) = self.pin(keyspace, snapshot)?;
-        sv.get(key, seq)
+        let (sv, seq) = self.pin(keyspace, at.map(|a| a.0))?;
+        let now = self.expiry_now(keyspace, at);
+        Ok(expiry::read_found(&self.env.dir, sv.get(key, seq)?, now)?)
     }
 
-    /// A scan of `keyspace` at `snapshot` between user-key bounds (from `owned_bounds` or
+    /// The time a read of `keyspace` at `at` judges expiry by (the snapshot's, or now),
+    /// or `None` if the keyspace's values do not expire.
+    pub(crate) fn expiry_now(&self, keyspace: &KeyspaceCore, at: ReadPoint) -> Option<u64> {
+        let now = || at.map_or_else(|| self.env.options.clock.now(), |a| a.1);
+        keyspace.options.ttl.is_on().then(now)
+    }
+
+    /// A scan of `keyspace` at `at` between user-key bounds (from `owned_bounds` or
     /// `prefix_bounds`).
     pub(crate) fn iter_at(
         &self,
         keyspace: &KeyspaceCore,
-        snapshot: Option<SeqNo>,
+        at: ReadPoint,
         (lo, hi): (Bound<Bytes>, Bound<Bytes>),
     ) -> Result<DbIter> {
-        let (sv, seq) = self.pin(keyspace, snapshot)?;
-        Ok(DbIter::new(sv, seq, lo, hi))
+        let (sv, seq) = self.pin(keyspace, at.map(|a| a.0))?;
+        let now = self.expiry_now(keyspace, at);
+        Ok(DbIter::new(sv, seq, lo, hi, (now, &self.env.dir)))
     }
 
     /// Checks and queues `batch`; see [`Db::write_opt`].
-    pub(crate) fn write(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+    pub(crate) fn write(&self, mut batch: WriteBatch, options: WriteOptions) -> Result<()> {
         self.check_writable()?;
-        batch.check_limits()?;
         if batch.is_empty() {
-            return Ok(());
+            return batch.check_limits().map_err(Into::into);
         }
         let single = batch.single_keyspace();
-        if single != Some(DEFAULT_KEYSPACE) {
+        let default = single == Some(DEFAULT_KEYSPACE);
+        let mut expiring = batch.has_ttl() || default && self.versions.default.options.ttl.is_on();
+        if !default {
             for id in single.map_or_else(|| batch.keyspaces(), |id| vec![id]) {
                 let keyspace = self.versions.keyspace(id);
-                keyspace.ok_or(Error::NoSuchKeyspace { id })?.check()?;
+                let keyspace = keyspace.ok_or(Error::NoSuchKeyspace { id })?;
+                keyspace.check()?;
+                expiring |= keyspace.options.ttl.is_on();
             }
         }
+        if expiring {
+            let ttl_of = |id| (self.versions.keyspace(id)).map_or(Ttl::Off, |k| k.options.ttl);
+            batch.resolve_expiry(self.env.options.clock.now(), ttl_of)?;
+        }
+        batch.check_limits()?;
         let sync = options.sync.unwrap_or(self.env.options.sync_writes);
         self.submit(Job::Write { batch, sync }).map(drop)
     }
 
-    /// One put (or, with no value, one delete) in `keyspace`: the one-entry batch behind
-    /// `put` and `delete` of `Db` and `Keyspace` alike.
+    /// One put (or, with no value, one delete) in `keyspace`, living `ttl` if given: the
+    /// one-entry batch behind `put` and `delete` of `Db` and `Keyspace` alike.
     pub(crate) fn put(
         &self,
         keyspace: &KeyspaceCore,
         key: &[u8],
         value: Option<&[u8]>,
+        ttl: Option<Duration>,
         options: WriteOptions,
     ) -> Result<()> {
         keyspace.check()?;
-        self.write(WriteBatch::one(keyspace.id, key, value), options)
+        // With the trailer in place: no second encoding (`write` refuses a time to live
+        // outside an expiring keyspace).
+        let id = keyspace.id;
+        let batch = match (value, keyspace.options.ttl) {
+            (Some(v), Ttl::On { default }) => WriteBatch::one_expiring(id, key, v, ttl.or(default)),
+            (Some(v), Ttl::Off) if ttl.is_some() => WriteBatch::one_expiring(id, key, v, ttl),
+            _ => WriteBatch::one(id, key, value),
+        };
+        self.write(batch, options)
     }
 
     /// Freezes the memtables of `keyspace` (or of every keyspace) and waits until they
@@ -426,7 +453,51 @@ impl Db {
         options: WriteOptions,
     ) -> Result<()> {
         let default = &self.shared.versions.default;
-        (self.shared).put(default, key.as_ref(), Some(value.as_ref()), options)
+        (self.shared).put(default, key.as_ref(), Some(value.as_ref()), None, options)
+    }
+
+    /// Sets `key` to `value` for `ttl`: from then on it reads as deleted. The default
+    /// keyspace must have been created with expiring values ([`Options::ttl`]);
+    /// [`KeyspaceOptions::ttl`](crate::KeyspaceOptions::ttl) tells the whole story.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use ferris_engine::{Db, ManualClock, Options, Ttl};
+    ///
+    /// let clock = Arc::new(ManualClock::new(1_000_000));
+    /// let mut options = Options::default();
+    /// options.ttl = Ttl::On { default: None };
+    /// options.clock = clock.clone();
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options)?;
+    /// db.put_with_ttl("session:42", "alice", Duration::from_secs(30))?;
+    /// db.put("user:alice", "forever")?; // no default TTL: never expires
+    /// clock.advance(Duration::from_secs(29));
+    /// assert_eq!(db.get("session:42")?.as_deref(), Some(&b"alice"[..]));
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(db.get("session:42")?, None);
+    /// assert_eq!(db.iter()?.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Limit`] with `LimitError::TtlNotEnabled` if the keyspace's values do not
+    /// expire; otherwise as [`Db::write`].
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let (default, options) = (&self.shared.versions.default, WriteOptions::default());
+        (self.shared).put(
+            default,
+            key.as_ref(),
+            Some(value.as_ref()),
+            Some(ttl),
+            options,
+        )
     }
 
     /// Deletes `key` (deleting a key that is not there is not an error).
@@ -445,7 +516,7 @@ impl Db {
     /// As [`Db::write`].
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
         let default = &self.shared.versions.default;
-        (self.shared).put(default, key.as_ref(), None, options)
+        (self.shared).put(default, key.as_ref(), None, None, options)
     }
 
     /// Deletes every key in `range` (`"a".."c"`, `"k"..`, `..=b"x"`), with one write
@@ -591,6 +662,7 @@ impl Db {
         Ok(Snapshot {
             db: self.clone(),
             seq,
+            now: self.shared.env.options.clock.now(),
         })
     }
 
@@ -804,6 +876,8 @@ impl Drop for Handle {
 pub struct Snapshot {
     db: Db,
     seq: SeqNo,
+    /// The clock when it was taken: expiry is judged as of then.
+    now: u64,
 }
 
 impl Snapshot {
@@ -814,7 +888,7 @@ impl Snapshot {
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let shared = &self.db.shared;
-        shared.get_at(&shared.versions.default, key.as_ref(), Some(self.seq))
+        shared.get_at(&shared.versions.default, key.as_ref(), self.at())
     }
 
     /// The value `key` had in `keyspace` when the snapshot was taken.
@@ -825,7 +899,7 @@ impl Snapshot {
     pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.db
             .shared
-            .get_at(keyspace.core(), key.as_ref(), Some(self.seq))
+            .get_at(keyspace.core(), key.as_ref(), self.at())
     }
 
     /// The entries of the default keyspace in `bounds` as they were when the snapshot was
@@ -836,11 +910,7 @@ impl Snapshot {
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Result<DbIter> {
         let shared = &self.db.shared;
-        shared.iter_at(
-            &shared.versions.default,
-            Some(self.seq),
-            owned_bounds(&bounds),
-        )
+        shared.iter_at(&shared.versions.default, self.at(), owned_bounds(&bounds))
     }
 
     /// The entries of `keyspace` in `bounds` as they were when the snapshot was taken.
@@ -853,7 +923,7 @@ impl Snapshot {
         keyspace: &Keyspace,
         bounds: R,
     ) -> Result<DbIter> {
-        (self.db.shared).iter_at(keyspace.core(), Some(self.seq), owned_bounds(&bounds))
+        (self.db.shared).iter_at(keyspace.core(), self.at(), owned_bounds(&bounds))
     }
 
     /// The entries of the default keyspace starting with `prefix` as they were when the
@@ -864,7 +934,7 @@ impl Snapshot {
     /// As [`Db::range`].
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<DbIter> {
         let (shared, bounds) = (&self.db.shared, prefix_bounds(prefix.as_ref()));
-        shared.iter_at(&shared.versions.default, Some(self.seq), bounds)
+        shared.iter_at(&shared.versions.default, self.at(), bounds)
     }
 
     /// Every entry of the default keyspace as of the snapshot.
@@ -879,6 +949,11 @@ impl Snapshot {
     /// The sequence number the snapshot reads at.
     pub fn sequence(&self) -> SeqNo {
         self.seq
+    }
+
+    /// Where its reads read: its sequence number, and its time for expiry.
+    pub(crate) fn at(&self) -> ReadPoint {
+        Some((self.seq, self.now))
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -902,6 +977,10 @@ impl Drop for Snapshot {
         }
     }
 }
+
+/// Where a read reads: a snapshot's sequence number and the time it judges expiry by, or
+/// (`None`) the present.
+pub(crate) type ReadPoint = Option<(SeqNo, u64)>;
 
 /// A manual compaction of `keyspace` (or every keyspace) over `bounds`.
 pub(crate) fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(

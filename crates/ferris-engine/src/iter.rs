@@ -5,13 +5,16 @@
 //! it (newest visible version per key, tombstones hidden, both ends) is
 //! `ferris_core::iter::UserIter`. This module only chooses the sources, and gathers the
 //! range tombstones of every source the scan may read (`ferris_core::range_del`), which
-//! the reader's view uses to hide what they cover.
+//! the reader's view uses to hide what they cover; in an expiring keyspace,
+//! `ferris_core::expiry::Unexpired` hides what has expired.
 
 use std::ops::Bound;
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferris_core::SeqNo;
+use ferris_core::expiry::Unexpired;
 use ferris_core::iter::{
     ConcatIterator, InternalIterator, MergingIterator, Source, UserIter, skip_covered,
 };
@@ -30,7 +33,7 @@ use crate::versions::{SuperVersion, TableFile};
 /// error is yielded once, then the iterator ends.
 #[derive(Debug)]
 pub struct DbIter {
-    inner: UserIter,
+    inner: Unexpired<UserIter>,
 }
 
 impl DbIter {
@@ -39,13 +42,15 @@ impl DbIter {
         snapshot: SeqNo,
         lo: Bound<Bytes>,
         hi: Bound<Bytes>,
+        (now, dir): (Option<u64>, &Path),
     ) -> DbIter {
         let (l, h) = (lo.clone(), hi.clone());
         let tombstones = range_tombstones(&sv, &lo, &hi);
         let make =
             Box::new(move || Box::new(merge(&sv, &l, &h, snapshot)) as Box<dyn InternalIterator>);
+        let user = UserIter::new(make, snapshot, lo, hi).with_range_tombstones(tombstones);
         DbIter {
-            inner: UserIter::new(make, snapshot, lo, hi).with_range_tombstones(tombstones),
+            inner: Unexpired::new(user, now, dir),
         }
     }
 }

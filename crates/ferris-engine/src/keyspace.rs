@@ -248,7 +248,30 @@ impl Keyspace {
         value: impl AsRef<[u8]>,
         options: WriteOptions,
     ) -> Result<()> {
-        (self.db.shared).put(&self.core, key.as_ref(), Some(value.as_ref()), options)
+        (self.db.shared).put(
+            &self.core,
+            key.as_ref(),
+            Some(value.as_ref()),
+            None,
+            options,
+        )
+    }
+
+    /// [`Db::put_with_ttl`] in this keyspace: `key` reads as deleted once `ttl` has
+    /// passed. The keyspace must have been created with
+    /// [`KeyspaceOptions::ttl`](crate::KeyspaceOptions::ttl) on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put_with_ttl`]; [`Error::KeyspaceDropped`].
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let (key, value, options) = (key.as_ref(), value.as_ref(), WriteOptions::default());
+        (self.db.shared).put(&self.core, key, Some(value), Some(ttl), options)
     }
 
     /// Deletes `key` from this keyspace.
@@ -266,7 +289,7 @@ impl Keyspace {
     ///
     /// As [`Keyspace::put`].
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: WriteOptions) -> Result<()> {
-        (self.db.shared).put(&self.core, key.as_ref(), None, options)
+        (self.db.shared).put(&self.core, key.as_ref(), None, None, options)
     }
 
     /// [`Db::delete_range`] in this keyspace.

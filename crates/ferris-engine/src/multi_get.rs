@@ -8,10 +8,11 @@
 //! its blocks once for all of them).
 
 use bytes::Bytes;
+use ferris_core::expiry;
 use ferris_core::key::compare_user_keys;
 use ferris_core::{Lookup, SeqNo};
 
-use crate::db::{Db, Shared, Snapshot};
+use crate::db::{Db, ReadPoint, Shared, Snapshot};
 use crate::error::Result;
 use crate::keyspace::Keyspace;
 use crate::versions::{KeyspaceCore, SuperVersion};
@@ -103,12 +104,7 @@ impl Snapshot {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
         let shared = &self.db().shared;
-        multi_get_at(
-            shared,
-            &shared.versions.default,
-            keys,
-            Some(self.sequence()),
-        )
+        multi_get_at(shared, &shared.versions.default, keys, self.at())
     }
 
     /// [`Db::multi_get`] in `keyspace`, as of the snapshot.
@@ -121,21 +117,16 @@ impl Snapshot {
         keyspace: &Keyspace,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<Bytes>>> {
-        multi_get_at(
-            &self.db().shared,
-            keyspace.core(),
-            keys,
-            Some(self.sequence()),
-        )
+        multi_get_at(&self.db().shared, keyspace.core(), keys, self.at())
     }
 }
 
-/// The values of `keys` in `keyspace` at `snapshot` (or now), in the order given.
+/// The values of `keys` in `keyspace` at `at` (or now), in the order given.
 fn multi_get_at<K: AsRef<[u8]>>(
     shared: &Shared,
     keyspace: &KeyspaceCore,
     keys: impl IntoIterator<Item = K>,
-    snapshot: Option<SeqNo>,
+    at: ReadPoint,
 ) -> Result<Vec<Option<Bytes>>> {
     let keys: Vec<K> = keys.into_iter().collect();
     let mut order: Vec<usize> = (0..keys.len()).collect();
@@ -150,7 +141,10 @@ fn multi_get_at<K: AsRef<[u8]>>(
         }
         which[i] = distinct.len() - 1;
     }
-    let (sv, seq) = shared.pin(keyspace, snapshot)?;
-    let values = sv.multi_get(&distinct, seq)?;
+    let (sv, seq) = shared.pin(keyspace, at.map(|a| a.0))?;
+    let now = shared.expiry_now(keyspace, at);
+    let values = (sv.multi_get(&distinct, seq)?.into_iter())
+        .map(|found| expiry::read_found(&shared.env.dir, found, now))
+        .collect::<ferris_core::Result<Vec<_>>>()?;
     Ok(which.into_iter().map(|d| values[d].clone()).collect())
 }

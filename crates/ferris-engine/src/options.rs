@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferris_compaction::{CompactionFilter, CompactionOptions, Strategy};
+use ferris_compaction::{CompactionFilter, CompactionOptions, ExpiryFilter, Strategy};
+use ferris_core::expiry::{Clock, SystemClock, Ttl};
 use ferris_core::{KeyspaceId, MemtableFactory};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_table::{Compression, TableFormat, TableOptions};
@@ -104,6 +105,12 @@ pub struct Options {
     /// panics fails its compaction, which poisons the database with the panic as the
     /// error's source; the data stays as it was.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Whether the default keyspace's values expire ([`Ttl::Off`] by default), fixed
+    /// when the database is created; [`KeyspaceOptions::ttl`] says what it means.
+    pub ttl: Ttl,
+    /// Where expiry reads the time (default [`SystemClock`]); tests pass a
+    /// [`ferris_core::expiry::ManualClock`].
+    pub clock: Arc<dyn Clock>,
     /// Makes the memtables (default the lock-free skip list,
     /// [`ferris_memtable::SkipListFactory`]).
     pub memtable: Arc<dyn MemtableFactory>,
@@ -184,6 +191,17 @@ pub struct KeyspaceOptions {
     pub compaction_strategy: Arc<dyn Strategy>,
     /// As [`Options::compaction_filter`].
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Whether values expire, fixed when the keyspace is created (the manifest records
+    /// it); [`Ttl::Off`] by default. In a keyspace created with [`Ttl::On`], every value
+    /// carries an expiry time (8 bytes more on disk): its write's own time to live
+    /// ([`Keyspace::put_with_ttl`](crate::Keyspace::put_with_ttl),
+    /// [`WriteBatch::put_with_ttl_in`](crate::WriteBatch::put_with_ttl_in)) or the
+    /// default given here, which may change between opens. An expired value reads as
+    /// deleted; compactions turn it into a tombstone (`ferris_core::expiry` has the whole
+    /// story). Opening an expiring keyspace with `Ttl::Off` gives it no default; opening
+    /// one created with `Ttl::Off` with `Ttl::On` fails with
+    /// [`Error::KeyspaceOptions`](crate::Error::KeyspaceOptions).
+    pub ttl: Ttl,
 }
 
 impl From<&Options> for KeyspaceOptions {
@@ -197,6 +215,7 @@ impl From<&Options> for KeyspaceOptions {
             compaction: o.compaction,
             compaction_strategy: Arc::clone(&o.compaction_strategy),
             compaction_filter: o.compaction_filter.clone(),
+            ttl: o.ttl,
         }
     }
 }
@@ -234,10 +253,21 @@ impl KeyspaceOptions {
             ("compaction", a.compaction != b.compaction),
             ("compaction_strategy", strategy(a) != strategy(b)),
             ("compaction_filter", filter(a) != filter(b)),
+            ("ttl", a.ttl != b.ttl),
         ];
         let differ: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
         (!differ.is_empty())
             .then(|| format!("{} differ from the open keyspace's", differ.join(", ")))
+    }
+
+    /// The filter a compaction starting at `now` runs: the keyspace's own, behind the
+    /// expiry filter if its values expire.
+    pub(crate) fn filter(&self, now: impl FnOnce() -> u64) -> Option<Arc<dyn CompactionFilter>> {
+        let own = self.compaction_filter.clone();
+        match self.ttl.is_on() {
+            true => Some(Arc::new(ExpiryFilter::new(now(), own))),
+            false => own,
+        }
     }
 }
 
@@ -258,6 +288,8 @@ impl Default for Options {
             compaction: CompactionOptions::default(),
             compaction_strategy: Arc::new(ferris_compaction::Leveled),
             compaction_filter: None,
+            ttl: Ttl::Off,
+            clock: Arc::new(SystemClock),
             memtable: Arc::new(ferris_memtable::SkipListFactory),
             table_format: Arc::new(ferris_sstable::SstableFormat),
             compaction_threads: 1,

@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ferris_core::expiry::Ttl;
 use ferris_core::{DEFAULT_KEYSPACE, KeyspaceId, Memtable};
 use ferris_fs::FileSystem;
 use ferris_manifest::{
@@ -247,7 +248,10 @@ fn load(env: &Env, writable: bool) -> Result<Loaded> {
         }
         None => {
             check_empty(&*env.fs, env.format(), dir)?;
-            LevelState::default()
+            let mut new = LevelState::default();
+            let default = new.keyspaces.get_mut(&DEFAULT_KEYSPACE);
+            default.expect("a default keyspace").def.expiring = env.options.ttl.is_on();
+            new
         }
     };
     let options = keyspace_options(env, &mut state)?;
@@ -324,12 +328,16 @@ fn keyspace_options(
     for (&id, keyspace) in &mut state.keyspaces {
         let def = &mut keyspace.def;
         let declared = env.options.keyspaces.get(&def.name);
-        let options = match declared.filter(|_| id != DEFAULT_KEYSPACE) {
+        let mut options = match declared.filter(|_| id != DEFAULT_KEYSPACE) {
             Some(options) => options.clone(),
             None => KeyspaceOptions::from(&env.options),
         };
         let strategy = options.compaction_strategy.name();
-        let conformed = def.conform(env.format().name(), strategy, false);
+        let conformed = def.conform(env.format().name(), strategy, options.ttl.is_on());
+        // What the manifest says decides how values read: expiring, if with no default.
+        if def.expiring && !options.ttl.is_on() {
+            options.ttl = Ttl::On { default: None };
+        }
         conformed.map_err(|reason| Error::KeyspaceOptions {
             name: def.name.clone(),
             reason: format!("{reason} (name its options in Options::keyspaces)"),

@@ -481,7 +481,7 @@ impl VersionSet {
                 name: name.to_string(),
                 table_format: env.format().name().to_string(),
                 strategy: options.compaction_strategy.name().to_string(),
-                expiring: false,
+                expiring: options.ttl.is_on(),
             }],
             next_keyspace_id: Some(id + 1),
             log_numbers: vec![(id, first_log)],

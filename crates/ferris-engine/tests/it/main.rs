@@ -17,6 +17,7 @@ mod power_cut;
 mod range_delete;
 mod read_only;
 mod swap;
+mod ttl;
 mod verify;
 
 use std::path::Path;
