@@ -1,10 +1,14 @@
 //! A model check: random puts, deletes, range and prefix deletes, batches, flushes,
-//! compactions, reopens, snapshot reads and scans both ways, against a `BTreeMap`.
+//! compactions, reopens, snapshot reads and scans both ways, against a `BTreeMap`; and
+//! the same with expiring values on a manual clock (puts with their own time to live,
+//! a keyspace default, the clock moving on).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
 
-use ferris_engine::{Db, WriteBatch};
+use ferris_engine::{Clock, Db, ManualClock, Ttl, WriteBatch};
 use ferris_fs::SimFs;
 use proptest::prelude::*;
 
@@ -28,6 +32,10 @@ enum Op {
     Snapshot(Vec<(u8, Option<u16>)>, Option<u8>, bool),
     Scan(Bound<u8>, Bound<u8>, bool),
     Get(u8),
+    /// `put_with_ttl` for this many milliseconds (expiring runs only).
+    PutTtl(u8, u16, u16),
+    /// Move the clock on by this many milliseconds (expiring runs only).
+    Advance(u16),
 }
 
 fn key(k: u8) -> String {
@@ -61,7 +69,30 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-type Model = BTreeMap<String, String>;
+/// Each key's newest value and its expiry time (0: never).
+type Model = BTreeMap<String, (String, u64)>;
+
+/// What a reader at `now` sees of the model.
+fn visible(model: &Model, now: u64) -> BTreeMap<String, String> {
+    (model.iter())
+        .filter(|(_, (_, expiry))| *expiry == 0 || *expiry > now)
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The time the expiring runs start at.
+const START: u64 = 1_700_000_000_000;
+
+/// The default time to live of the expiring runs.
+const DEFAULT_TTL: u64 = 300;
+
+fn op_expiring() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => op(),
+        2 => (0u8..40, any::<u16>(), 0u16..600).prop_map(|(k, v, t)| Op::PutTtl(k, v, t)),
+        1 => (0u16..400).prop_map(Op::Advance),
+    ]
+}
 
 /// Whether bounds over key indexes hold no key.
 fn is_empty(lo: &Bound<u8>, hi: &Bound<u8>) -> bool {
@@ -73,7 +104,11 @@ fn is_empty(lo: &Bound<u8>, hi: &Bound<u8>) -> bool {
     }
 }
 
-fn scan_model(model: &Model, lo: &Bound<u8>, hi: &Bound<u8>) -> Vec<(String, String)> {
+fn scan_model<V: Clone>(
+    model: &BTreeMap<String, V>,
+    lo: &Bound<u8>,
+    hi: &Bound<u8>,
+) -> Vec<(String, V)> {
     if is_empty(lo, hi) {
         return Vec::new();
     }
@@ -91,18 +126,44 @@ fn delete_range_model(model: &mut Model, lo: &Bound<u8>, hi: &Bound<u8>) {
 }
 
 fn run(ops: Vec<Op>, plug: Plug) {
+    run_with(ops, plug, false);
+}
+
+/// Runs `ops` against the model; with `expiring`, in a database whose values expire
+/// ([`DEFAULT_TTL`] by default) on a manual clock.
+fn run_with(ops: Vec<Op>, plug: Plug, expiring: bool) {
     let sim = SimFs::new(9);
     let mut options = sim_options(&sim);
     plug.apply(&mut options);
     options.write_buffer_size = 4 << 10;
+    let clock = Arc::new(ManualClock::new(START));
+    if expiring {
+        options.clock = clock.clone();
+        options.ttl = Ttl::On {
+            default: Some(Duration::from_millis(DEFAULT_TTL)),
+        };
+    }
+    // What a put without a time to live of its own expires at.
+    let default = |clock: &ManualClock| match expiring {
+        true => clock.now() + DEFAULT_TTL,
+        false => 0,
+    };
     let mut db = Db::open(DIR, options.clone()).unwrap();
     let mut model = Model::new();
     for op in ops {
+        let now = clock.now();
         match op {
             Op::Put(k, v) => {
                 db.put(key(k), value(v)).unwrap();
-                model.insert(key(k), value(v));
+                model.insert(key(k), (value(v), default(&clock)));
             }
+            Op::PutTtl(k, v, ttl) => {
+                let ttl = Duration::from_millis(u64::from(ttl));
+                db.put_with_ttl(key(k), value(v), ttl).unwrap();
+                let expiry = ferris_core::expiry::expires_at(now, ttl);
+                model.insert(key(k), (value(v), expiry));
+            }
+            Op::Advance(ms) => clock.advance(Duration::from_millis(u64::from(ms))),
             Op::Delete(k) => {
                 db.delete(key(k)).unwrap();
                 model.remove(&key(k));
@@ -134,7 +195,7 @@ fn run(ops: Vec<Op>, plug: Plug) {
                     match v {
                         Some(v) => {
                             batch.put(key(k), value(v));
-                            model.insert(key(k), value(v));
+                            model.insert(key(k), (value(v), default(&clock)));
                         }
                         None => {
                             batch.delete(key(k));
@@ -151,13 +212,15 @@ fn run(ops: Vec<Op>, plug: Plug) {
                 db = Db::open(DIR, options.clone()).unwrap();
             }
             Op::Snapshot(writes, range, flush) => {
-                let before = model.clone();
+                let before = visible(&model, now);
                 let snap = db.snapshot().unwrap();
+                // Expiry as of the snapshot, whatever the clock says now.
+                clock.advance(Duration::from_millis(DEFAULT_TTL / 2));
                 for (k, v) in writes {
                     match v {
                         Some(v) => {
                             db.put(key(k), value(v)).unwrap();
-                            model.insert(key(k), value(v));
+                            model.insert(key(k), (value(v), default(&clock)));
                         }
                         None => {
                             db.delete(key(k)).unwrap();
@@ -187,7 +250,7 @@ fn run(ops: Vec<Op>, plug: Plug) {
                 }
             }
             Op::Scan(lo, hi, reverse) => {
-                let want = scan_model(&model, &lo, &hi);
+                let want = scan_model(&visible(&model, now), &lo, &hi);
                 let bounds = (lo.map(key), hi.map(key));
                 let got = crate::dump(db.range(bounds).unwrap());
                 if reverse {
@@ -202,13 +265,14 @@ fn run(ops: Vec<Op>, plug: Plug) {
                     .get(key(k))
                     .unwrap()
                     .map(|v| String::from_utf8(v.to_vec()).unwrap());
-                assert_eq!(got, model.get(&key(k)).cloned(), "get {}", key(k));
+                let want = visible(&model, now).get(&key(k)).cloned();
+                assert_eq!(got, want, "get {}", key(k));
             }
         }
     }
     assert_eq!(
         crate::dump(db.iter().unwrap()),
-        model.into_iter().collect::<Vec<_>>()
+        visible(&model, clock.now()).into_iter().collect::<Vec<_>>()
     );
 }
 
@@ -232,6 +296,11 @@ proptest! {
     #[test]
     fn the_engine_with_minitables_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..120)) {
         run(ops, Plug::MiniTable);
+    }
+
+    #[test]
+    fn the_engine_with_expiring_values_matches_a_btreemap(ops in proptest::collection::vec(op_expiring(), 1..120)) {
+        run_with(ops, Plug::Defaults, true);
     }
 
     #[test]
