@@ -28,7 +28,7 @@ use ferris_core::KeyspaceId;
 use ferris_manifest::{CURRENT, manifest_file_name};
 use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
-use ferris_wal::list_segments;
+use ferris_wal::{SegmentEnd, list_segments};
 
 use crate::db::Shared;
 use crate::error::{Corruption, Error, Result};
@@ -263,18 +263,14 @@ fn check_wal(shared: &Shared, segments: &[u64], report: &mut VerifyReport) -> Re
     report
         .problems
         .extend(ferris_wal::missing_segments(dir, segments));
-    // The live segment is read only as far as finished groups fill it: past that, a
-    // group may be being written while the reader looks (see `SegmentReader::open_to`).
-    // Asked after the listing, so a segment listed as live and sealed since is read whole,
-    // and one created since was not listed. A poisoned or closed WAL appends nothing more,
-    // so then every segment is read whole.
-    let live = (shared.writes.wal.as_ref()).and_then(|wal| wal.active_segment_len().ok());
+    // How far each segment can be trusted to hold finished writes is the WAL's to say,
+    // asked after the listing: the live segment as far as finished groups fill it, and
+    // for a database opened read-only (no WAL of its own) damage only where it stays put,
+    // since a writer beside it may be appending (`SegmentEnd::of`).
+    let wal = shared.writes.wal.as_ref();
     for &id in segments {
         let path = segment_path(dir, id);
-        let end = match live {
-            Some((active, len)) if active == id => len,
-            _ => u64::MAX,
-        };
+        let end = SegmentEnd::of(wal, id);
         let mut check = FileCheck::new(path.clone(), FileKind::Wal);
         match ferris_wal::check_segment(&*shared.env.fs, &path, id, end, ferris_wal::batch_problem)
         {

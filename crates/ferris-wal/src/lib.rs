@@ -206,6 +206,9 @@ pub use error::{Error, Result};
 // The framing's reader and its vocabulary: the WAL's callers meet them in recovery, and
 // `ferris wal dump` reads a single segment with them.
 pub use ferris_log::{MAX_RECORD_LEN, Record, RecoveryEvent, RecoveryMode, SegmentReader};
-pub use recovery::{RecoveryOptions, RecoveryReport, SegmentCheck, WalRecovery, check_segment};
+pub use recovery::{
+    GROWING_READS, RecoveryOptions, RecoveryReport, SegmentCheck, SegmentEnd, WalRecovery,
+    check_segment,
+};
 pub use replay::{Replayed, Route, batch_problem, missing_segments};
 pub use writer::{RESERVE_STEP, SyncMode, Wal, WalOptions, WalStats, list_segments};

@@ -6,6 +6,7 @@
 //! segment, and once [`RecoveryMode::PointInTime`] stops at damage every later segment is
 //! ignored too.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use ferris_log::{Record, RecoveryEvent, RecoveryMode, SegmentReader};
 
 use crate::error::{Error, Result};
 use crate::format::{check_record_format, segment_path};
-use crate::writer::list_segments;
+use crate::writer::{Wal, list_segments};
 
 /// Options for [`WalRecovery::open`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -187,6 +188,7 @@ impl WalRecovery {
         self.report
     }
 }
+
 /// What [`check_segment`] read, and the damage it found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -203,22 +205,134 @@ pub struct SegmentCheck {
     pub damage: Vec<Corruption>,
 }
 
-/// Reads segment `id` at `path` as recovery would, up to `end` bytes (the part of a live
-/// segment finished groups fill; `u64::MAX` for all of it), and passes every record to
-/// `check`, which says what is wrong with it, if anything. For a tool that checks a
-/// database's files (`Db::verify`): damage is listed, not returned as an error.
+/// How far [`check_segment`] reads a segment: what its caller knows of the segment's
+/// writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SegmentEnd {
+    /// All of it: nothing appends to it any more (it is sealed, or its writer is closed
+    /// or poisoned).
+    Whole,
+    /// Its first `n` bytes: the part of the live segment that finished groups fill, as
+    /// its own writer says ([`Wal::active_segment_len`](crate::Wal::active_segment_len)).
+    /// Past that, a group may be being copied in while the reader looks.
+    At(u64),
+    /// All of it, though a writer the caller cannot ask may be appending to it: a
+    /// database opened read-only, beside the process that writes it, has no length to
+    /// stop at. Reading while a group is copied in can catch a fragment half-copied with
+    /// a finished one after it (the reader's pages read at different moments), which
+    /// looks like damage in the middle of the file. So framing damage counts only when
+    /// the next read of the file finds it again, in the same place for the same reason:
+    /// real damage stays put, and a write in progress is finished by then, or has moved
+    /// on to a later offset. Damage that moves on every one of [`GROWING_READS`] reads
+    /// was each time a write in progress, and the last one is reported as the torn tail
+    /// it most likely is. A file cut short under the reader (a writer sealing the segment
+    /// cuts its reserved length back) is read again too.
+    Growing,
+}
+
+impl SegmentEnd {
+    /// How far to read segment `id` of a WAL whose writer is `wal`, or `None` for a reader
+    /// with no writer of its own (a database opened read-only, which another process may be
+    /// writing).
+    ///
+    /// Asked after the segments were listed: the live segment is read [`SegmentEnd::At`]
+    /// the length its finished groups fill; a segment listed as live and sealed since, and
+    /// every older one, [`SegmentEnd::Whole`]; one created since was not listed. A
+    /// poisoned or closed WAL appends nothing more, so then every segment is read whole.
+    /// Without a writer, any listed segment may still change (the newest as it is
+    /// appended to, the one before while it is sealed): [`SegmentEnd::Growing`].
+    pub fn of(wal: Option<&Wal>, id: u64) -> SegmentEnd {
+        let Some(wal) = wal else {
+            return SegmentEnd::Growing;
+        };
+        match wal.active_segment_len() {
+            Ok((active, len)) if active == id => SegmentEnd::At(len),
+            _ => SegmentEnd::Whole,
+        }
+    }
+}
+
+/// How many times [`check_segment`] reads a [`SegmentEnd::Growing`] segment whose damage
+/// moves, before it takes the last damage for a write in progress.
+pub const GROWING_READS: usize = 4;
+
+/// Reads segment `id` at `path` as recovery would, up to `end`, and passes every record
+/// to `check`, which says what is wrong with it, if anything (a [`SegmentEnd::Growing`]
+/// segment may be read, and its records passed, more than once). For a tool that checks
+/// a database's files (`Db::verify`): damage is listed, not returned as an error.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the segment cannot be read (`NotFound` when it was removed);
+/// [`Error::Io`] if the segment cannot be read (`NotFound` when it was removed; for a
+/// [`SegmentEnd::Growing`] segment, a file cut short under every read);
 /// [`Error::UnsupportedVersion`] for a newer framing or record format.
 pub fn check_segment(
     fs: &dyn FileSystem,
     path: &Path,
     id: u64,
-    end: u64,
+    end: SegmentEnd,
     mut check: impl FnMut(&[u8]) -> Option<String>,
 ) -> Result<SegmentCheck> {
+    let limit = match end {
+        SegmentEnd::At(n) => n,
+        SegmentEnd::Whole | SegmentEnd::Growing => u64::MAX,
+    };
+    if end != SegmentEnd::Growing {
+        return read_checked(fs, path, id, limit, &mut check).map(Checked::into_reported);
+    }
+    // The framing damage the read before found, if any.
+    let (mut before, mut read): (Option<Corruption>, usize) = (None, 0);
+    loop {
+        read += 1;
+        let Checked { mut found, framing } = match read_checked(fs, path, id, limit, &mut check) {
+            // Cut short since it was opened: a writer sealed it. The next read sees the seal.
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                if read >= GROWING_READS {
+                    return Err(Error::Io(e));
+                }
+                before = None;
+                continue;
+            }
+            result => result?,
+        };
+        match framing {
+            None => return Ok(found),
+            Some(damage) if before.as_ref() == Some(&damage) => {
+                found.damage.push(damage);
+                return Ok(found);
+            }
+            Some(damage) if read >= GROWING_READS => {
+                found.torn_tail = Some(damage.offset);
+                return Ok(found);
+            }
+            Some(damage) => before = Some(damage),
+        }
+    }
+}
+
+/// One read of a segment by [`check_segment`]: what it found, with the framing damage
+/// that stopped it (if any) kept apart from the records `check` refused.
+struct Checked {
+    found: SegmentCheck,
+    framing: Option<Corruption>,
+}
+
+impl Checked {
+    /// The check with its framing damage listed as damage.
+    fn into_reported(mut self) -> SegmentCheck {
+        self.found.damage.extend(self.framing);
+        self.found
+    }
+}
+
+fn read_checked(
+    fs: &dyn FileSystem,
+    path: &Path,
+    id: u64,
+    end: u64,
+    check: &mut impl FnMut(&[u8]) -> Option<String>,
+) -> Result<Checked> {
     let mut reader = SegmentReader::open_to(fs, path, id, RecoveryMode::TolerateTornTail, end)
         .map_err(Error::from)?;
     check_record_format(path, reader.record_format())?;
@@ -226,6 +340,7 @@ pub fn check_segment(
         bytes: reader.file_len(),
         ..SegmentCheck::default()
     };
+    let mut framing = None;
     loop {
         match reader.next_record().map_err(Error::from) {
             Ok(Some(record)) => {
@@ -237,7 +352,7 @@ pub fn check_segment(
             }
             Ok(None) => break,
             Err(Error::Corruption(c)) => {
-                out.damage.push(c);
+                framing = Some(c);
                 break;
             }
             Err(e) => return Err(e),
@@ -247,5 +362,8 @@ pub fn check_segment(
         RecoveryEvent::TornTail { offset, .. } => Some(*offset),
         _ => None,
     });
-    Ok(out)
+    Ok(Checked {
+        found: out,
+        framing,
+    })
 }

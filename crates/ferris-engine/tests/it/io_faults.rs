@@ -515,44 +515,22 @@ impl ReadableFile for ShortFile {
     }
 }
 
-impl FileSystem for ShortReads {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        self.sim.create(path)
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
-        let inner = self.sim.open(path)?;
-        if !path.to_string_lossy().contains(".sst") {
-            return Ok(inner);
-        }
-        Ok(Box::new(ShortFile {
-            inner,
-            plan: Arc::clone(&self.plan),
-            path: path.to_path_buf(),
-        }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.sim.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.sim.remove(path)
-    }
-    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
-        self.sim.hard_link(original, link)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.sim.list(dir)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        self.sim.exists(path)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.sim.create_dir_all(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.sim.sync_dir(dir)
-    }
-    fn lock(&self, path: &Path) -> io::Result<FileLock> {
-        self.sim.lock(path)
+impl ShortReads {
+    /// The file system the engine gets: the `SimFs`, with table files opened through the
+    /// plan.
+    fn file_system(&self) -> Arc<dyn FileSystem> {
+        let plan = Arc::clone(&self.plan);
+        crate::hooked(&self.sim, move |sim, path| {
+            let inner = sim.open(path)?;
+            if !path.to_string_lossy().contains(".sst") {
+                return Ok(inner);
+            }
+            Ok(Box::new(ShortFile {
+                inner,
+                plan: Arc::clone(&plan),
+                path: path.to_path_buf(),
+            }))
+        })
     }
 }
 
@@ -572,7 +550,7 @@ fn read_key(i: usize) -> String {
 /// block cache is cold. Returns the model and the options to reopen with.
 fn read_setup(fs: &ShortReads) -> (Db, Model, Options) {
     let mut options = stable_options(&fs.sim);
-    options.file_system = Arc::new(fs.clone()) as Arc<dyn FileSystem>;
+    options.file_system = fs.file_system();
     // Small blocks, so a scan reads many of them.
     options.block_size = 256;
     let db = Db::open(DIR, options.clone()).unwrap();

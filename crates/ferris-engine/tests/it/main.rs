@@ -20,13 +20,14 @@ mod swap;
 mod ttl;
 mod verify;
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferris_engine::{Db, Options};
-use ferris_fs::{FileSystem, SimFs};
+use ferris_fs::{FileLock, FileSystem, ReadableFile, SimFs, WritableFile};
 
 pub(crate) const DIR: &str = "/db";
 
@@ -131,4 +132,65 @@ pub(crate) fn dump(
 
 pub(crate) fn path(name: &str) -> std::path::PathBuf {
     Path::new(DIR).join(name)
+}
+
+/// What [`hooked`] runs for every `open`: it opens the file itself (`sim.open(path)`),
+/// and may change the disk first or wrap the file it hands out.
+type OpenHook = dyn Fn(&SimFs, &Path) -> io::Result<Box<dyn ReadableFile>> + Send + Sync;
+
+/// A file system over `sim` whose every `open` goes through `hook`: to change the
+/// database between two reads of it, as a writer beside a reader does, or to hand out a
+/// file that reads differently from the disk. Every other call goes to `sim` as it is.
+pub(crate) fn hooked(
+    sim: &SimFs,
+    hook: impl Fn(&SimFs, &Path) -> io::Result<Box<dyn ReadableFile>> + Send + Sync + 'static,
+) -> Arc<dyn FileSystem> {
+    Arc::new(Hooked {
+        sim: sim.clone(),
+        hook: Box::new(hook),
+    })
+}
+
+struct Hooked {
+    sim: SimFs,
+    hook: Box<OpenHook>,
+}
+
+impl std::fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooked").field("sim", &self.sim).finish()
+    }
+}
+
+impl FileSystem for Hooked {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.sim.create(path)
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
+        (self.hook)(&self.sim, path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.sim.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.sim.remove(path)
+    }
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.sim.hard_link(original, link)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.sim.list(dir)
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.sim.exists(path)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.sim.create_dir_all(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.sim.sync_dir(dir)
+    }
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        self.sim.lock(path)
+    }
 }

@@ -1,15 +1,21 @@
 //! `Db::verify`: a clean database verifies clean, a flipped byte in any kind of live file
 //! is reported with its file and offset, and verification runs alongside writes, flushes
-//! and compactions without false alarms.
+//! and compactions without false alarms, on a read-only handle beside a writer too.
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use ferris_engine::{Corruption, Db, Error, FileKind, VerifyReport, WriteBatch};
-use ferris_fs::{FileSystem, SimFs};
+use ferris_fs::{FileSystem, ReadableFile, SimFs};
+use ferris_wal::{RecoveryMode, SegmentReader};
 
-use crate::{DIR, Leaving, open_sim, path, stable_options};
+use crate::{DIR, Leaving, hooked, open_sim, path, stable_options};
+
+/// The WAL's block: a record's fragments never cross one's boundary.
+const BLOCK: u64 = 32 << 10;
 
 /// Flips one bit of `path` on the simulated disk, by writing the file again.
 fn flip_sim(sim: &SimFs, path: &Path, offset: u64) {
@@ -267,4 +273,120 @@ fn verify_alongside_writes_flushes_and_compactions_finds_nothing() {
     let stats = db.stats();
     assert!(stats.flushes > 3, "{stats:?}");
     assert!(verified >= 3);
+}
+
+/// A file that reads as zeros over `range`, and as the disk holds it elsewhere.
+#[derive(Debug)]
+struct Zeroed {
+    inner: Box<dyn ReadableFile>,
+    range: Range<u64>,
+}
+
+impl ReadableFile for Zeroed {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact_at(offset, buf)?;
+        let end = offset + buf.len() as u64;
+        let (from, to) = (self.range.start.max(offset), self.range.end.min(end));
+        if from < to {
+            buf[(from - offset) as usize..(to - offset) as usize].fill(0);
+        }
+        Ok(())
+    }
+}
+
+/// Which opens of which file read as zeros where: the file, the range, and for how many
+/// more opens.
+type Zeroings = Arc<Mutex<Vec<(PathBuf, Range<u64>, usize)>>>;
+
+/// The offset of the first record of WAL segment `path` longer than `min_len` bytes.
+fn record_longer_than(sim: &SimFs, path: &Path, min_len: usize) -> u64 {
+    let id =
+        ferris_wal::format::parse_segment_file_name(path.file_name().unwrap().to_str().unwrap())
+            .unwrap();
+    let mut reader = SegmentReader::open(sim, path, id, RecoveryMode::Strict).unwrap();
+    std::iter::from_fn(|| reader.next_record().unwrap())
+        .find(|r| r.data.len() > min_len)
+        .expect("such a record")
+        .offset
+}
+
+/// Regression: `Db::verify` on a database opened read-only, beside its writer, reported
+/// the record the writer was appending as damage. With no WAL of its own, the reader has
+/// no length of finished appends to stop at, so it read the live segment whole, and a
+/// record caught half-copied (its first fragment's end not yet there, its last fragment,
+/// in the next block, already there) looked like damage followed by intact records.
+/// Now damage in a segment a writer may be appending to counts only where a second read
+/// finds it again (`ferris_wal::SegmentEnd::Growing`), so a write in progress, seen once,
+/// is not reported; damage that stays is, in the newest segment and in an older one; and
+/// a record cut short at the very end is a torn tail, as recovery reads it.
+#[test]
+fn verify_on_a_read_only_handle_does_not_report_a_record_being_appended() {
+    let sim = SimFs::new(47);
+    let mut options = stable_options(&sim);
+    options.write_buffer_size = 1 << 20;
+    let writer = Db::open(DIR, options.clone()).unwrap();
+    writer.put("a", "in the older segment").unwrap();
+    writer.close().unwrap();
+    drop(writer);
+    // The reopen replays the first segment and keeps it; the big value goes to the second,
+    // a first fragment in one block and a last one in the next.
+    let writer = Db::open(DIR, options.clone()).unwrap();
+    writer.put("big", vec![9u8; 40_000]).unwrap();
+
+    let zeroings = Zeroings::default();
+    options.file_system = hooked(&sim, {
+        let zeroings = Arc::clone(&zeroings);
+        move |sim, path| {
+            let file = sim.open(path)?;
+            let mut zeroings = zeroings.lock().unwrap();
+            let Some((_, range, left)) = (zeroings.iter_mut()).find(|z| z.0 == path && z.2 > 0)
+            else {
+                return Ok(file);
+            };
+            *left -= 1;
+            let range = range.clone();
+            Ok(Box::new(Zeroed { inner: file, range }))
+        }
+    });
+    let reader = Db::open_read_only(DIR, options).unwrap();
+    let report = reader.verify().unwrap();
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let segments = files_of(&report, FileKind::Wal);
+    assert_eq!(segments.len(), 2, "{report:#?}");
+    let (older, newest) = (&segments[0], &segments[1]);
+    let big = record_longer_than(&sim, newest, 32 << 10);
+    let first_fragment = big + 100..(big / BLOCK + 1) * BLOCK;
+    let zero = |path: &PathBuf, range: Range<u64>, opens: usize| {
+        *zeroings.lock().unwrap() = vec![(path.clone(), range, opens)];
+        reader.verify().unwrap()
+    };
+
+    // Caught half-copied by one read, whole by the next: a write in progress.
+    let report = zero(newest, first_fragment.clone(), 1);
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let check = report.files.iter().find(|f| &f.path == newest).unwrap();
+    assert_eq!((check.records, check.torn_tail), (1, None));
+
+    // The same on every read: damage, at the record's first fragment.
+    let report = zero(newest, first_fragment, usize::MAX);
+    let problem = only_problem(&report);
+    assert_eq!((&problem.file, problem.offset), (newest, big));
+
+    // Damage that stays in the older, sealed segment is reported too: a record's checksum
+    // zeroed.
+    let small = record_longer_than(&sim, older, 0);
+    let report = zero(older, small..small + 4, usize::MAX);
+    let problem = only_problem(&report);
+    assert_eq!((&problem.file, problem.offset), (older, small));
+
+    // Cut short at the end of the newest segment, with nothing intact after it: a torn
+    // tail (a write in progress, or what a crash leaves), not damage.
+    let report = zero(newest, big + 100..u64::MAX, usize::MAX);
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let check = report.files.iter().find(|f| &f.path == newest).unwrap();
+    assert_eq!((check.records, check.torn_tail), (0, Some(big)));
 }

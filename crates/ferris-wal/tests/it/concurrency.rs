@@ -3,109 +3,12 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use ferris_fs::{Fault, FaultKind, FileLock, FileSystem, Op, ReadableFile, WritableFile};
+use ferris_fs::{Fault, FaultKind, FileSystem, Op};
 use ferris_wal::{Error, RecoveryMode, SyncMode, Wal};
 
-use crate::{DIR, options, recover, sim};
-
-/// A file system wrapper for tests: fsyncs can be made to take a millisecond, like a real
-/// disk's (so writers arriving during one have something to group behind), and a hook can
-/// run inside the next `list`, to force an interleaving.
-struct HookFs {
-    inner: Arc<dyn FileSystem>,
-    slow_sync: bool,
-    on_list: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl HookFs {
-    fn slow_sync(inner: Arc<dyn FileSystem>) -> HookFs {
-        HookFs {
-            inner,
-            slow_sync: true,
-            on_list: Mutex::new(None),
-        }
-    }
-
-    fn with_list_hook(inner: Arc<dyn FileSystem>) -> HookFs {
-        HookFs {
-            inner,
-            slow_sync: false,
-            on_list: Mutex::new(None),
-        }
-    }
-}
-
-impl std::fmt::Debug for HookFs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HookFs")
-            .field("slow_sync", &self.slow_sync)
-            .finish()
-    }
-}
-
-#[derive(Debug)]
-struct SlowFile(Box<dyn WritableFile>);
-
-impl WritableFile for SlowFile {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0.append(data)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        std::thread::sleep(Duration::from_millis(1));
-        self.0.sync()
-    }
-    fn len(&self) -> u64 {
-        self.0.len()
-    }
-    fn reserve(&mut self, len: u64) -> io::Result<()> {
-        self.0.reserve(len)
-    }
-}
-
-impl FileSystem for HookFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = self.inner.create(path)?;
-        Ok(if self.slow_sync {
-            Box::new(SlowFile(file))
-        } else {
-            file
-        })
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
-        self.inner.open(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove(path)
-    }
-    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
-        self.inner.hard_link(original, link)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let hook = self.on_list.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook();
-        }
-        self.inner.list(dir)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        self.inner.exists(path)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-    fn lock(&self, path: &Path) -> io::Result<FileLock> {
-        self.inner.lock(path)
-    }
-}
+use crate::{DIR, HookFs, options, recover, sim};
 
 fn record(thread: u8, i: u32) -> Vec<u8> {
     let mut r = vec![thread];

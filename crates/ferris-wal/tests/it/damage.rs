@@ -4,12 +4,15 @@
 //! framing's errors handed on as the WAL's.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use ferris_fs::FileSystem;
 use ferris_log::format::BLOCK_SIZE;
-use ferris_wal::{Error, RecoveryEvent, RecoveryMode, SegmentReader, SyncMode, Wal};
+use ferris_wal::{Error, RecoveryEvent, RecoveryMode, SegmentEnd, SegmentReader, SyncMode, Wal};
 
 use crate::{
-    DIR, fs_with_segment, options, records, recover, reserved_segment_bytes, segment_bytes, sim,
+    DIR, HookFs, fs_with_segment, options, records, recover, reserved_segment_bytes, segment_bytes,
+    sim,
 };
 
 const ALL_MODES: [RecoveryMode; 4] = [
@@ -216,7 +219,7 @@ fn a_segment_check_lists_damage_and_refused_records_by_offset() {
     let offsets = record_offsets(&bytes);
     let fs = fs_with_segment(&bytes);
     let mut seen = 0;
-    let check = ferris_wal::check_segment(&*fs, &segment, 1, u64::MAX, |record| {
+    let check = ferris_wal::check_segment(&*fs, &segment, 1, SegmentEnd::Whole, |record| {
         seen += 1;
         (record == written[3].as_slice()).then(|| "record 3 is refused".to_string())
     })
@@ -231,21 +234,32 @@ fn a_segment_check_lists_damage_and_refused_records_by_offset() {
     assert_eq!(check.torn_tail, None);
 
     bytes[offsets[7] as usize + 9] ^= 0xff;
-    let check =
-        ferris_wal::check_segment(&*fs_with_segment(&bytes), &segment, 1, u64::MAX, |_| None)
-            .unwrap();
+    let check = ferris_wal::check_segment(
+        &*fs_with_segment(&bytes),
+        &segment,
+        1,
+        SegmentEnd::Whole,
+        |_| None,
+    )
+    .unwrap();
     assert_eq!(check.records, 7, "records up to the damage are read");
     assert_eq!(check.damage.len(), 1);
     assert_eq!(check.damage[0].offset, offsets[7]);
 
     let torn = &segment_bytes(&written, false)[..offsets[19] as usize + 3];
-    let check = ferris_wal::check_segment(&*fs_with_segment(torn), &segment, 1, u64::MAX, |_| None)
-        .unwrap();
+    let check = ferris_wal::check_segment(
+        &*fs_with_segment(torn),
+        &segment,
+        1,
+        SegmentEnd::Whole,
+        |_| None,
+    )
+    .unwrap();
     assert_eq!((check.records, check.torn_tail), (19, Some(offsets[19])));
     assert!(check.damage.is_empty());
 
     let gone = Path::new(DIR).join("000002.wal");
-    let err = ferris_wal::check_segment(&*fs, &gone, 2, u64::MAX, |_| None).unwrap_err();
+    let err = ferris_wal::check_segment(&*fs, &gone, 2, SegmentEnd::Whole, |_| None).unwrap_err();
     assert!(
         matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
         "{err}"
@@ -277,7 +291,125 @@ fn a_newer_record_format_is_refused_by_name_in_every_mode() {
             .expect("record format 3 is from the future");
         assert!(is_refusal(&err), "{mode:?}: {err}");
     }
-    let err = ferris_wal::check_segment(&*fs_with_segment(&newer), &segment, 1, u64::MAX, |_| None)
-        .unwrap_err();
+    let err = ferris_wal::check_segment(
+        &*fs_with_segment(&newer),
+        &segment,
+        1,
+        SegmentEnd::Whole,
+        |_| None,
+    )
+    .unwrap_err();
     assert!(is_refusal(&err), "{err}");
+}
+
+/// A file system whose segment 1 holds `versions[n]` from its `n`-th open on, and the last
+/// version once they run out: a segment that changes between two reads of it, as one a
+/// writer is appending to does.
+fn changing_segment(versions: Vec<Vec<u8>>) -> Arc<dyn FileSystem> {
+    let (_, inner) = sim(0);
+    let segment = Path::new(DIR).join("000001.wal");
+    let fs = Arc::clone(&inner);
+    let mut versions = versions.into_iter();
+    Arc::new(HookFs::with_open_hook(inner, move |path| {
+        let Some(bytes) = versions.next().filter(|_| path == segment) else {
+            return;
+        };
+        if fs.exists(&segment).unwrap() {
+            fs.remove(&segment).unwrap();
+        }
+        let mut file = fs.create(&segment).unwrap();
+        file.append(&bytes).unwrap();
+        file.sync().unwrap();
+    }))
+}
+
+/// `bytes` (a valid segment 1) with the record at `offset` caught half-copied: its
+/// first fragment's payload zeros from 100 bytes in to the end of its block, while its
+/// next fragment, in the next block, is already there. A reader whose pages were read at
+/// different moments of the copy sees that: damage followed by an intact fragment.
+fn half_copied(bytes: &[u8], offset: u64) -> Vec<u8> {
+    let (start, block) = (offset as usize, BLOCK_SIZE);
+    let mut half = bytes.to_vec();
+    half[start + 100..(start / block + 1) * block].fill(0);
+    half
+}
+
+/// A segment a writer beside the reader may be appending to ([`SegmentEnd::Growing`]):
+/// a record caught half-copied looks like damage followed by intact records in one read
+/// and is whole in the next, so it is not reported; damage that stays put is, as it is
+/// read [`SegmentEnd::Whole`]; damage that moves on every read is each time a write in
+/// progress, and the last one is reported as a torn tail; and a segment cut short under
+/// the reader (sealed, its reserved zeros cut off) is read again.
+#[test]
+fn a_growing_segment_reports_only_damage_that_stays_put() {
+    // Records 2, 7, 12 and 17 are 40,004 bytes long: each a first fragment running to
+    // the end of its block and a last one in the next.
+    let written = records(18, 5);
+    let bytes = segment_bytes(&written, false);
+    let offsets = record_offsets(&bytes);
+    let segment = Path::new(DIR).join("000001.wal");
+    let check = |fs: &dyn FileSystem, end| {
+        ferris_wal::check_segment(fs, &segment, 1, end, |_| None).unwrap()
+    };
+    let half = half_copied(&bytes, offsets[17]);
+
+    let whole = check(&*fs_with_segment(&half), SegmentEnd::Whole);
+    assert_eq!(whole.damage.len(), 1, "{:?}", whole.damage);
+    assert_eq!(whole.damage[0].offset, offsets[17]);
+    assert!(
+        whole.damage[0]
+            .reason
+            .contains("followed by intact records"),
+        "{}",
+        whole.damage[0]
+    );
+
+    // The copy finishes before the second read.
+    let finished = check(
+        &*changing_segment(vec![half.clone(), bytes.clone()]),
+        SegmentEnd::Growing,
+    );
+    assert!(finished.damage.is_empty(), "{:?}", finished.damage);
+    assert_eq!((finished.records, finished.torn_tail), (18, None));
+
+    // A flipped byte in record 7 is there on every read.
+    let mut flipped = bytes.clone();
+    flipped[offsets[7] as usize + 9] ^= 0xff;
+    let stays = check(&*changing_segment(vec![flipped]), SegmentEnd::Growing);
+    assert_eq!(stays.damage.len(), 1, "{:?}", stays.damage);
+    assert_eq!((stays.damage[0].offset, stays.records), (offsets[7], 7));
+
+    // A writer that keeps appending: each read catches a later record half-copied.
+    let moving: Vec<Vec<u8>> = [2, 7, 12, 17]
+        .into_iter()
+        .map(|i| half_copied(&segment_bytes(&written[..=i], false), offsets[i]))
+        .collect();
+    assert_eq!(moving.len(), ferris_wal::GROWING_READS);
+    let moved = check(&*changing_segment(moving), SegmentEnd::Growing);
+    assert!(moved.damage.is_empty(), "{:?}", moved.damage);
+    assert_eq!((moved.records, moved.torn_tail), (17, Some(offsets[17])));
+
+    // Sealed under the reader: the reserved zeros it was about to read are gone.
+    let sealed_while_read = |end| {
+        let (_, fs) = sim(0);
+        let mut writer = Some(fs.create(&segment).unwrap());
+        let file = writer.as_mut().unwrap();
+        file.append(&bytes).unwrap();
+        file.reserve(bytes.len() as u64 + 4 * BLOCK_SIZE as u64)
+            .unwrap();
+        ferris_wal::check_segment(&*fs, &segment, 1, end, |_| {
+            if let Some(mut file) = writer.take() {
+                file.reserve(0).unwrap();
+            }
+            None
+        })
+    };
+    let err = sealed_while_read(SegmentEnd::Whole).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+        "{err}"
+    );
+    let cut = sealed_while_read(SegmentEnd::Growing).unwrap();
+    assert_eq!((cut.records, cut.bytes), (18, bytes.len() as u64));
+    assert!(cut.damage.is_empty() && cut.torn_tail.is_none(), "{cut:?}");
 }

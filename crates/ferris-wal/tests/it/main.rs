@@ -8,10 +8,12 @@ mod power_cut;
 mod replay;
 mod round_trip;
 
+use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use ferris_fs::{FileSystem, SimFs};
+use ferris_fs::{FileLock, FileSystem, ReadableFile, SimFs, WritableFile};
 use ferris_wal::{
     Error, RecoveryEvent, RecoveryMode, RecoveryOptions, SyncMode, Wal, WalOptions, WalRecovery,
 };
@@ -138,5 +140,119 @@ pub(crate) fn assert_prefix(got: &[Vec<u8>], want: &[Vec<u8>]) {
             g.len(),
             w.len()
         );
+    }
+}
+
+/// A file system wrapper for tests: fsyncs can be made to take a millisecond, like a real
+/// disk's (so writers arriving during one have something to group behind), a hook can run
+/// inside the next `list`, to force an interleaving, and another before every `open`, to
+/// change a file between two reads of it.
+pub(crate) struct HookFs {
+    inner: Arc<dyn FileSystem>,
+    slow_sync: bool,
+    pub(crate) on_list: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    on_open: Mutex<Option<OpenHook>>,
+}
+
+/// What [`HookFs`] runs before every `open`, with the path being opened.
+type OpenHook = Box<dyn FnMut(&Path) + Send>;
+
+impl HookFs {
+    pub(crate) fn slow_sync(inner: Arc<dyn FileSystem>) -> HookFs {
+        HookFs {
+            slow_sync: true,
+            ..HookFs::with_list_hook(inner)
+        }
+    }
+
+    pub(crate) fn with_list_hook(inner: Arc<dyn FileSystem>) -> HookFs {
+        HookFs {
+            inner,
+            slow_sync: false,
+            on_list: Mutex::new(None),
+            on_open: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn with_open_hook(
+        inner: Arc<dyn FileSystem>,
+        hook: impl FnMut(&Path) + Send + 'static,
+    ) -> HookFs {
+        HookFs {
+            on_open: Mutex::new(Some(Box::new(hook))),
+            ..HookFs::with_list_hook(inner)
+        }
+    }
+}
+
+impl std::fmt::Debug for HookFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookFs")
+            .field("slow_sync", &self.slow_sync)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+struct SlowFile(Box<dyn WritableFile>);
+
+impl WritableFile for SlowFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.0.append(data)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        std::thread::sleep(Duration::from_millis(1));
+        self.0.sync()
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn reserve(&mut self, len: u64) -> io::Result<()> {
+        self.0.reserve(len)
+    }
+}
+
+impl FileSystem for HookFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = self.inner.create(path)?;
+        Ok(if self.slow_sync {
+            Box::new(SlowFile(file))
+        } else {
+            file
+        })
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
+        if let Some(hook) = self.on_open.lock().unwrap().as_mut() {
+            hook(path);
+        }
+        self.inner.open(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove(path)
+    }
+    fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        self.inner.hard_link(original, link)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let hook = self.on_list.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        self.inner.list(dir)
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        self.inner.lock(path)
     }
 }
