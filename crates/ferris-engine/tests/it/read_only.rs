@@ -1,14 +1,15 @@
 //! `Db::open_read_only`: reads as of the open, writes refused by name, nothing on disk
-//! changed, and a consistent state beside a writer that flushes and compacts.
+//! changed, and a consistent state beside a writer that flushes and compacts: read past
+//! a change, or refused as `ConcurrentChange` when every attempt meets one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ferris_engine::{Db, Error, WriteBatch};
 use ferris_fs::{Fault, FaultKind, FileSystem, Op, SimFs};
 
-use crate::{DIR, dump, open_sim, sim_options};
+use crate::{DIR, dump, hooked, open_sim, sim_options};
 
 /// Every file of the database directory with its bytes.
 fn files(sim: &SimFs) -> BTreeMap<String, Vec<u8>> {
@@ -266,4 +267,95 @@ impl Drop for SetOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
     }
+}
+
+/// A writer that flushes between a reader's replay of the manifest and its replay of the
+/// WAL: `flushes` says how many more times it does (each time after a write of `key`,
+/// numbered by `done`). The flush records a later log number in the manifest and deletes
+/// the WAL segment the reader's manifest still points at, just before the reader opens
+/// it, so that attempt cannot read a consistent state, and the manifest has moved.
+fn flush_before_wal_reads(
+    sim: &SimFs,
+    writer: &Db,
+    flushes: &Arc<AtomicUsize>,
+    done: &Arc<AtomicUsize>,
+) -> ferris_engine::Options {
+    let (writer, flushes, done) = (writer.clone(), Arc::clone(flushes), Arc::clone(done));
+    let mut options = sim_options(sim);
+    options.file_system = hooked(sim, move |sim, path| {
+        let is_wal = path.extension().is_some_and(|e| e == "wal");
+        let take = |n: usize| n.checked_sub(1);
+        if is_wal
+            && flushes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, take)
+                .is_ok()
+        {
+            let n = done.fetch_add(1, Ordering::AcqRel) + 1;
+            writer.put("key", format!("flush-{n}")).unwrap();
+            writer.flush().unwrap();
+        }
+        sim.open(path)
+    });
+    options
+}
+
+/// A read-only open whose every attempt meets a writer's change fails with the typed
+/// `ConcurrentChange`, naming the directory and the attempts made (the engine's eight),
+/// with the last attempt's failure as its source: never with that failure itself, which
+/// would pass a writer's work off as damage, and never with a state mixed from two
+/// moments.
+#[test]
+fn a_database_changing_under_every_attempt_is_a_concurrent_change() {
+    let (sim, writer) = populated(7);
+    let (flushes, done) = (Arc::new(AtomicUsize::new(usize::MAX)), Arc::default());
+    let options = flush_before_wal_reads(&sim, &writer, &flushes, &done);
+
+    let err = Db::open_read_only(DIR, options).unwrap_err();
+    let Error::ConcurrentChange {
+        path,
+        attempts,
+        source,
+    } = &err
+    else {
+        panic!("not a concurrent change: {err}");
+    };
+    assert_eq!((path.as_path(), *attempts), (DIR.as_ref(), 8), "{err}");
+    assert_eq!(
+        done.load(Ordering::Acquire),
+        8,
+        "one flush met each attempt"
+    );
+    assert!(
+        matches!(&**source, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+        "the last attempt found the WAL segment gone: {source}"
+    );
+    assert!(err.to_string().contains("try again"), "{err}");
+}
+
+/// A change that meets only the first attempt is read past: the second attempt reads the
+/// state after the writer's flush, whole (the write the flush carried, and everything
+/// before it, in every keyspace).
+#[test]
+fn a_change_under_the_first_attempt_only_is_read_past() {
+    let (sim, writer) = populated(8);
+    let (flushes, done) = (Arc::new(AtomicUsize::new(1)), Arc::default());
+    let options = flush_before_wal_reads(&sim, &writer, &flushes, &done);
+
+    let reader = Db::open_read_only(DIR, options).unwrap();
+    assert_eq!(done.load(Ordering::Acquire), 1);
+    assert_eq!(reader.get("key").unwrap().as_deref(), Some(&b"flush-1"[..]));
+    assert_eq!(reader.get("k000").unwrap().as_deref(), Some(&b"wal"[..]));
+    assert_eq!(reader.get("k001").unwrap(), None);
+    assert_eq!(
+        dump(reader.iter().unwrap()).len(),
+        300,
+        "k001 deleted, key added"
+    );
+    let other = dump(reader.keyspace("other").unwrap().iter().unwrap());
+    assert_eq!(
+        other,
+        [("o1".into(), "table".into()), ("o2".into(), "wal".into())]
+    );
+    let problems = reader.verify().unwrap().problems;
+    assert!(problems.is_empty(), "{problems:?}");
 }
