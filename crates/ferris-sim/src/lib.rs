@@ -79,6 +79,14 @@
 //!    are applied: a created keyspace never vanishes, a dropped one never comes back;
 //! 3. `Db::verify` finds no damage in its files ([`FailureKind::Damaged`]).
 //!
+//! Before that open, the state the cut left is opened with `Db::open_read_only`, as a
+//! reader beside a crashed writer would, and read whole the same way. It must open (a
+//! directory the first open left unfinished reads as the empty database the recovery
+//! will create), make no call through the probe that changes the disk and leave every
+//! file's bytes as they were, and read exactly what the recovery that follows reads
+//! ([`FailureKind::ReadOnly`]). It runs before the next cut is planned, so the cut counts
+//! are what they were without it.
+//!
 //! What it recovered becomes the model's state, durable (it was on the disk when the
 //! power came back, so a later cut must not lose it), and the workload goes on from the
 //! step after the one the cut interrupted, towards the next cut. When the planned cuts

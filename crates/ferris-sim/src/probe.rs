@@ -114,6 +114,9 @@ impl fmt::Display for CutSite {
 #[derive(Debug, Default)]
 struct ProbeState {
     cut: Option<CutSite>,
+    /// Calls made that change the disk (or would have, had the power been on): all but
+    /// opens, reads and listings.
+    changes: u64,
     /// Every thread that used this file system: panics in them belong to this seed.
     threads: HashSet<ThreadId>,
 }
@@ -157,6 +160,12 @@ impl Probe {
         self.lock().cut.take()
     }
 
+    /// How many calls that change the disk were made through this probe: every one but
+    /// [`Op::Open`], [`Op::Read`] and [`Op::List`] (a lock taken counts too).
+    pub(crate) fn changes(&self) -> u64 {
+        self.lock().changes
+    }
+
     /// Whether `thread` performed an operation through this probe.
     pub(crate) fn saw_thread(&self, thread: ThreadId) -> bool {
         self.lock().threads.contains(&thread)
@@ -164,6 +173,9 @@ impl Probe {
 
     fn run<T>(&self, op: Op, path: &Path, call: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
         let mut state = self.lock();
+        if !matches!(op, Op::Open | Op::Read | Op::List) {
+            state.changes += 1;
+        }
         let was_off = self.sim.is_powered_off();
         let result = call();
         let current = thread::current();
@@ -319,6 +331,11 @@ mod tests {
         assert_eq!(site.role, Role::Workload);
         assert!(probe.saw_thread(thread::current().id()));
         assert_eq!(probe.cut_site(), None, "taken");
+        // The directory, the create, the append, the sync and the create after the cut
+        // count as changes; a listing does not.
+        sim.restart();
+        assert!(probe.list(Path::new("/")).is_ok());
+        assert_eq!(probe.changes(), 5);
     }
 
     #[test]

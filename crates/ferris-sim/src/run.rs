@@ -101,6 +101,9 @@ pub enum FailureKind {
     Hole,
     /// `Db::verify` found damage in the recovered database's files.
     Damaged,
+    /// The read-only open of what a power cut left (before the recovery that follows)
+    /// failed, changed the disk, or read another state than that recovery.
+    ReadOnly,
     /// The recovered database refused a write, or lost it across a clean reopen.
     AfterRecovery,
     /// The workload's own thread panicked (inside the engine, or in a check).
@@ -118,6 +121,7 @@ impl fmt::Display for FailureKind {
             FailureKind::LostWrite => "lost write",
             FailureKind::Hole => "hole in the history",
             FailureKind::Damaged => "damaged files after recovery",
+            FailureKind::ReadOnly => "read-only open after a power cut",
             FailureKind::AfterRecovery => "broken after recovery",
             FailureKind::Panic => "panic",
             FailureKind::BackgroundPanic => "panic in a background thread",
@@ -297,6 +301,8 @@ struct Runner<'w> {
     restarts: usize,
     flushes: u64,
     compactions: u64,
+    /// What the read-only open after the last restart read, for the recovery to match.
+    read_only: Option<State>,
     /// Where each power cut landed.
     cuts: Vec<CutSite>,
     cuts_landed: usize,
@@ -324,6 +330,7 @@ impl<'w> Runner<'w> {
             restarts: 0,
             flushes: 0,
             compactions: 0,
+            read_only: None,
             cuts: Vec::new(),
             cuts_landed: 0,
             cuts_in_recovery: 0,
@@ -392,8 +399,11 @@ impl<'w> Runner<'w> {
             if finished {
                 break;
             }
+            // Before the next cut is planned, so that its count starts where it did.
+            self.check_read_only()?;
         }
         let fs_ops = self.sim.op_count();
+        self.check_read_only()?;
         self.final_checks()?;
         Ok(SeedReport {
             seed: self.workload.seed,
@@ -1057,6 +1067,60 @@ impl<'w> Runner<'w> {
         Ok(Some(state))
     }
 
+    /// After a restart, before the database is opened for writing: opens what the power
+    /// cut left with `Db::open_read_only` and reads it whole, as [`Runner::read_recovered`]
+    /// reads a recovered database. The open and the reads must succeed (the power is on,
+    /// and no writer is at work) and change nothing on the disk: no call through the
+    /// probe that changes it, and every file of the directory the same bytes afterwards.
+    /// What it read is kept for [`Runner::check_recovered`], which requires the recovery
+    /// that follows to read the same (a directory that is not a database yet, because
+    /// the first open was cut short, reads as the empty database that recovery creates).
+    fn check_read_only(&mut self) -> Result<(), SimFailure> {
+        let fail = |detail: String| self.fail(FailureKind::ReadOnly, None, detail);
+        let (files, changes) = (self.files(), self.probe.changes());
+        let state = match Db::open_read_only(DIR, self.options.clone()) {
+            Ok(db) => {
+                let read = self.read_recovered(&db).map_err(|mut failure| {
+                    failure.kind = FailureKind::ReadOnly;
+                    failure.detail = format!("reading it: {}", failure.detail);
+                    failure
+                })?;
+                let closed = db.close();
+                drop(db);
+                closed.map_err(|e| fail(format!("close: {}", error_chain(&e))))?;
+                read.ok_or_else(|| fail("the power went off with no cut planned".into()))?
+            }
+            Err(Error::NotADatabase { .. }) => model::empty_state(),
+            Err(e) => return Err(fail(format!("open: {}", error_chain(&e)))),
+        };
+        let made = self.probe.changes() - changes;
+        if made > 0 || self.files() != files {
+            let now = self.files();
+            let changed: Vec<&String> = (files.keys().chain(now.keys()))
+                .filter(|name| files.get(*name) != now.get(*name))
+                .collect();
+            return Err(fail(format!(
+                "it changed the disk: {made} call(s) that change it, files changed: {changed:?}"
+            )));
+        }
+        self.read_only = Some(state);
+        Ok(())
+    }
+
+    /// Every file of the database directory with its bytes, read from the `SimFs` itself
+    /// (not through the probe, whose counts they would change).
+    fn files(&self) -> BTreeMap<String, Option<Vec<u8>>> {
+        let names = self.sim.list(Path::new(DIR)).unwrap_or_default();
+        let read = |name: &String| {
+            let file = self.sim.open(&Path::new(DIR).join(name)).ok()?;
+            file.read_vec(0, file.len()).ok()
+        };
+        names
+            .iter()
+            .map(|name| (name.clone(), read(name)))
+            .collect()
+    }
+
     /// After a restart, with `db` just opened: checks that what it holds (its keyspaces
     /// and their contents) is a prefix of the history, and that its files are intact,
     /// then takes it as the model's state. `Ok(None)` if a power cut (planned to land
@@ -1066,6 +1130,19 @@ impl<'w> Runner<'w> {
         let Some(recovered) = self.read_recovered(db)? else {
             return Ok(None);
         };
+        if let Some(read_only) = self.read_only.take()
+            && read_only != recovered
+        {
+            return Err(self.fail(
+                FailureKind::ReadOnly,
+                None,
+                format!(
+                    "after restart {}, the read-only open read {}",
+                    self.restarts,
+                    state_difference(&read_only, &recovered)
+                ),
+            ));
+        }
         let Some(prefix) = self.history.matching_prefix(&recovered) else {
             let (lost, why) = self.history.explain(&recovered);
             let kind = if lost {
@@ -1164,6 +1241,30 @@ impl<'w> Runner<'w> {
         }
         Ok(())
     }
+}
+
+/// Where two database states first differ: a keyspace only one of them has, or the
+/// first key of a keyspace whose contents differ, with `got` named first.
+fn state_difference(got: &State, want: &State) -> String {
+    let names: Vec<&String> = got.keys().chain(want.keys()).collect();
+    for name in names {
+        match (got.get(name), want.get(name)) {
+            (Some(g), Some(w)) if g != w => {
+                let (g, w): (Vec<_>, Vec<_>) = (
+                    g.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    w.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                );
+                return format!(
+                    "{name} otherwise than the recovery: {}",
+                    first_difference(&g, &w)
+                );
+            }
+            (Some(_), None) => return format!("keyspace {name}, which the recovery has not"),
+            (None, Some(_)) => return format!("no keyspace {name}, which the recovery has"),
+            _ => {}
+        }
+    }
+    "the same state".to_string()
 }
 
 /// Every entry of a scan, as owned bytes.
