@@ -509,10 +509,10 @@
 //! - A database opened read-only does not follow its writer: open it again to see newer
 //!   writes. Its [`Db::verify`] reads the WAL segments whole, with no writer's length to
 //!   stop at, so beside a writer appending at that moment it may catch the record being
-//!   written half-copied, which looks like damage. It reads a damaged segment again, up
-//!   to four times, and reports damage only where two reads in a row find it (damage
-//!   stays, a write in progress does not); a writer that keeps the record in the same
-//!   half-copied state across two reads would still be reported. A file the writer
+//!   written half-copied, which looks like damage, or a segment being sealed cut short
+//!   under it. It reads such a segment again, up to four times, and reports damage only
+//!   where two reads in a row find it (damage stays, a write in progress does not); a
+//!   record left in the same half-copied state across two reads would still be reported. A file the writer
 //!   retired since the open is checked through the handle still open.
 //!
 //! ## Exercises

@@ -144,6 +144,14 @@
 //! allocates more than the file holds: a record is assembled only from fragments whose
 //! checksums passed, and one that grows past [`MAX_RECORD_LEN`] is treated as corruption.
 //!
+//! [`check_segment`] reads one segment the same way for a tool that checks files
+//! (`Db::verify`), listing damage instead of failing on it, as far as a [`SegmentEnd`]
+//! says. A segment being appended to by a writer the reader cannot ask (a database opened
+//! read-only, beside the process writing it) is [`SegmentEnd::Growing`]: a record can be
+//! caught half-copied there, with its next fragment already written, which looks like
+//! damage followed by intact records. So such damage counts only when the next read finds
+//! it again: damage stays put, a write in progress does not.
+//!
 //! # Errors
 //!
 //! [`Error`] holds the shared vocabulary of `ferris-core` as it is ([`Error::Io`],
