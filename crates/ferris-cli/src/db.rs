@@ -2,9 +2,10 @@
 //! `stats`, `checkpoint`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use ferris_engine::{Db, Options};
+use ferris_engine::{Db, Options, Ttl};
 use ferris_fs::StdFs;
 use ferris_log::{RecoveryMode, SegmentReader};
 use ferris_manifest::{KeyspaceDef, VersionEdit, manifest_file_name, read_current};
@@ -266,17 +267,34 @@ pub(crate) fn get(dir: &Path, key: &str, as_json: bool) -> Result<Verdict> {
     })
 }
 
-pub(crate) fn put(dir: &Path, key: &str, value: &str, as_json: bool) -> Result<Verdict> {
+/// `ferris put`: with a time to live, into a database whose default keyspace expires
+/// values (a new one is created so).
+pub(crate) fn put(
+    dir: &Path,
+    key: &str,
+    value: &str,
+    ttl: Option<Duration>,
+    as_json: bool,
+) -> Result<Verdict> {
     let mut options = Options::default();
     options.create_if_missing = true;
+    if ttl.is_some() && !dir.join("CURRENT").exists() {
+        options.ttl = Ttl::On { default: None };
+    }
     let db = Db::open(dir, options).with_context(|| format!("opening {}", dir.display()))?;
-    db.put(key, value)?;
+    match ttl {
+        Some(ttl) => db.put_with_ttl(key, value, ttl)?,
+        None => db.put(key, value)?,
+    }
     // This process holds the lock and is the only writer, so the last sequence number is
     // the one the put was given.
     let seq = db.stats().last_sequence;
     db.close()?;
     if as_json {
-        let out = json!({"ok": true, "op": "put", "key": show(key.as_bytes()), "seq": seq});
+        let mut out = json!({"ok": true, "op": "put", "key": show(key.as_bytes()), "seq": seq});
+        if let Some(ttl) = ttl {
+            out["ttl_secs"] = ttl.as_secs().into();
+        }
         out!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(Verdict::Intact)

@@ -15,7 +15,8 @@
 //! ferris table dump FILE [--blocks] [--json] a table's properties, range tombstones, index, entries
 //! ferris manifest dump DIR [--json]         the version edits and the current version
 //! ferris get DIR KEY [--json]               a value
-//! ferris put DIR KEY VALUE [--json]         set a key (creates the database if needed)
+//! ferris put DIR KEY VALUE [--ttl S] [--json]   set a key (creates the database if
+//!                                           needed), expiring after S seconds
 //! ferris delete DIR KEY [--json]            delete a key
 //! ferris delete-range DIR (--prefix P | --from A --to B) [--json]   delete a range, one write
 //! ferris scan DIR [--prefix P | --from A --to B] [--reverse] [--limit N] [--json]
@@ -259,6 +260,7 @@ mod wal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -319,6 +321,10 @@ enum Command {
         key: String,
         /// The value.
         value: String,
+        /// Make the value expire after this many seconds. The database's default keyspace
+        /// must expire values: one this command creates does, when this is given.
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u64>,
         /// Print JSON (otherwise nothing is printed on success).
         #[arg(long)]
         json: bool,
@@ -460,8 +466,9 @@ fn main() -> ExitCode {
             dir,
             key,
             value,
+            ttl,
             json,
-        } => db::put(&dir, &key, &value, json),
+        } => db::put(&dir, &key, &value, ttl.map(Duration::from_secs), json),
         Command::Delete { dir, key, json } => db::delete(&dir, &key, json),
         Command::DeleteRange {
             dir,

@@ -37,6 +37,38 @@ fn put_get_delete_and_scan_round_trip() {
 }
 
 #[test]
+fn put_with_a_ttl_expires_and_needs_an_expiring_database() {
+    let (_tmp, db) = db_dir();
+    // A database this command creates expires values.
+    let run = ferris(&["put", "--json", "--ttl", "1", &db, "session", "alice"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run.stdout)["ttl_secs"], 1);
+    assert_eq!(ferris(&["put", &db, "user", "bob"]).code, 0);
+    let run = ferris(&["get", &db, "session"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "alice\n"),
+        "{}",
+        run.stderr
+    );
+    let run = ferris(&["manifest", "dump", "--json", &db]);
+    assert_eq!(
+        json(&run.stdout)["current"]["keyspaces"][0]["expiring"],
+        true
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    assert_eq!(ferris(&["get", &db, "session"]).code, 1, "expired");
+    assert_eq!(ferris(&["scan", &db]).stdout, "user\tbob\n");
+    // One created without expiry refuses a time to live, and keeps its data.
+    let (_tmp, plain) = db_dir();
+    assert_eq!(ferris(&["put", &plain, "k", "v"]).code, 0);
+    let run = ferris(&["put", "--ttl", "5", &plain, "k", "w"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("do not expire"), "{}", run.stderr);
+    assert_eq!(ferris(&["get", &plain, "k"]).stdout, "v\n");
+}
+
+#[test]
 fn delete_range_removes_a_prefix_or_a_range_with_one_write() {
     let (_tmp, db) = db_dir();
     for k in ["a1", "a2", "b1", "b2", "c1"] {
