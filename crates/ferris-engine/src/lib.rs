@@ -512,8 +512,10 @@
 //!   written half-copied, which looks like damage, or a segment being sealed cut short
 //!   under it. It reads such a segment again, up to four times, and reports damage only
 //!   where two reads in a row find it (damage stays, a write in progress does not); a
-//!   record left in the same half-copied state across two reads would still be reported. A file the writer
-//!   retired since the open is checked through the handle still open.
+//!   record left in the same half-copied state across two reads would still be reported.
+//!   CURRENT and the manifest it names are read again the same way, since a writer may
+//!   switch manifests between the two reads (`ferris_manifest::check_beside_writer`). A
+//!   file the writer retired since the open is checked through the handle still open.
 //!
 //! ## Exercises
 //!

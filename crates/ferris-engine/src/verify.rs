@@ -28,7 +28,7 @@ use ferris_core::KeyspaceId;
 use ferris_manifest::{CURRENT, manifest_file_name};
 use ferris_table::ReadOptions;
 use ferris_wal::format::segment_path;
-use ferris_wal::{SegmentEnd, list_segments};
+use ferris_wal::{GROWING_READS, SegmentEnd, list_segments};
 
 use crate::db::Shared;
 use crate::error::{Corruption, Error, Result};
@@ -182,14 +182,17 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     let read_only = shared.writes.wal.is_none();
     let trusted = !read_only && !shared.work.is_poisoned();
     let (svs, segments) = shared.versions.with_state(|number, state| {
-        let number = match read_only {
-            true => ferris_manifest::read_current(&*env.fs, &env.dir)?.unwrap_or(number),
-            false => number,
+        let (fs, dir) = (&*env.fs, &env.dir);
+        let (number, checked) = match read_only {
+            true => ferris_manifest::check_beside_writer(fs, dir, number, GROWING_READS)?,
+            false => (
+                number,
+                ferris_manifest::check(fs, dir, number, trusted.then_some(state))?,
+            ),
         };
         let svs: Vec<_> = (shared.versions.keyspaces().iter())
             .map(|k| (k.id, k.current()))
             .collect();
-        let checked = ferris_manifest::check(&*env.fs, &env.dir, number, trusted.then_some(state))?;
         let mut current = FileCheck::new(env.path(CURRENT), FileKind::Current);
         current.bytes = checked.current_bytes;
         current.records = u64::from(checked.current_read);

@@ -93,6 +93,40 @@ pub fn check(
     Ok(out)
 }
 
+/// [`check`] for a reader that does not write the database (a read-only open), while a
+/// writer beside it may be changing it: CURRENT is read for the manifest to check, and
+/// only checksums are checked. A writer switching manifests between the two reads, or
+/// caught half-way through an edit's copy, looks like damage for one read, so damage is
+/// reported only once two reads in a row find the same (at most `attempts` reads); a
+/// database whose files keep changing under every read is reported as the last read
+/// found it. Returns the manifest checked (`fallback` when there is no CURRENT to read)
+/// and what the check found.
+///
+/// # Errors
+///
+/// As [`check`].
+pub fn check_beside_writer(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    fallback: u64,
+    attempts: usize,
+) -> Result<(u64, ManifestCheck)> {
+    let mut last: Option<(u64, ManifestCheck)> = None;
+    for _ in 0..attempts.max(1) {
+        // A CURRENT that does not decode is the check's to report.
+        let number = read_current(fs, dir).ok().flatten().unwrap_or(fallback);
+        let checked = check(fs, dir, number, None)?;
+        let same = last
+            .as_ref()
+            .is_some_and(|(n, c)| *n == number && c.damage == checked.damage);
+        if checked.damage.is_empty() || same {
+            return Ok((number, checked));
+        }
+        last = Some((number, checked));
+    }
+    Ok(last.expect("at least one read"))
+}
+
 /// Where the state replayed from the disk and the state the database reads disagree: a
 /// keyspace one has and the other has not, or a level whose tables differ.
 fn disagreement(on_disk: &LevelState, state: &LevelState) -> Option<String> {

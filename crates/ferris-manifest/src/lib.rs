@@ -128,7 +128,7 @@ mod error;
 mod log;
 mod manifest;
 
-pub use check::{ManifestCheck, check};
+pub use check::{ManifestCheck, check, check_beside_writer};
 pub use current::{
     CURRENT, CURRENT_MAGIC, CURRENT_TMP, CURRENT_VERSION, Raced, decode_current, encode_current,
     manifest_position, read_consistent, read_current, write_current,

@@ -427,3 +427,45 @@ fn verify_on_a_read_only_handle_beside_a_writer_finds_nothing() {
     assert!(verified >= 3);
     assert!(writer.stats().flushes > 0, "{:?}", writer.stats());
 }
+
+/// A writer switching manifests between a read-only verify's read of CURRENT and its
+/// read of the manifest CURRENT named leaves that manifest gone for one read: a switch
+/// in progress, not damage (`ferris_manifest::check_beside_writer` reads again). A
+/// manifest missing on every read is damage all the same.
+#[test]
+fn verify_on_a_read_only_handle_does_not_report_a_manifest_being_switched() {
+    let sim = SimFs::new(48);
+    let mut options = stable_options(&sim);
+    let writer = Db::open(DIR, options.clone()).unwrap();
+    writer.put("k", "v").unwrap();
+    writer.close().unwrap();
+    drop(writer);
+    let missing = Arc::new(std::sync::Mutex::new(0usize));
+    options.file_system = hooked(&sim, {
+        let missing = Arc::clone(&missing);
+        move |sim, path| {
+            let manifest = path.to_string_lossy().contains("MANIFEST-");
+            let mut missing = missing.lock().unwrap();
+            if manifest && *missing > 0 {
+                *missing -= 1;
+                return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+            }
+            sim.open(path)
+        }
+    });
+    let reader = Db::open_read_only(DIR, options).unwrap();
+    let verify = |opens: usize| {
+        *missing.lock().unwrap() = opens;
+        reader.verify().unwrap()
+    };
+    assert!(verify(0).is_clean());
+    let report = verify(1);
+    assert!(report.is_clean(), "{:#?}", report.problems);
+    let report = verify(usize::MAX);
+    let problem = only_problem(&report);
+    assert!(
+        problem.file.to_string_lossy().contains("MANIFEST-"),
+        "{problem:?}"
+    );
+    assert_eq!(problem.reason, "the file is missing");
+}
