@@ -200,7 +200,9 @@ pub struct KeyspaceOptions {
     /// deleted; compactions turn it into a tombstone (`ferris_core::expiry` has the whole
     /// story). Opening an expiring keyspace with `Ttl::Off` gives it no default; opening
     /// one created with `Ttl::Off` with `Ttl::On` fails with
-    /// [`Error::KeyspaceOptions`](crate::Error::KeyspaceOptions).
+    /// [`Error::KeyspaceOptions`](crate::Error::KeyspaceOptions). A keyspace not named in
+    /// [`Options::keyspaces`] opens as it was created: not expiring, or expiring with the
+    /// default of [`Options::ttl`].
     pub ttl: Ttl,
 }
 

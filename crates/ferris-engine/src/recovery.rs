@@ -330,6 +330,11 @@ fn keyspace_options(
         let declared = env.options.keyspaces.get(&def.name);
         let mut options = match declared.filter(|_| id != DEFAULT_KEYSPACE) {
             Some(options) => options.clone(),
+            // Not named: whether it expires is what it was created with.
+            None if id != DEFAULT_KEYSPACE && !def.expiring => KeyspaceOptions {
+                ttl: Ttl::Off,
+                ..KeyspaceOptions::from(&env.options)
+            },
             None => KeyspaceOptions::from(&env.options),
         };
         let strategy = options.compaction_strategy.name();

@@ -241,3 +241,26 @@ fn a_keyspace_created_without_expiry_cannot_be_opened_with_it() {
     let db = Db::open(DIR, options).unwrap();
     assert_eq!(get(&db, "k").as_deref(), Some("v"));
 }
+
+#[test]
+fn a_keyspace_not_named_at_open_expires_as_it_was_created() {
+    let sim = SimFs::new(9);
+    let (options, clock) = expiring(&sim);
+    let db = Db::open(DIR, options.clone()).unwrap();
+    let mut plain = KeyspaceOptions::from(&options);
+    plain.ttl = Ttl::Off;
+    db.keyspace_with("plain", plain).unwrap().put("k", "v").unwrap();
+    // Created with the database's options: expiring, like the default keyspace.
+    db.keyspace("cache").unwrap().put_with_ttl("k", "v", SECOND).unwrap();
+    db.close().unwrap();
+    // Neither is named in the options: each opens as it was created.
+    let db = Db::open(DIR, options).unwrap();
+    let plain = db.keyspace("plain").unwrap();
+    assert_eq!(plain.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    let e = plain.put_with_ttl("k", "w", SECOND).unwrap_err();
+    assert!(matches!(e, Error::Limit(LimitError::TtlNotEnabled { .. })), "{e}");
+    let cache = db.keyspace("cache").unwrap();
+    assert_eq!(cache.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    clock.advance(SECOND);
+    assert_eq!(cache.get("k").unwrap(), None);
+}
