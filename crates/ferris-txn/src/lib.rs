@@ -184,11 +184,29 @@
 //! no transaction is running, so there is nothing to remember: start the resolver at the
 //! database's last sequence number with [`Resolver::new`]).
 //!
+//! ## Reading order
+//!
+//! This is chapter 11 of the book. Read it after the engine (chapter 6): a read version
+//! is a snapshot's sequence number, and the write queue whose leader assigns sequence
+//! numbers is where the check will run. The MVCC article
+//! (`docs/concepts/mvcc-and-snapshots.md`) explains both.
+//!
+//! ## Exercises
+//!
+//! 1. A transaction scans `"a"..="c"` at read version 5 and finds `"a"` and `"b"`; a
+//!    commit at 6 inserts `"bb"`. Which [`KeyRange`]s do the two record, and why must the
+//!    resolver refuse the scan although `"bb"` did not exist when it was read? Would an
+//!    insert of `"c\0"` conflict?
+//! 2. Two transactions each read `x` and `y` at version 1; one writes `x`, the other
+//!    `y`. Which isolation level lets both commit, and what invariant of your choosing
+//!    could that break?
+//! 3. Set [`ResolverLimits::max_age_ms`] to zero. Which transactions can still commit?
+//!    What does that say about how long a FoundationDB transaction may run?
+//!
 //! ## What to read next
 //!
-//! `ferris-engine`, where transactions buffer their writes and commit through the write
-//! queue, and the MVCC article (`docs/concepts/mvcc-and-snapshots.md`) for the read
-//! versions they read at.
+//! Issue 21's next step: the engine's `Transaction`, which buffers writes, records its
+//! reads as it makes them, and commits through the write queue with this resolver.
 
 #![forbid(unsafe_code)]
 
