@@ -220,7 +220,9 @@
 //! ## What to read next
 //!
 //! `ferris-engine`'s `# Durability` section and `tests/it/power_cut.rs` for the simulated
-//! power cuts, and `ferris-sim` for the deterministic simulation.
+//! power cuts, and `ferris-sim` for the deterministic simulation. The next chapter,
+//! `ferris-txn`, turns from surviving crashes to surviving concurrency: transactions
+//! that commit only if nothing they read has changed.
 
 #![forbid(unsafe_code)]
 
