@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -29,6 +30,11 @@ pub struct Settings {
     /// families, fjall's keyspaces), each with the settings above, for
     /// [`Engine::write_in`]. Set by the `keyspaces` workload, not on the command line.
     pub keyspaces: usize,
+    /// How long the default keyspace's values live after they are written, `None` for
+    /// values that never expire (FerrisDB's `Ttl::On { default }`, RocksDB's
+    /// `DBWithTTL`). Set by the TTL workloads, not on the command line; engines without
+    /// expiring values skip those ([`EngineKind::has_ttl`]).
+    pub ttl: Option<Duration>,
 }
 
 /// A block compression codec.
@@ -84,6 +90,12 @@ impl EngineKind {
 
     /// Whether the engine deletes a key range with one call (fjall 3.1 and sled do not).
     pub fn has_delete_range(self) -> bool {
+        matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
+    }
+
+    /// Whether the engine expires values by age (FerrisDB's TTL, RocksDB's `DBWithTTL`;
+    /// fjall 3.1 and sled have none).
+    pub fn has_ttl(self) -> bool {
         matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
     }
 
@@ -171,6 +183,13 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// Runs a full manual compaction of the default keyspace and waits for it (FerrisDB's
+    /// `Db::compact`, RocksDB's `CompactRange` over every key). `None` for engines without
+    /// one the workloads use.
+    fn compact(&self) -> Option<Result<()>> {
+        None
+    }
+
     /// What the engine itself reports about its state, for the notes column (empty for
     /// engines that report nothing comparable).
     fn stats_note(&self) -> String {
@@ -223,6 +242,9 @@ impl Ferris {
             Codec::None => ferris_engine::Compression::None,
             Codec::Zstd => ferris_engine::Compression::Zstd,
         };
+        if let Some(ttl) = settings.ttl {
+            options.ttl = ferris_engine::Ttl::On { default: Some(ttl) };
+        }
         let db = ferris_engine::Db::open(dir, options)?;
         let keyspaces = (0..settings.keyspaces)
             .map(|i| db.keyspace(&format!("ks{i}")))
@@ -268,6 +290,10 @@ impl Engine for Ferris {
 
     fn checkpoint(&self, target: &Path) -> Option<Result<()>> {
         Some(self.db.checkpoint(target).map(drop).map_err(Into::into))
+    }
+
+    fn compact(&self) -> Option<Result<()>> {
+        Some(self.db.compact().map_err(Into::into))
     }
 
     fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {

@@ -4,17 +4,19 @@
 //! `cargo xtask bench` drives it; `docs/benchmarks.md` is the user's guide. The parts:
 //!
 //! - [`engine::Engine`]: the narrow interface every engine is driven through (batched
-//!   writes, gets, batched gets, deletes, range deletes, seek-and-scan, full scans), with FerrisDB's
-//!   side of it; the
-//!   peers' sides are in `peers.rs`, each behind its feature so that `cargo test
-//!   --workspace` never compiles RocksDB.
+//!   writes, gets, batched gets, deletes, range deletes, seek-and-scan, full scans, a full
+//!   manual compaction), with FerrisDB's side of it; the peers' sides are in `peers.rs`,
+//!   each behind its feature so that `cargo test --workspace` never compiles RocksDB.
 //! - [`workload::Workload`]: db_bench's fillseq, fillrandom, overwrite, readrandom,
 //!   multiget (RocksDB's `MultiGet`), readmissing, readseq, readreverse, seekrandom and
 //!   deleterandom, YCSB A, B, C, E and F with scrambled zipfian keys ([`zipf`]), a
 //!   checkpoint of the filled database (RocksDB's `Checkpoint`), writes over four
 //!   keyspaces, and every key deleted one by one (`deleteseq`) against one range delete
 //!   (`deleterange`, RocksDB's `DeleteRange`), each followed by the point reads and the
-//!   scan of what it deleted (`-get`, `-scan`).
+//!   scan of what it deleted (`-get`, `-scan`), and expiring values: a random fill and
+//!   random reads of a database whose values live an hour (`fillrandom-ttl`,
+//!   `readrandom-ttl`, against RocksDB's `DBWithTTL`), and the full compaction that
+//!   gives back the space of values that have all expired (`expire`).
 //! - [`run`]: runs each engine in a child process of its own, one after another, so each
 //!   engine's peak RSS and disk writes are its own, then prints one table with every
 //!   figure as a ratio of FerrisDB over each peer, and optionally writes JSON and an SVG
@@ -128,6 +130,7 @@ impl SuiteArgs {
             bloom_bits_per_key: self.bloom_bits,
             mmap: self.mmap,
             keyspaces: 0,
+            ttl: None,
         }
     }
 

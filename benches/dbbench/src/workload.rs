@@ -76,6 +76,19 @@ pub enum Workload {
     /// batch that also writes the key into the next keyspace. Ops are entries. Engines
     /// without atomic batches across keyspaces (sled) skip it.
     Keyspaces,
+    /// As `fillrandom`, into a fresh database whose values expire [`FILL_TTL`] after they
+    /// are written (so none expires during the run): what a time to live costs writes.
+    /// Engines without expiring values skip it, and the two workloads after it.
+    FillrandomTtl,
+    /// After `fillrandom-ttl`: as `readrandom`, on that database; what it costs reads.
+    ReadrandomTtl,
+    /// On a fresh database whose values expire [`EXPIRE_TTL`] after they are written:
+    /// `num` keys filled in random order (untimed), a wait of [`EXPIRE_WAIT`] after the
+    /// last write (so every value has expired), then one full manual compaction, timed;
+    /// ops are the keys it expired. The note gives the database directory's bytes before
+    /// and after, and how many of [`EXPIRE_SAMPLE`] point reads after it found a value
+    /// (it must be none).
+    Expire,
 }
 
 /// The delete workloads, each group on a database of its own: the deletes, then the reads
@@ -93,12 +106,32 @@ const DELETE_GROUPS: [[Workload; 3]; 2] = [
     ],
 ];
 
+/// The TTL workloads' group on a database of its own: the fill, then the reads of it.
+const TTL_GROUP: [Workload; 2] = [Workload::FillrandomTtl, Workload::ReadrandomTtl];
+
+/// How long the values of `fillrandom-ttl` live: far longer than any run, so the rows
+/// measure what carrying and checking an expiry costs, not expiry itself.
+pub const FILL_TTL: Duration = Duration::from_secs(3600);
+
+/// How long the values of `expire` live.
+pub const EXPIRE_TTL: Duration = Duration::from_secs(1);
+
+/// How long `expire` waits after its last write before it compacts. RocksDB stores a
+/// value's write time in whole seconds and drops it once that time plus the TTL is
+/// below the current second, so a value written at the very start of a second can read
+/// as live for up to two seconds; FerrisDB judges expiry in milliseconds.
+pub const EXPIRE_WAIT: Duration = Duration::from_millis(2100);
+
+/// Point reads of random keys after `expire`'s compaction, each of which must find
+/// nothing.
+pub const EXPIRE_SAMPLE: u64 = 10_000;
+
 /// The keyspaces the `keyspaces` workload writes to.
 pub const KEYSPACES: usize = 4;
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 23] = [
+    pub const ALL: [Workload; 26] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
@@ -122,6 +155,9 @@ impl Workload {
         Workload::Deleterange,
         Workload::DeleterangeGet,
         Workload::DeleterangeScan,
+        Workload::FillrandomTtl,
+        Workload::ReadrandomTtl,
+        Workload::Expire,
     ];
 
     /// The name on the command line and in the output.
@@ -150,6 +186,9 @@ impl Workload {
             Workload::Deleterange => "deleterange",
             Workload::DeleterangeGet => "deleterange-get",
             Workload::DeleterangeScan => "deleterange-scan",
+            Workload::FillrandomTtl => "fillrandom-ttl",
+            Workload::ReadrandomTtl => "readrandom-ttl",
+            Workload::Expire => "expire",
         }
     }
 
@@ -159,6 +198,7 @@ impl Workload {
             self,
             Workload::Fillseq
                 | Workload::Fillrandom
+                | Workload::FillrandomTtl
                 | Workload::Overwrite
                 | Workload::Deleterandom
                 | Workload::Keyspaces
@@ -314,8 +354,7 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
     // The deletes run on databases of their own, filled in key order: one deleted key by
     // key, one with a range delete, each followed by the reads of what it deleted.
     for group in DELETE_GROUPS {
-        let wanted: Vec<Workload> = group.into_iter().filter(|w| selected.contains(w)).collect();
-        if wanted.is_empty() {
+        if !group.iter().any(|w| selected.contains(w)) {
             continue;
         }
         if group[0] == Workload::Deleterange && !kind.has_delete_range() {
@@ -325,22 +364,54 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         let db_dir = dir.join(group[0].name());
         let db = engine::open(kind, &db_dir, &settings)?;
         suite.measure(&*db, &db_dir, Workload::Fillseq, None)?;
-        for workload in group {
-            // The reads after need the deletes made, reported or not.
-            let measured = suite.measure(&*db, &db_dir, workload, None)?;
-            if wanted.contains(&workload) {
-                results.push(measured);
-            }
-        }
+        // The reads after need the deletes made, reported or not.
+        results.extend(suite.measure_in_turn(&*db, &db_dir, &group, &selected)?);
         db.close()?;
         std::fs::remove_dir_all(&db_dir).ok();
+    }
+
+    let ttl_wanted = selected.iter().any(|w| TTL_GROUP.contains(w));
+    let expire_wanted = selected.contains(&Workload::Expire);
+    if (ttl_wanted || expire_wanted) && !kind.has_ttl() {
+        eprintln!(
+            "{}: no expiring values; fillrandom-ttl, readrandom-ttl and expire skipped",
+            kind.name()
+        );
+    } else {
+        if ttl_wanted {
+            let db_dir = dir.join("ttl");
+            let mut settings = settings.clone();
+            settings.ttl = Some(FILL_TTL);
+            let db = engine::open(kind, &db_dir, &settings)?;
+            // The reads need the fill, reported or not.
+            results.extend(suite.measure_in_turn(&*db, &db_dir, &TTL_GROUP, &selected)?);
+            db.close()?;
+            std::fs::remove_dir_all(&db_dir).ok();
+        }
+        if expire_wanted {
+            let db_dir = dir.join("expire");
+            let mut settings = settings.clone();
+            settings.ttl = Some(EXPIRE_TTL);
+            let db = engine::open(kind, &db_dir, &settings)?;
+            suite.measure(&*db, &db_dir, Workload::Fillrandom, None)?;
+            std::thread::sleep(EXPIRE_WAIT);
+            results.push(suite.measure(&*db, &db_dir, Workload::Expire, None)?);
+            db.close()?;
+            std::fs::remove_dir_all(&db_dir).ok();
+        }
     }
 
     let rest: Vec<Workload> = selected
         .iter()
         .copied()
-        .filter(|w| !matches!(w, Workload::Fillseq | Workload::Keyspaces))
+        .filter(|w| {
+            !matches!(
+                w,
+                Workload::Fillseq | Workload::Keyspaces | Workload::Expire
+            )
+        })
         .filter(|w| !DELETE_GROUPS.iter().flatten().any(|g| g == w))
+        .filter(|w| !TTL_GROUP.contains(w))
         .collect();
     if rest.is_empty() {
         return Ok(results);
@@ -377,6 +448,25 @@ struct Suite<'a> {
 }
 
 impl Suite<'_> {
+    /// Measures each workload of `group` in turn on `db`, each on what the ones before it
+    /// left, and returns the measurements of those in `selected`.
+    fn measure_in_turn(
+        &self,
+        db: &dyn Engine,
+        db_dir: &Path,
+        group: &[Workload],
+        selected: &[Workload],
+    ) -> Result<Vec<Measurement>> {
+        let mut results = Vec::new();
+        for &workload in group {
+            let measured = self.measure(db, db_dir, workload, None)?;
+            if selected.contains(&workload) {
+                results.push(measured);
+            }
+        }
+        Ok(results)
+    }
+
     /// Runs `workload` once, timed, and gathers its figures. With `settle`, waits that many
     /// seconds after the timed part (background flushes and compactions go on) before the
     /// disk figures are read: the space amplification of a quiescent database.
@@ -396,9 +486,11 @@ impl Suite<'_> {
         proc::reset_peak_rss();
 
         let (units, entries_per_unit): (u64, u64) = match workload {
-            Workload::Fillseq | Workload::Fillrandom => (num.div_ceil(batch), batch),
+            Workload::Fillseq | Workload::Fillrandom | Workload::FillrandomTtl => {
+                (num.div_ceil(batch), batch)
+            }
             Workload::Overwrite => (args.overwrites.unwrap_or(num).div_ceil(batch), batch),
-            Workload::Readrandom | Workload::Readmissing => (reads, 1),
+            Workload::Readrandom | Workload::ReadrandomTtl | Workload::Readmissing => (reads, 1),
             Workload::Multiget => (reads.div_ceil(MULTIGET_BATCH), MULTIGET_BATCH),
             Workload::Readseq | Workload::Readreverse => (1, num),
             Workload::Seekrandom | Workload::YcsbE => ((reads / 10).max(1), 1),
@@ -408,18 +500,21 @@ impl Suite<'_> {
             Workload::DeleteseqGet | Workload::DeleterangeGet => (reads, 1),
             Workload::Deleterange | Workload::DeleteseqScan | Workload::DeleterangeScan => (1, num),
             Workload::Keyspaces => (num, 1),
-            Workload::Checkpoint => (1, num),
+            Workload::Checkpoint | Workload::Expire => (1, num),
         };
         // Scans run on one thread: each is one call over the whole database.
         let threads = if units == 1 { 1 } else { threads };
         let progress = progress_bar(self.kind, workload, units * entries_per_unit);
 
-        let permutation =
-            matches!(workload, Workload::Fillrandom | Workload::Keyspaces).then(|| {
-                let mut p: Vec<u64> = (0..num).collect();
-                p.shuffle(&mut SmallRng::seed_from_u64(42));
-                p
-            });
+        let permutation = matches!(
+            workload,
+            Workload::Fillrandom | Workload::FillrandomTtl | Workload::Keyspaces
+        )
+        .then(|| {
+            let mut p: Vec<u64> = (0..num).collect();
+            p.shuffle(&mut SmallRng::seed_from_u64(42));
+            p
+        });
         let zipf = matches!(
             workload,
             Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbE | Workload::YcsbF
@@ -437,9 +532,18 @@ impl Suite<'_> {
         let value_size = args.value_size;
         let entry_bytes = self.entry_bytes;
         let checkpoint_dir = db_dir.with_file_name("checkpoint");
+        // What the expired values take on disk before the compaction that gives it back.
+        let size_before = if workload == Workload::Expire {
+            Some(proc::dir_size(db_dir)?)
+        } else {
+            None
+        };
         let op = |unit: u64, rng: &mut SmallRng| -> Result<(u64, u64)> {
             match workload {
-                Workload::Fillseq | Workload::Fillrandom | Workload::Overwrite => {
+                Workload::Fillseq
+                | Workload::Fillrandom
+                | Workload::FillrandomTtl
+                | Workload::Overwrite => {
                     let first = unit * batch;
                     let last = (first + batch).min(total_puts);
                     let keys: Vec<[u8; 16]> = (first..last)
@@ -457,7 +561,7 @@ impl Suite<'_> {
                     db.write(&entries)?;
                     Ok((last - first, (last - first) * entry_bytes))
                 }
-                Workload::Readrandom => {
+                Workload::Readrandom | Workload::ReadrandomTtl => {
                     let k = key(rng.random_range(0..num));
                     let len = db.get(&k)?;
                     ensure!(
@@ -529,6 +633,10 @@ impl Suite<'_> {
                 Workload::Checkpoint => {
                     db.checkpoint(&checkpoint_dir)
                         .expect("checked before the workload")?;
+                    Ok((num, num * entry_bytes))
+                }
+                Workload::Expire => {
+                    db.compact().expect("checked before the workload")?;
                     Ok((num, num * entry_bytes))
                 }
                 Workload::Deleterandom => {
@@ -629,6 +737,9 @@ impl Suite<'_> {
             ));
             std::fs::remove_dir_all(&checkpoint_dir).ok();
         }
+        if let Some(before) = size_before {
+            notes.push(self.expire_note(db, db_dir, before)?);
+        }
         notes.push(db.stats_note());
         notes.retain(|n| !n.is_empty());
         let note = notes.join("; ");
@@ -663,6 +774,30 @@ impl Suite<'_> {
             note,
             round: 0,
         })
+    }
+
+    /// After `expire`'s compaction: the directory's bytes before (`before`) and after, and
+    /// how many of [`EXPIRE_SAMPLE`] reads of random keys found a value, which fails the
+    /// run unless it is none: every value written had expired.
+    fn expire_note(&self, db: &dyn Engine, db_dir: &Path, before: u64) -> Result<String> {
+        let after = proc::dir_size(db_dir)?;
+        let sample = EXPIRE_SAMPLE.min(self.args.num);
+        let mut rng = SmallRng::seed_from_u64(0xe7_91e5);
+        let mut found = 0u64;
+        for _ in 0..sample {
+            found += u64::from(db.get(&key(rng.random_range(0..self.args.num)))?.is_some());
+        }
+        ensure!(
+            found == 0,
+            "{}: {found} of {sample} reads after expiry found a value",
+            self.kind.name()
+        );
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        Ok(format!(
+            "directory {:.1} MiB before, {:.1} MiB after; {found} of {sample} reads found a value",
+            mib(before),
+            mib(after)
+        ))
     }
 }
 
@@ -701,6 +836,45 @@ mod tests {
             assert_eq!(w.name().parse::<Workload>(), Ok(w));
         }
         assert!("fillrandomm".parse::<Workload>().is_err());
+    }
+
+    /// The suite's options from a command line, as `ferris-dbbench` parses them.
+    fn suite_args(line: &[&str]) -> SuiteArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            suite: SuiteArgs,
+        }
+        Cli::parse_from(std::iter::once("ferris-dbbench").chain(line.iter().copied())).suite
+    }
+
+    #[test]
+    fn ttl_workloads_read_back_their_fill_and_expire_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = suite_args(&[
+            "--num=3000",
+            "--workloads=fillrandom-ttl,readrandom-ttl,expire",
+        ]);
+        let results = run_engine(EngineKind::Ferris, dir.path(), &args).unwrap();
+        let workloads: Vec<Workload> = results.iter().map(|m| m.workload).collect();
+        assert_eq!(
+            workloads,
+            [
+                Workload::FillrandomTtl,
+                Workload::ReadrandomTtl,
+                Workload::Expire
+            ]
+        );
+        // Every read of the hour-long values found its value (the loop checks each one).
+        assert_eq!(results[1].ops, 3000);
+        let expire = &results[2];
+        assert_eq!(expire.ops, 3000);
+        assert!(
+            expire.note.contains("0 of 3000 reads found a value"),
+            "{}",
+            expire.note
+        );
     }
 
     #[test]
