@@ -449,7 +449,8 @@ struct Suite<'a> {
 
 impl Suite<'_> {
     /// Measures each workload of `group` in turn on `db`, each on what the ones before it
-    /// left, and returns the measurements of those in `selected`.
+    /// left, up to the last one in `selected`, and returns the measurements of those in
+    /// `selected`.
     fn measure_in_turn(
         &self,
         db: &dyn Engine,
@@ -457,8 +458,12 @@ impl Suite<'_> {
         group: &[Workload],
         selected: &[Workload],
     ) -> Result<Vec<Measurement>> {
+        let needed = group
+            .iter()
+            .rposition(|w| selected.contains(w))
+            .map_or(0, |last| last + 1);
         let mut results = Vec::new();
-        for &workload in group {
+        for &workload in &group[..needed] {
             let measured = self.measure(db, db_dir, workload, None)?;
             if selected.contains(&workload) {
                 results.push(measured);
@@ -875,6 +880,15 @@ mod tests {
             "{}",
             expire.note
         );
+    }
+
+    #[test]
+    fn only_the_selected_workloads_of_a_group_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = suite_args(&["--num=1000", "--workloads=fillrandom-ttl,deleteseq"]);
+        let results = run_engine(EngineKind::Ferris, dir.path(), &args).unwrap();
+        let workloads: Vec<Workload> = results.iter().map(|m| m.workload).collect();
+        assert_eq!(workloads, [Workload::Deleteseq, Workload::FillrandomTtl]);
     }
 
     #[test]
