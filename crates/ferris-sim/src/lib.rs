@@ -34,7 +34,9 @@
 //!   `red`, `green` and `blue` (names come back after a drop), puts, deletes, gets and
 //!   scans in them, batches across several keyspaces, snapshot reads of one, and writes
 //!   and reads through the handle of a dropped keyspace, which must fail with its typed
-//!   error and change nothing;
+//!   error and change nothing. About one step in twelve more ([`TTL_SHARE`], from a third
+//!   generator) writes values that expire: see [Expiring values](#expiring-values-ttl)
+//!   below;
 //! - where the power fails, one to three times ([`SimConfig::max_cuts`]): the first cut
 //!   after `n` file-system operations counted from the first `Db::open`, whichever thread
 //!   performs them; each later one counted from the restart before it, and a third of
@@ -106,6 +108,37 @@
 //! a campaign can say how many cuts landed inside flushes, compactions and manifest
 //! switches.
 //!
+//! ## Expiring values (TTL)
+//!
+//! The database reads the time from a simulated clock the run owns
+//! (`ferris_engine::ManualClock` in `Options::clock`), which starts at [`CLOCK_START`]
+//! for every seed and moves before every step by an amount the seed drew
+//! ([`Workload::ticks_ms`]): mostly a few milliseconds, sometimes seconds, past most
+//! times to live, and before half the compactions that much, so compactions meet
+//! values that expired since they were written. The clock is no part of the disk: a
+//! power cut does not turn it back, and what expired before the cut stays expired.
+//!
+//! Which keyspaces expire is part of the [`Setup`] ([`Setup::ttl`]): `green` always,
+//! with a default time to live; `blue` in half the seeds, with none; the default
+//! keyspace in four seeds in ten, half of them with a default; `red` never. Plain puts and
+//! batches into them take the default, and [`Op::PutWithTtl`] and [`Op::BatchWithTtl`]
+//! give values a time to live of their own (`put_with_ttl`, `put_with_ttl_in`), from
+//! zero (expired at once) to well past the workload's end; one into a keyspace that does
+//! not expire must be refused with `LimitError::TtlNotEnabled` and change nothing.
+//!
+//! The model keeps every value with the expiry time the engine gives it
+//! (`ferris_core::expiry::expires_at` of the clock's reading and the time to live, fixed
+//! at the write), and every check compares against what a reader sees at a moment:
+//! gets and scans at the clock's reading, snapshots at the moment each was taken (they
+//! must keep reading a value that has expired since), a checkpoint and a reopen at the
+//! reading of their step. After a power cut, a prefix of the history is compared as a
+//! reader sees it *now*: a value that expired during the outage is absent in every
+//! prefix, and the WAL replay must restore each surviving value's own expiry time, not a
+//! later one (the model goes on with the prefix's expiry times, so a wrong one shows at
+//! a later read). Compactions run the engine's `ExpiryFilter` over expired values, and
+//! every check after them must still hold; [`SeedReport::expired_before_compactions`]
+//! counts what expired before each compaction call.
+//!
 //! ## Example
 //!
 //! ```
@@ -153,7 +186,8 @@
 //! FIFO runs with a cap no seed reaches ([`FIFO_CAP`]): the model expects every write to
 //! stay, and a table dropped by design would look like a lost write. So FIFO here merges
 //! nothing and drops nothing, and what the seeds test is an engine whose level 0 only
-//! grows. CI runs the 2,000 seeds with the defaults and again with each second
+//! grows. Nor does it run the `ExpiryFilter` (it compacts nothing): with FIFO, expired
+//! values are hidden by reads alone. CI runs the 2,000 seeds with the defaults and again with each second
 //! implementation (`tests/it/campaign.rs`, which says what that costs).
 //!
 //! # Determinism: what replays and what does not
@@ -224,4 +258,7 @@ pub use components::{
 };
 pub use probe::{CutSite, FileKind, Role};
 pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
-pub use workload::{FS_OPS_PER_OP, KEYSPACE_SHARE, KEYSPACES, Op, Setup, Workload, key, value};
+pub use workload::{
+    BatchEntry, CLOCK_START, FS_OPS_PER_OP, KEYSPACE_SHARE, KEYSPACES, Op, Setup, TTL_SHARE,
+    Workload, key, value,
+};

@@ -1,28 +1,74 @@
 //! The model: what the database must hold, and after a power cut, what it may hold.
+//!
+//! The model keeps every value with its expiry time ([`Timed`]), and what a reader sees
+//! is that as of a moment on the simulated clock ([`visible`]): an expired value is
+//! absent, as the engine reads it. The model keeps only each key's newest value, so an
+//! expired one hides nothing older, exactly as the engine's expired version hides the
+//! versions behind it.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// Keys to values: what a correct keyspace holds.
+use ferris_core::expiry::{self, NEVER};
+
+/// Keys to values: what a reader of a keyspace sees, at one moment.
 pub(crate) type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// The name of the default keyspace, which always exists.
 pub(crate) const DEFAULT: &str = "default";
 
-/// Every live keyspace, by name, with its contents: what a correct database holds.
+/// Every live keyspace, by name, with its contents as a reader sees them at one moment.
 pub(crate) type State = BTreeMap<String, Model>;
 
+/// A value as the model keeps it: its bytes, and its expiry time in milliseconds on the
+/// simulated clock ([`NEVER`] for one that does not expire), fixed when it was written
+/// (`ferris_core::expiry::expires_at` of the clock's reading and the time to live).
+pub(crate) type Stored = (Vec<u8>, u64);
+
+/// Keys to values with their expiry times: what a correct keyspace holds.
+pub(crate) type Timed = BTreeMap<Vec<u8>, Stored>;
+
+/// Every live keyspace, by name, with its contents and their expiry times: what a correct
+/// database holds.
+pub(crate) type TimedState = BTreeMap<String, Timed>;
+
 /// A state with only the empty default keyspace: a new database.
-pub(crate) fn empty_state() -> State {
-    State::from([(DEFAULT.to_string(), Model::new())])
+pub(crate) fn empty_state() -> TimedState {
+    TimedState::from([(DEFAULT.to_string(), Timed::new())])
+}
+
+/// Whether a stored value is still readable at `now`.
+fn live_at(stored: &Stored, now: u64) -> bool {
+    !expiry::is_expired(stored.1, now)
+}
+
+/// What a reader of keyspace `model` sees of `k` at `now`.
+pub(crate) fn get_at<'m>(model: &'m Timed, k: &[u8], now: u64) -> Option<&'m Vec<u8>> {
+    (model.get(k)).and_then(|stored| live_at(stored, now).then_some(&stored.0))
+}
+
+/// What a reader of `model` sees at `now`.
+pub(crate) fn visible_model(model: &Timed, now: u64) -> Model {
+    (model.iter())
+        .filter(|(_, stored)| live_at(stored, now))
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// What a reader of the database sees at `now`: every keyspace, without what has expired.
+pub(crate) fn visible(state: &TimedState, now: u64) -> State {
+    (state.iter())
+        .map(|(name, model)| (name.clone(), visible_model(model, now)))
+        .collect()
 }
 
 /// One write call, applied atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mutation {
-    /// Puts (`Some`) and deletes (`None`), each in a keyspace (by name) that is live when
-    /// the write is issued: a put, a delete or a batch, across keyspaces or not.
-    Write(Vec<(String, Vec<u8>, Option<Vec<u8>>)>),
+    /// Puts (`Some`, with their expiry times) and deletes (`None`), each in a keyspace
+    /// (by name) that is live when the write is issued: a put, a delete or a batch,
+    /// across keyspaces or not.
+    Write(Vec<(String, Vec<u8>, Option<Stored>)>),
     /// A range delete in a live keyspace: every key from `lo` on, up to `hi` (exclusive;
     /// `None`: to the end), is gone.
     DeleteRange {
@@ -41,7 +87,7 @@ pub(crate) enum Mutation {
 
 impl Mutation {
     /// A write into the default keyspace alone.
-    pub(crate) fn default_write(entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Mutation {
+    pub(crate) fn default_write(entries: Vec<(Vec<u8>, Option<Stored>)>) -> Mutation {
         let entries = entries
             .into_iter()
             .map(|(k, v)| (DEFAULT.to_string(), k, v));
@@ -56,7 +102,7 @@ impl Mutation {
     }
 }
 
-pub(crate) fn apply(state: &mut State, mutation: &Mutation) {
+pub(crate) fn apply(state: &mut TimedState, mutation: &Mutation) {
     match mutation {
         Mutation::Write(entries) => {
             for (ks, k, v) in entries {
@@ -70,7 +116,10 @@ pub(crate) fn apply(state: &mut State, mutation: &Mutation) {
         Mutation::DeleteRange { keyspace, lo, hi } => {
             let model = state.entry(keyspace.clone()).or_default();
             let hi = hi.clone().map_or(Bound::Unbounded, Bound::Excluded);
-            for (k, _) in range(model, Bound::Included(lo.clone()), hi) {
+            let doomed: Vec<Vec<u8>> = (entries_in(model, Bound::Included(lo.clone()), hi))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in doomed {
                 model.remove(&k);
             }
         }
@@ -83,26 +132,59 @@ pub(crate) fn apply(state: &mut State, mutation: &Mutation) {
     }
 }
 
-/// The entries of `model` in `lo..hi`, in key order; empty for an empty or inverted range
+/// The entries of `map` in `lo..hi`, in key order; none for an empty or inverted range
 /// (where `BTreeMap::range` would panic, the engine yields nothing).
-pub(crate) fn range(
-    model: &Model,
+fn entries_in<V>(
+    map: &BTreeMap<Vec<u8>, V>,
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+) -> impl Iterator<Item = (&Vec<u8>, &V)> {
     let empty = match (&lo, &hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
         | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
         _ => false,
     };
-    if empty {
-        return Vec::new();
-    }
-    model
-        .range((lo, hi))
+    (!empty).then(|| map.range((lo, hi))).into_iter().flatten()
+}
+
+/// The entries of `model` in `lo..hi`, in key order (see [`entries_in`]).
+pub(crate) fn range(
+    model: &Model,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (entries_in(model, lo, hi))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// The entries of `model` in `lo..hi` that a reader at `now` sees, in key order.
+pub(crate) fn range_at(
+    model: &Timed,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    now: u64,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (entries_in(model, lo, hi))
+        .filter(|(_, stored)| live_at(stored, now))
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// How many values of `model` in `lo..=hi` expired after `since` and by `now`: what a
+/// compaction over that range at `now` may meet that no compaction before `since` could
+/// have turned into a tombstone.
+pub(crate) fn expired_between(
+    model: &Timed,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    since: u64,
+    now: u64,
+) -> usize {
+    (entries_in(model, lo, hi))
+        .filter(|(_, (_, at))| *at != NEVER && since < *at && *at <= now)
+        .count()
 }
 
 /// The history the prefix check needs: the state at the last point where everything
@@ -120,17 +202,21 @@ pub(crate) fn range(
 /// `since` is applied in its place, whatever `j` is; only writes (and a creation or drop
 /// still in flight at the cut) wait for `j`. With synced writes nothing acknowledged is
 /// ever in doubt, and this is the plain prefix rule.
+///
+/// States hold values with their expiry times; a recovered database is compared with a
+/// prefix as a reader sees it now ([`visible`]), since the clock does not stop for a
+/// power cut: a value that expired while the power was off is absent from every prefix.
 #[derive(Debug)]
 pub(crate) struct History {
     /// The state at the last durability point.
-    pub(crate) durable: State,
+    pub(crate) durable: TimedState,
     /// The workload step of the last durability point.
     pub(crate) durable_step: Option<usize>,
     /// Writes issued after it, with their workload steps and whether they were
     /// acknowledged, oldest first.
     pub(crate) since: Vec<(usize, Mutation, bool)>,
-    /// Every acknowledged write applied: what reads must see.
-    pub(crate) current: State,
+    /// Every acknowledged write applied: what reads must see (as of the clock's time).
+    pub(crate) current: TimedState,
 }
 
 impl Default for History {
@@ -167,9 +253,9 @@ impl History {
         debug_assert_eq!(self.durable, self.current);
     }
 
-    /// After a restart: `recovered` (a prefix of the history, checked) is now what the
-    /// disk holds, durably, as of `step`.
-    pub(crate) fn settle(&mut self, recovered: State, step: usize) {
+    /// After a restart: `recovered` (a prefix of the history, checked, with its values'
+    /// expiry times) is now what the disk holds, durably, as of `step`.
+    pub(crate) fn settle(&mut self, recovered: TimedState, step: usize) {
         self.current = recovered.clone();
         self.durable = recovered;
         self.since.clear();
@@ -181,7 +267,7 @@ impl History {
     /// (see [`History`]). A creation or drop in flight at the cut may have reached the
     /// manifest whatever became of the unsynced writes before it, so then each prefix
     /// comes with and without it. Longest prefix first.
-    fn candidates(&self) -> Vec<(usize, State)> {
+    fn candidates(&self) -> Vec<(usize, TimedState)> {
         let in_flight_schema =
             matches!(self.since.last(), Some((_, mutation, false)) if mutation.is_schema());
         let mut out = Vec::new();
@@ -203,14 +289,17 @@ impl History {
         out
     }
 
-    /// The prefix `recovered` equals: `Some(j)` if it is a state of prefix `j` (the
-    /// longest such `j`).
-    pub(crate) fn matching_prefix(&self, recovered: &State) -> Option<usize> {
+    /// The prefix `recovered` (read at `now`) is: `Some(j)` and the state of prefix `j`
+    /// with its expiry times if a reader at `now` sees that state as `recovered` (the
+    /// longest such `j`). Every value names the write that made it, and a write fixes its
+    /// values' expiry times, so the values a reader sees say what their expiry times are.
+    pub(crate) fn matching_prefix(
+        &self,
+        recovered: &State,
+        now: u64,
+    ) -> Option<(usize, TimedState)> {
         let candidates = self.candidates();
-        candidates
-            .into_iter()
-            .find(|(_, state)| state == recovered)
-            .map(|(j, _)| j)
+        (candidates.into_iter()).find(|(_, state)| visible(state, now) == *recovered)
     }
 
     /// Why `recovered` is no prefix, keyspace by keyspace and key by key: the keyspaces
@@ -218,12 +307,13 @@ impl History {
     /// creations or drops, or values never written), or, when every one on its own is
     /// explained, a note that the combination is not (a hole: a later write kept while an
     /// earlier one was lost).
-    pub(crate) fn explain(&self, recovered: &State) -> (bool, String) {
+    /// Values are compared as a reader at `now` sees them.
+    pub(crate) fn explain(&self, recovered: &State, now: u64) -> (bool, String) {
         let candidates: Vec<Flat> = (self.candidates().iter())
-            .map(|(_, state)| flatten(state))
+            .map(|(_, state)| flatten(&visible(state, now)))
             .collect();
         let got = flatten(recovered);
-        let durable = flatten(&self.durable);
+        let durable = flatten(&visible(&self.durable, now));
         let mut keys: Vec<&String> = candidates.iter().flat_map(|c| c.keys()).collect();
         keys.extend(got.keys());
         keys.sort();
@@ -347,7 +437,23 @@ mod tests {
 
     fn put_in(ks: &str, k: &str, v: &str) -> Mutation {
         let (k, v) = (k.as_bytes().to_vec(), v.as_bytes().to_vec());
-        Mutation::Write(vec![(ks.to_string(), k, Some(v))])
+        Mutation::Write(vec![(ks.to_string(), k, Some(lasting(v)))])
+    }
+
+    /// A stored value that never expires.
+    fn lasting(value: Vec<u8>) -> Stored {
+        (value, NEVER)
+    }
+
+    /// A put into the default keyspace that expires at `at`.
+    fn put_until(k: &str, v: &str, at: u64) -> Mutation {
+        let (k, v) = (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        Mutation::default_write(vec![(k, Some((v, at)))])
+    }
+
+    /// The prefix `recovered` is, as read at time 0 (when nothing has expired).
+    fn prefix(h: &History, recovered: &State) -> Option<usize> {
+        h.matching_prefix(recovered, 0).map(|(j, _)| j)
     }
 
     #[test]
@@ -359,20 +465,20 @@ mod tests {
         h.issue(1, put("b", "2"));
         h.acknowledge();
         h.issue(2, put("c", "3"));
-        assert_eq!(h.matching_prefix(&m(&[("a", "1")])), Some(0));
-        assert_eq!(h.matching_prefix(&m(&[("a", "1"), ("b", "2")])), Some(1));
+        assert_eq!(prefix(&h, &m(&[("a", "1")])), Some(0));
+        assert_eq!(prefix(&h, &m(&[("a", "1"), ("b", "2")])), Some(1));
         assert_eq!(
-            h.matching_prefix(&m(&[("a", "1"), ("b", "2"), ("c", "3")])),
+            prefix(&h, &m(&[("a", "1"), ("b", "2"), ("c", "3")])),
             Some(2)
         );
         // c without b: a hole.
         let hole = m(&[("a", "1"), ("c", "3")]);
-        assert_eq!(h.matching_prefix(&hole), None);
-        assert!(!h.explain(&hole).0);
+        assert_eq!(prefix(&h, &hole), None);
+        assert!(!h.explain(&hole, 0).0);
         // a lost: a durable write gone.
         let lost = m(&[("b", "2")]);
-        assert_eq!(h.matching_prefix(&lost), None);
-        let (unexplained, why) = h.explain(&lost);
+        assert_eq!(prefix(&h, &lost), None);
+        let (unexplained, why) = h.explain(&lost, 0);
         assert!(unexplained, "{why}");
         assert!(why.contains("a: recovered nothing, durable 1"), "{why}");
     }
@@ -392,8 +498,8 @@ mod tests {
         h.issue(3, Mutation::Create("blue".into()));
         h.acknowledge();
         let both = Mutation::Write(vec![
-            (DEFAULT.into(), b"x".to_vec(), Some(b"2".to_vec())),
-            ("blue".into(), b"y".to_vec(), Some(b"3".to_vec())),
+            (DEFAULT.into(), b"x".to_vec(), Some(lasting(b"2".to_vec()))),
+            ("blue".into(), b"y".to_vec(), Some(lasting(b"3".to_vec()))),
         ]);
         h.issue(4, both);
         let blue = |pairs: &[(&str, &str)]| {
@@ -402,23 +508,23 @@ mod tests {
             state
         };
         // Every write lost: red stays dropped and blue stays created all the same.
-        assert_eq!(h.matching_prefix(&blue(&[])), Some(3));
+        assert_eq!(prefix(&h, &blue(&[])), Some(3));
         let mut all = m(&[("x", "2")]);
         all.insert("blue".into(), model(&[("y", "3")]));
-        assert_eq!(h.matching_prefix(&all), Some(4));
+        assert_eq!(prefix(&h, &all), Some(4));
         // Red come back, or blue gone: no prefix.
         let mut red_back = blue(&[]);
         red_back.insert("red".into(), model(&[("a", "1")]));
-        assert_eq!(h.matching_prefix(&red_back), None);
-        let (unexplained, why) = h.explain(&red_back);
+        assert_eq!(prefix(&h, &red_back), None);
+        let (unexplained, why) = h.explain(&red_back, 0);
         assert!(unexplained, "{why}");
         assert!(why.contains("keyspace red: recovered live"), "{why}");
-        assert_eq!(h.matching_prefix(&m(&[])), None);
+        assert_eq!(prefix(&h, &m(&[])), None);
         // Half of the batch across keyspaces: no prefix.
         let mut half = m(&[("x", "2")]);
         half.insert("blue".into(), model(&[]));
-        assert_eq!(h.matching_prefix(&half), None);
-        assert!(!h.explain(&half).0);
+        assert_eq!(prefix(&h, &half), None);
+        assert!(!h.explain(&half, 0).0);
     }
 
     #[test]
@@ -431,9 +537,46 @@ mod tests {
         // unsynced put before it never reached the disk.
         let mut red = m(&[]);
         red.insert("red".into(), model(&[]));
-        assert_eq!(h.matching_prefix(&red), Some(0));
-        assert_eq!(h.matching_prefix(&m(&[])), Some(0));
-        assert_eq!(h.matching_prefix(&m(&[("a", "1")])), Some(1));
+        assert_eq!(prefix(&h, &red), Some(0));
+        assert_eq!(prefix(&h, &m(&[])), Some(0));
+        assert_eq!(prefix(&h, &m(&[("a", "1")])), Some(1));
+    }
+
+    #[test]
+    fn prefixes_are_judged_as_a_reader_sees_them_at_the_time_of_the_check() {
+        let mut h = History::default();
+        h.issue(0, put_until("a", "1", 100));
+        h.acknowledge();
+        h.issue(1, put("b", "2"));
+        h.acknowledge();
+        h.durable_at(1);
+        h.issue(2, put_until("b", "3", 200));
+        h.acknowledge();
+        // Before either expires, the plain prefix rule.
+        assert_eq!(prefix(&h, &m(&[("a", "1"), ("b", "2")])), Some(0));
+        assert_eq!(prefix(&h, &m(&[("a", "1"), ("b", "3")])), Some(1));
+        // At 150, `a` has expired in every prefix: a database that still shows it lost
+        // nothing, it shows what no reader may see.
+        let at = |recovered: &State, now| h.matching_prefix(recovered, now).map(|(j, _)| j);
+        assert_eq!(at(&m(&[("b", "2")]), 150), Some(0));
+        assert_eq!(at(&m(&[("b", "3")]), 150), Some(1));
+        let (unexplained, why) = h.explain(&m(&[("a", "1"), ("b", "2")]), 150);
+        assert!(unexplained && why.contains("a: recovered 1"), "{why}");
+        // At 200 the in-doubt write has expired too, and hides the older `b`: whether
+        // it reached the disk or not, a reader sees the same two states apart.
+        assert_eq!(at(&m(&[]), 200), Some(1));
+        assert_eq!(at(&m(&[("b", "2")]), 200), Some(0));
+        // The matched prefix comes with its expiry times, for the model to go on with.
+        let (_, state) = h.matching_prefix(&m(&[("b", "3")]), 150).unwrap();
+        assert_eq!(state[DEFAULT][&b"b"[..]], (b"3".to_vec(), 200));
+        assert_eq!(get_at(&state[DEFAULT], b"b", 199), Some(&b"3".to_vec()));
+        assert_eq!(get_at(&state[DEFAULT], b"b", 200), None);
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        assert_eq!(
+            range_at(&state[DEFAULT], all.0.clone(), all.1.clone(), 150).len(),
+            1
+        );
+        assert_eq!(expired_between(&state[DEFAULT], all.0, all.1, 50, 150), 1);
     }
 
     #[test]

@@ -7,19 +7,22 @@ use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use ferris_core::expiry::{self, NEVER};
 use ferris_engine::{
-    Bytes, DEFAULT_KEYSPACE, Db, DbIter, Error, Keyspace, KeyspaceId, Options, Snapshot, WriteBatch,
+    Bytes, Clock, DEFAULT_KEYSPACE, Db, DbIter, Error, Keyspace, KeyspaceId, LimitError,
+    ManualClock, Options, Snapshot, Ttl, WriteBatch,
 };
 use ferris_fs::{FileSystem, SimFs};
 
 use crate::components::Components;
 use crate::model::{
-    self, DEFAULT, History, Model, Mutation, State, first_difference, show, show_value,
+    self, DEFAULT, History, Model, Mutation, State, Stored, first_difference, show, show_value,
 };
 use crate::panics;
 use crate::probe::{CutSite, Probe};
-use crate::workload::{KEYSPACES, Op, Workload, key, value};
+use crate::workload::{BatchEntry, CLOCK_START, KEYSPACES, Op, Workload, key, value};
 
 /// Where the database lives on the simulated disk.
 pub const DIR: &str = "/db";
@@ -189,6 +192,11 @@ pub struct SeedReport {
     pub flushes: u64,
     /// See `flushes`.
     pub compactions: u64,
+    /// Values that had expired since the workload's previous compaction call (or since
+    /// they were written) when a `Db::compact` or `Db::compact_range` over them ran,
+    /// summed: expired data the compaction's `ExpiryFilter` had to meet (background
+    /// compactions may have met some of it first).
+    pub expired_before_compactions: usize,
 }
 
 /// Runs the workload of `seed` and checks it: see the [crate docs](crate).
@@ -261,7 +269,8 @@ pub fn run_workload(workload: &Workload, config: &SimConfig) -> Result<SeedRepor
     result
 }
 
-/// A live snapshot, the state it must read, and which keyspace each name was when it was
+/// A live snapshot, the state it must read (as a reader saw the model when it was taken:
+/// it judges expiry as of that moment), and which keyspace each name was when it was
 /// taken (after a drop and a new creation, the same name is another keyspace).
 type LiveSnapshot = (Snapshot, State, BTreeMap<String, KeyspaceId>);
 
@@ -272,6 +281,12 @@ type Handles = BTreeMap<String, Keyspace>;
 /// The error a dropped keyspace's handle must give.
 fn dropped(error: &Error) -> bool {
     matches!(error, Error::KeyspaceDropped { .. })
+}
+
+/// The error a put with a time to live into a keyspace whose values do not expire must
+/// give.
+fn ttl_not_enabled(error: &Error) -> bool {
+    matches!(error, Error::Limit(LimitError::TtlNotEnabled { .. }))
 }
 
 /// What ended a stretch of the workload between two opens.
@@ -291,6 +306,12 @@ struct Runner<'w> {
     sim: SimFs,
     probe: Probe,
     options: Options,
+    /// The simulated clock the database reads. It is no part of the disk: a power cut
+    /// leaves it running, so what expired before the cut stays expired after it.
+    clock: Arc<ManualClock>,
+    /// The clock's reading at the workload's last compaction call.
+    last_compaction_ms: u64,
+    expired_before_compactions: usize,
     history: History,
     /// The next step to run.
     step: usize,
@@ -315,12 +336,18 @@ impl<'w> Runner<'w> {
             .setup
             .options(Arc::new(probe.clone()) as Arc<dyn FileSystem>);
         config.components.apply(&mut options);
+        workload.setup.name_keyspaces(&mut options);
+        let clock = Arc::new(ManualClock::new(CLOCK_START));
+        options.clock = clock.clone();
         Runner {
             workload,
             config,
             sim,
             probe,
             options,
+            clock,
+            last_compaction_ms: CLOCK_START,
+            expired_before_compactions: 0,
             history: History::default(),
             step: 0,
             writes_acknowledged: 0,
@@ -384,6 +411,40 @@ impl<'w> Runner<'w> {
         self.fail(FailureKind::WrongRead, Some(self.step), what)
     }
 
+    /// The simulated clock's reading.
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Whether keyspace `name`'s values expire, and their default.
+    fn ttl(&self, name: &str) -> Ttl {
+        let i = KEYSPACES.iter().position(|n| *n == name);
+        i.map_or(Ttl::Off, |i| self.workload.setup.ttl[i])
+    }
+
+    /// `value` as the model keeps it when a write into keyspace `name` with time to live
+    /// `ttl` (or none of its own) is made now: with the expiry time the engine gives it,
+    /// `ferris_core::expiry::expires_at` of the clock's reading, fixed at the write.
+    fn stored(&self, name: &str, value: Vec<u8>, ttl: Option<Duration>) -> Stored {
+        let ttl = match self.ttl(name) {
+            Ttl::On { default } => ttl.or(default),
+            Ttl::Off => None,
+        };
+        let at = ttl.map_or(NEVER, |ttl| expiry::expires_at(self.now(), ttl));
+        (value, at)
+    }
+
+    /// Before a compaction call over `lo..=hi` of every keyspace: counts the values that
+    /// have expired since the last one ([`SeedReport::expired_before_compactions`]).
+    fn note_compaction(&mut self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) {
+        let (since, now) = (self.last_compaction_ms, self.now());
+        for model in self.history.current.values() {
+            let expired = model::expired_between(model, lo.clone(), hi.clone(), since, now);
+            self.expired_before_compactions += expired;
+        }
+        self.last_compaction_ms = now;
+    }
+
     fn run(mut self) -> Result<SeedReport, SimFailure> {
         let mut planned = self.workload.cuts.iter();
         let mut recovering = false;
@@ -419,6 +480,7 @@ impl<'w> Runner<'w> {
             reopens: self.reopens,
             flushes: self.flushes,
             compactions: self.compactions,
+            expired_before_compactions: self.expired_before_compactions,
         })
     }
 
@@ -500,10 +562,15 @@ impl<'w> Runner<'w> {
         let mut handles = Handles::new();
         while let Some(op) = self.workload.ops.get(self.step) {
             let step = self.step;
+            // Time moves on before every step, the one a power cut interrupted included.
+            let tick = self.workload.ticks_ms.get(step).copied().unwrap_or(0);
+            self.clock.advance(Duration::from_millis(tick));
+            let now = self.now();
             let done = match op {
                 Op::Put { key: k, value_len } => {
                     let (k, v) = (key(*k), value(step, 0, *value_len));
-                    let mutation = Mutation::default_write(vec![(k.clone(), Some(v.clone()))]);
+                    let stored = self.stored(DEFAULT, v.clone(), None);
+                    let mutation = Mutation::default_write(vec![(k.clone(), Some(stored))]);
                     self.write(step, mutation, || db.put(k, v))?.is_some()
                 }
                 Op::Delete { key: k } => {
@@ -534,7 +601,7 @@ impl<'w> Runner<'w> {
                             Some(len) => {
                                 let v = value(step, entry, *len);
                                 batch.put(&k, &v);
-                                mutation.push((k, Some(v)));
+                                mutation.push((k, Some(self.stored(DEFAULT, v, None))));
                             }
                             None => {
                                 batch.delete(&k);
@@ -546,13 +613,14 @@ impl<'w> Runner<'w> {
                     self.write(step, mutation, || db.write(batch))?.is_some()
                 }
                 Op::Get { key: k } => {
-                    self.check_get("get", &self.history.current[DEFAULT], &key(*k), |k| {
-                        db.get(k)
-                    })?
+                    let k = key(*k);
+                    let want = model::get_at(&self.history.current[DEFAULT], &k, now);
+                    self.check_get("get", want, &k, |k| db.get(k))?
                 }
                 Op::Scan { lo, hi, reverse } => {
                     let (lo, hi) = (lo.map(key), hi.map(key));
-                    let want = model::range(&self.history.current[DEFAULT], lo.clone(), hi.clone());
+                    let model = &self.history.current[DEFAULT];
+                    let want = model::range_at(model, lo.clone(), hi.clone(), now);
                     self.check_scan("scan", &want, *reverse, || {
                         db.range((lo.clone(), hi.clone()))
                     })?
@@ -572,7 +640,9 @@ impl<'w> Runner<'w> {
                         if snapshots.len() == MAX_SNAPSHOTS {
                             snapshots.remove(0);
                         }
-                        snapshots.push((snapshot, self.history.current.clone(), ids));
+                        // It reads what a reader saw now, however far the clock moves.
+                        let state = model::visible(&self.history.current, now);
+                        snapshots.push((snapshot, state, ids));
                         true
                     }
                 },
@@ -588,7 +658,7 @@ impl<'w> Runner<'w> {
                         let (snapshot, state, _) = &snapshots[which % n];
                         let what = format!("snapshot (sequence {})", snapshot.sequence());
                         let model = &state[DEFAULT];
-                        self.check_get(&what, model, &key(*k), |k| snapshot.get(k))?
+                        self.check_get(&what, model.get(&key(*k)), &key(*k), |k| snapshot.get(k))?
                             && self.check_scan(
                                 &what,
                                 &model::range(model, lo.map(key), hi.map(key)),
@@ -605,9 +675,14 @@ impl<'w> Runner<'w> {
                     true
                 }
                 Op::Flush => self.durable_call(db.flush(), "flush")?,
-                Op::Compact => self.durable_call(db.compact(), "compact")?,
+                Op::Compact => {
+                    self.note_compaction(Bound::Unbounded, Bound::Unbounded);
+                    self.durable_call(db.compact(), "compact")?
+                }
                 Op::CompactRange { lo, hi } => {
-                    self.durable_call(db.compact_range(key(*lo)..=key(*hi)), "compact_range")?
+                    let (lo, hi) = (key(*lo), key(*hi));
+                    self.note_compaction(Bound::Included(lo.clone()), Bound::Included(hi.clone()));
+                    self.durable_call(db.compact_range(lo..=hi), "compact_range")?
                 }
                 Op::SyncWal => self.durable_call(db.sync_wal(), "sync_wal")?,
                 Op::Reopen => {
@@ -656,11 +731,9 @@ impl<'w> Runner<'w> {
                     match self.handle(db, &mut handles, name)? {
                         None => true,
                         Some((handle, true)) => {
-                            let mutation = Mutation::Write(vec![(
-                                name.to_string(),
-                                k.clone(),
-                                Some(v.clone()),
-                            )]);
+                            let stored = self.stored(name, v.clone(), None);
+                            let mutation =
+                                Mutation::Write(vec![(name.to_string(), k.clone(), Some(stored))]);
                             self.write(step, mutation, || handle.put(k, v))?.is_some()
                         }
                         Some((handle, false)) => {
@@ -684,37 +757,53 @@ impl<'w> Runner<'w> {
                     }
                 }
                 Op::BatchIn(entries) => {
-                    let mut batch = WriteBatch::new();
-                    let mut mutation = Vec::new();
-                    let mut names_a_dropped_keyspace = false;
-                    for (entry, (ks, k, v)) in entries.iter().enumerate() {
-                        let name = KEYSPACES[usize::from(*ks)];
-                        let id = if *ks == 0 {
-                            DEFAULT_KEYSPACE
+                    let entries = entries
+                        .iter()
+                        .map(|&(ks, k, v)| (ks, k, v.map(|v| (v, None))));
+                    self.batch_in(db, &mut handles, step, entries)?
+                }
+                Op::BatchWithTtl(entries) => {
+                    self.batch_in(db, &mut handles, step, entries.iter().copied())?
+                }
+                Op::PutWithTtl {
+                    keyspace,
+                    key: k,
+                    value_len,
+                    ttl_ms,
+                } => {
+                    let name = KEYSPACES[usize::from(*keyspace)];
+                    let (k, v) = (key(*k), value(step, 0, *value_len));
+                    let ttl = Duration::from_millis(*ttl_ms);
+                    let stored = self.stored(name, v.clone(), Some(ttl));
+                    let mutation =
+                        Mutation::Write(vec![(name.to_string(), k.clone(), Some(stored))]);
+                    let expires = self.ttl(name).is_on();
+                    let refuse = "a put with a TTL into a keyspace whose values do not expire";
+                    if *keyspace == 0 {
+                        // The default keyspace is always live.
+                        let put = || db.put_with_ttl(k, v, ttl);
+                        if expires {
+                            self.write(step, mutation, put)?.is_some()
                         } else {
-                            match self.handle(db, &mut handles, name)? {
-                                // Never created: the entry is left out.
-                                None => continue,
-                                Some((handle, live)) => {
-                                    names_a_dropped_keyspace |= !live;
-                                    handle.id()
+                            self.refused(refuse, put(), ttl_not_enabled)?
+                        }
+                    } else {
+                        match self.handle(db, &mut handles, name)? {
+                            None => true,
+                            Some((handle, true)) => {
+                                let put = || handle.put_with_ttl(k, v, ttl);
+                                if expires {
+                                    self.write(step, mutation, put)?.is_some()
+                                } else {
+                                    self.refused(refuse, put(), ttl_not_enabled)?
                                 }
                             }
-                        };
-                        let (k, v) = (key(*k), v.map(|len| value(step, entry, len)));
-                        match &v {
-                            Some(v) => batch.put_in(id, &k, v),
-                            None => batch.delete_in(id, &k),
-                        };
-                        mutation.push((name.to_string(), k, v));
-                    }
-                    if names_a_dropped_keyspace {
-                        self.refused("a batch naming a dropped keyspace", db.write(batch), |e| {
-                            matches!(e, Error::NoSuchKeyspace { .. })
-                        })?
-                    } else {
-                        self.write(step, Mutation::Write(mutation), || db.write(batch))?
-                            .is_some()
+                            Some((handle, false)) => self.refused(
+                                "a put with a TTL into a dropped keyspace",
+                                handle.put_with_ttl(k, v, ttl),
+                                dropped,
+                            )?,
+                        }
                     }
                 }
                 Op::GetIn { keyspace, key: k } => {
@@ -724,9 +813,8 @@ impl<'w> Runner<'w> {
                         None => true,
                         Some((handle, true)) => {
                             let what = format!("get in {name}");
-                            self.check_get(&what, &self.history.current[name], &k, |k| {
-                                handle.get(k)
-                            })?
+                            let want = model::get_at(&self.history.current[name], &k, now);
+                            self.check_get(&what, want, &k, |k| handle.get(k))?
                         }
                         Some((handle, false)) => {
                             self.refused("get in a dropped keyspace", handle.get(k), dropped)?
@@ -744,8 +832,8 @@ impl<'w> Runner<'w> {
                     match self.handle(db, &mut handles, name)? {
                         None => true,
                         Some((handle, true)) => {
-                            let want =
-                                model::range(&self.history.current[name], lo.clone(), hi.clone());
+                            let model = &self.history.current[name];
+                            let want = model::range_at(model, lo.clone(), hi.clone(), now);
                             self.check_scan(&format!("scan of {name}"), &want, *reverse, || {
                                 handle.range((lo.clone(), hi.clone()))
                             })?
@@ -781,13 +869,15 @@ impl<'w> Runner<'w> {
                         Some((snapshot, model, handle)) => {
                             let what =
                                 format!("snapshot (sequence {}) of {name}", snapshot.sequence());
-                            self.check_get(&what, model, &key(*k), |k| snapshot.get_in(&handle, k))?
-                                && self.check_scan(
-                                    &what,
-                                    &model::range(model, lo.map(key), hi.map(key)),
-                                    *reverse,
-                                    || snapshot.range_in(&handle, (lo.map(key), hi.map(key))),
-                                )?
+                            let k = key(*k);
+                            self.check_get(&what, model.get(&k), &k, |k| {
+                                snapshot.get_in(&handle, k)
+                            })? && self.check_scan(
+                                &what,
+                                &model::range(model, lo.map(key), hi.map(key)),
+                                *reverse,
+                                || snapshot.range_in(&handle, (lo.map(key), hi.map(key))),
+                            )?
                         }
                     }
                 }
@@ -802,6 +892,63 @@ impl<'w> Runner<'w> {
             self.step += 1;
         }
         Ok(End::Done)
+    }
+
+    /// [`Op::BatchIn`] and [`Op::BatchWithTtl`]: one batch across keyspaces, puts with a
+    /// time to live of their own (`WriteBatch::put_with_ttl_in`) or the keyspace's
+    /// default, and deletes. Entries in keyspaces never created are left out; an entry
+    /// naming a dropped keyspace makes the whole batch fail with `Error::NoSuchKeyspace`,
+    /// and apply nothing. `Ok(false)` if the power cut stopped it.
+    fn batch_in(
+        &mut self,
+        db: &Db,
+        handles: &mut Handles,
+        step: usize,
+        entries: impl Iterator<Item = BatchEntry>,
+    ) -> Result<bool, SimFailure> {
+        let mut batch = WriteBatch::new();
+        let mut mutation = Vec::new();
+        let mut names_a_dropped_keyspace = false;
+        for (entry, (ks, k, v)) in entries.enumerate() {
+            let name = KEYSPACES[usize::from(ks)];
+            let id = if ks == 0 {
+                DEFAULT_KEYSPACE
+            } else {
+                match self.handle(db, handles, name)? {
+                    // Never created: the entry is left out.
+                    None => continue,
+                    Some((handle, live)) => {
+                        names_a_dropped_keyspace |= !live;
+                        handle.id()
+                    }
+                }
+            };
+            let k = key(k);
+            let stored = match v {
+                Some((len, ttl_ms)) => {
+                    let v = value(step, entry, len);
+                    match ttl_ms.map(Duration::from_millis) {
+                        Some(ttl) => batch.put_with_ttl_in(id, &k, &v, ttl),
+                        None => batch.put_in(id, &k, &v),
+                    };
+                    let ttl = ttl_ms.map(Duration::from_millis);
+                    Some(self.stored(name, v, ttl))
+                }
+                None => {
+                    batch.delete_in(id, &k);
+                    None
+                }
+            };
+            mutation.push((name.to_string(), k, stored));
+        }
+        if names_a_dropped_keyspace {
+            self.refused("a batch naming a dropped keyspace", db.write(batch), |e| {
+                matches!(e, Error::NoSuchKeyspace { .. })
+            })
+        } else {
+            let written = self.write(step, Mutation::Write(mutation), || db.write(batch))?;
+            Ok(written.is_some())
+        }
     }
 
     /// The run's handle to keyspace `name`, and whether the keyspace is live: the handle
@@ -858,18 +1005,18 @@ impl<'w> Runner<'w> {
         }
     }
 
-    /// Gets `k` and compares it with `model`; `Ok(false)` if the power cut stopped it.
+    /// Gets `k` and compares it with `want`, what the model says a reader sees;
+    /// `Ok(false)` if the power cut stopped it.
     fn check_get(
         &self,
         what: &str,
-        model: &Model,
+        want: Option<&Vec<u8>>,
         k: &[u8],
         get: impl FnOnce(&[u8]) -> ferris_engine::Result<Option<Bytes>>,
     ) -> Result<bool, SimFailure> {
         let Some(got) = self.outcome(get(k), what)? else {
             return Ok(false);
         };
-        let want = model.get(k);
         if got.as_deref() != want.map(|v| &v[..]) {
             return Err(self.wrong_read(format!(
                 "{what} get {}: got {}, want {}",
@@ -960,11 +1107,12 @@ impl<'w> Runner<'w> {
                 "the database lists keyspaces {names:?}, the model has {want:?}"
             )));
         }
+        let now = self.now();
         for (name, model) in &self.history.current {
             let Some(keyspace) = self.outcome(db.keyspace(name), "keyspace")? else {
                 return Ok(None);
             };
-            let want = model::range(model, Bound::Unbounded, Bound::Unbounded);
+            let want = model::range_at(model, Bound::Unbounded, Bound::Unbounded, now);
             let what = format!("full scan of {name}");
             if !self.check_scan(&what, &want, true, || keyspace.iter())? {
                 return Ok(None);
@@ -1000,8 +1148,9 @@ impl<'w> Runner<'w> {
         let Some(state) = self.read_recovered(&copy)? else {
             return Ok(None);
         };
-        if state != self.history.current {
-            let diff = self.history.explain(&state).1;
+        let now = self.now();
+        if state != model::visible(&self.history.current, now) {
+            let diff = self.history.explain(&state, now).1;
             return Err(self.wrong_read(format!(
                 "the checkpoint at step {step} is not the database's state then: {diff}"
             )));
@@ -1090,7 +1239,7 @@ impl<'w> Runner<'w> {
                 closed.map_err(|e| fail(format!("close: {}", error_chain(&e))))?;
                 read.ok_or_else(|| fail("the power went off with no cut planned".into()))?
             }
-            Err(Error::NotADatabase { .. }) => model::empty_state(),
+            Err(Error::NotADatabase { .. }) => model::visible(&model::empty_state(), 0),
             Err(e) => return Err(fail(format!("open: {}", error_chain(&e)))),
         };
         let made = self.probe.changes() - changes;
@@ -1143,8 +1292,10 @@ impl<'w> Runner<'w> {
                 ),
             ));
         }
-        let Some(prefix) = self.history.matching_prefix(&recovered) else {
-            let (lost, why) = self.history.explain(&recovered);
+        // Judged as a reader sees each prefix now: the clock kept running through the cut.
+        let now = self.now();
+        let Some((prefix, timed)) = self.history.matching_prefix(&recovered, now) else {
+            let (lost, why) = self.history.explain(&recovered, now);
             let kind = if lost {
                 FailureKind::LostWrite
             } else {
@@ -1160,7 +1311,7 @@ impl<'w> Runner<'w> {
         // now: a cut in what follows must not lose any of it.
         self.writes_in_doubt += self.history.since.len();
         self.writes_recovered += prefix;
-        self.history.settle(recovered, self.step);
+        self.history.settle(timed, self.step);
         let Some(report) = self.outcome_as(failed, db.verify(), "verify")? else {
             return Ok(None);
         };
@@ -1204,7 +1355,8 @@ impl<'w> Runner<'w> {
         drop(db);
         let db = Db::open(DIR, self.options.clone())
             .map_err(|e| after("a second open after recovery", e))?;
-        let mut want = self.history.current.clone();
+        // The clock stands still from here on, so nothing more expires.
+        let mut want = model::visible(&self.history.current, self.now());
         let default = want.entry(DEFAULT.to_string()).or_default();
         default.insert(AFTER_RECOVERY.to_vec(), b"ok".to_vec());
         let mut names = db

@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferris_engine::{Compression, Options};
+use ferris_engine::{Compression, KeyspaceOptions, Options, Ttl};
 use ferris_fs::FileSystem;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -61,6 +61,12 @@ pub struct Setup {
     pub n_keys: u16,
     /// Values are a short tag and up to this many filler bytes.
     pub max_value_len: u16,
+    /// Whether each keyspace of [`KEYSPACES`] expires, by index: the default keyspace in
+    /// some seeds ([`Options::ttl`]), `green` in every seed with a default time to live,
+    /// `blue` in some seeds with none (only puts with a TTL of their own expire there),
+    /// `red` never (a put with a TTL there must be refused). Drawn from the TTL
+    /// generator, so the rest of the setup is what it was before TTL existed.
+    pub ttl: [Ttl; 4],
 }
 
 impl Setup {
@@ -99,7 +105,33 @@ impl Setup {
             level1_target_bytes: target_file_size * rng.random_range(2..=8),
             n_keys: [8, 32, 128][rng.random_range(0..3)],
             max_value_len: [16, 100, 600][rng.random_range(0..3)],
+            ttl: [Ttl::Off; 4],
         }
+    }
+
+    /// Which keyspaces expire, and their defaults (see [`Setup::ttl`]), from the TTL
+    /// generator.
+    fn generate_ttl(rng: &mut SmallRng) -> [Ttl; 4] {
+        let default_ttl = |rng: &mut SmallRng| {
+            let ms = [1_000, 5_000, 30_000][rng.random_range(0..3)];
+            Some(Duration::from_millis(ms))
+        };
+        let default = match rng.random_range(0..10) {
+            0..2 => Ttl::On {
+                default: default_ttl(rng),
+            },
+            2..4 => Ttl::On { default: None },
+            _ => Ttl::Off,
+        };
+        let green = Ttl::On {
+            default: default_ttl(rng),
+        };
+        let blue = if rng.random_bool(0.5) {
+            Ttl::On { default: None }
+        } else {
+            Ttl::Off
+        };
+        [default, Ttl::Off, green, blue]
     }
 
     /// Engine options for this setup on `file_system`, with everything not chosen here left
@@ -126,7 +158,21 @@ impl Setup {
         c.target_file_size = self.target_file_size;
         c.max_grandparent_overlap_bytes = 10 * self.target_file_size;
         c.level1_target_bytes = self.level1_target_bytes;
+        options.ttl = self.ttl[0];
         options
+    }
+
+    /// Names in [`Options::keyspaces`] the keyspaces other than the default, with their
+    /// [`Setup::ttl`] and `options`' own settings otherwise. Every one is named, expiring
+    /// or not: a keyspace not named takes the database's settings, the default
+    /// keyspace's TTL among them. Called once the run has plugged its components in, so
+    /// every keyspace runs on the same strategy.
+    pub fn name_keyspaces(&self, options: &mut Options) {
+        for (name, ttl) in KEYSPACES.iter().zip(self.ttl).skip(1) {
+            let mut keyspace = KeyspaceOptions::from(&*options);
+            keyspace.ttl = ttl;
+            options.keyspaces.insert(name.to_string(), keyspace);
+        }
     }
 }
 
@@ -287,7 +333,32 @@ pub enum Op {
     /// must hold exactly the model's state (the workload is one thread, so the
     /// checkpoint's moment is this step), every keyspace, and verify clean.
     Checkpoint,
+    /// `Db::put_with_ttl` (keyspace 0) or `Keyspace::put_with_ttl`: a value that expires
+    /// `ttl_ms` after the simulated clock's reading (0: at once). Skipped if the keyspace
+    /// was never created; in a keyspace whose values do not expire it must fail with
+    /// `LimitError::TtlNotEnabled`, and through a dropped keyspace's handle with
+    /// `Error::KeyspaceDropped`, changing nothing.
+    PutWithTtl {
+        /// Index into [`KEYSPACES`], 0 to 3.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+        /// Filler bytes in the value.
+        value_len: u16,
+        /// The time to live, in milliseconds.
+        ttl_ms: u64,
+    },
+    /// `Db::write` of one batch across keyspaces, as [`Op::BatchIn`], whose puts may
+    /// carry a time to live of their own (`WriteBatch::put_with_ttl_in`, only in
+    /// keyspaces whose values expire): `(keyspace, key, filler length and TTL in
+    /// milliseconds, or delete)`.
+    BatchWithTtl(Vec<BatchEntry>),
 }
+
+/// An entry of [`Op::BatchWithTtl`]: the keyspace's index into [`KEYSPACES`], the key's,
+/// and a put's filler length and time to live in milliseconds (`None`: the keyspace's
+/// default), or `None` for a delete.
+pub type BatchEntry = (u8, u16, Option<(u16, Option<u64>)>);
 
 /// The keyspaces a workload uses: the default one (index 0) and three it creates, drops,
 /// and creates again. Few, so that names are reused after a drop.
@@ -296,6 +367,16 @@ pub const KEYSPACES: [&str; 4] = ["default", "red", "green", "blue"];
 /// The share of keyspace operations: after each operation of the main mix, one of
 /// [`Op::CreateKeyspace`] to [`Op::Checkpoint`] follows with this probability.
 pub const KEYSPACE_SHARE: f64 = 0.15;
+
+/// The share of TTL operations: after each operation of the main mix, an
+/// [`Op::PutWithTtl`] or an [`Op::BatchWithTtl`] follows with this probability (after
+/// the keyspace operation, if there is one). Plain puts into an expiring keyspace, and
+/// reads of it, come from the other two mixes.
+pub const TTL_SHARE: f64 = 0.08;
+
+/// Where the simulated clock starts, in milliseconds since the UNIX epoch (a moment in
+/// November 2023): the same for every seed.
+pub const CLOCK_START: u64 = 1_700_000_000_000;
 
 impl Op {
     fn generate(rng: &mut SmallRng, setup: &Setup) -> Op {
@@ -422,6 +503,74 @@ impl Op {
     }
 }
 
+impl Op {
+    /// A TTL operation, drawn from its own generator (see [`Workload::generate`]).
+    fn generate_ttl_op(rng: &mut SmallRng, setup: &Setup) -> Op {
+        let n_keys = setup.n_keys;
+        let key = |rng: &mut SmallRng| rng.random_range(0..n_keys);
+        let value_len = |rng: &mut SmallRng| rng.random_range(0..=setup.max_value_len);
+        let expiring: Vec<u8> = (0..KEYSPACES.len() as u8)
+            .filter(|&ks| setup.ttl[usize::from(ks)].is_on())
+            .collect();
+        let some_expiring = |rng: &mut SmallRng| expiring[rng.random_range(0..expiring.len())];
+        match rng.random_range(0..100) {
+            // Mostly into a keyspace that expires; sometimes into any, which may refuse.
+            0..55 => Op::PutWithTtl {
+                keyspace: if rng.random_bool(0.9) {
+                    some_expiring(rng)
+                } else {
+                    rng.random_range(0..KEYSPACES.len() as u8)
+                },
+                key: key(rng),
+                value_len: value_len(rng),
+                ttl_ms: ttl_ms(rng),
+            },
+            _ => {
+                let n = rng.random_range(2..=8);
+                Op::BatchWithTtl(
+                    (0..n)
+                        .map(|_| {
+                            let ks = rng.random_range(0..KEYSPACES.len() as u8);
+                            let k = key(rng);
+                            let ttl = (setup.ttl[usize::from(ks)].is_on() && rng.random_bool(0.6))
+                                .then(|| ttl_ms(rng));
+                            let v = rng.random_bool(0.8).then(|| (value_len(rng), ttl));
+                            (ks, k, v)
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// A put's own time to live, in milliseconds: at once, within a few operations, or
+/// long after (the simulated clock moves a few hundred milliseconds an operation on
+/// average, see [`tick_ms`]).
+fn ttl_ms(rng: &mut SmallRng) -> u64 {
+    match rng.random_range(0..10) {
+        0 => 0,
+        1..4 => rng.random_range(1..=1_000),
+        4..8 => rng.random_range(1_000..=10_000),
+        _ => rng.random_range(10_000..=100_000),
+    }
+}
+
+/// How far the simulated clock moves before `op` runs, in milliseconds: mostly a little,
+/// sometimes seconds, past most TTLs; before a compaction often that much, so that
+/// compactions meet values that have expired since they were written.
+fn tick_ms(rng: &mut SmallRng, op: &Op) -> u64 {
+    let compaction = matches!(op, Op::Compact | Op::CompactRange { .. });
+    if compaction && rng.random_bool(0.5) {
+        return rng.random_range(2_000..=30_000);
+    }
+    match rng.random_range(0..100) {
+        0..66 => rng.random_range(0..=20),
+        66..96 => rng.random_range(20..=300),
+        _ => rng.random_range(1_000..=15_000),
+    }
+}
+
 /// A scan bound over key indices below `n_keys`: unbounded, included or excluded.
 fn bound(rng: &mut SmallRng, n_keys: u16) -> Bound<u16> {
     match rng.random_range(0..3) {
@@ -457,8 +606,13 @@ pub struct Workload {
     /// The engine's settings.
     pub setup: Setup,
     /// The operations, run in order from one thread: [`SimConfig::ops_per_seed`] of the
-    /// main mix, with keyspace operations ([`KEYSPACE_SHARE`]) between them.
+    /// main mix, with keyspace operations ([`KEYSPACE_SHARE`]) and TTL operations
+    /// ([`TTL_SHARE`]) between them.
     pub ops: Vec<Op>,
+    /// How far the simulated clock moves before each operation, in milliseconds, one
+    /// entry per entry of `ops`. The clock starts at [`CLOCK_START`] and only moves
+    /// forwards: a power cut does not turn it back.
+    pub ticks_ms: Vec<u64>,
     /// The power cuts, in order: the first fails the power after that many file-system
     /// operations counted from the first `Db::open` (background threads' included), each
     /// later one after that many counted from the restart before it, so a small one lands
@@ -477,7 +631,11 @@ impl Workload {
     /// The workload of `seed`.
     pub fn generate(seed: u64, config: &SimConfig) -> Workload {
         let mut rng = SmallRng::seed_from_u64(seed);
-        let setup = Setup::generate(&mut rng);
+        let mut setup = Setup::generate(&mut rng);
+        // TTL draws come from a generator of their own, as the keyspace operations do
+        // (below), so what a seed drew before TTL existed is unchanged.
+        let mut ttl_rng = SmallRng::seed_from_u64(seed ^ 0x7474_6c5f_636c_6f63);
+        setup.ttl = Setup::generate_ttl(&mut ttl_rng);
         let main = (0..config.ops_per_seed)
             .map(|_| Op::generate(&mut rng, &setup))
             .collect::<Vec<_>>();
@@ -491,7 +649,11 @@ impl Workload {
             if keyspace_rng.random_bool(KEYSPACE_SHARE) {
                 ops.push(Op::generate_keyspace_op(&mut keyspace_rng, &setup));
             }
+            if ttl_rng.random_bool(TTL_SHARE) {
+                ops.push(Op::generate_ttl_op(&mut ttl_rng, &setup));
+            }
         }
+        let ticks_ms = ops.iter().map(|op| tick_ms(&mut ttl_rng, op)).collect();
         // The cuts are drawn over the main operations alone, as they always were.
         let horizon = (main.len() as u64 * FS_OPS_PER_OP).max(1);
         let n_cuts = match config.max_cuts {
@@ -512,6 +674,7 @@ impl Workload {
             seed,
             setup,
             ops,
+            ticks_ms,
             cuts,
         }
     }
@@ -536,8 +699,8 @@ impl fmt::Display for Workload {
              before it), and a crash at the end",
             self.cuts
         )?;
-        for (i, op) in self.ops.iter().enumerate() {
-            writeln!(f, "{i:5} {op:?}")?;
+        for (i, (op, tick)) in self.ops.iter().zip(&self.ticks_ms).enumerate() {
+            writeln!(f, "{i:5} +{tick}ms {op:?}")?;
         }
         Ok(())
     }
@@ -562,13 +725,18 @@ mod tests {
         )
     }
 
+    fn is_ttl_op(op: &Op) -> bool {
+        matches!(op, Op::PutWithTtl { .. } | Op::BatchWithTtl(_))
+    }
+
     #[test]
     fn keyspace_operations_are_a_modest_share_beside_the_main_mix() {
         let config = SimConfig::default();
         let (mut main, mut keyspace) = (0, Vec::new());
         for seed in 0..200 {
             let w = Workload::generate(seed, &config);
-            let (ks, rest): (Vec<&Op>, Vec<&Op>) = w.ops.iter().partition(|op| is_keyspace_op(op));
+            let ops = w.ops.iter().filter(|op| !is_ttl_op(op));
+            let (ks, rest): (Vec<&Op>, Vec<&Op>) = ops.partition(|op| is_keyspace_op(op));
             // The main operations are all there, whatever came between them.
             assert_eq!(rest.len(), config.ops_per_seed, "seed {seed}");
             main += rest.len();
@@ -589,5 +757,47 @@ mod tests {
         assert!(count(|o| matches!(o, Op::GetIn { .. } | Op::ScanIn { .. })) > 200);
         assert!(count(|o| matches!(o, Op::SnapshotReadIn { .. })) > 50);
         assert!(count(|o| matches!(o, Op::Checkpoint)) > 50);
+    }
+
+    #[test]
+    fn ttl_operations_write_expiring_values_on_a_clock_that_passes_them() {
+        let config = SimConfig::default();
+        let (mut ttl_ops, mut main, mut refused, mut own_ttl_in_batches) = (0, 0, 0, 0);
+        let (mut default_expires, mut jumps_before_compaction) = (0, 0);
+        for seed in 0..200 {
+            let w = Workload::generate(seed, &config);
+            assert_eq!(w.ticks_ms.len(), w.ops.len(), "seed {seed}");
+            assert!(w.setup.ttl[2].is_on(), "green always expires");
+            default_expires += usize::from(w.setup.ttl[0].is_on());
+            main += w.ops.iter().filter(|op| !is_ttl_op(op)).count();
+            for (op, tick) in w.ops.iter().zip(&w.ticks_ms) {
+                match op {
+                    Op::PutWithTtl { keyspace, .. } => {
+                        ttl_ops += 1;
+                        refused += usize::from(!w.setup.ttl[usize::from(*keyspace)].is_on());
+                    }
+                    Op::BatchWithTtl(entries) => {
+                        ttl_ops += 1;
+                        own_ttl_in_batches += entries
+                            .iter()
+                            .filter(|(_, _, v)| matches!(v, Some((_, Some(_)))))
+                            .count();
+                    }
+                    Op::Compact | Op::CompactRange { .. } if *tick >= 2_000 => {
+                        jumps_before_compaction += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let share = ttl_ops as f64 / main as f64;
+        assert!((0.05..0.12).contains(&share), "TTL share {share}");
+        assert!(
+            refused > 20,
+            "{refused} puts with a TTL where none is allowed"
+        );
+        assert!(own_ttl_in_batches > 300, "{own_ttl_in_batches}");
+        assert!((20..100).contains(&default_expires), "{default_expires}");
+        assert!(jumps_before_compaction > 500, "{jumps_before_compaction}");
     }
 }
