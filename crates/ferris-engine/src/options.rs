@@ -106,7 +106,9 @@ pub struct Options {
     /// error's source; the data stays as it was.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
     /// Whether the default keyspace's values expire ([`Ttl::Off`] by default), fixed
-    /// when the database is created; [`KeyspaceOptions::ttl`] says what it means.
+    /// when the database is created; [`KeyspaceOptions::ttl`] says what it means. Like
+    /// every setting here, a keyspace [`Db::keyspace`](crate::Db::keyspace) creates
+    /// without options of its own in [`Options::keyspaces`] takes it too.
     pub ttl: Ttl,
     /// Where expiry reads the time (default [`SystemClock`]); tests pass a
     /// [`ferris_core::expiry::ManualClock`].
