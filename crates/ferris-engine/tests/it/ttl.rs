@@ -249,16 +249,25 @@ fn a_keyspace_not_named_at_open_expires_as_it_was_created() {
     let db = Db::open(DIR, options.clone()).unwrap();
     let mut plain = KeyspaceOptions::from(&options);
     plain.ttl = Ttl::Off;
-    db.keyspace_with("plain", plain).unwrap().put("k", "v").unwrap();
+    db.keyspace_with("plain", plain)
+        .unwrap()
+        .put("k", "v")
+        .unwrap();
     // Created with the database's options: expiring, like the default keyspace.
-    db.keyspace("cache").unwrap().put_with_ttl("k", "v", SECOND).unwrap();
+    db.keyspace("cache")
+        .unwrap()
+        .put_with_ttl("k", "v", SECOND)
+        .unwrap();
     db.close().unwrap();
     // Neither is named in the options: each opens as it was created.
     let db = Db::open(DIR, options).unwrap();
     let plain = db.keyspace("plain").unwrap();
     assert_eq!(plain.get("k").unwrap().as_deref(), Some(&b"v"[..]));
     let e = plain.put_with_ttl("k", "w", SECOND).unwrap_err();
-    assert!(matches!(e, Error::Limit(LimitError::TtlNotEnabled { .. })), "{e}");
+    assert!(
+        matches!(e, Error::Limit(LimitError::TtlNotEnabled { .. })),
+        "{e}"
+    );
     let cache = db.keyspace("cache").unwrap();
     assert_eq!(cache.get("k").unwrap().as_deref(), Some(&b"v"[..]));
     clock.advance(SECOND);
