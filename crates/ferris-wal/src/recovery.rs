@@ -265,7 +265,8 @@ pub const GROWING_READS: usize = 4;
 /// # Errors
 ///
 /// [`Error::Io`] if the segment cannot be read (`NotFound` when it was removed; for a
-/// [`SegmentEnd::Growing`] segment, a file cut short under every read);
+/// [`SegmentEnd::Growing`] segment, a file cut short under every one of twice
+/// [`GROWING_READS`] reads, a quarter of a second in all);
 /// [`Error::UnsupportedVersion`] for a newer framing or record format.
 pub fn check_segment(
     fs: &dyn FileSystem,
@@ -286,11 +287,14 @@ pub fn check_segment(
     loop {
         read += 1;
         let Checked { mut found, framing } = match read_checked(fs, path, id, limit, &mut check) {
-            // Cut short since it was opened: a writer sealed it. The next read sees the seal.
+            // Shorter than when it was opened: a writer sealed it (or is still writing the
+            // header of a segment it just created). The next read sees the seal; a writer
+            // descheduled half-way (a loaded machine) is given time, doubling each read.
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                if read >= GROWING_READS {
+                if read >= GROWING_READS * 2 {
                     return Err(Error::Io(e));
                 }
+                std::thread::sleep(std::time::Duration::from_millis(1 << read));
                 before = None;
                 continue;
             }
