@@ -4,6 +4,14 @@ use ferris_core::SeqNo;
 
 use crate::KeyRange;
 
+impl TxnError {
+    /// Whether the transaction may commit if run again from a new read version: true for
+    /// [`Conflict`](TxnError::Conflict) and [`TooOld`](TxnError::TooOld).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TxnError::Conflict { .. } | TxnError::TooOld { .. })
+    }
+}
+
 /// Why the resolver refused a transaction. Every variant means "do not commit": a
 /// transaction that gets one has written nothing, and may retry from a new read version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

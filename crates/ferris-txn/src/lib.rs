@@ -210,10 +210,20 @@
 
 #![forbid(unsafe_code)]
 
+mod buffer;
 mod error;
+mod isolation;
+mod options;
+mod overlay;
 mod range;
 mod resolver;
+mod writes;
 
+pub use buffer::{Check, TxnBuffer};
 pub use error::TxnError;
+pub use isolation::Isolation;
+pub use options::{TxnOptions, backoff};
+pub use overlay::Overlay;
 pub use range::{KeyRange, RANGE_OVERHEAD};
 pub use resolver::{Resolver, ResolverLimits};
+pub use writes::{WriteSet, batch_ranges};

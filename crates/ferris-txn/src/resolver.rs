@@ -6,7 +6,8 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferris_core::{KeyspaceId, SeqNo};
 
-use crate::{KeyRange, TxnError};
+use crate::{Check, KeyRange, TxnError, batch_ranges};
+use ferris_core::WriteBatch;
 
 /// How much history a [`Resolver`] keeps, and how large one transaction may be.
 ///
@@ -209,6 +210,58 @@ impl Resolver {
         Ok(())
     }
 
+    /// Decides one member of a write group whose entries are written right after sequence
+    /// number `last`, and returns the last sequence number it takes. A transaction's
+    /// commit (`txn`) is [checked](Resolver::check), then its `batch`
+    /// [recorded](Resolver::record); if either fails it is refused (`txn.refused` says
+    /// why), nothing is recorded, and `last` is returned: leave its batch out of the group.
+    /// A transaction let through gets its commit version in `txn.commit`. A plain write
+    /// (`None`) cannot be refused: it is recorded, or
+    /// [skipped past](Resolver::skip) if too large to remember.
+    ///
+    /// Admit a group's members in the order they will be written: each is then checked
+    /// against every commit before it, those of its own group included.
+    pub fn admit(
+        &mut self,
+        last: SeqNo,
+        batch: &WriteBatch,
+        txn: Option<&mut Check>,
+        now_ms: u64,
+    ) -> SeqNo {
+        let commit = last + batch.len() as u64;
+        let writes = batch_ranges(batch);
+        match txn {
+            Some(txn) => {
+                let admitted = (self.check(txn.read_version, &txn.ranges))
+                    .and_then(|()| self.record(commit, &writes, now_ms));
+                if let Err(e) = admitted {
+                    txn.refused = Some(e);
+                    return last;
+                }
+                txn.commit = commit;
+            }
+            None => {
+                if self.record(commit, &writes, now_ms).is_err() {
+                    self.skip(commit);
+                }
+            }
+        }
+        commit
+    }
+
+    /// Forgets every commit, and makes every read version below `commit` too old: what to
+    /// do for a commit whose writes cannot be remembered (a plain write batch whose ranges
+    /// weigh more than [`ResolverLimits::max_txn_bytes`], which is not a transaction and
+    /// cannot be refused). Every transaction that read before it gets
+    /// [`TxnError::TooOld`] instead of a check that would have to ignore it.
+    pub fn skip(&mut self, commit: SeqNo) {
+        while !self.commits.is_empty() {
+            self.forget_oldest();
+        }
+        self.oldest = self.oldest.max(commit);
+        self.last = self.last.max(commit);
+    }
+
     /// Forgets every commit at or below `oldest_live_read_version`: no transaction reading
     /// at that version or later can conflict with them. Call it with the oldest read
     /// version of any transaction still running (the engine's oldest live snapshot).
@@ -374,6 +427,60 @@ mod tests {
         assert_eq!(err(&[key("b")]), 7);
         assert_eq!(err(&[key("q")]), 3);
         assert_eq!(err(&[KeyRange::prefix(0, "")]), 7);
+    }
+
+    #[test]
+    fn admit_refuses_a_conflicting_transaction_and_numbers_the_rest() {
+        let mut r = Resolver::default();
+        let mut batch = WriteBatch::new();
+        batch.put("a", "1").put("b", "2");
+        // A plain write of two entries after sequence 10 takes 11 and 12.
+        assert_eq!(r.admit(10, &batch, None, 0), 12);
+        let mut stale = Check {
+            read_version: 10,
+            ranges: vec![key("b")],
+            refused: None,
+            commit: 0,
+        };
+        assert_eq!(r.admit(12, &batch, Some(&mut stale), 0), 12);
+        assert!(matches!(
+            stale.refused,
+            Some(TxnError::Conflict {
+                committed_at: 12,
+                ..
+            })
+        ));
+        let mut fresh = Check {
+            read_version: 12,
+            ranges: vec![key("b")],
+            refused: None,
+            commit: 0,
+        };
+        assert_eq!(r.admit(12, &batch, Some(&mut fresh), 0), 14);
+        assert_eq!(fresh.refused, None);
+        assert_eq!(fresh.commit, 14);
+        assert_eq!(r.last_commit(), 14);
+    }
+
+    #[test]
+    fn a_skipped_commit_makes_every_older_read_version_too_old() {
+        let mut r = Resolver::default();
+        r.record(1, &[key("a")], 0).unwrap();
+        r.skip(5);
+        assert!(r.is_empty());
+        assert_eq!(r.history_bytes(), 0);
+        assert_eq!(
+            r.check(4, &[key("z")]),
+            Err(TxnError::TooOld {
+                read_version: 4,
+                oldest: 5
+            })
+        );
+        assert_eq!(r.check(5, &[key("a")]), Ok(()));
+        assert!(matches!(
+            r.record(5, &[key("b")], 0),
+            Err(TxnError::OutOfOrder { .. })
+        ));
     }
 
     #[test]

@@ -337,6 +337,19 @@ impl<J: GroupJob, R: Clone> GroupQueue<J, R> {
     /// result, which every member gets, and for a durable group how long its write and
     /// fsync took (what the next leader may wait half of, in [`gather`]).
     pub fn submit(&self, job: J, lead: impl FnOnce(&mut [J]) -> (R, Option<Duration>)) -> R {
+        self.submit_each(job, lead, |_, group| group.clone())
+    }
+
+    /// [`submit`](GroupQueue::submit), where each member's result is `each(its job, the
+    /// group's result)`, run on the leader's thread once `lead` is done: for a group whose
+    /// leader may refuse some members and not others (a transaction that conflicts, in a
+    /// group whose other writes commit), recorded in the jobs themselves.
+    pub fn submit_each(
+        &self,
+        job: J,
+        lead: impl FnOnce(&mut [J]) -> (R, Option<Duration>),
+        each: impl Fn(&mut J, &R) -> R,
+    ) -> R {
         let mut q = self.lock();
         let ticket = q.pacer.take_ticket();
         // A durable caller sleeps at once: see "Followers: yield, then sleep".
@@ -377,9 +390,10 @@ impl<J: GroupJob, R: Clone> GroupQueue<J, R> {
 
         let mut q = self.lock();
         q.pacer.released(tickets.len() as u64, sync_time);
-        for &follower in &tickets[1..] {
-            q.done.insert(follower, result.clone());
+        for (&follower, job) in tickets[1..].iter().zip(&mut jobs[1..]) {
+            q.done.insert(follower, each(job, &result));
         }
+        let result = each(&mut jobs[0], &result);
         q.leader_active = false;
         tickets.clear();
         jobs.clear();
@@ -571,6 +585,43 @@ mod tests {
             .flat_map(|t| (0..200).map(move |i| t * 1000 + i))
             .collect();
         assert_eq!(ran, expected, "every job runs exactly once");
+    }
+
+    /// With `submit_each`, every member gets the answer made for its own job: the leader
+    /// marks some jobs (here, odd ids) and their callers see the mark, whoever led.
+    #[test]
+    fn each_member_gets_its_own_result() {
+        let queue: GroupQueue<Job, Vec<u64>> = GroupQueue::new(64);
+        std::thread::scope(|s| {
+            for thread in 0..4u64 {
+                let queue = &queue;
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let id = thread * 1000 + i;
+                        let job = Job {
+                            id,
+                            durable: false,
+                            alone: false,
+                        };
+                        let lead = |group: &mut [Job]| {
+                            for job in group.iter_mut() {
+                                job.durable = job.id % 2 == 1; // the leader's verdict
+                            }
+                            (group.iter().map(|j| j.id).collect::<Vec<u64>>(), None)
+                        };
+                        let each = |job: &mut Job, group: &Vec<u64>| match job.durable {
+                            true => vec![u64::MAX, job.id],
+                            false => group.clone(),
+                        };
+                        let got = queue.submit_each(job, lead, each);
+                        match id % 2 {
+                            1 => assert_eq!(got, [u64::MAX, id]),
+                            _ => assert!(got.contains(&id), "{id} got another group's result"),
+                        }
+                    }
+                });
+            }
+        });
     }
 
     #[test]
