@@ -244,11 +244,17 @@ impl Shared {
         Ok(DbIter::new(sv, seq, lo, hi, (now, &self.env.dir)))
     }
 
-    /// Checks and queues `batch`; see [`Db::write_opt`].
-    pub(crate) fn write(&self, mut batch: WriteBatch, options: WriteOptions) -> Result<()> {
+    /// Checks and queues `batch`; see [`Db::write_opt`]. A transaction's commit (`txn`) is
+    /// written only if the resolver lets it.
+    pub(crate) fn write(
+        &self,
+        mut batch: WriteBatch,
+        options: WriteOptions,
+        txn: Option<Box<ferris_txn::Check>>,
+    ) -> Result<SeqNo> {
         self.check_writable()?;
         if batch.is_empty() {
-            return batch.check_limits().map_err(Into::into);
+            return Ok(batch.check_limits().map(|()| 0)?);
         }
         let single = batch.single_keyspace();
         let default = single == Some(DEFAULT_KEYSPACE);
@@ -267,7 +273,7 @@ impl Shared {
         }
         batch.check_limits()?;
         let sync = options.sync.unwrap_or(self.env.options.sync_writes);
-        self.submit(Job::Write { batch, sync }).map(drop)
+        self.submit(Job::Write { batch, sync, txn })
     }
 
     /// One put (or, with no value, one delete) in `keyspace`, living `ttl` if given: the
@@ -289,7 +295,7 @@ impl Shared {
             (Some(v), Ttl::Off) if ttl.is_some() => WriteBatch::one_expiring(id, key, v, ttl),
             _ => WriteBatch::one(id, key, value),
         };
-        self.write(batch, options)
+        self.write(batch, options, None).map(drop)
     }
 
     /// Freezes the memtables of `keyspace` (or of every keyspace) and waits until they
@@ -587,7 +593,7 @@ impl Db {
     ///
     /// As [`Db::write`].
     pub fn write_opt(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
-        self.shared.write(batch, options)
+        self.shared.write(batch, options, None).map(drop)
     }
 
     /// The value of `key`, or `None` if it is not set.

@@ -32,6 +32,13 @@ pub enum Error {
     #[error(transparent)]
     Limit(#[from] ferris_core::LimitError),
 
+    /// A transaction may not commit: it conflicts with one that committed after its read
+    /// version, its read version is older than the resolver remembers, or it is too large.
+    /// It wrote nothing. [`Error::is_retryable`] tells whether retrying can succeed;
+    /// [`Db::run`](crate::Db::run) retries those.
+    #[error(transparent)]
+    Transaction(#[from] ferris_txn::TxnError),
+
     /// A component was used against its contract (a bug in a component plugged in through
     /// [`Options`](crate::Options), reported instead of a panic).
     #[error("invalid input: {0}")]
@@ -151,6 +158,13 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
         Error::Io(IoError::new(path, source))
+    }
+
+    /// Whether the operation may succeed if tried again from the start, with nothing else
+    /// changed: a transaction's [`Conflict`](ferris_txn::TxnError::Conflict) or
+    /// [`TooOld`](ferris_txn::TxnError::TooOld), which a new read version clears.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Transaction(e) if e.is_retryable())
     }
 
     /// [`Error::ReadOnly`] when the file system refused a write for want of permission

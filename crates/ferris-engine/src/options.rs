@@ -9,6 +9,7 @@ use ferris_core::expiry::{Clock, SystemClock, Ttl};
 use ferris_core::{KeyspaceId, MemtableFactory};
 use ferris_fs::{FileSystem, StdFs};
 use ferris_table::{Compression, TableFormat, TableOptions};
+use ferris_txn::ResolverLimits;
 use ferris_wal::RecoveryMode;
 
 /// Whether a compaction steps aside while a flush writes its table; see
@@ -110,9 +111,13 @@ pub struct Options {
     /// every setting here, a keyspace [`Db::keyspace`](crate::Db::keyspace) creates
     /// without options of its own in [`Options::keyspaces`] takes it too.
     pub ttl: Ttl,
-    /// Where expiry reads the time (default [`SystemClock`]); tests pass a
-    /// [`ferris_core::expiry::ManualClock`].
+    /// Where expiry and the transaction resolver's age limit read the time (default
+    /// [`SystemClock`]); tests pass a [`ferris_core::expiry::ManualClock`].
     pub clock: Arc<dyn Clock>,
+    /// How much commit history the transaction resolver keeps (by default 64 MiB and five
+    /// seconds, FoundationDB's window) and how large one transaction may be (10 MiB of
+    /// conflict ranges): [`Db::transaction`](crate::Db::transaction) explains both.
+    pub transaction_limits: ResolverLimits,
     /// Makes the memtables (default the lock-free skip list,
     /// [`ferris_memtable::SkipListFactory`]).
     pub memtable: Arc<dyn MemtableFactory>,
@@ -294,6 +299,7 @@ impl Default for Options {
             compaction_filter: None,
             ttl: Ttl::Off,
             clock: Arc::new(SystemClock),
+            transaction_limits: ResolverLimits::default(),
             memtable: Arc::new(ferris_memtable::SkipListFactory),
             table_format: Arc::new(ferris_sstable::SstableFormat),
             compaction_threads: 1,

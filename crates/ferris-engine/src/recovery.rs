@@ -166,10 +166,11 @@ pub(crate) fn open(dir: &Path, options: Options, writable: bool) -> Result<Share
         }
     };
     let (priority, threads) = (env.options.flush_priority, env.options.compaction_threads);
+    let limits = env.options.transaction_limits;
     let shared = Shared {
         env,
         versions: VersionSet::new(manifest, keyspaces),
-        writes: Writes::new(wal, last_seq),
+        writes: Writes::new(wal, last_seq, limits),
         work: Work::new(priority.resolve(threads)),
         snapshots: Default::default(),
         stats: Default::default(),

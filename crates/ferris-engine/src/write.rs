@@ -26,13 +26,25 @@
 //! last durable group released to queue again, so that both halves of the writers share
 //! one fsync instead of taking turns (`ferris_wal::group` explains the turns and the
 //! wait; the WAL's own group commit does the same one level down).
+//!
+//! # Transactions: checked where sequence numbers are assigned
+//!
+//! A transaction's commit is a write job that carries its read version and the ranges to
+//! check. The leader checks each with the resolver (`ferris_txn::Resolver`) and records
+//! each write a live transaction could conflict with, in the order the group will be
+//! written and at the sequence numbers it will get, before the group reaches the WAL: no
+//! commit can slip between a check and its record, since only a leader assigns sequence
+//! numbers. A refused transaction is left out of the group and gets its own error; the
+//! rest of the group commits. While no transaction is live, plain writes skip the resolver
+//! (see `Shared::resolve` for why that is safe).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ferris_compaction::WritePressure;
-use ferris_core::{BatchIter, DEFAULT_KEYSPACE, WriteBatch};
+use ferris_core::{BatchIter, DEFAULT_KEYSPACE, SeqNo, WriteBatch};
+use ferris_txn::{Check, Resolver, ResolverLimits};
 use ferris_wal::group::{GroupJob, GroupQueue};
 use ferris_wal::{SyncMode, Wal};
 
@@ -53,8 +65,12 @@ const MAX_LOG_LAG: u64 = 4;
 /// What a queued writer wants done.
 #[derive(Debug)]
 pub(crate) enum Job {
-    /// Write a batch.
-    Write { batch: WriteBatch, sync: bool },
+    /// Write a batch; for a transaction's commit, only if its check passes.
+    Write {
+        batch: WriteBatch,
+        sync: bool,
+        txn: Option<Box<Check>>,
+    },
     /// Freeze the memtable of one keyspace, or of all (`None`), if it holds anything, so
     /// it will be flushed; yields the id of the newest frozen memtable.
     Freeze(Option<Arc<KeyspaceCore>>),
@@ -86,14 +102,20 @@ pub(crate) struct Writes {
     pub(crate) wal: Option<Wal>,
     /// The last sequence number whose write is fully in the memtable: what reads see.
     pub(crate) last_seq: AtomicU64,
+    /// Recent commits' write ranges; only a leader locks it, so the lock is never waited on.
+    pub(crate) resolver: Mutex<Resolver>,
+    /// Transactions begun and not yet dropped: while there are none, no write is recorded.
+    pub(crate) live_txns: AtomicUsize,
 }
 
 impl Writes {
-    pub(crate) fn new(wal: Option<Wal>, last_seq: u64) -> Writes {
+    pub(crate) fn new(wal: Option<Wal>, last_seq: u64, limits: ResolverLimits) -> Writes {
         Writes {
             queue: GroupQueue::new(MAX_GROUP_BYTES),
             wal,
             last_seq: AtomicU64::new(last_seq),
+            resolver: Mutex::new(Resolver::new(last_seq, limits)),
+            live_txns: AtomicUsize::new(0),
         }
     }
 
@@ -116,9 +138,10 @@ impl Writes {
 
 impl Shared {
     /// Queues `job`, and either waits for a leader to do it or leads a group that does.
-    /// Returns the job's result: for a freeze, the id of the newest frozen memtable.
+    /// Returns the job's result: for a freeze, the id of the newest frozen memtable; for a
+    /// transaction's commit, its commit version.
     pub(crate) fn submit(&self, job: Job) -> Result<u64> {
-        self.writes.queue.submit(job, |group| match &group[0] {
+        let lead = |group: &mut [Job]| match &group[0] {
             Job::Freeze(which) => {
                 let all = match which {
                     Some(keyspace) => vec![Arc::clone(keyspace)],
@@ -133,7 +156,16 @@ impl Shared {
                 Ok(wal_time) => (Ok(0), wal_time),
                 Err(e) => (Err(e), None),
             },
-        })
+        };
+        // A transaction gets its own result: refused, or its commit version.
+        let each = |job: &mut Job, group: &Result<u64>| match job {
+            Job::Write { txn: Some(txn), .. } => match txn.refused.take() {
+                Some(refused) => Err(refused.into()),
+                None => group.clone().map(|_| txn.commit),
+            },
+            _ => group.clone(),
+        };
+        self.writes.queue.submit_each(job, lead, each)
     }
 
     /// Writes a group of batches as one WAL record, then applies it to the memtable.
@@ -141,22 +173,35 @@ impl Shared {
     fn write_group(&self, group: &mut [Job]) -> Result<Option<Duration>> {
         self.work.check()?;
         self.flow_control()?;
+        let last = self.writes.visible();
+        let recorded = self.resolve(group, last);
         // The followers' batches are appended to the leader's, in place: no new batch.
+        // A refused transaction's batch is left out (the leader's, by clearing it).
+        let refused = |txn: &Option<Box<Check>>| txn.as_ref().is_some_and(|t| t.refused.is_some());
         let (lead, followers) = group.split_first_mut().expect("a group has a leader");
-        let Job::Write { batch, sync } = lead else {
+        let Job::Write { batch, sync, txn } = lead else {
             unreachable!("write_group runs only for writes");
         };
-        let mut sync = *sync;
+        let mut sync = *sync && !refused(txn);
+        if refused(txn) {
+            batch.clear();
+        }
         for job in followers {
             let Job::Write {
                 batch: theirs,
                 sync: s,
+                txn,
             } = job
             else {
                 unreachable!("groups hold only writes after the first job");
             };
-            sync |= *s;
-            batch.append(theirs);
+            if !refused(txn) {
+                sync |= *s;
+                batch.append(theirs);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(None); // every member was refused
         }
         // Only a full memtable needs freezing: the ones this group writes to (those still
         // live). A group in one keyspace, the usual case, allocates nothing for this, and
@@ -187,7 +232,6 @@ impl Shared {
             self.freeze_memtable(targets, false)?;
             first = targets.first().map(|k| k.current());
         }
-        let last = self.writes.visible();
         batch.set_seq(last + 1);
         let mode = if sync {
             SyncMode::Always
@@ -219,7 +263,55 @@ impl Shared {
         self.stats
             .user_bytes
             .fetch_add(user_bytes, Ordering::Relaxed);
+        if !recorded {
+            // A transaction that began while this group was written may read below it:
+            // the fence pairs with the one in `Db::transaction_with` (see `resolve`).
+            fence(Ordering::SeqCst);
+            if self.writes.live_txns.load(Ordering::Relaxed) > 0 {
+                let now = self.env.options.clock.now();
+                self.resolver().admit(last, batch, None, now);
+            }
+        }
         Ok(wal_time)
+    }
+
+    /// Checks each transaction of `group` (written after sequence number `last`) with the
+    /// resolver, marking the refused ones, and records the writes of the rest, each at the
+    /// sequence number of its last entry, in the order they will be written: so each
+    /// transaction is checked against every commit before it, this group's included.
+    /// Returns whether it did (some transaction was live), then trims the history to the
+    /// oldest live snapshot.
+    ///
+    /// While no transaction is live, no write is recorded: none could conflict with it,
+    /// as long as every transaction that begins reads at or after it. A transaction counts
+    /// itself live and then reads the published sequence number; the leader publishes,
+    /// then looks at the count again (`write_group`), each side with a `SeqCst` fence
+    /// between. So either the leader sees the transaction and records the group late (no
+    /// check can come between: it still leads), or the transaction reads after the group.
+    fn resolve(&self, group: &mut [Job], last: SeqNo) -> bool {
+        if self.writes.live_txns.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        let now = self.env.options.clock.now();
+        let mut resolver = self.resolver();
+        let mut next = last;
+        for job in group {
+            if let Job::Write { batch, txn, .. } = job {
+                next = resolver.admit(next, batch, txn.as_deref_mut(), now);
+            }
+        }
+        let snapshots = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let oldest = snapshots.keys().next().map_or(last, |&s| s.min(last));
+        drop(snapshots);
+        resolver.trim(oldest);
+        true
+    }
+
+    fn resolver(&self) -> std::sync::MutexGuard<'_, Resolver> {
+        (self.writes.resolver.lock()).unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Applies `entries` to `keyspace`'s active memtable (that of `sv`, its current super

@@ -18,6 +18,7 @@ mod range_delete;
 mod read_only;
 mod swap;
 mod ttl;
+mod txn;
 mod verify;
 
 use std::io;
