@@ -12,6 +12,10 @@
 //! - `cargo xtask crash-test --cycles N`: the real-process crash loop (`ferris-crash`), a
 //!   child writing with sync killed with SIGKILL, every acknowledged write checked.
 //!
+//! - `cargo xtask txn-check --histories N`: the serializability checker
+//!   (`ferris-txn-check`), threads running random transactions beside flushes and
+//!   compactions, every committed one replayed in commit order against a model.
+//!
 //! - `cargo xtask loc [CRATE...]`: lines of code per crate and file, not counting
 //!   comments, blank lines and tests (the count the engine's size limit uses).
 //!
@@ -26,6 +30,7 @@ mod crash_test;
 mod loc;
 mod sim;
 mod tidy;
+mod txn_check;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +56,10 @@ enum Command {
     /// Real-process crash loop: a child writes with sync and is killed with SIGKILL at
     /// random moments; after each kill every acknowledged write must be there.
     CrashTest(crash_test::CmdArgs),
+    /// Serializability checker: threads run random transactions beside flushes and
+    /// compactions; replaying the committed ones in commit order must reproduce every
+    /// value they read.
+    TxnCheck(txn_check::CmdArgs),
     /// Count lines of code per crate and file (no comments, blank lines or tests).
     Loc(loc::LocArgs),
 }
@@ -61,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Command::CompactionSim(args) => compaction_sim::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::CrashTest(args) => crash_test::run(&args),
+        Command::TxnCheck(args) => txn_check::run(&args),
         Command::Loc(args) => loc::run(&args),
     }
 }
