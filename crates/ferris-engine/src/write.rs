@@ -174,7 +174,9 @@ impl Shared {
         self.work.check()?;
         self.flow_control()?;
         let last = self.writes.visible();
-        let recorded = self.resolve(group, last);
+        let txns = (group.iter()).filter(|j| matches!(j, Job::Write { txn: Some(_), .. }));
+        let txns = txns.count();
+        let recorded = self.resolve(group, last, txns);
         // The followers' batches are appended to the leader's, in place: no new batch.
         // A refused transaction's batch is left out (the leader's, by clearing it).
         let refused = |txn: &Option<Box<Check>>| txn.as_ref().is_some_and(|t| t.refused.is_some());
@@ -267,47 +269,55 @@ impl Shared {
             // A transaction that began while this group was written may read below it:
             // the fence pairs with the one in `Db::transaction_with` (see `resolve`).
             fence(Ordering::SeqCst);
-            if self.writes.live_txns.load(Ordering::Relaxed) > 0 {
+            if self.writes.live_txns.load(Ordering::Relaxed) > txns {
                 let now = self.env.options.clock.now();
-                self.resolver().admit(last, batch, None, now);
+                self.resolver().admit(last, batch, None, now, true);
             }
         }
         Ok(wal_time)
     }
 
-    /// Checks each transaction of `group` (written after sequence number `last`) with the
-    /// resolver, marking the refused ones, and records the writes of the rest, each at the
-    /// sequence number of its last entry, in the order they will be written: so each
-    /// transaction is checked against every commit before it, this group's included.
-    /// Returns whether it did (some transaction was live), then trims the history to the
-    /// oldest live snapshot.
+    /// Checks each transaction of `group` (written after sequence number `last`; `txns`
+    /// of its members are transactions) with the resolver, marking the refused ones, and
+    /// records the writes of the rest, each at the sequence number of its last entry, in
+    /// the order they will be written: so each transaction is checked against every
+    /// commit before it, this group's included. Then trims the history to the oldest live
+    /// snapshot. Returns whether it recorded the group.
     ///
-    /// While no transaction is live, no write is recorded: none could conflict with it,
-    /// as long as every transaction that begins reads at or after it. A transaction counts
-    /// itself live and then reads the published sequence number; the leader publishes,
-    /// then looks at the count again (`write_group`), each side with a `SeqCst` fence
-    /// between. So either the leader sees the transaction and records the group late (no
-    /// check can come between: it still leads), or the transaction reads after the group.
-    fn resolve(&self, group: &mut [Job], last: SeqNo) -> bool {
-        if self.writes.live_txns.load(Ordering::SeqCst) == 0 {
+    /// It records nothing when no transaction but (at most) one of this group is live:
+    /// no other could be checked against these writes, as long as every transaction that
+    /// begins reads at or after them. A transaction counts itself live and then reads the
+    /// published sequence number; the leader publishes, then looks at the count again
+    /// (`write_group`), each side with a `SeqCst` fence between. So either the leader sees
+    /// the newcomer and records the group late (no check can come between: it still
+    /// leads), or the newcomer reads after the group. That keeps the resolver off the path
+    /// of plain writes while no transaction runs, and of a lone transaction's commit.
+    fn resolve(&self, group: &mut [Job], last: SeqNo, txns: usize) -> bool {
+        let live = self.writes.live_txns.load(Ordering::SeqCst);
+        if live == 0 {
             return false;
         }
+        // Some transaction outside the group, or a later one of the group, may be checked
+        // against these writes.
+        let remember = live > txns || txns > 1;
         let now = self.env.options.clock.now();
         let mut resolver = self.resolver();
         let mut next = last;
         for job in group {
             if let Job::Write { batch, txn, .. } = job {
-                next = resolver.admit(next, batch, txn.as_deref_mut(), now);
+                next = resolver.admit(next, batch, txn.as_deref_mut(), now, remember);
             }
         }
-        let snapshots = self
-            .snapshots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let oldest = snapshots.keys().next().map_or(last, |&s| s.min(last));
-        drop(snapshots);
-        resolver.trim(oldest);
-        true
+        if remember {
+            let snapshots = self
+                .snapshots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let oldest = snapshots.keys().next().map_or(last, |&s| s.min(last));
+            drop(snapshots);
+            resolver.trim(oldest);
+        }
+        remember
     }
 
     fn resolver(&self) -> std::sync::MutexGuard<'_, Resolver> {

@@ -6,6 +6,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferris_core::{KeyspaceId, SeqNo};
 
+use crate::writes::batch_charge;
 use crate::{Check, KeyRange, TxnError, batch_ranges};
 use ferris_core::WriteBatch;
 
@@ -221,32 +222,51 @@ impl Resolver {
     ///
     /// Admit a group's members in the order they will be written: each is then checked
     /// against every commit before it, those of its own group included.
+    ///
+    /// With `remember` false, nothing is recorded: a transaction is checked, and its writes
+    /// held to the size limit, and that is all. For a caller that knows no transaction
+    /// will ever be checked against this commit (FerrisDB's leader, when the only live
+    /// transaction is the one committing); recording it anyway is never wrong, only slower.
     pub fn admit(
         &mut self,
         last: SeqNo,
         batch: &WriteBatch,
         txn: Option<&mut Check>,
         now_ms: u64,
+        remember: bool,
     ) -> SeqNo {
         let commit = last + batch.len() as u64;
-        let writes = batch_ranges(batch);
-        match txn {
-            Some(txn) => {
+        let admitted = match (txn, remember) {
+            (Some(txn), true) => {
+                let writes = batch_ranges(batch);
                 let admitted = (self.check(txn.read_version, &txn.ranges))
                     .and_then(|()| self.record(commit, &writes, now_ms));
-                if let Err(e) = admitted {
-                    txn.refused = Some(e);
-                    return last;
-                }
-                txn.commit = commit;
+                Some((txn, admitted))
             }
-            None => {
-                if self.record(commit, &writes, now_ms).is_err() {
+            (Some(txn), false) => {
+                let admitted = (self.check(txn.read_version, &txn.ranges))
+                    .and_then(|()| self.check_bytes(batch_charge(batch)).map(drop));
+                Some((txn, admitted))
+            }
+            (None, true) => {
+                if self.record(commit, &batch_ranges(batch), now_ms).is_err() {
                     self.skip(commit);
                 }
+                None
             }
+            (None, false) => None,
+        };
+        match admitted {
+            Some((txn, Err(e))) => {
+                txn.refused = Some(e);
+                last
+            }
+            Some((txn, Ok(()))) => {
+                txn.commit = commit;
+                commit
+            }
+            None => commit,
         }
-        commit
     }
 
     /// Forgets every commit, and makes every read version below `commit` too old: what to
@@ -312,7 +332,11 @@ impl Resolver {
 
     /// What `ranges` weigh, if that is within the per-transaction limit.
     fn check_size(&self, ranges: &[KeyRange]) -> Result<usize, TxnError> {
-        let bytes = ranges.iter().map(KeyRange::charged_bytes).sum();
+        self.check_bytes(ranges.iter().map(KeyRange::charged_bytes).sum())
+    }
+
+    /// `bytes`, if that is within the per-transaction limit.
+    fn check_bytes(&self, bytes: usize) -> Result<usize, TxnError> {
         if bytes > self.limits.max_txn_bytes {
             return Err(TxnError::TooLarge {
                 bytes,
@@ -435,14 +459,14 @@ mod tests {
         let mut batch = WriteBatch::new();
         batch.put("a", "1").put("b", "2");
         // A plain write of two entries after sequence 10 takes 11 and 12.
-        assert_eq!(r.admit(10, &batch, None, 0), 12);
+        assert_eq!(r.admit(10, &batch, None, 0, true), 12);
         let mut stale = Check {
             read_version: 10,
             ranges: vec![key("b")],
             refused: None,
             commit: 0,
         };
-        assert_eq!(r.admit(12, &batch, Some(&mut stale), 0), 12);
+        assert_eq!(r.admit(12, &batch, Some(&mut stale), 0, true), 12);
         assert!(matches!(
             stale.refused,
             Some(TxnError::Conflict {
@@ -456,7 +480,7 @@ mod tests {
             refused: None,
             commit: 0,
         };
-        assert_eq!(r.admit(12, &batch, Some(&mut fresh), 0), 14);
+        assert_eq!(r.admit(12, &batch, Some(&mut fresh), 0, true), 14);
         assert_eq!(fresh.refused, None);
         assert_eq!(fresh.commit, 14);
         assert_eq!(r.last_commit(), 14);

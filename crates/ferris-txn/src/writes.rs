@@ -6,7 +6,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferris_core::{BatchOp, KeyspaceId, LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 
-use crate::KeyRange;
+use crate::{KeyRange, RANGE_OVERHEAD};
 
 /// The writes a transaction has made and not yet committed: per keyspace, each key it
 /// wrote and what it wrote last (a value, or `None` for a delete).
@@ -34,6 +34,9 @@ use crate::KeyRange;
 pub struct WriteSet {
     keyspaces: BTreeMap<KeyspaceId, BTreeMap<Bytes, Option<Bytes>>>,
     len: usize,
+    /// At least what the batch of these writes encodes to (every write counted, also the
+    /// ones replaced since): the capacity `to_batch` reserves.
+    bytes: usize,
 }
 
 impl WriteSet {
@@ -87,6 +90,8 @@ impl WriteSet {
                 max: MAX_KEY_LEN,
             });
         }
+        // A tag, a keyspace id and two lengths are at most 1 + 5 + 5 + 5 bytes.
+        self.bytes += 16 + key.len() + value.as_ref().map_or(0, Bytes::len);
         let keys = self.keyspaces.entry(keyspace).or_default();
         if keys.insert(key, value).is_none() {
             self.len += 1;
@@ -135,7 +140,7 @@ impl WriteSet {
 
     /// The batch that applies every buffered write: one put or delete per key written.
     pub fn to_batch(&self) -> WriteBatch {
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(self.bytes);
         for (&keyspace, keys) in &self.keyspaces {
             for (key, value) in keys {
                 match value {
@@ -165,6 +170,16 @@ pub fn batch_ranges(batch: &WriteBatch) -> Vec<KeyRange> {
         ranges.extend(range);
     }
     ranges
+}
+
+/// What [`batch_ranges`] would weigh in [`KeyRange::charged_bytes`], without building
+/// them: a key's range is the key, the key and a zero byte, and the overhead.
+pub(crate) fn batch_charge(batch: &WriteBatch) -> usize {
+    let charge = |e: ferris_core::BatchEntry<'_>| match e.kind {
+        BatchOp::Put | BatchOp::Delete => 2 * e.key.len() + 1 + RANGE_OVERHEAD,
+        BatchOp::DeleteRange => e.key.len() + e.value.len() + RANGE_OVERHEAD,
+    };
+    batch.iter().map(charge).sum()
 }
 
 #[cfg(test)]
@@ -214,6 +229,8 @@ mod tests {
             .delete_range_in(3, "c".."f");
         batch.delete_prefix("p");
         let ranges = batch_ranges(&batch);
+        let charged: usize = ranges.iter().map(KeyRange::charged_bytes).sum();
+        assert_eq!(batch_charge(&batch), charged);
         assert_eq!(
             ranges,
             [
