@@ -461,3 +461,44 @@ fn unrelated_writes_do_not_conflict() {
     );
     assert_eq!(number(db.get("mine").unwrap()), 1);
 }
+
+/// In an expiring keyspace a transaction's put takes the keyspace's default time to live
+/// at commit, and its reads see expiry as of the transaction's start.
+#[test]
+fn transactions_write_and_read_expiring_keyspaces() {
+    let sim = SimFs::new(5);
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let mut options = stable_options(&sim);
+    options.clock = clock.clone();
+    let ttl = ferris_engine::Ttl::On {
+        default: Some(Duration::from_secs(10)),
+    };
+    let mut sessions = ferris_engine::KeyspaceOptions::from(&options);
+    sessions.ttl = ttl;
+    options.keyspaces.insert("sessions".into(), sessions);
+    let db = Db::open(DIR, options).unwrap();
+    let sessions = db.keyspace("sessions").unwrap();
+    sessions.put("old", "1").unwrap();
+    let mut txn = serializable(&db);
+    txn.put_in(&sessions, "new", "2").unwrap();
+    assert_eq!(
+        text(txn.get_in(&sessions, "new").unwrap()).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        keys(txn.range_in(&sessions, "a".."z").unwrap()),
+        ["new", "old"]
+    );
+    txn.commit().unwrap();
+    assert_eq!(text(sessions.get("new").unwrap()).as_deref(), Some("2"));
+    let mut before = serializable(&db);
+    clock.advance(Duration::from_secs(11));
+    // Begun before the values expired: it still reads them.
+    assert_eq!(
+        keys(before.range_in(&sessions, "a".."z").unwrap()),
+        ["new", "old"]
+    );
+    let mut after = serializable(&db);
+    assert_eq!(after.get_in(&sessions, "new").unwrap(), None);
+    assert!(keys(after.range_in(&sessions, "a".."z").unwrap()).is_empty());
+}
