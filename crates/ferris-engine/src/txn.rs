@@ -331,9 +331,9 @@ impl Transaction {
     }
 
     fn write(&mut self, keyspace: KeyspaceId, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let (writes, key) = (self.buffer.writes_mut(), Bytes::copy_from_slice(key));
+        let writes = self.buffer.writes_mut();
         Ok(match value {
-            Some(value) => writes.put(keyspace, key, Bytes::copy_from_slice(value)),
+            Some(value) => writes.put(keyspace, key, value),
             None => writes.delete(keyspace, key),
         }?)
     }

@@ -83,7 +83,7 @@ impl TxnBuffer {
         fetch: impl FnOnce() -> Result<Option<Bytes>, E>,
     ) -> Result<Option<Bytes>, E> {
         if let Some(written) = self.writes.get(keyspace, key) {
-            return Ok(written.cloned());
+            return Ok(written.map(Bytes::copy_from_slice));
         }
         let value = fetch()?;
         if record && self.isolation == Isolation::Serializable {
