@@ -16,7 +16,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferris_core::WriteBatch;
-use ferris_txn::{Check, KeyRange, Resolver, ResolverLimits};
+use ferris_txn::{Check, KeyRange, RangeSet, Resolver, ResolverLimits};
 
 fn key(n: u64) -> String {
     format!("user{n:010}")
@@ -72,9 +72,12 @@ fn bench_admit(c: &mut Criterion) {
                 let (a, z) = ((n >> 20) % keys, (n >> 40) % keys);
                 let mut batch = WriteBatch::new();
                 batch.put(key(a), "1").put(key(z), "2");
+                let mut ranges = RangeSet::default();
+                ranges.add_key(0, key(a).as_bytes());
+                ranges.add_key(0, key(z).as_bytes());
                 let mut check = Check {
                     read_version: seq,
-                    ranges: vec![KeyRange::key(0, key(a)), KeyRange::key(0, key(z))],
+                    ranges,
                     refused: None,
                     commit: 0,
                 };

@@ -35,8 +35,9 @@ use anyhow::{Context, Result};
 /// of wiring) and the leader's admission of each group member; the logic went to
 /// `ferris-txn`: the resolver and its `admit`, the write buffer, the conflict ranges a
 /// read records (`TxnBuffer`), the overlay a scan sees its own writes through, the
-/// options and the retry backoff: 3,420.
-pub(crate) const ENGINE_LIMIT: usize = 3_420;
+/// options and the retry backoff: 3,450, with the lazy read version (a snapshot taken at
+/// the first read) and the history let go once no transaction is live.
+pub(crate) const ENGINE_LIMIT: usize = 3_450;
 
 #[derive(clap::Args)]
 pub(crate) struct LocArgs {

@@ -7,8 +7,8 @@
 //! to the database.
 
 use std::ops::RangeBounds;
-use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use ferris_core::iter::{owned_bounds, prefix_bounds};
@@ -49,7 +49,10 @@ use crate::versions::KeyspaceCore;
 /// ```
 #[derive(Debug)]
 pub struct Transaction {
-    snapshot: Snapshot,
+    db: Db,
+    /// The snapshot its reads read, taken at the first read that needs the database:
+    /// its read version. A transaction that only writes never takes one.
+    snapshot: OnceLock<Snapshot>,
     options: TxnOptions,
     buffer: TxnBuffer,
 }
@@ -72,8 +75,10 @@ impl Db {
 
     /// Begins a transaction that runs as `options` say.
     ///
-    /// Its **read version** is the sequence number of the last write published now: it
-    /// reads a snapshot taken there, whatever commits meanwhile. Its writes wait in the
+    /// Its **read version** is the sequence number of the last write published when it
+    /// first reads the database (as FoundationDB takes it, lazily: a transaction that only
+    /// writes needs none); it reads a snapshot taken there, whatever commits meanwhile, and
+    /// judges expiry as of then. Its writes wait in the
     /// transaction until [`Transaction::commit`], which writes them as one batch (one WAL
     /// record: all or nothing across a crash) if the resolver finds no conflict: under
     /// [`Isolation::Serializable`](crate::Isolation::Serializable), no transaction that
@@ -93,19 +98,16 @@ impl Db {
     ///
     /// [`Error::Closed`].
     pub fn transaction_with(&self, options: TxnOptions) -> Result<Transaction> {
-        let live = &self.shared.writes.live_txns;
-        live.fetch_add(1, Ordering::SeqCst);
-        // Pairs with the write-queue leader's fence: a group written while this
-        // transaction begins is either read by it or recorded (`Shared::resolve`).
+        self.shared.check_open()?;
+        // Counted live before it can read: pairs with the write-queue leader's fence, so a
+        // group written meanwhile is either read by it or recorded (`Shared::resolve`).
+        self.shared.writes.live_txns.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let snapshot = self.snapshot().inspect_err(|_| {
-            live.fetch_sub(1, Ordering::SeqCst);
-        })?;
-        let buffer = TxnBuffer::new(options.isolation);
         Ok(Transaction {
-            snapshot,
+            db: self.clone(),
+            snapshot: OnceLock::new(),
             options,
-            buffer,
+            buffer: TxnBuffer::new(options.isolation),
         })
     }
 
@@ -172,9 +174,13 @@ impl Db {
 }
 
 impl Transaction {
-    /// The sequence number the transaction reads at.
-    pub fn read_version(&self) -> SeqNo {
-        self.snapshot.sequence()
+    /// The sequence number the transaction reads at, taken now if no read has taken it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`].
+    pub fn read_version(&self) -> Result<SeqNo> {
+        taken(&self.snapshot, &self.db).map(Snapshot::sequence)
     }
 
     /// The value of `key` in the default keyspace as the transaction sees it: its own
@@ -185,7 +191,7 @@ impl Transaction {
     ///
     /// As [`Db::get`].
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let default = Arc::clone(&self.snapshot.db().shared.versions.default);
+        let default = Arc::clone(&self.db.shared.versions.default);
         self.read(&default, key.as_ref(), true)
     }
 
@@ -215,8 +221,11 @@ impl Transaction {
     }
 
     fn read(&mut self, core: &KeyspaceCore, key: &[u8], record: bool) -> Result<Option<Bytes>> {
-        let (shared, at) = (&self.snapshot.db().shared, self.snapshot.at());
-        (self.buffer).read(core.id, key, record, || shared.get_at(core, key, at))
+        let (snapshot, db) = (&self.snapshot, &self.db);
+        (self.buffer).read(core.id, key, record, || {
+            let snapshot = taken(snapshot, db)?;
+            db.shared.get_at(core, key, snapshot.at())
+        })
     }
 
     /// The entries of the default keyspace in `bounds` as the transaction sees them, in
@@ -228,7 +237,7 @@ impl Transaction {
     ///
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, bounds: R) -> Result<TxnIter> {
-        let default = Arc::clone(&self.snapshot.db().shared.versions.default);
+        let default = Arc::clone(&self.db.shared.versions.default);
         self.scan(&default, owned_bounds(&bounds), true)
     }
 
@@ -252,7 +261,7 @@ impl Transaction {
     ///
     /// As [`Db::range`].
     pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<TxnIter> {
-        let default = Arc::clone(&self.snapshot.db().shared.versions.default);
+        let default = Arc::clone(&self.db.shared.versions.default);
         self.scan(&default, prefix_bounds(prefix.as_ref()), true)
     }
 
@@ -285,8 +294,11 @@ impl Transaction {
         bounds: (std::ops::Bound<Bytes>, std::ops::Bound<Bytes>),
         record: bool,
     ) -> Result<TxnIter> {
-        let (shared, at) = (&self.snapshot.db().shared, self.snapshot.at());
-        (self.buffer).scan(core.id, bounds, record, |b| shared.iter_at(core, at, b))
+        let (snapshot, db) = (&self.snapshot, &self.db);
+        (self.buffer).scan(core.id, bounds, record, |bounds| {
+            let snapshot = taken(snapshot, db)?;
+            db.shared.iter_at(core, snapshot.at(), bounds)
+        })
     }
 
     /// Sets `key` to `value` in the default keyspace, when the transaction commits.
@@ -359,21 +371,35 @@ impl Transaction {
     /// weigh more than the limit; otherwise the errors of [`Db::write`]. Nothing is
     /// written on error.
     pub fn commit(mut self) -> Result<SeqNo> {
+        // A transaction that never read has nothing its reads could have missed: it reads
+        // as of now.
+        let shared = &self.db.shared;
+        let read_version =
+            (self.snapshot.get()).map_or_else(|| shared.writes.visible(), Snapshot::sequence);
         let buffer = std::mem::take(&mut self.buffer);
-        let Some((batch, check)) = buffer.into_commit(self.read_version()) else {
-            return Ok(self.read_version());
+        let Some((batch, check)) = buffer.into_commit(read_version) else {
+            return Ok(read_version);
         };
         let write = WriteOptions {
             sync: self.options.sync,
         };
-        let shared = &self.snapshot.db().shared;
         shared.write(batch, write, Some(Box::new(check)))
     }
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        let live = &self.snapshot.db().shared.writes.live_txns;
-        live.fetch_sub(1, Ordering::SeqCst);
+        (self.db.shared.writes.live_txns).fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The transaction's snapshot, taken now if no read has taken it.
+fn taken<'a>(snapshot: &'a OnceLock<Snapshot>, db: &Db) -> Result<&'a Snapshot> {
+    match snapshot.get() {
+        Some(snapshot) => Ok(snapshot),
+        None => {
+            let now = db.snapshot()?;
+            Ok(snapshot.get_or_init(|| now))
+        }
     }
 }

@@ -38,7 +38,7 @@
 //! rest of the group commits. While no transaction is live, plain writes skip the resolver
 //! (see `Shared::resolve` for why that is safe).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -106,6 +106,9 @@ pub(crate) struct Writes {
     pub(crate) resolver: Mutex<Resolver>,
     /// Transactions begun and not yet dropped: while there are none, no write is recorded.
     pub(crate) live_txns: AtomicUsize,
+    /// Whether the resolver may remember commits: so that its history is let go once no
+    /// transaction is live, without locking it for every plain write.
+    remembers: AtomicBool,
 }
 
 impl Writes {
@@ -116,6 +119,7 @@ impl Writes {
             last_seq: AtomicU64::new(last_seq),
             resolver: Mutex::new(Resolver::new(last_seq, limits)),
             live_txns: AtomicUsize::new(0),
+            remembers: AtomicBool::new(false),
         }
     }
 
@@ -174,6 +178,10 @@ impl Shared {
         self.work.check()?;
         self.flow_control()?;
         let last = self.writes.visible();
+        // The group is admitted (its commits recorded at the sequence numbers it will take)
+        // before the freeze and the WAL append below. If either fails, the database is
+        // poisoned (or closed) and takes no other write, so no later group reuses those
+        // numbers; were that to change, the resolver would see them again (`OutOfOrder`).
         let txns = (group.iter()).filter(|j| matches!(j, Job::Write { txn: Some(_), .. }));
         let txns = txns.count();
         let recorded = self.resolve(group, last, txns);
@@ -272,6 +280,7 @@ impl Shared {
             if self.writes.live_txns.load(Ordering::Relaxed) > txns {
                 let now = self.env.options.clock.now();
                 self.resolver().admit(last, batch, None, now, true);
+                self.writes.remembers.store(true, Ordering::Relaxed);
             }
         }
         Ok(wal_time)
@@ -295,6 +304,10 @@ impl Shared {
     fn resolve(&self, group: &mut [Job], last: SeqNo, txns: usize) -> bool {
         let live = self.writes.live_txns.load(Ordering::SeqCst);
         if live == 0 {
+            // Every transaction that begins from now on reads at or after `last`.
+            if self.writes.remembers.swap(false, Ordering::Relaxed) {
+                self.resolver().trim(last);
+            }
             return false;
         }
         // Some transaction outside the group, or a later one of the group, may be checked
@@ -309,6 +322,7 @@ impl Shared {
             }
         }
         if remember {
+            self.writes.remembers.store(true, Ordering::Relaxed);
             let snapshots = self
                 .snapshots
                 .lock()

@@ -5,7 +5,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferris_core::{KeyspaceId, SeqNo, WriteBatch};
 
-use crate::{Isolation, KeyRange, Overlay, TxnError, WriteSet, batch_ranges};
+use crate::{Isolation, KeyRange, Overlay, RangeSet, TxnError, WriteSet};
 
 /// What a transaction keeps until it commits: its buffered writes ([`WriteSet`]) and the
 /// conflict ranges its reads recorded, and the rules that tie them to its reads: a read
@@ -32,14 +32,14 @@ use crate::{Isolation, KeyRange, Overlay, TxnError, WriteSet, batch_ranges};
 /// let (batch, check) = txn.into_commit(7).expect("it wrote something");
 /// assert_eq!(batch.len(), 1);
 /// assert_eq!(check.read_version, 7);
-/// assert_eq!(check.ranges, [KeyRange::key(0, "alice")]);
+/// assert_eq!(check.ranges.iter().collect::<Vec<_>>(), [KeyRange::key(0, "alice")]);
 /// # Ok::<(), ()>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct TxnBuffer {
     isolation: Isolation,
     writes: WriteSet,
-    reads: Vec<KeyRange>,
+    reads: RangeSet,
 }
 
 /// What the resolver checks before a transaction's batch is written
@@ -50,7 +50,7 @@ pub struct Check {
     pub read_version: SeqNo,
     /// What is checked: its read ranges (serializable) or its write ranges (snapshot
     /// isolation).
-    pub ranges: Vec<KeyRange>,
+    pub ranges: RangeSet,
     /// Why the resolver refused it, if it did: set by `admit`.
     pub refused: Option<TxnError>,
     /// The sequence number of its last write, once `admit` let it through: its commit
@@ -87,7 +87,7 @@ impl TxnBuffer {
         }
         let value = fetch()?;
         if record && self.isolation == Isolation::Serializable {
-            self.reads.push(KeyRange::key(keyspace, key));
+            self.reads.add_key(keyspace, key);
         }
         Ok(value)
     }
@@ -114,8 +114,8 @@ impl TxnBuffer {
         let writes = self.writes.range(keyspace, as_slice(&lo), as_slice(&hi));
         let range = KeyRange::bounds(keyspace, (lo.clone(), hi.clone()));
         let base = open((lo, hi))?;
-        if record && self.isolation == Isolation::Serializable {
-            self.reads.extend(range);
+        if let Some(range) = range.filter(|_| record && self.isolation == Isolation::Serializable) {
+            self.reads.add_range(range);
         }
         Ok(Overlay::new(base, writes))
     }
@@ -130,8 +130,8 @@ impl TxnBuffer {
         &self.writes
     }
 
-    /// The read conflict ranges recorded so far, in the order read.
-    pub fn reads(&self) -> &[KeyRange] {
+    /// The read conflict ranges recorded so far.
+    pub fn reads(&self) -> &RangeSet {
         &self.reads
     }
 
@@ -146,7 +146,7 @@ impl TxnBuffer {
         let batch = self.writes.to_batch();
         let ranges = match self.isolation {
             Isolation::Serializable => self.reads,
-            Isolation::Snapshot => batch_ranges(&batch),
+            Isolation::Snapshot => RangeSet::of_batch(&batch),
         };
         let check = Check {
             read_version,
@@ -180,7 +180,10 @@ mod tests {
         assert!(txn.reads().is_empty());
         txn.writes_mut().delete(0, "b").unwrap();
         let (_, check) = txn.into_commit(3).unwrap();
-        assert_eq!(check.ranges, [KeyRange::key(0, "b")]);
+        assert_eq!(
+            check.ranges.iter().collect::<Vec<_>>(),
+            [KeyRange::key(0, "b")]
+        );
     }
 
     #[test]
@@ -212,7 +215,8 @@ mod tests {
             .map(|kv| kv.unwrap().0)
             .collect();
         assert_eq!(keys, ["b", "m"]);
-        assert_eq!(txn.reads(), [KeyRange::bounds(0, "a".."z").unwrap()]);
+        let reads: Vec<KeyRange> = txn.reads().iter().collect();
+        assert_eq!(reads, [KeyRange::bounds(0, "a".."z").unwrap()]);
         assert!(TxnBuffer::default().into_commit(1).is_none());
     }
 }

@@ -217,6 +217,7 @@ mod options;
 mod overlay;
 mod range;
 mod resolver;
+mod set;
 mod writes;
 
 pub use buffer::{Check, TxnBuffer};
@@ -226,4 +227,5 @@ pub use options::{TxnOptions, backoff};
 pub use overlay::Overlay;
 pub use range::{KeyRange, RANGE_OVERHEAD};
 pub use resolver::{Resolver, ResolverLimits};
-pub use writes::{WriteSet, batch_ranges};
+pub use set::RangeSet;
+pub use writes::WriteSet;

@@ -6,8 +6,8 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferris_core::{KeyspaceId, SeqNo};
 
-use crate::writes::batch_charge;
-use crate::{Check, KeyRange, TxnError, batch_ranges};
+use crate::set::{RangeRef, batch_charge};
+use crate::{Check, KeyRange, RangeSet, TxnError};
 use ferris_core::WriteBatch;
 
 /// How much history a [`Resolver`] keeps, and how large one transaction may be.
@@ -119,18 +119,37 @@ impl Resolver {
     ///
     /// Pass the ranges the transaction read for serializable isolation, or the ranges it
     /// writes for snapshot isolation (see the crate's front page). A transaction that
-    /// checks no ranges passes, unless its read version is too old.
+    /// checks no ranges passes, whatever its read version: it cannot conflict.
     ///
     /// # Errors
     ///
     /// In this order: [`TxnError::TooLarge`] when `reads` weigh more than
-    /// [`ResolverLimits::max_txn_bytes`]; [`TxnError::TooOld`] when `read_version` is below
-    /// [`oldest`](Resolver::oldest), so commits the check needs are forgotten;
+    /// [`ResolverLimits::max_txn_bytes`]; [`TxnError::TooOld`] when `reads` is not empty
+    /// and `read_version` is below [`oldest`](Resolver::oldest), so commits the check
+    /// needs are forgotten;
     /// [`TxnError::Conflict`] naming the first range of `reads` that a commit after
     /// `read_version` wrote into, with the newest such commit.
     pub fn check(&self, read_version: SeqNo, reads: &[KeyRange]) -> Result<(), TxnError> {
-        self.check_size(reads)?;
-        if read_version < self.oldest {
+        self.check_refs(read_version, reads.iter().map(RangeRef::Range))
+    }
+
+    /// [`Resolver::check`] of the ranges in a [`RangeSet`] (its single keys first).
+    ///
+    /// # Errors
+    ///
+    /// As [`Resolver::check`].
+    pub fn check_set(&self, read_version: SeqNo, reads: &RangeSet) -> Result<(), TxnError> {
+        self.check_refs(read_version, reads.refs())
+    }
+
+    fn check_refs<'a>(
+        &self,
+        read_version: SeqNo,
+        reads: impl Iterator<Item = RangeRef<'a>> + Clone,
+    ) -> Result<(), TxnError> {
+        self.check_bytes(reads.clone().map(RangeRef::charged_bytes).sum())?;
+        // Nothing to check cannot conflict, however old: a blind write is never too old.
+        if read_version < self.oldest && reads.clone().next().is_some() {
             return Err(TxnError::TooOld {
                 read_version,
                 oldest: self.oldest,
@@ -139,7 +158,7 @@ impl Resolver {
         for range in reads {
             if let Some(committed_at) = self.newest_write(range, read_version) {
                 return Err(TxnError::Conflict {
-                    range: range.clone(),
+                    range: range.to_range(),
                     committed_at,
                 });
             }
@@ -169,35 +188,52 @@ impl Resolver {
         writes: &[KeyRange],
         now_ms: u64,
     ) -> Result<(), TxnError> {
+        self.record_refs(commit, writes.iter().map(RangeRef::Range), now_ms)
+    }
+
+    fn record_refs<'a>(
+        &mut self,
+        commit: SeqNo,
+        writes: impl Iterator<Item = RangeRef<'a>> + Clone,
+        now_ms: u64,
+    ) -> Result<(), TxnError> {
         if commit <= self.last {
             return Err(TxnError::OutOfOrder {
                 commit,
                 after: self.last,
             });
         }
-        let bytes = self.check_size(writes)?;
+        let bytes = self.check_bytes(writes.clone().map(RangeRef::charged_bytes).sum())?;
         self.last = commit;
-        if !writes.is_empty() {
-            let mut entry = Commit {
-                seq: commit,
-                at_ms: now_ms,
-                points: Vec::new(),
-                n_ranges: 0,
-                bytes,
-            };
-            for range in writes {
-                if let Some(key) = range.as_key() {
-                    let keyspace = range.keyspace();
-                    self.points
-                        .entry(keyspace)
-                        .or_default()
-                        .insert(key.clone(), commit);
-                    entry.points.push((keyspace, key.clone()));
-                } else {
-                    self.ranges.push_back((commit, range.clone()));
-                    entry.n_ranges += 1;
+        let mut entry = Commit {
+            seq: commit,
+            at_ms: now_ms,
+            points: Vec::new(),
+            n_ranges: 0,
+            bytes,
+        };
+        for range in writes {
+            match range {
+                RangeRef::Key(keyspace, key) => {
+                    let key = Bytes::copy_from_slice(key);
+                    let keys = self.points.entry(keyspace).or_default();
+                    keys.insert(key.clone(), commit);
+                    entry.points.push((keyspace, key));
                 }
+                RangeRef::Range(range) => match range.as_key() {
+                    Some(key) => {
+                        let keys = self.points.entry(range.keyspace()).or_default();
+                        keys.insert(key.clone(), commit);
+                        entry.points.push((range.keyspace(), key.clone()));
+                    }
+                    None => {
+                        self.ranges.push_back((commit, range.clone()));
+                        entry.n_ranges += 1;
+                    }
+                },
             }
+        }
+        if !entry.points.is_empty() || entry.n_ranges > 0 {
             self.bytes += bytes;
             self.commits.push_back(entry);
         }
@@ -238,18 +274,19 @@ impl Resolver {
         let commit = last + batch.len() as u64;
         let admitted = match (txn, remember) {
             (Some(txn), true) => {
-                let writes = batch_ranges(batch);
-                let admitted = (self.check(txn.read_version, &txn.ranges))
-                    .and_then(|()| self.record(commit, &writes, now_ms));
+                let writes = RangeSet::of_batch(batch);
+                let admitted = (self.check_set(txn.read_version, &txn.ranges))
+                    .and_then(|()| self.record_refs(commit, writes.refs(), now_ms));
                 Some((txn, admitted))
             }
             (Some(txn), false) => {
-                let admitted = (self.check(txn.read_version, &txn.ranges))
+                let admitted = (self.check_set(txn.read_version, &txn.ranges))
                     .and_then(|()| self.check_bytes(batch_charge(batch)).map(drop));
                 Some((txn, admitted))
             }
             (None, true) => {
-                if self.record(commit, &batch_ranges(batch), now_ms).is_err() {
+                let writes = RangeSet::of_batch(batch);
+                if self.record_refs(commit, writes.refs(), now_ms).is_err() {
                     self.skip(commit);
                 }
                 None
@@ -330,11 +367,6 @@ impl Resolver {
         &self.limits
     }
 
-    /// What `ranges` weigh, if that is within the per-transaction limit.
-    fn check_size(&self, ranges: &[KeyRange]) -> Result<usize, TxnError> {
-        self.check_bytes(ranges.iter().map(KeyRange::charged_bytes).sum())
-    }
-
     /// `bytes`, if that is within the per-transaction limit.
     fn check_bytes(&self, bytes: usize) -> Result<usize, TxnError> {
         if bytes > self.limits.max_txn_bytes {
@@ -347,28 +379,35 @@ impl Resolver {
     }
 
     /// The newest remembered commit after `after` that wrote a key in `range`.
-    fn newest_write(&self, range: &KeyRange, after: SeqNo) -> Option<SeqNo> {
-        // Single keys: every remembered key inside the range, each with its newest commit.
-        // For a point read that is one entry; for a scan, every key written inside it.
-        let points = self.points.get(&range.keyspace()).and_then(|keys| {
-            let end = range
-                .end()
-                .map_or(Bound::Unbounded, |e| Bound::Excluded(&e[..]));
+    fn newest_write(&self, range: RangeRef<'_>, after: SeqNo) -> Option<SeqNo> {
+        let (keyspace, range) = match range {
+            RangeRef::Key(keyspace, key) => {
+                // One lookup, and the range writes that hold the key.
+                let point = (self.points.get(&keyspace)).and_then(|keys| keys.get(key).copied());
+                let ranges = self.newest_range_write(after, |w| w.contains(keyspace, key));
+                return point.filter(|&seq| seq > after).max(ranges);
+            }
+            RangeRef::Range(range) => (range.keyspace(), range),
+        };
+        // Every remembered key inside the range, each with its newest commit: for a scan,
+        // every key written inside it.
+        let points = self.points.get(&keyspace).and_then(|keys| {
+            let end = (range.end()).map_or(Bound::Unbounded, |e| Bound::Excluded(&e[..]));
             keys.range::<[u8], _>((Bound::Included(&range.start()[..]), end))
                 .map(|(_, &seq)| seq)
                 .filter(|&seq| seq > after)
                 .max()
         });
-        // Ranges, newest first, stopping at the read version: the first that intersects is
-        // the newest.
-        let ranges = self
-            .ranges
-            .iter()
-            .rev()
+        points.max(self.newest_range_write(after, |w| w.intersects(range)))
+    }
+
+    /// The newest range write after `after` that `hits`: walked newest first, stopping at
+    /// the read version, so the first found is the newest.
+    fn newest_range_write(&self, after: SeqNo, hits: impl Fn(&KeyRange) -> bool) -> Option<SeqNo> {
+        (self.ranges.iter().rev())
             .take_while(|(seq, _)| *seq > after)
-            .find(|(_, written)| written.intersects(range))
-            .map(|(seq, _)| *seq);
-        points.max(ranges)
+            .find(|(_, written)| hits(written))
+            .map(|(seq, _)| *seq)
     }
 
     /// Forgets the oldest remembered commit, and raises `oldest` to it.
@@ -462,7 +501,7 @@ mod tests {
         assert_eq!(r.admit(10, &batch, None, 0, true), 12);
         let mut stale = Check {
             read_version: 10,
-            ranges: vec![key("b")],
+            ranges: [key("b")].iter().collect(),
             refused: None,
             commit: 0,
         };
@@ -476,7 +515,7 @@ mod tests {
         ));
         let mut fresh = Check {
             read_version: 12,
-            ranges: vec![key("b")],
+            ranges: [key("b")].iter().collect(),
             refused: None,
             commit: 0,
         };

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 
 use bytes::Bytes;
-use ferris_core::{BatchOp, KeyspaceId, LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
-
-use crate::{KeyRange, RANGE_OVERHEAD};
+use ferris_core::{KeyspaceId, LimitError, MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 
 /// The writes a transaction has made and not yet committed: per keyspace, each key it
 /// wrote and what it wrote last (a value, or `None` for a delete).
@@ -248,37 +246,10 @@ impl WriteSet {
     }
 }
 
-/// The conflict ranges `batch` writes: the range of each key it puts or deletes, and each
-/// range it deletes. What the resolver records for a commit (and what a transaction
-/// under snapshot isolation checks).
-pub fn batch_ranges(batch: &WriteBatch) -> Vec<KeyRange> {
-    let mut ranges = Vec::with_capacity(batch.len());
-    for entry in batch.iter() {
-        let range = match entry.kind {
-            BatchOp::Put | BatchOp::Delete => Some(KeyRange::key(entry.keyspace, entry.key)),
-            // A range delete's value is the first key past it, empty for no end.
-            BatchOp::DeleteRange => {
-                let end = (!entry.value.is_empty()).then(|| Bytes::copy_from_slice(entry.value));
-                KeyRange::new(entry.keyspace, Bytes::copy_from_slice(entry.key), end)
-            }
-        };
-        ranges.extend(range);
-    }
-    ranges
-}
-
-/// What [`batch_ranges`] would weigh in [`KeyRange::charged_bytes`], without building
-/// them: a key's range is the key, the key and a zero byte, and the overhead.
-pub(crate) fn batch_charge(batch: &WriteBatch) -> usize {
-    let charge = |e: ferris_core::BatchEntry<'_>| match e.kind {
-        BatchOp::Put | BatchOp::Delete => 2 * e.key.len() + 1 + RANGE_OVERHEAD,
-        BatchOp::DeleteRange => e.key.len() + e.value.len() + RANGE_OVERHEAD,
-    };
-    batch.iter().map(charge).sum()
-}
-
 #[cfg(test)]
 mod tests {
+    use ferris_core::BatchOp;
+
     use super::*;
 
     #[test]
@@ -313,28 +284,6 @@ mod tests {
         let (lo, hi) = (Bound::Included(&b"c"[..]), Bound::Excluded(&b"a"[..]));
         assert!(w.range(0, lo, hi).is_empty());
         assert_eq!(w.range(0, Bound::Unbounded, Bound::Unbounded).len(), 1);
-    }
-
-    #[test]
-    fn a_batch_writes_its_keys_and_ranges() {
-        let mut batch = WriteBatch::new();
-        batch
-            .put_in(3, "a", "1")
-            .delete("b")
-            .delete_range_in(3, "c".."f");
-        batch.delete_prefix("p");
-        let ranges = batch_ranges(&batch);
-        let charged: usize = ranges.iter().map(KeyRange::charged_bytes).sum();
-        assert_eq!(batch_charge(&batch), charged);
-        assert_eq!(
-            ranges,
-            [
-                KeyRange::key(3, "a"),
-                KeyRange::key(0, "b"),
-                KeyRange::bounds(3, "c".."f").unwrap(),
-                KeyRange::prefix(0, "p"),
-            ]
-        );
     }
 
     mod model {

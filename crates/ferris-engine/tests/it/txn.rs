@@ -193,7 +193,7 @@ fn a_read_only_transaction_never_conflicts() {
     db.put("y", "new").unwrap();
     // Still reads the snapshot after the writes.
     assert_eq!(number(reader.get("x").unwrap()), 1);
-    let version = reader.read_version();
+    let version = reader.read_version().unwrap();
     assert_eq!(reader.commit().unwrap(), version);
 }
 
@@ -492,13 +492,47 @@ fn transactions_write_and_read_expiring_keyspaces() {
     txn.commit().unwrap();
     assert_eq!(text(sessions.get("new").unwrap()).as_deref(), Some("2"));
     let mut before = serializable(&db);
-    clock.advance(Duration::from_secs(11));
-    // Begun before the values expired: it still reads them.
+    let mut lazy = serializable(&db);
     assert_eq!(
-        keys(before.range_in(&sessions, "a".."z").unwrap()),
-        ["new", "old"]
+        text(before.get_in(&sessions, "old").unwrap()).as_deref(),
+        Some("1")
     );
-    let mut after = serializable(&db);
-    assert_eq!(after.get_in(&sessions, "new").unwrap(), None);
-    assert!(keys(after.range_in(&sessions, "a".."z").unwrap()).is_empty());
+    clock.advance(Duration::from_secs(11));
+    // It first read before the values expired, so it still reads them ...
+    let found = keys(before.range_in(&sessions, "a".."z").unwrap());
+    assert_eq!(found, ["new", "old"]);
+    // ... while one begun as early that had not read yet reads as of its first read.
+    assert_eq!(lazy.get_in(&sessions, "new").unwrap(), None);
+    assert!(keys(lazy.range_in(&sessions, "a".."z").unwrap()).is_empty());
+}
+
+/// The read version is taken at the first read (FoundationDB's lazy read version): what
+/// commits between `transaction()` and that read is seen. A transaction that only writes
+/// takes none, so it can neither conflict under serializability nor be too old.
+#[test]
+fn the_read_version_is_taken_at_the_first_read() {
+    let sim = SimFs::new(6);
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let mut options = stable_options(&sim);
+    options.clock = clock.clone();
+    let db = Db::open(DIR, options).unwrap();
+    let mut reader = serializable(&db);
+    let mut blind = serializable(&db);
+    db.put("a", "1").unwrap();
+    assert_eq!(number(reader.get("a").unwrap()), 1);
+    let version = reader.read_version().unwrap();
+    db.put("a", "2").unwrap();
+    assert_eq!(number(reader.get("a").unwrap()), 1);
+    assert_eq!(reader.read_version().unwrap(), version);
+
+    // Past the window, with commits in between, a blind write still commits.
+    blind.put("b", "1").unwrap();
+    for i in 0..3 {
+        let mut other = serializable(&db);
+        other.put(format!("x{i}"), "1").unwrap();
+        other.commit().unwrap();
+        clock.advance(Duration::from_secs(4));
+    }
+    blind.commit().unwrap();
+    assert_eq!(number(db.get("b").unwrap()), 1);
 }

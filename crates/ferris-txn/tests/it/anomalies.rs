@@ -100,8 +100,15 @@ fn the_first_conflicting_range_is_named() {
 }
 
 #[test]
-fn a_transaction_that_checks_nothing_passes() {
+fn a_transaction_that_checks_nothing_passes_however_old() {
     let mut r = Resolver::default();
     r.record(2, &[key("a")], 0).unwrap();
     r.check(0, &[]).unwrap();
+    // A blind write cannot conflict: not even a forgotten history makes it too old.
+    r.trim(2);
+    r.check(0, &[]).unwrap();
+    assert!(matches!(
+        r.check(0, &[key("z")]),
+        Err(ferris_txn::TxnError::TooOld { .. })
+    ));
 }
