@@ -119,7 +119,10 @@
 //!    thread is woken. If [`Options::max_immutable_memtables`] are already waiting, the
 //!    leader **stalls** until a flush finishes: memory stays bounded, the stall is counted
 //!    in [`Stats::stalls`] and logged through `tracing`.
-//! 4. **Sequence numbers.** Entry `i` of the group gets `last + 1 + i`.
+//! 4. **Sequence numbers.** Entry `i` of the group gets `last + 1 + i`. While a
+//!    transaction is live, the leader first has the resolver admit each member in
+//!    order: a transaction's commit is checked, and left out of the group if it
+//!    conflicts (see "Transactions" below).
 //! 5. **Log.** One `Wal::append_with` call writes the record and, when any writer in the
 //!    group asked for it ([`Options::sync_writes`], the default), **fsyncs the segment**.
 //!    This is the fsync that makes the write durable; a group of eight writers pays for one.
@@ -474,6 +477,102 @@
 //! checkpoint costs almost nothing at first and its full size once the source has
 //! rewritten its tables. `ferris checkpoint DIR TARGET` takes one from the command line.
 //!
+//! ## Transactions
+//!
+//! A batch is atomic, but a read followed by a write is not: two deposits that both read
+//! a balance of 100 and both write 110 lose one of them. [`Db::transaction`] begins an
+//! optimistic transaction, FoundationDB's kind: it reads at a **read version** (a
+//! snapshot taken when it begins), sees its own writes (point reads and scans, both
+//! ways), buffers its writes until [`Transaction::commit`], and commits them as one batch
+//! only if no transaction that committed after its read version changed what it read.
+//! Otherwise the commit fails with a retryable [`TxnError::Conflict`] naming the range,
+//! and nothing is written. [`Db::run`] wraps the loop: begin, run a closure, commit, and on
+//! a conflict wait a little ([`ferris_txn::backoff`]) and run it again.
+//!
+//! ```
+//! use ferris_engine::{Db, Isolation, Options, TxnOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put("alice", "100")?;
+//!
+//! // Two withdrawals read the same balance: the second to commit is refused.
+//! let (mut a, mut b) = (db.transaction()?, db.transaction()?);
+//! for txn in [&mut a, &mut b] {
+//!     let balance: u64 = std::str::from_utf8(&txn.get("alice")?.ok_or("no balance")?)?.parse()?;
+//!     txn.put("alice", (balance - 10).to_string())?;
+//! }
+//! a.commit()?;
+//! assert!(b.commit().unwrap_err().is_retryable());
+//!
+//! // `run` retries until it commits; the closure may run more than once.
+//! let left = db.run(|txn| -> Result<u64, Box<dyn std::error::Error>> {
+//!     let balance: u64 = std::str::from_utf8(&txn.get("alice")?.ok_or("no balance")?)?.parse()?;
+//!     txn.put("alice", (balance - 10).to_string())?;
+//!     Ok(balance - 10)
+//! })?;
+//! assert_eq!(left, 80);
+//!
+//! // One transaction spans keyspaces. A snapshot read records no conflict range, so a
+//! // later change to what it read does not refuse the commit.
+//! let accounts = db.keyspace("accounts")?;
+//! let audit = db.keyspace("audit")?;
+//! let mut txn = db.transaction()?;
+//! let _fee = txn.snapshot_get_in(&accounts, "fee")?; // a hint; stale is fine
+//! txn.put_in(&accounts, "bob", "10")?;
+//! txn.put_in(&audit, "0001", "alice -> bob 10")?;
+//! accounts.put("fee", "1")?; // a write to what the snapshot read saw
+//! txn.commit()?;
+//! assert_eq!(audit.get("0001")?.as_deref(), Some(&b"alice -> bob 10"[..]));
+//!
+//! // Snapshot isolation checks only writes against writes: write skew gets through.
+//! db.put("on-call/alice", "yes")?;
+//! db.put("on-call/bob", "yes")?;
+//! let si = TxnOptions::new().isolation(Isolation::Snapshot);
+//! let (mut alice, mut bob) = (db.transaction_with(si)?, db.transaction_with(si)?);
+//! for (txn, me) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+//!     assert_eq!(txn.prefix("on-call/")?.count(), 2); // someone else is on call
+//!     txn.delete(format!("on-call/{me}"))?;
+//! }
+//! alice.commit()?;
+//! bob.commit()?; // serializable (the default) would refuse this one
+//! assert_eq!(db.prefix("on-call/")?.count(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - **Isolation.** Serializable by default ([`Isolation::Serializable`]): a point read
+//!   records its key and a scan its whole bounds (so an insert into a scanned range
+//!   conflicts: no phantoms), and the commit is checked against them. Snapshot isolation
+//!   on request ([`TxnOptions::isolation`]) records no reads and checks the keys the
+//!   transaction writes: cheaper, and it lets write skew through, as above. A transaction
+//!   that only reads never conflicts.
+//! - **Snapshot reads** ([`Transaction::snapshot_get_in`],
+//!   [`Transaction::snapshot_range_in`]; the default keyspace's handle is
+//!   `db.keyspace("default")`) read at the read version and record nothing.
+//! - **Keyspaces.** The `_in` methods read and write any keyspace, and the commit is one
+//!   batch across all of them; the same key in two keyspaces is two keys.
+//! - **Where the check runs.** The commit is a job in the write queue, and the leader
+//!   checks each transaction of its group with `ferris_txn`'s resolver in the order the
+//!   group will be written, just before it assigns sequence numbers (step 4 of the write
+//!   path): nothing can commit between a check and its write. A refused transaction is
+//!   left out of the group. While a transaction is live, plain writes are recorded too,
+//!   so a plain write to a key a transaction read makes it conflict; while none is live,
+//!   writes skip the resolver (`src/write.rs` says why that is safe).
+//! - **The window.** The resolver remembers recent commits up to
+//!   [`Options::transaction_limits`] (64 MiB and five seconds by default, FoundationDB's
+//!   window); a transaction whose read version is older than what it remembers fails
+//!   with [`TxnError::TooOld`], retryable, never with a wrong answer. A transaction whose
+//!   read or write ranges weigh more than 10 MiB (by default) gets
+//!   [`TxnError::TooLarge`], which retrying cannot fix.
+//! - **Durability.** A commit is one WAL record, whole or absent after a crash, durable
+//!   when it returns unless [`TxnOptions::sync`] or [`Options::sync_writes`] says
+//!   otherwise.
+//!
+//! Chapter 11 (`ferris-txn`) builds the model, the resolver and the window, and proves
+//! the write path's shortcut; `docs/concepts/transactions.md` compares this with snapshot
+//! isolation and two-phase locking, anomaly by anomaly, with `tests/it/txn.rs`'s tests
+//! as the examples.
+//!
 //! # Durability
 //!
 //! With [`Options::sync_writes`] (the default), a write that returned `Ok` was fsync'd to
@@ -535,7 +634,8 @@
 //!
 //! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`;
 //! `ferris-compaction` for the strategy behind compaction; and
-//! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work.
+//! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work;
+//! and chapter 11, `ferris-txn`, for the transactions built on them.
 
 #![forbid(unsafe_code)]
 
