@@ -482,7 +482,7 @@
 //! A batch is atomic, but a read followed by a write is not: two deposits that both read
 //! a balance of 100 and both write 110 lose one of them. [`Db::transaction`] begins an
 //! optimistic transaction, FoundationDB's kind: it reads at a **read version** (a
-//! snapshot taken when it begins), sees its own writes (point reads and scans, both
+//! snapshot taken at its first read), sees its own writes (point reads and scans, both
 //! ways), buffers its writes until [`Transaction::commit`], and commits them as one batch
 //! only if no transaction that committed after its read version changed what it read.
 //! Otherwise the commit fails with a retryable [`TxnError::Conflict`] naming the range,

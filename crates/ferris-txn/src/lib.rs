@@ -31,7 +31,9 @@
 //!
 //! 1. gets a **read version**, a sequence number, and reads the database as of it: a
 //!    snapshot, and in FerrisDB exactly a `Snapshot`, whose sequence number is that of the
-//!    last write published when the transaction began;
+//!    last write published when the transaction first read the database (FoundationDB
+//!    too takes its read version at the first read; a transaction that only writes never
+//!    takes one);
 //! 2. **buffers its writes**, so no one else sees them before it commits, and notes its
 //!    **conflict ranges** ([`KeyRange`], `[start, end)` in one keyspace): every range it
 //!    read (a point read is the range holding one key, `[k, k\0)`; a scan is the whole
@@ -80,13 +82,17 @@
 //!   [`WriteSet`] (a delete reads as absent) and records nothing: the answer depends on
 //!   no one else. A scan is an [`Overlay`]: the database's entries at the read version
 //!   with the transaction's writes inside the bounds laid over them, in key order, both
-//!   ways (`.rev()`, and `next`/`next_back` mixed). The writes are copied (as `Bytes`
-//!   handles) when the scan opens, so a scan does not see writes made while it runs.
+//!   ways (`.rev()`, and `next`/`next_back` mixed). The writes are copied when the scan
+//!   opens, so a scan does not see writes made while it runs. (The [`WriteSet`] keeps
+//!   every key and value in one growing buffer and the writes in the order made, found by
+//!   a walk from the newest, with an index by key past 32 writes: a commit of a few writes
+//!   allocates almost nothing for them.)
 //! - **What a read records.** Under [`Isolation::Serializable`] (the default), a point
 //!   read records `[k, k\0)` and a scan records its whole bounds, when it opens, whatever
 //!   it finds and however far the caller iterates. Under [`Isolation::Snapshot`], reads
 //!   record nothing, and the commit checks the ranges it writes
-//!   ([`batch_ranges`] of its batch). A read that fails records nothing.
+//!   ([`RangeSet::of_batch`]). A read that fails records nothing. The ranges are kept in
+//!   a [`RangeSet`]: single keys' bytes in one buffer, so a point read does not allocate.
 //!
 //!   | read | serializable | snapshot isolation |
 //!   |---|---|---|
@@ -130,6 +136,9 @@
 //! - a plain write (not a transaction) cannot be refused; it is recorded, because a
 //!   transaction that read its key must conflict with it.
 //!
+//! A transaction that checks no ranges (a serializable one that read nothing) cannot
+//! conflict, so it is never [`TxnError::TooOld`] either, however old its read version.
+//!
 //! Nothing can commit between a check and its record, because nothing else assigns
 //! sequence numbers. Then the leader trims the history ([`Resolver::trim`]) to the oldest
 //! live snapshot (to the sequence number the group follows, when there is none): a
@@ -140,7 +149,9 @@
 //!
 //! A database that never uses transactions should not pay for them. A plain write matters
 //! only to a transaction whose read version is below it, so while no transaction is live,
-//! the leader records nothing. The engine counts live transactions (begun and not yet
+//! the leader records nothing; and when the only live transaction is the one committing
+//! in this group, its commit is checked but not recorded either (`admit` with `remember`
+//! false), since no other transaction could ever be checked against it. The engine counts live transactions (begun and not yet
 //! dropped). The danger is a transaction that begins *while* a group is being written:
 //! the leader saw no transaction and skipped the resolver, yet the new transaction takes a
 //! snapshot from before the group is published, reads below it, and would never conflict
@@ -163,8 +174,10 @@
 //! late record is the whole group as one commit at its last sequence number: reads see a
 //! group whole or not at all, so no read version falls inside it.)
 //!
-//! Once a transaction is live, every write pays for a record: a map insert per key it
-//! writes, under a lock only leaders take.
+//! Once another transaction is live, every write pays for a record: a map insert per key
+//! it writes, under a lock only leaders take. When the count falls back to zero, the next
+//! group lets the whole history go ([`Resolver::trim`] to the sequence number it follows):
+//! no transaction that begins afterwards can read below it.
 //!
 //! ### The data structure, and what a check costs
 //!
@@ -209,7 +222,8 @@
 //! - the oldest commits once the history weighs more than
 //!   [`ResolverLimits::max_history_bytes`] (64 MiB by default);
 //! - commits older than [`ResolverLimits::max_age_ms`] (5,000: FoundationDB's five
-//!   seconds), judged each time a commit is recorded, on the engine's `Options::clock`.
+//!   seconds), judged each time a commit is recorded, on the engine's `Options::clock`;
+//! - everything, at the first write group after the last transaction ends.
 //!
 //! What it forgot raises [`Resolver::oldest`]; a transaction whose read version is below
 //! it gets [`TxnError::TooOld`], since the commits it would have to check against are
@@ -332,13 +346,14 @@
 //! let (b_batch, mut b) = commits.pop().unwrap();
 //! let (a_batch, mut a) = commits.pop().unwrap();
 //!
-//! // The group: a plain write of one entry, then A, then B.
+//! // The group: a plain write of one entry, then A, then B. Two transactions are live, so
+//! // each member is remembered (`true`): a later one may be checked against it.
 //! let mut plain = WriteBatch::new();
 //! plain.put("log/0001", "deposit");
-//! let mut last = resolver.admit(10, &plain, None, 0); // takes sequence number 11
-//! last = resolver.admit(last, &a_batch, Some(&mut a), 0);
+//! let mut last = resolver.admit(10, &plain, None, 0, true); // takes sequence number 11
+//! last = resolver.admit(last, &a_batch, Some(&mut a), 0, true);
 //! assert_eq!((a.refused.clone(), a.commit, last), (None, 12, 12)); // A commits at 12
-//! last = resolver.admit(last, &b_batch, Some(&mut b), 0);
+//! last = resolver.admit(last, &b_batch, Some(&mut b), 0, true);
 //! // B read the balance at 10 and A wrote it at 12, in this very group: B is left out,
 //! // and the numbering goes on without it.
 //! assert!(matches!(b.refused, Some(TxnError::Conflict { committed_at: 12, .. })));

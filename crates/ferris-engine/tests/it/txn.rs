@@ -536,3 +536,38 @@ fn the_read_version_is_taken_at_the_first_read() {
     blind.commit().unwrap();
     assert_eq!(number(db.get("b").unwrap()), 1);
 }
+
+/// The read-only anomaly (Fekete, O'Neil and O'Neil): under snapshot isolation a
+/// read-only transaction can see a state no serial order produces. Checking `x` and savings
+/// `y` hold 0. T2 reads both to withdraw 10 from checking, with a fee of 1 if the total
+/// would go negative; T1 deposits 20 into savings and commits; T3 reads `x = 0, y = 20`;
+/// T2 writes `x = -11`. Snapshot isolation commits all three; serializable refuses T2,
+/// which read `y` before T1 wrote it, so T3 saw a prefix of the commit order.
+#[test]
+fn the_read_only_anomaly_is_refused_when_serializable() {
+    for (begin, anomaly_allowed) in [
+        (serializable as fn(&Db) -> Transaction, false),
+        (snapshot_isolated, true),
+    ] {
+        let (_sim, db) = open();
+        db.put("x", "0").unwrap();
+        db.put("y", "0").unwrap();
+        let mut t2 = begin(&db);
+        let total = number(t2.get("x").unwrap()) + number(t2.get("y").unwrap());
+        assert_eq!(total, 0, "so the withdrawal will charge a fee");
+        let mut t1 = begin(&db);
+        t1.put("y", "20").unwrap();
+        t1.commit().unwrap();
+        let mut t3 = begin(&db);
+        let seen = (number(t3.get("x").unwrap()), number(t3.get("y").unwrap()));
+        assert_eq!(seen, (0, 20));
+        t3.commit().unwrap();
+        t2.put("x", "-11").unwrap();
+        match anomaly_allowed {
+            true => {
+                t2.commit().unwrap();
+            }
+            false => assert_eq!(conflict(t2.commit()), KeyRange::key(0, "y")),
+        }
+    }
+}
