@@ -230,9 +230,12 @@
 //! 1. Run `cargo xtask sim --seeds 200 --verbose` and pick a seed whose cut landed inside
 //!    a compaction. Replay it with `--start SEED --seeds 1`: does the cut land in the same
 //!    place? Why might it not?
-//! 2. Make the engine lose a write on purpose (in `ferris-engine`'s `write.rs`, publish
-//!    the sequence number before the WAL append returns) and run `cargo test -p
-//!    ferris-sim`. How many seeds fail, and what does the first report say?
+//! 2. Make the engine lose a write on purpose (in `ferris-engine`'s `write.rs`, append
+//!    every group with `SyncMode::Manual`, so a durable write is acknowledged without its
+//!    fsync) and run `cargo test -p ferris-sim`. How many seeds fail, and what does the
+//!    first report say? (A bug that needs two threads to show, such as publishing the
+//!    sequence number before the WAL append returns, is invisible here: the simulation
+//!    runs its operations from one thread.)
 //! 3. Why does the prefix check accept a state that holds *more* than the last durable
 //!    acknowledgement, but never one with a hole?
 //!

@@ -186,8 +186,10 @@
 //! 1. In the example above, append a third record with [`SyncMode::Manual`] through
 //!    [`Wal::append_with`] before `sim.crash()`. Is it replayed? Run it with a few
 //!    `SimFs` seeds: what decides?
-//! 2. Write a segment, then flip one byte in the middle of the first record on disk (open
-//!    the file with the `FileSystem` and rewrite it). What does recovery return under
+//! 2. Write a segment, then flip one byte in the middle of the first record on disk: the
+//!    `FileSystem` has no in-place write, so read the segment (`open`, `read_vec`), flip
+//!    the byte in the copy, `remove` the file and `create` it again with the changed bytes
+//!    (`append`, `sync`). What does recovery return under
 //!    [`RecoveryMode::TolerateTornTail`], and what under [`RecoveryMode::PointInTime`]?
 //!    Now flip a byte of the *last* record instead: why is the answer different?
 //! 3. Run `cargo bench -p ferris-benches --bench wal` and read the fsyncs per record it
