@@ -277,6 +277,19 @@ mod tests {
         assert!(w.is_empty());
     }
 
+    /// A transaction's scan over `(Excluded(k), Excluded(k))` once panicked here, when the
+    /// range was a `BTreeMap::range`, which panics on it. Found by `ferris-sim` (seed 235
+    /// and others).
+    #[test]
+    fn a_range_excluding_the_same_key_at_both_ends_is_empty() {
+        let mut w = WriteSet::default();
+        w.put(1, "k", "a").unwrap();
+        let (excluded, included) = (Bound::Excluded(&b"k"[..]), Bound::Included(&b"k"[..]));
+        assert!(w.range(1, excluded, excluded).is_empty());
+        assert!(w.range(1, included, excluded).is_empty());
+        assert_eq!(w.range(1, included, included).len(), 1);
+    }
+
     #[test]
     fn a_reversed_range_is_empty() {
         let mut w = WriteSet::default();
