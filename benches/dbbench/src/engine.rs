@@ -99,6 +99,16 @@ impl EngineKind {
         matches!(self, EngineKind::Ferris | EngineKind::Rocksdb)
     }
 
+    /// Whether the engine has optimistic transactions the transaction workloads drive
+    /// (FerrisDB's `Db::transaction`, RocksDB's `OptimisticTransactionDB`, fjall's
+    /// `OptimisticTxDatabase`; sled's transactions are not driven here).
+    pub fn has_transactions(self) -> bool {
+        matches!(
+            self,
+            EngineKind::Ferris | EngineKind::Rocksdb | EngineKind::Fjall
+        )
+    }
+
     /// Whether this build can run the engine (its feature is on).
     pub fn available(self) -> bool {
         match self {
@@ -226,26 +236,32 @@ struct Ferris {
     keyspaces: Vec<ferris_engine::Keyspace>,
 }
 
+/// FerrisDB's options for `settings`: the same for the plain workloads and for the
+/// transaction workloads (`txn.rs`), which open the same `Db` type.
+pub(crate) fn ferris_options(settings: &Settings) -> Result<ferris_engine::Options> {
+    let mut options = ferris_engine::Options::default();
+    options.sync_writes = settings.sync;
+    options.block_cache_size = settings.cache_bytes;
+    options.write_buffer_size = usize::try_from(settings.memtable_bytes)?;
+    options.bloom_bits_per_key = settings.bloom_bits_per_key as usize;
+    if settings.mmap {
+        let mut fs = ferris_fs::StdFsOptions::default();
+        fs.mmap = true;
+        options.file_system = std::sync::Arc::new(ferris_fs::StdFs::with_options(fs));
+    }
+    options.compression = match settings.compression {
+        Codec::None => ferris_engine::Compression::None,
+        Codec::Zstd => ferris_engine::Compression::Zstd,
+    };
+    if let Some(ttl) = settings.ttl {
+        options.ttl = ferris_engine::Ttl::On { default: Some(ttl) };
+    }
+    Ok(options)
+}
+
 impl Ferris {
     fn open(dir: &Path, settings: &Settings) -> Result<Ferris> {
-        let mut options = ferris_engine::Options::default();
-        options.sync_writes = settings.sync;
-        options.block_cache_size = settings.cache_bytes;
-        options.write_buffer_size = usize::try_from(settings.memtable_bytes)?;
-        options.bloom_bits_per_key = settings.bloom_bits_per_key as usize;
-        if settings.mmap {
-            let mut fs = ferris_fs::StdFsOptions::default();
-            fs.mmap = true;
-            options.file_system = std::sync::Arc::new(ferris_fs::StdFs::with_options(fs));
-        }
-        options.compression = match settings.compression {
-            Codec::None => ferris_engine::Compression::None,
-            Codec::Zstd => ferris_engine::Compression::Zstd,
-        };
-        if let Some(ttl) = settings.ttl {
-            options.ttl = ferris_engine::Ttl::On { default: Some(ttl) };
-        }
-        let db = ferris_engine::Db::open(dir, options)?;
+        let db = ferris_engine::Db::open(dir, ferris_options(settings)?)?;
         let keyspaces = (0..settings.keyspaces)
             .map(|i| db.keyspace(&format!("ks{i}")))
             .collect::<Result<_, _>>()?;

@@ -17,6 +17,12 @@
 //!   random reads of a database whose values live an hour (`fillrandom-ttl`,
 //!   `readrandom-ttl`, against RocksDB's `DBWithTTL`), and the full compaction that
 //!   gives back the space of values that have all expired (`expire`).
+//! - [`txn`]: the transaction workloads, on each engine's optimistic transactions
+//!   (FerrisDB's `Db::transaction`, RocksDB's `OptimisticTransactionDB`, fjall's
+//!   `OptimisticTxDatabase`): transfers between accounts that retry on conflict, uniform
+//!   and zipfian (`transfer-uniform`, `transfer-zipf`, with the abort rate and a check that
+//!   the balances still add up), and a blind two-key commit against a plain write of the
+//!   same batch (`commit-pair`, `write-pair`).
 //! - [`run`]: runs each engine in a child process of its own, one after another, so each
 //!   engine's peak RSS and disk writes are its own, then prints one table with every
 //!   figure as a ratio of FerrisDB over each peer, and optionally writes JSON and an SVG
@@ -30,6 +36,7 @@ pub mod engine;
 pub mod peers;
 mod proc;
 pub mod report;
+pub mod txn;
 pub mod workload;
 pub mod zipf;
 
@@ -57,6 +64,11 @@ pub struct SuiteArgs {
     /// `--num`, each key is overwritten ten times on average.
     #[arg(long)]
     pub overwrites: Option<u64>,
+    /// Committed transactions of each transfer workload, and batches of each of
+    /// write-pair and commit-pair (default: --num / 20). The transfers move money between
+    /// --num / 10 accounts.
+    #[arg(long)]
+    pub transfers: Option<u64>,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
@@ -175,6 +187,9 @@ impl SuiteArgs {
         }
         if let Some(reads) = self.reads {
             args.push(format!("--reads={reads}"));
+        }
+        if let Some(transfers) = self.transfers {
+            args.push(format!("--transfers={transfers}"));
         }
         if let Some(overwrites) = self.overwrites {
             args.push(format!("--overwrites={overwrites}"));

@@ -78,31 +78,39 @@ pub(crate) struct Rocks {
     families: Vec<String>,
 }
 
+/// RocksDB's options for `settings`, shared by the plain `DB` and the
+/// `OptimisticTransactionDB` of the transaction workloads (`txn.rs`).
+#[cfg(feature = "rocksdb")]
+pub(crate) fn rocks_options(settings: &Settings) -> Result<rocksdb::Options> {
+    use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
+    let compression = match settings.compression {
+        Codec::None => DBCompressionType::None,
+        Codec::Zstd => DBCompressionType::Zstd,
+    };
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(&Cache::new_lru_cache(usize::try_from(
+        settings.cache_bytes,
+    )?));
+    table.set_bloom_filter(f64::from(settings.bloom_bits_per_key), false);
+    table.set_block_size(4096);
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.set_block_based_table_factory(&table);
+    options.set_compression_type(compression);
+    options.set_bottommost_compression_type(compression);
+    options.set_write_buffer_size(usize::try_from(settings.memtable_bytes)?);
+    // FerrisDB keeps one active and up to two immutable memtables.
+    options.set_max_write_buffer_number(3);
+    // FerrisDB runs one flush and one compaction thread.
+    options.set_max_background_jobs(2);
+    Ok(options)
+}
+
 #[cfg(feature = "rocksdb")]
 impl Rocks {
     pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<Rocks> {
-        use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options, WriteOptions};
-        let compression = match settings.compression {
-            Codec::None => DBCompressionType::None,
-            Codec::Zstd => DBCompressionType::Zstd,
-        };
-        let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&Cache::new_lru_cache(usize::try_from(
-            settings.cache_bytes,
-        )?));
-        table.set_bloom_filter(f64::from(settings.bloom_bits_per_key), false);
-        table.set_block_size(4096);
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.set_block_based_table_factory(&table);
-        options.set_compression_type(compression);
-        options.set_bottommost_compression_type(compression);
-        options.set_write_buffer_size(usize::try_from(settings.memtable_bytes)?);
-        // FerrisDB keeps one active and up to two immutable memtables.
-        options.set_max_write_buffer_number(3);
-        // FerrisDB runs one flush and one compaction thread.
-        options.set_max_background_jobs(2);
-        let mut write = WriteOptions::default();
+        let mut options = rocks_options(settings)?;
+        let mut write = rocksdb::WriteOptions::default();
         write.set_sync(settings.sync);
         // Each column family with the same options as the default one.
         let families: Vec<String> = (0..settings.keyspaces).map(|i| format!("ks{i}")).collect();
@@ -266,31 +274,32 @@ pub(crate) struct Fjall {
     sync: bool,
 }
 
+/// fjall's options for a keyspace under `settings`, shared by the plain `Database` and
+/// the `OptimisticTxDatabase` of the transaction workloads (`txn.rs`).
+#[cfg(feature = "fjall")]
+pub(crate) fn fjall_keyspace_options(settings: &Settings) -> fjall::KeyspaceCreateOptions {
+    use fjall::config::{
+        BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry,
+    };
+    let compression = match settings.compression {
+        Codec::None => CompressionPolicy::disabled(),
+        Codec::Zstd => CompressionPolicy::all(fjall::CompressionType::Lz4),
+    };
+    fjall::KeyspaceCreateOptions::default()
+        .max_memtable_size(settings.memtable_bytes)
+        .data_block_compression_policy(compression)
+        .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
+            BloomConstructionPolicy::BitsPerKey(settings.bloom_bits_per_key as f32),
+        )))
+}
+
 #[cfg(feature = "fjall")]
 impl Fjall {
     pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<Fjall> {
-        use fjall::config::{
-            BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry,
-        };
         let db = fjall::Database::builder(dir)
             .cache_size(settings.cache_bytes)
             .open()?;
-        let compression = match settings.compression {
-            Codec::None => CompressionPolicy::disabled(),
-            Codec::Zstd => CompressionPolicy::all(fjall::CompressionType::Lz4),
-        };
-        let bits = settings.bloom_bits_per_key as f32;
-        let memtable = settings.memtable_bytes;
-        let open = |name: &str| {
-            db.keyspace(name, || {
-                fjall::KeyspaceCreateOptions::default()
-                    .max_memtable_size(memtable)
-                    .data_block_compression_policy(compression.clone())
-                    .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
-                        BloomConstructionPolicy::BitsPerKey(bits),
-                    )))
-            })
-        };
+        let open = |name: &str| db.keyspace(name, || fjall_keyspace_options(settings));
         let keyspace = open("bench")?;
         let keyspaces = (0..settings.keyspaces)
             .map(|i| open(&format!("ks{i}")))

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
@@ -89,6 +89,24 @@ pub enum Workload {
     /// and after, and how many of [`EXPIRE_SAMPLE`] point reads after it found a value
     /// (it must be none).
     Expire,
+    /// On one thread, `--transfers` plain atomic batches of two keys each (no
+    /// transaction), interleaved with `commit-pair`'s on the same database: what a
+    /// transaction's commit is measured against. See `txn.rs`. Engines whose
+    /// transactional database has no plain batch (fjall) skip it.
+    WritePair,
+    /// On one thread, `--transfers` transactions that each write two keys, read nothing,
+    /// and commit: the same batches as `write-pair`, as transactions; the note gives the
+    /// ratio of the two in this run. Engines without transactions (sled) skip it and the
+    /// transfers.
+    CommitPair,
+    /// `--transfers` transactions, each moving money between two distinct accounts picked
+    /// uniformly: read both balances, write both, commit, retry on a conflict. Ops are
+    /// committed transfers; the note gives the abort rate; the sum of the balances is
+    /// checked afterwards.
+    TransferUniform,
+    /// As `transfer-uniform`, the accounts picked with YCSB's scrambled zipfian chooser,
+    /// so a few hot accounts draw most transfers and conflicts.
+    TransferZipf,
 }
 
 /// The delete workloads, each group on a database of its own: the deletes, then the reads
@@ -131,7 +149,7 @@ pub const KEYSPACES: usize = 4;
 
 impl Workload {
     /// Every workload, in the order they run.
-    pub const ALL: [Workload; 26] = [
+    pub const ALL: [Workload; 30] = [
         Workload::Fillseq,
         Workload::Fillrandom,
         Workload::Overwrite,
@@ -158,6 +176,10 @@ impl Workload {
         Workload::FillrandomTtl,
         Workload::ReadrandomTtl,
         Workload::Expire,
+        Workload::WritePair,
+        Workload::CommitPair,
+        Workload::TransferUniform,
+        Workload::TransferZipf,
     ];
 
     /// The name on the command line and in the output.
@@ -189,6 +211,10 @@ impl Workload {
             Workload::FillrandomTtl => "fillrandom-ttl",
             Workload::ReadrandomTtl => "readrandom-ttl",
             Workload::Expire => "expire",
+            Workload::WritePair => "write-pair",
+            Workload::CommitPair => "commit-pair",
+            Workload::TransferUniform => "transfer-uniform",
+            Workload::TransferZipf => "transfer-zipf",
         }
     }
 
@@ -293,20 +319,20 @@ fn missing_key(i: u64) -> [u8; 16] {
 
 /// Values are windows of one random buffer, as db_bench's generator gives, so each write
 /// carries different bytes without generating them in the timed loop.
-struct Values {
+pub(crate) struct Values {
     buffer: Vec<u8>,
     size: usize,
 }
 
 impl Values {
-    fn new(size: usize) -> Values {
+    pub(crate) fn new(size: usize) -> Values {
         let mut rng = SmallRng::seed_from_u64(0x5eed);
         let mut buffer = vec![0u8; (1 << 20) + size];
         rng.fill(&mut buffer[..]);
         Values { buffer, size }
     }
 
-    fn get(&self, i: u64) -> &[u8] {
+    pub(crate) fn get(&self, i: u64) -> &[u8] {
         let start = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 44) as usize % (1 << 20);
         &self.buffer[start..start + self.size]
     }
@@ -401,6 +427,9 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         }
     }
 
+    // The transaction workloads run on a database of their own, opened for transactions.
+    results.extend(crate::txn::run(kind, dir, args, &selected)?);
+
     let rest: Vec<Workload> = selected
         .iter()
         .copied()
@@ -412,6 +441,7 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
         })
         .filter(|w| !DELETE_GROUPS.iter().flatten().any(|g| g == w))
         .filter(|w| !TTL_GROUP.contains(w))
+        .filter(|w| !crate::txn::GROUP.contains(w))
         .collect();
     if rest.is_empty() {
         return Ok(results);
@@ -506,6 +536,10 @@ impl Suite<'_> {
             Workload::Deleterange | Workload::DeleteseqScan | Workload::DeleterangeScan => (1, num),
             Workload::Keyspaces => (num, 1),
             Workload::Checkpoint | Workload::Expire => (1, num),
+            Workload::WritePair
+            | Workload::CommitPair
+            | Workload::TransferUniform
+            | Workload::TransferZipf => bail!("{} runs in txn.rs", workload.name()),
         };
         // Scans run on one thread: each is one call over the whole database.
         let threads = if units == 1 { 1 } else { threads };
@@ -680,6 +714,10 @@ impl Suite<'_> {
                     let n = entries.len() as u64;
                     Ok((n, n * entry_bytes))
                 }
+                Workload::WritePair
+                | Workload::CommitPair
+                | Workload::TransferUniform
+                | Workload::TransferZipf => bail!("{} runs in txn.rs", workload.name()),
             }
         };
 
@@ -806,11 +844,11 @@ impl Suite<'_> {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
 }
 
-fn progress_bar(kind: EngineKind, workload: Workload, total: u64) -> ProgressBar {
+pub(crate) fn progress_bar(kind: EngineKind, workload: Workload, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -824,7 +862,7 @@ fn progress_bar(kind: EngineKind, workload: Workload, total: u64) -> ProgressBar
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -844,7 +882,7 @@ mod tests {
     }
 
     /// The suite's options from a command line, as `ferris-dbbench` parses them.
-    fn suite_args(line: &[&str]) -> SuiteArgs {
+    pub(crate) fn suite_args(line: &[&str]) -> SuiteArgs {
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {
