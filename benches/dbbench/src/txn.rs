@@ -27,9 +27,11 @@
 //!
 //! # The commit against a plain write
 //!
-//! On the same database, one thread writes `--transfers` batches of two keys of a range of
-//! their own (never the accounts): `write-pair` with the engine's plain atomic batch,
-//! `commit-pair` with a transaction that only writes the same two keys and commits. The
+//! On the same database, one thread writes `--transfers` batches of two keys (never the
+//! accounts): `write-pair` with the engine's plain atomic batch, `commit-pair` with a
+//! transaction that only writes two keys and commits. Each draws its pairs the same way
+//! from a key range of its own, the same size (so that neither writes over keys the other
+//! just wrote, which would make its memtable inserts land beside equal keys). The
 //! two are interleaved in [`PAIR_SLICES`] slices, so a noisy spell of the machine falls
 //! on both, and `commit-pair`'s note gives its rate over `write-pair`'s in this run.
 //! fjall's `OptimisticTxDatabase` has no plain batch in its public API, so fjall runs
@@ -623,7 +625,8 @@ fn transfers(
 }
 
 /// Runs `write-pair` and `commit-pair` (those of them in `pairs`) on one thread,
-/// interleaved in [`PAIR_SLICES`] slices, each writing the same pairs of keys.
+/// interleaved in [`PAIR_SLICES`] slices, each drawing the same pairs of keys from a range
+/// of its own.
 fn pair_workloads(
     kind: EngineKind,
     db: &dyn TxnEngine,
@@ -640,11 +643,15 @@ fn pair_workloads(
         );
     }
     let commit = pairs.contains(&Workload::CommitPair);
-    // The pairs' keys lie past the accounts, so the transfers' sum is not disturbed.
-    let pair = |rng: &mut SmallRng, i: u64| {
-        let a = sizes.accounts + rng.random_range(0..sizes.accounts);
+    // The pairs' keys lie past the accounts, so the transfers' sum is not disturbed, and
+    // each workload has a key range of its own, drawn the same way: were commit-pair to
+    // rewrite the keys write-pair had just written, every one of its inserts would land
+    // beside an equal user key in the memtable, whose comparisons run the whole key, and
+    // it would be measured on a harder memtable than write-pair.
+    let pair = |rng: &mut SmallRng, i: u64, base: u64| {
+        let a = base + rng.random_range(0..sizes.accounts);
         let b = loop {
-            let b = sizes.accounts + rng.random_range(0..sizes.accounts);
+            let b = base + rng.random_range(0..sizes.accounts);
             if b != a {
                 break b;
             }
@@ -665,7 +672,7 @@ fn pair_workloads(
         if plain {
             let start = Instant::now();
             for i in units.clone() {
-                let ((a, va), (b, vb)) = pair(&mut plain_rng, i);
+                let ((a, va), (b, vb)) = pair(&mut plain_rng, i, sizes.accounts);
                 let began = Instant::now();
                 db.write(&[(&a, va), (&b, vb)])
                     .context("checked before the loop")??;
@@ -676,7 +683,7 @@ fn pair_workloads(
         if commit {
             let start = Instant::now();
             for i in units.clone() {
-                let ((a, va), (b, vb)) = pair(&mut commit_rng, i);
+                let ((a, va), (b, vb)) = pair(&mut commit_rng, i, 2 * sizes.accounts);
                 let began = Instant::now();
                 let mut txn = db.begin()?;
                 txn.put(&a, va)?;
