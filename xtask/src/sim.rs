@@ -198,6 +198,9 @@ struct Summary {
     flushes: u64,
     compactions: u64,
     reopens: u64,
+    txns_committed: u64,
+    txns_conflicted: u64,
+    txns_abandoned: u64,
 }
 
 impl Summary {
@@ -232,6 +235,9 @@ impl Summary {
         self.flushes += report.flushes;
         self.compactions += report.compactions;
         self.reopens += report.reopens as u64;
+        self.txns_committed += report.txns.committed as u64;
+        self.txns_conflicted += report.txns.conflicted as u64;
+        self.txns_abandoned += report.txns.abandoned as u64;
     }
 
     fn print(&self, elapsed: Duration, config: &SimConfig) {
@@ -253,6 +259,11 @@ impl Summary {
                 self.reopens,
                 self.flushes,
                 self.compactions
+            );
+            println!(
+                "  transactions: {} committed, {} refused with the conflict the model \
+                 predicted, {} dropped uncommitted",
+                self.txns_committed, self.txns_conflicted, self.txns_abandoned
             );
             if config.max_cuts > 0 {
                 println!(

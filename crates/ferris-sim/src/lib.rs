@@ -36,7 +36,8 @@
 //!   and reads through the handle of a dropped keyspace, which must fail with its typed
 //!   error and change nothing. About one step in twelve more ([`TTL_SHARE`], from a third
 //!   generator) writes values that expire: see [Expiring values](#expiring-values-ttl)
-//!   below;
+//!   below; and about one in twelve more ([`TXN_SHARE`], from a fourth) is a
+//!   transaction: see [Transactions](#transactions) below;
 //! - where the power fails, one to three times ([`SimConfig::max_cuts`]): the first cut
 //!   after `n` file-system operations counted from the first `Db::open`, whichever thread
 //!   performs them; each later one counted from the restart before it, and a third of
@@ -138,6 +139,38 @@
 //! a later read). Compactions run the engine's `ExpiryFilter` over expired values, and
 //! every check after them must still hold; [`SeedReport::expired_before_compactions`]
 //! counts what expired before each compaction call.
+//!
+//! ## Transactions
+//!
+//! An [`Op::Txn`] runs one transaction ([`TxnOp`]): `Db::transaction_with`, serializable
+//! or (one in five) snapshot isolation, its commit synced as the database's writes are,
+//! or explicitly synced or not ([`TxnOp::sync`]). Its steps ([`TxnStep`]) are point
+//! reads (some of them snapshot reads, which record no conflict range), scans both ways,
+//! puts and deletes, across the default keyspace and whichever of the others are live.
+//! Every read is checked against the model as the transaction must see it: the state at
+//! its read version, with its own earlier writes laid over it (read-your-writes, in
+//! scans too). Then, as [`TxnOutcome`] says:
+//!
+//! - **commit**: the commit is one write of every key it wrote to the [history](#the-design):
+//!   in doubt until a durability point (its own, if synced), then after a cut all of it
+//!   or none, never part; the commit version must lie past the read version by at least
+//!   the keys written;
+//! - **drop**: the transaction is dropped uncommitted; a get of every key it wrote must
+//!   read the model's value, and since nothing was issued to the history, any of its
+//!   values found after a cut is a value never written ([`FailureKind::LostWrite`]);
+//! - **interfere**: a plain write outside the transaction comes between two of its
+//!   steps (its later reads must not see it), then the commit. The workload is one
+//!   thread, so the model knows every write between begin and commit, and predicts the
+//!   outcome exactly: under serializable isolation the commit conflicts iff it writes
+//!   something and the plain write touched a key it read (not one it had written first,
+//!   whose read came from its own buffer) or a key in a range it scanned; under snapshot
+//!   isolation iff the plain write touched a key it writes. A conflict must be
+//!   `TxnError::Conflict` and write nothing; a wrong outcome either way is a
+//!   [`FailureKind::Conflict`].
+//!
+//! The transaction generator draws its own clock ticks too, so with the transactions
+//! taken out a seed's workload is exactly what it was before they existed (a unit test
+//! compares digests). [`SeedReport::txns`] counts what the transactions did.
 //!
 //! ## Example
 //!
@@ -260,8 +293,10 @@ pub use components::{
     CompactionStrategy, Components, FIFO_CAP, MemtableKind, TableFormatKind, UnknownComponent,
 };
 pub use probe::{CutSite, FileKind, Role};
-pub use run::{DIR, FailureKind, SeedReport, SimConfig, SimFailure, run_seed, run_workload};
+pub use run::{
+    DIR, FailureKind, SeedReport, SimConfig, SimFailure, TxnCounts, run_seed, run_workload,
+};
 pub use workload::{
     BatchEntry, CLOCK_START, FS_OPS_PER_OP, KEYSPACE_SHARE, KEYSPACES, Op, Setup, TTL_SHARE,
-    Workload, key, value,
+    TXN_SHARE, TxnOp, TxnOutcome, TxnStep, Workload, key, value,
 };

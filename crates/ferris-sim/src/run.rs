@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use ferris_core::expiry::{self, NEVER};
 use ferris_engine::{
-    Bytes, Clock, DEFAULT_KEYSPACE, Db, DbIter, Error, Keyspace, KeyspaceId, LimitError,
-    ManualClock, Options, Snapshot, Ttl, WriteBatch,
+    Bytes, Clock, DEFAULT_KEYSPACE, Db, Error, Keyspace, KeyspaceId, LimitError, ManualClock,
+    Options, Snapshot, Ttl, WriteBatch,
 };
 use ferris_fs::{FileSystem, SimFs};
 
@@ -23,6 +23,8 @@ use crate::model::{
 use crate::panics;
 use crate::probe::{CutSite, Probe};
 use crate::workload::{BatchEntry, CLOCK_START, KEYSPACES, Op, Workload, key, value};
+
+mod txn;
 
 /// Where the database lives on the simulated disk.
 pub const DIR: &str = "/db";
@@ -113,6 +115,10 @@ pub enum FailureKind {
     Panic,
     /// One of the engine's background threads panicked.
     BackgroundPanic,
+    /// A transaction's commit conflicted when the model says no write after its read
+    /// version touched what it read (under snapshot isolation, what it wrote), or
+    /// committed when one did.
+    Conflict,
 }
 
 impl fmt::Display for FailureKind {
@@ -128,6 +134,7 @@ impl fmt::Display for FailureKind {
             FailureKind::AfterRecovery => "broken after recovery",
             FailureKind::Panic => "panic",
             FailureKind::BackgroundPanic => "panic in a background thread",
+            FailureKind::Conflict => "wrong transaction outcome",
         })
     }
 }
@@ -197,6 +204,21 @@ pub struct SeedReport {
     /// summed: expired data the compaction's `ExpiryFilter` had to meet (background
     /// compactions may have met some of it first).
     pub expired_before_compactions: usize,
+    /// What its transactions ([`Op::Txn`]) did.
+    pub txns: TxnCounts,
+}
+
+/// How a seed's transactions ended ([`SeedReport::txns`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TxnCounts {
+    /// Committed (read-only ones included); a commit a power cut interrupted is not
+    /// counted.
+    pub committed: usize,
+    /// Refused with a conflict the model predicted.
+    pub conflicted: usize,
+    /// Dropped without committing, and found to have left nothing.
+    pub abandoned: usize,
 }
 
 /// Runs the workload of `seed` and checks it: see the [crate docs](crate).
@@ -312,6 +334,7 @@ struct Runner<'w> {
     /// The clock's reading at the workload's last compaction call.
     last_compaction_ms: u64,
     expired_before_compactions: usize,
+    txns: TxnCounts,
     history: History,
     /// The next step to run.
     step: usize,
@@ -348,6 +371,7 @@ impl<'w> Runner<'w> {
             clock,
             last_compaction_ms: CLOCK_START,
             expired_before_compactions: 0,
+            txns: TxnCounts::default(),
             history: History::default(),
             step: 0,
             writes_acknowledged: 0,
@@ -481,6 +505,7 @@ impl<'w> Runner<'w> {
             flushes: self.flushes,
             compactions: self.compactions,
             expired_before_compactions: self.expired_before_compactions,
+            txns: self.txns,
         })
     }
 
@@ -529,10 +554,9 @@ impl<'w> Runner<'w> {
                         self.cut_landed(false);
                         return Ok(false);
                     }
-                    if !self.workload.setup.sync_writes {
-                        // Closing seals and syncs the WAL.
-                        self.history.durable_at(self.step);
-                    }
+                    // Closing seals and syncs the WAL, which also makes durable a
+                    // transaction committed without sync where writes are synced.
+                    self.history.durable_at(self.step);
                     let opened = Db::open(DIR, self.options.clone());
                     db = match self.outcome(opened, "reopen")? {
                         Some(db) => db,
@@ -882,6 +906,7 @@ impl<'w> Runner<'w> {
                     }
                 }
                 Op::Checkpoint => self.check_checkpoint(db, step)?.is_some(),
+                Op::Txn(op) => self.transaction(db, &mut handles, step, op)?,
             };
             if !done {
                 // The step the power cut is not retried: the model takes whatever the
@@ -1065,13 +1090,16 @@ impl<'w> Runner<'w> {
 
     /// Collects a scan forwards (and backwards, with `reverse`) and compares it with
     /// `want`; `Ok(false)` if the power cut stopped it.
-    fn check_scan(
+    fn check_scan<I>(
         &self,
         what: &str,
         want: &[(Vec<u8>, Vec<u8>)],
         reverse: bool,
-        open: impl Fn() -> ferris_engine::Result<DbIter>,
-    ) -> Result<bool, SimFailure> {
+        mut open: impl FnMut() -> ferris_engine::Result<I>,
+    ) -> Result<bool, SimFailure>
+    where
+        I: DoubleEndedIterator<Item = ferris_engine::Result<(Bytes, Bytes)>>,
+    {
         let Some(got) = self.outcome(open().and_then(collect), what)? else {
             return Ok(false);
         };

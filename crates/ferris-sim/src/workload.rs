@@ -353,6 +353,109 @@ pub enum Op {
     /// keyspaces whose values expire): `(keyspace, key, filler length and TTL in
     /// milliseconds, or delete)`.
     BatchWithTtl(Vec<BatchEntry>),
+    /// A transaction (`Db::transaction_with`): its reads, checked against the model as of
+    /// its read version with its own earlier writes laid over it; its buffered writes;
+    /// then what [`TxnOp::outcome`] says. See [`TxnOp`].
+    Txn(TxnOp),
+}
+
+/// One transaction of [`Op::Txn`], drawn from a generator of its own ([`TXN_SHARE`]).
+///
+/// Its steps run in order inside the transaction, across the default keyspace and the
+/// live ones (steps naming a keyspace that is not live when the transaction begins are
+/// left out). Every read is checked against the model: what the database held at the
+/// read version, with the transaction's own earlier writes applied (read-your-writes),
+/// in point reads and scans both ways. The workload is one thread, so the model knows
+/// exactly whether a commit must conflict: under serializable isolation iff it writes
+/// something and a write made after its read version (here, [`TxnOutcome::Interfere`]'s)
+/// touched a key it read (a point read of a key it had not written itself, or any key in
+/// a range it scanned; snapshot reads record nothing); under snapshot isolation iff that
+/// write touched a key it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TxnOp {
+    /// Snapshot isolation (`Isolation::Snapshot`) instead of serializable.
+    pub snapshot_isolation: bool,
+    /// `TxnOptions::sync`: `None` follows the database's [`Setup::sync_writes`].
+    pub sync: Option<bool>,
+    /// The reads and writes, in order.
+    pub steps: Vec<TxnStep>,
+    /// What happens after the steps.
+    pub outcome: TxnOutcome,
+}
+
+/// A read or write inside a transaction ([`TxnOp`]). Keyspaces are indices into
+/// [`KEYSPACES`], keys into the seed's key space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TxnStep {
+    /// `Transaction::get` (keyspace 0) or `get_in`; with `snapshot`,
+    /// `Transaction::snapshot_get_in`, which records no conflict range.
+    Get {
+        /// The keyspace.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+        /// A snapshot read.
+        snapshot: bool,
+    },
+    /// `Transaction::range` (keyspace 0) or `range_in`, forwards and, with `reverse`,
+    /// backwards too.
+    Scan {
+        /// The keyspace.
+        keyspace: u8,
+        /// The lower bound, as a key index.
+        lo: Bound<u16>,
+        /// The upper bound, as a key index.
+        hi: Bound<u16>,
+        /// Also walk it backwards.
+        reverse: bool,
+    },
+    /// `Transaction::put` or `put_in`, buffered until the commit.
+    Put {
+        /// The keyspace.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+        /// Filler bytes in the value.
+        value_len: u16,
+    },
+    /// `Transaction::delete` or `delete_in`, buffered until the commit.
+    Delete {
+        /// The keyspace.
+        keyspace: u8,
+        /// The key index.
+        key: u16,
+    },
+}
+
+/// How an [`Op::Txn`] ends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TxnOutcome {
+    /// `Transaction::commit`, which must succeed: the commit is one atomic write, durable
+    /// on return if its `sync` says so, and otherwise in doubt until the next durability
+    /// point, then after a power cut all there or not at all.
+    Commit,
+    /// The transaction is dropped without committing: it must leave nothing, now (a get
+    /// of every key it wrote reads the model's value) or after any power cut (the prefix
+    /// check finds a value it buffered as one never written).
+    Abandon,
+    /// Before the step at index `at` (after the last step if past them), a plain write
+    /// (`Db::put` or `Keyspace::put`, `delete` with no `value_len`) outside the
+    /// transaction, which later reads of the transaction must not see; then the commit,
+    /// which must fail with `TxnError::Conflict` (and write nothing) exactly when the model
+    /// says so, and succeed otherwise.
+    Interfere {
+        /// Where, among the steps, the plain write comes.
+        at: usize,
+        /// Its keyspace.
+        keyspace: u8,
+        /// Its key index.
+        key: u16,
+        /// A put's filler bytes, or `None` for a delete.
+        value_len: Option<u16>,
+    },
 }
 
 /// An entry of [`Op::BatchWithTtl`]: the keyspace's index into [`KEYSPACES`], the key's,
@@ -373,6 +476,11 @@ pub const KEYSPACE_SHARE: f64 = 0.15;
 /// the keyspace operation, if there is one). Plain puts into an expiring keyspace, and
 /// reads of it, come from the other two mixes.
 pub const TTL_SHARE: f64 = 0.08;
+
+/// The share of transactions: after each operation of the main mix, an [`Op::Txn`]
+/// follows with this probability (after the keyspace and TTL operations, if any), drawn
+/// from a generator of its own, as they are.
+pub const TXN_SHARE: f64 = 0.08;
 
 /// Where the simulated clock starts, in milliseconds since the UNIX epoch (a moment in
 /// November 2023): the same for every seed.
@@ -544,6 +652,81 @@ impl Op {
     }
 }
 
+impl Op {
+    /// A transaction, drawn from its own generator (see [`Workload::generate`]).
+    fn generate_txn_op(rng: &mut SmallRng, setup: &Setup) -> Op {
+        let n_keys = setup.n_keys;
+        let key = |rng: &mut SmallRng| rng.random_range(0..n_keys);
+        let value_len = |rng: &mut SmallRng| rng.random_range(0..=setup.max_value_len);
+        // Half the steps in the default keyspace, so most transactions touch it, and
+        // many span it and another.
+        let keyspace = |rng: &mut SmallRng| match rng.random_bool(0.5) {
+            true => 0,
+            false => rng.random_range(1..KEYSPACES.len() as u8),
+        };
+        let n_steps = rng.random_range(1..=8);
+        let steps: Vec<TxnStep> = (0..n_steps)
+            .map(|_| match rng.random_range(0..100) {
+                0..30 => TxnStep::Get {
+                    keyspace: keyspace(rng),
+                    key: key(rng),
+                    snapshot: rng.random_bool(0.2),
+                },
+                30..45 => TxnStep::Scan {
+                    keyspace: keyspace(rng),
+                    lo: bound(rng, n_keys),
+                    hi: bound(rng, n_keys),
+                    reverse: rng.random_bool(0.5),
+                },
+                45..85 => TxnStep::Put {
+                    keyspace: keyspace(rng),
+                    key: key(rng),
+                    value_len: value_len(rng),
+                },
+                _ => TxnStep::Delete {
+                    keyspace: keyspace(rng),
+                    key: key(rng),
+                },
+            })
+            .collect();
+        let outcome = match rng.random_range(0..100) {
+            0..55 => TxnOutcome::Commit,
+            55..70 => TxnOutcome::Abandon,
+            _ => {
+                // Mostly a key the transaction touches, so that conflicts are common;
+                // sometimes any key, which mostly does not conflict.
+                let touched = |s: &TxnStep| match *s {
+                    TxnStep::Get { keyspace, key, .. }
+                    | TxnStep::Put { keyspace, key, .. }
+                    | TxnStep::Delete { keyspace, key } => Some((keyspace, key)),
+                    TxnStep::Scan { .. } => None,
+                };
+                let touched: Vec<(u8, u16)> = steps.iter().filter_map(touched).collect();
+                let (ks, k) = match touched.is_empty() || rng.random_bool(0.3) {
+                    true => (keyspace(rng), key(rng)),
+                    false => touched[rng.random_range(0..touched.len())],
+                };
+                TxnOutcome::Interfere {
+                    at: rng.random_range(0..=steps.len()),
+                    keyspace: ks,
+                    key: k,
+                    value_len: rng.random_bool(0.8).then(|| value_len(rng)),
+                }
+            }
+        };
+        Op::Txn(TxnOp {
+            snapshot_isolation: rng.random_bool(0.2),
+            sync: match rng.random_range(0..5) {
+                0 => Some(true),
+                1 => Some(false),
+                _ => None,
+            },
+            steps,
+            outcome,
+        })
+    }
+}
+
 /// A put's own time to live, in milliseconds: at once, within a few operations, or
 /// long after (the simulated clock moves a few hundred milliseconds an operation on
 /// average, see [`tick_ms`]).
@@ -606,8 +789,8 @@ pub struct Workload {
     /// The engine's settings.
     pub setup: Setup,
     /// The operations, run in order from one thread: [`SimConfig::ops_per_seed`] of the
-    /// main mix, with keyspace operations ([`KEYSPACE_SHARE`]) and TTL operations
-    /// ([`TTL_SHARE`]) between them.
+    /// main mix, with keyspace operations ([`KEYSPACE_SHARE`]), TTL operations
+    /// ([`TTL_SHARE`]) and transactions ([`TXN_SHARE`]) between them.
     pub ops: Vec<Op>,
     /// How far the simulated clock moves before each operation, in milliseconds, one
     /// entry per entry of `ops`. The clock starts at [`CLOCK_START`] and only moves
@@ -643,7 +826,9 @@ impl Workload {
         // the seed's main operations, settings and cut counts are what they were before
         // keyspaces existed: the seeds still exercise what they did.
         let mut keyspace_rng = SmallRng::seed_from_u64(seed ^ 0x6b65_7973_7061_6365);
-        let mut ops = Vec::with_capacity(main.len() * 6 / 5);
+        // Transactions come from a fourth generator, for the same reason.
+        let mut txn_rng = SmallRng::seed_from_u64(seed ^ 0x7472_616e_7361_6374);
+        let mut ops = Vec::with_capacity(main.len() * 4 / 3);
         for op in &main {
             ops.push(op.clone());
             if keyspace_rng.random_bool(KEYSPACE_SHARE) {
@@ -652,8 +837,18 @@ impl Workload {
             if ttl_rng.random_bool(TTL_SHARE) {
                 ops.push(Op::generate_ttl_op(&mut ttl_rng, &setup));
             }
+            if txn_rng.random_bool(TXN_SHARE) {
+                ops.push(Op::generate_txn_op(&mut txn_rng, &setup));
+            }
         }
-        let ticks_ms = ops.iter().map(|op| tick_ms(&mut ttl_rng, op)).collect();
+        // A transaction's tick comes from its own generator too, so the clock moves
+        // before every other operation as it did before transactions existed.
+        let ticks_ms = (ops.iter())
+            .map(|op| match op {
+                Op::Txn(_) => tick_ms(&mut txn_rng, op),
+                _ => tick_ms(&mut ttl_rng, op),
+            })
+            .collect();
         // The cuts are drawn over the main operations alone, as they always were.
         let horizon = (main.len() as u64 * FS_OPS_PER_OP).max(1);
         let n_cuts = match config.max_cuts {
@@ -735,7 +930,7 @@ mod tests {
         let (mut main, mut keyspace) = (0, Vec::new());
         for seed in 0..200 {
             let w = Workload::generate(seed, &config);
-            let ops = w.ops.iter().filter(|op| !is_ttl_op(op));
+            let ops = (w.ops.iter()).filter(|op| !is_ttl_op(op) && !matches!(op, Op::Txn(_)));
             let (ks, rest): (Vec<&Op>, Vec<&Op>) = ops.partition(|op| is_keyspace_op(op));
             // The main operations are all there, whatever came between them.
             assert_eq!(rest.len(), config.ops_per_seed, "seed {seed}");
@@ -769,7 +964,9 @@ mod tests {
             assert_eq!(w.ticks_ms.len(), w.ops.len(), "seed {seed}");
             assert!(w.setup.ttl[2].is_on(), "green always expires");
             default_expires += usize::from(w.setup.ttl[0].is_on());
-            main += w.ops.iter().filter(|op| !is_ttl_op(op)).count();
+            main += (w.ops.iter())
+                .filter(|op| !is_ttl_op(op) && !matches!(op, Op::Txn(_)))
+                .count();
             for (op, tick) in w.ops.iter().zip(&w.ticks_ms) {
                 match op {
                     Op::PutWithTtl { keyspace, .. } => {
@@ -799,5 +996,64 @@ mod tests {
         assert!(own_ttl_in_batches > 300, "{own_ttl_in_batches}");
         assert!((20..100).contains(&default_expires), "{default_expires}");
         assert!(jumps_before_compaction > 500, "{jumps_before_compaction}");
+    }
+
+    #[test]
+    fn transactions_are_a_modest_share_with_every_outcome() {
+        let config = SimConfig::default();
+        let (mut txns, mut main) = (Vec::new(), 0);
+        for seed in 0..200 {
+            let w = Workload::generate(seed, &config);
+            for op in &w.ops {
+                match op {
+                    Op::Txn(t) => txns.push(t.clone()),
+                    _ => main += 1,
+                }
+            }
+        }
+        let share = txns.len() as f64 / main as f64;
+        assert!((0.04..0.1).contains(&share), "transaction share {share}");
+        let count = |f: &dyn Fn(&TxnOp) -> bool| txns.iter().filter(|t| f(t)).count();
+        assert!(count(&|t| t.outcome == TxnOutcome::Commit) > 300);
+        assert!(count(&|t| t.outcome == TxnOutcome::Abandon) > 100);
+        assert!(count(&|t| matches!(t.outcome, TxnOutcome::Interfere { .. })) > 150);
+        assert!(count(&|t| t.snapshot_isolation) > 80);
+        assert!(count(&|t| t.sync == Some(false)) > 80);
+        let keyspace = |s: &TxnStep| match *s {
+            TxnStep::Get { keyspace, .. }
+            | TxnStep::Scan { keyspace, .. }
+            | TxnStep::Put { keyspace, .. }
+            | TxnStep::Delete { keyspace, .. } => keyspace,
+        };
+        let spans = |t: &TxnOp| t.steps.iter().any(|s| keyspace(s) != keyspace(&t.steps[0]));
+        assert!(count(&spans) > 300);
+    }
+
+    /// Transactions come from a generator of their own, and so do their clock ticks: with
+    /// them taken out, a seed's workload is exactly what it was before they existed, so
+    /// the seeds still exercise what they did. The digests are those of the workloads
+    /// generated before transactions were added (they change if `rand` changes
+    /// `SmallRng`'s stream).
+    #[test]
+    fn without_its_transactions_a_seed_generates_what_it_did_before_them() {
+        let config = SimConfig::default();
+        let before = [
+            (0, 0xa368_0416_1668_32e4),
+            (1, 0xd06d_f825_c191_8c4a),
+            (7, 0x60fb_b935_c544_b13b),
+            (1234, 0x8708_7b0a_d813_1c8c),
+            (99_999, 0x78f2_59d5_83ab_671c),
+        ];
+        for (seed, digest) in before {
+            let mut w = Workload::generate(seed, &config);
+            let txn: Vec<bool> = w.ops.iter().map(|op| matches!(op, Op::Txn(_))).collect();
+            assert!(txn.iter().any(|&t| t), "seed {seed} has transactions");
+            let mut flags = txn.iter();
+            w.ops.retain(|_| !flags.next().expect("a flag per op"));
+            let mut flags = txn.iter();
+            w.ticks_ms
+                .retain(|_| !flags.next().expect("a flag per tick"));
+            assert_eq!(w.digest(), digest, "seed {seed}");
+        }
     }
 }
