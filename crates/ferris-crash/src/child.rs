@@ -200,6 +200,34 @@ fn apply(db: &Db, keyspaces: &[Keyspace], workload: &Workload, op: &Op) -> Resul
         Op::Flush => db.flush()?,
         Op::CompactRange { lo, hi } => db.compact_range(lo.clone()..=hi.clone())?,
         Op::Pause(_) => {}
+        Op::Transfer {
+            from,
+            to,
+            commit,
+            hold,
+            ..
+        } => {
+            let mut txn = db.transaction()?;
+            let from_value = txn.get_in(home(from), from)?;
+            let to_value = txn.get_in(home(to), to)?;
+            let Some(writes) = op.transfer_writes(from_value.as_deref(), to_value.as_deref())
+            else {
+                bail!(
+                    "a transfer read a value that holds no balance: {from_value:?}, {to_value:?}"
+                );
+            };
+            for (key, value) in writes {
+                txn.put_in(home(&key), &key, value)?;
+            }
+            // Open for a while, written but not committed: a kill here must leave nothing
+            // of it. Not synchronisation.
+            std::thread::sleep(*hold);
+            if *commit {
+                // No other thread writes these keys, so the commit cannot conflict: an
+                // error here is a bug, and ends the child.
+                txn.commit()?;
+            }
+        }
     }
     Ok(())
 }

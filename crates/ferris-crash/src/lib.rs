@@ -62,6 +62,16 @@
 //! thread's keys must keep a home for the oracle to trace them; `ferris-sim` covers drops
 //! and creations under power cuts.
 //!
+//! **Some writes are transactions** ([`Op::Transfer`]). Each thread also owns
+//! [`ACCOUNTS`] accounts, keys past its others, spread over the keyspaces like them,
+//! which only transfers write: a transaction reads two of them, writes both back with an
+//! amount moved from one to the other (each value names the transfer and holds the new
+//! balance), holds open for up to half a millisecond, and commits. A quarter of them hold
+//! longer and are then dropped uncommitted. What a transfer writes depends on what it
+//! read, so the parent computes it from its model ([`Model::effects`]): the thread owns
+//! the accounts, so the model holds what the transaction must have read, and a wrong
+//! read shows as values the model does not expect.
+//!
 //! **Everything is small** ([`db_options`]): 32 KiB memtables, 16 KiB WAL segments,
 //! 32 KiB tables, an 8 KiB manifest, a 128 KiB level 1 growing 4× per level, two
 //! compaction threads, and idle work after 20 ms. With syncs on, a child flushes and
@@ -87,7 +97,11 @@
 //!
 //! - each key holds what the acknowledged writes say (the last put's value, or nothing
 //!   after a delete), or what the one in-flight write of its thread would make it;
-//! - an in-flight batch shows in all its keys or none, across keyspaces;
+//! - an in-flight batch, or an in-flight transaction's commit, shows in all its keys or
+//!   none, across keyspaces, and a transaction dropped uncommitted (in flight at the
+//!   kill, begun and held open, or acknowledged) shows in none;
+//! - each thread's accounts sum to zero: a check of every transfer's wholeness that
+//!   needs no model;
 //! - nothing else: no value that was never written, no older value, no deleted key back.
 //!
 //! The contents found become the model for the next cycle, so a write that survived one
@@ -119,8 +133,7 @@
 //!     model.apply(WriteId { cycle: 0, thread: 0, op }, &workload.op(0, 0, op));
 //! }
 //! let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-//! for n in 0..100 {
-//!     let key = workload.key(0, n);
+//! for key in workload.keys(0) {
 //!     if let Some(value) = model.value(&key) {
 //!         found.insert(key, value.to_vec());
 //!     }
@@ -187,7 +200,8 @@
 //!
 //! What this checks is the engine's promise for a crash of the *process*: every
 //! acknowledged write is there after the reopen, and the contents are the acknowledged
-//! history plus at most the in-flight write of each thread, never half a batch.
+//! history plus at most the in-flight write of each thread, never half a batch or half a
+//! committed transaction, and nothing of one never committed.
 //!
 //! # Limits
 //!
@@ -234,4 +248,6 @@ mod workload;
 pub use child::child_main;
 pub use model::{Checked, Model, check, check_live};
 pub use parent::{Aim, CrashConfig, CrashReport, CycleReport, crash_loop};
-pub use workload::{KEYSPACES, L0_TRIGGER, Op, Workload, WriteId, db_options, parse_value};
+pub use workload::{
+    ACCOUNTS, KEYSPACES, L0_TRIGGER, Op, Workload, WriteId, balance, db_options, parse_value,
+};

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::workload::{Op, Workload, WriteId, parse_value};
+use crate::workload::{ACCOUNTS, Op, Workload, WriteId, balance, parse_value};
 
 /// The last write to a key that the model knows took effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +24,37 @@ pub struct Model {
 }
 
 impl Model {
-    /// Applies the effects of `op`, written by `id`.
+    /// Applies the effects of `op`, written by `id` ([`Model::effects`]).
     pub fn apply(&mut self, id: WriteId, op: &Op) {
-        for (key, value) in op.effects() {
+        for (key, value) in self.effects(op) {
             self.keys.insert(key, Last { id, value });
+        }
+    }
+
+    /// What `op` leaves in the database if it runs on what this model holds: its
+    /// [`Op::effects`], or for an [`Op::Transfer`] that commits, the two balances it
+    /// writes after reading them here ([`Op::transfer_writes`]). Each thread owns its
+    /// keys and runs one operation at a time, so when one of its operations runs, its
+    /// keys hold what the model of its earlier ones says: this is what the child's
+    /// transaction read, unless the database read wrong (then it wrote other values, and
+    /// the check finds them).
+    pub fn effects(&self, op: &Op) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        match op {
+            Op::Transfer {
+                from,
+                to,
+                commit: true,
+                ..
+            } => {
+                // The model only ever holds balances in accounts, so this always writes;
+                // a value that is none reads as an empty transfer, which the check then
+                // reports at that key.
+                let writes = op.transfer_writes(self.value(from), self.value(to));
+                (writes.into_iter().flatten())
+                    .map(|(key, value)| (key, Some(value)))
+                    .collect()
+            }
+            _ => op.effects(),
         }
     }
 
@@ -69,6 +96,11 @@ pub struct Checked {
     pub unacked_survived: u32,
     /// Writes in flight at the kill that did not survive.
     pub unacked_lost: u32,
+    /// Acknowledged transfers that committed ([`Op::Transfer`]), each checked.
+    pub acked_transfers: u64,
+    /// Transfers in flight at the kill: `[committing, never to commit]`. A committing
+    /// one was whole or absent; one never to commit had to leave nothing.
+    pub transfers_in_flight: [u32; 2],
 }
 
 /// Checks `observed` (every key and value the reopened database holds) after a kill in
@@ -95,14 +127,16 @@ pub fn check(
     observed: &BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> Result<Checked, Vec<String>> {
     let mut must = model.clone();
-    let mut acked_writes = 0;
+    let (mut acked_writes, mut acked_transfers) = (0, 0);
+    let mut transfers_in_flight = [0, 0];
     for (thread, &n) in (0u32..).zip(acked) {
         for op in 0..n {
             let id = WriteId { cycle, thread, op };
             let op = workload.op(cycle, thread, op);
-            if !op.effects().is_empty() {
+            if !must.effects(&op).is_empty() {
                 acked_writes += 1;
             }
+            acked_transfers += u64::from(matches!(op, Op::Transfer { commit: true, .. }));
             must.apply(id, &op);
         }
     }
@@ -118,8 +152,12 @@ pub fn check(
             op: n,
         };
         let op = workload.op(cycle, thread, n);
-        for (key, value) in op.effects() {
+        // Threads own their keys, so `must` holds what this thread's next operation reads.
+        for (key, value) in must.effects(&op) {
             in_flight.insert(key, (thread, value));
+        }
+        if let Op::Transfer { commit, .. } = op {
+            transfers_in_flight[usize::from(!commit)] += 1;
         }
         in_flight_ops.push((id, op));
     }
@@ -166,6 +204,28 @@ pub fn check(
             problems.push(problem);
         }
     }
+    // Transfers only move balances between a thread's accounts, so they sum to zero in
+    // every state a whole history leaves: a check of wholeness that needs no model.
+    for thread in 0..workload.threads {
+        let mut sum = 0i64;
+        for n in 0..ACCOUNTS {
+            let account = workload.account(thread, n);
+            let found = observed.get(&account).map(Vec::as_slice);
+            match balance(found) {
+                Some(b) => sum += b,
+                None => problems.push(format!(
+                    "account {} holds {}, not a balance",
+                    show(&account),
+                    describe(found)
+                )),
+            }
+        }
+        if sum != 0 {
+            problems.push(format!(
+                "thread {thread}'s accounts sum to {sum}, not 0: a transfer is torn"
+            ));
+        }
+    }
     for (thread, keys_with) in &with {
         if let Some(keys_without) = without.get(thread) {
             let (id, _) = &in_flight_ops[*thread as usize];
@@ -197,6 +257,8 @@ pub fn check(
         acked_writes,
         unacked_survived,
         unacked_lost,
+        acked_transfers,
+        transfers_in_flight,
     })
 }
 
@@ -224,9 +286,7 @@ pub fn check_live(
     let mut problems = Vec::new();
     let mut owned = BTreeSet::new();
     for (thread, (&first, &last)) in (0u32..).zip(before.iter().zip(after)) {
-        let keys: Vec<Vec<u8>> = (0..workload.keys_per_thread)
-            .map(|n| workload.key(thread, n))
-            .collect();
+        let keys: Vec<Vec<u8>> = workload.keys(thread).collect();
         owned.extend(keys.iter().cloned());
         let mut must = model.clone();
         for op in 0..first {
@@ -241,7 +301,8 @@ pub fn check_live(
         let mut k = first;
         while differing > 0 && k <= last {
             let op = workload.op(cycle, thread, k);
-            let written: BTreeSet<Vec<u8>> = op.effects().into_iter().map(|(key, _)| key).collect();
+            let written: BTreeSet<Vec<u8>> =
+                must.effects(&op).into_iter().map(|(key, _)| key).collect();
             differing -= written.iter().filter(|key| differs(&must, key)).count();
             must.apply(
                 WriteId {
@@ -506,5 +567,82 @@ mod tests {
         };
         let result = check_live(&Model::default(), &W, 0, &before, &after, &torn);
         assert!(result.is_err(), "half of the batch of op {batch} shows");
+    }
+
+    /// The first operation of `thread` at or after `from` that is a transfer that commits
+    /// (`commit`) or is dropped uncommitted.
+    fn next_transfer(cycle: u32, thread: u32, from: u64, commit: bool) -> u64 {
+        (from..)
+            .find(|&op| matches!(W.op(cycle, thread, op), Op::Transfer { commit: c, .. } if c == commit))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_committed_transfer_in_flight_is_whole_or_absent_and_its_accounts_sum_to_zero() {
+        let n = next_transfer(0, 0, 30, true);
+        let acked = [n, 10];
+        let check_with =
+            |found: &BTreeMap<Vec<u8>, Vec<u8>>| check(&Model::default(), &W, 0, &acked, found);
+        // Absent and whole both pass; the transfer survived in the second.
+        assert_eq!(
+            check_with(&contents(0, &acked, &[false, false]))
+                .unwrap()
+                .unacked_survived,
+            0
+        );
+        let whole = contents(0, &acked, &[true, false]);
+        assert_eq!(check_with(&whole).unwrap().unacked_survived, 1);
+        // Half of it: torn, by the in-flight rule and by the sum of the balances.
+        let Op::Transfer { from, .. } = W.op(0, 0, n) else {
+            unreachable!()
+        };
+        let mut torn = contents(0, &acked, &[false, false]);
+        torn.insert(from.clone(), whole[&from].clone());
+        let problems = check_with(&torn).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains("is torn")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("accounts sum to")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_transfer_dropped_uncommitted_leaves_nothing() {
+        let n = next_transfer(0, 1, 30, false);
+        let acked = [10, n];
+        let before = contents(0, &acked, &[false, false]);
+        // Acknowledged or in flight, it changed nothing: the state without it passes.
+        assert!(check(&Model::default(), &W, 0, &[10, n + 1], &before).is_ok());
+        assert!(check(&Model::default(), &W, 0, &acked, &before).is_ok());
+        // What it buffered, had it reached the database, is a value never written.
+        let op = W.op(0, 1, n);
+        let mut model = Model::default();
+        for op in 0..n {
+            model.apply(
+                WriteId {
+                    cycle: 0,
+                    thread: 1,
+                    op,
+                },
+                &W.op(0, 1, op),
+            );
+        }
+        let Op::Transfer { from, to, .. } = &op else {
+            unreachable!()
+        };
+        let [(_, a), (_, b)] = op
+            .transfer_writes(model.value(from), model.value(to))
+            .unwrap();
+        let mut leaked = before.clone();
+        leaked.insert(from.clone(), a);
+        leaked.insert(to.clone(), b);
+        let problems = check(&Model::default(), &W, 0, &[10, n + 1], &leaked).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.contains(&format!("op {n}"))),
+            "{problems:?}"
+        );
     }
 }

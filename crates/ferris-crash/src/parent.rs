@@ -126,6 +126,11 @@ pub struct CycleReport {
     pub unacked_survived: u32,
     /// Writes in flight at the kill that it does not.
     pub unacked_lost: u32,
+    /// Acknowledged transfers that committed, each checked whole.
+    pub acked_transfers: u64,
+    /// Transfers in flight at the kill: `[committing, never to commit]`
+    /// ([`Checked::transfers_in_flight`](crate::Checked::transfers_in_flight)).
+    pub transfers_in_flight: [u32; 2],
     /// `Db::verify` ran after this cycle (and found nothing wrong).
     pub verified: bool,
     /// A read-only open beside the running child read the database, and what it saw was
@@ -170,6 +175,12 @@ pub struct CrashReport {
     pub unacked_survived: u64,
     /// In-flight writes that did not.
     pub unacked_lost: u64,
+    /// Acknowledged transfers that committed, each checked whole after its kill.
+    pub acked_transfers: u64,
+    /// Kills with a transfer in flight that was committing (whole or absent after it).
+    pub kills_mid_commit: u32,
+    /// Kills with a transfer open that was never to commit (nothing of it after it).
+    pub kills_mid_uncommitted: u32,
     /// Runs of `Db::verify`, all clean.
     pub verifies: u32,
     /// Read-only opens beside a running child that read the database, all consistent.
@@ -199,6 +210,9 @@ impl CrashReport {
         self.kills_compaction_under_way += u32::from(c.compaction_under_way);
         self.unacked_survived += u64::from(c.unacked_survived);
         self.unacked_lost += u64::from(c.unacked_lost);
+        self.acked_transfers += c.acked_transfers;
+        self.kills_mid_commit += c.transfers_in_flight[0];
+        self.kills_mid_uncommitted += c.transfers_in_flight[1];
         self.verifies += u32::from(c.verified);
         self.live_reads += u32::from(c.live_read == Some(true));
         self.live_reads_busy += u32::from(c.live_read == Some(false));
@@ -221,6 +235,12 @@ impl std::fmt::Display for CrashReport {
             f,
             "in-flight writes at kills    {} survived, {} lost",
             self.unacked_survived, self.unacked_lost
+        )?;
+        writeln!(
+            f,
+            "transactions                 {} committed and checked; in flight at kills: {} \
+             committing, {} open and never to commit",
+            self.acked_transfers, self.kills_mid_commit, self.kills_mid_uncommitted
         )?;
         writeln!(f, "kills during open            {}", self.kills_during_open)?;
         writeln!(f, "slowest child open           {:.1?}", self.slowest_open)?;
@@ -582,6 +602,8 @@ fn run_cycle(
         compaction_under_way,
         unacked_survived: checked.unacked_survived,
         unacked_lost: checked.unacked_lost,
+        acked_transfers: checked.acked_transfers,
+        transfers_in_flight: checked.transfers_in_flight,
         verified,
         live_read: live.map(|live| live.is_some()),
         child_flushes: heard.stats.flushes,
@@ -741,9 +763,7 @@ fn reopen_and_check(
     }
     let mut asked = std::collections::BTreeSet::new();
     for t in 0..workload.threads {
-        for n in 0..workload.keys_per_thread {
-            asked.insert(workload.key(t, n));
-        }
+        asked.extend(workload.keys(t));
     }
     asked.extend(observed.keys().cloned());
     for key in &asked {

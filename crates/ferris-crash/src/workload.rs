@@ -65,12 +65,35 @@ pub enum Op {
     /// Thread 0 only: every writer stops for this long, so the idle thread flushes and
     /// compacts (`Options::idle_after` is short in the child).
     Pause(Duration),
+    /// A transaction moving `amount` from one of the thread's accounts to another
+    /// ([`Workload::account`]): it reads both balances, writes both back changed
+    /// ([`Op::transfer_writes`]), holds for `hold` (so kills land while it is open),
+    /// and commits if `commit`, or else is dropped uncommitted and must leave nothing.
+    /// A read-modify-write: what it writes depends on what it read, so its effects come
+    /// from the model ([`Model::effects`](crate::Model::effects)), not from
+    /// [`Op::effects`]. The thread's accounts always sum to zero, unless a commit is torn.
+    Transfer {
+        /// Who performs it: its values name it, like every other write's.
+        id: WriteId,
+        /// The account the amount leaves.
+        from: Vec<u8>,
+        /// The account it goes to (never `from`).
+        to: Vec<u8>,
+        /// How much.
+        amount: i64,
+        /// Commit, or drop it uncommitted.
+        commit: bool,
+        /// How long it stays open after its writes, before the commit or the drop.
+        hold: Duration,
+    },
 }
 
 impl Op {
     /// What the operation leaves in the database, one entry per key it touches (a later
     /// entry of a batch for the same key replaces an earlier one): `Some(value)` for a
-    /// put, `None` for a delete. Empty for operations that change no contents.
+    /// put, `None` for a delete. Empty for operations that change no contents, and for an
+    /// [`Op::Transfer`], whose writes depend on what it reads: see
+    /// [`Model::effects`](crate::Model::effects).
     pub fn effects(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         match self {
             Op::Put { key, value } => vec![(key.clone(), Some(value.clone()))],
@@ -83,10 +106,65 @@ impl Op {
                 }
                 out
             }
-            Op::Flush | Op::CompactRange { .. } | Op::Pause(_) => Vec::new(),
+            Op::Flush | Op::CompactRange { .. } | Op::Pause(_) | Op::Transfer { .. } => Vec::new(),
         }
     }
+
+    /// What an [`Op::Transfer`] writes, given the values it read of its two accounts
+    /// (`None`: never written, a balance of zero): each account's new value, naming the
+    /// transfer and holding the new balance. `None` if this is no transfer, or if a value
+    /// read holds no balance (no transfer ever wrote it: the read was wrong). The child
+    /// computes its writes with it from what its transaction read; the parent, from what
+    /// the model says it must have read.
+    pub fn transfer_writes(
+        &self,
+        from_value: Option<&[u8]>,
+        to_value: Option<&[u8]>,
+    ) -> Option<[(Vec<u8>, Vec<u8>); 2]> {
+        let Op::Transfer {
+            id,
+            from,
+            to,
+            amount,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let (from_balance, to_balance) = (balance(from_value)?, balance(to_value)?);
+        Some([
+            (
+                from.clone(),
+                balance_value(from, *id, from_balance - amount),
+            ),
+            (to.clone(), balance_value(to, *id, to_balance + amount)),
+        ])
+    }
 }
+
+/// The balance an account's value holds (`None` for no value: zero), or `None` if the
+/// value is not an account's (it has no `#bal=` part).
+pub fn balance(value: Option<&[u8]>) -> Option<i64> {
+    let Some(value) = value else {
+        return Some(0);
+    };
+    let hash = value.iter().position(|&b| b == b'#')?;
+    let text = std::str::from_utf8(value[hash + 1..].strip_prefix(b"bal=")?).ok()?;
+    text.parse().ok()
+}
+
+/// An account's value: `<key>@<cycle>.<thread>.<op>#bal=<balance>`, the shape of every
+/// other value ([`parse_value`] reads it), with the balance as its padding.
+fn balance_value(key: &[u8], id: WriteId, balance: i64) -> Vec<u8> {
+    let mut v = key.to_vec();
+    v.extend_from_slice(format!("@{}.{}.{}#bal={balance}", id.cycle, id.thread, id.op).as_bytes());
+    v
+}
+
+/// How many accounts each thread has: keys past its `keys_per_thread` ordinary keys, which
+/// only [`Op::Transfer`] writes (so their balances always sum to zero), spread over the
+/// keyspaces like the others.
+pub const ACCOUNTS: u32 = 6;
 
 /// The shape of the workload: how many writer threads and how many keys each owns.
 ///
@@ -126,10 +204,28 @@ impl Workload {
         let mut rng = SmallRng::seed_from_u64(mix(&[self.seed, cycle.into(), thread.into(), op]));
         let roll = rng.random_range(0..10_000u32);
         match roll {
-            0..6_000 => {
+            0..5_400 => {
                 let key = self.key(thread, self.pick(&mut rng));
                 let value = value(&key, id, &mut rng);
                 Op::Put { key, value }
+            }
+            5_400..6_000 => {
+                let from = rng.random_range(0..ACCOUNTS);
+                let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+                let commit = rng.random_bool(0.75);
+                // Uncommitted ones stay open longer: a kill then finds one open more often.
+                let hold = match commit {
+                    true => rng.random_range(0..=500),
+                    false => rng.random_range(500..=3_000),
+                };
+                Op::Transfer {
+                    id,
+                    from: self.account(thread, from),
+                    to: self.account(thread, to),
+                    amount: rng.random_range(1..=100),
+                    commit,
+                    hold: Duration::from_micros(hold),
+                }
             }
             6_000..7_500 => Op::Delete {
                 key: self.key(thread, self.pick(&mut rng)),
@@ -167,6 +263,17 @@ impl Workload {
     /// Key number `n` of `thread`.
     pub fn key(&self, thread: u32, n: u32) -> Vec<u8> {
         format!("t{thread}-{n:06}").into_bytes()
+    }
+
+    /// Account `n` (below [`ACCOUNTS`]) of `thread`: its key number `keys_per_thread + n`,
+    /// past every key the other operations write.
+    pub fn account(&self, thread: u32, n: u32) -> Vec<u8> {
+        self.key(thread, self.keys_per_thread + n)
+    }
+
+    /// Every key `thread` may write: its ordinary keys and its accounts.
+    pub fn keys(&self, thread: u32) -> impl Iterator<Item = Vec<u8>> + '_ {
+        (0..self.keys_per_thread + ACCOUNTS).map(move |n| self.key(thread, n))
     }
 
     /// The keyspace `key` lives in (an index into [`KEYSPACES`]), if it is one of the
@@ -359,6 +466,9 @@ mod tests {
         let ops: Vec<_> = (0..20_000).map(|op| w.op(0, 0, op)).collect();
         let count = |f: fn(&Op) -> bool| ops.iter().filter(|op| f(op)).count();
         assert!(count(|o| matches!(o, Op::Put { .. })) > 10_000);
+        let transfer = |commit: bool| move |o: &&Op| matches!(o, Op::Transfer { commit: c, from, to, .. } if *c == commit && from != to);
+        assert!(ops.iter().filter(transfer(true)).count() > 600);
+        assert!(ops.iter().filter(transfer(false)).count() > 200);
         assert!(count(|o| matches!(o, Op::Delete { .. })) > 2_000);
         assert!(count(|o| matches!(o, Op::Batch(_))) > 4_000);
         assert!(count(|o| matches!(o, Op::Flush)) > 10);
@@ -366,5 +476,42 @@ mod tests {
         assert!(count(|o| matches!(o, Op::Pause(_))) > 5);
         // Only thread 0 pauses: it stops all writers at once.
         assert!((0..20_000).all(|op| !matches!(w.op(0, 1, op), Op::Pause(_))));
+    }
+
+    #[test]
+    fn a_transfer_moves_a_balance_and_names_itself() {
+        let w = workload();
+        let id = WriteId {
+            cycle: 1,
+            thread: 2,
+            op: 3,
+        };
+        let op = Op::Transfer {
+            id,
+            from: w.account(2, 0),
+            to: w.account(2, 4),
+            amount: 30,
+            commit: true,
+            hold: Duration::ZERO,
+        };
+        assert_eq!(w.account(2, 0), w.key(2, 500));
+        let [(from, a), (to, b)] = op.transfer_writes(None, None).unwrap();
+        assert_eq!(
+            (balance(Some(&a)), balance(Some(&b))),
+            (Some(-30), Some(30))
+        );
+        assert_eq!(parse_value(&a), Some((&from[..], id)));
+        assert_eq!(parse_value(&b), Some((&to[..], id)));
+        let [(_, a2), (_, b2)] = op.transfer_writes(Some(&b), Some(&a)).unwrap();
+        assert_eq!((balance(Some(&a2)), balance(Some(&b2))), (Some(0), Some(0)));
+        // A value that is no account's: the read was wrong, and there is nothing to write.
+        let plain = w.op(0, 0, 0);
+        assert!(plain.transfer_writes(None, None).is_none());
+        assert!(
+            op.transfer_writes(Some(b"t2-000500@0.0.0#xxxx"), None)
+                .is_none()
+        );
+        assert_eq!(w.keys(2).count(), 506);
+        assert_eq!(w.keyspace_of(&w.account(2, 1)), Some(0));
     }
 }
