@@ -1,8 +1,9 @@
-//! Integration tests of ferris-sim: a campaign of seeds (the simulation's own CI run) and
-//! the determinism of a seed's workload.
+//! Integration tests of ferris-sim: a campaign of seeds (the simulation's own CI run), the
+//! determinism of a seed's workload, and seeds that once failed.
 
 mod campaign;
 mod determinism;
+mod regressions;
 
 use ferris_sim::{SeedReport, SimConfig, SimFailure, run_seed};
 
