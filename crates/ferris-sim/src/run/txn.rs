@@ -105,9 +105,12 @@ impl Runner<'_> {
         let Some(mut txn) = self.outcome(db.transaction_with(options), "transaction")? else {
             return Ok(false);
         };
-        let read_version = txn.read_version();
-        // What it reads at: the model as a reader saw it when the transaction began. The
-        // clock does not move within a step, so expiry is judged alike throughout.
+        // Taken now (a transaction takes its read version at its first read otherwise), so
+        // that it reads the model as a reader saw it when the transaction began. The clock
+        // does not move within a step, so expiry is judged alike throughout.
+        let Some(read_version) = self.outcome(txn.read_version(), "read version")? else {
+            return Ok(false);
+        };
         let now = self.now();
         let base = model::visible(&self.history.current, now);
         let mut done = Footprint::default();
