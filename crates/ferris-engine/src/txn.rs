@@ -191,8 +191,7 @@ impl Transaction {
     ///
     /// As [`Db::get`].
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let default = Arc::clone(&self.db.shared.versions.default);
-        self.read(&default, key.as_ref(), true)
+        self.read(&self.default(), key.as_ref(), true)
     }
 
     /// The value of `key` in `keyspace`, as [`Transaction::get`].
@@ -220,6 +219,11 @@ impl Transaction {
         self.read(keyspace.core(), key.as_ref(), false)
     }
 
+    /// The default keyspace, for the methods without `_in`.
+    fn default(&self) -> Arc<KeyspaceCore> {
+        Arc::clone(&self.db.shared.versions.default)
+    }
+
     fn read(&mut self, core: &KeyspaceCore, key: &[u8], record: bool) -> Result<Option<Bytes>> {
         let (snapshot, db) = (&self.snapshot, &self.db);
         (self.buffer).read(core.id, key, record, || {
@@ -237,8 +241,7 @@ impl Transaction {
     ///
     /// As [`Db::range`].
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, bounds: R) -> Result<TxnIter> {
-        let default = Arc::clone(&self.db.shared.versions.default);
-        self.scan(&default, owned_bounds(&bounds), true)
+        self.scan(&self.default(), owned_bounds(&bounds), true)
     }
 
     /// The entries of `keyspace` in `bounds`, as [`Transaction::range`].
@@ -261,8 +264,7 @@ impl Transaction {
     ///
     /// As [`Db::range`].
     pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<TxnIter> {
-        let default = Arc::clone(&self.db.shared.versions.default);
-        self.scan(&default, prefix_bounds(prefix.as_ref()), true)
+        self.scan(&self.default(), prefix_bounds(prefix.as_ref()), true)
     }
 
     /// The entries of `keyspace` starting with `prefix`, as [`Transaction::range`].

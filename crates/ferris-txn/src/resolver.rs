@@ -213,6 +213,11 @@ impl Resolver {
             bytes,
         };
         for range in writes {
+            // A single-key range is a key, whichever way it came.
+            let range = match range {
+                RangeRef::Range(r) => r.as_key().map_or(range, |k| RangeRef::Key(r.keyspace(), k)),
+                key => key,
+            };
             match range {
                 RangeRef::Key(keyspace, key) => {
                     let key = Bytes::copy_from_slice(key);
@@ -220,17 +225,10 @@ impl Resolver {
                     keys.insert(key.clone(), commit);
                     entry.points.push((keyspace, key));
                 }
-                RangeRef::Range(range) => match range.as_key() {
-                    Some(key) => {
-                        let keys = self.points.entry(range.keyspace()).or_default();
-                        keys.insert(key.clone(), commit);
-                        entry.points.push((range.keyspace(), key.clone()));
-                    }
-                    None => {
-                        self.ranges.push_back((commit, range.clone()));
-                        entry.n_ranges += 1;
-                    }
-                },
+                RangeRef::Range(range) => {
+                    self.ranges.push_back((commit, range.clone()));
+                    entry.n_ranges += 1;
+                }
             }
         }
         if !entry.points.is_empty() || entry.n_ranges > 0 {
