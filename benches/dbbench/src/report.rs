@@ -165,7 +165,7 @@ fn median_run<'a>(
 }
 
 /// The median (the lower middle value of an even number), or `None` for no values.
-fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
