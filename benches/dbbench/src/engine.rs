@@ -142,6 +142,39 @@ pub type Entry<'a> = (&'a [u8], &'a [u8]);
 /// One key-value pair of a batch, in keyspace number `.0` (of [`Settings::keyspaces`]).
 pub type KeyspaceEntry<'a> = (usize, &'a [u8], &'a [u8]);
 
+/// What a read handed back, as its caller would use it: how many entries, their key and
+/// value bytes, and a CRC-32C of those bytes. Every engine's adapter builds one from the
+/// slices the engine gives it, so every read loop touches every byte it gets, on every
+/// engine alike: a scan that only counted entries would measure an engine's cursor
+/// moves, not what a caller pays to read through it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Entries read (one for a point read).
+    pub entries: usize,
+    /// Key and value bytes read (only the value's for a point read: the caller has the key).
+    pub bytes: usize,
+    /// CRC-32C over the bytes, in the order read.
+    pub crc: u32,
+}
+
+impl Seen {
+    /// A point read's value.
+    pub fn value(value: &[u8]) -> Seen {
+        Seen {
+            entries: 1,
+            bytes: value.len(),
+            crc: crc32c::crc32c(value),
+        }
+    }
+
+    /// Adds one entry of a scan.
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        self.entries += 1;
+        self.bytes += key.len() + value.len();
+        self.crc = crc32c::crc32c_append(crc32c::crc32c_append(self.crc, key), value);
+    }
+}
+
 /// What the workloads need of an engine. Every call is made from several threads at once
 /// when `--threads` is above one.
 pub trait Engine: Send + Sync {
@@ -149,14 +182,14 @@ pub trait Engine: Send + Sync {
     /// settings say so.
     fn write(&self, entries: &[Entry<'_>]) -> Result<()>;
 
-    /// The length of `key`'s value, or `None` when the key is absent. Returning the length
-    /// rather than the bytes keeps the copy out of the measurement where the engine allows.
-    fn get(&self, key: &[u8]) -> Result<Option<usize>>;
+    /// `key`'s value as [`Seen`], or `None` when the key is absent. The value's bytes are
+    /// read where the engine hands them over (a pinned slice where it has one), not
+    /// copied into a buffer of the bench's.
+    fn get(&self, key: &[u8]) -> Result<Option<Seen>>;
 
-    /// The lengths of `keys`' values, in order, as [`Engine::get`] gives them, read in
-    /// one call where the engine has a batched read. The default is a loop of `get`, for
-    /// engines without one.
-    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
+    /// `keys`' values, in order, as [`Engine::get`] gives them, read in one call where the
+    /// engine has a batched read. The default is a loop of `get`, for engines without one.
+    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Seen>>> {
         keys.iter().map(|key| self.get(key)).collect()
     }
 
@@ -179,12 +212,12 @@ pub trait Engine: Send + Sync {
         None
     }
 
-    /// Seeks to the first key at or after `start` and reads up to `n` entries forward;
-    /// returns how many it read.
-    fn scan(&self, start: &[u8], n: usize) -> Result<usize>;
+    /// Seeks to the first key at or after `start` and reads up to `n` entries forward,
+    /// each key and value ([`Seen::add`]).
+    fn scan(&self, start: &[u8], n: usize) -> Result<Seen>;
 
-    /// Reads every entry, forward or in reverse; returns how many.
-    fn scan_all(&self, reverse: bool) -> Result<usize>;
+    /// Reads every entry, forward or in reverse, each key and value ([`Seen::add`]).
+    fn scan_all(&self, reverse: bool) -> Result<Seen>;
 
     /// Writes a checkpoint (a copy that opens as a database, taken while the engine runs)
     /// into `target`, a directory that does not exist yet. `None` for engines without one.
@@ -296,8 +329,8 @@ impl Engine for Ferris {
         Some(result.map_err(Into::into))
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.db.get(key)?.map(|v| v.len()))
+    fn get(&self, key: &[u8]) -> Result<Option<Seen>> {
+        Ok(self.db.get(key)?.map(|v| Seen::value(&v)))
     }
 
     fn delete_range(&self, from: &[u8], to: &[u8]) -> Option<Result<()>> {
@@ -312,39 +345,42 @@ impl Engine for Ferris {
         Some(self.db.compact().map_err(Into::into))
     }
 
-    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
+    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Seen>>> {
         let values = self.db.multi_get(keys)?;
-        Ok(values.into_iter().map(|v| v.map(|v| v.len())).collect())
+        Ok(values
+            .into_iter()
+            .map(|v| v.map(|v| Seen::value(&v)))
+            .collect())
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {
         Ok(self.db.delete(key)?)
     }
 
-    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
-        let mut read = 0;
+    fn scan(&self, start: &[u8], n: usize) -> Result<Seen> {
+        let mut seen = Seen::default();
         for entry in self.db.range(start..)?.take(n) {
-            entry?;
-            read += 1;
+            let (key, value) = entry?;
+            seen.add(&key, &value);
         }
-        Ok(read)
+        Ok(seen)
     }
 
-    fn scan_all(&self, reverse: bool) -> Result<usize> {
+    fn scan_all(&self, reverse: bool) -> Result<Seen> {
         let iter = self.db.iter()?;
-        let mut read = 0;
+        let mut seen = Seen::default();
         if reverse {
             for entry in iter.rev() {
-                entry?;
-                read += 1;
+                let (key, value) = entry?;
+                seen.add(&key, &value);
             }
         } else {
             for entry in iter {
-                entry?;
-                read += 1;
+                let (key, value) = entry?;
+                seen.add(&key, &value);
             }
         }
-        Ok(read)
+        Ok(seen)
     }
 
     /// Level-0 tables now, flushes and compactions so far, and write stalls: the stop

@@ -48,7 +48,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Codec, EngineKind, Settings};
-use crate::workload::{Measurement, Workload};
+use crate::workload::{Measurement, State, Workload};
 
 /// The options of a suite run; `cargo xtask bench` takes the same ones.
 #[derive(Args, Clone, Debug)]
@@ -110,10 +110,15 @@ pub struct SuiteArgs {
     /// ratios are medians of the ratios measured within each round.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub repeat: u64,
-    /// Seconds to wait after the overwrite workload before reading its disk figures, so
-    /// background flushes and compactions can finish (a quiescent database).
+    /// Seconds of quiet between the fresh reads and the settled ones, in which background
+    /// flushes and compactions can finish (a quiescent database); the overwrite's disk
+    /// figures are read after it.
     #[arg(long = "settle", default_value_t = 10)]
     pub settle_seconds: u64,
+    /// The states the read workloads run in, comma separated: fresh (right after the
+    /// writes), settled (after the --settle wait), or both.
+    #[arg(long, value_delimiter = ',', default_value = "fresh,settled")]
+    pub states: Vec<State>,
     /// Directory to run in (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -172,6 +177,14 @@ impl SuiteArgs {
             format!("--memtable-mib={}", self.memtable_mib),
             format!("--bloom-bits={}", self.bloom_bits),
             format!("--settle={}", self.settle_seconds),
+            format!(
+                "--states={}",
+                self.states
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             format!("--repeat={}", self.repeat),
         ];
         let names = |items: Vec<&str>| items.join(",");

@@ -9,9 +9,9 @@ use std::path::Path;
 use anyhow::Result;
 
 #[cfg(any(feature = "rocksdb", feature = "fjall"))]
-use crate::engine::KeyspaceEntry;
+use crate::engine::{Codec, KeyspaceEntry};
 #[cfg(any(feature = "rocksdb", feature = "fjall", feature = "sled"))]
-use crate::engine::{Codec, Engine, Entry};
+use crate::engine::{Engine, Entry, Seen};
 use crate::engine::{EngineKind, Settings};
 
 /// How `kind` is configured from `settings`, in one line for the report.
@@ -174,13 +174,13 @@ impl Engine for Rocks {
         Some(write())
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.db.get_pinned(key)?.map(|v| v.len()))
+    fn get(&self, key: &[u8]) -> Result<Option<Seen>> {
+        Ok(self.db.get_pinned(key)?.map(|v| Seen::value(&v)))
     }
 
     /// RocksDB's batched `MultiGet` (`rocksdb_batched_multi_get_cf`), values pinned as
     /// `get_pinned` does.
-    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<usize>>> {
+    fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Seen>>> {
         let cf = self
             .db
             .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
@@ -188,7 +188,7 @@ impl Engine for Rocks {
         self.db
             .batched_multi_get_cf(cf, keys, false)
             .into_iter()
-            .map(|v| Ok(v?.map(|v| v.len())))
+            .map(|v| Ok(v?.map(|v| Seen::value(&v))))
             .collect()
     }
 
@@ -225,42 +225,51 @@ impl Engine for Rocks {
         Some(delete())
     }
 
-    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+    fn scan(&self, start: &[u8], n: usize) -> Result<Seen> {
         let mut iter = self.db.raw_iterator();
         iter.seek(start);
-        let mut read = 0;
-        while read < n && iter.valid() {
-            read += 1;
+        let mut seen = Seen::default();
+        while seen.entries < n && iter.valid() {
+            add_raw(&mut seen, &iter);
             iter.next();
         }
         iter.status()?;
-        Ok(read)
+        Ok(seen)
     }
 
-    fn scan_all(&self, reverse: bool) -> Result<usize> {
+    fn scan_all(&self, reverse: bool) -> Result<Seen> {
         let mut iter = self.db.raw_iterator();
-        let mut read = 0;
+        let mut seen = Seen::default();
         if reverse {
             iter.seek_to_last();
             while iter.valid() {
-                read += 1;
+                add_raw(&mut seen, &iter);
                 iter.prev();
             }
         } else {
             iter.seek_to_first();
             while iter.valid() {
-                read += 1;
+                add_raw(&mut seen, &iter);
                 iter.next();
             }
         }
         iter.status()?;
-        Ok(read)
+        Ok(seen)
     }
 
     fn close(self: Box<Self>) -> Result<()> {
         // Dropping the handle waits for background work to stop.
         drop(self);
         Ok(())
+    }
+}
+
+/// Adds the entry a RocksDB raw iterator is at: its key and value are slices into
+/// RocksDB's own memory, read in place.
+#[cfg(feature = "rocksdb")]
+fn add_raw(seen: &mut Seen, iter: &rocksdb::DBRawIterator<'_>) {
+    if let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+        seen.add(key, value);
     }
 }
 
@@ -351,8 +360,8 @@ impl Engine for Fjall {
         Some(write())
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.keyspace.get(key)?.map(|v| v.len()))
+    fn get(&self, key: &[u8]) -> Result<Option<Seen>> {
+        Ok(self.keyspace.get(key)?.map(|v| Seen::value(&v)))
     }
 
     // No `multi_get`: fjall 3.1 has no batched read, so the `multiget` workload runs the
@@ -363,29 +372,29 @@ impl Engine for Fjall {
         self.persist()
     }
 
-    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
-        let mut read = 0;
+    fn scan(&self, start: &[u8], n: usize) -> Result<Seen> {
+        let mut seen = Seen::default();
         for guard in self.keyspace.range(start..).take(n) {
-            guard.into_inner()?;
-            read += 1;
+            let (key, value) = guard.into_inner()?;
+            seen.add(&key, &value);
         }
-        Ok(read)
+        Ok(seen)
     }
 
-    fn scan_all(&self, reverse: bool) -> Result<usize> {
-        let mut read = 0;
+    fn scan_all(&self, reverse: bool) -> Result<Seen> {
+        let mut seen = Seen::default();
         if reverse {
             for guard in self.keyspace.iter().rev() {
-                guard.into_inner()?;
-                read += 1;
+                let (key, value) = guard.into_inner()?;
+                seen.add(&key, &value);
             }
         } else {
             for guard in self.keyspace.iter() {
-                guard.into_inner()?;
-                read += 1;
+                let (key, value) = guard.into_inner()?;
+                seen.add(&key, &value);
             }
         }
-        Ok(read)
+        Ok(seen)
     }
 
     fn close(self: Box<Self>) -> Result<()> {
@@ -437,8 +446,8 @@ impl Engine for Sled {
         self.flush()
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.db.get(key)?.map(|v| v.len()))
+    fn get(&self, key: &[u8]) -> Result<Option<Seen>> {
+        Ok(self.db.get(key)?.map(|v| Seen::value(&v)))
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {
@@ -446,29 +455,29 @@ impl Engine for Sled {
         self.flush()
     }
 
-    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
-        let mut read = 0;
+    fn scan(&self, start: &[u8], n: usize) -> Result<Seen> {
+        let mut seen = Seen::default();
         for entry in self.db.range(start..).take(n) {
-            entry?;
-            read += 1;
+            let (key, value) = entry?;
+            seen.add(&key, &value);
         }
-        Ok(read)
+        Ok(seen)
     }
 
-    fn scan_all(&self, reverse: bool) -> Result<usize> {
-        let mut read = 0;
+    fn scan_all(&self, reverse: bool) -> Result<Seen> {
+        let mut seen = Seen::default();
         if reverse {
             for entry in self.db.iter().rev() {
-                entry?;
-                read += 1;
+                let (key, value) = entry?;
+                seen.add(&key, &value);
             }
         } else {
             for entry in self.db.iter() {
-                entry?;
-                read += 1;
+                let (key, value) = entry?;
+                seen.add(&key, &value);
             }
         }
-        Ok(read)
+        Ok(seen)
     }
 
     fn close(self: Box<Self>) -> Result<()> {

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use plotters::prelude::*;
 
 use crate::SuiteReport;
-use crate::workload::{Measurement, Workload};
+use crate::workload::{Measurement, State, Workload};
 
 const FERRIS: &str = "ferrisdb";
 
@@ -35,6 +35,41 @@ fn ratio(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
 }
 
+/// One row of the table: a workload, and for a read workload the state it ran in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    workload: Workload,
+    state: Option<State>,
+}
+
+impl Row {
+    fn of(m: &Measurement) -> Row {
+        Row {
+            workload: m.workload,
+            state: m.state,
+        }
+    }
+
+    /// The workload's name, and the state's after it.
+    fn label(self) -> String {
+        match self.state {
+            Some(state) => format!("{} {}", self.workload.name(), state.name()),
+            None => self.workload.name().to_owned(),
+        }
+    }
+}
+
+/// The rows the report has measurements for, in suite order, a read workload's fresh
+/// row before its settled one.
+fn rows(report: &SuiteReport) -> Vec<Row> {
+    let states = [None, Some(State::Fresh), Some(State::Settled)];
+    Workload::ALL
+        .into_iter()
+        .flat_map(|workload| states.map(|state| Row { workload, state }))
+        .filter(|row| report.measurements.iter().any(|m| Row::of(m) == *row))
+        .collect()
+}
+
 /// Prints one row per workload per engine, then FerrisDB's ops/s over each peer's.
 pub fn print_table(report: &SuiteReport) {
     let rounds = rounds(report);
@@ -42,7 +77,7 @@ pub fn print_table(report: &SuiteReport) {
         println!("each row: the engine's median run of {rounds} rounds");
     }
     println!(
-        "{:<16} {:<9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}  notes",
+        "{:<24} {:<9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9}  notes",
         "workload",
         "engine",
         "ops/s",
@@ -54,16 +89,17 @@ pub fn print_table(report: &SuiteReport) {
         "s-amp",
         "peak RSS"
     );
-    for workload in Workload::ALL {
-        let rows: Vec<&Measurement> = report
+    let rows = rows(report);
+    for &row in &rows {
+        let runs: Vec<&Measurement> = report
             .engines
             .iter()
-            .filter_map(|(engine, _)| median_run(report, engine, workload))
+            .filter_map(|(engine, _)| median_run(report, engine, row))
             .collect();
-        for (i, m) in rows.iter().enumerate() {
+        for (i, m) in runs.iter().enumerate() {
             println!(
-                "{:<16} {:<9} {:>11.0} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>6} {:>9}  {}",
-                if i == 0 { workload.name() } else { "" },
+                "{:<24} {:<9} {:>11.0} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>6} {:>9}  {}",
+                if i == 0 { row.label() } else { String::new() },
                 m.engine,
                 m.ops_per_sec(),
                 m.mb_per_sec(),
@@ -96,24 +132,24 @@ pub fn print_table(report: &SuiteReport) {
     println!(
         "FerrisDB over each peer ({of_rounds}ops/s ratio; above 1.00x FerrisDB is faster; peak RSS ratio: below 1.00x FerrisDB uses less)"
     );
-    print!("{:<16}", "workload");
+    print!("{:<24}", "workload");
     for peer in &peers {
         print!(" {peer:>10}");
     }
     println!();
     let cell =
         |ratios: &[f64]| median(ratios).map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
-    for workload in Workload::ALL {
-        if median_run(report, FERRIS, workload).is_none() {
+    for &row in &rows {
+        if median_run(report, FERRIS, row).is_none() {
             continue;
         }
-        print!("{:<16}", workload.name());
+        print!("{:<24}", row.label());
         for peer in &peers {
-            print!(" {:>10}", cell(&ops_ratios(report, peer, workload)));
+            print!(" {:>10}", cell(&ops_ratios(report, peer, row)));
         }
         println!();
     }
-    print!("{:<16}", "peak RSS");
+    print!("{:<24}", "peak RSS");
     for peer in &peers {
         print!(" {:>10}", cell(&rss_ratios(report, peer)));
     }
@@ -121,13 +157,13 @@ pub fn print_table(report: &SuiteReport) {
     if rounds > 1 {
         println!();
         println!("each round's ratio, in round order");
-        for workload in Workload::ALL {
-            if median_run(report, FERRIS, workload).is_none() {
+        for &row in &rows {
+            if median_run(report, FERRIS, row).is_none() {
                 continue;
             }
-            print!("{:<16}", workload.name());
+            print!("{:<24}", row.label());
             for peer in &peers {
-                let ratios: Vec<String> = ops_ratios(report, peer, workload)
+                let ratios: Vec<String> = ops_ratios(report, peer, row)
                     .iter()
                     .map(|r| format!("{r:.2}"))
                     .collect();
@@ -148,17 +184,13 @@ fn rounds(report: &SuiteReport) -> usize {
         .unwrap_or(0)
 }
 
-/// The run of `workload` on `engine` whose ops/s is the median of its rounds (the lower
+/// The run of `row` on `engine` whose ops/s is the median of its rounds (the lower
 /// middle one of an even number).
-fn median_run<'a>(
-    report: &'a SuiteReport,
-    engine: &str,
-    workload: Workload,
-) -> Option<&'a Measurement> {
+fn median_run<'a>(report: &'a SuiteReport, engine: &str, row: Row) -> Option<&'a Measurement> {
     let mut runs: Vec<&Measurement> = report
         .measurements
         .iter()
-        .filter(|m| m.engine == engine && m.workload == workload)
+        .filter(|m| m.engine == engine && Row::of(m) == row)
         .collect();
     runs.sort_by(|a, b| a.ops_per_sec().total_cmp(&b.ops_per_sec()));
     runs.get(runs.len().saturating_sub(1) / 2).copied()
@@ -171,13 +203,13 @@ pub(crate) fn median(values: &[f64]) -> Option<f64> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
-/// FerrisDB's ops/s over `peer`'s on `workload`, one ratio per round that ran both.
-fn ops_ratios(report: &SuiteReport, peer: &str, workload: Workload) -> Vec<f64> {
+/// FerrisDB's ops/s over `peer`'s on `row`, one ratio per round that ran both.
+fn ops_ratios(report: &SuiteReport, peer: &str, row: Row) -> Vec<f64> {
     let run = |engine: &str, round: usize| {
         report
             .measurements
             .iter()
-            .find(|m| m.engine == engine && m.workload == workload && m.round == round)
+            .find(|m| m.engine == engine && Row::of(m) == row && m.round == round)
     };
     (0..rounds(report))
         .filter_map(|round| {
@@ -215,15 +247,11 @@ fn rss_ratios(report: &SuiteReport, peer: &str) -> Vec<f64> {
 pub fn plot(report: &SuiteReport, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("dbbench.svg");
-    let workloads: Vec<Workload> = Workload::ALL
-        .into_iter()
-        .filter(|w| report.measurements.iter().any(|m| m.workload == *w))
-        .collect();
-    draw(report, &workloads, &path)?;
+    draw(report, &rows(report), &path)?;
     Ok(path)
 }
 
-fn draw(report: &SuiteReport, workloads: &[Workload], path: &Path) -> Result<()> {
+fn draw(report: &SuiteReport, workloads: &[Row], path: &Path) -> Result<()> {
     let engines: Vec<&str> = report.engines.iter().map(|(e, _)| e.as_str()).collect();
     let top = report
         .measurements
@@ -253,7 +281,7 @@ fn draw(report: &SuiteReport, workloads: &[Workload], path: &Path) -> Result<()>
         .x_label_formatter(&|x| {
             let i = x.floor() as usize;
             if (x - x.floor() - 0.5).abs() < 1e-6 && i < workloads.len() {
-                workloads[i].name().to_owned()
+                workloads[i].label()
             } else {
                 String::new()
             }
@@ -318,6 +346,7 @@ mod tests {
             peak_rss: Some(rss << 20),
             note: String::new(),
             round,
+            state: None,
         }
     }
 
@@ -344,8 +373,12 @@ mod tests {
         ]);
         assert_eq!(rounds(&r), 4);
         // Four rounds: the lower of the two middle runs.
-        assert_eq!(median_run(&r, "ferrisdb", w).unwrap().round, 2);
-        assert!(median_run(&r, "peer", w).is_none());
+        let row = Row {
+            workload: w,
+            state: None,
+        };
+        assert_eq!(median_run(&r, "ferrisdb", row).unwrap().round, 2);
+        assert!(median_run(&r, "peer", row).is_none());
     }
 
     /// Ratios pair the runs of one round: a slow round for both engines does not skew
@@ -362,10 +395,37 @@ mod tests {
             run("peer", w, 2, 300, 100),
             run("ferrisdb", Workload::Fillseq, 2, 1, 300),
         ]);
-        assert_eq!(ops_ratios(&r, "peer", w), [2.0, 1.25, 1.1]);
-        assert_eq!(median(&ops_ratios(&r, "peer", w)), Some(1.25));
+        let row = Row {
+            workload: w,
+            state: None,
+        };
+        assert_eq!(ops_ratios(&r, "peer", row), [2.0, 1.25, 1.1]);
+        assert_eq!(median(&ops_ratios(&r, "peer", row)), Some(1.25));
         // Peak RSS: each engine's highest of the round, over all its workloads.
         assert_eq!(rss_ratios(&r, "peer"), [0.5, 1.0, 3.0]);
         assert_eq!(median(&[]), None);
+    }
+
+    /// A read workload's fresh and settled runs are rows of their own, each with its own
+    /// ratios, the fresh one first.
+    #[test]
+    fn each_state_is_a_row_of_its_own() {
+        let w = Workload::Readseq;
+        let in_state = |m: Measurement, state| Measurement {
+            state: Some(state),
+            ..m
+        };
+        let r = report(vec![
+            in_state(run("ferrisdb", w, 0, 300, 1), State::Settled),
+            in_state(run("peer", w, 0, 100, 1), State::Settled),
+            in_state(run("ferrisdb", w, 0, 90, 1), State::Fresh),
+            in_state(run("peer", w, 0, 100, 1), State::Fresh),
+            run("ferrisdb", Workload::Overwrite, 0, 5, 1),
+        ]);
+        let rows = rows(&r);
+        let labels: Vec<String> = rows.iter().map(|row| row.label()).collect();
+        assert_eq!(labels, ["overwrite", "readseq fresh", "readseq settled"]);
+        assert_eq!(ops_ratios(&r, "peer", rows[1]), [0.9]);
+        assert_eq!(ops_ratios(&r, "peer", rows[2]), [3.0]);
     }
 }

@@ -781,6 +781,7 @@ fn measurement(
         peak_rss: proc::peak_rss(),
         note,
         round: 0,
+        state: None,
     }
 }
 

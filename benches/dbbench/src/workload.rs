@@ -1,5 +1,6 @@
 //! The workloads, db_bench's and YCSB's, and the loop that times them on one engine.
 
+use std::hint::black_box;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,6 +219,25 @@ impl Workload {
         }
     }
 
+    /// Whether the workload runs in both states ([`State`]): the reads of the random fill
+    /// and YCSB's mixes, whose few writes change nothing the next one depends on.
+    pub fn reads_in_both_states(self) -> bool {
+        matches!(
+            self,
+            Workload::Readrandom
+                | Workload::Multiget
+                | Workload::Readmissing
+                | Workload::Readseq
+                | Workload::Readreverse
+                | Workload::Seekrandom
+                | Workload::YcsbA
+                | Workload::YcsbB
+                | Workload::YcsbC
+                | Workload::YcsbE
+                | Workload::YcsbF
+        )
+    }
+
     /// Whether the workload writes (so write amplification means something).
     fn writes(self) -> bool {
         matches!(
@@ -282,6 +302,33 @@ pub struct Measurement {
     /// Which round of a `--repeat` run measured it, from 0.
     #[serde(default)]
     pub round: usize,
+    /// The state of the database a read workload ran in; `None` for the others.
+    #[serde(default)]
+    pub state: Option<State>,
+}
+
+/// When a read workload runs. Both are states users meet: a service reading what it has
+/// just written, and one reading after a quiet night.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Right after the writes that set its data up (`overwrite`, and each read workload
+    /// before it): the memtable as the writes left it, level 0 as they left it.
+    Fresh,
+    /// After `--settle` seconds with no operations, in which each engine's background work
+    /// goes on: FerrisDB flushes an idle memtable and compacts level 0 then; RocksDB and
+    /// fjall do not flush an idle memtable.
+    Settled,
+}
+
+impl State {
+    /// The word after a workload's name in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Fresh => "fresh",
+            State::Settled => "settled",
+        }
+    }
 }
 
 impl Measurement {
@@ -454,16 +501,46 @@ pub fn run_engine(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<
     if rest.contains(&Workload::Fillrandom) {
         results.push(fill);
     }
+    // The overwrite, then the reads in both states: right after the writes (fresh: the
+    // memtable as the writes left it, level 0 not yet compacted), then after the quiet
+    // wait (settled: whatever each engine's background work made of it), then what
+    // changes the data for good.
+    let overwrite_began = proc::disk_write_bytes();
+    let mut overwrite = None;
+    if rest.contains(&Workload::Overwrite) {
+        overwrite = Some(suite.measure(&*db, &db_dir, Workload::Overwrite, None)?);
+    }
+    let both: Vec<Workload> = rest
+        .iter()
+        .copied()
+        .filter(|w| w.reads_in_both_states())
+        .collect();
+    for &state in &[State::Fresh, State::Settled] {
+        if state == State::Settled {
+            std::thread::sleep(Duration::from_secs(args.settle_seconds));
+            if let Some(mut measured) = overwrite.take() {
+                suite.settled_disk_figures(&mut measured, &db_dir, overwrite_began);
+                results.push(measured);
+            }
+        }
+        if !args.states.contains(&state) {
+            continue;
+        }
+        for &workload in &both {
+            results.push(suite.measure(&*db, &db_dir, workload, Some(state))?);
+        }
+    }
     for workload in rest {
-        if workload == Workload::Fillrandom {
+        if matches!(workload, Workload::Fillrandom | Workload::Overwrite)
+            || workload.reads_in_both_states()
+        {
             continue;
         }
         if workload == Workload::Checkpoint && !kind.has_checkpoint() {
             eprintln!("{}: no checkpoints; checkpoint skipped", kind.name());
             continue;
         }
-        let settle = (workload == Workload::Overwrite).then_some(args.settle_seconds);
-        results.push(suite.measure(&*db, &db_dir, workload, settle)?);
+        results.push(suite.measure(&*db, &db_dir, workload, None)?);
     }
     db.close()?;
     std::fs::remove_dir_all(&db_dir).ok();
@@ -502,15 +579,37 @@ impl Suite<'_> {
         Ok(results)
     }
 
-    /// Runs `workload` once, timed, and gathers its figures. With `settle`, waits that many
-    /// seconds after the timed part (background flushes and compactions go on) before the
-    /// disk figures are read: the space amplification of a quiescent database.
+    /// After the quiet wait that follows the overwrite (and its fresh reads): the disk
+    /// figures of `overwrite` again, counting every byte written since it began
+    /// (`began`), background flushes and compactions included, and the space a quiescent
+    /// database takes.
+    fn settled_disk_figures(&self, overwrite: &mut Measurement, db_dir: &Path, began: Option<u64>) {
+        let written = proc::disk_write_bytes()
+            .zip(began)
+            .map(|(after, before)| after.saturating_sub(before));
+        overwrite.write_amp = written.map(|w| w as f64 / overwrite.user_bytes.max(1) as f64);
+        overwrite.space_amp = proc::dir_size(db_dir)
+            .ok()
+            .map(|size| size as f64 / (self.args.num * self.entry_bytes) as f64);
+        let note = format!(
+            "disk figures after a {} s quiescent wait (and the fresh reads before it)",
+            self.args.settle_seconds
+        );
+        overwrite.note = [note, std::mem::take(&mut overwrite.note)]
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+
+    /// Runs `workload` once, timed, and gathers its figures; `state` says which state of
+    /// the database a read workload ran in.
     fn measure(
         &self,
         db: &dyn Engine,
         db_dir: &Path,
         workload: Workload,
-        settle: Option<u64>,
+        state: Option<State>,
     ) -> Result<Measurement> {
         let args = self.args;
         let num = args.num;
@@ -602,10 +701,10 @@ impl Suite<'_> {
                 }
                 Workload::Readrandom | Workload::ReadrandomTtl => {
                     let k = key(rng.random_range(0..num));
-                    let len = db.get(&k)?;
+                    let seen = black_box(db.get(&k)?);
                     ensure!(
-                        len == Some(value_size),
-                        "{}: key {} read back as {len:?}",
+                        seen.map(|s| s.bytes) == Some(value_size),
+                        "{}: key {} read back as {seen:?}",
                         self.kind.name(),
                         String::from_utf8_lossy(&k)
                     );
@@ -616,10 +715,11 @@ impl Suite<'_> {
                         .map(|_| key(rng.random_range(0..num)))
                         .collect();
                     let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
-                    let lens = db.multi_get(&refs)?;
+                    let seen = black_box(db.multi_get(&refs)?);
                     ensure!(
-                        lens.len() == refs.len() && lens.iter().all(|l| *l == Some(value_size)),
-                        "{}: a batch read back as {lens:?}",
+                        seen.len() == refs.len()
+                            && seen.iter().all(|s| s.map(|s| s.bytes) == Some(value_size)),
+                        "{}: a batch read back as {seen:?}",
                         self.kind.name(),
                     );
                     Ok((MULTIGET_BATCH, MULTIGET_BATCH * entry_bytes))
@@ -630,12 +730,12 @@ impl Suite<'_> {
                     Ok((1, 16))
                 }
                 Workload::Readseq | Workload::Readreverse => {
-                    let n = db.scan_all(workload == Workload::Readreverse)? as u64;
-                    Ok((n, n * entry_bytes))
+                    let seen = black_box(db.scan_all(workload == Workload::Readreverse)?);
+                    Ok((seen.entries as u64, seen.bytes as u64))
                 }
                 Workload::Seekrandom => {
-                    let n = db.scan(&key(rng.random_range(0..num)), 101)? as u64;
-                    Ok((1, n * entry_bytes))
+                    let seen = black_box(db.scan(&key(rng.random_range(0..num)), 101)?);
+                    Ok((1, seen.bytes as u64))
                 }
                 Workload::YcsbA | Workload::YcsbB | Workload::YcsbC | Workload::YcsbF => {
                     let zipf = zipf.as_ref().expect("ycsb has a zipfian chooser");
@@ -649,11 +749,11 @@ impl Suite<'_> {
                     if rng.random_range(0..100) < write_percent {
                         if workload == Workload::YcsbF {
                             // Read-modify-write: the read is part of the operation.
-                            db.get(&k)?;
+                            black_box(db.get(&k)?);
                         }
                         db.write(&[(&k, self.values.get(item ^ unit))])?;
                     } else {
-                        db.get(&k)?;
+                        black_box(db.get(&k)?);
                     }
                     Ok((1, entry_bytes))
                 }
@@ -665,8 +765,8 @@ impl Suite<'_> {
                     } else {
                         let zipf = zipf.as_ref().expect("ycsb has a zipfian chooser");
                         let len = rng.random_range(1..=100);
-                        let n = db.scan(&key(zipf.next(rng)), len)? as u64;
-                        Ok((1, n * entry_bytes))
+                        let seen = black_box(db.scan(&key(zipf.next(rng)), len)?);
+                        Ok((1, seen.bytes as u64))
                     }
                 }
                 Workload::Checkpoint => {
@@ -697,7 +797,7 @@ impl Suite<'_> {
                     Ok((1, 16))
                 }
                 Workload::DeleteseqScan | Workload::DeleterangeScan => {
-                    let found = db.scan_all(false)?;
+                    let found = db.scan_all(false)?.entries;
                     ensure!(found == 0, "a scan after deleting every key found {found}");
                     Ok((num, num * 16))
                 }
@@ -766,10 +866,6 @@ impl Suite<'_> {
             latency.add(&h)?;
         }
         let mut notes = Vec::new();
-        if let Some(secs) = settle {
-            std::thread::sleep(Duration::from_secs(secs));
-            notes.push(format!("disk figures after a {secs} s quiescent wait"));
-        }
         if workload == Workload::Checkpoint {
             let (linked, own) = proc::linked_and_own_bytes(&checkpoint_dir)?;
             let mib = |b: u64| b as f64 / (1 << 20) as f64;
@@ -816,6 +912,7 @@ impl Suite<'_> {
             peak_rss: proc::peak_rss(),
             note,
             round: 0,
+            state,
         })
     }
 
@@ -864,6 +961,7 @@ pub(crate) fn progress_bar(kind: EngineKind, workload: Workload, total: u64) -> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::engine::Seen;
 
     #[test]
     fn keys_are_sixteen_bytes_and_sort_as_their_numbers() {
@@ -927,6 +1025,56 @@ pub(crate) mod tests {
         let results = run_engine(EngineKind::Ferris, dir.path(), &args).unwrap();
         let workloads: Vec<Workload> = results.iter().map(|m| m.workload).collect();
         assert_eq!(workloads, [Workload::Deleteseq, Workload::FillrandomTtl]);
+    }
+
+    #[test]
+    fn reads_run_fresh_then_settled_and_read_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = suite_args(&[
+            "--num=2000",
+            "--settle=0",
+            "--workloads=overwrite,readrandom,readseq,checkpoint",
+        ]);
+        let results = run_engine(EngineKind::Ferris, dir.path(), &args).unwrap();
+        let rows: Vec<(Workload, Option<State>)> =
+            results.iter().map(|m| (m.workload, m.state)).collect();
+        assert_eq!(
+            rows,
+            [
+                (Workload::Readrandom, Some(State::Fresh)),
+                (Workload::Readseq, Some(State::Fresh)),
+                (Workload::Overwrite, None),
+                (Workload::Readrandom, Some(State::Settled)),
+                (Workload::Readseq, Some(State::Settled)),
+                (Workload::Checkpoint, None),
+            ]
+        );
+        for scan in results.iter().filter(|m| m.workload == Workload::Readseq) {
+            // Every entry, and every byte of each key and value, as read.
+            assert_eq!(scan.ops, 2000);
+            assert_eq!(scan.user_bytes, 2000 * (16 + 100));
+        }
+        let overwrite = &results[2];
+        assert!(overwrite.write_amp.is_some() || proc::disk_write_bytes().is_none());
+        assert!(
+            overwrite.note.contains("quiescent wait"),
+            "{}",
+            overwrite.note
+        );
+    }
+
+    #[test]
+    fn a_scan_sees_the_bytes_of_each_entry() {
+        let mut seen = Seen::default();
+        seen.add(b"k1", b"value");
+        seen.add(b"k2", b"");
+        assert_eq!(seen.entries, 2);
+        assert_eq!(seen.bytes, 2 + 5 + 2);
+        let mut other = Seen::default();
+        other.add(b"k1", b"valuf");
+        other.add(b"k2", b"");
+        assert_ne!(seen.crc, other.crc, "a changed byte changes the checksum");
+        assert_eq!(Seen::value(b"abc").bytes, 3);
     }
 
     #[test]
