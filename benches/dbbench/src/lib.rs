@@ -33,6 +33,7 @@
 #![allow(clippy::print_stdout)]
 
 pub mod engine;
+mod limit;
 pub mod peers;
 mod proc;
 pub mod report;
@@ -119,6 +120,16 @@ pub struct SuiteArgs {
     /// writes), settled (after the --settle wait), or both.
     #[arg(long, value_delimiter = ',', default_value = "fresh,settled")]
     pub states: Vec<State>,
+    /// Runs each engine's process in a memory cgroup limited to this many MiB (bare: 512),
+    /// which counts the page cache it uses as well as its heap (Linux's cgroup v1 memory
+    /// controller, as root), and first measures the disk's random 4 KiB reads per second,
+    /// the physical limit of reads that miss memory. For a database larger than memory,
+    /// add `--num 10000000 --workloads fillrandom,readrandom,ycsb-a,seekrandom`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "512")]
+    pub memory_limit: Option<u64>,
+    /// Internal: the memory cgroup a child joins before it does anything else.
+    #[arg(long, hide = true)]
+    pub cgroup: Option<PathBuf>,
     /// Directory to run in (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -207,6 +218,9 @@ impl SuiteArgs {
         if let Some(overwrites) = self.overwrites {
             args.push(format!("--overwrites={overwrites}"));
         }
+        if let Some(mib) = self.memory_limit {
+            args.push(format!("--memory-limit={mib}"));
+        }
         if self.sync {
             args.push("--sync".into());
         }
@@ -214,6 +228,7 @@ impl SuiteArgs {
             args.push("--mmap".into());
         }
         for (flag, path) in [
+            ("--cgroup", &self.cgroup),
             ("--dir", &self.dir),
             ("--json", &self.json),
             ("--plot", &self.plot),
@@ -237,6 +252,10 @@ pub struct SuiteReport {
     pub engines: Vec<(String, String)>,
     /// Every measurement, engine by engine.
     pub measurements: Vec<Measurement>,
+    /// With `--memory-limit`: the disk's random 4 KiB reads per second, `O_DIRECT`, as
+    /// many in flight as `--threads`.
+    #[serde(default)]
+    pub disk_reads_per_second: Option<f64>,
 }
 
 /// Runs the suite: in the parent, one child process per engine, then the report; in a
@@ -257,6 +276,9 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
         }
     };
     if let Some(kind) = args.child {
+        if let Some(group) = &args.cgroup {
+            limit::join(group)?;
+        }
         let results = workload::run_engine(kind, &dir.join(kind.name()), args)?;
         let out = args
             .child_out
@@ -269,6 +291,7 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
             args: args.to_args(),
             engines: Vec::new(),
             measurements: results,
+            disk_reads_per_second: None,
         });
     }
 
@@ -293,6 +316,10 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
             .map(|&k| (k.name().to_owned(), peers::describe(k, &settings)))
             .collect(),
         measurements: Vec::new(),
+        disk_reads_per_second: match args.memory_limit {
+            Some(_) => Some(measure_disk(&dir, args.threads)?),
+            None => None,
+        },
     };
     report::print_header(&report_head, &dir);
 
@@ -304,7 +331,7 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
             eprintln!("round {} of {}", round + 1, args.repeat);
         }
         for &kind in &args.engines {
-            let results = run_child(kind, &dir, args)?;
+            let results = run_child(kind, &dir, args, round)?;
             measurements.extend(results.into_iter().map(|m| Measurement { round, ..m }));
         }
     }
@@ -325,14 +352,44 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
     Ok(report)
 }
 
+/// The disk's random 4 KiB reads per second under `dir`, printed as it is measured.
+fn measure_disk(dir: &Path, threads: usize) -> Result<f64> {
+    eprintln!("measuring the disk's random 4 KiB reads (O_DIRECT, {threads} in flight)...");
+    limit::disk_random_reads(
+        dir,
+        threads,
+        std::time::Duration::from_secs(5),
+        limit::PROBE_FILE_BYTES,
+    )
+}
+
 /// Runs `kind`'s workloads in a child process of this same binary and reads back its
-/// measurements.
-fn run_child(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<Measurement>> {
+/// measurements; with `--memory-limit`, in a memory cgroup of its own, whose peak goes
+/// into each measurement's note.
+fn run_child(
+    kind: EngineKind,
+    dir: &Path,
+    args: &SuiteArgs,
+    round: usize,
+) -> Result<Vec<Measurement>> {
     let out = dir.join(format!("{}.json", kind.name()));
     let mut child_args = args.clone();
     child_args.dir = Some(dir.to_path_buf());
     child_args.json = None;
     child_args.plot = None;
+    child_args.memory_limit = None;
+    let group = match args.memory_limit {
+        Some(mib) => {
+            let name = format!(
+                "ferris-dbbench-{}-{}-{round}",
+                std::process::id(),
+                kind.name()
+            );
+            Some(limit::MemoryGroup::create(&name, mib << 20)?)
+        }
+        None => None,
+    };
+    child_args.cgroup = group.as_ref().map(|g| g.path().to_path_buf());
     let exe = std::env::current_exe().context("finding this executable")?;
     let status = Command::new(&exe)
         .args(child_args.to_args())
@@ -341,11 +398,33 @@ fn run_child(kind: EngineKind, dir: &Path, args: &SuiteArgs) -> Result<Vec<Measu
         .status()
         .with_context(|| format!("starting {}", exe.display()))?;
     if !status.success() {
-        bail!("the {} run failed ({status})", kind.name());
+        let out_of_memory = match (&group, args.memory_limit) {
+            (Some(group), Some(mib)) if group.limit_hits().unwrap_or(0) > 0 => format!(
+                ": its memory group reached its {mib} MiB limit, and a SIGKILL then is the \
+                 kernel's out-of-memory killer (the engine's memtables and cache need more)"
+            ),
+            _ => String::new(),
+        };
+        bail!("the {} run failed ({status}){out_of_memory}", kind.name());
     }
     let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
     std::fs::remove_file(&out).ok();
-    Ok(serde_json::from_slice(&bytes)?)
+    let mut measurements: Vec<Measurement> = serde_json::from_slice(&bytes)?;
+    if let (Some(group), Some(mib)) = (&group, args.memory_limit) {
+        let note = format!(
+            "memory group: peak {} MiB of {mib} MiB (page cache included), limit reached {} times",
+            group.peak_bytes().map_or(0, |b| b >> 20),
+            group.limit_hits().unwrap_or(0)
+        );
+        for m in &mut measurements {
+            m.note = [std::mem::take(&mut m.note), note.clone()]
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+    }
+    Ok(measurements)
 }
 
 /// Cores, CPU model and memory of this machine, as the report's header prints them.

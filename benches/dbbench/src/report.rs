@@ -24,6 +24,12 @@ pub(crate) fn print_header(report: &SuiteReport, dir: &Path) {
     for (engine, settings) in &report.engines {
         println!("  {engine}: {settings}");
     }
+    if let Some(reads) = report.disk_reads_per_second {
+        println!(
+            "disk: {reads:.0} random 4 KiB reads/s (O_DIRECT, as many in flight as --threads): \
+             the most point reads per second that miss memory can reach"
+        );
+    }
     println!();
 }
 
@@ -114,6 +120,8 @@ pub fn print_table(report: &SuiteReport) {
         }
     }
 
+    print_disk_share(report, &rows);
+
     let peers: Vec<&str> = report
         .engines
         .iter()
@@ -171,6 +179,30 @@ pub fn print_table(report: &SuiteReport) {
             }
             println!();
         }
+    }
+}
+
+/// With the disk's random reads measured: each engine's point reads per second (its
+/// median run) over them. Near 1.0 an engine reads the disk once per get; above 1.0 its
+/// memory answers some of them.
+fn print_disk_share(report: &SuiteReport, rows: &[Row]) {
+    let Some(disk) = report.disk_reads_per_second else {
+        return;
+    };
+    for &row in rows.iter().filter(|r| r.workload == Workload::Readrandom) {
+        let shares: Vec<String> = report
+            .engines
+            .iter()
+            .filter_map(|(engine, _)| {
+                let m = median_run(report, engine, row)?;
+                Some(format!("{engine} {:.2}", m.ops_per_sec() / disk))
+            })
+            .collect();
+        println!(
+            "{} over the disk's random reads: {}",
+            row.label(),
+            shares.join(", ")
+        );
     }
 }
 
@@ -359,6 +391,7 @@ mod tests {
                 ("peer".into(), String::new()),
             ],
             measurements,
+            disk_reads_per_second: None,
         }
     }
 
