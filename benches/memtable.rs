@@ -4,6 +4,7 @@
 //! - How many inserts per second does the skip list take, and does a second thread add
 //!   throughput or only contention?
 //! - What does a point lookup cost when the key is there, and when it is not?
+//! - What does freeing a full memtable cost, the thread that drops it last?
 //!
 //! Run with `cargo bench -p ferris-benches --bench memtable`.
 
@@ -73,6 +74,21 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
+    // Freeing a full memtable: what whoever lets go of it last pays (see
+    // `ferris_core::memtable::retire`).
+    group.bench_function("drop", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let table = SkipListMemtable::new();
+                fill(&table, &keys, &value, 1);
+                let start = Instant::now();
+                drop(table);
+                total += start.elapsed();
+            }
+            total
+        });
+    });
     let table = SkipListMemtable::new();
     fill(&table, &keys, &value, 1);
     for (name, probes) in [

@@ -61,6 +61,11 @@ impl Shared {
                 Ok(None) => {}
                 Err(e) => self.work.poison(e),
             }
+            // The flushed memtable is freed here, if readers let go of it soon, and not in
+            // whichever reader lets go last: freeing a full one takes milliseconds.
+            let mem = Arc::clone(&frozen.mem);
+            drop(frozen);
+            ferris_core::memtable::retire(mem, std::time::Duration::from_millis(20));
         }
     }
 
