@@ -27,6 +27,11 @@
 //!   sync_dir(dir) ──► ... and so are creates, renames, links and removes in `dir`
 //! ```
 //!
+//! On [`StdFs`], every MiB appended asks Linux to start writing those pages out without
+//! waiting (`sync_file_range`), so that a `sync` after many appends waits for the last
+//! MiB or so rather than all of them; it changes when bytes reach the disk, not what is
+//! promised.
+//!
 //! A file created, written and synced, whose directory was never synced, may vanish in a
 //! power cut. A rename is atomic, but only durable after `sync_dir`. Code that wants a file to
 //! appear atomically writes it under a temporary name, syncs it, renames it, and syncs the
@@ -133,6 +138,7 @@ use std::path::Path;
 mod mmap;
 pub mod sim;
 mod std_fs;
+mod writeback;
 
 pub use sim::{Fault, FaultKind, Op, SimFs, SimStats};
 pub use std_fs::{StdFs, StdFsOptions};

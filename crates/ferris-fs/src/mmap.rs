@@ -1,4 +1,5 @@
-//! The one place in FerrisDB that uses `unsafe`: memory-mapping a file for reading.
+//! One of two places in `ferris-fs` that use `unsafe` (the other is `writeback`):
+//! memory-mapping a file for reading.
 //!
 //! Mapping is unsafe because the mapped bytes can change underneath a `&[u8]` if anyone
 //! modifies or truncates the file while it is mapped, which breaks Rust's aliasing rules

@@ -43,7 +43,11 @@ impl FileSystem for StdFs {
             .write(true)
             .create_new(true)
             .open(path)?;
-        Ok(Box::new(StdWritable { file, len: 0 }))
+        Ok(Box::new(StdWritable {
+            file,
+            len: 0,
+            written_back: 0,
+        }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn ReadableFile>> {
@@ -148,19 +152,27 @@ const PREFAULT_CHUNK: usize = 256 * 1024;
 struct StdWritable {
     file: File,
     len: u64,
+    /// Where the last write-back hint ended ([`crate::writeback`]).
+    written_back: u64,
 }
 
 impl WritableFile for StdWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         write_all_at(&self.file, data, self.len)?;
         self.len += data.len() as u64;
+        if self.len - self.written_back >= crate::writeback::WRITEBACK_STEP {
+            crate::writeback::start(&self.file, self.written_back, self.len - self.written_back);
+            self.written_back = self.len;
+        }
         Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
         // fdatasync: the data and the metadata needed to read it back (the length), without
         // the timestamps.
-        self.file.sync_data()
+        self.file.sync_data()?;
+        self.written_back = self.len;
+        Ok(())
     }
 
     fn len(&self) -> u64 {

@@ -52,6 +52,32 @@ fn appended_bytes_are_read_back_at_any_offset(#[values(Impl::Std, Impl::Sim)] im
     );
 }
 
+/// Appends of several MiB, which on `StdFs` start write-back as they go (every MiB), read
+/// back whole, before and after the sync, into a reserved length too.
+#[rstest]
+fn long_appends_read_back_whole_while_and_after_written_back(
+    #[values(Impl::Std, Impl::Sim)] imp: Impl,
+) {
+    let h = Harness::new(imp);
+    let mut file = h.fs.create(&h.path("a")).unwrap();
+    file.reserve(2 << 20).unwrap();
+    let chunk: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
+    for _ in 0..12 {
+        file.append(&chunk).unwrap();
+    }
+    let check = |len: u64| {
+        let reader = h.fs.open(&h.path("a")).unwrap();
+        assert_eq!(reader.len(), len);
+        let all = reader.read_vec(0, 12 * 300_000).unwrap();
+        assert!(all.chunks(300_000).all(|c| c == chunk.as_slice()));
+    };
+    check(12 * 300_000);
+    file.sync().unwrap();
+    file.append(&chunk).unwrap();
+    file.sync().unwrap();
+    check(13 * 300_000);
+}
+
 #[rstest]
 fn reads_past_the_end_are_unexpected_eof(#[values(Impl::Std, Impl::Sim)] imp: Impl) {
     let h = Harness::new(imp);
