@@ -65,7 +65,7 @@ impl Shared {
             // whichever reader lets go last: freeing a full one takes milliseconds.
             let mem = Arc::clone(&frozen.mem);
             drop(frozen);
-            ferris_core::memtable::retire(mem, std::time::Duration::from_millis(20));
+            ferris_core::memtable::retire(mem, std::time::Duration::from_millis(5));
         }
     }
 
