@@ -127,6 +127,12 @@ pub struct SuiteArgs {
     /// add `--num 10000000 --workloads fillrandom,readrandom,ycsb-a,seekrandom`.
     #[arg(long, num_args = 0..=1, default_missing_value = "512")]
     pub memory_limit: Option<u64>,
+    /// Runs the whole suite once per key count, comma separated (e.g.
+    /// 1000000,10000000,100000000), each as `--num` would, then prints each workload's cost
+    /// per operation at each size for each engine and how much it grew from the smallest
+    /// size to the largest; with `--plot`, also draws it (`scale.svg`).
+    #[arg(long, value_delimiter = ',')]
+    pub scale: Vec<u64>,
     /// Internal: the memory cgroup a child joins before it does anything else.
     #[arg(long, hide = true)]
     pub cgroup: Option<PathBuf>,
@@ -267,6 +273,9 @@ pub struct SuiteReport {
 /// was asked for but not built in, or when the directory or output files cannot be
 /// written.
 pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
+    if !args.scale.is_empty() && args.child.is_none() {
+        return run_scale(args);
+    }
     let temp;
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
@@ -348,6 +357,44 @@ pub fn run(args: &SuiteArgs) -> Result<SuiteReport> {
     if let Some(plot_dir) = &args.plot {
         let path = report::plot(&report, plot_dir)?;
         eprintln!("wrote {}", path.display());
+    }
+    Ok(report)
+}
+
+/// `--scale`: the suite at each key count in turn, then what each operation cost at each.
+/// Returns the reports' measurements together, each with `--num` in its note.
+fn run_scale(args: &SuiteArgs) -> Result<SuiteReport> {
+    let mut sizes = Vec::new();
+    for &num in &args.scale {
+        let mut at = args.clone();
+        at.scale = Vec::new();
+        at.num = num;
+        (at.json, at.plot) = (None, None);
+        println!("==> {num} keys");
+        sizes.push((num, run(&at)?));
+    }
+    report::print_scale(&sizes);
+    if let Some(plot_dir) = &args.plot {
+        let path = report::plot_scale(&sizes, plot_dir)?;
+        eprintln!("wrote {}", path.display());
+    }
+    let mut measurements = Vec::new();
+    for (num, report) in &sizes {
+        measurements.extend(report.measurements.iter().map(|m| Measurement {
+            note: format!("--num {num}; {}", m.note),
+            ..m.clone()
+        }));
+    }
+    let (_, last) = sizes
+        .pop()
+        .context("--scale needs at least one key count")?;
+    let report = SuiteReport {
+        measurements,
+        ..last
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(report)
 }

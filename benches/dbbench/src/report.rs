@@ -351,6 +351,155 @@ fn draw(report: &SuiteReport, workloads: &[Row], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Microseconds per operation of `engine`'s median run of `row` in `report`.
+fn cost_us(report: &SuiteReport, engine: &str, row: Row) -> Option<f64> {
+    median_run(report, engine, row).map(|m| 1e6 / m.ops_per_sec())
+}
+
+/// `--scale`: for each workload, each engine's cost per operation (µs, its median run) at
+/// each key count, and its growth from the smallest to the largest; then FerrisDB's
+/// growth over each peer's (below 1.00x FerrisDB's cost grows less).
+pub fn print_scale(sizes: &[(u64, SuiteReport)]) {
+    let (Some((first_num, first)), Some((last_num, last))) = (sizes.first(), sizes.last()) else {
+        return;
+    };
+    println!();
+    println!(
+        "cost per operation (us, each engine's median run) by key count; growth is the \
+         cost at {last_num} keys over the cost at {first_num}"
+    );
+    print!("{:<24} {:<9}", "workload", "engine");
+    for (num, _) in sizes {
+        print!(" {:>12}", num);
+    }
+    println!(" {:>8}", "growth");
+    let growth =
+        |engine: &str, row: Row| Some(cost_us(last, engine, row)? / cost_us(first, engine, row)?);
+    for row in rows(last) {
+        for (i, (engine, _)) in last.engines.iter().enumerate() {
+            if median_run(last, engine, row).is_none() {
+                continue;
+            }
+            let label = if i == 0 { row.label() } else { String::new() };
+            print!("{label:<24} {engine:<9}");
+            for (_, report) in sizes {
+                let cell =
+                    cost_us(report, engine, row).map_or_else(|| "-".into(), |c| format!("{c:.2}"));
+                print!(" {cell:>12}");
+            }
+            println!(
+                " {:>8}",
+                growth(engine, row).map_or_else(|| "-".into(), |g| format!("{g:.2}x"))
+            );
+        }
+    }
+    let peers: Vec<&str> = last
+        .engines
+        .iter()
+        .map(|(e, _)| e.as_str())
+        .filter(|e| *e != FERRIS)
+        .collect();
+    if peers.is_empty() {
+        return;
+    }
+    println!();
+    println!("FerrisDB's growth over each peer's (below 1.00x FerrisDB's cost grows less)");
+    for row in rows(last) {
+        let Some(ours) = growth(FERRIS, row) else {
+            continue;
+        };
+        print!("{:<24}", row.label());
+        for peer in &peers {
+            let cell =
+                growth(peer, row).map_or_else(|| "-".into(), |g| format!("{:.2}x", ours / g));
+            print!("  {peer} {cell}");
+        }
+        println!();
+    }
+}
+
+/// Draws `--scale`'s costs: one panel per workload, cost per operation against key count
+/// (both log scale), a line per engine, into `dir/scale.svg`; returns its path.
+///
+/// # Errors
+///
+/// Fails when the directory or the file cannot be written.
+pub fn plot_scale(sizes: &[(u64, SuiteReport)], dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("scale.svg");
+    let Some((_, last)) = sizes.last() else {
+        return Ok(path);
+    };
+    let rows = rows(last);
+    let columns = 4usize;
+    let lines = rows.len().div_ceil(columns).max(1);
+    let root = SVGBackend::new(&path, (1200, 260 * lines as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = (
+        sizes.first().map_or(1, |(n, _)| *n) as f64,
+        sizes.last().map_or(1, |(n, _)| *n) as f64,
+    );
+    for (panel, row) in root.split_evenly((lines, columns)).iter().zip(&rows) {
+        let costs: Vec<f64> = sizes
+            .iter()
+            .flat_map(|(_, r)| last.engines.iter().filter_map(|(e, _)| cost_us(r, e, *row)))
+            .collect();
+        let (min, max) = costs
+            .iter()
+            .fold((f64::MAX, 0f64), |(a, b), &c| (a.min(c), b.max(c)));
+        if costs.is_empty() {
+            continue;
+        }
+        let mut chart = ChartBuilder::on(panel)
+            .caption(row.label(), ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(48)
+            .build_cartesian_2d(
+                (lo * 0.8..hi * 1.25).log_scale(),
+                (min * 0.5..max * 2.0).log_scale(),
+            )?;
+        chart
+            .configure_mesh()
+            .x_labels(4)
+            .y_labels(4)
+            .y_desc("us/op")
+            .x_label_formatter(&|x| match *x {
+                x if x >= 1e6 => format!("{:.0}M", x / 1e6),
+                x if x >= 1e3 => format!("{:.0}k", x / 1e3),
+                x => format!("{x:.0}"),
+            })
+            .draw()?;
+        for (e, (engine, _)) in last.engines.iter().enumerate() {
+            let color = Palette99::pick(e).to_rgba();
+            let points: Vec<(f64, f64)> = sizes
+                .iter()
+                .filter_map(|(n, r)| Some((*n as f64, cost_us(r, engine, *row)?)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+                .label(engine.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 4), (x + 10, y + 4)], color.filled())
+                });
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.9))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+    }
+    root.present()?;
+    drop(root);
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,5 +609,45 @@ mod tests {
         assert_eq!(labels, ["overwrite", "readseq fresh", "readseq settled"]);
         assert_eq!(ops_ratios(&r, "peer", rows[1]), [0.9]);
         assert_eq!(ops_ratios(&r, "peer", rows[2]), [3.0]);
+    }
+
+    /// `--scale`'s chart has a panel per workload and a line per engine, from each size's
+    /// report.
+    #[test]
+    fn the_scale_chart_draws_each_size() {
+        let w = Workload::Readrandom;
+        let sizes = vec![
+            (
+                1_000,
+                report(vec![
+                    run("ferrisdb", w, 0, 400, 1),
+                    run("peer", w, 0, 200, 1),
+                ]),
+            ),
+            (
+                10_000,
+                report(vec![
+                    run("ferrisdb", w, 0, 200, 1),
+                    run("peer", w, 0, 50, 1),
+                ]),
+            ),
+        ];
+        // Cost doubled for FerrisDB (2.5 to 5 us), quadrupled for the peer.
+        let growth = |engine| {
+            cost_us(&sizes[1].1, engine, Row::of(&sizes[1].1.measurements[0]))
+                .zip(cost_us(
+                    &sizes[0].1,
+                    engine,
+                    Row::of(&sizes[0].1.measurements[0]),
+                ))
+                .map(|(last, first)| last / first)
+        };
+        assert_eq!(growth("ferrisdb"), Some(2.0));
+        assert_eq!(growth("peer"), Some(4.0));
+        print_scale(&sizes);
+        let dir = tempfile::tempdir().unwrap();
+        let path = plot_scale(&sizes, dir.path()).unwrap();
+        let svg = std::fs::read_to_string(path).unwrap();
+        assert!(svg.contains("readrandom") && svg.contains("peer"), "{svg}");
     }
 }
