@@ -8,8 +8,9 @@
 //! live (`ferris-manifest`). None of them is
 //! a database. A database takes `put`, `get`, `delete` and scans from many threads at once,
 //! never loses an acknowledged write, never shows half a batch, and keeps memory bounded
-//! however much is written. This crate wires the parts into [`Db`], and this chapter walks
-//! through what happens at each step, and at each fsync.
+//! however much is written. This crate wires the parts into [`Db`]. This page shows what
+//! the database does and how to use it; the four chapters of the [`guide`] walk through
+//! what happens at each step, and at each fsync.
 //!
 //! ## Example
 //!
@@ -100,175 +101,30 @@
 //! `cargo xtask loc ferris-engine` counts them: a test in `xtask/src/loc.rs` fails past
 //! that.
 //!
-//! ## The write path, step by step
+//! ## The engine, step by step
 //!
-//! 1. **Queue.** [`Db::write`] checks the batch (no empty key, no key over
-//!    [`MAX_KEY_LEN`], no value over [`MAX_VALUE_LEN`]) and joins a queue of writers
-//!    (a `ferris_wal::group::GroupQueue`; `src/write.rs` says what a group does). The
-//!    writer at the front becomes the **leader**; the others wait.
-//! 2. **Group.** The leader takes the batches queued behind it (up to 1 MiB) and appends
-//!    them into one batch, so the group is one WAL record: all of it survives a crash or
-//!    none of it does, and the log stays in sequence-number order. A leader whose own
-//!    write wants an fsync first **gathers**: it waits, for at most half the last durable
-//!    group's fsync, until the writers that group released have queued again, so the
-//!    writers share each fsync instead of splitting into two cohorts that take turns
-//!    (`ferris_wal::group` explains both).
-//! 3. **Room.** If the memtable of a keyspace the group writes to is full
-//!    ([`Options::write_buffer_size`], or its keyspace's own) the leader freezes it: the WAL is **rotated** (the old segment is sealed and fsync'd, a new one created
-//!    and its directory entry fsync'd), the memtable joins the frozen list, and the flush
-//!    thread is woken. If [`Options::max_immutable_memtables`] are already waiting, the
-//!    leader **stalls** until a flush finishes: memory stays bounded, the stall is counted
-//!    in [`Stats::stalls`] and logged through `tracing`.
-//! 4. **Sequence numbers.** Entry `i` of the group gets `last + 1 + i`. While a
-//!    transaction is live, the leader first has the resolver admit each member in
-//!    order: a transaction's commit is checked, and left out of the group if it
-//!    conflicts (see "Transactions" below).
-//! 5. **Log.** One `Wal::append_with` call writes the record and, when any writer in the
-//!    group asked for it ([`Options::sync_writes`], the default), **fsyncs the segment**.
-//!    This is the fsync that makes the write durable; a group of eight writers pays for one.
-//!    If it fails, the database is poisoned: no write is acknowledged that might not be
-//!    durable, and every later write fails with [`Error::Poisoned`] until a reopen lets
-//!    recovery decide what reached the disk.
-//! 6. **Memtable.** The entries go into the memtable, in one `Memtable::apply` call for
-//!    the whole group (one per keyspace the group writes to).
-//! 7. **Publish.** The last sequence number is stored (release ordering). Reads load it
-//!    first, so a reader sees the whole group or none of it.
+//! How the engine does what the example shows is four chapters of their own, in the
+//! [`guide`] module; read them in order:
 //!
-//! ## Flush: memtable to table, step by step
+//! 1. [The write path](guide::write_path): the queue of writers, group commit, flow
+//!    control, the WAL append and the fsync that makes a write durable, the memtable,
+//!    and publishing the sequence number readers see.
+//! 2. [The read path](guide::read_path): versions and snapshots; a point read that stops
+//!    at the newest source that knows the key; batched reads; and scans, through the
+//!    merging iterator that turns every memtable and table into one sorted stream, and
+//!    the reader's view of it that hides old versions, tombstones and range tombstones,
+//!    both ways.
+//! 3. [Flush and recovery](guide::flush_and_recovery): a memtable becoming a table, the
+//!    manifest edit that makes it count, and an open putting the database back together
+//!    after a crash, with what a power cut leaves at each step.
+//! 4. [Background work](guide::background_work): compaction from the choice to the new
+//!    version; what a merge may drop once snapshots are in play (snapshot stripes,
+//!    tombstones at the bottom, compaction filters); holding writes back when compaction
+//!    falls behind; and the work done when the writes stop.
 //!
-//! The flush thread (`src/flush.rs`) takes the oldest frozen memtable and:
-//!
-//! 1. walks the memtable's iterator into a new table's `TableBuilder`, whose `finish` makes
-//!    the table durable under its name (the default format writes `NNNNNN.sst.tmp`,
-//!    **fsyncs it**, renames it to `NNNNNN.sst` and **fsyncs the directory**);
-//! 2. appends a version edit to the manifest (the table added to level 0, the first WAL
-//!    segment still needed, the next file number, the last sequence number) and **fsyncs
-//!    the manifest**: this is the moment the flush takes effect;
-//! 3. installs a new `Version` and drops the frozen memtable from what reads see;
-//! 4. deletes the WAL segments the table made redundant.
-//!
-//! Between flushes, while the next memtable fills, the thread creates the next table and
-//! lets the format prepare it (`TableBuilder::prefault`; the default format has the page
-//! cache set up for its `.sst.tmp`), so that step 1 only copies: a flush holds a whole frozen memtable in memory, and the memtable behind
-//! it grows for as long as the flush takes. A failure there poisons the database like a
-//! failed flush.
-//!
-//! A crash before step 2 leaves an orphan table that the next open deletes; a crash after
-//! it leaves old WAL segments the next open deletes. When the manifest passes
-//! [`Options::max_manifest_size`], a new one is written holding a snapshot of the state,
-//! and `CURRENT` is switched to it atomically (write `CURRENT.tmp`, fsync, rename, fsync
-//! the directory).
-//!
-//! ## Compaction
-//!
-//! Flushes add overlapping level-0 tables; compaction threads
-//! ([`Options::compaction_threads`], `src/compaction.rs`) keep the levels in shape. Each
-//! asks the strategy ([`Options::compaction_strategy`]: `ferris_compaction::Leveled` by
-//! default; also `Tiered`, `ferris_fifo::Fifo` or your own, each a pure function of the
-//! levels) what to do, marks the chosen tables busy, and then:
-//!
-//! 1. merges the inputs (a `MergingIterator` over their iterators) through
-//!    `ferris_compaction`'s `CompactionIterator`, which keeps for each user key only the
-//!    newest version in each *snapshot stripe* (versions no live snapshot separates: only
-//!    the newest of them can ever be read), and drops a tombstone when nothing older can
-//!    exist below the output level and no snapshot predates it;
-//! 2. writes the output tables where `ferris_compaction`'s `OutputCuts` ends them: at
-//!    [`CompactionOptions::target_file_size`] or when one overlaps too much of the next
-//!    level, and only between user keys, so the tables of a level never share a key;
-//! 3. records the inputs removed and the outputs added as **one** version edit, fsync'd
-//!    to the manifest: a crash leaves either the inputs or the outputs live, never half of
-//!    each; then installs the new version. The inputs are deleted once no reader holds
-//!    them.
-//!
-//! Flushes come first. A compaction checks every thousand entries or so whether a flush
-//! is writing its table, and if one is, it waits for it to end
-//! ([`Options::flush_priority`]; by default only when the machine has fewer cores than
-//! the flush thread, the compaction threads and one writer). Until a flush ends, the
-//! frozen memtable and the new one filling behind it are both in memory, and writers
-//! may be stalled on it; a compaction delayed by a tenth of a second costs nothing of the
-//! kind.
-//!
-//! A table with nothing to merge with below it just moves down a level (an edit, no
-//! rewrite), and a strategy may drop whole tables (tables of only tombstones hiding
-//! nothing, or a FIFO strategy's oldest). How hard writes are held back is the
-//! strategy's call too (`Strategy::write_pressure`, judged once per new version): the
-//! leveled and tiered strategies slow writes down by a millisecond per group when level 0
-//! reaches [`CompactionOptions::l0_slowdown_trigger`] tables, and stop them (counted in
-//! [`Stats::stalls`]) at [`CompactionOptions::l0_stop_trigger`] until compaction catches
-//! up; the same two thresholds apply to their estimate of the bytes compaction still has
-//! to rewrite ([`CompactionOptions::soft_pending_compaction_bytes`] and
-//! [`CompactionOptions::hard_pending_compaction_bytes`], shown in
-//! [`Stats::pending_compaction_bytes`]). [`Db::compact`] flushes and then asks the
-//! strategy for a manual compaction (the leveled and tiered strategies merge every level
-//! down into the deepest one); [`Db::compact_range`] does the same for a key range.
-//!
-//! [`Options::compaction_filter`] (or a keyspace's own, in [`KeyspaceOptions`]) runs a
-//! [`CompactionFilter`] on the newest version of each key that no snapshot reads, as
-//! compactions write it: keep it, remove the key, or change its value, for expiring data
-//! or rewriting it without a write per key. The cost model is compaction's: flushes do
-//! not run the filter, and data meets it only when a compaction rewrites it, so what a
-//! filter removes keeps its space until then. [`Db::compact`] and [`Db::compact_range`]
-//! force it: with a filter set, a manual compaction ends by rewriting the deepest level's
-//! tables in its range too. A filter that panics fails its compaction, which poisons the
-//! database ([`Error::Poisoned`], the panic in the source); nothing was installed, so the
-//! data is as it was, and a reopen with a fixed filter goes on.
-//!
-//! ## Idle work
-//!
-//! Under load the engine holds work back on purpose: a memtable is flushed only when
-//! full, and level 0 waits for its trigger so that each merge into level 1 (which, with
-//! random keys, rewrites nearly all of it) carries several flushes' worth of keys. When
-//! the writes stop, what was held back would stay forever: a partly full memtable whose WAL
-//! segments cannot be deleted, and level-0 tables full of versions that level 1 also
-//! holds. So an idle thread (`src/idle.rs`) samples the published last sequence number
-//! every [`Options::idle_after`] (default 5 s), which costs the write path nothing. Once
-//! it has not moved for that long, and only once per such quiet period, the thread
-//! queues the same freeze as [`Db::flush`] and waits for the flush (the WAL segments are
-//! retired as usual), then marks the database idle at that sequence number: the
-//! compaction threads show the strategy an idle view until a write arrives, and
-//! `ferris_compaction::Leveled` merges all of level 0 into level 1. Both are counted
-//! ([`Stats::idle_flushes`], [`Stats::idle_compactions`]) and logged through `tracing`.
-//! The price is at most one rewrite of level 1's overlapping tables per quiet period: a
-//! load that pauses for longer than `idle_after` over and over pays it every time, and
-//! should raise the setting or turn it off (`None`). Writes arriving during idle work are
-//! simply writes (the database is no longer idle), and [`Db::close`] stops it as it stops
-//! any compaction.
-//!
-//! ## The read path
-//!
-//! A read loads the last sequence number, then pins the current *super version*: the
-//! active memtable, the frozen ones, and the `Version` (the live tables per level), all
-//! behind one `Arc`. [`Db::get`] asks them in order, newest first, and stops at the first
-//! answer, a value or a tombstone: the memtable, the frozen memtables, the level-0 tables
-//! newest first (the default format asks its bloom filter before reading a block), then
-//! each deeper level's one table whose key range holds the key.
-//!
-//! [`Db::multi_get`] reads many keys at one sequence number, pinning the super version
-//! once for all of them (`src/multi_get.rs`). It sorts and dedupes the keys, asks the
-//! memtables for each, then goes level by level with only the keys still unanswered:
-//! each level-0 table gets the keys inside its range, and a deeper level's sorted keys
-//! are split among its tables in one pass (`ferris_core::level::partition_keys`). A
-//! table answers its keys in one call, `TableReader::get_many`, which the default format
-//! runs as one forward walk: the bloom filter per key, and each data block read once for
-//! all the keys in it.
-//!
-//! A scan ([`Db::range`], [`Db::prefix`], [`Db::iter`]) merges its sources with
-//! `ferris_core::iter::MergingIterator`, a binary heap (`src/iter.rs` chooses the
-//! sources): each step yields the smallest internal key among them. The sources are the
-//! memtables' iterators, each level-0 table whose key range meets the scan's, and one
-//! `ConcatIterator` per deeper level, which opens only the table under its position and
-//! moves to the next one at its end (LevelDB's two-level iterator): a seek costs one table
-//! per level, not one per table. On top of the merge, `UserIter` (behind [`DbIter`]) skips
-//! versions newer than its sequence number, yields only the newest remaining version of
-//! each user key, and hides keys whose newest version is a tombstone. After eight unwanted
-//! versions of one key in a row (a hot key, overwritten thousands of times) it seeks past
-//! the rest instead of stepping over each, as RocksDB does. Going backwards, a key's
-//! versions arrive oldest first, so the iterator collects them and keeps the newest
-//! visible one (past eight, it seeks to that one directly). The two ends use two merges
-//! and stop when they meet.
-//!
-//! A table file is deleted only when no `Version` lists it and no iterator holds it: each
-//! is an `Arc`, and the last one dropped deletes the file once an edit has removed it.
+//! The rest of this page is a tour of the API beyond `get` and `put` (keyspaces, a
+//! read-only open, range deletes, expiring values, checking the files, checkpoints,
+//! transactions), then the guarantees and the limits.
 //!
 //! ## Keyspaces
 //!
@@ -319,38 +175,10 @@
 //! open: it closes when [`Db::close`] is called on any of them, or when the last [`Db`],
 //! [`Keyspace`] or [`Snapshot`] is dropped.
 //!
-//! ## Opening: recovery, step by step
-//!
-//! 1. Create the directory if needed, then take an OS lock on `LOCK` ([`Error::Locked`]
-//!    if another `Db` holds it; [`Error::ReadOnly`] if the directory cannot be written,
-//!    since every open for writing writes a lock, a WAL segment and a manifest).
-//! 2. Read `CURRENT` (checksummed) and replay the manifest it names into the set of live
-//!    tables, and open them. No `CURRENT` means a new database, unless the directory holds
-//!    tables, WAL segments or foreign files, or [`Options::create_if_missing`] is off
-//!    ([`Error::NotADatabase`], checked before the lock file is written). Before anything is
-//!    deleted, the files that state needs must be there: a missing WAL segment at the
-//!    manifest's log number is corruption, and so is a damaged last manifest edit that had
-//!    taken effect (the segments or tables it retired are gone), which a torn write cannot
-//!    leave.
-//! 3. Replay every WAL segment from the smallest log number of any keyspace on, each entry
-//!    into its keyspace's memtable if the segment is not older than that keyspace's log
-//!    number (a dropped keyspace's entries are skipped). A torn tail (what a power cut
-//!    leaves) is dropped; corruption anywhere else is an error naming the file and offset
-//!    (see [`Options::wal_recovery_mode`] for the lenient modes).
-//! 4. Write a fresh manifest holding one snapshot edit, fsync it, switch `CURRENT`.
-//!    Leftovers (old manifests, temporaries, tables no version lists, flushed WAL
-//!    segments) were deleted before anything new was written. Then start a new WAL
-//!    segment.
-//! 5. The replayed segments normally stay until the recovered memtable is flushed; but
-//!    when there was nothing to replay, when four or more segments were replayed (each
-//!    open starts one, so a tool that opens the database for one write at a time would
-//!    otherwise pile them up), or when a lenient recovery mode skipped damage, the
-//!    recovered memtable is frozen and flushed during the open, by the flush thread's own
-//!    code, and every replayed segment is retired.
-//!
 //! ## Read-only open
 //!
-//! [`Db::open_read_only`] runs steps 2 and 3 and nothing else: no lock, no deletions, no
+//! [`Db::open_read_only`] runs steps 2 and 3 of recovery
+//! ([flush and recovery](guide::flush_and_recovery)) and nothing else: no lock, no deletions, no
 //! new manifest or WAL segment, no flush, no background threads. What it replayed stays in
 //! memory, and it serves reads as of its open. It works on a read-only mount, and beside
 //! a process that has the database open for writing; every write on it fails with
@@ -398,7 +226,7 @@
 //!   (the table's key range grows to hold what they cover, so the levels find it for every
 //!   such key); a table's `get` answers for its own tombstones the same way, so a point
 //!   read still stops at the first layer that knows anything about the key;
-//! - **scans** give each source they merge (the memtables, level-0 tables and deeper
+//! - **scans** ([the read path](guide::read_path) teaches the merge) give each source they merge (the memtables, level-0 tables and deeper
 //!   levels, newest first) the tombstones of every newer source, and an older source's
 //!   iterator seeks past what those cover in one step (`ferris_core::iter::skip_covered`:
 //!   every version an older source holds of a key is older than a newer source's
@@ -553,8 +381,8 @@
 //!   batch across all of them; the same key in two keyspaces is two keys.
 //! - **Where the check runs.** The commit is a job in the write queue, and the leader
 //!   checks each transaction of its group with `ferris_txn`'s resolver in the order the
-//!   group will be written, just before it assigns sequence numbers (step 4 of the write
-//!   path): nothing can commit between a check and its write. A refused transaction is
+//!   group will be written, just before it assigns sequence numbers (step 4 of [the write
+//!   path](guide::write_path)): nothing can commit between a check and its write. A refused transaction is
 //!   left out of the group. While a transaction is live, plain writes are recorded too,
 //!   so a plain write to a key a transaction read makes it conflict; while none is live,
 //!   writes skip the resolver (`src/write.rs` says why that is safe).
@@ -632,6 +460,7 @@
 //!
 //! ## What to read next
 //!
+//! The four chapters of the [`guide`], from [the write path](guide::write_path) on;
 //! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`;
 //! `ferris-compaction` for the strategy behind compaction; and
 //! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work;
@@ -644,6 +473,7 @@ mod compaction;
 mod db;
 mod error;
 mod flush;
+pub mod guide;
 mod idle;
 mod iter;
 mod keyspace;
