@@ -4,13 +4,13 @@
 //!
 //! The chapters before this one built the parts: a log that makes a write durable
 //! (`ferris-wal`), a sorted in-memory buffer (`ferris-memtable`), immutable sorted files
-//! (`ferris-table`'s contract, `ferris-sstable`'s format) and a log of which files are
-//! live (`ferris-manifest`). None of them is
-//! a database. A database takes `put`, `get`, `delete` and scans from many threads at once,
-//! never loses an acknowledged write, never shows half a batch, and keeps memory bounded
-//! however much is written. This crate wires the parts into [`Db`]. This page shows what
-//! the database does and how to use it; the four chapters of the [`guide`] walk through
-//! what happens at each step, and at each fsync.
+//! (`ferris-table`'s contract, `ferris-sstable`'s format) and a log of which files are live
+//! (`ferris-manifest`). None of them is a database. A database takes `put`, `get`, `delete`
+//! and scans from many threads at once, never loses an acknowledged write, never shows half
+//! a batch, and keeps memory bounded however much is written. This crate wires the parts
+//! into [`Db`]. This page shows what the database does and how to use it; the four chapters
+//! of the [`guide`] walk through what happens at each step, and at each
+//! fsync.
 //!
 //! ## Example
 //!
@@ -106,19 +106,19 @@
 //! How the engine does what the example shows is four chapters of their own, in the
 //! [`guide`] module; read them in order:
 //!
-//! 1. [The write path](guide::write_path): the queue of writers, group commit, flow
+//! 1. [The write path](crate::guide::write_path): the queue of writers, group commit, flow
 //!    control, the WAL append and the fsync that makes a write durable, the memtable,
 //!    and publishing the sequence number readers see.
-//! 2. [The read path](guide::read_path): versions and snapshots; a point read that stops
-//!    at the newest source that knows the key; batched reads; and scans, through the
-//!    merging iterator that turns every memtable and table into one sorted stream, and
-//!    the reader's view of it that hides old versions, tombstones and range tombstones,
-//!    both ways.
-//! 3. [Flush and recovery](guide::flush_and_recovery): a memtable becoming a table, the
-//!    manifest edit that makes it count, and an open putting the database back together
+//! 2. [The read path](crate::guide::read_path): versions and snapshots; a point read that
+//!    stops at the newest source that knows the key; batched reads; and scans, through the
+//!    merging iterator that turns every memtable and table into one sorted stream, and the
+//!    reader's view of it that hides old versions, tombstones and range tombstones, both
+//!    ways.
+//! 3. [Flush and recovery](crate::guide::flush_and_recovery): a memtable becoming a table,
+//!    the manifest edit that makes it count, and an open putting the database back together
 //!    after a crash, with what a power cut leaves at each step.
-//! 4. [Background work](guide::background_work): compaction from the choice to the new
-//!    version; what a merge may drop once snapshots are in play (snapshot stripes,
+//! 4. [Background work](crate::guide::background_work): compaction from the choice to the
+//!    new version; what a merge may drop once snapshots are in play (snapshot stripes,
 //!    tombstones at the bottom, compaction filters); holding writes back when compaction
 //!    falls behind; and the work done when the writes stop.
 //!
@@ -177,11 +177,11 @@
 //!
 //! ## Read-only open
 //!
-//! [`Db::open_read_only`] runs steps 2 and 3 of recovery
-//! ([flush and recovery](guide::flush_and_recovery)) and nothing else: no lock, no deletions, no
+//! [`Db::open_read_only`] runs steps 2 and 3 of recovery ([flush and
+//! recovery](crate::guide::flush_and_recovery)) and nothing else: no lock, no deletions, no
 //! new manifest or WAL segment, no flush, no background threads. What it replayed stays in
-//! memory, and it serves reads as of its open. It works on a read-only mount, and beside
-//! a process that has the database open for writing; every write on it fails with
+//! memory, and it serves reads as of its open. It works on a read-only mount, and beside a
+//! process that has the database open for writing; every write on it fails with
 //! [`Error::OpenedReadOnly`], and changes nothing.
 //!
 //! Beside a live writer, the files it reads may not fit together: between reading
@@ -226,13 +226,14 @@
 //!   (the table's key range grows to hold what they cover, so the levels find it for every
 //!   such key); a table's `get` answers for its own tombstones the same way, so a point
 //!   read still stops at the first layer that knows anything about the key;
-//! - **scans** ([the read path](guide::read_path) teaches the merge) give each source they merge (the memtables, level-0 tables and deeper
-//!   levels, newest first) the tombstones of every newer source, and an older source's
-//!   iterator seeks past what those cover in one step (`ferris_core::iter::skip_covered`:
-//!   every version an older source holds of a key is older than a newer source's
-//!   tombstone over it), as does a memtable past its own tombstones newer than every
-//!   version it holds (`Memtable::newest_version`); `UserIter` then hides what is left
-//!   under a tombstone of its own source, checking each version, in both directions;
+//! - **scans** ([the read path](crate::guide::read_path) teaches the merge) give each
+//!   source they merge (the memtables, level-0 tables and deeper levels, newest first) the
+//!   tombstones of every newer source, and an older source's iterator seeks past what those
+//!   cover in one step (`ferris_core::iter::skip_covered`: every version an older source
+//!   holds of a key is older than a newer source's tombstone over it), as does a memtable
+//!   past its own tombstones newer than every version it holds
+//!   (`Memtable::newest_version`); `UserIter` then hides what is left under a tombstone of
+//!   its own source, checking each version, in both directions;
 //! - **snapshots** see a tombstone only if it is no newer than they are, like any entry;
 //! - **compaction** gathers its inputs' tombstones too, drops every version one covers in
 //!   the same snapshot stripe, hands each output table the part of the tombstones between
@@ -382,10 +383,11 @@
 //! - **Where the check runs.** The commit is a job in the write queue, and the leader
 //!   checks each transaction of its group with `ferris_txn`'s resolver in the order the
 //!   group will be written, just before it assigns sequence numbers (step 4 of [the write
-//!   path](guide::write_path)): nothing can commit between a check and its write. A refused transaction is
-//!   left out of the group. While a transaction is live, plain writes are recorded too,
-//!   so a plain write to a key a transaction read makes it conflict; while none is live,
-//!   writes skip the resolver (`src/write.rs` says why that is safe).
+//!   path](crate::guide::write_path)): nothing can commit between a check and its write. A
+//!   refused transaction is left out of the group. While a transaction is live, plain
+//!   writes are recorded too, so a plain write to a key a transaction read makes it
+//!   conflict; while none is live, writes skip the resolver (`src/write.rs` says why that
+//!   is safe).
 //! - **The window.** The resolver remembers recent commits up to
 //!   [`Options::transaction_limits`] (64 MiB and five seconds by default, FoundationDB's
 //!   window); a transaction whose read version is older than what it remembers fails
@@ -460,11 +462,11 @@
 //!
 //! ## What to read next
 //!
-//! The four chapters of the [`guide`], from [the write path](guide::write_path) on;
-//! `docs/format/manifest.md` for the bytes of the manifest and `CURRENT`;
-//! `ferris-compaction` for the strategy behind compaction; and
-//! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work;
-//! and chapter 11, `ferris-txn`, for the transactions built on them.
+//! The four chapters of the [`guide`], from [the write
+//! path](crate::guide::write_path) on; `docs/format/manifest.md` for the bytes of the
+//! manifest and `CURRENT`; `ferris-compaction` for the strategy behind compaction; and
+//! `docs/concepts/mvcc-and-snapshots.md` for how sequence numbers make snapshots work; and
+//! chapter 11, `ferris-txn`, for the transactions built on them.
 
 #![forbid(unsafe_code)]
 

@@ -236,8 +236,8 @@ impl ReadableFile for StdReadable {
 
 /// Writes `data` at `offset`, the end of what this handle has written. On Unix that is
 /// `pwrite`: the kernel skips the file position and its lock, which `write` takes on every
-/// call; an append to the WAL is one such call per write group, so it shows (about 5% of
-/// the system call's time, measured by a C loop of 150-byte writes on the bench machine).
+/// call; an append to the WAL is one such call per write group, so it shows
+/// (`docs/benchmarks.md`, "`pwrite` for appends").
 #[cfg(unix)]
 fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(file, data, offset)

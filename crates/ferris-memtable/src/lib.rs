@@ -76,10 +76,10 @@
 //! owner and a borrow of it in one struct. The first cursor did without the handle and
 //! searched afresh from its key at every step, O(log n) comparisons per `next`. The cursor
 //! now keeps the handle, its lifetime widened next to the `Arc` that keeps the list alive,
-//! so `next` follows one link (`src/cursor.rs` explains why that is sound). On the 2-core bench
-//! machine, `ferris-dbbench --num 200000 --workloads seekrandom,ycsb-e` (a seek then 100
-//! nexts; short zipfian scans) ran 1.4 to 1.6 times and 1.6 to 1.8 times the old cursor's
-//! ops/s, in two runs alternating the old and new binaries.
+//! so `next` follows one link (`src/cursor.rs` explains why that is sound).
+//! `ferris-dbbench --num 200000 --workloads seekrandom,ycsb-e` (a seek then 100 nexts;
+//! short zipfian scans) measures what that is worth; `docs/benchmarks.md` ("Memtable
+//! cursors that keep their place") has what it gained over the old cursor.
 //!
 //! ### Memory accounting
 //!
@@ -98,23 +98,21 @@
 //!   longer than 30 bytes) into shared chunks of [`ARENA_CHUNK`] bytes: a `memcpy` and an
 //!   atomic reference-count increment per value instead of a `malloc`, with no header per
 //!   value, so for those entries the estimate errs high by about those 16 bytes (the
-//!   memtable is frozen a little early, never late). On the 2-core bench machine,
-//!   `cargo xtask bench` (its `memtable insert` row, a million one-entry applies) printed
-//!   233 MiB accounted against 212 MiB of RSS growth on 2026-12-01. A value over an eighth
-//!   of a chunk still gets an allocation of its own, so that one large value does not
-//!   strand most of a chunk.
+//!   memtable is frozen a little early, never late). A value over an eighth of a chunk
+//!   still gets an allocation of its own, so that one large value does not strand most of
+//!   a chunk.
 //!
 //! Less the 16 key bytes counted as data, that is 128 bytes. `cargo xtask bench` checks the
 //! estimate on every run: its one-thread `memtable insert` row inserts a million entries
 //! with 16-byte keys and 100-byte values and prints the accounted size next to how much
 //! the process's resident memory grew, so the two can be compared on any machine with the
-//! code as it is.
+//! code as it is; the accounted size should come out the larger.
 //!
 //! Keeping short keys inside the node matters for speed as much as for memory: a search
 //! compares the probe with a dozen or more nodes' keys, and a key behind a pointer costs a
-//! second cache miss at each of them. On the bench machine, moving 16-byte keys into the
-//! node made `ferris-dbbench --num 200000 --workloads readrandom,readmissing,seekrandom`
-//! 1.2 to 1.6 times faster (two runs, alternating the old and new binaries).
+//! second cache miss at each of them. `ferris-dbbench --num 200000 --workloads
+//! readrandom,readmissing,seekrandom` measures it; `docs/benchmarks.md` ("Memtable keys
+//! inside the node") has what moving 16-byte keys into the node gained.
 //!
 //! ## Example
 //!

@@ -51,9 +51,10 @@
 //! A [`TableWriter`] takes entries in internal-key order and writes a file under a temporary
 //! name, which appears under its real name only once complete and synced. It gathers its
 //! blocks in a 1 MiB buffer and writes that whole, so a 64 MiB table costs 64 system
-//! calls rather than two per block (a block and its trailer); overwrites, whose flushes
-//! and compactions write tables all the time, went 13% faster with it (medians of five
-//! alternating runs). The buffer is allocated once at exactly that size and never grows,
+//! calls rather than two per block (a block and its trailer); it shows in the
+//! `overwrite` workload of `cargo xtask bench`, whose flushes and compactions write
+//! tables all the time (`docs/benchmarks.md`, "Tables: one 1 MiB write buffer"). The
+//! buffer is allocated once at exactly that size and never grows,
 //! and the bloom builder keeps its hashes in 64 KiB segments: large allocations of a new
 //! size for every table would fragment the allocator's heap (`docs/benchmarks.md`, "Ten
 //! million keys"). A [`Table`] opens

@@ -45,11 +45,11 @@
 //! processor (`sched_yield`) and looks again, until the callers are back or the deadline
 //! passes. The writers it waits for need a processor to come back on, and yielding hands
 //! them the leader's; sleeping would add one more wake-up to every group, and a wake-up
-//! is not cheap. On the 2-core bench VM, eight durable writers through the engine got
-//! 4.71 times one writer's throughput with a yielding leader and 4.24 times with one that
-//! slept on a condition variable (medians of five alternating runs of `cargo xtask bench
-//! --no-suite --wal-threads 1,8`), while the processors sat mostly idle in both: the
-//! groups wait on fsyncs and wake-ups, not on work. The price is a leader that keeps
+//! is not cheap. The processors sit mostly idle either way, since the groups wait on
+//! fsyncs and wake-ups, not on work, so the wake-ups are what to cut; `cargo xtask bench
+//! --no-suite --wal-threads 1,8` measures eight durable writers against one, and
+//! `docs/benchmarks.md` ("How durable writes got here") has what yielding gained over
+//! sleeping. The price is a leader that keeps
 //! asking the scheduler for up to half an fsync, and only when other writers were busy.
 //!
 //! # Followers: yield, then sleep
@@ -63,14 +63,11 @@
 //! beyond the yields. A caller waiting for an fsync sleeps at once: its group takes a disk
 //! flush, and yielding through it would take the processor from the leader.
 //!
-//! On the 2-core bench VM, eight threads appending to one WAL without sync, each
-//! follower sleeping at once, put 0.40 times one thread's records per second; yielding
-//! first, 1.03 times (medians of seven alternating runs of the two builds, `cargo xtask
-//! bench --no-suite --num 500000 --wal-threads 1,8`, its `wal append, no sync` rows,
-//! 2026-12-05). Durable appends do not wait this way, and the same runs' eight durable
-//! WAL writers put 4.73 and 4.75 times one writer's records, new and old. The engine's write queue had the same trouble one level up,
-//! and the scheduler took a third of all samples with two writer threads; see
-//! `ferris-engine`'s write path for its figures.
+//! With every follower sleeping at once, eight threads appending to one WAL without sync
+//! were slower together than one thread alone; `cargo xtask bench --no-suite
+//! --wal-threads 1,8` prints the ratio in its `wal append, no sync` row at 8 threads, and
+//! `docs/benchmarks.md` ("How durable writes got here") has the figures before and after.
+//! The engine's write queue had the same trouble one level up, and waits the same way.
 //!
 //! [`GroupPacer`] is the bookkeeping. It lives inside a group-commit queue's mutex: the
 //! WAL's ([`crate::Wal`]) and [`GroupQueue`]'s, which the engine's write path uses to form

@@ -1,24 +1,25 @@
 //! # Background work: compaction, flow control, idle work
 //!
-//! Every flush adds a table to level 0 ([flush and recovery](super::flush_and_recovery)),
-//! and level-0 tables overlap, so a point read asks each of them and a scan merges each
-//! of them ([the read path](super::read_path)). Nothing is ever overwritten in place, so
-//! overwritten and deleted versions keep their space. Left alone, reads would get slower
-//! and the disk fuller with every flush. **Compaction** is the fix: background threads
-//! merge tables into fewer, larger, non-overlapping ones in deeper levels, and drop the
-//! versions no reader can see any more. This chapter follows a compaction from the
-//! choice to the new version; then, once snapshots are in the picture, what it may drop;
-//! then how writes are held back when compaction falls behind, and what happens when the
-//! writes stop.
+//! Every flush adds a table to level 0 ([flush and
+//! recovery](crate::guide::flush_and_recovery)), and level-0 tables overlap, so a point
+//! read asks each of them and a scan merges each of them ([the read
+//! path](crate::guide::read_path)). Nothing is ever overwritten in place, so overwritten
+//! and deleted versions keep their space. Left alone, reads would get slower and the disk
+//! fuller with every flush. **Compaction** is the fix: background threads merge tables into
+//! fewer, larger, non-overlapping ones in deeper levels, and drop the versions no reader
+//! can see any more. This chapter follows a compaction from the choice to the new version;
+//! then, once snapshots are in the picture, what it may drop; then how writes are held back
+//! when compaction falls behind, and what happens when the writes stop.
 //!
 //! ## Compaction, step by step
 //!
-//! The compaction threads ([`Options::compaction_threads`](crate::Options::compaction_threads),
+//! The compaction threads
+//! ([`Options::compaction_threads`](crate::Options::compaction_threads),
 //! `src/compaction.rs`) each loop: ask, merge, install. Each asks the strategy
 //! ([`Options::compaction_strategy`](crate::Options::compaction_strategy):
 //! [`Leveled`](ferris_compaction::Leveled) by default; also
-//! [`Tiered`](ferris_compaction::Tiered), `ferris_fifo::Fifo` or your own) what to do.
-//! A strategy is a pure function of the levels (`ferris-compaction`'s chapter, and
+//! [`Tiered`](ferris_compaction::Tiered), `ferris_fifo::Fifo` or your own) what to do. A
+//! strategy is a pure function of the levels (`ferris-compaction`'s chapter, and
 //! `docs/concepts/compaction.md`, say how each chooses): it returns which tables to merge
 //! into which level, or nothing. Then the thread:
 //!
@@ -66,7 +67,7 @@
 //!
 //! Read `docs/concepts/mvcc-and-snapshots.md` first: this section builds on sequence
 //! numbers, snapshots and what a reader sees, which it explains (and [the read
-//! path](super::read_path) recaps).
+//! path](crate::guide::read_path) recaps).
 //!
 //! A merge sees every version of each key, newest first. Which may go? Without
 //! snapshots the answer is easy: a reader always sees the newest version of a key, so
@@ -132,7 +133,7 @@
 //! read pays for each of its tables, and the debt of bytes to rewrite grows without
 //! bound. So the strategy also judges how hard to hold writes back
 //! (`Strategy::write_pressure`, once per new version), and the write group's leader acts
-//! on it before writing (step 3 of [the write path](super::write_path)):
+//! on it before writing (step 3 of [the write path](crate::guide::write_path)):
 //!
 //! - **slow down**: the leader sleeps a millisecond per group (counted in
 //!   [`Stats::slowdowns`](crate::Stats::slowdowns)), so writers keep going at a pace
@@ -143,17 +144,15 @@
 //! The leveled and tiered strategies slow writes down when level 0 reaches
 //! [`CompactionOptions::l0_slowdown_trigger`](crate::CompactionOptions::l0_slowdown_trigger)
 //! tables and stop them at
-//! [`CompactionOptions::l0_stop_trigger`](crate::CompactionOptions::l0_stop_trigger);
-//! the same two thresholds apply to their estimate of the bytes compaction still has to
-//! rewrite
+//! [`CompactionOptions::l0_stop_trigger`](crate::CompactionOptions::l0_stop_trigger); the
+//! same two thresholds apply to their estimate of the bytes compaction still has to rewrite
 //! ([`CompactionOptions::soft_pending_compaction_bytes`](crate::CompactionOptions::soft_pending_compaction_bytes)
 //! and
 //! [`CompactionOptions::hard_pending_compaction_bytes`](crate::CompactionOptions::hard_pending_compaction_bytes),
-//! shown in [`Stats::pending_compaction_bytes`](crate::Stats::pending_compaction_bytes)).
-//! A slowdown is gentle on purpose: a stop makes every writer wait for a whole
-//! compaction, a slowdown spreads the wait thinly over many groups. The other stall, for
-//! memory, is the write path's own: too many frozen memtables waiting for the flush
-//! thread (step 5 there).
+//! shown in [`Stats::pending_compaction_bytes`](crate::Stats::pending_compaction_bytes)). A
+//! slowdown is gentle on purpose: a stop makes every writer wait for a whole compaction, a
+//! slowdown spreads the wait thinly over many groups. The other stall, for memory, is the
+//! write path's own: too many frozen memtables waiting for the flush thread (step 5 there).
 //!
 //! Keyspaces share the write queue and the WAL, so they share the stalls: writes slow
 //! down or stop when any keyspace's strategy asks.
@@ -192,10 +191,10 @@
 //!
 //! ## Measuring it
 //!
-//! `cargo xtask compaction-sim` runs the strategies over a synthetic workload with no
-//! I/O and prints each one's write, space and read amplification;
+//! `cargo xtask compaction-sim` runs the strategies over a synthetic workload with no I/O
+//! and prints each one's write, space and read amplification;
 //! [`Db::stats`](crate::Db::stats) reports a running database's write amplification,
 //! flushes, compactions, slowdowns and stalls (`ferris stats DIR` prints a database's
-//! levels, with its space and read amplification); and `cargo xtask bench` prints, beside each workload, how many
-//! flushes and compactions ran and how often writes were slowed down or stopped.
-//! `docs/benchmarks.md` keeps the results and their history.
+//! levels, with its space and read amplification); and `cargo xtask bench` prints, beside
+//! each workload, how many flushes and compactions ran and how often writes were slowed
+//! down or stopped. `docs/benchmarks.md` keeps the results and their history.

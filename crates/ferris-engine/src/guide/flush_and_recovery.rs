@@ -1,12 +1,12 @@
 //! # Flush and recovery, step by step
 //!
-//! [The write path](super::write_path) leaves every write in two places: the WAL, which
-//! makes it durable, and the memtable, which makes it readable. Neither can grow forever.
-//! A **flush** writes a full memtable out as a sorted table file and lets go of the WAL
-//! segments that held it; **recovery** is the other direction, after a crash or a clean
-//! close: it puts the database back together from the files. The two are designed
-//! together, around one question asked at every step: if the power fails *here*, what is
-//! on disk, and what will the next open make of it?
+//! [The write path](crate::guide::write_path) leaves every write in two places: the WAL,
+//! which makes it durable, and the memtable, which makes it readable. Neither can grow
+//! forever. A **flush** writes a full memtable out as a sorted table file and lets go of
+//! the WAL segments that held it; **recovery** is the other direction, after a crash or a
+//! clean close: it puts the database back together from the files. The two are designed
+//! together, around one question asked at every step: if the power fails *here*, what is on
+//! disk, and what will the next open make of it?
 //!
 //! Three kinds of file are involved (`docs/format/` has the bytes of each):
 //!
@@ -51,7 +51,7 @@
 //!
 //! The flush does not merge: the new table goes into level 0, beside the older ones, and
 //! level-0 tables overlap one another. Keeping that in check is compaction's job
-//! ([background work](super::background_work)).
+//! ([background work](crate::guide::background_work)).
 //!
 //! ### Preparing the next table
 //!
@@ -127,4 +127,4 @@
 //! real process killed by `SIGKILL` (`docs/concepts/testing.md`).
 //!
 //! What is next: level 0 grows by one table per flush. [Background
-//! work](super::background_work) merges it down.
+//! work](crate::guide::background_work) merges it down.

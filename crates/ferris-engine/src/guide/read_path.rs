@@ -1,6 +1,6 @@
 //! # The read path, and the merging iterator
 //!
-//! [The write path](super::write_path) never overwrites anything. A put adds a new
+//! [The write path](crate::guide::write_path) never overwrites anything. A put adds a new
 //! version of its key to the memtable; a delete adds a *tombstone*, a version that says
 //! "deleted"; flushes turn memtables into tables without merging them with older ones.
 //! So the versions of one key may be spread over the memtable, the frozen memtables
@@ -278,7 +278,7 @@
 //! dropped, even after a flush or a compaction replaced them, so a scan left open for
 //! long keeps every table replaced meanwhile.
 //!
-//! The same `MergingIterator` drives compaction, which merges its input tables and
-//! decides, on top of the merge, which versions to keep: [background
-//! work](super::background_work). First, [flush and recovery](super::flush_and_recovery)
-//! shows how the memtable becomes a table.
+//! The same `MergingIterator` drives compaction, which merges its input tables and decides,
+//! on top of the merge, which versions to keep: [background
+//! work](crate::guide::background_work). First, [flush and
+//! recovery](crate::guide::flush_and_recovery) shows how the memtable becomes a table.

@@ -1,11 +1,12 @@
 //! # The write path, step by step
 //!
 //! A write has two promises to keep. When [`Db::put`](crate::Db::put) returns `Ok` the
-//! write is **durable**: it survives a power cut (with [`Options::sync_writes`](crate::Options::sync_writes), the
-//! default). And a batch is **atomic**: a reader, and recovery after a crash, sees all of
-//! it or none of it. Both have to hold while many threads write at once, and without
-//! paying a whole fsync, the slowest thing a write does, for every write. The answer is a queue: writers line up, and the one at the front writes for everyone
-//! behind it.
+//! write is **durable**: it survives a power cut (with
+//! [`Options::sync_writes`](crate::Options::sync_writes), the default). And a batch is
+//! **atomic**: a reader, and recovery after a crash, sees all of it or none of it. Both
+//! have to hold while many threads write at once, and without paying a whole fsync, the
+//! slowest thing a write does, for every write. The answer is a queue: writers line up, and
+//! the one at the front writes for everyone behind it.
 //!
 //! ```text
 //!   writers ─► queue ─► leader: group ─► flow control ─► check txns ─► room? ─► seq nos
@@ -22,20 +23,20 @@
 //!    over [`MAX_KEY_LEN`](crate::MAX_KEY_LEN), no value over
 //!    [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN)) and joins a queue of writers (a
 //!    [`GroupQueue`](ferris_wal::group::GroupQueue)). The writer at the front becomes the
-//!    **leader**; the others wait. A writer that wants no fsync first yields the
-//!    processor in a loop for up to [`SPIN`](ferris_wal::group::SPIN) (its group is likely
-//!    done by then), then sleeps; a durable writer sleeps at once, since its group takes an fsync.
+//!    **leader**; the others wait. A writer that wants no fsync first yields the processor
+//!    in a loop for up to [`SPIN`](ferris_wal::group::SPIN) (its group is likely done by
+//!    then), then sleeps; a durable writer sleeps at once, since its group takes an fsync.
 //! 2. **Group.** The leader takes the batches queued behind it (up to 1 MiB) and appends
 //!    them into one batch, so the group is one WAL record: all of it survives a crash or
-//!    none of it does, and the log stays in sequence-number order. A leader whose group
-//!    will be fsync'd first **gathers**: it waits, for at most half the last durable
+//!    none of it does, and the log stays in sequence-number order. A leader whose own write
+//!    wants an fsync first **gathers**: it waits, for at most half the last durable
 //!    group's write and fsync, until the writers that group released have queued again,
 //!    so the writers share each fsync instead of splitting into two cohorts that take
 //!    turns ([`ferris_wal::group`] explains both).
 //! 3. **Flow control.** If the compaction strategy says compaction is falling behind, the
 //!    leader holds the group back: a millisecond per group to slow down, or a wait until
-//!    compaction catches up to stop ([background work](super::background_work) says when
-//!    and why).
+//!    compaction catches up to stop ([background work](crate::guide::background_work) says
+//!    when and why).
 //! 4. **Transactions.** While a transaction is live, the leader has the resolver admit
 //!    each member of the group in order: a transaction's commit is checked, and left out
 //!    of the group if it conflicts (the front page's "Transactions" section, and
@@ -86,4 +87,4 @@
 //! ## What is next
 //!
 //! The write is in the memtable, and readers can see it: [the read
-//! path](super::read_path) shows how they find it among everything else.
+//! path](crate::guide::read_path) shows how they find it among everything else.

@@ -89,10 +89,10 @@ pub struct TableWriter {
 /// database of ten million such keys holds 5.7 MB of index in memory instead of 10.2
 /// (`ferris-dbbench --num 10000000 --workloads fillrandom`, summed from the footers).
 /// A lookup binary-searches the restarts and then decodes up to 16 entries that sit in
-/// a few cache lines, instead of binary-searching every entry; on the 2-core bench
-/// machine, `ferris-dbbench --num 1000000 --workloads readrandom,seekrandom` gave
-/// medians of 321k and 38.7k ops/s against 324k and 36.9k with a restart at every entry
-/// (five alternating runs, 2026-12-05).
+/// a few cache lines, instead of binary-searching every entry, at no measurable cost to
+/// reads: `ferris-dbbench --num 1000000 --workloads readrandom,seekrandom` measures it
+/// (`docs/benchmarks.md`, "Tables: an index restart every 16 entries", has the
+/// comparison with a restart at every entry).
 const INDEX_RESTART_INTERVAL: usize = 16;
 
 /// Bytes a [`TableWriter`] gathers before it writes them to the file (RocksDB's
