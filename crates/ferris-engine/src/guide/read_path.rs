@@ -129,15 +129,15 @@
 //!
 //! ### Seeks
 //!
-//! A seek to an internal key `t` seeks every child to its first entry at or after `t`
-//! and builds the heap again from the children still valid (bottom-up, `O(n)`). A scan
-//! from user key `k` seeks to `k`'s newest possible version
+//! A seek to an internal key `t` seeks every child to its first entry at or after `t` and
+//! builds the heap again from the children still valid (bottom-up, `O(n)`). A scan from
+//! user key `k` seeks to `k`'s newest possible version
 //! ([`first_of`](ferris_core::iter::first_of)), so it lands on the first version of the
-//! first key at or after `k`; an excluded lower bound seeks to its oldest possible
-//! version ([`last_of`](ferris_core::iter::last_of)) and steps over what is left of it. A
+//! first key at or after `k`; an excluded lower bound seeks to its oldest possible version
+//! ([`last_of`](ferris_core::iter::last_of)) and steps over what is left of it. A
 //! `ConcatIterator` picks the one table whose key range can hold the target from the
-//! tables' metadata, with no I/O, and seeks only in it; a table seeks with its index and
-//! its blocks' restart points (`docs/concepts/sorted-tables.md`).
+//! tables' metadata, with no I/O, and seeks only in it; a table (in the default format)
+//! seeks with its index and its blocks' restart points (`docs/concepts/sorted-tables.md`).
 //!
 //! ### The reader's view: `UserIter`
 //!
