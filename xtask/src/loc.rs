@@ -36,8 +36,11 @@ use anyhow::{Context, Result};
 /// `ferris-txn`: the resolver and its `admit`, the write buffer, the conflict ranges a
 /// read records (`TxnBuffer`), the overlay a scan sees its own writes through, the
 /// options and the retry backoff: 3,450, with the lazy read version (a snapshot taken at
-/// the first read) and the history let go once no transaction is live.
-pub(crate) const ENGINE_LIMIT: usize = 3_450;
+/// the first read) and the history let go once no transaction is live. The engine's
+/// chapter split into four (issue 22): the chapters are doc-only modules, whose five
+/// `mod` declarations count as code; and the flush thread frees the memtable it flushed
+/// (`ferris_core::memtable::retire`, three lines of wiring): 3,455.
+pub(crate) const ENGINE_LIMIT: usize = 3_455;
 
 #[derive(clap::Args)]
 pub(crate) struct LocArgs {

@@ -38,7 +38,7 @@
 //!    super version; readers that pinned the old one keep it);
 //! 4. deletes the WAL segments the table made redundant.
 //!
-//! Then the thread frees the flushed memtable itself, waiting up to 20 ms for the point
+//! Then the thread frees the flushed memtable itself, waiting up to 5 ms for the point
 //! reads that still hold it to let go ([`retire`](ferris_core::memtable::retire)):
 //! freeing a full memtable takes milliseconds, and the reader that let go last would
 //! otherwise pay for it in the middle of a `get`. A long scan that still holds it frees it
