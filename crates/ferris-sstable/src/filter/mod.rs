@@ -58,6 +58,10 @@ pub const DEFAULT_BITS_PER_KEY: usize = 10;
 /// The largest probe count a filter may use.
 const MAX_PROBES: u8 = 30;
 
+/// The fewest bits a filter's array has: a tiny filter has a high false-positive rate
+/// however it is sized, and this floor keeps small tables useful.
+const MIN_BITS: usize = 64;
+
 /// Hashes in one segment of a [`BloomBuilder`]'s list: 64 KiB of them.
 const HASHES_PER_SEGMENT: usize = 8192;
 
@@ -113,9 +117,9 @@ impl BloomBuilder {
         // k = bits_per_key * ln 2, rounded, within 1..=MAX_PROBES.
         let k = ((self.bits_per_key as f64 * std::f64::consts::LN_2).round() as u8)
             .clamp(1, MAX_PROBES);
-        // A tiny filter has a high false-positive rate however it is sized; 64 bits is a
-        // floor that keeps small tables useful.
-        let n_bits = (self.len() * self.bits_per_key).max(64);
+        // The array has at least MIN_BITS bits, rounded up to whole bytes; the modulus is
+        // taken over all of them, as a reader that knows only the block's length must.
+        let n_bits = (self.len() * self.bits_per_key).max(MIN_BITS);
         let n_bytes = n_bits.div_ceil(8);
         let n_bits = (n_bytes * 8) as u64;
         let mut out = vec![0u8; n_bytes + 1];
