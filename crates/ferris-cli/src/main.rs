@@ -222,14 +222,16 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 8. Try each exercise first.
+//!
 //! 1. `ferris put /tmp/db k v` a few times with different keys, then run `ferris wal
 //!    dump` on the newest WAL segment in `/tmp/db`. How many bytes of framing does one
 //!    small put cost?
 //! 2. From a small program, open the database once, `put` a few thousand keys and call
 //!    `Db::flush`, then `ferris table dump FILE --blocks` the new table. How many entries
 //!    does a 4 KiB block hold with your keys and values? (Puts from the command line will
-//!    not do: each `ferris put` opens the database, and an open writes what it recovered
-//!    from the WAL to a table of its own, so every table holds one key.)
+//!    not do: each `ferris put` opens the database, writes one record to a WAL segment of
+//!    its own and closes it, and nothing reaches a table until a memtable is flushed.)
 //! 3. Flip one byte in the middle of that table (`printf '\xff' | dd of=FILE bs=1
 //!    seek=N conv=notrunc`) and run `ferris verify /tmp/db`. Which block does it name?
 //! 4. Run `ls /tmp/db`, then `ferris delete /tmp/db k`, then `ls` again. Which files

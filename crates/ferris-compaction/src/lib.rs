@@ -190,6 +190,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 7. Try each exercise first.
+//!
 //! 1. Run `cargo xtask compaction-sim --tiered-max-runs 16`. Which columns move, and why?
 //! 2. Halve the simulator's `--memtable`. Does leveled write amplification change much?
 //!    Why not?
@@ -198,10 +200,9 @@
 //! 4. Give [`Leveled`] an idle view ([`View::idle`]) with two level-0 tables and nothing
 //!    else over its target. What does it choose, and what would it choose without
 //!    `idle`?
-//! 5. Run a [`CompactionIterator`] over three versions of one key with a snapshot between
-//!    the two newest, once with `bottommost` and once without, where the oldest version
-//!    is a tombstone. Which versions survive each time, and why may the tombstone go
-//!    only in one of them?
+//! 5. Run a [`CompactionIterator`] over three versions of one key, a put at 1, a delete
+//!    at 2 and a put at 3, with a snapshot at 2, once with `bottommost` and once without.
+//!    Which versions survive each time, and why may the tombstone go only in one of them?
 //! 6. Give the same merge a range tombstone over the key, newer than the oldest version
 //!    and older than the snapshot ([`MergeRules::range_tombstones`]). Which versions
 //!    does it take with it, and which range tombstones survive, with and without

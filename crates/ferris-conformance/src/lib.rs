@@ -218,6 +218,8 @@
 //!
 //! # Exercises
 //!
+//! Worked answers: `docs/answers.md`, "Conformance suites". Try each exercise first.
+//!
 //! 1. Break one of FerrisDB's implementations on purpose (the mutants in this crate's
 //!    `tests/it/mutants/` show how: wrap it, and change one answer). Which check catches
 //!    it, and does the failure point at the cause?

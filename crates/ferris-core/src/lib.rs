@@ -143,6 +143,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 0. Try each exercise first.
+//!
 //! 1. Encode `InternalKey`s for user key `b"k"` at sequence numbers 1, 2 and 3 and sort
 //!    the encoded bytes with [`key::compare_encoded`]. Which comes first, and why does the
 //!    trailer store the sequence number so that this order falls out?

@@ -224,6 +224,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 10. Try each exercise first.
+//!
 //! 1. Run `cargo xtask crash-test --cycles 20 --seed 1` twice. Which figures in the
 //!    summary repeat exactly, and which change from run to run? Why?
 //! 2. With `sync_writes` off, which writes may a SIGKILL lose, and which may a power cut

@@ -152,6 +152,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 7. Try each exercise first.
+//!
 //! 1. Build a view with one deep table from an earlier leveled life (level 6, sequence
 //!    numbers 1 to 1000, keys `a` to `z`) under three FIFO flushes, and a cap that one
 //!    drop satisfies. Which tables go, and why more than the oldest flush?

@@ -117,6 +117,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 1. Try each exercise first.
+//!
 //! 1. On a [`SimFs`], create a file, append to it, sync it, append again without a sync,
 //!    and call [`SimFs::crash`]. Read the file back under a few seeds: what can survive
 //!    of the unsynced append, and what always survives?

@@ -179,6 +179,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 2. Try each exercise first.
+//!
 //! 1. In the example, cut `bytes` at other lengths. Which cuts give no event at all, and
 //!    which lose the 40,000-byte record as well as "omega"?
 //! 2. Instead of cutting the tail, flip one bit inside "alpha". Why is that an error under

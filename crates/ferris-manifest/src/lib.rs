@@ -106,6 +106,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 5. Try each exercise first.
+//!
 //! 1. Open a database with `ferris-engine`, write and flush a few times, then run
 //!    `ferris manifest dump DIR`. Match each version edit to the flush or compaction that
 //!    wrote it.

@@ -186,6 +186,8 @@
 //!
 //! # Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 3. Try each exercise first.
+//!
 //! 1. Replace the `RwLock` with a `Mutex`. Which tests still pass, and what did readers
 //!    lose? Then try holding a `btree_map::Range` in the iterator instead of its current
 //!    key, and see what the borrow checker says about the lock guard.

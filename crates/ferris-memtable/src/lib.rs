@@ -175,6 +175,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 3. Try each exercise first.
+//!
 //! 1. Apply the same user key at sequence numbers 1 to 5 and read it with
 //!    [`Memtable::get`] at each sequence number from 0 to 6. Which reads see nothing, and
 //!    why does a read at 6 see the write at 5?

@@ -197,6 +197,8 @@
 //!
 //! # Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 4. Try each exercise first.
+//!
 //! 1. Write the same 100,000 keys (`user:000000`, `user:000001`, ...) with
 //!    `ferris_sstable::SstableFormat` and with [`MinitableFormat`], and compare
 //!    [`TableProperties::file_size`](ferris_table::TableProperties). How much of the

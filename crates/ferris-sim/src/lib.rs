@@ -260,6 +260,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 9. Try each exercise first.
+//!
 //! 1. Run `cargo xtask sim --seeds 200 --verbose` and pick a seed whose cut landed inside
 //!    a compaction. Replay it with `--start SEED --seeds 1`: does the cut land in the same
 //!    place? Why might it not?

@@ -200,6 +200,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 4. Try each exercise first.
+//!
 //! 1. Build a table of 100,000 keys with [`TableWriter`], then look up 100,000 keys that
 //!    are not in it with [`Table::get`] and count how many data blocks were read
 //!    ([`BlockCache`]'s stats, with a cache). Divide by the lookups: does it match the

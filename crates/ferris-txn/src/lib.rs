@@ -419,6 +419,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 11. Try each exercise first.
+//!
 //! 1. A transaction scans `"a"..="c"` at read version 5 and finds `"a"` and `"b"`; a
 //!    commit at 6 inserts `"bb"`. Which [`KeyRange`]s do the two record, and why must the
 //!    resolver refuse the scan although `"bb"` did not exist when it was read? Would an

@@ -183,6 +183,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 2. Try each exercise first.
+//!
 //! 1. In the example above, append a third record with [`SyncMode::Manual`] through
 //!    [`Wal::append_with`] before `sim.crash()`. Is it replayed? Run it with a few
 //!    `SimFs` seeds: what decides?
