@@ -448,6 +448,8 @@
 //!
 //! ## Exercises
 //!
+//! Worked answers: `docs/answers.md`, chapter 6. Try each exercise first.
+//!
 //! 1. Write 1,000 keys with [`Options::write_buffer_size`] at 16 KiB and print
 //!    [`Db::stats`]: how many flushes ran, and why is the write amplification above 2?
 //! 2. Open the same directory twice from one program. Which error do you get, and which
