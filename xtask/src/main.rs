@@ -16,6 +16,9 @@
 //!   (`ferris-txn-check`), threads running random transactions beside flushes and
 //!   compactions, every committed one replayed in commit order against a model.
 //!
+//! - `cargo xtask book [--open]`: the book, rendered by mdBook from `docs/SUMMARY.md`
+//!   with the API docs inside, every link checked (see `book.rs`).
+//!
 //! - `cargo xtask loc [CRATE...]`: lines of code per crate and file, not counting
 //!   comments, blank lines and tests (the count the engine's size limit uses).
 //!
@@ -24,6 +27,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod book;
 mod compaction_sim;
 mod components;
 mod crash_test;
@@ -60,6 +64,9 @@ enum Command {
     /// compactions; replaying the committed ones in commit order must reproduce every
     /// value they read.
     TxnCheck(txn_check::CmdArgs),
+    /// Build the book (chapters, concept articles, format specs, API docs) with mdBook
+    /// into target/book/html, and fail on any broken link.
+    Book(book::BookArgs),
     /// Count lines of code per crate and file (no comments, blank lines or tests).
     Loc(loc::LocArgs),
 }
@@ -71,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(&args),
         Command::CrashTest(args) => crash_test::run(&args),
         Command::TxnCheck(args) => txn_check::run(&args),
+        Command::Book(args) => book::run(&args),
         Command::Loc(args) => loc::run(&args),
     }
 }
