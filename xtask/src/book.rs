@@ -288,12 +288,16 @@ struct Page {
 }
 
 /// Where a page made from `source` (relative to the repository root) goes in the book:
-/// `docs/` files keep their place under it (`docs/README.md`, the introduction, becomes
-/// `index.md`); a crate's root file becomes `crates/<crate>.md`, another of its source
-/// files `crates/<crate>/<module path>.md`; any other file keeps its repository path.
+/// `docs/` files keep their place under it; a crate's root file becomes
+/// `crates/<crate>.md`, another of its source files `crates/<crate>/<module path>.md`; any
+/// other file keeps its repository path. A `README.md` becomes its directory's
+/// `index.md`, as mdBook would rename it anyway (`docs/README.md`, the introduction,
+/// becomes the book's front page), so that links to it are right from the start.
 fn book_path(source: &str) -> String {
-    if source == "docs/README.md" {
-        return "index.md".to_owned();
+    if let Some(dir) = source.strip_suffix("README.md")
+        && (dir.is_empty() || dir.ends_with('/'))
+    {
+        return book_path(&format!("{dir}index.md"));
     }
     if let Some(rest) = source.strip_prefix("docs/") {
         return rest.to_owned();
@@ -702,6 +706,8 @@ pub(crate) mod tests {
                 "crates/ferris-engine/guide/read_path.md",
             ),
             ("ARCHITECTURE.md", "ARCHITECTURE.md"),
+            ("lab/README.md", "lab/index.md"),
+            ("docs/concepts/README.md", "concepts/index.md"),
         ] {
             assert_eq!(book_path(source), book, "{source}");
         }
@@ -766,6 +772,91 @@ pub(crate) mod tests {
         assert!(
             seen.contains("index.md"),
             "the introduction is docs/README.md"
+        );
+    }
+
+    /// A small repository: a SUMMARY.md with a crate chapter, an article with an image,
+    /// a spec, and links of every kind, some broken.
+    #[test]
+    fn the_source_tree_is_generated_with_links_rewritten() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        write(
+            root,
+            "docs/SUMMARY.md",
+            "# Summary\n\n[Intro](README.md)\n\n- [0. Core](../crates/ferris-core/src/lib.rs)\n    - [An article](concepts/a.md)\n- [Spec](format/wal.md)\n",
+        );
+        write(
+            root,
+            "docs/README.md",
+            "# Intro\nStart at [`ferris-core`](../crates/ferris-core/src/lib.rs).\n",
+        );
+        write(
+            root,
+            "crates/ferris-core/src/lib.rs",
+            "//! # Core\n//!\n//! A [`Key`], a [`Gone`], `docs/concepts/a.md`, [the spec](../../../docs/format/wal.md#header).\n//!\n//! ```\n//! # hidden();\n//! shown();\n//! ```\npub struct Key;\n",
+        );
+        write(
+            root,
+            "docs/concepts/a.md",
+            "# A\n![diagram](../img/d.svg) [spec](../format/wal.md), [code](../../crates/ferris-core/src/key.rs), [lost](../nowhere.md), [unlisted](../other.md)\n",
+        );
+        write(root, "docs/format/wal.md", "# WAL\n## Header\n");
+        write(root, "docs/img/d.svg", "<svg/>");
+        write(root, "docs/other.md", "# Not in the book\n");
+        write(root, "crates/ferris-core/src/key.rs", "");
+        write(root, "api/ferris_core/index.html", "");
+        write(root, "api/ferris_core/struct.Key.html", "");
+        let workspace = Workspace {
+            target_dir: root.join("target"),
+            repository: Some("https://example.org/ferrisdb".into()),
+            targets: vec![Target {
+                doc_name: "ferris_core".into(),
+                kind: "lib".into(),
+                src_path: root.join("crates/ferris-core/src/lib.rs"),
+            }],
+        };
+        let summary = std::fs::read_to_string(root.join("docs/SUMMARY.md")).unwrap();
+        let src = root.join("out/src");
+        let generated = generate(
+            root,
+            &summary,
+            &workspace,
+            &Api::new(&root.join("api")),
+            &src,
+        )
+        .unwrap();
+
+        let read = |page: &str| std::fs::read_to_string(src.join(page)).unwrap();
+        assert_eq!(generated.pages, 4);
+        assert_eq!(
+            read("SUMMARY.md"),
+            "# Summary\n\n[Intro](index.md)\n\n- [0. Core](crates/ferris-core.md)\n    - [An article](concepts/a.md)\n- [Spec](format/wal.md)\n"
+        );
+        assert_eq!(
+            read("index.md"),
+            "# Intro\nStart at [`ferris-core`](crates/ferris-core.md).\n"
+        );
+        assert_eq!(
+            read("crates/ferris-core.md"),
+            "# Core\n\nA [`Key`](../api/ferris_core/struct.Key.html), a `Gone`, [`docs/concepts/a.md`](../concepts/a.md), [the spec](../format/wal.md#header).\n\n```rust\nshown();\n```\n"
+        );
+        assert_eq!(
+            read("concepts/a.md"),
+            "# A\n![diagram](../img/d.svg) [spec](../format/wal.md), [code](https://example.org/ferrisdb/blob/main/crates/ferris-core/src/key.rs), [lost](../nowhere.md), [unlisted](../other.md)\n"
+        );
+        assert!(src.join("img/d.svg").is_file(), "the image is copied");
+        assert_eq!(
+            generated.problems,
+            [
+                "docs/concepts/a.md: ../nowhere.md: no file docs/nowhere.md",
+                "docs/concepts/a.md: ../other.md is a page that docs/SUMMARY.md does not list",
+            ]
+        );
+        assert_eq!(generated.stats.items, 1);
+        assert_eq!(
+            generated.stats.plain,
+            ["crates/ferris-core/src/lib.rs: Gone"]
         );
     }
 
