@@ -111,13 +111,6 @@ pub(crate) fn run(args: &BookArgs) -> anyhow::Result<()> {
     let summary =
         std::fs::read_to_string(root.join("docs/SUMMARY.md")).context("reading docs/SUMMARY.md")?;
     let generated = generate(&root, &summary, &workspace, &Api::new(&api_docs), &src)?;
-    if !generated.problems.is_empty() {
-        bail!(
-            "the book's sources have {} broken link(s):\n  {}",
-            generated.problems.len(),
-            generated.problems.join("\n  ")
-        );
-    }
     std::fs::write(out.join("book.toml"), BOOK_TOML)?;
     let stats = &generated.stats;
     println!(
@@ -157,13 +150,24 @@ pub(crate) fn run(args: &BookArgs) -> anyhow::Result<()> {
         bytes as f64 / (1 << 20) as f64,
         api_bytes as f64 / (1 << 20) as f64,
     );
-    if !report.broken.is_empty() {
-        let list: Vec<String> = report.broken.iter().map(ToString::to_string).collect();
-        bail!(
-            "{} broken link(s) in the rendered book:\n  {}",
-            list.len(),
-            list.join("\n  ")
-        );
+    if !generated.problems.is_empty() || !report.broken.is_empty() {
+        let mut message = String::new();
+        if !generated.problems.is_empty() {
+            message.push_str(&format!(
+                "{} broken link(s) in the book's sources:\n  {}\n",
+                generated.problems.len(),
+                generated.problems.join("\n  ")
+            ));
+        }
+        if !report.broken.is_empty() {
+            let list: Vec<String> = report.broken.iter().map(ToString::to_string).collect();
+            message.push_str(&format!(
+                "{} broken link(s) in the rendered book (page: link):\n  {}\n",
+                list.len(),
+                list.join("\n  ")
+            ));
+        }
+        bail!("{}", message.trim_end());
     }
     let index = html.join("index.html");
     println!("the book: {}", index.display());
