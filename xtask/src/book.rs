@@ -87,10 +87,12 @@ pub(crate) struct BookArgs {
 pub(crate) fn run(args: &BookArgs) -> anyhow::Result<()> {
     let root = crate::loc::workspace_root();
     let workspace = Workspace::load(&root)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| workspace.target_dir.join("book"));
+    // Absolute, because mdBook takes a relative `--dest-dir` relative to the book.
+    let out = std::path::absolute(
+        args.out
+            .clone()
+            .unwrap_or_else(|| workspace.target_dir.join("book")),
+    )?;
 
     let api_docs = match &args.api_docs {
         Some(dir) => dir.clone(),
