@@ -22,6 +22,9 @@
 //! - `cargo xtask loc [CRATE...]`: lines of code per crate and file, not counting
 //!   comments, blank lines and tests (the count the engine's size limit uses).
 //!
+//! - `cargo xtask lab check STAGE [--reference]`: grades a stage of the lab (`lab/`) with
+//!   FerrisDB's own test suites, the learner's crate or the reference.
+//!
 //! Its tests include the tidy checks (`tidy.rs`): docs and code must agree.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
@@ -31,6 +34,7 @@ mod book;
 mod compaction_sim;
 mod components;
 mod crash_test;
+mod lab;
 mod loc;
 mod sim;
 mod tidy;
@@ -67,6 +71,8 @@ enum Command {
     /// Build the book (chapters, concept articles, format specs, API docs) with mdBook
     /// into target/book/html, and fail on any broken link.
     Book(book::BookArgs),
+    /// The lab: `lab check STAGE [--reference]` grades a stage (lab/README.md).
+    Lab(lab::CmdArgs),
     /// Count lines of code per crate and file (no comments, blank lines or tests).
     Loc(loc::LocArgs),
 }
@@ -79,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Command::CrashTest(args) => crash_test::run(&args),
         Command::TxnCheck(args) => txn_check::run(&args),
         Command::Book(args) => book::run(&args),
+        Command::Lab(args) => lab::run(&args),
         Command::Loc(args) => loc::run(&args),
     }
 }

@@ -586,8 +586,9 @@ fn simulate(
 }
 
 /// One table standing for the output of merging `inputs`: their key range, sequence
-/// range, bytes, entries and tombstones (nothing is dropped: the worst case).
-fn merged(number: u64, inputs: &[Arc<FileMeta>]) -> Arc<FileMeta> {
+/// range, bytes, entries and tombstones (nothing is dropped: the worst case). The table
+/// [`simulations`] puts in place of a merge's inputs, for a simulator of one's own.
+pub fn merged(number: u64, inputs: &[Arc<FileMeta>]) -> Arc<FileMeta> {
     let (lo, hi) = ferris_compaction::key_range(inputs);
     let min_seq = inputs.iter().map(|f| f.min_seq).min().unwrap_or(0);
     let max_seq = inputs.iter().map(|f| f.max_seq).max().unwrap_or(0);
