@@ -22,14 +22,18 @@
 //!
 //! Every check returns `Result<(), `[`Failure`]`>`, the suites' own report: which check,
 //! which case, which seed, what was got and expected. [`Report`] prints it with the
-//! guarantee the check stands for and the command that replays it:
+//! guarantee the check stands for and the command that replays it. This one is from the
+//! lab's own test, of a memtable that answers every lookup with the newest version,
+//! whatever the snapshot:
 //!
 //! ```text
 //! FAIL reads_at_a_snapshot
-//!      broken:  a reader at snapshot 7 saw a write made at 9: reads must not see the future
-//!      case:    k written at 5 and at 9
-//!      answer:  get(b"k", 7): got Value(b"written at 9"), expected Value(b"written at 5")
-//!      replay:  cargo xtask lab check memtable --check reads_at_a_snapshot
+//!      guarantee: a reader at snapshot S sees the newest version written at or below S, and nothing written after S
+//!      broke:     a reader at snapshot 7 saw a write made at 9: reads must not see the future: get(b"k", 7)
+//!      got:       Value(b"written at 9")
+//!      expected:  Value(b"written at 5")
+//!      case:      k written at 5 and at 9
+//!      replay:    cargo xtask lab check memtable --check reads_at_a_snapshot
 //! ```
 //!
 //! `cargo xtask lab check STAGE [--reference]` runs this crate's binary, `lab-check`.
