@@ -523,6 +523,15 @@ impl VersionSet {
         };
         m.append(edit).map_err(|e| work.poisoned_by(e.into()))?;
         keyspace.dropped.store(true, Ordering::Release);
+        let sv = keyspace.current();
+        // Draining before it leaves the map: the flush thread's `oldest_frozen` reads the
+        // map, then the draining list, and must find its frozen memtables in one of them,
+        // or it would wait for a wake-up that may never come while `Db::flush` waits for
+        // them.
+        if !sv.frozen.is_empty() {
+            let mut draining = self.draining.lock().unwrap_or_else(PoisonError::into_inner);
+            draining.push(Arc::clone(keyspace));
+        }
         let mut map = self
             .keyspaces
             .write()
@@ -530,7 +539,6 @@ impl VersionSet {
         map.remove(&keyspace.id);
         // Let go before publishing: the new pressure is read from the keyspace map.
         drop(map);
-        let sv = keyspace.current();
         for (_, file) in sv.version.levels.files() {
             file.mark_obsolete();
         }
@@ -545,10 +553,6 @@ impl VersionSet {
                 version: Arc::new(Version::default()),
             },
         );
-        if !sv.frozen.is_empty() {
-            let mut draining = self.draining.lock().unwrap_or_else(PoisonError::into_inner);
-            draining.push(Arc::clone(keyspace));
-        }
         tracing::info!(keyspace = keyspace.name, "dropped a keyspace");
         Ok(())
     }
