@@ -584,13 +584,8 @@ impl Suite<'_> {
     /// (`began`), background flushes and compactions included, and the space a quiescent
     /// database takes.
     fn settled_disk_figures(&self, overwrite: &mut Measurement, db_dir: &Path, began: Option<u64>) {
-        let written = proc::disk_write_bytes()
-            .zip(began)
-            .map(|(after, before)| after.saturating_sub(before));
-        overwrite.write_amp = written.map(|w| w as f64 / overwrite.user_bytes.max(1) as f64);
-        overwrite.space_amp = proc::dir_size(db_dir)
-            .ok()
-            .map(|size| size as f64 / (self.args.num * self.entry_bytes) as f64);
+        (overwrite.write_amp, overwrite.space_amp) =
+            self.disk_figures(db_dir, began, overwrite.user_bytes);
         let note = format!(
             "disk figures after a {} s quiescent wait (and the fresh reads before it)",
             self.args.settle_seconds
@@ -600,6 +595,25 @@ impl Suite<'_> {
             .filter(|n| !n.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
+    }
+
+    /// Write amplification (bytes sent to the disk since `began` over `user_bytes`) and
+    /// space amplification (`db_dir`'s size over the live user data), each where the
+    /// operating system tells.
+    fn disk_figures(
+        &self,
+        db_dir: &Path,
+        began: Option<u64>,
+        user_bytes: u64,
+    ) -> (Option<f64>, Option<f64>) {
+        let written = proc::disk_write_bytes()
+            .zip(began)
+            .map(|(after, before)| after.saturating_sub(before));
+        let write_amp = written.map(|w| w as f64 / user_bytes.max(1) as f64);
+        let space_amp = proc::dir_size(db_dir)
+            .ok()
+            .map(|size| size as f64 / (self.args.num * self.entry_bytes) as f64);
+        (write_amp, space_amp)
     }
 
     /// Runs `workload` once, timed, and gathers its figures; `state` says which state of
@@ -882,20 +896,10 @@ impl Suite<'_> {
         notes.push(db.stats_note());
         notes.retain(|n| !n.is_empty());
         let note = notes.join("; ");
-        let written = proc::disk_write_bytes()
-            .zip(written_before)
-            .map(|(after, before)| after.saturating_sub(before));
-        let live_bytes = num * self.entry_bytes;
-        let write_amp = workload
-            .writes()
-            .then_some(written)
-            .flatten()
-            .map(|w| w as f64 / user_bytes.max(1) as f64);
-        let space_amp = workload
-            .writes()
-            .then(|| proc::dir_size(db_dir).ok())
-            .flatten()
-            .map(|size| size as f64 / live_bytes as f64);
+        let (write_amp, space_amp) = match workload.writes() {
+            true => self.disk_figures(db_dir, written_before, user_bytes),
+            false => (None, None),
+        };
         let us = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
         Ok(Measurement {
             engine: self.kind.name().to_owned(),
