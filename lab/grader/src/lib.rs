@@ -19,6 +19,7 @@
 //! | `merge` | `lab_merge::MergingIterator` | `ferris_core::iter::MergingIterator` | [`merge`] |
 //! | `table` | `lab_table::LabFormat` | `ferris_minitable::MinitableFormat` | [`table`] |
 //! | `compaction` | `lab_compaction::LabLeveled` | `ferris_compaction::Leveled` | [`compaction`] |
+//! | `engine` | `lab_engine::LabDb` | `ferris_engine::Db` | [`engine`] |
 //!
 //! Every check returns `Result<(), `[`Failure`]`>`, the suites' own report: which check,
 //! which case, which seed, what was got and expected. [`Report`] prints it with the
@@ -43,6 +44,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compaction;
+pub mod engine;
 pub mod memtable;
 pub mod merge;
 pub mod table;
@@ -64,15 +66,18 @@ pub enum Stage {
     Table,
     /// Stage 4: a compaction picker (`lab/compaction`).
     Compaction,
+    /// Stage 5: an engine's write and read path, from FerrisDB's parts (`lab/engine`).
+    Engine,
 }
 
 impl Stage {
     /// Every stage, in the order the lab takes them.
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 5] = [
         Stage::Memtable,
         Stage::Merge,
         Stage::Table,
         Stage::Compaction,
+        Stage::Engine,
     ];
 
     /// The stage's name: its folder under `lab/`, and the argument of `lab check`.
@@ -82,6 +87,7 @@ impl Stage {
             Stage::Merge => "merge",
             Stage::Table => "table",
             Stage::Compaction => "compaction",
+            Stage::Engine => "engine",
         }
     }
 
@@ -97,6 +103,7 @@ impl Stage {
             Stage::Merge => &merge::CHECKS,
             Stage::Table => &table::CHECKS,
             Stage::Compaction => &compaction::CHECKS,
+            Stage::Engine => &engine::CHECKS,
         }
     }
 
@@ -119,6 +126,8 @@ impl Stage {
             (Stage::Compaction, Subject::Reference) => {
                 "ferris_compaction::Leveled (crates/ferris-compaction/src/picker.rs)"
             }
+            (Stage::Engine, Subject::Lab) => "lab_engine::LabDb (lab/engine)",
+            (Stage::Engine, Subject::Reference) => "ferris_engine::Db (crates/ferris-engine)",
         }
     }
 }
