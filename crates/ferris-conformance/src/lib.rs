@@ -5,7 +5,8 @@
 //! FerrisDB's engine meets its components through narrow traits: a table format
 //! (`ferris_table::TableFormat`), a memtable (`ferris_core::Memtable`), a sorted iterator
 //! (`ferris_core::iter::InternalIterator`), a compaction strategy
-//! (`ferris_compaction::Strategy`). Each trait's documentation states a contract, and
+//! (`ferris_compaction::Strategy`), a transaction conflict resolver
+//! (`ferris_txn::ConflictResolver`). Each trait's documentation states a contract, and
 //! each trait has more than one implementation: `ferris-sstable` and `ferris-minitable`
 //! are both table formats, and yours can be a third. A contract
 //! written only in prose is a contract each implementation reads its own way. The
@@ -50,7 +51,7 @@
 //!   check at a time, and see at once which promise broke.
 //! - **`check_*`**, one per contract, runs every check in turn:
 //!   [`table::check_format`], [`memtable::check_factory`], [`iterator::check_iterator`],
-//!   [`strategy::check_strategy`].
+//!   [`strategy::check_strategy`], [`resolver::check_resolver`].
 //! - **`CHECKS`**, each check with its name (the name a [`Failure`] gives), in the order
 //!   `check_*` runs them, and a `Check` type for its entries.
 //! - **Seeds.** A check that draws its cases from seeds runs a fixed range of them (each
@@ -100,6 +101,7 @@
 //! | [`Memtable`](ferris_core::Memtable) | [`memtable::check_factory`] | `against_model` (24 seeds), `iterators_across_applies` (24 seeds), `concurrent_readers` (3 seeds, real threads) | up to 40 batches of 8 entries; a race shows only when the threads' timing exposes it |
 //! | [`InternalIterator`](ferris_core::InternalIterator) | [`iterator::check_iterator`] | `scans`, `seeks`, `random_walks` (48 seeds each) | up to 150 entries; the status must stay `Ok`, so failing iterators are the table suite's business |
 //! | [`Strategy`](ferris_compaction::Strategy) | [`strategy::check_strategy`] | `empty_view`, `random_views` (400 seeds), `simulations` (40 seeds) | the rules a choice must keep, not how good it is; views of table metadata, keys below 1000 |
+//! | [`ConflictResolver`](ferris_txn::ConflictResolver) | [`resolver::check_resolver`] | `conflicts`, `read_version_edges`, `keyspaces_apart`, `too_old` (fixed cases against a model that keeps every commit), `against_model` (48 seeds), `serializable` (24 seeded transaction histories, replayed by `ferris-txn-check`) | one thread: histories interleaved by a seeded generator, the resolver called as one write-queue leader calls it |
 //!
 //! Each module's documentation lists what each check demands.
 //!
@@ -241,6 +243,7 @@ pub mod iterator;
 pub mod memtable;
 mod model;
 mod random;
+pub mod resolver;
 mod show;
 pub mod strategy;
 pub mod table;

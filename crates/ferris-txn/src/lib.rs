@@ -361,6 +361,49 @@
 //! # Ok::<(), ()>(())
 //! ```
 //!
+//! ## The contract: [`ConflictResolver`]
+//!
+//! What a write path needs of a resolver is five methods, and the trait
+//! [`ConflictResolver`] names them: [`check`](ConflictResolver::check) a transaction's
+//! read ranges at its read version against the commits after it,
+//! [`record`](ConflictResolver::record) a commit's write ranges at its sequence number,
+//! [`trim`](ConflictResolver::trim) what no live transaction can conflict with,
+//! [`skip`](ConflictResolver::skip) past a commit too large to remember, and say which
+//! read versions are still [`oldest`](ConflictResolver::oldest) enough to check. Two more,
+//! [`check_set`](ConflictResolver::check_set) and [`admit`](ConflictResolver::admit) (the
+//! leader's step: check, then record at the sequence number the batch will end at), have
+//! defaults built on those five. [`Resolver`] implements it, with faster versions of the
+//! two defaults; the engine still names the concrete type, the one resolver it wires.
+//!
+//! The contract is the model this chapter's tests hold the resolver to, written down:
+//! answer as a resolver that keeps every commit forever would, except that a resolver
+//! which has forgotten a commit it would have to look at says [`TxnError::TooOld`],
+//! never `Ok`. The edges are where implementations go wrong, so the trait's page lists
+//! them: a write **at** the read version is in the transaction's snapshot and does not
+//! conflict, one after it does; ranges are half-open and keyspaces never meet; a
+//! conflict names the first range read (in the order given) and the newest commit that
+//! wrote into it. Its suite, `ferris_conformance::resolver`, checks all of that against
+//! the model, and then lets the resolver under test decide the commits of random
+//! concurrent transactions and replays their history with `ferris-txn-check`: the
+//! history must be serializable in commit order. The lab's stage `txn` (`lab/txn`) has
+//! you write one and grades it with that suite.
+//!
+//! ```
+//! use ferris_txn::{ConflictResolver, KeyRange, Resolver, TxnError};
+//!
+//! fn lost_update(resolver: &mut dyn ConflictResolver) -> Result<(), TxnError> {
+//!     let balance = KeyRange::key(0, "balance");
+//!     resolver.record(7, &[balance.clone()], 0)?;
+//!     // Read at 7: the write at 7 is in the snapshot. Read at 5: it is not.
+//!     resolver.check(7, &[balance.clone()])?;
+//!     let stale = resolver.check(5, &[balance.clone()]);
+//!     assert_eq!(stale, Err(TxnError::Conflict { range: balance, committed_at: 7 }));
+//!     Ok(())
+//! }
+//! lost_update(&mut Resolver::default())?;
+//! # Ok::<(), TxnError>(())
+//! ```
+//!
 //! # Guarantees
 //!
 //! - **Never a wrong "no conflict".** [`Resolver::check`] returns `Ok` only when no
@@ -454,6 +497,7 @@
 #![forbid(unsafe_code)]
 
 mod buffer;
+mod conflict;
 mod error;
 mod isolation;
 mod options;
@@ -464,6 +508,7 @@ mod set;
 mod writes;
 
 pub use buffer::{Check, TxnBuffer};
+pub use conflict::ConflictResolver;
 pub use error::TxnError;
 pub use isolation::Isolation;
 pub use options::{TxnOptions, backoff};

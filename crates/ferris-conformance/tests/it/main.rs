@@ -4,6 +4,7 @@
 mod iterator;
 mod memtable;
 mod mutants;
+mod resolver;
 mod strategy;
 mod table;
 
