@@ -24,14 +24,15 @@ pub(crate) struct CmdArgs {
 
 #[derive(Subcommand, Debug)]
 enum LabCommand {
-    /// Grade a stage: memtable, merge, table, compaction or engine.
+    /// Grade a stage: memtable, merge, table, compaction, engine or txn.
     Check(CheckArgs),
 }
 
 /// Options of `cargo xtask lab check`.
 #[derive(Args, Debug)]
 struct CheckArgs {
-    /// The stage: memtable, merge, table, compaction or engine (its crate is `lab/STAGE`).
+    /// The stage: memtable, merge, table, compaction, engine or txn (its crate is
+    /// `lab/STAGE`).
     stage: String,
     /// Grade FerrisDB's own implementation, the reference solution, instead of yours.
     #[arg(long)]

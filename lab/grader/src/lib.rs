@@ -1,8 +1,8 @@
 //! # lab-grader: FerrisDB's test suites, as a learner's grader
 //!
 //! The lab (`lab/README.md`) has one starter crate per stage: `lab/memtable`,
-//! `lab/merge`, `lab/table`, `lab/compaction`. Each holds the public API of one component
-//! with empty bodies, and a learner fills them in. This crate grades a stage: it plugs
+//! `lab/merge`, `lab/table`, `lab/compaction`, `lab/txn`. Each holds the public API of
+//! one component with empty bodies, and a learner fills them in. This crate grades a stage: it plugs
 //! the learner's implementation, or FerrisDB's own (the reference solution), into the
 //! stage's checks through the component traits, runs every check, and reports each one
 //! as `PASS` or `FAIL`, a failure in the learner's words.
@@ -20,6 +20,7 @@
 //! | `table` | `lab_table::LabFormat` | `ferris_minitable::MinitableFormat` | [`table`] |
 //! | `compaction` | `lab_compaction::LabLeveled` | `ferris_compaction::Leveled` | [`compaction`] |
 //! | `engine` | `lab_engine::LabDb` | `ferris_engine::Db` | [`engine`] |
+//! | `txn` | `lab_txn::LabResolver` | `ferris_txn::Resolver` | [`txn`] |
 //!
 //! Every check returns `Result<(), `[`Failure`]`>`, the suites' own report: which check,
 //! which case, which seed, what was got and expected. [`Report`] prints it with the
@@ -48,6 +49,7 @@ pub mod engine;
 pub mod memtable;
 pub mod merge;
 pub mod table;
+pub mod txn;
 mod words;
 
 use std::fmt;
@@ -68,16 +70,19 @@ pub enum Stage {
     Compaction,
     /// Stage 5: an engine's write and read path, from FerrisDB's parts (`lab/engine`).
     Engine,
+    /// Stage 6: a transaction conflict resolver (`lab/txn`).
+    Txn,
 }
 
 impl Stage {
     /// Every stage, in the order the lab takes them.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Memtable,
         Stage::Merge,
         Stage::Table,
         Stage::Compaction,
         Stage::Engine,
+        Stage::Txn,
     ];
 
     /// The stage's name: its folder under `lab/`, and the argument of `lab check`.
@@ -88,6 +93,7 @@ impl Stage {
             Stage::Table => "table",
             Stage::Compaction => "compaction",
             Stage::Engine => "engine",
+            Stage::Txn => "txn",
         }
     }
 
@@ -104,6 +110,7 @@ impl Stage {
             Stage::Table => &table::CHECKS,
             Stage::Compaction => &compaction::CHECKS,
             Stage::Engine => &engine::CHECKS,
+            Stage::Txn => &txn::CHECKS,
         }
     }
 
@@ -128,6 +135,10 @@ impl Stage {
             }
             (Stage::Engine, Subject::Lab) => "lab_engine::LabDb (lab/engine)",
             (Stage::Engine, Subject::Reference) => "ferris_engine::Db (crates/ferris-engine)",
+            (Stage::Txn, Subject::Lab) => "lab_txn::LabResolver (lab/txn)",
+            (Stage::Txn, Subject::Reference) => {
+                "ferris_txn::Resolver (crates/ferris-txn/src/resolver.rs)"
+            }
         }
     }
 }
