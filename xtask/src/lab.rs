@@ -24,14 +24,14 @@ pub(crate) struct CmdArgs {
 
 #[derive(Subcommand, Debug)]
 enum LabCommand {
-    /// Grade a stage: memtable, merge, table, compaction, engine or txn.
+    /// Grade a stage: memtable, wal, merge, table, compaction, engine or txn.
     Check(CheckArgs),
 }
 
 /// Options of `cargo xtask lab check`.
 #[derive(Args, Debug)]
 struct CheckArgs {
-    /// The stage: memtable, merge, table, compaction, engine or txn (its crate is
+    /// The stage: memtable, wal, merge, table, compaction, engine or txn (its crate is
     /// `lab/STAGE`).
     stage: String,
     /// Grade FerrisDB's own implementation, the reference solution, instead of yours.
@@ -104,6 +104,10 @@ mod tests {
     #[test]
     fn a_check_line_becomes_the_graders_arguments() {
         assert_eq!(grader_args(&["lab", "check", "memtable"]), ["memtable"]);
+        assert_eq!(
+            grader_args(&["lab", "check", "wal", "--reference"]),
+            ["wal", "--reference"]
+        );
         assert_eq!(
             grader_args(&[
                 "lab",

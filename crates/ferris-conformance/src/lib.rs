@@ -6,7 +6,8 @@
 //! (`ferris_table::TableFormat`), a memtable (`ferris_core::Memtable`), a sorted iterator
 //! (`ferris_core::iter::InternalIterator`), a compaction strategy
 //! (`ferris_compaction::Strategy`), a transaction conflict resolver
-//! (`ferris_txn::ConflictResolver`). Each trait's documentation states a contract, and
+//! (`ferris_txn::ConflictResolver`), and, for the lab, a log format
+//! (`ferris_log::LogFormat`). Each trait's documentation states a contract, and
 //! each trait has more than one implementation: `ferris-sstable` and `ferris-minitable`
 //! are both table formats, and yours can be a third. A contract
 //! written only in prose is a contract each implementation reads its own way. The
@@ -51,7 +52,7 @@
 //!   check at a time, and see at once which promise broke.
 //! - **`check_*`**, one per contract, runs every check in turn:
 //!   [`table::check_format`], [`memtable::check_factory`], [`iterator::check_iterator`],
-//!   [`strategy::check_strategy`], [`resolver::check_resolver`].
+//!   [`strategy::check_strategy`], [`resolver::check_resolver`], [`log::check_log_format`].
 //! - **`CHECKS`**, each check with its name (the name a [`Failure`] gives), in the order
 //!   `check_*` runs them, and a `Check` type for its entries.
 //! - **Seeds.** A check that draws its cases from seeds runs a fixed range of them (each
@@ -63,7 +64,7 @@
 //!
 //! | method | what it returns |
 //! |---|---|
-//! | [`implementation`](Failure::implementation) | the table format's [`name`](ferris_table::TableFormat::name); the `Debug` form of a memtable factory or strategy (a unit struct's is its type's name); the name you give an iterator |
+//! | [`implementation`](Failure::implementation) | the table format's [`name`](ferris_table::TableFormat::name) (a log format's, [`LogFormat::name`](ferris_log::LogFormat::name)); the `Debug` form of a memtable factory or strategy (a unit struct's is its type's name); the name you give an iterator |
 //! | [`check`](Failure::check) | the check, as `CHECKS` names it: the function to call again |
 //! | [`seed`](Failure::seed) | the seed of the case, for a seeded check: the argument of its `_seed` function |
 //! | [`case`](Failure::case) | the case in words: `seed 3`, `byte 17 of 436, bit 2 flipped`, `table 1, power cut after 5 of 40 operations, disk seed 0` |
@@ -100,6 +101,7 @@
 //! | [`TableFormat`](ferris_table::TableFormat) | [`table::check_format`] | `names`, `builder_contract`, `round_trips` (12 seeds), `range_tombstones` (a fixed case, tombstones alone, 8 seeds), `power_cuts`, `io_faults`, `bit_flips`, `hostile_bytes` (300 seeds) | small tables (a few hundred entries, one of a few MiB); `SimFs` only; bit flips of one small table |
 //! | [`Memtable`](ferris_core::Memtable) | [`memtable::check_factory`] | `against_model` (24 seeds), `iterators_across_applies` (24 seeds), `concurrent_readers` (3 seeds, real threads) | up to 40 batches of 8 entries; a race shows only when the threads' timing exposes it |
 //! | [`InternalIterator`](ferris_core::InternalIterator) | [`iterator::check_iterator`] | `scans`, `seeks`, `random_walks` (48 seeds each) | up to 150 entries; the status must stay `Ok`, so failing iterators are the table suite's business |
+//! | [`LogFormat`](ferris_log::LogFormat) | [`log::check_log_format`] | `round_trips` (16 seeds), `power_cuts`, `torn_tails`, `bit_flips`, `recovery_modes`, `io_faults`, `hostile_bytes` (200 seeds) | one log file of at most a few hundred KiB; `SimFs` only; bits flipped in one small sealed log |
 //! | [`Strategy`](ferris_compaction::Strategy) | [`strategy::check_strategy`] | `empty_view`, `random_views` (400 seeds), `simulations` (40 seeds) | the rules a choice must keep, not how good it is; views of table metadata, keys below 1000 |
 //! | [`ConflictResolver`](ferris_txn::ConflictResolver) | [`resolver::check_resolver`] | `conflicts`, `read_version_edges`, `keyspaces_apart`, `too_old` (fixed cases against a model that keeps every commit), `against_model` (48 seeds), `serializable` (24 seeded transaction histories, replayed by `ferris-txn-check`) | one thread: histories interleaved by a seeded generator, the resolver called as one write-queue leader calls it |
 //!
@@ -185,6 +187,17 @@
 //! # Ok::<(), Failure>(())
 //! ```
 //!
+//! For a log format, the format itself (here ferris-log's own framing):
+//!
+//! ```
+//! use ferris_conformance::log;
+//! use ferris_log::Framing;
+//!
+//! log::torn_tails(&Framing)?;
+//! log::hostile_bytes_seed(&Framing, 5)?;
+//! # Ok::<(), ferris_conformance::Failure>(())
+//! ```
+//!
 //! For a compaction strategy, under the options it will run with:
 //!
 //! ```
@@ -240,6 +253,7 @@
 
 mod failure;
 pub mod iterator;
+pub mod log;
 pub mod memtable;
 mod model;
 mod random;

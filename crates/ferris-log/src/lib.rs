@@ -150,10 +150,11 @@
 //!
 //! # Durability
 //!
-//! This crate does no writing I/O. [`format::frame_record`] and [`format::frame_seal`]
+//! The framing does no writing I/O. [`format::frame_record`] and [`format::frame_seal`]
 //! append bytes to a buffer; when to append the buffer to a file and when to sync it is the
 //! writer's decision, and so is every durability promise (see `ferris-wal` and
-//! `ferris-manifest`). What the reader assumes of the disk is what `docs/format/wal.md`
+//! `ferris-manifest`). The one writer in this crate, [`Framing`]'s (see [`swap`]), appends
+//! each record as it is given and syncs only when its caller says. What the reader assumes of the disk is what `docs/format/wal.md`
 //! states: synced bytes stay as written, and unsynced appends survive a power cut as a
 //! prefix whose last sector may be torn.
 //!
@@ -191,6 +192,16 @@
 //! 4. Seal a segment with [`format::frame_seal`], then damage its last record. Why is it
 //!    corruption now, when the same damage in an unsealed segment is a torn tail?
 //!
+//! ## Swapping the format
+//!
+//! The WAL and the manifest call the functions above directly. For everything else, the
+//! [`LogFormat`] trait ([`swap`]) puts a log format behind three small pieces, a format
+//! that creates writers and opens readers, a [`LogWriter`] (append, sync, seal) and a
+//! [`LogReader`] (records, events, sealed or not), and [`Framing`] is this crate's framing
+//! behind them. That is what lets one suite, `ferris_conformance::log`, check any log
+//! format against the guarantees above, and the lab's WAL stage (`lab/wal`) grade a
+//! learner's.
+//!
 //! ## What to read next
 //!
 //! `ferris-wal`, which writes segments with group commit and recovers a directory of them
@@ -201,7 +212,9 @@
 
 pub mod format;
 mod reader;
+pub mod swap;
 
 pub use ferris_core::{Error, Result};
 pub use format::MAX_RECORD_LEN;
 pub use reader::{Record, RecoveryEvent, RecoveryMode, SegmentReader};
+pub use swap::{Framing, LogFormat, LogReader, LogWriter};

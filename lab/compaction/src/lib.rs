@@ -1,4 +1,4 @@
-//! # Lab stage 4: a compaction picker
+//! # Lab stage 5: a compaction picker
 //!
 //! Flushes add tables to level 0, and every level-0 table is one more place a read must
 //! look. Compaction merges them down: level 0 into level 1 once it holds

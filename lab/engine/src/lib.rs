@@ -1,4 +1,4 @@
-//! # Lab stage 5: an engine, from FerrisDB's parts
+//! # Lab stage 6: an engine, from FerrisDB's parts
 //!
 //! The stages before this one each built a part. This one builds the thing they are parts
 //! of: [`LabDb`], a small LSM engine with a write path, a read path, flushes and recovery.

@@ -1,4 +1,4 @@
-//! Stage 4, the compaction picker: `lab_compaction::LabLeveled`, or the reference
+//! Stage 5, the compaction picker: `lab_compaction::LabLeveled`, or the reference
 //! `ferris_compaction::Leveled`, under `CompactionOptions::default()`.
 //!
 //! | check | from | what it demands |

@@ -1,4 +1,4 @@
-//! Stage 5, the engine: `lab_engine::LabDb`, or the reference `ferris_engine::Db`.
+//! Stage 6, the engine: `lab_engine::LabDb`, or the reference `ferris_engine::Db`.
 //!
 //! Both are graded through [`Engine`], the few calls a key-value store answers: open on a
 //! file system, put, delete, get, a snapshot and a read at it, a scan, flush, close. The

@@ -1,8 +1,9 @@
 //! # lab-grader: FerrisDB's test suites, as a learner's grader
 //!
 //! The lab (`lab/README.md`) has one starter crate per stage: `lab/memtable`,
-//! `lab/merge`, `lab/table`, `lab/compaction`, `lab/txn`. Each holds the public API of
-//! one component with empty bodies, and a learner fills them in. This crate grades a stage: it plugs
+//! `lab/wal`, `lab/merge`, `lab/table`, `lab/compaction`, `lab/engine`, `lab/txn`. Each
+//! holds the public API of one component with empty bodies, and a learner fills them in.
+//! This crate grades a stage: it plugs
 //! the learner's implementation, or FerrisDB's own (the reference solution), into the
 //! stage's checks through the component traits, runs every check, and reports each one
 //! as `PASS` or `FAIL`, a failure in the learner's words.
@@ -16,6 +17,7 @@
 //! | stage | yours | the reference | checks |
 //! |---|---|---|---|
 //! | `memtable` | `lab_memtable::LabFactory` | `ferris_memtable::BTreeFactory` | [`memtable`] |
+//! | `wal` | `lab_wal::LabLog` | `ferris_log::Framing` | [`wal`] |
 //! | `merge` | `lab_merge::MergingIterator` | `ferris_core::iter::MergingIterator` | [`merge`] |
 //! | `table` | `lab_table::LabFormat` | `ferris_minitable::MinitableFormat` | [`table`] |
 //! | `compaction` | `lab_compaction::LabLeveled` | `ferris_compaction::Leveled` | [`compaction`] |
@@ -50,6 +52,7 @@ pub mod memtable;
 pub mod merge;
 pub mod table;
 pub mod txn;
+pub mod wal;
 mod words;
 
 use std::fmt;
@@ -62,22 +65,25 @@ pub use ferris_conformance::Failure;
 pub enum Stage {
     /// Stage 1: a memtable (`lab/memtable`).
     Memtable,
-    /// Stage 2: a merging iterator (`lab/merge`).
+    /// Stage 2: a write-ahead log's format, with crash recovery (`lab/wal`).
+    Wal,
+    /// Stage 3: a merging iterator (`lab/merge`).
     Merge,
-    /// Stage 3: a table format (`lab/table`).
+    /// Stage 4: a table format (`lab/table`).
     Table,
-    /// Stage 4: a compaction picker (`lab/compaction`).
+    /// Stage 5: a compaction picker (`lab/compaction`).
     Compaction,
-    /// Stage 5: an engine's write and read path, from FerrisDB's parts (`lab/engine`).
+    /// Stage 6: an engine's write and read path, from FerrisDB's parts (`lab/engine`).
     Engine,
-    /// Stage 6: a transaction conflict resolver (`lab/txn`).
+    /// Stage 7: a transaction conflict resolver (`lab/txn`).
     Txn,
 }
 
 impl Stage {
     /// Every stage, in the order the lab takes them.
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Memtable,
+        Stage::Wal,
         Stage::Merge,
         Stage::Table,
         Stage::Compaction,
@@ -89,6 +95,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::Memtable => "memtable",
+            Stage::Wal => "wal",
             Stage::Merge => "merge",
             Stage::Table => "table",
             Stage::Compaction => "compaction",
@@ -106,6 +113,7 @@ impl Stage {
     pub fn checks(self) -> &'static [Check] {
         match self {
             Stage::Memtable => &memtable::CHECKS,
+            Stage::Wal => &wal::CHECKS,
             Stage::Merge => &merge::CHECKS,
             Stage::Table => &table::CHECKS,
             Stage::Compaction => &compaction::CHECKS,
@@ -120,6 +128,10 @@ impl Stage {
             (Stage::Memtable, Subject::Lab) => "lab_memtable::LabFactory (lab/memtable)",
             (Stage::Memtable, Subject::Reference) => {
                 "ferris_memtable::BTreeFactory (crates/ferris-memtable/src/btree.rs)"
+            }
+            (Stage::Wal, Subject::Lab) => "lab_wal::LabLog (lab/wal)",
+            (Stage::Wal, Subject::Reference) => {
+                "ferris_log::Framing (crates/ferris-log/src/swap.rs)"
             }
             (Stage::Merge, Subject::Lab) => "lab_merge::MergingIterator (lab/merge)",
             (Stage::Merge, Subject::Reference) => {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use lab_grader::{Selection, Stage, Subject, grade};
 
 const USAGE: &str = "usage: lab-check STAGE [--reference] [--check NAME] [--seed N]\n\
-                     stages: memtable, merge, table, compaction, engine, txn";
+                     stages: memtable, wal, merge, table, compaction, engine, txn";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {

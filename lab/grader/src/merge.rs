@@ -1,4 +1,4 @@
-//! Stage 2, the merging iterator: `lab_merge::MergingIterator`, or the reference
+//! Stage 3, the merging iterator: `lab_merge::MergingIterator`, or the reference
 //! `ferris_core::iter::MergingIterator`.
 //!
 //! | check | from | what it demands |

@@ -1,4 +1,4 @@
-//! Stage 3, the table format: `lab_table::LabFormat`, or the reference
+//! Stage 4, the table format: `lab_table::LabFormat`, or the reference
 //! `ferris_minitable::MinitableFormat`.
 //!
 //! The checks are FerrisDB's table suite, `ferris_conformance::table`, unchanged: the one

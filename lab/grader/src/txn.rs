@@ -1,4 +1,4 @@
-//! Stage 6, the transaction conflict resolver: `lab_txn::LabResolver`, or the reference
+//! Stage 7, the transaction conflict resolver: `lab_txn::LabResolver`, or the reference
 //! `ferris_txn::Resolver`, through the trait `ferris_txn::ConflictResolver`.
 //!
 //! | check | from | what it demands |

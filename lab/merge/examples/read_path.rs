@@ -1,7 +1,7 @@
 //! A database's read path from your own parts: `cargo run -p lab-merge --example read_path`.
 //!
 //! Three of your memtables (stage 1) hold writes in turn, the first two frozen as a
-//! database freezes a full one; your merging iterator (stage 2) makes them one sorted
+//! database freezes a full one; your merging iterator (stage 3) makes them one sorted
 //! sequence; and `ferris_core::iter::UserIter`, the reader `Db::iter` uses, turns that into
 //! what a reader at a snapshot sees: each key's newest visible value, deleted keys hidden.
 //! It prints the scan at a few snapshots beside what it should be. With the starters as

@@ -1,4 +1,4 @@
-//! # Lab stage 2: a merging iterator
+//! # Lab stage 3: a merging iterator
 //!
 //! An LSM tree keeps its data in many sorted places at once: the memtable, the frozen
 //! memtables, every level-0 table, one sorted run per deeper level. A scan, and a

@@ -1,4 +1,4 @@
-//! # Lab stage 3: a table format
+//! # Lab stage 4: a table format
 //!
 //! A full memtable becomes a file, and compaction merges files into new ones. Your job:
 //! [`LabFormat`], an implementation of [`ferris_table::TableFormat`]: a

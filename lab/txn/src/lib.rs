@@ -1,4 +1,4 @@
-//! # Lab stage 6: a transaction conflict resolver
+//! # Lab stage 7: a transaction conflict resolver
 //!
 //! An optimistic transaction reads at a **read version** (a snapshot), buffers its writes,
 //! and at commit asks one question: did any transaction that committed *after* my read

@@ -2,6 +2,7 @@
 //! the workspace, and against broken ones ("mutants"), which it must catch.
 
 mod iterator;
+mod log;
 mod memtable;
 mod mutants;
 mod resolver;

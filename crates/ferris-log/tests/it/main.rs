@@ -2,6 +2,7 @@
 //! here: segments are framed in memory with the crate's own functions, written to a
 //! simulated file system, and read back with `SegmentReader`.
 
+mod conformance;
 mod damage;
 mod golden;
 mod round_trip;

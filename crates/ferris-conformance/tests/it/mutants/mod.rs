@@ -7,6 +7,7 @@
 //! [`Failure`]: ferris_conformance::Failure
 
 mod iterator;
+mod log;
 mod memtable;
 mod strategy;
 mod table;
