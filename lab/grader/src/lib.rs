@@ -12,7 +12,8 @@
 //! implementation in the workspace passes), run unchanged, preceded by a few small checks
 //! of the lab's own that catch the first mistakes with a precise diagnosis, and followed
 //! by one that runs the component in a bigger whole (the memtable inside a real
-//! `ferris_engine::Db`, with a power cut; the merge inside a database's read path):
+//! `ferris_engine::Db`, with a power cut; the log's write batches replayed into a memtable
+//! after a power cut; the merge inside a database's read path):
 //!
 //! | stage | yours | the reference | checks |
 //! |---|---|---|---|
