@@ -36,9 +36,10 @@
 //! A first design that passes: a header (magic, version, the log's id) then, for each
 //! record, its length, a CRC-32C (`ferris_core::checksum`) of length and bytes, and the
 //! bytes; a seal record at the end. Such a format is simple, but after a damaged length
-//! it cannot find the next record, and so cannot tell damage from a torn tail: the
-//! reference frames records in 32 KiB blocks so that the reader can start again at the
-//! next block. Try the simple one first, and see which check it fails.
+//! it no longer knows where the next record starts, so to tell damage from a torn tail it
+//! must search the rest of the file byte by byte for an intact record. The reference
+//! frames records in 32 KiB blocks instead, so that its reader can start again at the next
+//! block. Try the simple one first, and see which checks it passes.
 //!
 //! Every body below is empty: the writer writes nothing, the reader reads nothing. The
 //! grader runs checks of the lab's own, then FerrisDB's log suite (the one
