@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::SkipMap;
-use ferris_core::key::{TRAILER_LEN, pack_trailer};
+use ferris_core::key::{TRAILER_LEN, compare_user_keys, pack_trailer};
 use ferris_core::range_del::{MemTombstones, RangeTombstone, Tombstones};
 use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, Lookup, MAX_SEQNO, SeqNo, ValueKind};
 
@@ -560,8 +560,7 @@ impl<'a> Borrow<dyn KeyView + 'a> for Key {
 // The same order as `InternalKey`: user key ascending, then trailer descending.
 impl Ord for dyn KeyView + '_ {
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.user_key()
-            .cmp(other.user_key())
+        compare_user_keys(self.user_key(), other.user_key())
             .then_with(|| other.trailer().cmp(&self.trailer()))
     }
 }
