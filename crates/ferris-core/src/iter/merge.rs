@@ -6,13 +6,15 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
-use crate::key::{InternalKey, InternalKeyRef};
+use crate::key::{InternalKey, InternalKeyRef, SeqNo, ValueKind};
 
 /// Merges children into one sorted sequence.
 ///
 /// The children sit in a binary heap ordered by their current keys, smallest on top while
 /// moving forwards and largest on top while moving backwards, so each step costs one step
-/// of one child and `O(log n)` comparisons. Turning around (a `prev` after a `next`)
+/// of one child and `O(log n)` comparisons. The merge keeps a copy of each child's current
+/// key, taken when the child moves: a step asks one child for its key once, and the
+/// comparisons that follow read the copies, not the children behind their trait objects. Turning around (a `prev` after a `next`)
 /// repositions every other child just behind the current key, as LevelDB's merging
 /// iterator does; a scan that keeps one direction never pays for it.
 ///
@@ -22,6 +24,9 @@ use crate::key::{InternalKey, InternalKeyRef};
 /// entry hidden behind the failed child is never skipped silently.
 pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
+    /// Each valid child's current key, copied when the child moved (the buffers are
+    /// reused, so a step allocates nothing once they have grown to the keys' size).
+    keys: Vec<KeyCopy>,
     /// Indices of the valid children, as a binary heap.
     heap: Vec<usize>,
     forward: bool,
@@ -37,11 +42,45 @@ impl std::fmt::Debug for MergingIterator {
     }
 }
 
+/// A copy of a child's current key.
+#[derive(Debug)]
+struct KeyCopy {
+    user_key: Vec<u8>,
+    seq: SeqNo,
+    kind: ValueKind,
+}
+
+impl KeyCopy {
+    fn new() -> KeyCopy {
+        KeyCopy {
+            user_key: Vec::new(),
+            seq: 0,
+            kind: ValueKind::Put,
+        }
+    }
+
+    fn set(&mut self, key: InternalKeyRef<'_>) {
+        self.user_key.clear();
+        self.user_key.extend_from_slice(key.user_key);
+        self.seq = key.seq;
+        self.kind = key.kind;
+    }
+
+    fn as_ref(&self) -> InternalKeyRef<'_> {
+        InternalKeyRef {
+            user_key: &self.user_key,
+            seq: self.seq,
+            kind: self.kind,
+        }
+    }
+}
+
 impl MergingIterator {
     /// A merge of `children`, not yet positioned.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> MergingIterator {
         MergingIterator {
             heap: Vec::with_capacity(children.len()),
+            keys: children.iter().map(|_| KeyCopy::new()).collect(),
             children,
             forward: true,
             error: None,
@@ -62,6 +101,7 @@ impl MergingIterator {
         self.heap.clear();
         for i in 0..self.children.len() {
             if self.children[i].valid() {
+                self.keys[i].set(self.children[i].key());
                 self.heap.push(i);
             } else {
                 self.note_error(i);
@@ -86,7 +126,9 @@ impl MergingIterator {
         } else {
             self.children[top].prev();
         }
-        if !self.children[top].valid() {
+        if self.children[top].valid() {
+            self.keys[top].set(self.children[top].key());
+        } else {
             self.note_error(top);
             let last = self.heap.pop().expect("the heap holds the top");
             if self.heap.is_empty() {
@@ -130,7 +172,7 @@ impl MergingIterator {
     /// order is total.
     fn above(&self, a: usize, b: usize) -> bool {
         let (ca, cb) = (self.heap[a], self.heap[b]);
-        let ord = self.children[ca].key().cmp(&self.children[cb].key());
+        let ord = self.keys[ca].as_ref().cmp(&self.keys[cb].as_ref());
         let ord = if self.forward { ord } else { ord.reverse() };
         ord.then(ca.cmp(&cb)) == Ordering::Less
     }
@@ -160,7 +202,7 @@ impl InternalIterator for MergingIterator {
     }
 
     fn key(&self) -> InternalKeyRef<'_> {
-        self.children[self.heap[0]].key()
+        self.keys[self.heap[0]].as_ref()
     }
 
     fn value(&self) -> Bytes {
