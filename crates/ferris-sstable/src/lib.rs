@@ -152,6 +152,14 @@
 //! leave cached blocks pointing into the map long after their checksum was checked, so the
 //! copy stays.
 //!
+//! A [`TableCursor`] that reads blocks from the file one after another is scanning, and
+//! from its third block on it *reads ahead*: 16 KiB, then twice as much at each refill up
+//! to 256 KiB, in one `pread`, and cuts the blocks that follow from that buffer (a copy
+//! each, so a cached block never keeps the whole buffer alive). A seek or a step backwards
+//! starts the count again, so point lookups and short ranges read only what they ask for.
+//! A full scan then makes one system call per 64 blocks instead of one per block;
+//! RocksDB's iterators read ahead the same way. The `table/readahead` module has the rule.
+//!
 //! ## The block cache
 //!
 //! A [`BlockCache`] keeps verified, decompressed data blocks in memory up to a capacity in

@@ -16,6 +16,7 @@
 mod contract;
 pub mod format;
 mod range;
+mod readahead;
 mod reader;
 mod verify;
 mod writer;

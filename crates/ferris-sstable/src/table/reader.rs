@@ -18,6 +18,7 @@ use crate::table::format::{
     MAX_BLOCK_LEN, Properties, block_crc,
 };
 use crate::table::range::TableRange;
+use crate::table::readahead::Readahead;
 use ferris_table::BlockCache;
 
 /// How a table is read.
@@ -289,6 +290,7 @@ impl Table {
             error: None,
             failed: false,
             fill_cache: true,
+            readahead: Readahead::default(),
         }
     }
 
@@ -330,33 +332,48 @@ impl Table {
     ///
     /// [`Error::Io`] or [`Error::Corruption`] from reading it.
     pub fn data_block(&self, handle: BlockHandle) -> Result<Block> {
-        self.data_block_filling(handle, true)
+        self.data_block_filling(handle, true, None)
     }
 
-    /// [`Table::data_block`], caching a block it had to read only with `fill`.
-    fn data_block_filling(&self, handle: BlockHandle, fill: bool) -> Result<Block> {
+    /// [`Table::data_block`], caching a block it had to read only with `fill`, and reading
+    /// it through a cursor's read-ahead when there is one.
+    fn data_block_filling(
+        &self,
+        handle: BlockHandle,
+        fill: bool,
+        ahead: Option<&mut Readahead>,
+    ) -> Result<Block> {
         let Some(cache) = &self.cache else {
-            return self.load_data_block(handle);
+            return self.load_data_block(handle, ahead);
         };
         // Only a block that decoded is cached, so a hit skips walking its restart
         // array again (most of a cached lookup's decoding cost otherwise).
         let bytes = cache.get_or_load(self.id, handle.offset, fill, || {
-            self.load_data_block(handle).map(Block::into_bytes)
+            self.load_data_block(handle, ahead).map(Block::into_bytes)
         })?;
         Block::validated(bytes)
             .map_err(|e| Error::corruption(&self.path, handle.offset, format!("data block: {e}")))
     }
 
-    /// Reads the data block at `handle` from the file (never from the cache), verifies,
-    /// decompresses and decodes it.
-    pub(super) fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
-        let bytes = self.read_block_bytes(handle)?;
+    /// Reads the data block at `handle` from the file (never from the cache), through
+    /// `ahead` when given, verifies, decompresses and decodes it.
+    pub(super) fn load_data_block(
+        &self,
+        handle: BlockHandle,
+        ahead: Option<&mut Readahead>,
+    ) -> Result<Block> {
+        let bytes = self.read_block_via(handle, ahead)?;
         Block::new(bytes)
             .map_err(|e| Error::corruption(&self.path, handle.offset, format!("data block: {e}")))
     }
 
     /// Reads, verifies and decompresses the block at `handle`.
     fn read_block_bytes(&self, handle: BlockHandle) -> Result<Bytes> {
+        self.read_block_via(handle, None)
+    }
+
+    /// [`Table::read_block_bytes`], through a cursor's read-ahead when there is one.
+    fn read_block_via(&self, handle: BlockHandle, ahead: Option<&mut Readahead>) -> Result<Bytes> {
         let end = handle
             .offset
             .checked_add(handle.size)
@@ -372,13 +389,23 @@ impl Table {
                 ),
             ));
         };
-        let with_trailer = match self.file.mapped() {
-            Some(map) => Bytes::copy_from_slice(&map[handle.offset as usize..end as usize]),
-            None => Bytes::from(
-                self.file
-                    .read_vec(handle.offset, end - handle.offset)
-                    .map_err(|e| Error::io(&self.path, e))?,
-            ),
+        let with_trailer = match (self.file.mapped(), ahead) {
+            (Some(map), _) => Bytes::copy_from_slice(&map[handle.offset as usize..end as usize]),
+            (None, None) => self.read_at(handle.offset, end - handle.offset)?,
+            (None, Some(ahead)) => match ahead.take(handle.offset, end) {
+                Some(bytes) => bytes,
+                None => {
+                    let len = ahead.read_len(handle.offset, end, self.blocks_end);
+                    ahead
+                        .fill(handle.offset, len, |buf| {
+                            self.file.read_exact_at(handle.offset, buf)
+                        })
+                        .map_err(|e| Error::io(&self.path, e))?;
+                    ahead
+                        .take(handle.offset, end)
+                        .expect("the read-ahead holds the block it was read for")
+                }
+            },
         };
         let size = handle.size as usize;
         let (stored, trailer) = (with_trailer.slice(..size), &with_trailer[size..]);
@@ -400,6 +427,14 @@ impl Table {
                 format!("unknown compression {tag}"),
             )),
         }
+    }
+
+    /// `len` bytes of the file at `offset`.
+    fn read_at(&self, offset: u64, len: u64) -> Result<Bytes> {
+        self.file
+            .read_vec(offset, len)
+            .map(Bytes::from)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     fn decompress(&self, stored: &[u8], offset: u64) -> Result<Bytes> {
@@ -447,6 +482,8 @@ pub struct TableCursor<'a> {
     failed: bool,
     /// Blocks read from the file go into the block cache.
     fill_cache: bool,
+    /// What the cursor read past its block, when it is scanning.
+    readahead: Readahead,
 }
 
 /// The table a cursor reads: borrowed, or shared so the cursor can be `'static`.
@@ -654,7 +691,13 @@ impl TableCursor<'_> {
             }
         };
         self.data_offset = handle.offset;
-        match self.table.data_block_filling(handle, self.fill_cache) {
+        let end =
+            (handle.offset.saturating_add(handle.size)).saturating_add(BLOCK_TRAILER_LEN as u64);
+        self.readahead.visit(handle.offset, end);
+        match self
+            .table
+            .data_block_filling(handle, self.fill_cache, Some(&mut self.readahead))
+        {
             Ok(block) => {
                 self.data = Some(block.iter(compare_encoded));
                 true

@@ -162,7 +162,7 @@ impl Table {
         totals: &mut Totals,
     ) -> Result<()> {
         let corrupt = |reason: String| Error::corruption(&self.path, handle.offset, reason);
-        let block = self.load_data_block(handle)?;
+        let block = self.load_data_block(handle, None)?;
         let mut it = block.iter(compare_encoded);
         it.seek_to_first();
         // An empty key sorts before every internal key (see `compare_encoded`), so it
