@@ -98,7 +98,10 @@
 //! 3. sift the top down: swap it with its smaller child until both children are bigger.
 //!
 //! That is one step of one child and `O(log n)` key comparisons, however many sources
-//! there are. A tournament tree ("loser tree") is the classic alternative: the same
+//! there are. The comparisons are most of a scan's cost beyond the children's own steps,
+//! so the merge copies each child's key into a buffer of its own when the child moves
+//! and compares the copies: a child is asked for its key once per step, not once per
+//! comparison. A tournament tree ("loser tree") is the classic alternative: the same
 //! `O(log n)`, with one comparison per level instead of two; FerrisDB uses the heap, the
 //! simpler of the two. Three children, the memtable `m`, a level-0 table `t`, and level
 //! 1, `L1`:
