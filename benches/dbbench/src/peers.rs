@@ -139,6 +139,23 @@ impl Rocks {
 
 #[cfg(feature = "rocksdb")]
 impl Engine for Rocks {
+    fn stats_note(&self) -> String {
+        let p = |name: &str| {
+            self.db
+                .property_value(name)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        format!(
+            "L0 {} files, L1 {}, memtable {} entries, {} flushes pending",
+            p("rocksdb.num-files-at-level0"),
+            p("rocksdb.num-files-at-level1"),
+            p("rocksdb.num-entries-active-mem-table"),
+            p("rocksdb.mem-table-flush-pending")
+        )
+    }
+
     fn write(&self, entries: &[Entry<'_>]) -> Result<()> {
         if let [(key, value)] = entries {
             self.db.put_opt(key, value, &self.write)?;
