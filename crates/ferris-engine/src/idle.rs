@@ -69,9 +69,6 @@ impl Shared {
             flush,
             "no writes for a while: flushing and compacting with idle I/O"
         );
-        if flush {
-            self.stats.idle_flushes.fetch_add(1, Ordering::Relaxed);
-        }
         // The same freeze `Db::flush` queues: it waits its turn behind any writer, rotates
         // the WAL, and hands the memtable to the flush thread, which retires the segments
         // as usual. With nothing in the active memtable it only names the newest frozen
@@ -86,6 +83,12 @@ impl Shared {
             // logged by whoever met it: either way there is nothing idle to do.
             tracing::debug!(error = %e, "idle work stopped");
             return;
+        }
+        // Counted once the table is written, not when the flush is decided: a write that
+        // slips in before the freeze goes into this flush, and whoever sees the count grow
+        // must find that write flushed too.
+        if flush {
+            self.stats.idle_flushes.fetch_add(1, Ordering::Relaxed);
         }
         self.work.update(|s| s.idle_seq = Some(seq));
     }

@@ -35,7 +35,10 @@ const STEPS: usize = 120;
 /// level 0 (or the power is off), so the cuts land inside idle flushes and compactions.
 fn run(db: &Db, idle: Option<&SimFs>) -> usize {
     for i in 0..STEPS {
-        // Sampled before the write: an idle flush counted after this one has the write.
+        // Sampled before the write. An idle flush is counted once its table is written,
+        // so one counted after this sample froze the memtable after the sample: with the
+        // write, or before it, leaving the write in the memtable, which the wait below
+        // also waits to see empty.
         let idle_flushes = db.stats().idle_flushes;
         let mut batch = WriteBatch::new();
         for (k, v) in step(i) {
