@@ -279,6 +279,7 @@ mod tests {
     const MINI_FORMAT: &str = "crates/ferris-minitable/src/format.rs";
     const LOG_FORMAT: &str = "crates/ferris-log/src/format.rs";
     const SKIPLIST: &str = "crates/ferris-memtable/src/skiplist.rs";
+    const SKIPLIST_NODES: &str = "crates/ferris-memtable/src/list.rs";
 
     /// Every number the specs and concept articles quote from the code.
     const QUOTED: &[Quoted] = &[
@@ -480,21 +481,21 @@ mod tests {
         ),
         q(
             "docs/concepts/skip-lists.md",
-            "`ENTRY_OVERHEAD` ({} bytes:",
-            SKIPLIST,
-            "ENTRY_OVERHEAD",
+            "up to at most {} levels (`MAX_HEIGHT`)",
+            SKIPLIST_NODES,
+            "MAX_HEIGHT",
         ),
         q(
             "docs/concepts/skip-lists.md",
-            "shared {} chunks (`Arena`",
-            SKIPLIST,
+            "packed one after another into {} chunks (`ARENA_CHUNK`)",
+            SKIPLIST_NODES,
             "ARENA_CHUNK",
         ),
         q(
             "docs/concepts/skip-lists.md",
-            "keys of up to {} bytes inside the node",
+            "a fixed {} bytes per range tombstone",
             SKIPLIST,
-            "INLINE_KEY_LEN",
+            "RANGE_TOMBSTONE_OVERHEAD",
         ),
         q(
             "docs/concepts/wal-and-recovery.md",

@@ -140,7 +140,7 @@
 //! L4         0            0
 //! L5         0            0
 //! L6         0            0
-//! tables: 230 bytes; memtable (replayed from the WAL): 137 bytes
+//! tables: 230 bytes; memtable (replayed from the WAL): 40 bytes
 //! last sequence number: 5
 //! space amplification: 1.00 (estimate: every table is in L0, so it cannot see copies of a key in overlapping tables)
 //! read amplification: 1 (tables a point lookup may probe: 1 in L0 + one in each of 0 deeper non-empty levels)

@@ -13,7 +13,7 @@
 //!    that owns what it needs (scans and flushes hold it for as long as they run);
 //! 4. **an approximate size**, which decides when the memtable is full.
 //!
-//! `ferris-memtable` has two: a lock-free skip list, the default, and a `BTreeMap` behind
+//! `ferris-memtable` has two: a skip list whose readers take no lock, the default, and a `BTreeMap` behind
 //! a lock, written to be read. The engine creates memtables through the
 //! [`MemtableFactory`] in its options, so either (or one of your own) can be plugged in.
 //!

@@ -118,7 +118,7 @@ pub struct Options {
     /// seconds, FoundationDB's window) and how large one transaction may be (10 MiB of
     /// conflict ranges): [`Db::transaction`](crate::Db::transaction) explains both.
     pub transaction_limits: ResolverLimits,
-    /// Makes the memtables (default the lock-free skip list,
+    /// Makes the memtables (default the skip list,
     /// [`ferris_memtable::SkipListFactory`]).
     pub memtable: Arc<dyn MemtableFactory>,
     /// The table format flushes and compactions write (default

@@ -31,8 +31,8 @@
 //! **Why a lookup copies the user key.** `BTreeMap::range` searches with a key of the
 //! map's own type (through `Borrow`, which can only hand out a reference to something the
 //! key already contains), so a probe must be an `InternalKey` too: building one copies the
-//! caller's user key. The skip list avoids that copy with a comparison trait that both its
-//! stored keys and a borrowed probe implement (`KeyView` in `skiplist.rs`).
+//! caller's user key. The skip list avoids that copy by running its own search, which
+//! compares the caller's bytes with each node's key in place (`descend` in `list.rs`).
 //!
 //! **Why a read-write lock, and one lock for everything.** One lock is the simplest thing
 //! that is obviously right: nothing can be seen half-inserted, and the size can never
@@ -62,12 +62,12 @@
 //! # What it gives up next to the skip list
 //!
 //! - **A writer blocks readers.** While a batch is applied, every lookup and every
-//!   iterator step waits; the skip list is lock-free, and readers never wait for writers.
+//!   iterator step waits; the skip list's readers take no lock and never wait.
 //! - **Every step re-searches.** `next` and `prev` cost O(log n) comparisons here; the
 //!   skip list's cursor follows one link for `next`.
 //! - **More allocations and more memory.** Each key and each value is an allocation of its
-//!   own, and a lookup allocates its probe. The skip list stores short keys inside its
-//!   nodes, copies values into shared chunks, and looks up without allocating. See
+//!   own, and a lookup allocates its probe. The skip list packs each entry, key and value
+//!   included, into one node in shared arena chunks, and looks up without allocating. See
 //!   "Memory accounting" below for what this layout costs per entry.
 //!
 //! It gives up nothing in correctness: the same conformance suite runs against both.

@@ -1,27 +1,25 @@
-//! A cursor that owns its memtable: the one place this crate uses `unsafe`.
+//! A cursor that owns its memtable.
 //!
 //! The engine merges memtables with tables through cursors it keeps for as long as a scan
 //! lives, so a cursor cannot borrow the memtable: it holds an `Arc<SkipListMemtable>`
-//! instead. The skip list's own position, a `crossbeam_skiplist::map::Entry`, borrows the
-//! list, and a struct cannot hold both a value and a borrow of it in safe Rust. Without the
-//! entry, every step is a fresh search from the current key: O(log n) key comparisons per
-//! `next` instead of following one pointer. `cargo xtask bench`'s seekrandom workload (a
-//! seek then 100 nexts) spent most of its time in those searches before this module
-//! existed.
+//! instead. Its position is a node of the skip list, and a [`Node`] borrows the list, which
+//! a struct cannot do next to the `Arc` that owns it in safe Rust. Without the node, every
+//! step would be a fresh search from the current key: O(log n) key comparisons per `next`
+//! instead of following one link. `cargo xtask bench`'s seekrandom workload (a seek then
+//! 100 nexts) spent most of its time in those searches before cursors kept their place.
 //!
-//! So the cursor keeps the entry with its lifetime widened to `'static`, next to the `Arc`
-//! that keeps what it borrows alive. The `// SAFETY:` comment on [`widen`] says why that is
-//! sound; the rest of the module is safe code. The property test in `tests/it/model.rs`
-//! walks cursors both ways against a model.
+//! So the cursor keeps the node with its lifetime widened to `'static`, next to the `Arc`
+//! that keeps the list alive. The `// SAFETY:` comment in [`Cursor::set`] says why that is
+//! sound; the property test in `tests/it/model.rs` walks cursors both ways against a model.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use crossbeam_skiplist::map::Entry;
 use ferris_core::InternalKeyRef;
+use ferris_core::key::pack_trailer;
 
-use crate::skiplist::{Key, KeyView, Probe, SkipListMemtable};
+use crate::list::Node;
+use crate::skiplist::{SkipListMemtable, entry_key};
 
 /// A movable position in a shared memtable, for merging with other sorted sources.
 ///
@@ -29,53 +27,20 @@ use crate::skiplist::{Key, KeyView, Probe, SkipListMemtable};
 /// `prev` search, O(log n) (a skip list has no backward links). Entries inserted while
 /// the cursor is positioned are seen if they fall ahead of it. See
 /// [`SkipListMemtable::cursor`].
+#[derive(Clone)]
 pub struct Cursor {
-    // Field order matters: `current` borrows from `table`'s skip list, and fields drop in
-    // declaration order, so the entry is released before the `Arc` can free the list.
-    current: Option<Entry<'static, Key, Bytes>>,
+    /// A node of `table`'s list; never handed out with this lifetime (every accessor
+    /// borrows `self`).
+    current: Option<Node<'static>>,
     table: Arc<SkipListMemtable>,
 }
 
 impl std::fmt::Debug for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cursor")
-            .field("key", &self.current.as_ref().map(|e| e.key()))
+            .field("key", &self.node().map(entry_key))
             .finish_non_exhaustive()
     }
-}
-
-impl Clone for Cursor {
-    fn clone(&self) -> Cursor {
-        Cursor {
-            current: self.current.clone(),
-            table: Arc::clone(&self.table),
-        }
-    }
-}
-
-/// Widens the lifetime of an entry of `table`'s skip list to `'static`.
-fn widen(
-    table: &Arc<SkipListMemtable>,
-    entry: Entry<'_, Key, Bytes>,
-) -> Entry<'static, Key, Bytes> {
-    debug_assert!(std::ptr::eq(
-        entry.key(),
-        table
-            .map
-            .get(entry.key())
-            .map_or(std::ptr::null(), |e| e.key() as *const Key)
-    ));
-    // SAFETY: an `Entry` is a reference to the skip list plus a reference-counted pointer
-    // to one of its nodes; its lifetime only bounds how long the list it points into
-    // lives. Every entry given to `widen` comes from `table.map`, and the widened entry is
-    // only ever stored in a `Cursor` beside a clone of `table`'s `Arc` (the `Arc`'s heap
-    // allocation never moves, so the list's address stays valid). The entry is dropped
-    // before that `Arc` (field order, and `set` replaces it in place), so the list outlives
-    // every use of it. The node itself stays allocated while the entry holds its count,
-    // and memtables never remove entries anyway. Entries are never handed out with the
-    // `'static` lifetime: `key` and `value` borrow from `&self`. The transmute changes
-    // only a lifetime parameter, so the layout is the same.
-    unsafe { std::mem::transmute::<Entry<'_, Key, Bytes>, Entry<'static, Key, Bytes>>(entry) }
 }
 
 impl Cursor {
@@ -86,8 +51,25 @@ impl Cursor {
         }
     }
 
-    fn set(&mut self, entry: Option<Entry<'_, Key, Bytes>>) {
-        self.current = entry.map(|e| widen(&self.table, e));
+    /// Moves to `node`, which a search of `self.table`'s list returned.
+    fn set(&mut self, node: Option<Node<'_>>) {
+        // SAFETY: a `Node` is a pointer into the list's arena, which the list frees only
+        // when it is dropped, and its lifetime only bounds how long the list lives. Every
+        // node given to `set` comes from `self.table.list`, and the widened node is only
+        // kept here, beside the `Arc` that keeps that list alive (moving the `Arc` does not
+        // move the list). It is never handed out with the `'static` lifetime: `node`
+        // narrows it to a borrow of `self`. The transmute changes only a lifetime, so the
+        // layout is the same.
+        self.current = node.map(|n| unsafe { std::mem::transmute::<Node<'_>, Node<'static>>(n) });
+    }
+
+    fn node(&self) -> Option<Node<'_>> {
+        self.current
+    }
+
+    fn here(&self, what: &str) -> Node<'_> {
+        self.node()
+            .unwrap_or_else(|| panic!("{what}() on an unpositioned cursor"))
     }
 
     /// Whether the cursor is on an entry.
@@ -101,75 +83,54 @@ impl Cursor {
     ///
     /// Panics if the cursor is not [`valid`](Cursor::valid).
     pub fn key(&self) -> InternalKeyRef<'_> {
-        self.current
-            .as_ref()
-            .expect("key() on an unpositioned cursor")
-            .key()
-            .as_ref()
+        entry_key(self.here("key"))
     }
 
-    /// The current value (empty for a tombstone).
+    /// The current value (empty for a tombstone), read in place.
     ///
     /// # Panics
     ///
     /// Panics if the cursor is not [`valid`](Cursor::valid).
-    pub fn value(&self) -> &Bytes {
-        self.current
-            .as_ref()
-            .expect("value() on an unpositioned cursor")
-            .value()
+    pub fn value(&self) -> &[u8] {
+        self.here("value").value()
     }
 
     /// Positions on the first entry.
     pub fn seek_to_first(&mut self) {
         let table = Arc::clone(&self.table);
-        self.set(table.map.front());
+        self.set(table.list.first());
     }
 
     /// Positions on the last entry.
     pub fn seek_to_last(&mut self) {
         let table = Arc::clone(&self.table);
-        self.set(table.map.back());
+        self.set(table.list.last());
     }
 
     /// Positions on the first entry at or after `target` in internal-key order.
     pub fn seek(&mut self, target: InternalKeyRef<'_>) {
-        let probe = Probe::of(target);
         let table = Arc::clone(&self.table);
-        self.set(
-            table
-                .map
-                .lower_bound(Bound::Included(&probe as &dyn KeyView)),
-        );
+        let trailer = pack_trailer(target.seq, target.kind);
+        self.set(table.list.seek_ge(target.user_key, trailer));
     }
 
     /// Positions on the last entry at or before `target` in internal-key order.
     pub fn seek_for_prev(&mut self, target: InternalKeyRef<'_>) {
-        let probe = Probe::of(target);
         let table = Arc::clone(&self.table);
-        self.set(
-            table
-                .map
-                .upper_bound(Bound::Included(&probe as &dyn KeyView)),
-        );
+        let trailer = pack_trailer(target.seq, target.kind);
+        self.set(table.list.seek_le(target.user_key, trailer));
     }
 
     /// Moves to the next entry; past the last one the cursor becomes invalid.
     pub fn next(&mut self) {
-        if let Some(entry) = &mut self.current
-            && !entry.move_next()
-        {
-            self.current = None;
-        }
+        self.current = self.current.and_then(Node::next);
     }
 
     /// Moves to the previous entry; before the first one the cursor becomes invalid.
     pub fn prev(&mut self) {
-        if let Some(entry) = &mut self.current
-            && !entry.move_prev()
-        {
-            self.current = None;
-        }
+        let table = Arc::clone(&self.table);
+        let prev = self.current.and_then(|n| table.list.prev(n));
+        self.set(prev);
     }
 }
 
@@ -181,7 +142,7 @@ impl ferris_core::InternalIterator for Cursor {
         Cursor::key(self)
     }
     fn value(&self) -> Bytes {
-        Cursor::value(self).clone()
+        Bytes::copy_from_slice(Cursor::value(self))
     }
     fn seek_to_first(&mut self) {
         Cursor::seek_to_first(self);

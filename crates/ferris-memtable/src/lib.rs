@@ -34,29 +34,30 @@
 //!
 //! | | [`BTreeMemtable`] ([`btree`]) | [`SkipListMemtable`] (the default) |
 //! |---|---|---|
-//! | structure | `BTreeMap` behind an `RwLock` | lock-free skip list (`crossbeam-skiplist`) |
+//! | structure | `BTreeMap` behind an `RwLock` | skip list with its nodes in arena chunks |
 //! | readers during a write | wait for the batch | never wait |
 //! | iterator step | a fresh search, O(log n) | follows a link, O(1) for `next` |
-//! | lookup | copies the key into a probe | allocates nothing |
-//! | memory per entry beyond key and value | [`BTREE_ENTRY_OVERHEAD`], 256 bytes | [`ENTRY_OVERHEAD`], 128 bytes |
+//! | lookup | copies the key into a probe | allocates nothing until it finds a value |
+//! | memory per entry beyond key and value | [`BTREE_ENTRY_OVERHEAD`], 256 bytes | about 31 bytes: a node's header, links and padding |
 //! | factory | [`BTreeFactory`] | [`SkipListFactory`] |
 //!
 //! **Read `src/btree.rs` first** (its page is [`btree`]). It is the simplest memtable
 //! that is correct: a couple of hundred lines of the standard library, with the reason for
 //! every line, and it passes the same conformance suite (`ferris-conformance`, module
 //! `memtable`) as the skip list. Then read the rest of this chapter and `src/skiplist.rs`,
-//! which do the same job without a lock, without an allocation per lookup, and with a
-//! cursor that does not search again at every step: everything the skip list adds is
-//! for speed, and the B-tree shows what it must still preserve.
+//! and `src/list.rs`, which do the same job with readers that never wait, with every
+//! entry packed into one node, and with a cursor that does not search again at every
+//! step: everything the skip list adds is for speed and memory, and the B-tree shows what
+//! it must still preserve.
 //!
 //! ## The skip list
 //!
 //! ### The idea: a skip list of internal keys
 //!
 //! A skip list is a sorted linked list with express lanes. Each node is in the bottom list
-//! and, with probability 1/2 per level, in the lists above, so a search starts high, skips
-//! far, and drops down when it would overshoot: O(log n) like a balanced tree, but with no
-//! rebalancing, which is what lets inserts proceed without locks.
+//! and, with probability 1/4 per level, in the lists above, so a search starts high, skips
+//! far, and drops down when it would overshoot: O(log n) like a balanced tree, but an
+//! insert only links one new node in at a few levels, with no rebalancing.
 //!
 //! ```text
 //! level 2: head ─────────────────────────► m@7 ───────────────────────────► nil
@@ -64,55 +65,63 @@
 //! level 0: head ► a@5 ► c@3 ► c@1 ► f@4 ► m@7 ► m@6 ► q@9 ► t@2 ► x@8 ────► nil
 //! ```
 //!
-//! FerrisDB uses `crossbeam-skiplist`, a lock-free skip list whose memory is reclaimed with
-//! epochs: a reader pins the current epoch, and a removed node is freed only once no pinned
-//! reader can still see it. Writers never block readers and readers never block writers.
+//! FerrisDB's list (`src/list.rs`) is built the way LevelDB's and RocksDB's are, for a
+//! memtable's one unusual property: **nothing is ever removed**. A memtable only grows
+//! until it is flushed and dropped whole. So nodes need no reclamation scheme and no
+//! reference counts: they are packed one after another into 64 KiB chunks
+//! ([`ARENA_CHUNK`]), each node one run of bytes holding its links, the internal key's
+//! trailer, the key and the value, and every chunk is freed when the memtable is. One
+//! writer links nodes in at a time (inserts take turns on a mutex, which the engine never
+//! contends: one write-group leader applies at a time); readers take no lock and write no
+//! shared memory. A node is filled in before a `Release` store of a link makes it
+//! reachable, and readers follow links with `Acquire` loads, so a reader sees a node
+//! either whole or not at all.
 //!
-//! ### Cursors, and the one `unsafe` block
+//! ### The node, and why it is laid out backwards
+//!
+//! A search compares the probe with a dozen or more nodes on its way down, so what a
+//! comparison reads should be where the search already is. A node's address is its
+//! level-0 link; the higher links sit below it in memory, and the entry right after it:
+//!
+//! ```text
+//!             ┌ node
+//! ... next[2] next[1] next[0] │ trailer │ key len │ value len │ key │ value │ pad
+//! ```
+//!
+//! Following a link lands eight bytes before the key, in the same cache line, and the
+//! node's height never needs storing: a search reaches a node at some level, so the node
+//! has that level. A node with a 16-byte key and a 100-byte value takes 116 bytes of entry,
+//! a 16-byte header, on average 4/3 links of 8 bytes, and padding to 8: about 147 bytes.
+//! The list before this one, `crossbeam-skiplist`'s general map with an owned key and a
+//! `Bytes` value in a heap node, took about 244.
+//!
+//! ### Cursors
 //!
 //! The engine merges a memtable with tables through a [`Cursor`] that it keeps for as long
 //! as a scan lives, so the cursor owns an `Arc<SkipListMemtable>` rather than borrowing
-//! one. The skip list's own position handle borrows the list, and safe Rust cannot keep an
-//! owner and a borrow of it in one struct. The first cursor did without the handle and
-//! searched afresh from its key at every step, O(log n) comparisons per `next`. The cursor
-//! now keeps the handle, its lifetime widened next to the `Arc` that keeps the list alive,
-//! so `next` follows one link (`src/cursor.rs` explains why that is sound).
-//! `ferris-dbbench --num 200000 --workloads seekrandom,ycsb-e` (a seek then 100 nexts;
-//! short zipfian scans) measures what that is worth; `docs/benchmarks.md` ("Memtable
-//! cursors that keep their place") has what it gained over the old cursor.
+//! one. Its position is a node, which borrows the list, and safe Rust cannot keep an owner
+//! and a borrow of it in one struct. Searching afresh from the cursor's key at every step
+//! would cost O(log n) comparisons per `next`; the cursor keeps the node instead, its
+//! lifetime widened next to the `Arc` that keeps the list alive, so `next` follows one
+//! link (`src/cursor.rs` explains why that is sound). `ferris-dbbench --num 200000
+//! --workloads seekrandom,ycsb-e` (a seek then 100 nexts; short zipfian scans) measures
+//! what that is worth.
 //!
 //! ### Memory accounting
 //!
 //! [`SkipListMemtable::approximate_size`] is what the engine compares with its write
-//! buffer size to decide when to flush. Each entry counts its user key and value bytes
-//! plus [`ENTRY_OVERHEAD`] bytes:
+//! buffer size to decide when to flush. It is not an estimate any more: it is the bytes of
+//! every node (links, header, key, value, padding), plus the unused tail of each chunk the
+//! arena has moved on from, plus a fixed 128 bytes per range tombstone beyond its keys.
+//! Nodes larger than an eighth of a chunk get an allocation of their own, so that one
+//! large value does not strand most of a chunk. `cargo xtask bench` checks the figure on
+//! every run: its one-thread `memtable insert` row inserts a million entries with 16-byte
+//! keys and 100-byte values and prints the accounted size next to how much the process's
+//! resident memory grew.
 //!
-//! - the skip-list node, about 112 bytes: the key (56 bytes: a user key of up to 30 bytes
-//!   stored inside the node, or a `Bytes` handle to a longer one, then the sequence number
-//!   and the kind), the value's 32-byte `Bytes` handle, a reference count and height word,
-//!   and on average 2 tower pointers (each level is kept with probability 1/2); with the
-//!   allocator's header and rounding it takes 128;
-//! - the value's own heap allocation, with an allocator header and rounding of about 16
-//!   bytes, for values given to [`SkipListMemtable::insert`] as `Bytes`. The write path
-//!   goes through [`SkipListMemtable::apply`] instead, which copies values (and user keys
-//!   longer than 30 bytes) into shared chunks of [`ARENA_CHUNK`] bytes: a `memcpy` and an
-//!   atomic reference-count increment per value instead of a `malloc`, with no header per
-//!   value, so for those entries the estimate errs high by about those 16 bytes (the
-//!   memtable is frozen a little early, never late). A value over an eighth of a chunk
-//!   still gets an allocation of its own, so that one large value does not strand most of
-//!   a chunk.
-//!
-//! Less the 16 key bytes counted as data, that is 128 bytes. `cargo xtask bench` checks the
-//! estimate on every run: its one-thread `memtable insert` row inserts a million entries
-//! with 16-byte keys and 100-byte values and prints the accounted size next to how much
-//! the process's resident memory grew, so the two can be compared on any machine with the
-//! code as it is; the accounted size should come out the larger.
-//!
-//! Keeping short keys inside the node matters for speed as much as for memory: a search
-//! compares the probe with a dozen or more nodes' keys, and a key behind a pointer costs a
-//! second cache miss at each of them. `ferris-dbbench --num 200000 --workloads
-//! readrandom,readmissing,seekrandom` measures it; `docs/benchmarks.md` ("Memtable keys
-//! inside the node") has what moving 16-byte keys into the node gained.
+//! What a reader gets back is a copy: [`SkipListMemtable::get`] and the cursor's
+//! [`InternalIterator::value`](ferris_core::InternalIterator::value) copy the value out of
+//! the node, so nothing a caller holds keeps a memtable's chunks alive.
 //!
 //! ## Example
 //!
@@ -150,15 +159,14 @@
 //! }
 //! ```
 //!
-//! [`SkipListMemtable`] also has an API of its own, which the flush and the benchmarks
-//! use: `insert` one version, `try_for_each` entry in place, `range` over user keys, a
-//! [`Cursor`].
+//! [`SkipListMemtable`] also has an API of its own, which the benchmarks use: `insert`
+//! one version, `try_for_each` entry in place, `range` over user keys, a [`Cursor`].
 //!
 //! # Concurrency
 //!
 //! Both memtables are `Send + Sync` and every method takes `&self`: apply from one thread
-//! while others read and iterate (the skip list also takes inserts from many threads at
-//! once). A lookup or scan sees each entry either fully or not at all. A scan running
+//! while others read and iterate (inserts from many threads at once are correct too, and
+//! take turns). A lookup or scan sees each entry either fully or not at all. A scan running
 //! during inserts may or may not see entries inserted after it began; to read a consistent
 //! state, bound reads by a sequence number that was complete when the read started (the
 //! engine's snapshots do exactly that). The B-tree's readers wait while a batch is
@@ -167,11 +175,11 @@
 //! # Limits
 //!
 //! - Entries are never removed; a memtable only grows until it is flushed and dropped.
-//! - A value returned by the skip list's lookup or scan shares its arena chunk: holding it
-//!   keeps the whole chunk (at most [`ARENA_CHUNK`] bytes) alive after the memtable is
-//!   dropped. Copy values you keep for long (`Bytes::copy_from_slice`).
-//! - An insert with an internal key equal to an existing one replaces it. The engine gives
-//!   every write its own sequence number, so this never happens there.
+//! - An insert with an internal key equal to an existing one is ignored in the skip list
+//!   (the B-tree replaces it): it can only be the same write twice, since the engine gives
+//!   every write its own sequence number.
+//! - A key or value of 4 GiB or more does not fit a node's header (the engine accepts at
+//!   most 64 KiB keys and 64 MiB values).
 //!
 //! ## Exercises
 //!
@@ -182,8 +190,9 @@
 //!    why does a read at 6 see the write at 5?
 //! 2. Insert a million 16-byte keys with 100-byte values and compare
 //!    [`SkipListMemtable::approximate_size`] with the process's resident memory before
-//!    and after (`/proc/self/status`, `VmRSS`). How close is [`ENTRY_OVERHEAD`]? Do the
-//!    same with a [`BTreeMemtable`] (its page has the exercise).
+//!    and after (`/proc/self/status`, `VmRSS`). What does the process hold beyond the
+//!    accounted size, and where does it come from? Do the same with a [`BTreeMemtable`]
+//!    (its page has the exercise).
 //! 3. Take a [`SkipListMemtable::cursor`], seek it to the middle, insert keys before and
 //!    after its position from another thread, and walk on. Which of the new keys does it
 //!    see? Does a [`BTreeMemtable`]'s iterator see the same ones?
@@ -201,12 +210,16 @@
 #![deny(unsafe_code)]
 
 pub mod btree;
-// The one exception: a cursor that owns its memtable and a position in it (see cursor.rs).
+// The exceptions: the skip list's nodes in their arena (list.rs), and a cursor that owns
+// its memtable and a node of it (cursor.rs).
 #[allow(unsafe_code)]
 mod cursor;
+#[allow(unsafe_code)]
+mod list;
 mod skiplist;
 
 pub use btree::{BTREE_ENTRY_OVERHEAD, BTreeFactory, BTreeMemtable};
 pub use cursor::Cursor;
 pub use ferris_core::memtable::{Lookup, Memtable, MemtableFactory};
-pub use skiplist::{ARENA_CHUNK, ENTRY_OVERHEAD, Iter, SkipListFactory, SkipListMemtable};
+pub use list::ARENA_CHUNK;
+pub use skiplist::{Iter, SkipListFactory, SkipListMemtable};

@@ -1,35 +1,35 @@
-//! The skip list: [`SkipListMemtable`], the engine's default memtable.
+//! The skip list memtable: [`SkipListMemtable`], the engine's default memtable.
 //!
 //! The idea, the cursor and the memory accounting are explained on the
-//! [crate's front page](crate); this module is the code. Read it after `btree.rs`, which
-//! does the same job in the simplest way: what this one adds is lock-free inserts, a
-//! lookup that allocates nothing, keys stored inside the nodes, values copied into shared
+//! [crate's front page](crate); the skip list's nodes and their arena are in `list.rs`.
+//! This module is the memtable over them: versions in, lookups and scans out, sizes and
+//! sequence numbers counted. Read it after `btree.rs`, which does the same job in the
+//! simplest way: what this one adds is readers that never wait, a lookup that allocates
+//! nothing until it has found its value, every entry packed into one node in shared
 //! chunks, and a cursor that follows a link instead of searching again.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering as CmpOrdering;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::{Bytes, BytesMut};
-use crossbeam_skiplist::SkipMap;
-use ferris_core::key::{TRAILER_LEN, compare_user_keys, pack_trailer};
+use bytes::Bytes;
+use ferris_core::key::pack_trailer;
 use ferris_core::range_del::{MemTombstones, RangeTombstone, Tombstones};
 use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, Lookup, MAX_SEQNO, SeqNo, ValueKind};
 
 use crate::cursor::Cursor;
+use crate::list::{List, Node, Writer};
 
-/// The estimated bytes each entry of a [`SkipListMemtable`] costs beyond its key and
-/// value; see the crate docs, "Memory accounting".
-pub const ENTRY_OVERHEAD: usize = 128;
+/// The bytes a range tombstone counts beyond its start and end keys: its place in the
+/// fragment list, and the two `Bytes` handles and the sequence number of each fragment.
+const RANGE_TOMBSTONE_OVERHEAD: usize = 128;
 
-/// A concurrent, sorted, multi-version in-memory table: a lock-free skip list of internal
-/// keys, the engine's default [`Memtable`](ferris_core::Memtable). See the
-/// [crate docs](crate).
+/// A concurrent, sorted, multi-version in-memory table: a skip list of internal keys
+/// whose nodes, keys and values share arena chunks, the engine's default
+/// [`Memtable`](ferris_core::Memtable). See the [crate docs](crate).
 ///
-/// Besides the contract's methods it has its own, which the engine's flush and the
-/// benchmarks use: [`insert`](SkipListMemtable::insert) one version,
+/// Besides the contract's methods it has its own, which the benchmarks use:
+/// [`insert`](SkipListMemtable::insert) one version,
 /// [`try_for_each`](SkipListMemtable::try_for_each) entry in place,
 /// [`range`](SkipListMemtable::range) iteration over user keys, a
 /// [`cursor`](SkipListMemtable::cursor), and the [`seq_range`](SkipListMemtable::seq_range)
@@ -40,9 +40,9 @@ pub const ENTRY_OVERHEAD: usize = 128;
 /// use ferris_memtable::{Lookup, SkipListMemtable};
 ///
 /// let table = SkipListMemtable::new();
-/// table.insert(&b"apple"[..], 1, ValueKind::Put, &b"red"[..]);
-/// table.insert(&b"apple"[..], 2, ValueKind::Put, &b"green"[..]);
-/// table.insert(&b"apple"[..], 3, ValueKind::Delete, &b""[..]);
+/// table.insert(b"apple", 1, ValueKind::Put, b"red");
+/// table.insert(b"apple", 2, ValueKind::Put, b"green");
+/// table.insert(b"apple", 3, ValueKind::Delete, b"");
 ///
 /// // Reads at a sequence number see the versions written up to it.
 /// assert_eq!(table.get(b"apple", 1), Some(Lookup::Value("red".into())));
@@ -58,16 +58,15 @@ pub const ENTRY_OVERHEAD: usize = 128;
 /// ```
 #[derive(Debug)]
 pub struct SkipListMemtable {
-    pub(crate) map: SkipMap<Key, Bytes>,
-    /// Where [`SkipListMemtable::apply`] copies values (and long keys) to. Uncontended in
-    /// the engine, where one write-group leader applies at a time.
-    arena: Mutex<Arena>,
+    pub(crate) list: List,
     approximate_size: AtomicUsize,
     n_entries: AtomicUsize,
     min_seq: AtomicU64,
     max_seq: AtomicU64,
     /// Range deletes, kept apart from the versions ([`ferris_core::range_del`]).
     range_tombstones: MemTombstones,
+    /// Bytes the range tombstones count.
+    range_tombstone_bytes: AtomicUsize,
 }
 
 impl Default for SkipListMemtable {
@@ -80,73 +79,82 @@ impl SkipListMemtable {
     /// An empty memtable.
     pub fn new() -> SkipListMemtable {
         SkipListMemtable {
-            map: SkipMap::new(),
-            arena: Mutex::new(Arena::default()),
+            list: List::default(),
             approximate_size: AtomicUsize::new(0),
             n_entries: AtomicUsize::new(0),
             min_seq: AtomicU64::new(u64::MAX),
             max_seq: AtomicU64::new(0),
             range_tombstones: MemTombstones::default(),
+            range_tombstone_bytes: AtomicUsize::new(0),
         }
     }
 
-    /// Adds one version of `user_key`. For a delete, `value` is ignored (pass an empty one).
+    /// Adds one version of `user_key`, copying key and value. For a delete, `value` is
+    /// ignored (pass an empty one). A version whose internal key (user key, sequence
+    /// number and kind) is already here is ignored: it can only be the same write again.
     ///
     /// # Panics
     ///
     /// Panics if `seq` exceeds [`MAX_SEQNO`].
     pub fn insert(
         &self,
-        user_key: impl Into<Bytes>,
+        user_key: impl AsRef<[u8]>,
         seq: SeqNo,
         kind: ValueKind,
-        value: impl Into<Bytes>,
+        value: impl AsRef<[u8]>,
     ) {
-        let user_key: Bytes = user_key.into();
-        let key = Key::new(UserKey::from_bytes(user_key), seq, kind);
-        self.insert_key(key, value.into());
+        let mut writer = self.list.writer();
+        self.insert_with(&mut writer, user_key.as_ref(), seq, kind, value.as_ref());
+        self.publish_size(&writer);
     }
 
-    fn insert_key(&self, key: Key, value: Bytes) {
-        let (seq, kind) = (key.seq, key.kind);
+    fn insert_with(
+        &self,
+        writer: &mut Writer<'_>,
+        user_key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) {
         assert!(seq <= MAX_SEQNO, "sequence number {seq} exceeds MAX_SEQNO");
         let value = if kind == ValueKind::Delete {
-            Bytes::new()
+            &[][..]
         } else {
             value
         };
-        let size = key.user.as_slice().len() + value.len() + ENTRY_OVERHEAD;
-        self.map.insert(key, value);
-        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        if writer
+            .insert(user_key, pack_trailer(seq, kind), value)
+            .is_none()
+        {
+            return;
+        }
         self.n_entries.fetch_add(1, Ordering::Relaxed);
         self.min_seq.fetch_min(seq, Ordering::Relaxed);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
+    /// Makes the size of the nodes written so far the one readers see.
+    fn publish_size(&self, writer: &Writer<'_>) {
+        let size = writer.used() + self.range_tombstone_bytes.load(Ordering::Relaxed);
+        self.approximate_size.store(size, Ordering::Relaxed);
+    }
+
     /// Inserts the entries of a batch (`WriteBatch::iter` or `BatchRef::iter`), each at
-    /// its own sequence number, copying keys and values. Returns the bytes of keys and
-    /// values inserted.
-    ///
-    /// Values, and keys too long to live in the node, are copied into shared chunks of
-    /// [`ARENA_CHUNK`] bytes rather than into an allocation each (see the crate docs,
-    /// "Memory accounting").
+    /// its own sequence number, copying keys and values into the arena. Returns the bytes
+    /// of keys and values inserted.
     pub fn apply<'a>(&self, entries: impl IntoIterator<Item = BatchEntry<'a>>) -> u64 {
         let mut bytes = 0u64;
-        let mut arena = self.arena.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut writer = self.list.writer();
         for entry in entries {
             bytes += (entry.key.len() + entry.value.len()) as u64;
-            let Some(kind) = entry.kind.value_kind() else {
-                self.add_range_tombstone(&entry);
-                continue;
-            };
-            let user = if entry.key.len() <= INLINE_KEY_LEN {
-                UserKey::new(entry.key)
-            } else {
-                UserKey::Heap(arena.copy(entry.key))
-            };
-            let value = arena.copy(entry.value);
-            self.insert_key(Key::new(user, entry.seq, kind), value);
+            match entry.kind.value_kind() {
+                Some(kind) => {
+                    self.insert_with(&mut writer, entry.key, entry.seq, kind, entry.value);
+                }
+                None => self.add_range_tombstone(&entry),
+            }
         }
+        self.publish_size(&writer);
         bytes
     }
 
@@ -156,8 +164,9 @@ impl SkipListMemtable {
         let end = (!entry.value.is_empty()).then(|| Bytes::copy_from_slice(entry.value));
         let key = Bytes::copy_from_slice(entry.key);
         (self.range_tombstones).add(RangeTombstone::new(key, end, entry.seq));
-        let size = entry.key.len() + entry.value.len() + ENTRY_OVERHEAD;
-        self.approximate_size.fetch_add(size, Ordering::Relaxed);
+        let size = entry.key.len() + entry.value.len() + RANGE_TOMBSTONE_OVERHEAD;
+        self.range_tombstone_bytes
+            .fetch_add(size, Ordering::Relaxed);
         self.n_entries.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -169,6 +178,8 @@ impl SkipListMemtable {
     /// The newest version of `user_key` with a sequence number at most `snapshot`, or `None`
     /// if this memtable holds no such version (so older layers must be asked). A range
     /// tombstone over the key newer than that version answers [`Lookup::Deleted`].
+    ///
+    /// A value found is copied out of the arena, so holding it does not hold the memtable.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Lookup> {
         let point = self.get_version(user_key, snapshot);
         (self.range_tombstones).resolve(user_key, snapshot, point)
@@ -176,38 +187,35 @@ impl SkipListMemtable {
 
     /// The newest version of `user_key` at most `snapshot`, with its sequence number.
     fn get_version(&self, user_key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Lookup)> {
-        let probe = Probe {
-            user_key,
-            trailer: pack_trailer(snapshot.min(MAX_SEQNO), ValueKind::MAX),
-        };
-        let entry = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
-        let key = entry.key();
-        if key.user.as_slice() != user_key {
+        let trailer = pack_trailer(snapshot.min(MAX_SEQNO), ValueKind::MAX);
+        let node = self.list.seek_ge(user_key, trailer)?;
+        if node.user_key() != user_key {
             return None;
         }
+        let key = entry_key(node);
         Some((
             key.seq,
             match key.kind {
-                ValueKind::Put => Lookup::Value(entry.value().clone()),
+                ValueKind::Put => Lookup::Value(Bytes::copy_from_slice(node.value())),
                 ValueKind::Delete => Lookup::Deleted,
             },
         ))
     }
 
-    /// Calls `f` with every entry in internal-key order, without copying keys or values
-    /// (what a flush uses); stops at the first error `f` returns.
+    /// Calls `f` with every entry in internal-key order, reading keys and values in place;
+    /// stops at the first error `f` returns.
     ///
     /// # Errors
     ///
     /// The first error `f` returns.
     pub fn try_for_each<E>(
         &self,
-        mut f: impl FnMut(InternalKeyRef<'_>, &Bytes) -> Result<(), E>,
+        mut f: impl FnMut(InternalKeyRef<'_>, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        for entry in self.map.iter() {
-            f(entry.key().as_ref(), entry.value())?;
+        let mut node = self.list.first();
+        while let Some(n) = node {
+            f(entry_key(n), n.value())?;
+            node = n.next();
         }
         Ok(())
     }
@@ -222,31 +230,29 @@ impl SkipListMemtable {
     /// An excluded start skips every version of that user key, and an included end takes
     /// every version of it.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, bounds: R) -> Iter<'_> {
-        let start = match bounds.start_bound() {
-            Bound::Included(k) => Bound::Included(Key::first_of(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(Key::last_of(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
+        let list = &self.list;
+        let front = match bounds.start_bound() {
+            Bound::Included(k) => list.seek_ge(k.as_ref(), FIRST),
+            Bound::Excluded(k) => list.seek_gt(k.as_ref(), LAST),
+            Bound::Unbounded => list.first(),
         };
-        let end = match bounds.end_bound() {
-            Bound::Included(k) => Bound::Included(Key::last_of(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(Key::first_of(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
+        let back = match bounds.end_bound() {
+            Bound::Included(k) => list.seek_le(k.as_ref(), LAST),
+            Bound::Excluded(k) => list.seek_lt(k.as_ref(), FIRST),
+            Bound::Unbounded => list.last(),
         };
-        Iter {
-            inner: self.map.range((start, end)),
-        }
+        Iter::new(list, front, back)
     }
 
     /// The entries from the first one at or after `target` (in internal-key order) onwards.
     pub fn seek(&self, target: &InternalKey) -> Iter<'_> {
-        Iter {
-            inner: self
-                .map
-                .range((Bound::Included(Key::of(target.as_ref())), Bound::Unbounded)),
-        }
+        let front = self.list.seek_ge(target.user_key(), target.trailer());
+        Iter::new(&self.list, front, self.list.last())
     }
 
-    /// Estimated memory use in bytes; see the crate's `# Memory accounting`.
+    /// Bytes the memtable holds: its skip-list nodes, each with its key and value (and
+    /// the unused tails of full arena chunks), and its range tombstones; see the crate's
+    /// `# Memory accounting`. Zero when empty.
     pub fn approximate_size(&self) -> usize {
         self.approximate_size.load(Ordering::Relaxed)
     }
@@ -266,6 +272,27 @@ impl SkipListMemtable {
     pub fn seq_range(&self) -> Option<(SeqNo, SeqNo)> {
         let min = self.min_seq.load(Ordering::Relaxed);
         (min != u64::MAX).then(|| (min, self.max_seq.load(Ordering::Relaxed)))
+    }
+}
+
+/// The trailer of a user key's first internal key: its newest possible version.
+const FIRST: u64 = (MAX_SEQNO << 8) | ValueKind::MAX as u64;
+
+/// The trailer of a user key's last internal key: its oldest possible version.
+const LAST: u64 = ValueKind::Delete as u64;
+
+/// The internal key of `node`'s entry. The list holds only trailers this module packed,
+/// so the kind is always one it knows.
+pub(crate) fn entry_key(node: Node<'_>) -> InternalKeyRef<'_> {
+    let trailer = node.trailer();
+    InternalKeyRef {
+        user_key: node.user_key(),
+        seq: trailer >> 8,
+        kind: if trailer & 0xff == ValueKind::Put as u64 {
+            ValueKind::Put
+        } else {
+            ValueKind::Delete
+        },
     }
 }
 
@@ -323,11 +350,23 @@ impl ferris_core::MemtableFactory for SkipListFactory {
 
 /// An iterator over memtable entries, double-ended: `.rev()` walks backwards.
 ///
-/// It yields owned entries: the user key is copied out of the node, the value's `Bytes`
-/// handle is cloned (a reference count). [`SkipListMemtable::try_for_each`] and [`Cursor`]
-/// read entries in place.
+/// It yields owned entries, key and value copied out of the node.
+/// [`SkipListMemtable::try_for_each`] and [`Cursor`] read entries in place. Entries
+/// inserted while it runs are seen if they fall between its two ends.
 pub struct Iter<'a> {
-    inner: crossbeam_skiplist::map::Range<'a, Key, (Bound<Key>, Bound<Key>), Key, Bytes>,
+    list: &'a List,
+    /// The next entry from the front and from the back; `None` once they have met.
+    ends: Option<(Node<'a>, Node<'a>)>,
+}
+
+impl<'a> Iter<'a> {
+    fn new(list: &'a List, front: Option<Node<'a>>, back: Option<Node<'a>>) -> Iter<'a> {
+        let ends = front.zip(back).filter(|(f, b)| {
+            let b = entry_key(*b);
+            f.cmp_key(b.user_key, pack_trailer(b.seq, b.kind)).is_le()
+        });
+        Iter { list, ends }
+    }
 }
 
 impl std::fmt::Debug for Iter<'_> {
@@ -336,254 +375,42 @@ impl std::fmt::Debug for Iter<'_> {
     }
 }
 
+fn owned(node: Node<'_>) -> (InternalKey, Bytes) {
+    (
+        entry_key(node).to_owned(),
+        Bytes::copy_from_slice(node.value()),
+    )
+}
+
 impl Iterator for Iter<'_> {
     type Item = (InternalKey, Bytes);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next()
-            .map(|e| (e.key().to_internal(), e.value().clone()))
+        let (front, back) = self.ends?;
+        // Walking from the front reaches the back: it is in the list, after the front.
+        self.ends = (front != back)
+            .then(|| front.next())
+            .flatten()
+            .map(|next| (next, back));
+        Some(owned(front))
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next_back()
-            .map(|e| (e.key().to_internal(), e.value().clone()))
+        let (front, back) = self.ends?;
+        self.ends = (front != back)
+            .then(|| self.list.prev(back))
+            .flatten()
+            .map(|prev| (front, prev));
+        Some(owned(back))
     }
 }
-
-/// Bytes of one chunk of a memtable's arena.
-pub const ARENA_CHUNK: usize = 64 * 1024;
-
-/// Values longer than this get an allocation of their own instead of a place in a chunk,
-/// so that no chunk is left mostly empty by one large value.
-const ARENA_MAX_COPY: usize = ARENA_CHUNK / 8;
-
-/// Chunks that values are copied into: each copy is a slice of the current chunk that
-/// shares its reference count, so it costs a `memcpy` and an atomic increment, not a
-/// `malloc`. A chunk is freed when the last slice of it is dropped: with the memtable, or
-/// later if a reader still holds a value it returned.
-#[derive(Debug, Default)]
-struct Arena {
-    chunk: BytesMut,
-}
-
-impl Arena {
-    fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        if bytes.is_empty() {
-            return Bytes::new();
-        }
-        if bytes.len() > ARENA_MAX_COPY {
-            return Bytes::copy_from_slice(bytes);
-        }
-        if self.chunk.capacity() < bytes.len() {
-            self.chunk = BytesMut::with_capacity(ARENA_CHUNK);
-        }
-        // `split` hands out what was just written and keeps the rest of the chunk's
-        // capacity here, for the next copy.
-        self.chunk.extend_from_slice(bytes);
-        self.chunk.split().freeze()
-    }
-}
-
-/// Longest user key stored inside the skip-list node itself.
-const INLINE_KEY_LEN: usize = 30;
-
-/// A user key as the skip list stores it: inside the node when it is short, which is the
-/// common case, so that comparing against it during a search reads the node's own cache
-/// lines instead of chasing a pointer to a separate allocation; on the heap otherwise.
-#[derive(Clone)]
-enum UserKey {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_LEN],
-    },
-    Heap(Bytes),
-}
-
-impl UserKey {
-    /// Copies `key` (into the node when it fits).
-    fn new(key: &[u8]) -> UserKey {
-        if key.len() <= INLINE_KEY_LEN {
-            let mut bytes = [0u8; INLINE_KEY_LEN];
-            bytes[..key.len()].copy_from_slice(key);
-            UserKey::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            UserKey::Heap(Bytes::copy_from_slice(key))
-        }
-    }
-
-    /// Takes `key`, copying it into the node when it fits and keeping the handle otherwise.
-    fn from_bytes(key: Bytes) -> UserKey {
-        if key.len() <= INLINE_KEY_LEN {
-            UserKey::new(&key)
-        } else {
-            UserKey::Heap(key)
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            UserKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            UserKey::Heap(bytes) => bytes,
-        }
-    }
-}
-
-impl std::fmt::Debug for UserKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_slice().escape_ascii().to_string())
-    }
-}
-
-/// The skip list's key: an internal key (user key, sequence number, kind) that can also be
-/// compared with a borrowed [`Probe`], so a point lookup needs no allocation.
-#[derive(Debug, Clone)]
-pub(crate) struct Key {
-    user: UserKey,
-    seq: SeqNo,
-    kind: ValueKind,
-}
-
-impl Key {
-    fn new(user: UserKey, seq: SeqNo, kind: ValueKind) -> Key {
-        Key { user, seq, kind }
-    }
-
-    /// An owned copy of `key`.
-    fn of(key: InternalKeyRef<'_>) -> Key {
-        Key::new(UserKey::new(key.user_key), key.seq, key.kind)
-    }
-
-    /// The smallest internal key of `user_key`: its newest possible version.
-    fn first_of(user_key: &[u8]) -> Key {
-        Key::new(UserKey::new(user_key), MAX_SEQNO, ValueKind::MAX)
-    }
-
-    /// The largest internal key of `user_key`: its oldest possible version.
-    fn last_of(user_key: &[u8]) -> Key {
-        Key::new(UserKey::new(user_key), 0, ValueKind::Delete)
-    }
-
-    pub(crate) fn as_ref(&self) -> InternalKeyRef<'_> {
-        InternalKeyRef {
-            user_key: self.user.as_slice(),
-            seq: self.seq,
-            kind: self.kind,
-        }
-    }
-
-    /// An owned `InternalKey` (the user key is copied).
-    fn to_internal(&self) -> InternalKey {
-        InternalKey::new(
-            Bytes::copy_from_slice(self.user.as_slice()),
-            self.seq,
-            self.kind,
-        )
-    }
-}
-
-// The order of `InternalKey`, through the same comparison probes use.
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        (self as &dyn KeyView).cmp(other as &dyn KeyView)
-    }
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for Key {}
-
-/// What the skip list compares: a user key and a trailer, owned or borrowed.
-///
-/// `crossbeam-skiplist` looks keys up through `Borrow`, and `Borrow` must hand out a
-/// reference. A trait object lets both the stored [`Key`] and a stack-allocated [`Probe`]
-/// be seen as the same comparable type.
-pub(crate) trait KeyView {
-    fn user_key(&self) -> &[u8];
-    fn trailer(&self) -> u64;
-}
-
-impl KeyView for Key {
-    fn user_key(&self) -> &[u8] {
-        self.user.as_slice()
-    }
-    fn trailer(&self) -> u64 {
-        pack_trailer(self.seq, self.kind)
-    }
-}
-
-pub(crate) struct Probe<'a> {
-    user_key: &'a [u8],
-    trailer: u64,
-}
-
-impl<'a> Probe<'a> {
-    pub(crate) fn of(key: InternalKeyRef<'a>) -> Probe<'a> {
-        Probe {
-            user_key: key.user_key,
-            trailer: pack_trailer(key.seq, key.kind),
-        }
-    }
-}
-
-impl KeyView for Probe<'_> {
-    fn user_key(&self) -> &[u8] {
-        self.user_key
-    }
-    fn trailer(&self) -> u64 {
-        self.trailer
-    }
-}
-
-impl<'a> Borrow<dyn KeyView + 'a> for Key {
-    fn borrow(&self) -> &(dyn KeyView + 'a) {
-        self
-    }
-}
-
-// The same order as `InternalKey`: user key ascending, then trailer descending.
-impl Ord for dyn KeyView + '_ {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        compare_user_keys(self.user_key(), other.user_key())
-            .then_with(|| other.trailer().cmp(&self.trailer()))
-    }
-}
-
-impl PartialOrd for dyn KeyView + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn KeyView + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for dyn KeyView + '_ {}
-
-const _: () = assert!(TRAILER_LEN == 8);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::list::{ARENA_CHUNK, MAX_HEIGHT, node_size};
 
     fn table(entries: &[(&str, SeqNo, ValueKind)]) -> SkipListMemtable {
         let t = SkipListMemtable::new();
@@ -620,10 +447,10 @@ mod tests {
     }
 
     #[test]
-    fn keys_in_the_node_and_on_the_heap_sort_together() {
-        // Lengths around the inline limit, with shared prefixes, so inline keys are
-        // compared with heap keys in both directions.
-        let lengths = [0usize, 1, 29, 30, 31, 64];
+    fn keys_of_every_length_sort_together() {
+        // Lengths around the eight bytes compared as one integer, and around a node's
+        // padding, with shared prefixes, so keys are compared in both directions.
+        let lengths = [0usize, 1, 7, 8, 9, 29, 30, 31, 64];
         let t = SkipListMemtable::new();
         let mut expected = Vec::new();
         for (i, &len) in lengths.iter().enumerate() {
@@ -716,14 +543,24 @@ mod tests {
     fn size_and_sequence_accounting() {
         let t = SkipListMemtable::new();
         assert_eq!((t.len(), t.approximate_size(), t.seq_range()), (0, 0, None));
-        t.insert(&b"key"[..], 7, ValueKind::Put, &b"value"[..]);
-        t.insert(&b"key"[..], 3, ValueKind::Delete, &b"ignored"[..]);
+        t.insert(b"key", 7, ValueKind::Put, b"value");
+        t.insert(b"key", 3, ValueKind::Delete, b"ignored");
         assert_eq!(t.len(), 2);
-        assert_eq!(
-            t.approximate_size(),
-            3 + 5 + ENTRY_OVERHEAD + 3 + ENTRY_OVERHEAD
+        // Each node: its links (one to MAX_HEIGHT), the header, key and value, padded.
+        let both = |h| node_size(h, 3, 5) + node_size(h, 3, 0);
+        let (lo, hi) = (both(1), both(MAX_HEIGHT));
+        assert!(
+            (lo..=hi).contains(&t.approximate_size()),
+            "{}",
+            t.approximate_size()
         );
+        assert_eq!(t.approximate_size() % 8, 0);
         assert_eq!(t.seq_range(), Some((3, 7)));
+        // The same internal key again is the same write again: nothing changes.
+        let size = t.approximate_size();
+        t.insert(b"key", 7, ValueKind::Put, b"other");
+        assert_eq!((t.len(), t.approximate_size()), (2, size));
+        assert_eq!(t.get(b"key", 7), Some(Lookup::Value("value".into())));
     }
 
     #[test]
@@ -745,9 +582,9 @@ mod tests {
         assert_eq!(t.seq_range(), Some((10, 12)));
     }
 
-    /// Values and long keys share arena chunks: every one reads back intact across chunk
-    /// boundaries, a value too big for a chunk gets its own allocation, and a value a
-    /// reader holds outlives the memtable.
+    /// Nodes share arena chunks: every entry reads back intact across chunk boundaries, a
+    /// value too big for a chunk gets an allocation of its own, and a value a reader holds
+    /// (a copy) outlives the memtable.
     #[test]
     fn arena_copies_read_back_across_chunks_and_outlive_the_memtable() {
         let long_key = |i: usize| format!("{i:0>40}");
@@ -757,7 +594,7 @@ mod tests {
         for i in 0..n {
             batch.put(long_key(i), value(i));
         }
-        let big = vec![7u8; ARENA_MAX_COPY + 1];
+        let big = vec![7u8; ARENA_CHUNK + 1];
         batch.put(b"big", &big);
         batch.set_seq(1);
         let t = SkipListMemtable::new();

@@ -17,17 +17,20 @@ fn ex1_flushes_and_write_amplification() -> Result {
         db.put(format!("key{i:06}"), format!("value{i:06}"))?;
     }
     let stats = db.stats();
-    // Each memtable holds about 16 KiB / (20 + 128) bytes = 110 entries: nine flushes.
-    assert_eq!(stats.flushes, 9);
+    // Each node takes about 50 bytes (the 20 of key and value, a 16-byte header, 4/3
+    // links of 8 bytes, padding), so a memtable holds about 16 KiB / 50 = 325 entries:
+    // three flushes, plus the one the open counts (it retires the new database's empty
+    // WAL segment).
+    assert_eq!(stats.flushes, 4);
     assert_eq!(stats.user_bytes_written, 20_000);
     // The WAL, not the tables, makes most of it: each flush seals its segment, padded to
-    // a whole 32 KiB block, for about a hundred records of 20 bytes.
-    assert!(stats.wal_bytes_written > 9 * 32 * 1024);
-    assert!(stats.table_bytes_written < stats.wal_bytes_written / 4);
+    // a whole 32 KiB block, for about 325 records of 20 bytes.
+    assert!(stats.wal_bytes_written > 3 * 32 * 1024);
+    assert!(stats.table_bytes_written < stats.wal_bytes_written / 3);
     let expected = (stats.wal_bytes_written + stats.table_bytes_written) as f64 / 20_000.0;
     assert!((stats.write_amplification - expected).abs() < 0.01);
     assert!(
-        stats.write_amplification > 15.0,
+        stats.write_amplification > 5.0,
         "{}",
         stats.write_amplification
     );
