@@ -126,6 +126,7 @@ fn show(answer: &Result<(), TxnError>) -> String {
 }
 
 /// One remembered commit of the model.
+#[derive(Debug)]
 struct Commit {
     seq: SeqNo,
     at_ms: u64,
@@ -134,8 +135,12 @@ struct Commit {
 }
 
 /// The contract as code: every commit kept, and the forgetting rule of
-/// [`ConflictResolver`] applied to a count of the oldest ones.
-struct Model {
+/// [`ConflictResolver`] applied to a count of the oldest ones. [`check_resolver`] compares
+/// a resolver with it; it is public so that a resolver's own property tests can too
+/// (`ferris-txn`'s do, with what its `Resolver` has beyond the trait: how many commits it
+/// remembers and what they weigh).
+#[derive(Debug)]
+pub struct Model {
     limits: ResolverLimits,
     /// Every commit that wrote anything, oldest first.
     commits: Vec<Commit>,
@@ -146,7 +151,8 @@ struct Model {
 }
 
 impl Model {
-    fn new(oldest: SeqNo, limits: ResolverLimits) -> Model {
+    /// A model of a resolver made with `oldest` and `limits`.
+    pub fn new(oldest: SeqNo, limits: ResolverLimits) -> Model {
         Model {
             limits,
             commits: Vec::new(),
@@ -167,7 +173,12 @@ impl Model {
         }
     }
 
-    fn check(&self, read_version: SeqNo, reads: &[KeyRange]) -> Result<(), TxnError> {
+    /// What [`ConflictResolver::check`] must answer.
+    ///
+    /// # Errors
+    ///
+    /// The error the resolver must give.
+    pub fn check(&self, read_version: SeqNo, reads: &[KeyRange]) -> Result<(), TxnError> {
         self.weigh(reads)?;
         if !reads.is_empty() && read_version < self.oldest {
             return Err(TxnError::TooOld {
@@ -191,7 +202,12 @@ impl Model {
         Ok(())
     }
 
-    fn record(&mut self, seq: SeqNo, writes: &[KeyRange], at_ms: u64) -> Result<(), TxnError> {
+    /// [`ConflictResolver::record`], and what it must answer.
+    ///
+    /// # Errors
+    ///
+    /// The error the resolver must give.
+    pub fn record(&mut self, seq: SeqNo, writes: &[KeyRange], at_ms: u64) -> Result<(), TxnError> {
         if seq <= self.last {
             return Err(TxnError::OutOfOrder {
                 commit: seq,
@@ -223,7 +239,8 @@ impl Model {
         Ok(())
     }
 
-    fn trim(&mut self, version: SeqNo) {
+    /// [`ConflictResolver::trim`].
+    pub fn trim(&mut self, version: SeqNo) {
         while self
             .commits
             .get(self.forgotten)
@@ -233,12 +250,33 @@ impl Model {
         }
     }
 
-    fn skip(&mut self, commit: SeqNo) {
+    /// [`ConflictResolver::skip`].
+    pub fn skip(&mut self, commit: SeqNo) {
         while self.forgotten < self.commits.len() {
             self.forget_oldest();
         }
         self.oldest = self.oldest.max(commit);
         self.last = self.last.max(commit);
+    }
+
+    /// What [`ConflictResolver::oldest`] must answer.
+    pub fn oldest(&self) -> SeqNo {
+        self.oldest
+    }
+
+    /// The last commit recorded (or skipped to), or the `oldest` it was made with.
+    pub fn last(&self) -> SeqNo {
+        self.last
+    }
+
+    /// How many commits that wrote something a resolver still remembers.
+    pub fn remembered(&self) -> usize {
+        self.commits.len() - self.forgotten
+    }
+
+    /// What those commits weigh: their writes' charged bytes.
+    pub fn remembered_bytes(&self) -> usize {
+        self.commits[self.forgotten..].iter().map(|c| c.bytes).sum()
     }
 
     fn forget_oldest(&mut self) {
@@ -271,11 +309,11 @@ pub(crate) fn run_ops(make: Make, oldest: SeqNo, limits: ResolverLimits, ops: &[
         if got != expected {
             return Err(Problem::mismatch(op, show(&got), show(&expected)).within(within()));
         }
-        if !matches!(op, Op::Check(..)) && resolver.oldest() != model.oldest {
+        if !matches!(op, Op::Check(..)) && resolver.oldest() != model.oldest() {
             return Err(Problem::mismatch(
                 format_args!("oldest() after {op}"),
                 resolver.oldest(),
-                model.oldest,
+                model.oldest(),
             )
             .within(within()));
         }
