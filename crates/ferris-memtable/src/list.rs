@@ -297,7 +297,17 @@ impl List {
     /// The second must be the node the search compared, not the last one's link read
     /// again: a writer may link a node in between meanwhile, one that `right` would have
     /// held for (a newer version of the key sought, say).
-    fn descend(&self, mut right: impl FnMut(Node<'_>) -> bool) -> (Node<'_>, Option<Node<'_>>) {
+    fn descend(&self, right: impl FnMut(Node<'_>) -> bool) -> (Node<'_>, Option<Node<'_>>) {
+        self.descend_noting(right, |_, _| ())
+    }
+
+    /// [`descend`](List::descend), calling `note(level, node)` with the node it ends each
+    /// level on: the last one `right` holds for there (what an insert links after).
+    fn descend_noting<'a>(
+        &'a self,
+        mut right: impl FnMut(Node<'a>) -> bool,
+        mut note: impl FnMut(usize, Node<'a>),
+    ) -> (Node<'a>, Option<Node<'a>>) {
         let mut x = self.head();
         let mut after = None;
         for level in (0..self.height.load(Ordering::Relaxed)).rev() {
@@ -308,6 +318,7 @@ impl List {
                     _ => break,
                 }
             }
+            note(level, x);
         }
         (x, after)
     }
@@ -383,19 +394,12 @@ impl Writer<'_> {
         let list = self.list;
         // Where the node goes, at every level: the last node before it.
         let mut before = [list.head(); MAX_HEIGHT];
-        let mut x = list.head();
         let height = list.height.load(Ordering::Relaxed);
-        for level in (0..height).rev() {
-            while let Some(next) = x.next_at(level)
-                && next.cmp_key(user_key, trailer).is_lt()
-            {
-                x = next;
-            }
-            before[level] = x;
-        }
-        if x.next()
-            .is_some_and(|n| n.cmp_key(user_key, trailer).is_eq())
-        {
+        let (_, after) = list.descend_noting(
+            |n| n.cmp_key(user_key, trailer).is_lt(),
+            |level, x| before[level] = x,
+        );
+        if after.is_some_and(|n| n.cmp_key(user_key, trailer).is_eq()) {
             return None;
         }
         let node_height = self.arena.random_height();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use ferris_core::key::pack_trailer;
+use ferris_core::key::{pack_trailer, unpack_trailer};
 use ferris_core::range_del::{MemTombstones, RangeTombstone, Tombstones};
 use ferris_core::{BatchEntry, InternalKey, InternalKeyRef, Lookup, MAX_SEQNO, SeqNo, ValueKind};
 
@@ -284,15 +284,12 @@ const LAST: u64 = ValueKind::Delete as u64;
 /// The internal key of `node`'s entry. The list holds only trailers this module packed,
 /// so the kind is always one it knows.
 pub(crate) fn entry_key(node: Node<'_>) -> InternalKeyRef<'_> {
-    let trailer = node.trailer();
+    let (seq, kind) =
+        unpack_trailer(node.trailer()).expect("the list holds only trailers this module packed");
     InternalKeyRef {
         user_key: node.user_key(),
-        seq: trailer >> 8,
-        kind: if trailer & 0xff == ValueKind::Put as u64 {
-            ValueKind::Put
-        } else {
-            ValueKind::Delete
-        },
+        seq,
+        kind,
     }
 }
 
@@ -361,10 +358,9 @@ pub struct Iter<'a> {
 
 impl<'a> Iter<'a> {
     fn new(list: &'a List, front: Option<Node<'a>>, back: Option<Node<'a>>) -> Iter<'a> {
-        let ends = front.zip(back).filter(|(f, b)| {
-            let b = entry_key(*b);
-            f.cmp_key(b.user_key, pack_trailer(b.seq, b.kind)).is_le()
-        });
+        let ends = front
+            .zip(back)
+            .filter(|(f, b)| f.cmp_key(b.user_key(), b.trailer()).is_le());
         Iter { list, ends }
     }
 }
